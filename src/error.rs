@@ -1,0 +1,66 @@
+//! Errors of the core library. Each maps to one C status code (see `ffi::ntk_status`).
+
+use std::fmt;
+
+/// Everything that can go wrong in a computation.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Error {
+    /// A NULL pointer where a value is required (argument name).
+    NullPointer(String),
+    /// A size, stride, shape, enum value or parameter outside its domain.
+    InvalidArgument(String),
+    /// NaN or ±Inf in an input.
+    NonFinite(String),
+    /// A size computation overflowed or an allocation could not be satisfied.
+    Allocation(String),
+    /// The progress callback asked to stop.
+    Cancelled,
+    /// A numerical method failed (e.g. a factorization of an indefinite matrix).
+    Numerical(String),
+    /// A bug: a panic caught at the boundary.
+    Internal(String),
+}
+
+pub type Result<T> = std::result::Result<T, Error>;
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Error::NullPointer(a) => write!(f, "argument `{a}` is NULL"),
+            Error::InvalidArgument(m) => write!(f, "invalid argument: {m}"),
+            Error::NonFinite(m) => write!(f, "non-finite value: {m}"),
+            Error::Allocation(m) => write!(f, "allocation failed: {m}"),
+            Error::Cancelled => write!(f, "cancelled by the progress callback"),
+            Error::Numerical(m) => write!(f, "numerical failure: {m}"),
+            Error::Internal(m) => write!(f, "internal error (please report): {m}"),
+        }
+    }
+}
+
+impl std::error::Error for Error {}
+
+/// Shorthand for `Err(Error::InvalidArgument(format!(...)))`.
+#[macro_export]
+macro_rules! invalid {
+    ($($arg:tt)*) => { Err($crate::Error::InvalidArgument(format!($($arg)*))) };
+}
+
+/// Checked product of sizes, naming what is being sized in the error.
+pub fn checked_mul(a: usize, b: usize, what: &str) -> Result<usize> {
+    a.checked_mul(b)
+        .ok_or_else(|| Error::Allocation(format!("size of {what} overflows ({a} x {b})")))
+}
+
+/// Allocates a zeroed `Vec<f64>` of `len` elements, returning an error instead of aborting
+/// when the memory cannot be had.
+pub fn try_zeroed(len: usize, what: &str) -> Result<Vec<f64>> {
+    let mut v: Vec<f64> = Vec::new();
+    v.try_reserve_exact(len).map_err(|_| {
+        Error::Allocation(format!(
+            "{what}: cannot allocate {len} doubles ({} bytes)",
+            len.saturating_mul(8)
+        ))
+    })?;
+    v.resize(len, 0.0);
+    Ok(v)
+}

@@ -1,0 +1,207 @@
+//! The C ABI. This layer only converts and checks: every function
+//! - catches panics (a panic becomes `NTK_STATUS_INTERNAL`, never an unwind into C),
+//! - checks every pointer, size, stride and enum value before touching any output,
+//! - returns an [`ntk_status`] and stores a message for [`ntk_last_error`] on failure.
+//!
+//! Thread safety: functions taking `const ntk_network*` may run concurrently on the same network.
+//! Functions taking a non-const handle mutate it and need exclusive access.
+
+#![allow(non_camel_case_types)]
+#![allow(clippy::missing_safety_doc)]
+
+pub mod network;
+pub mod view;
+
+use crate::Error;
+use std::cell::RefCell;
+use std::ffi::{c_char, c_int, c_void, CStr, CString};
+
+pub use view::{ntk_matrix, ntk_matrix_mut};
+
+/// Result of every C API call.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ntk_status {
+    /// Success.
+    Ok = 0,
+    /// A required pointer argument was NULL.
+    NullPointer = 1,
+    /// A size, shape, stride, enum value or parameter is outside its domain.
+    InvalidArgument = 2,
+    /// An input contains NaN or +-Inf.
+    NonFinite = 3,
+    /// A size overflowed or memory could not be allocated.
+    Allocation = 4,
+    /// The progress callback returned non-zero.
+    Cancelled = 5,
+    /// A numerical method failed (e.g. an indefinite kernel where a PSD one is required).
+    Numerical = 6,
+    /// An internal error (a caught panic); please report it.
+    Internal = 7,
+}
+
+impl From<&Error> for ntk_status {
+    fn from(e: &Error) -> Self {
+        match e {
+            Error::NullPointer(_) => ntk_status::NullPointer,
+            Error::InvalidArgument(_) => ntk_status::InvalidArgument,
+            Error::NonFinite(_) => ntk_status::NonFinite,
+            Error::Allocation(_) => ntk_status::Allocation,
+            Error::Cancelled => ntk_status::Cancelled,
+            Error::Numerical(_) => ntk_status::Numerical,
+            Error::Internal(_) => ntk_status::Internal,
+        }
+    }
+}
+
+thread_local! {
+    static LAST_ERROR: RefCell<CString> = RefCell::new(CString::default());
+}
+
+fn set_last_error(msg: &str) {
+    let c = CString::new(msg.replace('\0', " ")).unwrap_or_default();
+    LAST_ERROR.with(|e| *e.borrow_mut() = c);
+}
+
+/// Runs `f`, converting its error or panic into a status and the thread's last-error message.
+/// Success clears the message.
+pub(crate) fn boundary<F>(function: &str, f: F) -> ntk_status
+where
+    F: FnOnce() -> crate::Result<()> + std::panic::UnwindSafe,
+{
+    match std::panic::catch_unwind(f) {
+        Ok(Ok(())) => {
+            set_last_error("");
+            ntk_status::Ok
+        }
+        Ok(Err(e)) => {
+            set_last_error(&format!("{function}: {e}"));
+            ntk_status::from(&e)
+        }
+        Err(payload) => {
+            let what = payload
+                .downcast_ref::<&str>()
+                .map(|s| s.to_string())
+                .or_else(|| payload.downcast_ref::<String>().cloned())
+                .unwrap_or_else(|| "unknown panic".into());
+            set_last_error(&format!(
+                "{function}: internal error (please report): {what}"
+            ));
+            ntk_status::Internal
+        }
+    }
+}
+
+/// `Err(NullPointer)` naming `name` when `p` is NULL.
+pub(crate) fn non_null<T>(p: *const T, name: &str) -> crate::Result<()> {
+    if p.is_null() {
+        Err(Error::NullPointer(name.into()))
+    } else {
+        Ok(())
+    }
+}
+
+/// Runs the body inside [`boundary`] with the function's name.
+macro_rules! ffi_fn {
+    ($name:literal, $body:block) => {
+        $crate::ffi::boundary(
+            $name,
+            std::panic::AssertUnwindSafe(|| -> $crate::Result<()> { $body }),
+        )
+    };
+}
+pub(crate) use ffi_fn;
+
+/// Progress callback: called as `progress(user_data, done, total)` on the calling thread between
+/// units of work; return 0 to continue, non-zero to cancel (the call then returns
+/// `NTK_STATUS_CANCELLED`). It must not unwind or longjmp through the library.
+pub type ntk_progress_fn =
+    Option<unsafe extern "C" fn(user_data: *mut c_void, done: u64, total: u64) -> c_int>;
+
+/// Per-call options. Pass NULL for the defaults (no progress reporting).
+#[repr(C)]
+#[derive(Clone, Copy)]
+pub struct ntk_options {
+    /// Optional progress/cancel callback (NULL for none).
+    pub progress: ntk_progress_fn,
+    /// Passed unchanged to `progress`.
+    pub user_data: *mut c_void,
+}
+
+/// Calls `f` with a [`crate::parallel::Progress`] built from the optional C options.
+pub(crate) fn with_progress<R>(
+    options: *const ntk_options,
+    f: impl FnOnce(&mut crate::parallel::Progress<'_>) -> R,
+) -> R {
+    let opts = if options.is_null() {
+        None
+    } else {
+        Some(unsafe { *options })
+    };
+    match opts.and_then(|o| o.progress.map(|cb| (cb, o.user_data))) {
+        Some((cb, ud)) => {
+            let mut closure = move |done: u64, total: u64| unsafe { cb(ud, done, total) } == 0;
+            let mut progress = crate::parallel::Progress::new(&mut closure);
+            f(&mut progress)
+        }
+        None => f(&mut crate::parallel::Progress::none()),
+    }
+}
+
+/// Name of a status code ("NTK_STATUS_OK", ...); "NTK_STATUS_UNKNOWN" for other values.
+/// The string is static.
+#[no_mangle]
+pub extern "C" fn ntk_status_str(status: c_int) -> *const c_char {
+    let s: &'static CStr = match status {
+        0 => c"NTK_STATUS_OK",
+        1 => c"NTK_STATUS_NULL_POINTER",
+        2 => c"NTK_STATUS_INVALID_ARGUMENT",
+        3 => c"NTK_STATUS_NON_FINITE",
+        4 => c"NTK_STATUS_ALLOCATION",
+        5 => c"NTK_STATUS_CANCELLED",
+        6 => c"NTK_STATUS_NUMERICAL",
+        7 => c"NTK_STATUS_INTERNAL",
+        _ => c"NTK_STATUS_UNKNOWN",
+    };
+    s.as_ptr()
+}
+
+/// Message describing the last failed call on this thread ("" after a successful call).
+/// The pointer stays valid until the next ntk call on this thread.
+#[no_mangle]
+pub extern "C" fn ntk_last_error() -> *const c_char {
+    LAST_ERROR.with(|e| e.borrow().as_ptr())
+}
+
+/// The library version, "MAJOR.MINOR.PATCH" (static string; equals NTK_VERSION_STRING of the
+/// header the library was built with).
+#[no_mangle]
+pub extern "C" fn ntk_version() -> *const c_char {
+    const V: &CStr =
+        match CStr::from_bytes_with_nul(concat!(env!("CARGO_PKG_VERSION"), "\0").as_bytes()) {
+            Ok(v) => v,
+            Err(_) => c"unknown",
+        };
+    V.as_ptr()
+}
+
+/// Sets the number of worker threads for later calls (0 = one per core). A C code that runs one
+/// MPI rank per core should set 1. Not safe to call concurrently with running computations'
+/// setup (it is safe with respect to memory, but which pool a racing call uses is unspecified).
+#[no_mangle]
+pub extern "C" fn ntk_set_num_threads(num_threads: usize) -> ntk_status {
+    ffi_fn!("ntk_set_num_threads", {
+        crate::parallel::set_num_threads(num_threads)
+    })
+}
+
+/// Writes the number of worker threads in use to `*out`.
+#[no_mangle]
+pub unsafe extern "C" fn ntk_get_num_threads(out: *mut usize) -> ntk_status {
+    ffi_fn!("ntk_get_num_threads", {
+        non_null(out, "out")?;
+        let n = crate::parallel::num_threads();
+        unsafe { *out = n };
+        Ok(())
+    })
+}

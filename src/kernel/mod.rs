@@ -1,0 +1,1 @@
+//! Kernels of the network: infinite-width limits and finite-width (empirical) tangent kernels.

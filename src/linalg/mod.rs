@@ -1,0 +1,134 @@
+//! Strided matrix views and the GEMM wrapper.
+//!
+//! A view is (pointer, rows, cols, row stride, column stride) with strides in elements: element
+//! (i, j) lives at `ptr + i*rs + j*cs`. This is the representation that crosses the C boundary, so
+//! row-major C and column-major Julia/R/Fortran matrices are used in place.
+
+pub mod view;
+
+pub use view::{MatMut, MatRef};
+
+use rayon::prelude::*;
+
+/// C ← α·A·B + β·C on `matrixmultiply::dgemm` (cache-blocked, single-threaded, deterministic).
+///
+/// Cost: 2·m·k·n flops. Strides of any sign are accepted, as matrixmultiply does.
+pub fn gemm(alpha: f64, a: MatRef<'_>, b: MatRef<'_>, beta: f64, c: MatMut<'_>) {
+    assert_eq!(a.cols(), b.rows(), "gemm: inner dimensions");
+    assert_eq!(a.rows(), c.rows(), "gemm: rows of C");
+    assert_eq!(b.cols(), c.cols(), "gemm: cols of C");
+    let (m, k, n) = (a.rows(), a.cols(), b.cols());
+    if m == 0 || n == 0 {
+        return;
+    }
+    if k == 0 {
+        // matrixmultiply handles k = 0 as C ← β·C; keep the semantics explicit.
+        let mut c = c;
+        for i in 0..m {
+            for j in 0..n {
+                let v = if beta == 0.0 { 0.0 } else { beta * c.at(i, j) };
+                c.set(i, j, v);
+            }
+        }
+        return;
+    }
+    // SAFETY: the views guarantee that every (i, j) addressed by the shapes and strides is valid,
+    // and a MatMut is the unique writer of its elements.
+    unsafe {
+        matrixmultiply::dgemm(
+            m,
+            k,
+            n,
+            alpha,
+            a.as_ptr(),
+            a.row_stride(),
+            a.col_stride(),
+            b.as_ptr(),
+            b.row_stride(),
+            b.col_stride(),
+            beta,
+            c.as_mut_ptr(),
+            c.row_stride(),
+            c.col_stride(),
+        );
+    }
+}
+
+/// Row-block size of [`par_gemm`]. Fixed (not derived from the thread count) so that the blocks,
+/// and therefore the bits of the result, are the same at any thread count.
+pub const PAR_GEMM_ROW_BLOCK: usize = 128;
+
+/// Like [`gemm`], but the rows of C are split into fixed blocks computed in parallel on the current
+/// rayon pool. Every element of C is produced by the same sequence of operations as in [`gemm`]
+/// restricted to its block, so the result is bit-identical at any thread count.
+pub fn par_gemm(alpha: f64, a: MatRef<'_>, b: MatRef<'_>, beta: f64, c: MatMut<'_>) {
+    let m = c.rows();
+    if m <= PAR_GEMM_ROW_BLOCK {
+        return gemm(alpha, a, b, beta, c);
+    }
+    let nblocks = m.div_ceil(PAR_GEMM_ROW_BLOCK);
+    let c = c.into_shared();
+    (0..nblocks).into_par_iter().for_each(|blk| {
+        let r0 = blk * PAR_GEMM_ROW_BLOCK;
+        let r1 = (r0 + PAR_GEMM_ROW_BLOCK).min(m);
+        // SAFETY: row blocks are disjoint.
+        let cb = unsafe { c.block(r0, r1, 0, c.cols()) };
+        gemm(alpha, a.rows_range(r0, r1), b, beta, cb);
+    });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn naive(a: &[f64], b: &[f64], m: usize, k: usize, n: usize) -> Vec<f64> {
+        let mut c = vec![0.0; m * n];
+        for i in 0..m {
+            for j in 0..n {
+                let mut s = 0.0;
+                for p in 0..k {
+                    s += a[i * k + p] * b[p * n + j];
+                }
+                c[i * n + j] = s;
+            }
+        }
+        c
+    }
+
+    #[test]
+    fn gemm_matches_naive_with_transposed_strides() {
+        let (m, k, n) = (37, 19, 300);
+        let a: Vec<f64> = (0..m * k).map(|i| ((i * 7) % 13) as f64 - 6.0).collect();
+        let b: Vec<f64> = (0..k * n).map(|i| ((i * 5) % 11) as f64 - 5.0).collect();
+        let expect = naive(&a, &b, m, k, n);
+        // C stored column-major to exercise strides.
+        let mut c = vec![1.0; m * n];
+        gemm(
+            1.0,
+            MatRef::from_row_major(&a, m, k),
+            MatRef::from_row_major(&b, k, n),
+            0.0,
+            MatMut::from_col_major(&mut c, m, n),
+        );
+        for i in 0..m {
+            for j in 0..n {
+                assert_eq!(c[j * m + i], expect[i * n + j]);
+            }
+        }
+        let mut c2 = vec![0.0; m * n];
+        rayon::ThreadPoolBuilder::new()
+            .num_threads(3)
+            .build()
+            .unwrap()
+            .install(|| {
+                par_gemm(
+                    1.0,
+                    MatRef::from_row_major(&a, m, k),
+                    MatRef::from_row_major(&b, k, n),
+                    0.0,
+                    MatMut::from_row_major(&mut c2, m, n),
+                )
+            });
+        assert_eq!(c2, expect);
+    }
+}
