@@ -13,6 +13,7 @@
 pub mod activation;
 pub mod error;
 pub mod ffi;
+pub mod flow;
 pub mod kernel;
 pub mod linalg;
 pub mod network;
