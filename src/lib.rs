@@ -19,6 +19,8 @@ pub mod linalg;
 pub mod network;
 pub mod parallel;
 pub mod rng;
+pub mod spectrum;
+pub mod train;
 
 pub use error::{Error, Result};
 

@@ -9,7 +9,9 @@
 #![allow(non_camel_case_types)]
 #![allow(clippy::missing_safety_doc)]
 
+pub mod flow;
 pub mod network;
+pub mod train;
 pub mod view;
 
 use crate::Error;
