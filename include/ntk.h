@@ -300,8 +300,8 @@ enum ntk_status ntk_network_forward(const struct ntk_network *network,
 // - `options`: NULL or progress/cancel, called with (s, steps) before each step.
 //
 // Mutates the network (exclusive access needed). On NTK_STATUS_CANCELLED the network holds the
-// parameters after the completed steps (each step is applied whole) and loss_history is filled
-// up to that point. If the loss becomes non-finite the parameters of the previous step are
+// parameters theta_s after the s completed steps (each step is applied whole) and loss_history
+// is filled in entries 0..=s. If the loss becomes non-finite the parameters of the previous step are
 // restored and NTK_STATUS_NUMERICAL is returned. Cost per step: one forward + backward pass.
 enum ntk_status ntk_network_train(struct ntk_network *network,
                                   struct ntk_matrix x,

@@ -18,8 +18,9 @@ use crate::{invalid, Error, Result};
 ///
 /// `loss_history`, when given, must have length steps + 1: entry s receives C(θ_s) (before step
 /// s; the last entry is the loss after the final step). Progress is reported as (s, steps) before
-/// each step; a cancel returns `Error::Cancelled` with the network holding θ after the completed
-/// steps (each step is applied atomically) and loss_history filled up to that point.
+/// each step s (after C(θ_s) is recorded); a cancel there returns `Error::Cancelled` with the
+/// network holding θ_s (the s completed steps are kept, each applied whole) and loss_history
+/// filled in entries 0..=s.
 /// If the loss becomes non-finite (divergence) at step s, θ is restored to θ_{s−1} and
 /// `Error::Numerical` is returned.
 #[allow(clippy::too_many_arguments)]
@@ -60,9 +61,6 @@ pub fn train(
     let mut previous = crate::error::try_zeroed(p, "previous parameters")?;
     let mut d = vec![0.0; n * k];
     for s in 0..=steps {
-        if s < steps {
-            progress.report(s as u64, steps as u64)?;
-        }
         let cache = crate::parallel::install(|| net.forward_cache(x))?;
         let f = cache.output();
         let loss = cost.mean(f, &yv, k);
@@ -82,6 +80,7 @@ pub fn train(
         if s == steps {
             break;
         }
+        progress.report(s as u64, steps as u64)?;
         cost.gradients(f, &yv, k, &mut d);
         let inv_n = 1.0 / n as f64;
         d.iter_mut().for_each(|v| *v *= inv_n);

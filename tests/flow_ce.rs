@@ -84,7 +84,10 @@ fn cross_entropy_flow_matches_rk4() {
         }
         fl.set_time(target).unwrap();
         let (et, es) = (rel_err(fl.outputs(), &f), rel_err(fl.predictions(), &ft));
-        println!("t = {target}: train {et:.2e}, test {es:.2e}, loss {}", fl.loss());
+        println!(
+            "t = {target}: train {et:.2e}, test {es:.2e}, loss {}",
+            fl.loss()
+        );
         assert!(et < 1e-9 && es < 1e-9, "t = {target}: {et:e} {es:e}");
         assert!(fl.loss() < last_loss);
         last_loss = fl.loss();

@@ -23,7 +23,11 @@ fn relu_limit_ntk_is_positive_definite_identity_is_low_rank() {
         println!("identity L = {depth}: top 4 eigenvalues {:?}", &v[..4]);
         // Rank ≤ n_0 + 1 = 3: every eigenvalue after the third is zero up to rounding.
         assert!(v[2] > 1e-3 * v[0]);
-        assert!(v[3..].iter().all(|l| l.abs() < 1e-12 * v[0]), "{:?}", &v[3..6]);
+        assert!(
+            v[3..].iter().all(|l| l.abs() < 1e-12 * v[0]),
+            "{:?}",
+            &v[3..6]
+        );
         let (lo_id, _, cond_id) = condition(MatRef::from_row_major(&ident, n, n)).unwrap();
         assert!(lo_id.abs() < 1e-12 * v[0]);
         assert!(cond_id > 1e12 || cond_id.is_infinite());

@@ -141,7 +141,12 @@ fn theorem_5_2_drift_and_gap_shrink_like_inverse_sqrt_width() {
     let xt = circle(m, 1.3);
     let y: Vec<f64> = (0..n).map(|i| (2.0 * x[2 * i]).sin() * 0.8).collect();
     let widths = [128usize, 256, 512, 1024];
-    let seeds = [[1u64, 2, 3, 4, 5, 6], [1, 2, 3, 4, 5, 6], [1, 2, 3, 4, 5, 6], [1, 2, 3, 4, 0, 0]];
+    let seeds = [
+        [1u64, 2, 3, 4, 5, 6],
+        [1, 2, 3, 4, 5, 6],
+        [1, 2, 3, 4, 5, 6],
+        [1, 2, 3, 4, 0, 0],
+    ];
     let mut drifts = Vec::new();
     let mut gaps = Vec::new();
     for (w, ss) in widths.iter().zip(&seeds) {
@@ -164,7 +169,9 @@ fn theorem_5_2_drift_and_gap_shrink_like_inverse_sqrt_width() {
                 let kd = matmul(&theta0, &d, n, n, 1);
                 let ktd = matmul(&theta0_t, &d, m, n, 1);
                 f.iter_mut().zip(&kd).for_each(|(a, b)| *a -= b / n as f64);
-                ft.iter_mut().zip(&ktd).for_each(|(a, b)| *a -= b / n as f64);
+                ft.iter_mut()
+                    .zip(&ktd)
+                    .for_each(|(a, b)| *a -= b / n as f64);
             }
             train(
                 &mut net,
@@ -188,11 +195,20 @@ fn theorem_5_2_drift_and_gap_shrink_like_inverse_sqrt_width() {
             let gd: Vec<f64> = net_out.iter().zip(&kern_out).map(|(a, b)| a - b).collect();
             gap_sum += fro(&gd) / fro(&kern_out);
             count += 1.0;
-            println!("  w {w} seed {seed}: drift {:.3e} gap {:.3e} ({:?})", fro(&diff) / fro(&theta0), fro(&gd) / fro(&kern_out), t0.elapsed());
+            println!(
+                "  w {w} seed {seed}: drift {:.3e} gap {:.3e} ({:?})",
+                fro(&diff) / fro(&theta0),
+                fro(&gd) / fro(&kern_out),
+                t0.elapsed()
+            );
         }
         drifts.push(drift_sum / count);
         gaps.push(gap_sum / count);
-        println!("width {w}: drift {:.4e}, gap {:.4e}", drift_sum / count, gap_sum / count);
+        println!(
+            "width {w}: drift {:.4e}, gap {:.4e}",
+            drift_sum / count,
+            gap_sum / count
+        );
     }
     let wf: Vec<f64> = widths.iter().map(|&w| w as f64).collect();
     let (sd, sg) = (slope(&wf, &drifts), slope(&wf, &gaps));

@@ -338,7 +338,7 @@ impl Flow {
                 }
             }
         };
-        if use_eigen {
+        let mut outs = if use_eigen {
             if self.spectral.is_none() {
                 self.spectral = Some(spectral::Spectral::new(&self.kernel, self.d, &r0, self.r)?);
             }
@@ -355,10 +355,18 @@ impl Flow {
                             .map(|tk| (tk, self.dm, &self.test_f0[..])),
                     )
                 })
-                .collect()
+                .collect::<Result<Vec<_>>>()?
         } else {
-            self.krylov_mse(times, &r0)
+            self.krylov_mse(times, &r0)?
+        };
+        // t = 0 is exactly the initial state.
+        for (o, &t) in outs.iter_mut().zip(times) {
+            if t == 0.0 {
+                o.train.copy_from_slice(&self.f0);
+                o.test.copy_from_slice(&self.test_f0);
+            }
         }
+        Ok(outs)
     }
 
     fn krylov_estimate(&self) -> f64 {
