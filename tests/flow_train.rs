@@ -127,31 +127,32 @@ fn slope(xs: &[f64], ys: &[f64]) -> f64 {
     num / den
 }
 
-/// Theorem 5.2: ReLU, L = 4, β = 0.1, N = 5 inputs on the unit circle, MSE, η = 1, 200 steps
-/// (t = 200). The relative NTK drift ‖Θ(t) − Θ(0)‖_F/‖Θ(0)‖_F and the gap between the trained
-/// network and the kernel dynamics with K = Θ(0) (train and test outputs) fall like width^(−1/2).
+/// Theorem 5.2: ReLU, L = 4, β = 0.1, N = 10 inputs on the unit circle (and 5 test points), MSE,
+/// η = 1, 200 steps (t = 200), widths 128, 256, 512 with 6 seeds each (geometric means).
+///
+/// The gap between the trained network and the kernel dynamics with K = Θ(0) (train and test
+/// outputs together) falls like width^(−1/2): slope in [−0.65, −0.35]. The relative NTK drift
+/// ‖Θ(t) − Θ(0)‖_F/‖Θ(0)‖_F falls at least that fast; measured here it falls close to 1/width
+/// (slopes −1.2 … −0.75 between neighbouring widths 128 … 1024 with N = 12; the O(1/n) drift of
+/// Dyer & Gur-Ari 2019), so its slope is checked in [−1.3, −0.35].
 ///
 /// With η = 1 the time step is not small against N/λ_max(Θ), so the kernel reference is the
 /// kernel gradient descent f_{s+1} = f_s − (η/N)·Θ(0)·(f_s − y) (the exact infinite-width limit of
-/// network GD at this η; the flow is its η → 0 limit) computed here.
+/// network GD at this η; the flow is its η → 0 limit), computed here. Widths ≥ 1024 are left out
+/// to stay within ~20 s on a loaded 2-core machine (1024 costs ~8 s per seed there).
 #[test]
-fn theorem_5_2_drift_and_gap_shrink_like_inverse_sqrt_width() {
-    let (n, m) = (5, 3);
+fn theorem_5_2_network_gd_approaches_kernel_dynamics_with_width() {
+    let (n, m) = (10, 5);
     let x = circle(n, 0.2);
     let xt = circle(m, 1.3);
     let y: Vec<f64> = (0..n).map(|i| (2.0 * x[2 * i]).sin() * 0.8).collect();
-    let widths = [128usize, 256, 512, 1024];
-    let seeds = [
-        [1u64, 2, 3, 4, 5, 6],
-        [1, 2, 3, 4, 5, 6],
-        [1, 2, 3, 4, 5, 6],
-        [1, 2, 3, 4, 0, 0],
-    ];
+    let widths = [128usize, 256, 512];
+    let seeds = [1u64, 2, 3, 4, 5, 6];
     let mut drifts = Vec::new();
     let mut gaps = Vec::new();
-    for (w, ss) in widths.iter().zip(&seeds) {
+    for w in widths.iter() {
         let (mut drift_sum, mut gap_sum, mut count) = (0.0, 0.0, 0.0);
-        for &seed in ss.iter().filter(|&&s| s != 0) {
+        for &seed in &seeds {
             let mut net = Network::new(NetworkConfig {
                 widths: vec![2, *w, *w, *w, 1],
                 activation: Activation::Relu,
@@ -187,13 +188,13 @@ fn theorem_5_2_drift_and_gap_shrink_like_inverse_sqrt_width() {
             let theta1 = empirical_ntk(&net, &x, &x);
             let fro = |a: &[f64]| a.iter().map(|v| v * v).sum::<f64>().sqrt();
             let diff: Vec<f64> = theta1.iter().zip(&theta0).map(|(a, b)| a - b).collect();
-            drift_sum += fro(&diff) / fro(&theta0);
+            drift_sum += (fro(&diff) / fro(&theta0)).ln();
             let mut net_out = forward(&net, &x, n);
             net_out.extend(forward(&net, &xt, m));
             let mut kern_out = f.clone();
             kern_out.extend(&ft);
             let gd: Vec<f64> = net_out.iter().zip(&kern_out).map(|(a, b)| a - b).collect();
-            gap_sum += fro(&gd) / fro(&kern_out);
+            gap_sum += (fro(&gd) / fro(&kern_out)).ln();
             count += 1.0;
             println!(
                 "  w {w} seed {seed}: drift {:.3e} gap {:.3e} ({:?})",
@@ -202,17 +203,18 @@ fn theorem_5_2_drift_and_gap_shrink_like_inverse_sqrt_width() {
                 t0.elapsed()
             );
         }
-        drifts.push(drift_sum / count);
-        gaps.push(gap_sum / count);
+        // Geometric means over the seeds.
+        drifts.push((drift_sum / count).exp());
+        gaps.push((gap_sum / count).exp());
         println!(
             "width {w}: drift {:.4e}, gap {:.4e}",
-            drift_sum / count,
-            gap_sum / count
+            drifts.last().unwrap(),
+            gaps.last().unwrap()
         );
     }
     let wf: Vec<f64> = widths.iter().map(|&w| w as f64).collect();
     let (sd, sg) = (slope(&wf, &drifts), slope(&wf, &gaps));
     println!("log-log slopes: drift {sd:.3}, gap {sg:.3}");
-    assert!((-0.65..=-0.35).contains(&sd), "drift slope {sd}");
+    assert!((-1.3..=-0.35).contains(&sd), "drift slope {sd}");
     assert!((-0.65..=-0.35).contains(&sg), "gap slope {sg}");
 }
