@@ -254,3 +254,34 @@ fn singular_kernel_with_duplicate_points_stays_finite() {
         assert!(rel_err(e.predictions(), &inf_pred) < 1e-6);
     }
 }
+
+#[test]
+fn auto_uses_krylov_until_its_work_would_exceed_one_eigendecomposition() {
+    let n = 300;
+    let x = pseudo_random(n * 3, 41);
+    let p = Problem {
+        n,
+        m: 1,
+        k: 1,
+        kern: limit_ntk(&x, &x, 3, 3, 0.1, false),
+        test_kern: limit_ntk(&x[..3], &x, 3, 3, 0.1, false),
+        y: pseudo_random(n, 42),
+        f0: vec![0.0; n],
+        tf0: vec![0.0; 1],
+    };
+    let mut auto = flow(&p, Method::Auto);
+    let mut eigen = flow(&p, Method::Eigen);
+    let mut krylov_calls = 0;
+    for i in 1..=200 {
+        let t = i as f64;
+        auto.set_time(t).unwrap();
+        eigen.set_time(t).unwrap();
+        assert!(rel_err(auto.outputs(), eigen.outputs()) < 1e-10);
+        if auto.eigenvalues().is_none() {
+            krylov_calls += 1;
+        }
+    }
+    println!("auto: {krylov_calls} Krylov evaluations before switching to the eigendecomposition");
+    assert!(krylov_calls >= 1 && krylov_calls < 200);
+    assert!(auto.eigenvalues().is_some());
+}

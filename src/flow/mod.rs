@@ -12,7 +12,7 @@
 //!
 //! # Methods
 //! - MSE has the closed form (r_0 = f_0 − y)
-//!     f_t = y + e^{−tK/N}·r_0,   f*_t = f*_0 − K*·φ_t(K)·r_0,   φ_t(λ) = (1 − e^{−tλ/N})/λ,
+//!   f_t = y + e^{−tK/N}·r_0,  f*_t = f*_0 − K*·φ_t(K)·r_0,  φ_t(λ) = (1 − e^{−tλ/N})/λ
 //!   (φ_t(0) = t/N, so singular K needs no special care at finite t). It is evaluated either
 //!   spectrally (one eigendecomposition K = U·Λ·Uᵀ, ~9·D³ flops, then O(D²·k) per time; see
 //!   [`spectral`]) or by Lanczos ([`krylov`], O(D²) per step, tens of steps), chosen by the cost
@@ -410,8 +410,8 @@ impl Flow {
                 }
                 if let Some(tk) = &self.test_kernel {
                     krylov::matvec(tk, self.dm, d, &res.vectors[times.len() + ti], &mut tcol);
-                    for i in 0..self.dm {
-                        out.test[i * r + j] -= tcol[i];
+                    for (i, v) in tcol.iter().enumerate() {
+                        out.test[i * r + j] -= v;
                     }
                 }
             }
