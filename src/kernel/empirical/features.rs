@@ -34,9 +34,9 @@ impl<'x> BatchFeatures<'x> {
         let w = net.widths().to_vec();
         let cache = net.forward_cache(x)?;
         let mut deltas: Vec<Vec<f64>> = Vec::with_capacity(depth - 1);
-        for l in 1..depth {
+        for &nl in &w[1..depth] {
             deltas.push(try_zeroed(
-                checked_mul(checked_mul(n, n_out, "deltas")?, w[l], "deltas")?,
+                checked_mul(checked_mul(n, n_out, "deltas")?, nl, "deltas")?,
                 "deltas",
             )?);
         }

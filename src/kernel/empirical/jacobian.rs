@@ -42,6 +42,7 @@ impl RowScratch {
 
 /// Writes columns c0..c1 of row (i, a) of J into `row` (length c1 − c0). `scratch` must hold
 /// point i (see [`RowScratch::load_point`]).
+#[allow(clippy::too_many_arguments)]
 pub(crate) fn jacobian_row(
     net: &Network,
     f: &BatchFeatures<'_>,

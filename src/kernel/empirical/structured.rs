@@ -50,6 +50,7 @@ pub fn kernel(
 }
 
 /// One tile of the output, accumulated over the layers in a fixed order.
+#[allow(clippy::needless_range_loop)]
 fn compute_tile(
     net: &Network,
     f1: &BatchFeatures<'_>,
