@@ -214,3 +214,28 @@ fn c_test_programs_are_clean_under_valgrind() {
         assert!(out.contains("checks passed"));
     }
 }
+
+/// `scripts/install.sh --no-build` of this build into a temporary prefix, then the example and
+/// test_network built from the installed copy through `pkg-config --cflags --libs ntk` (dynamic)
+/// and `pkg-config --static` (static). The full install build with SONAME is exercised by
+/// `scripts/test-all.sh` (it runs `scripts/test-install.sh` without --no-build).
+#[test]
+fn installed_copy_builds_with_pkg_config() {
+    let have_pkg_config = Command::new("pkg-config")
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !have_pkg_config {
+        eprintln!("*** pkg-config not found: SKIPPING the install test ***");
+        return;
+    }
+    let out = run(
+        Command::new("bash")
+            .arg(repo().join("scripts/test-install.sh"))
+            .arg("--no-build")
+            .arg("--from")
+            .arg(lib_dir()),
+        "scripts/test-install.sh --no-build",
+    );
+    assert!(out.contains("test-install: OK"));
+}
