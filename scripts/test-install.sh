@@ -7,6 +7,7 @@ set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 command -v pkg-config >/dev/null || { echo "test-install: pkg-config is required (apt-get install pkg-config)" >&2; exit 1; }
 CC="${CC:-cc}"
+unset LD_LIBRARY_PATH  # the installed copy must be found through the rpath alone
 WORK="$(mktemp -d)"
 trap 'rm -rf "$WORK"' EXIT
 PREFIX="$WORK/prefix"

@@ -53,6 +53,32 @@ fn lib_dir() -> PathBuf {
     dir
 }
 
+/// SONAME recorded in a shared library (`readelf -d`), if any.
+fn soname(lib: &Path) -> Option<String> {
+    let out = Command::new("readelf").arg("-d").arg(lib).output().ok()?;
+    String::from_utf8_lossy(&out.stdout).lines().find_map(|l| {
+        let rest = &l[l.find("(SONAME)")?..];
+        Some(rest[rest.find('[')? + 1..rest.find(']')?].to_string())
+    })
+}
+
+/// A directory holding `libntk.so` and, when the library has a SONAME (e.g. `libntk.so.0`, set
+/// by an install build), a link of that name too, so that executables linked with `-lntk` find
+/// the library at run time through their rpath whatever the SONAME.
+fn dyn_lib_dir() -> PathBuf {
+    let real = lib_dir().join("libntk.so");
+    let dir = build_dir().join(format!("lib-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let mut names = vec!["libntk.so".to_string()];
+    names.extend(soname(&real));
+    for name in names {
+        let link = dir.join(name);
+        let _ = std::fs::remove_file(&link);
+        std::os::unix::fs::symlink(&real, &link).unwrap();
+    }
+    dir
+}
+
 fn build_dir() -> PathBuf {
     let d = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("c_api");
     std::fs::create_dir_all(&d).unwrap();
@@ -63,9 +89,12 @@ fn cc() -> String {
     std::env::var("CC").unwrap_or_else(|_| "cc".into())
 }
 
-/// Runs a command, panicking with its output when it fails; returns stdout.
+/// Runs a command, panicking with its output when it fails; returns stdout. LD_LIBRARY_PATH
+/// (cargo points it at target/<profile>) is removed, so executables find libntk through their
+/// rpath exactly as they would outside cargo.
 fn run(cmd: &mut Command, what: &str) -> String {
     let out = cmd
+        .env_remove("LD_LIBRARY_PATH")
         .output()
         .unwrap_or_else(|e| panic!("{what}: cannot start {cmd:?}: {e}"));
     let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
@@ -97,6 +126,7 @@ fn compile(source: &Path, exe: &Path, link: Link) {
         .arg(exe);
     match link {
         Link::Dynamic => {
+            let lib = dyn_lib_dir();
             cmd.arg(format!("-L{}", lib.display()))
                 .arg("-lntk")
                 .arg(format!("-Wl,-rpath,{}", lib.display()))
@@ -169,6 +199,7 @@ fn c_example_builds_with_its_makefile_and_runs() {
             .arg(format!("NTK_LIB_DIR={}", lib.display()))
             .arg(format!("OUT={}", dir.display()))
             .arg(format!("CC={}", cc()))
+            .arg("-B")
             .arg("all"),
         "make -C bindings/c all",
     );
