@@ -86,6 +86,11 @@ static void test_threads(void) {
     CHECK_STATUS(ntk_get_num_threads(&n), NTK_STATUS_OK);
     CHECK(n >= 1);
     CHECK_ERROR(ntk_get_num_threads(NULL), NTK_STATUS_NULL_POINTER, "out");
+    /* more than the maximum (1024) threads; the setting in force is kept */
+    CHECK_ERROR(ntk_set_num_threads(1025), NTK_STATUS_INVALID_ARGUMENT, "num_threads");
+    CHECK_ERROR(ntk_set_num_threads(SIZE_MAX), NTK_STATUS_INVALID_ARGUMENT, "num_threads");
+    CHECK_STATUS(ntk_get_num_threads(&n), NTK_STATUS_OK);
+    CHECK(n >= 1);
     /* A successful call clears the message. */
     CHECK_STATUS(ntk_get_num_threads(&n), NTK_STATUS_OK);
     CHECK(ntk_last_error()[0] == '\0');
