@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs everything the test suite needs on a fresh Debian bookworm machine (run as root, or
 # with sudo available). Idempotent: every step skips what is already there.
-#   - build tools, pkg-config, valgrind, readelf (binutils)      apt
+#   - build tools, pkg-config, valgrind, readelf (binutils), cmake   apt
 #   - Rust (stable, minimal profile) via rustup, if cargo is missing
 #   - R 4.2 (r-base-core)                                         scripts/install-r.sh
 #   - Julia 1.5.3 in /opt/julia-1.5.3                             scripts/install-julia.sh
@@ -23,7 +23,7 @@ timed() {
 apt_base() {
     $SUDO apt-get update
     $SUDO apt-get install -y --no-install-recommends build-essential binutils ca-certificates curl \
-        git pkg-config valgrind
+        git pkg-config valgrind cmake
     # --- MPI (for the MPI example/tests, when they are added): uncomment ---
     # $SUDO apt-get install -y --no-install-recommends openmpi-bin libopenmpi-dev
 }

@@ -43,4 +43,27 @@ if ldd "$WORK/example-static" | grep -q libntk; then echo "test-install: static 
 # shellcheck disable=SC2046
 "$CC" "${CFLAGS[@]}" -I"$ROOT/bindings/c/tests" "$ROOT/bindings/c/tests/test_network.c" -o "$WORK/test_network" $(pkg-config --cflags --libs ntk) -lm -Wl,-rpath,"$PREFIX/lib"
 "$WORK/test_network"
+# The README's CMake snippet (pkg_check_modules IMPORTED_TARGET, and the static variant).
+if command -v cmake >/dev/null 2>&1; then
+    mkdir -p "$WORK/cmake"
+    cp "$ROOT/bindings/c/example.c" "$WORK/cmake/main.c"
+    cat > "$WORK/cmake/CMakeLists.txt" <<'CMAKE'
+cmake_minimum_required(VERSION 3.13)
+project(app C)
+find_package(PkgConfig REQUIRED)
+pkg_check_modules(NTK REQUIRED IMPORTED_TARGET ntk)
+add_executable(app main.c)
+target_link_libraries(app PRIVATE PkgConfig::NTK m)
+add_executable(app_static main.c)
+target_include_directories(app_static PRIVATE ${NTK_INCLUDE_DIRS})
+target_link_libraries(app_static PRIVATE ${NTK_LIBDIR}/libntk.a pthread dl m)
+CMAKE
+    cmake -S "$WORK/cmake" -B "$WORK/cmake/build" >/dev/null
+    cmake --build "$WORK/cmake/build" >/dev/null
+    LD_LIBRARY_PATH="$PREFIX/lib" "$WORK/cmake/build/app" | cmp - "$WORK/example.out"
+    "$WORK/cmake/build/app_static" | cmp - "$WORK/example.out"
+    echo "test-install: the README's CMake snippet builds (shared and static)"
+else
+    echo "test-install: note: cmake not found, the CMake snippet was not tried"
+fi
 echo "test-install: OK (installed copy builds and runs with pkg-config, dynamic and static)"
