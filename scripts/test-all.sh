@@ -44,6 +44,8 @@ skip() {
 }
 
 step "cargo test --release" cargo test --release
+# The bindings use target/release/libntk.{so,a}, which only `cargo build` puts there.
+step "cargo build --release" cargo build --release
 step "install + pkg-config" "$ROOT/scripts/test-install.sh"
 
 LIB="$ROOT/target/release/libntk.so"
