@@ -24,10 +24,13 @@ CFLAGS=(-std=c99 -Wall -Wextra -Werror -pedantic -O1)
 "$CC" "${CFLAGS[@]}" "$ROOT/bindings/c/example.c" -o "$WORK/example" $(pkg-config --cflags --libs ntk) -lm -Wl,-rpath,"$PREFIX/lib"
 "$WORK/example" > "$WORK/example.out"
 grep -q "ntk $VERSION" "$WORK/example.out"
-ldd "$WORK/example" | grep -q "$PREFIX/lib/libntk.so" || { echo "test-install: example does not load the installed libntk.so" >&2; ldd "$WORK/example"; exit 1; }
+# (outputs are captured first: `cmd | grep -q` can fail under pipefail when grep exits early)
+LDD="$(ldd "$WORK/example")"
+grep -q "$PREFIX/lib/libntk.so" <<<"$LDD" || { echo "test-install: example does not load the installed libntk.so" >&2; ldd "$WORK/example"; exit 1; }
 SONAME="$(readelf -d "$PREFIX/lib/libntk.so.$VERSION" | sed -n 's/.*(SONAME).*\[\(.*\)\]/\1/p')"
 if [ -n "$SONAME" ]; then
-    readelf -d "$WORK/example" | grep -q "NEEDED.*\[$SONAME\]" || { echo "test-install: example does not record NEEDED $SONAME" >&2; exit 1; }
+    DYN="$(readelf -d "$WORK/example")"
+    grep -q "NEEDED.*\[$SONAME\]" <<<"$DYN" || { echo "test-install: example does not record NEEDED $SONAME" >&2; exit 1; }
     echo "test-install: SONAME $SONAME recorded by the dynamically linked example"
 else
     echo "test-install: note: this libntk.so has no SONAME (a --no-build install of a plain cargo build)"
@@ -36,7 +39,8 @@ fi
 # Static: the same flags with --static, asking the linker for the archive.
 # shellcheck disable=SC2046
 "$CC" "${CFLAGS[@]}" "$ROOT/bindings/c/example.c" -o "$WORK/example-static" $(pkg-config --cflags ntk) $(pkg-config --static --libs ntk | sed 's/-lntk\b/-l:libntk.a/')
-if ldd "$WORK/example-static" | grep -q libntk; then echo "test-install: static example links libntk.so" >&2; exit 1; fi
+LDD="$(ldd "$WORK/example-static")"
+if grep -q libntk <<<"$LDD"; then echo "test-install: static example links libntk.so" >&2; exit 1; fi
 "$WORK/example-static" | cmp - "$WORK/example.out"
 
 # The C test program against the installed header and library.

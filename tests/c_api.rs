@@ -69,6 +69,11 @@ fn soname(lib: &Path) -> Option<String> {
 /// by an install build), a link of that name too, so that executables linked with `-lntk` find
 /// the library at run time through their rpath whatever the SONAME.
 fn dyn_lib_dir() -> PathBuf {
+    static DIR: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    DIR.get_or_init(make_dyn_lib_dir).clone()
+}
+
+fn make_dyn_lib_dir() -> PathBuf {
     let real = lib_dir().join("libntk.so");
     let dir = build_dir().join(format!("lib-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
