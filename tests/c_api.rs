@@ -75,14 +75,16 @@ fn dyn_lib_dir() -> PathBuf {
 
 fn make_dyn_lib_dir() -> PathBuf {
     let real = lib_dir().join("libntk.so");
-    let dir = build_dir().join(format!("lib-{}", std::process::id()));
+    let dir = build_dir().join("lib");
     std::fs::create_dir_all(&dir).unwrap();
     let mut names = vec!["libntk.so".to_string()];
     names.extend(soname(&real));
     for name in names {
-        let link = dir.join(name);
-        let _ = std::fs::remove_file(&link);
-        std::os::unix::fs::symlink(&real, &link).unwrap();
+        // create under a private name, then rename over: atomic for concurrent test runs
+        let tmp = dir.join(format!(".{name}.{}", std::process::id()));
+        let _ = std::fs::remove_file(&tmp);
+        std::os::unix::fs::symlink(&real, &tmp).unwrap();
+        std::fs::rename(&tmp, dir.join(name)).unwrap();
     }
     dir
 }
