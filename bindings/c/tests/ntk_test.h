@@ -61,7 +61,7 @@ static int ntk_test_checks = 0;
     } while (0)
 
 /* |a - b| <= tol * max(1, |a|, |b|), elementwise over n values; reports the worst offender. */
-static int ntk_test_close(const double *a, const double *b, size_t n, double tol, const char *what) {
+static inline int ntk_test_close(const double *a, const double *b, size_t n, double tol, const char *what) {
     size_t i, worst = 0;
     double worst_err = 0.0;
     for (i = 0; i < n; i++) {
@@ -83,7 +83,7 @@ static int ntk_test_close(const double *a, const double *b, size_t n, double tol
 }
 
 /* Bitwise equality of n doubles. */
-static int ntk_test_same_bits(const double *a, const double *b, size_t n, const char *what) {
+static inline int ntk_test_same_bits(const double *a, const double *b, size_t n, const char *what) {
     ntk_test_checks++;
     if (memcmp(a, b, n * sizeof(double)) != 0) {
         size_t i;
@@ -105,7 +105,7 @@ typedef double (*ntk_test_sigma)(double x, void *user_data);
  * N x n_L. alpha~^(l+1) = W^(l) alpha^(l) / sqrt(n_l) + beta b^(l); sigma applied L-1 times.
  * Returns 0 on allocation failure.
  */
-static int ntk_test_forward_reference(const size_t *widths, size_t num_widths, const double *theta,
+static inline int ntk_test_forward_reference(const size_t *widths, size_t num_widths, const double *theta,
                                       double beta, ntk_test_sigma sigma, void *user_data,
                                       const double *x, size_t n, double *out) {
     size_t max_w = 0, l, i, j, k, p;
@@ -143,23 +143,23 @@ static int ntk_test_forward_reference(const size_t *widths, size_t num_widths, c
     return 1;
 }
 
-static double ntk_test_tanh(double x, void *user_data) {
+static inline double ntk_test_tanh(double x, void *user_data) {
     (void)user_data;
     return tanh(x);
 }
 
-static double ntk_test_relu(double x, void *user_data) {
+static inline double ntk_test_relu(double x, void *user_data) {
     (void)user_data;
     return x > 0.0 ? x : 0.0;
 }
 
-static double ntk_test_identity(double x, void *user_data) {
+static inline double ntk_test_identity(double x, void *user_data) {
     (void)user_data;
     return x;
 }
 
 /* Deterministic inputs in [-1.5, 1.5): a small linear congruential generator. */
-static void ntk_test_fill(double *x, size_t n, unsigned long seed) {
+static inline void ntk_test_fill(double *x, size_t n, unsigned long seed) {
     size_t i;
     unsigned long s = seed * 2654435761UL + 12345UL;
     for (i = 0; i < n; i++) {
@@ -168,7 +168,7 @@ static void ntk_test_fill(double *x, size_t n, unsigned long seed) {
     }
 }
 
-static int ntk_test_summary(const char *program) {
+static inline int ntk_test_summary(const char *program) {
     if (ntk_test_failures == 0) {
         printf("%s: all %d checks passed\n", program, ntk_test_checks);
         return 0;

@@ -35,6 +35,12 @@ rss_kib() = parse(Int, split(read("/proc/self/statm", String))[2]) * 4
         cargo = read(joinpath(@__DIR__, "..", "..", "..", "Cargo.toml"), String)
         v = match(r"\nversion = \"([^\"]+)\"", cargo)[1]
         @test NTK.version() == VersionNumber(v)
+        if haskey(ENV, "NTK_LIB")
+            @test NTK.libntk == abspath(ENV["NTK_LIB"])
+        else
+            @test endswith(NTK.libntk, joinpath("target", "release", "libntk.so")) ||
+                  endswith(NTK.libntk, joinpath("target", "debug", "libntk.so"))
+        end
         @test NTK.status_name(0) == "NTK_STATUS_OK"
         @test NTK.status_name(3) == "NTK_STATUS_NON_FINITE"
         @test NTK.status_name(99) == "NTK_STATUS_UNKNOWN"
