@@ -10,9 +10,9 @@
 #   PREFIX/lib/libntk.a                                      (static: add -lpthread -ldl -lm)
 #   PREFIX/lib/pkgconfig/ntk.pc                              (Libs.private: -lpthread -ldl -lm)
 #
-# By default the library is built with `cargo build --release`; when that build carries no SONAME
-# (build.rs does not set one), the cdylib is relinked with `cargo rustc --release --lib --
-# -C link-arg=-Wl,-soname,libntk.so.MAJOR` (only the ntk crate itself is recompiled).
+# By default the library is built with `cargo build --release` (build.rs gives the cdylib the SONAME
+# libntk.so.MAJOR); a library built without it (e.g. by another build system) is relinked with
+# `cargo rustc --release --lib -- -C link-arg=-Wl,-soname,libntk.so.MAJOR`.
 #   --no-build     install what is already in DIR (default target/release) as it is
 #   --from DIR     take libntk.so / libntk.a from DIR
 #   --libdir NAME  library directory under PREFIX (default lib; e.g. lib64)
