@@ -64,6 +64,25 @@ typedef enum ntk_activation {
   NTK_ACTIVATION_CUSTOM = 10,
 } ntk_activation;
 
+// Which part of the n_L x n_L kernel blocks a kernel call returns (values of `mode`).
+typedef enum ntk_kernel_mode {
+  // N1 x N2 matrix of block traces divided by n_L: (1/n_L) sum_a Theta_aa(x1_i, x2_j).
+  // This is what converges to the limit kernel Theta_inf.
+  NTK_KERNEL_MODE_TRACE = 0,
+  // (N1*n_L) x (N2*n_L) matrix: entry (i*n_L + a, j*n_L + b) = Theta_ab(x1_i, x2_j).
+  NTK_KERNEL_MODE_FULL = 1,
+} ntk_kernel_mode;
+
+// How an empirical kernel is computed (values of `method`).
+typedef enum ntk_kernel_method {
+  // The cheaper of the two by the documented flop counts (structured in practice).
+  NTK_KERNEL_METHOD_AUTO = 0,
+  // Explicit Jacobian contraction J1*J2^T, chunked over parameters (memory stays bounded).
+  NTK_KERNEL_METHOD_JACOBIAN_CONTRACTION = 1,
+  // Per-layer structured form; never forms the Jacobian.
+  NTK_KERNEL_METHOD_STRUCTURED = 2,
+} ntk_kernel_method;
+
 // Per-point costs c(f, y) (values of the `cost` arguments).
 typedef enum ntk_cost {
   // c = 1/2 |f - y|^2, d = f - y.
@@ -112,6 +131,29 @@ typedef struct ntk_matrix {
   ptrdiff_t col_stride;
 } ntk_matrix;
 
+// A writable strided matrix. Distinct elements must not share memory (no zero or overlapping
+// strides), and an output must not overlap any input of the same call.
+typedef struct ntk_matrix_mut {
+  double *data;
+  size_t rows;
+  size_t cols;
+  ptrdiff_t row_stride;
+  ptrdiff_t col_stride;
+} ntk_matrix_mut;
+
+// Progress callback: called as `progress(user_data, done, total)` on the calling thread between
+// units of work; return 0 to continue, non-zero to cancel (the call then returns
+// `NTK_STATUS_CANCELLED`). It must not unwind or longjmp through the library.
+typedef int (*ntk_progress_fn)(void *user_data, uint64_t done, uint64_t total);
+
+// Per-call options. Pass NULL for the defaults (no progress reporting).
+typedef struct ntk_options {
+  // Optional progress/cancel callback (NULL for none).
+  ntk_progress_fn progress;
+  // Passed unchanged to `progress`.
+  void *user_data;
+} ntk_options;
+
 // Options of a flow. Pass NULL for the defaults; a field <= 0 also means its default.
 typedef struct ntk_flow_options {
   // One of ntk_flow_method (default NTK_FLOW_METHOD_AUTO = 0).
@@ -123,16 +165,6 @@ typedef struct ntk_flow_options {
   // Relative tolerance of the Lanczos evaluation (default 1e-13).
   double krylov_tol;
 } ntk_flow_options;
-
-// A writable strided matrix. Distinct elements must not share memory (no zero or overlapping
-// strides), and an output must not overlap any input of the same call.
-typedef struct ntk_matrix_mut {
-  double *data;
-  size_t rows;
-  size_t cols;
-  ptrdiff_t row_stride;
-  ptrdiff_t col_stride;
-} ntk_matrix_mut;
 
 // A scalar function of the user's: `f(x, user_data)`.
 typedef double (*ntk_scalar_fn)(double x, void *user_data);
@@ -157,19 +189,6 @@ typedef struct ntk_network_config {
   void *custom_user_data;
 } ntk_network_config;
 
-// Progress callback: called as `progress(user_data, done, total)` on the calling thread between
-// units of work; return 0 to continue, non-zero to cancel (the call then returns
-// `NTK_STATUS_CANCELLED`). It must not unwind or longjmp through the library.
-typedef int (*ntk_progress_fn)(void *user_data, uint64_t done, uint64_t total);
-
-// Per-call options. Pass NULL for the defaults (no progress reporting).
-typedef struct ntk_options {
-  // Optional progress/cancel callback (NULL for none).
-  ntk_progress_fn progress;
-  // Passed unchanged to `progress`.
-  void *user_data;
-} ntk_options;
-
 #ifdef __cplusplus
 extern "C" {
 #endif // __cplusplus
@@ -193,6 +212,42 @@ enum ntk_status ntk_set_num_threads(size_t num_threads);
 
 // Writes the number of worker threads in use to `*out`.
 enum ntk_status ntk_get_num_threads(size_t *out);
+
+// Empirical (finite-width) NTK of the network at its current parameters:
+// Theta_ab(x, x') = sum_p d f_a(x)/d theta_p * d f_b(x')/d theta_p.
+//
+// - `x1`: N1 x n_0 (points are rows); `x2`: N2 x n_0, or NULL for X2 = X1 (then the kernel is
+//   symmetric: one triangle is computed and mirrored, and the result is exactly symmetric).
+// - `mode` (ntk_kernel_mode): TRACE -> `out` is N1 x N2 with (1/n_L) sum_a Theta_aa(x1_i, x2_j);
+//   FULL -> `out` is (N1*n_L) x (N2*n_L), entry (i*n_L + a, j*n_L + b) = Theta_ab(x1_i, x2_j).
+// - `method` (ntk_kernel_method): AUTO, JACOBIAN_CONTRACTION (J1 J2^T, cost ~ 2 N1 N2 n_L P) or
+//   STRUCTURED (per layer (alpha.alpha'/n_l + beta^2) * (delta.delta'), cost
+//   ~ 2 N1 N2 n_L sum_l n_l). Both agree to rounding.
+// - `options`: NULL, or a progress callback called between blocks of the output; returning
+//   non-zero cancels (NTK_STATUS_CANCELLED; `out` is then partially written).
+//
+// Every argument (pointers, shapes, enum values, finite inputs, `out` not overlapping the
+// inputs) is checked before `out` is written. The result does not depend on the thread count.
+// Thread safety: the network is only read; concurrent calls on one network are safe.
+enum ntk_status ntk_kernel_empirical(const struct ntk_network *network,
+                                     struct ntk_matrix x1,
+                                     const struct ntk_matrix *x2,
+                                     int mode,
+                                     int method,
+                                     struct ntk_matrix_mut out,
+                                     const struct ntk_options *options);
+
+// Parameter Jacobian of the network at the N points `x` (N x n_0):
+// `out` is (N*n_L) x P with entry (i*n_L + a, p) = d f_a(x_i) / d theta_p, columns in the
+// parameter order of ntk_network_get_params (W^(0) row-major, b^(0), W^(1), b^(1), ...).
+//
+// Everything is checked before `out` is written (shape, finite `x`, no overlap with `x`).
+// `options`: NULL or a progress callback (cancel -> NTK_STATUS_CANCELLED, `out` partially
+// written). Thread safety: the network is only read; concurrent calls are safe.
+enum ntk_status ntk_network_jacobian(const struct ntk_network *network,
+                                     struct ntk_matrix x,
+                                     struct ntk_matrix_mut out,
+                                     const struct ntk_options *options);
 
 // Creates the kernel gradient flow d f_t(x)/dt = -(1/N) sum_j K(x, x_j) d_j,
 // d_j = dc/df(f_t(x_j), y_j), at t = 0 (t = s * eta after s gradient-descent steps of learning

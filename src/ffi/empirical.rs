@@ -1,0 +1,138 @@
+//! C entry points of the empirical (finite-width) NTK and the parameter Jacobian.
+
+use super::network::network_ref;
+use super::view::check_disjoint;
+use super::{ffi_fn, ntk_matrix, ntk_matrix_mut, ntk_options, ntk_status, with_progress};
+use crate::kernel::empirical::{self, KernelMode, Method};
+use crate::{Error, Result};
+use std::ffi::c_int;
+
+/// Which part of the n_L x n_L kernel blocks a kernel call returns (values of `mode`).
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ntk_kernel_mode {
+    /// N1 x N2 matrix of block traces divided by n_L: (1/n_L) sum_a Theta_aa(x1_i, x2_j).
+    /// This is what converges to the limit kernel Theta_inf.
+    Trace = 0,
+    /// (N1*n_L) x (N2*n_L) matrix: entry (i*n_L + a, j*n_L + b) = Theta_ab(x1_i, x2_j).
+    Full = 1,
+}
+
+/// How an empirical kernel is computed (values of `method`).
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ntk_kernel_method {
+    /// The cheaper of the two by the documented flop counts (structured in practice).
+    Auto = 0,
+    /// Explicit Jacobian contraction J1*J2^T, chunked over parameters (memory stays bounded).
+    JacobianContraction = 1,
+    /// Per-layer structured form; never forms the Jacobian.
+    Structured = 2,
+}
+
+fn mode_from_c(mode: c_int) -> Result<KernelMode> {
+    match mode {
+        0 => Ok(KernelMode::Trace),
+        1 => Ok(KernelMode::Full),
+        m => Err(Error::InvalidArgument(format!(
+            "mode = {m} is not an ntk_kernel_mode value (0 = TRACE, 1 = FULL)"
+        ))),
+    }
+}
+
+fn method_from_c(method: c_int) -> Result<Method> {
+    match method {
+        0 => Ok(Method::Auto),
+        1 => Ok(Method::JacobianContraction),
+        2 => Ok(Method::Structured),
+        m => Err(Error::InvalidArgument(format!(
+            "method = {m} is not an ntk_kernel_method value (0 = AUTO, 1 = JACOBIAN_CONTRACTION, 2 = STRUCTURED)"
+        ))),
+    }
+}
+
+/// Empirical (finite-width) NTK of the network at its current parameters:
+/// Theta_ab(x, x') = sum_p d f_a(x)/d theta_p * d f_b(x')/d theta_p.
+///
+/// - `x1`: N1 x n_0 (points are rows); `x2`: N2 x n_0, or NULL for X2 = X1 (then the kernel is
+///   symmetric: one triangle is computed and mirrored, and the result is exactly symmetric).
+/// - `mode` (ntk_kernel_mode): TRACE -> `out` is N1 x N2 with (1/n_L) sum_a Theta_aa(x1_i, x2_j);
+///   FULL -> `out` is (N1*n_L) x (N2*n_L), entry (i*n_L + a, j*n_L + b) = Theta_ab(x1_i, x2_j).
+/// - `method` (ntk_kernel_method): AUTO, JACOBIAN_CONTRACTION (J1 J2^T, cost ~ 2 N1 N2 n_L P) or
+///   STRUCTURED (per layer (alpha.alpha'/n_l + beta^2) * (delta.delta'), cost
+///   ~ 2 N1 N2 n_L sum_l n_l). Both agree to rounding.
+/// - `options`: NULL, or a progress callback called between blocks of the output; returning
+///   non-zero cancels (NTK_STATUS_CANCELLED; `out` is then partially written).
+///
+/// Every argument (pointers, shapes, enum values, finite inputs, `out` not overlapping the
+/// inputs) is checked before `out` is written. The result does not depend on the thread count.
+/// Thread safety: the network is only read; concurrent calls on one network are safe.
+#[no_mangle]
+pub unsafe extern "C" fn ntk_kernel_empirical(
+    network: *const super::network::ntk_network,
+    x1: ntk_matrix,
+    x2: *const ntk_matrix,
+    mode: c_int,
+    method: c_int,
+    out: ntk_matrix_mut,
+    options: *const ntk_options,
+) -> ntk_status {
+    ffi_fn!("ntk_kernel_empirical", {
+        let net = unsafe { network_ref(network) }?;
+        let mode = mode_from_c(mode)?;
+        let method = method_from_c(method)?;
+        let x1v = unsafe { x1.to_ref("x1") }?;
+        let x2m = if x2.is_null() {
+            None
+        } else {
+            Some(unsafe { *x2 })
+        };
+        let x2v = match &x2m {
+            Some(m) => Some(unsafe { m.to_ref("x2") }?),
+            None => None,
+        };
+        let n2 = x2v.map_or(x1v.rows(), |v| v.rows());
+        let (rows, cols) = empirical::output_shape(net, x1v.rows(), n2, mode)?;
+        out.expect_shape(rows, cols, "out")?;
+        let ov = unsafe { out.to_mut("out") }?;
+        match &x2m {
+            Some(m) => check_disjoint(&out, "out", &[(&x1, "x1"), (m, "x2")])?,
+            None => check_disjoint(&out, "out", &[(&x1, "x1")])?,
+        }
+        net.check_input(x1v, "x1")?;
+        if let Some(v) = x2v {
+            net.check_input(v, "x2")?;
+        }
+        with_progress(options, |progress| {
+            empirical::empirical_ntk(net, x1v, x2v, mode, method, ov, progress)
+        })
+    })
+}
+
+/// Parameter Jacobian of the network at the N points `x` (N x n_0):
+/// `out` is (N*n_L) x P with entry (i*n_L + a, p) = d f_a(x_i) / d theta_p, columns in the
+/// parameter order of ntk_network_get_params (W^(0) row-major, b^(0), W^(1), b^(1), ...).
+///
+/// Everything is checked before `out` is written (shape, finite `x`, no overlap with `x`).
+/// `options`: NULL or a progress callback (cancel -> NTK_STATUS_CANCELLED, `out` partially
+/// written). Thread safety: the network is only read; concurrent calls are safe.
+#[no_mangle]
+pub unsafe extern "C" fn ntk_network_jacobian(
+    network: *const super::network::ntk_network,
+    x: ntk_matrix,
+    out: ntk_matrix_mut,
+    options: *const ntk_options,
+) -> ntk_status {
+    ffi_fn!("ntk_network_jacobian", {
+        let net = unsafe { network_ref(network) }?;
+        let xv = unsafe { x.to_ref("x") }?;
+        let rows = crate::error::checked_mul(xv.rows(), net.output_dim(), "out rows")?;
+        out.expect_shape(rows, net.num_params(), "out")?;
+        let ov = unsafe { out.to_mut("out") }?;
+        check_disjoint(&out, "out", &[(&x, "x")])?;
+        net.check_input(xv, "x")?;
+        with_progress(options, |progress| {
+            empirical::jacobian(net, xv, ov, progress)
+        })
+    })
+}
