@@ -99,3 +99,43 @@ fn cross_entropy_flow_matches_rk4() {
     assert!(rel_err(&back, &fresh_outputs.pop().unwrap().train) < 1e-8);
     assert!(fl.set_time(f64::INFINITY).is_err());
 }
+
+#[test]
+fn cross_entropy_full_kernel_layout_equals_scalar_kernel() {
+    let (n, m, k) = (5, 2, 3);
+    let x = circle(n, 0.7);
+    let xt = circle(m, 0.2);
+    let kern = limit_ntk(&x, &x, 2, 3, 0.1, false);
+    let tk = limit_ntk(&xt, &x, 2, 3, 0.1, false);
+    let mut y = vec![0.0; n * k];
+    for i in 0..n {
+        y[i * k + (2 * i) % k] = 1.0;
+    }
+    let f0 = pseudo_random(n * k, 51);
+    let tf0 = pseudo_random(m * k, 52);
+    let make = |kk: &[f64], d: usize, tkk: &[f64], dm: usize| {
+        Flow::new(
+            MatRef::from_row_major(kk, d, d),
+            MatRef::from_row_major(&y, n, k),
+            MatRef::from_row_major(&f0, n, k),
+            Some((
+                MatRef::from_row_major(tkk, dm, d),
+                MatRef::from_row_major(&tf0, m, k),
+            )),
+            Cost::CrossEntropy,
+            FlowOptions::default(),
+        )
+        .unwrap()
+    };
+    let full_k = kron_identity(&kern, n, n, k);
+    let full_t = kron_identity(&tk, m, n, k);
+    let mut scalar = make(&kern, n, &tk, m);
+    let mut full = make(&full_k, n * k, &full_t, m * k);
+    for dt in [0.5, 2.0, 10.0] {
+        scalar.step(dt).unwrap();
+        full.step(dt).unwrap();
+        assert!(rel_err(full.outputs(), scalar.outputs()) < 1e-12);
+        assert!(rel_err(full.predictions(), scalar.predictions()) < 1e-12);
+        assert!((full.loss() - scalar.loss()).abs() < 1e-13);
+    }
+}
