@@ -1,1 +1,2 @@
 //! Kernels of the network: infinite-width limits and finite-width (empirical) tangent kernels.
+pub mod limit;
