@@ -9,6 +9,7 @@
 #![allow(non_camel_case_types)]
 #![allow(clippy::missing_safety_doc)]
 
+pub mod limit;
 pub mod network;
 pub mod view;
 

@@ -292,6 +292,15 @@ impl RawOut {
     }
 }
 
+/// Where a tile writes: element (i, j) goes to (i − row_off, j − col_off) of each present
+/// output, and with `mirror` also to (j, i).
+struct TileOut {
+    raws: [Option<RawOut>; 3],
+    row_off: usize,
+    col_off: usize,
+    mirror: bool,
+}
+
 /// Per-tile scratch arrays.
 struct Scratch {
     gram: Vec<f64>,
@@ -406,11 +415,16 @@ impl<'a> LimitPlan<'a> {
                 }
             }
         }
-        let raws = [
-            RawOut::of(&out.nngp),
-            RawOut::of(&out.sigma_dot),
-            RawOut::of(&out.ntk),
-        ];
+        let tile_out = TileOut {
+            raws: [
+                RawOut::of(&out.nngp),
+                RawOut::of(&out.sigma_dot),
+                RawOut::of(&out.ntk),
+            ],
+            row_off: i0,
+            col_off: j0,
+            mirror: false,
+        };
         let mut scratch = Scratch::new(TILE.min(i1 - i0), TILE.min(j1 - j0));
         let mut a = i0;
         while a < i1 {
@@ -420,14 +434,8 @@ impl<'a> LimitPlan<'a> {
                 let b1 = (b + TILE).min(j1);
                 // SAFETY: the views are exclusive borrows; (i−i0, j−j0) lies inside them.
                 unsafe {
-                    self.tile(a, a1, b, b1, false, &mut scratch, &mut |i, j, v| {
-                        for (raw, val) in raws.iter().zip(v) {
-                            if let Some(r) = raw {
-                                r.put(i - i0, j - j0, val);
-                            }
-                        }
-                    })
-                };
+                    self.tile(a, a1, b, b1, false, &mut scratch, &tile_out);
+                }
                 b = b1;
             }
             a = a1;
@@ -445,7 +453,7 @@ impl<'a> LimitPlan<'a> {
         j1: usize,
         lower_only: bool,
         sc: &mut Scratch,
-        emit: &mut dyn FnMut(usize, usize, [f64; 3]),
+        out: &TileOut,
     ) {
         let (h, w) = (i1 - i0, j1 - j0);
         if h == 0 || w == 0 {
@@ -552,8 +560,20 @@ impl<'a> LimitPlan<'a> {
                     theta[k] = theta[k] * dot[k] + s12[k];
                 }
             }
-            for k in 0..wi {
-                emit(i, j0 + k, [s12[k], dot[k], theta[k]]);
+            for (raw, vals) in out.raws.iter().zip([&*s12, &*dot, &*theta]) {
+                if let Some(r) = raw {
+                    let ii = i - out.row_off;
+                    for (k, &v) in vals.iter().enumerate() {
+                        r.put(ii, j0 + k - out.col_off, v);
+                    }
+                    if out.mirror {
+                        for (k, &v) in vals.iter().enumerate() {
+                            if j0 + k != i {
+                                r.put(j0 + k, i, v);
+                            }
+                        }
+                    }
+                }
             }
         }
     }
@@ -600,11 +620,16 @@ pub fn limit_kernel(
         }
     }
     let plan = LimitPlan::new(spec, x1, x2, progress)?;
-    let raws = [
-        RawOut::of(&out.nngp),
-        RawOut::of(&out.sigma_dot),
-        RawOut::of(&out.ntk),
-    ];
+    let tile_out = TileOut {
+        raws: [
+            RawOut::of(&out.nngp),
+            RawOut::of(&out.sigma_dot),
+            RawOut::of(&out.ntk),
+        ],
+        row_off: 0,
+        col_off: 0,
+        mirror: plan.symmetric(),
+    };
     let sym = plan.symmetric();
     let ti = n1.div_ceil(TILE);
     let tj = n2.div_ceil(TILE);
@@ -622,16 +647,7 @@ pub fn limit_kernel(
         // SAFETY: tile (a, b) and, when symmetric, its mirror (b, a) are written only by this
         // item; on diagonal tiles only the lower triangle is computed and mirrored.
         unsafe {
-            plan.tile(i0, i1, j0, j1, sym && a == b, &mut sc, &mut |i, j, v| {
-                for (raw, val) in raws.iter().zip(v) {
-                    if let Some(r) = raw {
-                        r.put(i, j, val);
-                        if sym && i != j {
-                            r.put(j, i, val);
-                        }
-                    }
-                }
-            });
+            plan.tile(i0, i1, j0, j1, sym && a == b, &mut sc, &tile_out);
         }
     })
 }
