@@ -120,7 +120,11 @@ fn run(args: &Args) -> Result<(), Box<dyn std::error::Error>> {
     for (w, color) in fig1.widths.iter().zip(colors) {
         for (i, k) in w.at_init.iter().enumerate() {
             series.push(Series {
-                label: if i == 0 { format!("n = {}, t = 0", w.width) } else { String::new() },
+                label: if i == 0 {
+                    format!("n = {}, t = 0", w.width)
+                } else {
+                    String::new()
+                },
                 xs: fig1.gammas.clone(),
                 ys: k.clone(),
                 color,
@@ -129,7 +133,11 @@ fn run(args: &Args) -> Result<(), Box<dyn std::error::Error>> {
         }
         for (i, k) in w.trained.iter().enumerate() {
             series.push(Series {
-                label: if i == 0 { format!("n = {}, t = {}", w.width, s.fig1_steps) } else { String::new() },
+                label: if i == 0 {
+                    format!("n = {}, t = {}", w.width, s.fig1_steps)
+                } else {
+                    String::new()
+                },
                 xs: fig1.gammas.clone(),
                 ys: k.clone(),
                 color,
@@ -145,7 +153,10 @@ fn run(args: &Args) -> Result<(), Box<dyn std::error::Error>> {
         style: Style::Line,
     });
     Chart {
-        title: format!("Figure 1: NTK Θ(x0, x) of depth {} (ReLU), x0 = (1, 0)", s.fig1_depth),
+        title: format!(
+            "Figure 1: NTK Θ(x0, x) of depth {} (ReLU), x0 = (1, 0)",
+            s.fig1_depth
+        ),
         x_label: "γ (x = (cos γ, sin γ))".into(),
         y_label: "Θ(x0, x)".into(),
         log_x: false,
@@ -159,7 +170,11 @@ fn run(args: &Args) -> Result<(), Box<dyn std::error::Error>> {
     for (w, color) in fig2.widths.iter().zip(colors) {
         for (i, f) in w.functions.iter().enumerate() {
             series.push(Series {
-                label: if i == 0 { format!("n = {}", w.width) } else { String::new() },
+                label: if i == 0 {
+                    format!("n = {}", w.width)
+                } else {
+                    String::new()
+                },
                 xs: fig2.gammas.clone(),
                 ys: f.clone(),
                 color,
@@ -188,7 +203,10 @@ fn run(args: &Args) -> Result<(), Box<dyn std::error::Error>> {
         style: Style::Points,
     });
     Chart {
-        title: format!("Figure 2: trained networks (t = {}) vs the limiting Gaussian law", s.fig2_steps),
+        title: format!(
+            "Figure 2: trained networks (t = {}) vs the limiting Gaussian law",
+            s.fig2_steps
+        ),
         x_label: "γ".into(),
         y_label: "f(x)".into(),
         log_x: false,
@@ -247,7 +265,10 @@ fn run(args: &Args) -> Result<(), Box<dyn std::error::Error>> {
     let idx: Vec<f64> = (1..=s.pd_points).map(|i| i as f64).collect();
     let floor = |v: &Vec<f64>| v.iter().map(|x| x.abs().max(1e-18)).collect::<Vec<f64>>();
     Chart {
-        title: format!("Spectrum of Θ∞ (depth {}) on {} points of the circle", s.pd_depth, s.pd_points),
+        title: format!(
+            "Spectrum of Θ∞ (depth {}) on {} points of the circle",
+            s.pd_depth, s.pd_points
+        ),
         x_label: "index".into(),
         y_label: "|eigenvalue|".into(),
         log_x: false,
@@ -274,7 +295,11 @@ fn run(args: &Args) -> Result<(), Box<dyn std::error::Error>> {
     // Tables.
     let mut csv = String::from("width,deviation_init,drift,flow_gap\n");
     for r in &conv.rows {
-        writeln!(csv, "{},{:.6e},{:.6e},{:.6e}", r.width, r.deviation_init, r.drift, r.flow_gap)?;
+        writeln!(
+            csv,
+            "{},{:.6e},{:.6e},{:.6e}",
+            r.width, r.deviation_init, r.drift, r.flow_gap
+        )?;
     }
     std::fs::write(args.out.join("convergence.csv"), &csv)?;
     let fig1_dev: Vec<String> = fig1
@@ -303,7 +328,10 @@ fn run(args: &Args) -> Result<(), Box<dyn std::error::Error>> {
                 .filter(|(i, v)| **v >= fig2.p10[*i] && **v <= fig2.p90[*i])
                 .count() as f64
                 / (w.functions.len() * fig2.gammas.len()) as f64;
-            format!("{{\"width\": {}, \"fraction_inside_10_90\": {:.4}}}", w.width, inside)
+            format!(
+                "{{\"width\": {}, \"fraction_inside_10_90\": {:.4}}}",
+                w.width, inside
+            )
         })
         .collect();
     let json = format!(
@@ -338,7 +366,10 @@ fn run(args: &Args) -> Result<(), Box<dyn std::error::Error>> {
     println!("\nSummary");
     println!("  width   ‖Θ(0)−Θ∞‖/‖Θ∞‖   drift ‖Θ(t)−Θ(0)‖/‖Θ(0)‖   network vs flow");
     for r in &conv.rows {
-        println!("  {:5}   {:14.3e}   {:24.3e}   {:15.3e}", r.width, r.deviation_init, r.drift, r.flow_gap);
+        println!(
+            "  {:5}   {:14.3e}   {:24.3e}   {:15.3e}",
+            r.width, r.deviation_init, r.drift, r.flow_gap
+        );
     }
     println!(
         "  fitted log-log slopes (expected ≈ −0.5): deviation {:.3}, drift {:.3}, flow gap {:.3}",
@@ -362,5 +393,8 @@ fn run(args: &Args) -> Result<(), Box<dyn std::error::Error>> {
 }
 
 fn max_abs_diff(a: &[f64], b: &[f64]) -> f64 {
-    a.iter().zip(b).map(|(x, y)| (x - y).abs()).fold(0.0, f64::max)
+    a.iter()
+        .zip(b)
+        .map(|(x, y)| (x - y).abs())
+        .fold(0.0, f64::max)
 }

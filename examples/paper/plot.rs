@@ -63,11 +63,21 @@ fn bounds(values: impl Iterator<Item = f64>, log: bool) -> (f64, f64) {
 
 impl Chart {
     /// Writes the chart as an SVG file of `size` pixels.
-    pub fn write_svg(&self, path: &Path, size: (u32, u32)) -> Result<(), Box<dyn std::error::Error>> {
+    pub fn write_svg(
+        &self,
+        path: &Path,
+        size: (u32, u32),
+    ) -> Result<(), Box<dyn std::error::Error>> {
         let root = SVGBackend::new(path, size).into_drawing_area();
         root.fill(&WHITE)?;
-        let xr = bounds(self.series.iter().flat_map(|s| s.xs.iter().copied()), self.log_x);
-        let yr = bounds(self.series.iter().flat_map(|s| s.ys.iter().copied()), self.log_y);
+        let xr = bounds(
+            self.series.iter().flat_map(|s| s.xs.iter().copied()),
+            self.log_x,
+        );
+        let yr = bounds(
+            self.series.iter().flat_map(|s| s.ys.iter().copied()),
+            self.log_y,
+        );
         let mut builder = ChartBuilder::on(&root);
         builder
             .caption(&self.title, ("sans-serif", 18))
@@ -86,23 +96,33 @@ impl Chart {
                     .draw()?;
                 let mut any_label = false;
                 for s in &self.series {
-                    let pts: Vec<(f64, f64)> = s
-                        .xs
-                        .iter()
-                        .zip(&s.ys)
-                        .map(|(&x, &y)| (x, y))
-                        .filter(|(x, y)| {
-                            x.is_finite() && y.is_finite() && (!self.log_x || *x > 0.0) && (!self.log_y || *y > 0.0)
-                        })
-                        .collect();
+                    let pts: Vec<(f64, f64)> =
+                        s.xs.iter()
+                            .zip(&s.ys)
+                            .map(|(&x, &y)| (x, y))
+                            .filter(|(x, y)| {
+                                x.is_finite()
+                                    && y.is_finite()
+                                    && (!self.log_x || *x > 0.0)
+                                    && (!self.log_y || *y > 0.0)
+                            })
+                            .collect();
                     let color = s.color;
                     let anno = match s.style {
-                        Style::Line => chart.draw_series(LineSeries::new(pts, color.stroke_width(2)))?,
-                        Style::Thin => chart.draw_series(LineSeries::new(pts, color.mix(0.45).stroke_width(1)))?,
-                        Style::Dashed => chart.draw_series(DashedLineSeries::new(pts, 6, 4, color.stroke_width(2)))?,
-                        Style::Points => {
-                            chart.draw_series(pts.into_iter().map(|p| Circle::new(p, 4, color.filled())))?
+                        Style::Line => {
+                            chart.draw_series(LineSeries::new(pts, color.stroke_width(2)))?
                         }
+                        Style::Thin => chart
+                            .draw_series(LineSeries::new(pts, color.mix(0.45).stroke_width(1)))?,
+                        Style::Dashed => chart.draw_series(DashedLineSeries::new(
+                            pts,
+                            6,
+                            4,
+                            color.stroke_width(2),
+                        ))?,
+                        Style::Points => chart.draw_series(
+                            pts.into_iter().map(|p| Circle::new(p, 4, color.filled())),
+                        )?,
                     };
                     if !s.label.is_empty() {
                         any_label = true;
@@ -123,9 +143,16 @@ impl Chart {
         }
         match (self.log_x, self.log_y) {
             (false, false) => draw!(builder.build_cartesian_2d(xr.0..xr.1, yr.0..yr.1)?),
-            (true, false) => draw!(builder.build_cartesian_2d((xr.0..xr.1).log_scale(), yr.0..yr.1)?),
-            (false, true) => draw!(builder.build_cartesian_2d(xr.0..xr.1, (yr.0..yr.1).log_scale())?),
-            (true, true) => draw!(builder.build_cartesian_2d((xr.0..xr.1).log_scale(), (yr.0..yr.1).log_scale())?),
+            (true, false) => {
+                draw!(builder.build_cartesian_2d((xr.0..xr.1).log_scale(), yr.0..yr.1)?)
+            }
+            (false, true) => {
+                draw!(builder.build_cartesian_2d(xr.0..xr.1, (yr.0..yr.1).log_scale())?)
+            }
+            (true, true) => {
+                draw!(builder
+                    .build_cartesian_2d((xr.0..xr.1).log_scale(), (yr.0..yr.1).log_scale())?)
+            }
         }
         root.present()?;
         Ok(())
