@@ -80,17 +80,17 @@ impl Settings {
     /// Reduced sizes for the test suite.
     pub fn test() -> Settings {
         Settings {
-            fig1_widths: vec![100, 800],
-            fig1_inits: 4,
+            fig1_widths: vec![100, 500],
+            fig1_inits: 3,
             fig1_depth: 4,
             fig1_steps: 100,
             fig1_train_points: 6,
             gamma_points: 25,
-            fig2_widths: vec![50, 800],
+            fig2_widths: vec![50, 500],
             fig2_inits: 4,
             fig2_depth: 4,
-            fig2_steps: 300,
-            conv_widths: vec![64, 128, 256, 512, 1024],
+            fig2_steps: 200,
+            conv_widths: vec![64, 128, 256, 512],
             conv_seeds: 4,
             conv_depth: 4,
             conv_steps: 100,
