@@ -466,9 +466,11 @@ unsafe extern "C" fn progress_cb(ud: *mut c_void, done: u64, total: u64) -> c_in
 }
 
 /// Target: ntk_network_create + ntk_network_forward.
-pub fn fuzz_forward(data: &[u8]) {
+pub fn fuzz_forward(data: &[u8]) -> Option<ntk_status> {
     let mut b = Bytes::new(data);
-    let Some(m) = make_model(&mut b) else { return };
+    let Some(m) = make_model(&mut b) else {
+        return None;
+    };
     let n = if b.u8() % 8 == 0 {
         b.size(6)
     } else {
@@ -501,12 +503,15 @@ pub fn fuzz_forward(data: &[u8]) {
             "forward not repeatable"
         );
     }
+    Some(st)
 }
 
 /// Target: ntk_kernel_empirical (modes, methods, X2 absent or present, cancel).
-pub fn fuzz_empirical(data: &[u8]) {
+pub fn fuzz_empirical(data: &[u8]) -> Option<ntk_status> {
     let mut b = Bytes::new(data);
-    let Some(m) = make_model(&mut b) else { return };
+    let Some(m) = make_model(&mut b) else {
+        return None;
+    };
     let n1 = if b.u8() % 8 == 0 {
         b.size(5)
     } else {
@@ -605,12 +610,15 @@ pub fn fuzz_empirical(data: &[u8]) {
             );
         }
     }
+    Some(st)
 }
 
 /// Target: ntk_network_jacobian.
-pub fn fuzz_jacobian(data: &[u8]) {
+pub fn fuzz_jacobian(data: &[u8]) -> Option<ntk_status> {
     let mut b = Bytes::new(data);
-    let Some(m) = make_model(&mut b) else { return };
+    let Some(m) = make_model(&mut b) else {
+        return None;
+    };
     let n = if b.u8() % 8 == 0 {
         b.size(4)
     } else {
@@ -660,4 +668,5 @@ pub fn fuzz_jacobian(data: &[u8]) {
             );
         }
     }
+    Some(st)
 }

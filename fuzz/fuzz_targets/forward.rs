@@ -4,4 +4,6 @@
 #[path = "../harness.rs"]
 mod harness;
 
-libfuzzer_sys::fuzz_target!(|data: &[u8]| harness::fuzz_forward(data));
+libfuzzer_sys::fuzz_target!(|data: &[u8]| {
+    let _ = harness::fuzz_forward(data);
+});
