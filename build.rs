@@ -19,6 +19,12 @@ fn main() {
     let patch = env::var("CARGO_PKG_VERSION_PATCH").unwrap();
     let version = env::var("CARGO_PKG_VERSION").unwrap();
 
+    // The shared library's SONAME carries the major version (ABI compatibility), as a C user
+    // expects: libntk.so -> libntk.so.MAJOR -> libntk.so.MAJOR.MINOR.PATCH after install.
+    if env::var("CARGO_CFG_TARGET_OS").as_deref() == Ok("linux") {
+        println!("cargo:rustc-cdylib-link-arg=-Wl,-soname,libntk.so.{major}");
+    }
+
     let mut config = cbindgen::Config::from_file(crate_dir.join("cbindgen.toml"))
         .expect("cbindgen.toml is readable and valid");
     config.after_includes = Some(format!(

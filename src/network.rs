@@ -120,6 +120,17 @@ impl Network {
         })
     }
 
+    /// A copy of the network, with fallible allocation of the parameters.
+    pub fn try_clone(&self) -> Result<Network> {
+        let mut params = try_zeroed(self.params.len(), "network parameters")?;
+        params.copy_from_slice(&self.params);
+        Ok(Network {
+            config: self.config.clone(),
+            params,
+            offsets: self.offsets.clone(),
+        })
+    }
+
     pub fn config(&self) -> &NetworkConfig {
         &self.config
     }

@@ -199,10 +199,7 @@ pub unsafe extern "C" fn ntk_network_clone(
     ffi_fn!("ntk_network_clone", {
         let net = unsafe { network_ref(network) }?;
         non_null(out, "out")?;
-        let mut params = crate::error::try_zeroed(net.num_params(), "cloned parameters")?;
-        params.copy_from_slice(net.params());
-        let mut copy = Network::new(net.config().clone())?;
-        copy.params_mut().copy_from_slice(&params);
+        let copy = net.try_clone()?;
         unsafe { *out = Box::into_raw(Box::new(ntk_network { net: copy })) };
         Ok(())
     })
