@@ -465,6 +465,55 @@ unsafe extern "C" fn progress_cb(ud: *mut c_void, done: u64, total: u64) -> c_in
     (c.cancel_at != 0 && c.calls >= c.cancel_at) as c_int
 }
 
+/// get_params / set_params (one entry replaced by a decoded value, wrong lengths) and clone: a
+/// rejected set_params leaves the parameters unchanged, an accepted one is read back exactly,
+/// and a clone has the same parameters.
+fn params_and_clone(b: &mut Bytes<'_>, m: &Model) {
+    use ntk::ffi::network::{ntk_network_clone, ntk_network_get_params, ntk_network_set_params};
+    let p = m.p;
+    let mut theta = vec![SENTINEL; p + 1];
+    let len = match b.u8() % 8 {
+        0 => p + 1,
+        1 => p.saturating_sub(1),
+        _ => p,
+    };
+    let st = unsafe { ntk_network_get_params(m.net.0, theta.as_mut_ptr(), len) };
+    check_status(st, "ntk_network_get_params");
+    if len != p {
+        assert_eq!(st, ntk_status::InvalidArgument);
+        assert!(theta.iter().all(|v| v.to_bits() == SENTINEL.to_bits()));
+        return;
+    }
+    assert_eq!(st, ntk_status::Ok);
+    let before = theta.clone();
+    let k = b.below(p.max(1));
+    let v = b.value();
+    theta[k] = v;
+    let st = unsafe { ntk_network_set_params(m.net.0, theta.as_ptr(), p) };
+    check_status(st, "ntk_network_set_params");
+    let mut now = vec![0.0; p];
+    unsafe { ntk_network_get_params(m.net.0, now.as_mut_ptr(), p) };
+    if v.is_finite() {
+        assert_eq!(st, ntk_status::Ok);
+        assert_eq!(bits(&now), bits(&theta[..p]), "set_params not read back");
+    } else {
+        assert_eq!(st, ntk_status::NonFinite);
+        assert_eq!(
+            bits(&now),
+            bits(&before[..p]),
+            "rejected set_params changed the network"
+        );
+    }
+    let mut c = null_mut();
+    let st = unsafe { ntk_network_clone(m.net.0, &mut c) };
+    check_status(st, "ntk_network_clone");
+    assert_eq!(st, ntk_status::Ok);
+    let clone = Net(c);
+    let mut cp = vec![0.0; p];
+    unsafe { ntk_network_get_params(clone.0, cp.as_mut_ptr(), p) };
+    assert_eq!(bits(&cp), bits(&now), "clone has different parameters");
+}
+
 /// Target: ntk_network_create + ntk_network_forward.
 pub fn fuzz_forward(data: &[u8]) -> Option<ntk_status> {
     let mut b = Bytes::new(data);
@@ -503,6 +552,7 @@ pub fn fuzz_forward(data: &[u8]) -> Option<ntk_status> {
             "forward not repeatable"
         );
     }
+    params_and_clone(&mut b, &m);
     Some(st)
 }
 

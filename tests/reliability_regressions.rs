@@ -33,6 +33,9 @@ fn replay(dir: &Path, f: Target) -> (usize, BTreeMap<String, usize>) {
         }
         let data = std::fs::read(file).unwrap();
         let st = f(&data);
+        if std::env::var_os("NTK_FUZZ_LIST").is_some() {
+            println!("STATUS {st:?} {}", file.display());
+        }
         n += 1;
         *hist
             .entry(st.map_or("network rejected".into(), |s| format!("{s:?}")))
