@@ -10,7 +10,9 @@
 #![allow(clippy::missing_safety_doc)]
 
 pub mod empirical;
+pub mod flow;
 pub mod network;
+pub mod train;
 pub mod view;
 
 use crate::Error;
