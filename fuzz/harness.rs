@@ -720,3 +720,358 @@ pub fn fuzz_jacobian(data: &[u8]) -> Option<ntk_status> {
     }
     Some(st)
 }
+
+// ---- Flows, spectra, training (ntk_flow_*, ntk_kernel_spectrum/condition, ntk_network_train) ----
+
+use ntk::ffi::flow::{
+    ntk_flow, ntk_flow_create, ntk_flow_free, ntk_flow_loss, ntk_flow_options, ntk_flow_outputs,
+    ntk_flow_predict, ntk_flow_set_time, ntk_flow_step, ntk_flow_time, ntk_kernel_condition,
+    ntk_kernel_spectrum,
+};
+
+struct FlowHandle(*mut ntk_flow);
+impl Drop for FlowHandle {
+    fn drop(&mut self) {
+        unsafe { ntk_flow_free(self.0) }
+    }
+}
+
+/// A kernel matrix of size d x d: the Gram matrix of decoded features (PSD), then optionally
+/// spoiled (asymmetric entry, negative diagonal, non-finite entry, huge entries).
+fn kernel_matrix(b: &mut Bytes<'_>, d: usize) -> Vec<f64> {
+    let r = 1 + b.below(3);
+    let feats: Vec<f64> = (0..d * r).map(|_| (b.u8() as f64 - 128.0) / 64.0).collect();
+    let mut k = vec![0.0; d * d];
+    for i in 0..d {
+        for j in 0..d {
+            k[i * d + j] = (0..r).map(|q| feats[i * r + q] * feats[j * r + q]).sum();
+        }
+    }
+    match b.u8() % 8 {
+        0 => {
+            let (i, j) = (b.below(d), b.below(d));
+            k[i * d + j] += b.mostly_ordinary();
+        }
+        1 => {
+            let i = b.below(d);
+            k[i * d + i] = -1.0 - b.u8() as f64;
+        }
+        2 => {
+            let i = b.below(d * d);
+            k[i] = b.value();
+        }
+        3 => k.iter_mut().for_each(|v| *v *= 1e300),
+        _ => {}
+    }
+    k
+}
+
+fn flow_state(f: *const ntk_flow, n: usize, k: usize) -> (Vec<u64>, u64) {
+    let mut out = vec![0.0; n * k];
+    let st = unsafe {
+        ntk_flow_outputs(
+            f,
+            ntk_matrix_mut {
+                data: out.as_mut_ptr(),
+                rows: n,
+                cols: k,
+                row_stride: k as isize,
+                col_stride: 1,
+            },
+        )
+    };
+    assert_eq!(st, ntk_status::Ok, "outputs: {}", last_error());
+    let mut t = 0.0;
+    assert_eq!(unsafe { ntk_flow_time(f, &mut t) }, ntk_status::Ok);
+    (bits(&out), t.to_bits())
+}
+
+/// Target: ntk_flow_create with random kernels/targets/options, then a sequence of
+/// step / set_time / outputs / predict / loss calls. A failing step or set_time leaves the flow
+/// unchanged; successful states are finite.
+pub fn fuzz_flow(data: &[u8]) -> Option<ntk_status> {
+    let mut b = Bytes::new(data);
+    let n = 1 + b.below(5);
+    let k = 1 + b.below(3);
+    let full = b.u8() % 4 == 0;
+    let d = if full { n * k } else { n };
+    let kern = kernel_matrix(&mut b, d);
+    let cost: c_int = match b.u8() % 8 {
+        6 => 2,
+        7 => -1,
+        v => (v % 2) as c_int,
+    };
+    let mut y: Vec<f64> = (0..n * k).map(|_| b.mostly_ordinary()).collect();
+    if cost == 1 && b.u8() % 2 == 0 {
+        // Probability targets for cross-entropy.
+        for i in 0..n {
+            let row = &mut y[i * k..(i + 1) * k];
+            row.iter_mut().for_each(|v| *v = v.abs() + 0.1);
+            let s: f64 = row.iter().sum();
+            row.iter_mut().for_each(|v| *v /= s);
+        }
+    }
+    let f0: Vec<f64> = (0..n * k).map(|_| b.mostly_ordinary()).collect();
+    let m = b.below(3);
+    let test = m > 0;
+    let tk: Vec<f64> = (0..m.max(1) * (if full { k } else { 1 }) * d)
+        .map(|_| b.mostly_ordinary())
+        .collect();
+    let tf0: Vec<f64> = (0..m.max(1) * k).map(|_| b.mostly_ordinary()).collect();
+    let opts = ntk_flow_options {
+        method: match b.u8() % 8 {
+            6 => 4,
+            7 => -2,
+            v => (v % 4) as c_int,
+        },
+        rtol: if b.u8() % 4 == 0 { b.value() } else { 0.0 },
+        atol: if b.u8() % 4 == 0 { b.value() } else { 0.0 },
+        krylov_tol: if b.u8() % 4 == 0 { b.value() } else { 0.0 },
+    };
+    let view = |v: &[f64], r: usize, c: usize| ntk_matrix {
+        data: v.as_ptr(),
+        rows: r,
+        cols: c,
+        row_stride: c as isize,
+        col_stride: 1,
+    };
+    let tkm = view(&tk, m.max(1) * (if full { k } else { 1 }), d);
+    let tfm = view(&tf0, m.max(1), k);
+    let nulls = b.u8();
+    let sentinel = 0x77usize as *mut ntk_flow;
+    let mut h = sentinel;
+    let st = unsafe {
+        ntk_flow_create(
+            view(&kern, d, d),
+            view(&y, n, k),
+            view(&f0, n, k),
+            if test && nulls != 1 {
+                &tkm
+            } else {
+                std::ptr::null()
+            },
+            if test && nulls != 2 {
+                &tfm
+            } else {
+                std::ptr::null()
+            },
+            cost,
+            if b.u8() % 2 == 0 {
+                &opts
+            } else {
+                std::ptr::null()
+            },
+            if nulls == 3 { null_mut() } else { &mut h },
+        )
+    };
+    check_status(st, "ntk_flow_create");
+    if st != ntk_status::Ok {
+        assert_eq!(h, sentinel, "ntk_flow_create wrote *out on failure");
+        return Some(st);
+    }
+    let flow = FlowHandle(h);
+    for _ in 0..(1 + b.below(4)) {
+        let before = flow_state(flow.0, n, k);
+        let op = b.u8() % 8;
+        let st = match op {
+            0 | 1 => unsafe { ntk_flow_step(flow.0, b.value()) },
+            2 => unsafe { ntk_flow_step(flow.0, b.u8() as f64 / 16.0) },
+            3 => unsafe { ntk_flow_set_time(flow.0, b.value()) },
+            4 => unsafe { ntk_flow_set_time(flow.0, b.u8() as f64 / 8.0) },
+            _ => ntk_status::Ok,
+        };
+        check_status(st, "ntk_flow_step/set_time");
+        if st != ntk_status::Ok {
+            assert_eq!(
+                flow_state(flow.0, n, k),
+                before,
+                "failed step changed the flow"
+            );
+        }
+        let (outs, t) = flow_state(flow.0, n, k);
+        assert!(
+            outs.iter().all(|v| f64::from_bits(*v).is_finite()),
+            "non-finite flow outputs"
+        );
+        assert!(f64::from_bits(t) >= 0.0);
+        let mut loss = SENTINEL;
+        let st = unsafe { ntk_flow_loss(flow.0, &mut loss) };
+        check_status(st, "ntk_flow_loss");
+        assert!(loss.is_finite() || cost == 0 && f64::from_bits(t).is_infinite());
+        let mut pred = vec![SENTINEL; m.max(1) * k + 1];
+        let pm = ntk_matrix_mut {
+            data: pred.as_mut_ptr(),
+            rows: m.max(1),
+            cols: k,
+            row_stride: k as isize,
+            col_stride: 1,
+        };
+        let st = unsafe { ntk_flow_predict(flow.0, pm) };
+        check_status(st, "ntk_flow_predict");
+        if test {
+            assert_eq!(st, ntk_status::Ok);
+            assert!(pred[..m * k].iter().all(|v| v.is_finite()));
+        } else {
+            assert_eq!(st, ntk_status::InvalidArgument);
+            assert!(pred[..k].iter().all(|v| v.to_bits() == SENTINEL.to_bits()));
+        }
+        assert_eq!(pred[m.max(1) * k].to_bits(), SENTINEL.to_bits());
+    }
+    Some(st)
+}
+
+/// Target: ntk_kernel_spectrum and ntk_kernel_condition on random (spoiled) kernels.
+pub fn fuzz_spectrum(data: &[u8]) -> Option<ntk_status> {
+    let mut b = Bytes::new(data);
+    let n = 1 + b.below(6);
+    let kern = kernel_matrix(&mut b, n);
+    let cols = if b.u8() % 8 == 0 { n + 1 } else { n };
+    let kv = ntk_matrix {
+        data: kern.as_ptr(),
+        rows: n,
+        cols: cols.min(n),
+        row_stride: n as isize,
+        col_stride: 1,
+    };
+    let which: c_int = match b.u8() % 8 {
+        6 => 3,
+        7 => -1,
+        v => (v % 3) as c_int,
+    };
+    let count = match b.u8() % 8 {
+        0 => 0,
+        1 => n + 1,
+        _ => 1 + b.below(n),
+    };
+    let mut ev = vec![SENTINEL; n + 2];
+    let st = unsafe { ntk_kernel_spectrum(kv, ev.as_mut_ptr(), count, which) };
+    check_status(st, "ntk_kernel_spectrum");
+    if st == ntk_status::Ok {
+        let got = &ev[..count];
+        assert!(got.iter().all(|v| v.is_finite()));
+        let asc = got.windows(2).all(|w| w[0] <= w[1]);
+        let desc = got.windows(2).all(|w| w[0] >= w[1]);
+        assert!(
+            if which == 2 { desc } else { asc },
+            "eigenvalues not sorted"
+        );
+        assert!(ev[count..]
+            .iter()
+            .all(|v| v.to_bits() == SENTINEL.to_bits()));
+    } else {
+        assert!(ev.iter().all(|v| v.to_bits() == SENTINEL.to_bits()));
+    }
+    let (mut lo, mut hi, mut c) = (SENTINEL, SENTINEL, SENTINEL);
+    let nulls = b.u8();
+    let st = unsafe {
+        ntk_kernel_condition(
+            kv,
+            if nulls == 1 { null_mut() } else { &mut lo },
+            &mut hi,
+            &mut c,
+        )
+    };
+    check_status(st, "ntk_kernel_condition");
+    if st == ntk_status::Ok {
+        assert!(hi.is_finite() && (nulls == 1 || lo.is_finite()));
+        assert!(nulls == 1 || lo <= hi);
+    } else {
+        assert!([lo, hi, c]
+            .iter()
+            .all(|v| v.to_bits() == SENTINEL.to_bits()));
+    }
+    Some(st)
+}
+
+/// Target: ntk_network_train (random network, data, cost, learning rate, steps, cancel). On
+/// failure before training (bad arguments) the parameters are unchanged; on success they and the
+/// loss history are finite.
+pub fn fuzz_train(data: &[u8]) -> Option<ntk_status> {
+    use ntk::ffi::network::ntk_network_get_params;
+    use ntk::ffi::train::ntk_network_train;
+    let mut b = Bytes::new(data);
+    let m = make_model(&mut b)?;
+    let n = 1 + b.below(4);
+    let (xr, xc) = shape_near(&mut b, n, m.n0);
+    let mut x = Buffer::new(&mut b, xr, xc, false);
+    x.fill(&mut b);
+    let (yr, yc) = shape_near(&mut b, n, m.nl);
+    let mut y = Buffer::new(&mut b, yr, yc, false);
+    y.fill(&mut b);
+    let cost: c_int = match b.u8() % 8 {
+        7 => 5,
+        v => (v % 2) as c_int,
+    };
+    let lr = match b.u8() % 4 {
+        0 => b.value(),
+        _ => b.u8() as f64 / 256.0,
+    };
+    let steps = if b.u8() == 255 {
+        usize::MAX
+    } else {
+        b.below(5)
+    };
+    let with_history = b.u8() % 2 == 0 && steps < 100;
+    let mut history = vec![SENTINEL; if with_history { steps + 2 } else { 1 }];
+    let cancel_at = if b.u8() % 4 == 0 {
+        1 + b.below(4) as u64
+    } else {
+        0
+    };
+    let mut cancel = Cancel {
+        calls: 0,
+        cancel_at,
+    };
+    let opts = ntk_options {
+        progress: Some(progress_cb),
+        user_data: &mut cancel as *mut Cancel as *mut c_void,
+    };
+    let mut before = vec![0.0; m.p];
+    unsafe { ntk_network_get_params(m.net.0, before.as_mut_ptr(), m.p) };
+    let nulls = b.u8();
+    let st = unsafe {
+        ntk_network_train(
+            if nulls == 1 { null_mut() } else { m.net.0 },
+            x.as_input(nulls == 2),
+            y.as_input(nulls == 3),
+            cost,
+            lr,
+            steps,
+            if with_history {
+                history.as_mut_ptr()
+            } else {
+                null_mut()
+            },
+            if cancel_at > 0 {
+                &opts
+            } else {
+                std::ptr::null()
+            },
+        )
+    };
+    check_status(st, "ntk_network_train");
+    let mut after = vec![0.0; m.p];
+    unsafe { ntk_network_get_params(m.net.0, after.as_mut_ptr(), m.p) };
+    assert!(
+        after.iter().all(|v| v.is_finite()),
+        "non-finite parameters after train"
+    );
+    match st {
+        ntk_status::Ok => {
+            if with_history {
+                assert!(history[..=steps].iter().all(|v| v.is_finite()));
+                assert_eq!(history[steps + 1].to_bits(), SENTINEL.to_bits());
+            }
+        }
+        ntk_status::Cancelled | ntk_status::Numerical => {}
+        _ => {
+            assert_eq!(
+                bits(&after),
+                bits(&before),
+                "failed train changed the network"
+            );
+            assert!(history.iter().all(|v| v.to_bits() == SENTINEL.to_bits()));
+        }
+    }
+    Some(st)
+}

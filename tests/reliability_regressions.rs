@@ -13,10 +13,13 @@ use std::path::{Path, PathBuf};
 
 type Target = fn(&[u8]) -> Option<ntk::ffi::ntk_status>;
 
-const TARGETS: [(&str, Target); 3] = [
+const TARGETS: [(&str, Target); 6] = [
     ("forward", harness::fuzz_forward),
     ("empirical", harness::fuzz_empirical),
     ("jacobian", harness::fuzz_jacobian),
+    ("flow", harness::fuzz_flow),
+    ("spectrum", harness::fuzz_spectrum),
+    ("train", harness::fuzz_train),
 ];
 
 fn replay(dir: &Path, f: Target) -> (usize, BTreeMap<String, usize>) {
