@@ -382,7 +382,7 @@ fn absurd_sizes() {
     );
     assert_eq!(h, 0x99usize as *mut ntk_network);
     expect(
-        unsafe { ntk_set_num_threads(1 << 20) },
+        ntk_set_num_threads(1 << 20),
         ntk_status::InvalidArgument,
         "num_threads",
     );
@@ -823,4 +823,389 @@ fn cancel_returns_cancelled_and_keeps_the_handle_usable() {
         ntk_status::Ok
     );
     assert!(last_error().is_empty(), "success clears the message");
+}
+
+// ---- Rows for the flow API, spectra and training -------------------------------------------
+
+mod flows {
+    use super::*;
+    use ntk::ffi::flow::{
+        ntk_flow, ntk_flow_create, ntk_flow_free, ntk_flow_loss, ntk_flow_options,
+        ntk_flow_outputs, ntk_flow_predict, ntk_flow_set_time, ntk_flow_step, ntk_flow_time,
+        ntk_kernel_condition, ntk_kernel_spectrum,
+    };
+    use ntk::ffi::train::ntk_network_train;
+
+    const N: usize = 4;
+
+    /// A PSD kernel: Gram matrix of 4 points in R^3 plus 0.5 I.
+    fn psd() -> Vec<f64> {
+        let p = points(N);
+        let mut k = vec![0.0; N * N];
+        for i in 0..N {
+            for j in 0..N {
+                k[i * N + j] = (0..D).map(|q| p[i * D + q] * p[j * D + q]).sum::<f64>()
+                    + if i == j { 0.5 } else { 0.0 };
+            }
+        }
+        k
+    }
+
+    fn sq(k: &[f64]) -> ntk_matrix {
+        m(k, N, N)
+    }
+    fn col(v: &[f64]) -> ntk_matrix {
+        ntk_matrix {
+            data: v.as_ptr(),
+            rows: N,
+            cols: 1,
+            row_stride: 1,
+            col_stride: 1,
+        }
+    }
+
+    unsafe fn create(
+        k: &[f64],
+        y: &[f64],
+        f0: &[f64],
+        cost: c_int,
+        out: *mut *mut ntk_flow,
+    ) -> ntk_status {
+        unsafe { ntk_flow_create(sq(k), col(y), col(f0), null(), null(), cost, null(), out) }
+    }
+
+    struct Flow(*mut ntk_flow);
+    impl Drop for Flow {
+        fn drop(&mut self) {
+            unsafe { ntk_flow_free(self.0) }
+        }
+    }
+
+    fn state(f: &Flow) -> (Vec<u64>, u64) {
+        let mut o = vec![0.0; N];
+        assert_eq!(
+            unsafe { ntk_flow_outputs(f.0, mm(&mut o, N, 1)) },
+            ntk_status::Ok
+        );
+        let mut t = 0.0;
+        assert_eq!(unsafe { ntk_flow_time(f.0, &mut t) }, ntk_status::Ok);
+        (o.iter().map(|v| v.to_bits()).collect(), t.to_bits())
+    }
+
+    #[test]
+    fn flow_kernels_targets_and_nulls() {
+        let k = psd();
+        let y = vec![1.0, -1.0, 0.5, 0.0];
+        let f0 = vec![0.0; N];
+        let sentinel = 0x4321usize as *mut ntk_flow;
+        let mut h = sentinel;
+        // Non-symmetric kernel.
+        let mut ka = k.clone();
+        ka[1] += 0.1;
+        expect(
+            unsafe { create(&ka, &y, &f0, 0, &mut h) },
+            ntk_status::InvalidArgument,
+            "kernel is not symmetric: kernel[1,0]",
+        );
+        // Indefinite kernel.
+        let mut ki = k.clone();
+        for i in 0..N {
+            ki[i * N + i] -= 50.0;
+        }
+        expect(
+            unsafe { create(&ki, &y, &f0, 0, &mut h) },
+            ntk_status::Numerical,
+            "kernel is not positive semi-definite",
+        );
+        // NaN / Inf in kernel, targets and initial outputs.
+        let mut kn = k.clone();
+        kn[2 * N + 3] = f64::NAN;
+        expect(
+            unsafe { create(&kn, &y, &f0, 0, &mut h) },
+            ntk_status::NonFinite,
+            "kernel[",
+        );
+        let mut yn = y.clone();
+        yn[2] = f64::INFINITY;
+        expect(
+            unsafe { create(&k, &yn, &f0, 0, &mut h) },
+            ntk_status::NonFinite,
+            "y[2,0]",
+        );
+        let mut fn_ = f0.clone();
+        fn_[1] = f64::NEG_INFINITY;
+        expect(
+            unsafe { create(&k, &y, &fn_, 0, &mut h) },
+            ntk_status::NonFinite,
+            "f0[1,0]",
+        );
+        // Unknown cost / method, bad tolerances.
+        expect(
+            unsafe { create(&k, &y, &f0, 7, &mut h) },
+            ntk_status::InvalidArgument,
+            "cost = 7",
+        );
+        let bad_opts = ntk_flow_options {
+            method: 9,
+            rtol: 0.0,
+            atol: 0.0,
+            krylov_tol: 0.0,
+        };
+        let st = unsafe {
+            ntk_flow_create(
+                sq(&k),
+                col(&y),
+                col(&f0),
+                null(),
+                null(),
+                0,
+                &bad_opts,
+                &mut h,
+            )
+        };
+        expect(st, ntk_status::InvalidArgument, "options.method");
+        let nan_opts = ntk_flow_options {
+            method: 0,
+            rtol: f64::NAN,
+            atol: 0.0,
+            krylov_tol: 0.0,
+        };
+        let st = unsafe {
+            ntk_flow_create(
+                sq(&k),
+                col(&y),
+                col(&f0),
+                null(),
+                null(),
+                0,
+                &nan_opts,
+                &mut h,
+            )
+        };
+        expect(st, ntk_status::NonFinite, "options.rtol");
+        // Shapes.
+        let st = unsafe {
+            ntk_flow_create(
+                m(&k, 3, N),
+                col(&y),
+                col(&f0),
+                null(),
+                null(),
+                0,
+                null(),
+                &mut h,
+            )
+        };
+        expect(st, ntk_status::InvalidArgument, "kernel");
+        // NULLs.
+        expect(
+            unsafe { create(&k, &y, &f0, 0, null_mut()) },
+            ntk_status::NullPointer,
+            "`out`",
+        );
+        let mut kz = sq(&k);
+        kz.data = null();
+        let st =
+            unsafe { ntk_flow_create(kz, col(&y), col(&f0), null(), null(), 0, null(), &mut h) };
+        expect(st, ntk_status::NullPointer, "kernel.data");
+        let tk = m(&k, 1, N);
+        let st =
+            unsafe { ntk_flow_create(sq(&k), col(&y), col(&f0), &tk, null(), 0, null(), &mut h) };
+        expect(st, ntk_status::NullPointer, "test_f0");
+        assert_eq!(h, sentinel, "*out written on failure");
+
+        // A good flow: failed steps leave it unchanged and name the argument.
+        assert_eq!(
+            unsafe { create(&k, &y, &f0, 0, &mut h) },
+            ntk_status::Ok,
+            "{}",
+            last_error()
+        );
+        let flow = Flow(h);
+        assert_eq!(unsafe { ntk_flow_step(flow.0, 0.25) }, ntk_status::Ok);
+        let s0 = state(&flow);
+        for dt in [0.0, -1.0, -0.0] {
+            expect(
+                unsafe { ntk_flow_step(flow.0, dt) },
+                ntk_status::InvalidArgument,
+                "dt",
+            );
+        }
+        for dt in [f64::NAN, f64::INFINITY, f64::NEG_INFINITY] {
+            expect(
+                unsafe { ntk_flow_step(flow.0, dt) },
+                ntk_status::NonFinite,
+                "dt",
+            );
+        }
+        expect(
+            unsafe { ntk_flow_set_time(flow.0, -2.0) },
+            ntk_status::InvalidArgument,
+            "t = -2",
+        );
+        expect(
+            unsafe { ntk_flow_set_time(flow.0, f64::NAN) },
+            ntk_status::NonFinite,
+            "t = NaN",
+        );
+        assert_eq!(state(&flow), s0, "a failed step changed the flow");
+        expect(
+            unsafe { ntk_flow_step(null_mut(), 1.0) },
+            ntk_status::NullPointer,
+            "`flow`",
+        );
+        expect(
+            unsafe { ntk_flow_set_time(null_mut(), 1.0) },
+            ntk_status::NullPointer,
+            "`flow`",
+        );
+        expect(
+            unsafe { ntk_flow_time(flow.0, null_mut()) },
+            ntk_status::NullPointer,
+            "`t`",
+        );
+        expect(
+            unsafe { ntk_flow_loss(flow.0, null_mut()) },
+            ntk_status::NullPointer,
+            "`loss`",
+        );
+        let mut lz = SENTINEL;
+        expect(
+            unsafe { ntk_flow_loss(null(), &mut lz) },
+            ntk_status::NullPointer,
+            "`flow`",
+        );
+        assert_eq!(lz.to_bits(), SENTINEL.to_bits());
+        let mut o = Out::new(2 * N);
+        expect(
+            unsafe { ntk_flow_outputs(null(), mm(&mut o.0, N, 1)) },
+            ntk_status::NullPointer,
+            "`flow`",
+        );
+        expect(
+            unsafe { ntk_flow_outputs(flow.0, mm(&mut o.0, N, 2)) },
+            ntk_status::InvalidArgument,
+            "out is 4x2, expected 4x1",
+        );
+        expect(
+            unsafe { ntk_flow_predict(flow.0, mm(&mut o.0, 1, 1)) },
+            ntk_status::InvalidArgument,
+            "test_kernel",
+        );
+        o.untouched();
+        unsafe { ntk_flow_free(null_mut()) };
+    }
+
+    #[test]
+    fn spectrum_rows() {
+        let k = psd();
+        let mut ev = Out::new(N + 1);
+        expect(
+            unsafe { ntk_kernel_spectrum(sq(&k), ev.0.as_mut_ptr(), 0, 1) },
+            ntk_status::InvalidArgument,
+            "count = 0",
+        );
+        expect(
+            unsafe { ntk_kernel_spectrum(sq(&k), ev.0.as_mut_ptr(), N + 1, 1) },
+            ntk_status::InvalidArgument,
+            "count = 5",
+        );
+        expect(
+            unsafe { ntk_kernel_spectrum(sq(&k), ev.0.as_mut_ptr(), 1, 3) },
+            ntk_status::InvalidArgument,
+            "which = 3",
+        );
+        expect(
+            unsafe { ntk_kernel_spectrum(sq(&k), null_mut(), 1, 1) },
+            ntk_status::NullPointer,
+            "`eigenvalues`",
+        );
+        let mut ka = k.clone();
+        ka[N] = 9.0;
+        expect(
+            unsafe { ntk_kernel_spectrum(sq(&ka), ev.0.as_mut_ptr(), 1, 1) },
+            ntk_status::InvalidArgument,
+            "not symmetric",
+        );
+        let mut kn = k.clone();
+        kn[0] = f64::NAN;
+        expect(
+            unsafe { ntk_kernel_spectrum(sq(&kn), ev.0.as_mut_ptr(), 1, 1) },
+            ntk_status::NonFinite,
+            "k[0,0]",
+        );
+        let (mut lo, mut hi) = (SENTINEL, SENTINEL);
+        expect(
+            unsafe { ntk_kernel_condition(sq(&kn), &mut lo, &mut hi, null_mut()) },
+            ntk_status::NonFinite,
+            "k[0,0]",
+        );
+        assert_eq!(
+            (lo.to_bits(), hi.to_bits()),
+            (SENTINEL.to_bits(), SENTINEL.to_bits())
+        );
+        ev.untouched();
+    }
+
+    #[test]
+    fn train_rows() {
+        let n = net();
+        let p = num_params(&n);
+        let mut before = vec![0.0; p];
+        unsafe { ntk_network_get_params(n.0, before.as_mut_ptr(), p) };
+        let x = points(4);
+        let y = vec![0.3; 4 * K];
+        let mut hist = Out::new(4);
+        let train = |lr: f64, cost: c_int, x: ntk_matrix, y: ntk_matrix, hist: *mut f64| unsafe {
+            ntk_network_train(n.0, x, y, cost, lr, 3, hist, null())
+        };
+        for lr in [0.0, -0.1] {
+            expect(
+                train(lr, 0, m(&x, 4, D), m(&y, 4, K), hist.0.as_mut_ptr()),
+                ntk_status::InvalidArgument,
+                "learning_rate",
+            );
+        }
+        for lr in [f64::NAN, f64::INFINITY] {
+            expect(
+                train(lr, 0, m(&x, 4, D), m(&y, 4, K), hist.0.as_mut_ptr()),
+                ntk_status::NonFinite,
+                "learning_rate",
+            );
+        }
+        expect(
+            train(0.1, 2, m(&x, 4, D), m(&y, 4, K), hist.0.as_mut_ptr()),
+            ntk_status::InvalidArgument,
+            "cost = 2",
+        );
+        expect(
+            train(0.1, 0, m(&x, 4, D), m(&y, 3, K), hist.0.as_mut_ptr()),
+            ntk_status::InvalidArgument,
+            "y is 3x2",
+        );
+        let mut yn = y.clone();
+        yn[3] = f64::NAN;
+        expect(
+            train(0.1, 0, m(&x, 4, D), m(&yn, 4, K), hist.0.as_mut_ptr()),
+            ntk_status::NonFinite,
+            "y[1,1]",
+        );
+        let st = unsafe {
+            ntk_network_train(
+                null_mut(),
+                m(&x, 4, D),
+                m(&y, 4, K),
+                0,
+                0.1,
+                3,
+                null_mut(),
+                null(),
+            )
+        };
+        expect(st, ntk_status::NullPointer, "`network`");
+        hist.untouched();
+        let mut now = vec![0.0; p];
+        unsafe { ntk_network_get_params(n.0, now.as_mut_ptr(), p) };
+        assert_eq!(now, before, "a rejected train call changed the network");
+    }
 }

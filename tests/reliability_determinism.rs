@@ -145,7 +145,7 @@ fn bit_identical_at_1_2_8_threads_and_repeated() {
         // ReLU, erf, GELU
         let net = make(activation);
         let cs = cases(num_params(&net));
-        assert_eq!(unsafe { ntk_set_num_threads(1) }, ntk_status::Ok);
+        assert_eq!(ntk_set_num_threads(1), ntk_status::Ok);
         let reference: Vec<Vec<u64>> = cs
             .iter()
             .map(|c| {
@@ -155,7 +155,7 @@ fn bit_identical_at_1_2_8_threads_and_repeated() {
             })
             .collect();
         for threads in [2, 8, 1, 8] {
-            assert_eq!(unsafe { ntk_set_num_threads(threads) }, ntk_status::Ok);
+            assert_eq!(ntk_set_num_threads(threads), ntk_status::Ok);
             for (c, r) in cs.iter().zip(&reference) {
                 let (st, bits) = run(&net, c, null());
                 assert_eq!(st, ntk_status::Ok);
@@ -167,7 +167,7 @@ fn bit_identical_at_1_2_8_threads_and_repeated() {
             }
         }
     }
-    assert_eq!(unsafe { ntk_set_num_threads(0) }, ntk_status::Ok);
+    assert_eq!(ntk_set_num_threads(0), ntk_status::Ok);
 }
 
 struct CancelAt {
@@ -184,7 +184,7 @@ unsafe extern "C" fn cancel_cb(ud: *mut c_void, done: u64, total: u64) -> c_int 
 #[test]
 fn cancel_at_random_points_leaves_handles_usable() {
     let _g = LOCK.lock().unwrap_or_else(|p| p.into_inner());
-    assert_eq!(unsafe { ntk_set_num_threads(2) }, ntk_status::Ok);
+    assert_eq!(ntk_set_num_threads(2), ntk_status::Ok);
     let net = make(3);
     let cs = cases(num_params(&net));
     let mut state = 0x9e37_79b9_7f4a_7c15u64;
@@ -224,5 +224,124 @@ fn cancel_at_random_points_leaves_handles_usable() {
         }
     }
     assert!(cancelled >= 10, "only {cancelled} calls were cancelled");
-    assert_eq!(unsafe { ntk_set_num_threads(0) }, ntk_status::Ok);
+    assert_eq!(ntk_set_num_threads(0), ntk_status::Ok);
+}
+
+/// Flows (MSE eigen/Krylov/ODE, cross-entropy ODE, with test points), spectra and gradient
+/// descent: bit-identical at 1, 2 and 8 threads.
+#[test]
+fn flows_spectra_and_training_bit_identical_across_thread_counts() {
+    use ntk::ffi::empirical::ntk_kernel_empirical;
+    use ntk::ffi::flow::{
+        ntk_flow_create, ntk_flow_free, ntk_flow_loss, ntk_flow_options, ntk_flow_outputs,
+        ntk_flow_predict, ntk_flow_set_time, ntk_kernel_spectrum,
+    };
+    use ntk::ffi::network::{ntk_network_clone, ntk_network_get_params};
+    use ntk::ffi::train::ntk_network_train;
+    let _g = LOCK.lock().unwrap_or_else(|p| p.into_inner());
+    let net = make(3);
+    let p = num_params(&net);
+    let (n, mt) = (30, 7);
+    let x = points(n, 0.0);
+    let xt = points(mt, 0.9);
+    // Kernels from the network itself (train x train, test x train).
+    let mut k = vec![0.0; n * n];
+    let mut kt = vec![0.0; mt * n];
+    let xm = m(&x, n);
+    assert_eq!(
+        unsafe { ntk_kernel_empirical(net.0, xm, null(), 0, 0, mm(&mut k, n, n), null()) },
+        ntk_status::Ok
+    );
+    assert_eq!(
+        unsafe { ntk_kernel_empirical(net.0, m(&xt, mt), &xm, 0, 0, mm(&mut kt, mt, n), null()) },
+        ntk_status::Ok
+    );
+    let y: Vec<f64> = (0..n * K)
+        .map(|i| ((i % K) == (i / K) % K) as u8 as f64)
+        .collect();
+    let f0 = vec![0.0; n * K];
+    let tf0 = vec![0.0; mt * K];
+    let run_all = || -> Vec<u64> {
+        let mut bits = Vec::new();
+        let view = |v: &[f64], r: usize, c: usize| ntk_matrix {
+            data: v.as_ptr(),
+            rows: r,
+            cols: c,
+            row_stride: c as isize,
+            col_stride: 1,
+        };
+        for (cost, method) in [(0, 1), (0, 2), (0, 3), (1, 3)] {
+            let opts = ntk_flow_options {
+                method,
+                rtol: 0.0,
+                atol: 0.0,
+                krylov_tol: 0.0,
+            };
+            let (tk, tf) = (view(&kt, mt, n), view(&tf0, mt, K));
+            let mut h = null_mut();
+            let st = unsafe {
+                ntk_flow_create(
+                    view(&k, n, n),
+                    view(&y, n, K),
+                    view(&f0, n, K),
+                    &tk,
+                    &tf,
+                    cost,
+                    &opts,
+                    &mut h,
+                )
+            };
+            assert_eq!(st, ntk_status::Ok, "flow cost {cost} method {method}");
+            assert_eq!(unsafe { ntk_flow_set_time(h, 3.0) }, ntk_status::Ok);
+            let mut o = vec![0.0; n * K];
+            let mut pr = vec![0.0; mt * K];
+            let mut loss = 0.0;
+            unsafe {
+                assert_eq!(ntk_flow_outputs(h, mm(&mut o, n, K)), ntk_status::Ok);
+                assert_eq!(ntk_flow_predict(h, mm(&mut pr, mt, K)), ntk_status::Ok);
+                assert_eq!(ntk_flow_loss(h, &mut loss), ntk_status::Ok);
+                ntk_flow_free(h);
+            }
+            bits.extend(o.iter().chain(&pr).chain([&loss]).map(|v| v.to_bits()));
+        }
+        let mut ev = vec![0.0; n];
+        assert_eq!(
+            unsafe { ntk_kernel_spectrum(view(&k, n, n), ev.as_mut_ptr(), n, 0) },
+            ntk_status::Ok
+        );
+        bits.extend(ev.iter().map(|v| v.to_bits()));
+        let mut c = null_mut();
+        assert_eq!(unsafe { ntk_network_clone(net.0, &mut c) }, ntk_status::Ok);
+        let mut hist = vec![0.0; 6];
+        let st = unsafe {
+            ntk_network_train(
+                c,
+                view(&x, n, D),
+                view(&y, n, K),
+                0,
+                0.5,
+                5,
+                hist.as_mut_ptr(),
+                null(),
+            )
+        };
+        assert_eq!(st, ntk_status::Ok);
+        let mut theta = vec![0.0; p];
+        unsafe {
+            ntk_network_get_params(c, theta.as_mut_ptr(), p);
+            ntk_network_free(c);
+        }
+        bits.extend(hist.iter().chain(&theta).map(|v| v.to_bits()));
+        bits
+    };
+    assert_eq!(ntk_set_num_threads(1), ntk_status::Ok);
+    let reference = run_all();
+    for threads in [2, 8, 1] {
+        assert_eq!(ntk_set_num_threads(threads), ntk_status::Ok);
+        assert!(
+            run_all() == reference,
+            "flows/spectrum/train differ at {threads} threads"
+        );
+    }
+    assert_eq!(ntk_set_num_threads(0), ntk_status::Ok);
 }
