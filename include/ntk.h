@@ -299,6 +299,7 @@ enum ntk_status ntk_flow_outputs(const struct ntk_flow *flow, struct ntk_matrix_
 enum ntk_status ntk_flow_predict(const struct ntk_flow *flow, struct ntk_matrix_mut out);
 
 // Writes C(f_t) = (1/N) sum_i c(f_t(x_i), y_i) to `*loss`. Read-only on the handle.
+// NTK_STATUS_NUMERICAL (`*loss` unchanged) when the loss overflows the double range.
 enum ntk_status ntk_flow_loss(const struct ntk_flow *flow, double *loss);
 
 // Eigenvalues of the symmetric kernel matrix `k` (N x N; finite, symmetric to relative 1e-10):

@@ -258,12 +258,20 @@ pub unsafe extern "C" fn ntk_flow_predict(
 }
 
 /// Writes C(f_t) = (1/N) sum_i c(f_t(x_i), y_i) to `*loss`. Read-only on the handle.
+/// NTK_STATUS_NUMERICAL (`*loss` unchanged) when the loss overflows the double range.
 #[no_mangle]
 pub unsafe extern "C" fn ntk_flow_loss(flow: *const ntk_flow, loss: *mut f64) -> ntk_status {
     ffi_fn!("ntk_flow_loss", {
         let f = unsafe { flow_ref(flow) }?;
         non_null(loss, "loss")?;
-        unsafe { *loss = f.loss() };
+        let value = f.loss();
+        if !value.is_finite() {
+            // Finite outputs and targets can still overflow the loss (e.g. |f - y| ~ 1e300).
+            return Err(Error::Numerical(format!(
+                "loss = {value}: the cost of the current outputs overflows the double range"
+            )));
+        }
+        unsafe { *loss = value };
         Ok(())
     })
 }
