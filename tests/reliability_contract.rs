@@ -1096,6 +1096,43 @@ mod flows {
         unsafe { ntk_flow_free(null_mut()) };
     }
 
+    /// Found by the flow fuzzer: finite outputs and targets whose MSE loss overflows returned
+    /// OK with loss = inf; now NUMERICAL with `*loss` untouched.
+    #[test]
+    fn overflowing_loss_is_numerical() {
+        let k = vec![8.0];
+        let (y, f0) = ([-1e300], [f64::MAX]);
+        let one = |v: &[f64]| ntk_matrix {
+            data: v.as_ptr(),
+            rows: 1,
+            cols: 1,
+            row_stride: 1,
+            col_stride: 1,
+        };
+        let mut h = null_mut();
+        let st = unsafe {
+            ntk_flow_create(
+                one(&k),
+                one(&y),
+                one(&f0),
+                null(),
+                null(),
+                0,
+                null(),
+                &mut h,
+            )
+        };
+        assert_eq!(st, ntk_status::Ok, "{}", last_error());
+        let flow = Flow(h);
+        let mut loss = SENTINEL;
+        expect(
+            unsafe { ntk_flow_loss(flow.0, &mut loss) },
+            ntk_status::Numerical,
+            "loss = inf",
+        );
+        assert_eq!(loss.to_bits(), SENTINEL.to_bits());
+    }
+
     #[test]
     fn spectrum_rows() {
         let k = psd();
