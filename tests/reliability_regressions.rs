@@ -35,6 +35,9 @@ fn replay(dir: &Path, f: Target) -> (usize, BTreeMap<String, usize>) {
             continue;
         }
         let data = std::fs::read(file).unwrap();
+        if std::env::var_os("NTK_FUZZ_LIST").is_some() {
+            println!("START {}", file.display());
+        }
         let st = f(&data);
         if std::env::var_os("NTK_FUZZ_LIST").is_some() {
             println!("STATUS {st:?} {}", file.display());
