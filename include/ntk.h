@@ -292,10 +292,12 @@ enum ntk_status ntk_flow_set_time(struct ntk_flow *flow, double t);
 enum ntk_status ntk_flow_time(const struct ntk_flow *flow, double *t);
 
 // Writes the training outputs f_t(x_i) (N x k) to `out`. Read-only on the handle.
+// NTK_STATUS_NUMERICAL (`out` untouched) when an output overflowed the double range.
 enum ntk_status ntk_flow_outputs(const struct ntk_flow *flow, struct ntk_matrix_mut out);
 
 // Writes the test outputs f_t(x*_i) (M x k) to `out`; INVALID_ARGUMENT when the flow has no
-// test kernel. Read-only on the handle.
+// test kernel; NTK_STATUS_NUMERICAL (`out` untouched) when a prediction overflowed. Read-only
+// on the handle.
 enum ntk_status ntk_flow_predict(const struct ntk_flow *flow, struct ntk_matrix_mut out);
 
 // Writes C(f_t) = (1/N) sum_i c(f_t(x_i), y_i) to `*loss`. Read-only on the handle.

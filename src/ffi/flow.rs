@@ -225,11 +225,15 @@ fn write_rows(
 ) -> Result<()> {
     out.expect_shape(rows, cols, name)?;
     let mut o = unsafe { out.to_mut(name) }?;
+    // Finite inputs can still give overflowing outputs (e.g. a huge test kernel times a large
+    // gradient); report NUMERICAL instead of OK with Inf/NaN, before writing.
+    super::view::check_finite_result(MatRef::from_row_major(data, rows, cols), name)?;
     o.copy_from(MatRef::from_row_major(data, rows, cols));
     Ok(())
 }
 
 /// Writes the training outputs f_t(x_i) (N x k) to `out`. Read-only on the handle.
+/// NTK_STATUS_NUMERICAL (`out` untouched) when an output overflowed the double range.
 #[no_mangle]
 pub unsafe extern "C" fn ntk_flow_outputs(
     flow: *const ntk_flow,
@@ -242,7 +246,8 @@ pub unsafe extern "C" fn ntk_flow_outputs(
 }
 
 /// Writes the test outputs f_t(x*_i) (M x k) to `out`; INVALID_ARGUMENT when the flow has no
-/// test kernel. Read-only on the handle.
+/// test kernel; NTK_STATUS_NUMERICAL (`out` untouched) when a prediction overflowed. Read-only
+/// on the handle.
 #[no_mangle]
 pub unsafe extern "C" fn ntk_flow_predict(
     flow: *const ntk_flow,
