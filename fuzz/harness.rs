@@ -1047,8 +1047,18 @@ pub fn fuzz_train(data: &[u8]) -> Option<ntk_status> {
     } else {
         b.below(5)
     };
-    let with_history = b.u8() % 2 == 0 && steps < 100;
-    let mut history = vec![SENTINEL; if with_history { steps + 2 } else { 1 }];
+    // steps = usize::MAX only with a history buffer, which the library must reject (steps + 1
+    // overflows); without one it would (correctly) train for 2^64 steps.
+    let with_history =
+        (b.u8() % 2 == 0 || steps == usize::MAX) && (steps < 100 || steps == usize::MAX);
+    let mut history = vec![
+        SENTINEL;
+        if with_history && steps < 100 {
+            steps + 2
+        } else {
+            1
+        }
+    ];
     let cancel_at = if b.u8() % 4 == 0 {
         1 + b.below(4) as u64
     } else {
@@ -1094,6 +1104,10 @@ pub fn fuzz_train(data: &[u8]) -> Option<ntk_status> {
     );
     match st {
         ntk_status::Ok => {
+            assert!(
+                steps < 100,
+                "train accepted steps = {steps} with a 1-element history"
+            );
             if with_history {
                 assert!(history[..=steps].iter().all(|v| v.is_finite()));
                 assert_eq!(history[steps + 1].to_bits(), SENTINEL.to_bits());
