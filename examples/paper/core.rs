@@ -68,11 +68,17 @@ impl Settings {
         }
     }
 
-    /// The default run: the paper's experiments with Figure 1's large width reduced to 2000 so
-    /// that everything finishes in under two minutes on two cores.
+    /// The default run: the paper's experiments at reduced sizes (Figure 1 at widths 500 and
+    /// 1000 with 6 initializations, Figure 2 at widths 50 and 500 trained to t = 500, the
+    /// convergence table up to width 1024), aiming at about two minutes on two cores.
     pub fn default_run() -> Settings {
         Settings {
-            fig1_widths: vec![500, 2000],
+            fig1_widths: vec![500, 1000],
+            fig1_inits: 6,
+            fig2_widths: vec![50, 500],
+            fig2_inits: 8,
+            fig2_steps: 500,
+            conv_widths: vec![64, 128, 256, 512, 1024],
             ..Settings::paper()
         }
     }

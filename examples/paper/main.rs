@@ -5,8 +5,9 @@
 //!
 //! Writes `fig1_kernel.svg`, `fig2_functions.svg`, `fig3_convergence.svg`, `fig4_spectrum.svg`,
 //! `summary.json` and `convergence.csv` into DIR (default `out/paper`) and prints a summary table.
-//! `--paper` uses the paper's exact sizes (Figure 1 at width 10000: several minutes); the default
-//! run reduces Figure 1's large width to 2000 to finish in under two minutes on two cores.
+//! `--paper` uses the paper's sizes (Figure 1 at widths 500 and 10000, Figure 2 at 50 and 1000
+//! trained to t = 1000, convergence up to width 2048: tens of minutes on two cores); the default
+//! run uses reduced sizes (see `Settings::default_run`).
 
 mod core;
 mod plot;
