@@ -1,6 +1,8 @@
 /*
  * example.c -- using the ntk C API: a ReLU network in NTK parameterization evaluated on points of
- * the unit circle, its parameters, and error handling.
+ * the unit circle, its parameters, its empirical NTK, a kernel gradient flow, and error handling.
+ * Lines of the form `NAME[i,j] = VALUE` print VALUE with %.17g: the Julia and R test suites build
+ * this program and compare their own results with these numbers bitwise.
  *
  * Build (from bindings/c):  make            (dynamic and static executables)
  *                           make run
@@ -34,6 +36,8 @@ int main(void) {
     ntk_network *net = NULL;
     double x[N_POINTS][2], f[N_POINTS];
     double *theta;
+    double kemp[N_POINTS][N_POINTS], ev[N_POINTS], ft[N_POINTS], lmin, lmax, cond, t, loss;
+    ntk_flow *flow = NULL;
     size_t depth, num_params, threads, i;
     ntk_matrix xv;
     ntk_matrix_mut fv;
@@ -80,6 +84,35 @@ int main(void) {
     if (theta == NULL) return 1;
     NTK_CHECK(ntk_network_get_params(net, theta, num_params));
     printf("theta[0..3] = % .6f % .6f % .6f\n", theta[0], theta[1], theta[2]);
+
+    /* The empirical NTK at initialization, TRACE mode: Theta(x_i, x_j), an 8 x 8 matrix. x2 = NULL
+     * means x2 = x1 (the result is then exactly symmetric). */
+    NTK_CHECK(ntk_kernel_empirical(net, xv, NULL, NTK_KERNEL_MODE_TRACE, NTK_KERNEL_METHOD_AUTO,
+                                   (ntk_matrix_mut){&kemp[0][0], N_POINTS, N_POINTS, N_POINTS, 1}, NULL));
+    printf("empirical NTK Theta(x_0, x_j) at initialization:\n");
+    for (i = 0; i < N_POINTS; i++) printf("  K_emp[0,%lu] = %.17g\n", (unsigned long)i, kemp[0][i]);
+    NTK_CHECK(ntk_kernel_spectrum((ntk_matrix){&kemp[0][0], N_POINTS, N_POINTS, N_POINTS, 1}, ev,
+                                  N_POINTS, NTK_SPECTRUM_WHICH_ALL));
+    NTK_CHECK(ntk_kernel_condition((ntk_matrix){&kemp[0][0], N_POINTS, N_POINTS, N_POINTS, 1}, &lmin,
+                                   &lmax, &cond));
+    printf("its eigenvalues: %.6g ... %.6g, condition number %.6g\n", ev[0], ev[N_POINTS - 1], cond);
+
+    /* Kernel gradient flow of the MSE towards y = cos(3 gamma), from f_0 = the network outputs:
+     * what gradient descent with learning rate eta does after t / eta steps in the NTK regime. */
+    {
+        double y[N_POINTS];
+        for (i = 0; i < N_POINTS; i++) y[i] = cos(3.0 * 2.0 * pi * (double)i / N_POINTS);
+        NTK_CHECK(ntk_flow_create((ntk_matrix){&kemp[0][0], N_POINTS, N_POINTS, N_POINTS, 1},
+                                  (ntk_matrix){y, N_POINTS, 1, 1, 1}, (ntk_matrix){f, N_POINTS, 1, 1, 1},
+                                  NULL, NULL, NTK_COST_MSE, NULL, &flow));
+    }
+    NTK_CHECK(ntk_flow_set_time(flow, 10.0));
+    NTK_CHECK(ntk_flow_outputs(flow, (ntk_matrix_mut){ft, N_POINTS, 1, 1, 1}));
+    NTK_CHECK(ntk_flow_time(flow, &t));
+    NTK_CHECK(ntk_flow_loss(flow, &loss));
+    printf("kernel flow at t = %g: loss %.6g\n", t, loss);
+    for (i = 0; i < N_POINTS; i++) printf("  f_t[%lu,0] = %.17g\n", (unsigned long)i, ft[i]);
+    ntk_flow_free(flow);
 
     /* Errors are reported, never crash: here the output has the wrong shape. */
     fv.rows = N_POINTS - 1;

@@ -168,6 +168,41 @@ static inline void ntk_test_fill(double *x, size_t n, unsigned long seed) {
     }
 }
 
+/* Row-major views of contiguous arrays. */
+static inline ntk_matrix ntk_test_view(const double *data, size_t rows, size_t cols) {
+    ntk_matrix m;
+    m.data = data;
+    m.rows = rows;
+    m.cols = cols;
+    m.row_stride = (ptrdiff_t)cols;
+    m.col_stride = 1;
+    return m;
+}
+
+static inline ntk_matrix_mut ntk_test_view_mut(double *data, size_t rows, size_t cols) {
+    ntk_matrix_mut m;
+    m.data = data;
+    m.rows = rows;
+    m.cols = cols;
+    m.row_stride = (ptrdiff_t)cols;
+    m.col_stride = 1;
+    return m;
+}
+
+/* Sets n doubles to v / checks that all n doubles have exactly the bits of v. */
+static inline void ntk_test_set(double *a, size_t n, double v) {
+    size_t i;
+    for (i = 0; i < n; i++) a[i] = v;
+}
+
+static inline int ntk_test_all_bits(const double *a, size_t n, double v) {
+    size_t i;
+    for (i = 0; i < n; i++) {
+        if (memcmp(&a[i], &v, sizeof v) != 0) return 0;
+    }
+    return 1;
+}
+
 static inline int ntk_test_summary(const char *program) {
     if (ntk_test_failures == 0) {
         printf("%s: all %d checks passed\n", program, ntk_test_checks);
