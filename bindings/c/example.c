@@ -1,6 +1,7 @@
 /*
  * example.c -- using the ntk C API: a ReLU network in NTK parameterization evaluated on points of
- * the unit circle, its parameters, its empirical NTK, a kernel gradient flow, and error handling.
+ * the unit circle, its parameters, its empirical NTK, a kernel gradient flow, gradient-descent
+ * training, and error handling.
  * Lines of the form `NAME[i,j] = VALUE` print VALUE with %.17g: the Julia and R test suites build
  * this program and compare their own results with these numbers bitwise.
  *
@@ -113,6 +114,19 @@ int main(void) {
     printf("kernel flow at t = %g: loss %.6g\n", t, loss);
     for (i = 0; i < N_POINTS; i++) printf("  f_t[%lu,0] = %.17g\n", (unsigned long)i, ft[i]);
     ntk_flow_free(flow);
+
+    /* The network itself trained by gradient descent on the same targets (on a copy). */
+    {
+        double y[N_POINTS], history[21];
+        ntk_network *trained = NULL;
+        for (i = 0; i < N_POINTS; i++) y[i] = cos(3.0 * 2.0 * pi * (double)i / N_POINTS);
+        NTK_CHECK(ntk_network_clone(net, &trained));
+        NTK_CHECK(ntk_network_train(trained, xv, (ntk_matrix){y, N_POINTS, 1, 1, 1}, NTK_COST_MSE, 1.0,
+                                    20, history, NULL));
+        printf("gradient descent, learning rate 1, loss after s steps:\n");
+        for (i = 0; i <= 20; i += 5) printf("  loss[%lu,0] = %.17g\n", (unsigned long)i, history[i]);
+        ntk_network_free(trained);
+    }
 
     /* Errors are reported, never crash: here the output has the wrong shape. */
     fv.rows = N_POINTS - 1;

@@ -7,6 +7,9 @@
  * CHECK_ERROR(call, status, s)   as CHECK_STATUS, and ntk_last_error() must contain `s`.
  * ntk_test_forward_reference()   the forward pass recomputed with plain loops from the
  *                                parameters (independent of the library's GEMM path).
+ * ntk_test_close / _same_bits    relative closeness / bitwise equality of arrays.
+ * ntk_test_view / _view_mut      row-major views of contiguous arrays.
+ * ntk_test_set / _all_bits       sentinel fills and the check that they are untouched.
  *
  * Each program returns ntk_test_summary() from main: 0 when every check passed.
  */

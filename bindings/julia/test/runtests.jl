@@ -515,8 +515,10 @@ rss_kib() = parse(Int, split(read("/proc/self/statm", String))[2]) * 4
             fl = Flow(Kemp, y, vec(forward(ex, P)))
             set_time!(fl, 10.0)
             @test [nums["f_t[$i,0]"] for i in 0:7] == vec(outputs(fl))
+            hist = train!(copy(ex), P, reshape(y, :, 1); learning_rate = 1.0, steps = 20)
+            @test [nums["loss[$s,0]"] for s in 0:5:20] == hist[1:5:21]
             if haskey(nums, "Theta_inf[0,0]")
-                @test [nums["Theta_inf[0,$j]"] for j in 0:7] == kernel_limit(P; depth = 3, activation = :relu, beta = 0.1)[1, :]
+                @test [nums["Theta_inf[0,$j]"] for j in 0:7] == kernel_limit(ex, P)[1, :]
             end
         end
     end

@@ -392,9 +392,12 @@ if (is.null(nums)) {
     fl <- ntk_flow(Kemp, cos(3 * g), as.vector(ntk_forward(ex, pts)))
     ntk_set_time(fl, 10)
     check(identical(unname(nums[paste0("f_t[", 0:7, ",0]")]), as.vector(ntk_outputs(fl))), "flow = C example, bitwise")
+    hist <- ntk_train(ntk_clone(ex), pts, cbind(cos(3 * g)), learning_rate = 1, steps = 20)
+    check(identical(unname(nums[paste0("loss[", seq(0, 20, 5), ",0]")]), hist[seq(1, 21, 5)]),
+          "training = C example, bitwise")
     if (!is.na(nums["Theta_inf[0,0]"]) && exists("ntk_kernel_limit"))
         check(identical(unname(nums[paste0("Theta_inf[0,", 0:7, "]")]),
-                        ntk_kernel_limit(pts, depth = 3, activation = "relu", beta = 0.1)[1, ]),
+                        ntk_kernel_limit(ex, pts)[1, ]),
               "limit kernel = C example, bitwise")
 }
 
