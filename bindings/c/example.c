@@ -1,6 +1,6 @@
 /*
  * example.c -- using the ntk C API: a ReLU network in NTK parameterization evaluated on points of
- * the unit circle, its parameters, its empirical NTK, a kernel gradient flow, gradient-descent
+ * the unit circle, its parameters, its limit NTK Theta_inf, its empirical NTK, a kernel gradient flow, gradient-descent
  * training, and error handling.
  * Lines of the form `NAME[i,j] = VALUE` print VALUE with %.17g: the Julia and R test suites build
  * this program and compare their own results with these numbers bitwise.
@@ -37,7 +37,7 @@ int main(void) {
     ntk_network *net = NULL;
     double x[N_POINTS][2], f[N_POINTS];
     double *theta;
-    double kemp[N_POINTS][N_POINTS], ev[N_POINTS], ft[N_POINTS], lmin, lmax, cond, t, loss;
+    double theta_inf[N_POINTS][N_POINTS], kemp[N_POINTS][N_POINTS], ev[N_POINTS], ft[N_POINTS], lmin, lmax, cond, t, loss;
     ntk_flow *flow = NULL;
     size_t depth, num_params, threads, i;
     ntk_matrix xv;
@@ -86,12 +86,22 @@ int main(void) {
     NTK_CHECK(ntk_network_get_params(net, theta, num_params));
     printf("theta[0..3] = % .6f % .6f % .6f\n", theta[0], theta[1], theta[2]);
 
+    /* The limit NTK Theta_inf of this architecture (all hidden widths -> infinity), on the same
+     * points: only n_0 = 2, L = 3, ReLU and beta = 0.1 of the network matter. On the unit circle
+     * Theta_inf(x_0, x_j) depends on the angle gamma_j only. x2 = NULL: x2 = x1; the NNGP and
+     * Sigma-dot outputs are not wanted here (NULL). */
+    NTK_CHECK(ntk_kernel_limit(net, xv, NULL, NULL, NULL,
+                               &(ntk_matrix_mut){&theta_inf[0][0], N_POINTS, N_POINTS, N_POINTS, 1}, NULL));
+    printf("limit NTK Theta_inf(x_0, x_j) for gamma_j = 2 pi j / 8:\n");
+    for (i = 0; i < N_POINTS; i++) printf("  Theta_inf[0,%lu] = %.17g\n", (unsigned long)i, theta_inf[0][i]);
+
     /* The empirical NTK at initialization, TRACE mode: Theta(x_i, x_j), an 8 x 8 matrix. x2 = NULL
      * means x2 = x1 (the result is then exactly symmetric). */
     NTK_CHECK(ntk_kernel_empirical(net, xv, NULL, NTK_KERNEL_MODE_TRACE, NTK_KERNEL_METHOD_AUTO,
                                    (ntk_matrix_mut){&kemp[0][0], N_POINTS, N_POINTS, N_POINTS, 1}, NULL));
-    printf("empirical NTK Theta(x_0, x_j) at initialization:\n");
-    for (i = 0; i < N_POINTS; i++) printf("  K_emp[0,%lu] = %.17g\n", (unsigned long)i, kemp[0][i]);
+    printf("empirical NTK Theta(x_0, x_j) at initialization (width 256), and its ratio to Theta_inf:\n");
+    for (i = 0; i < N_POINTS; i++)
+        printf("  K_emp[0,%lu] = %.17g  (ratio %.3f)\n", (unsigned long)i, kemp[0][i], kemp[0][i] / theta_inf[0][i]);
     NTK_CHECK(ntk_kernel_spectrum((ntk_matrix){&kemp[0][0], N_POINTS, N_POINTS, N_POINTS, 1}, ev,
                                   N_POINTS, NTK_SPECTRUM_WHICH_ALL));
     NTK_CHECK(ntk_kernel_condition((ntk_matrix){&kemp[0][0], N_POINTS, N_POINTS, N_POINTS, 1}, &lmin,

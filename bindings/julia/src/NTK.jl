@@ -28,7 +28,7 @@ using LinearAlgebra: Transpose, Adjoint
 
 export Network, NTKError, forward, forward!, params, params!, set_params!, depth, num_params,
        input_dim, output_dim, num_threads, set_num_threads,
-       kernel_empirical, kernel_empirical!, jacobian, jacobian!,
+       kernel_limit, kernel_limit!, kernel_limits, kernel_empirical, kernel_empirical!, jacobian, jacobian!,
        Flow, step!, set_time!, outputs, outputs!, predict, predict!, loss,
        train!, kernel_spectrum, kernel_condition
 
@@ -354,6 +354,72 @@ function _with_progress(call, progress)
     end
     st.err === nothing || throw(st.err)
     return status
+end
+
+# ---------------------------------------------------------------------------------------------
+# Infinite-width kernels
+
+"""
+    kernel_limit!(net, X1, X2 = nothing; nngp = nothing, sigma_dot = nothing, ntk = nothing,
+                  progress = nothing) -> (nngp, sigma_dot, ntk)
+
+Fills the given `N1 × N2` outputs (any subset, at least one) with the infinite-width kernels of
+the architecture of `net` (only n_0, the depth L, the activation and β are used): the NNGP
+Σ^(L), Σ̇^(L) and the NTK Θ^(L) = Θ_∞ between the rows of `X1` and of `X2` (`nothing`:
+`X2 = X1`, exactly symmetric results). Closed forms for ReLU, leaky ReLU, erf, identity, sin,
+cos; an adaptive numerical method (relative error ~1e-12) otherwise.
+"""
+function kernel_limit!(net::Network, X1::AbstractVecOrMat{<:Real},
+                       X2::Union{Nothing,AbstractVecOrMat{<:Real}} = nothing;
+                       nngp::Union{Nothing,StridedMatrix{Float64}} = nothing,
+                       sigma_dot::Union{Nothing,StridedMatrix{Float64}} = nothing,
+                       ntk::Union{Nothing,StridedMatrix{Float64}} = nothing, progress = nothing)
+    A = _input(X1)
+    B = X2 === nothing ? nothing : _input(X2)
+    roots = (_root(A), B === nothing ? nothing : _root(B), nngp, sigma_dot, ntk)
+    opt(M) = M === nothing ? Ptr{CMatrixMut}(C_NULL) : Ref(_cmatrix_mut(M))
+    GC.@preserve roots begin
+        x2 = B === nothing ? Ptr{CMatrix}(C_NULL) : Ref(_cmatrix(B))
+        o1, o2, o3 = opt(nngp), opt(sigma_dot), opt(ntk)
+        status = _with_progress(progress) do opts
+            ccall((:ntk_kernel_limit, libntk), Cint,
+                  (Ptr{Cvoid}, CMatrix, Ptr{CMatrix}, Ptr{CMatrixMut}, Ptr{CMatrixMut},
+                   Ptr{CMatrixMut}, Ptr{COptions}),
+                  net, _cmatrix(A), x2, o1, o2, o3, opts)
+        end
+        _check(status)
+    end
+    return (nngp = nngp, sigma_dot = sigma_dot, ntk = ntk)
+end
+
+"""
+    kernel_limit(net, X1, X2 = nothing; kernel = :ntk, progress = nothing) -> Matrix{Float64}
+
+One infinite-width kernel (`kernel = :ntk` for Θ_∞, `:nngp` for Σ^(L), `:sigma_dot` for
+Σ̇^(L)) as a new `N1 × N2` matrix; see [`kernel_limit!`](@ref).
+"""
+function kernel_limit(net::Network, X1::AbstractVecOrMat{<:Real},
+                      X2::Union{Nothing,AbstractVecOrMat{<:Real}} = nothing;
+                      kernel::Symbol = :ntk, progress = nothing)
+    kernel in (:ntk, :nngp, :sigma_dot) ||
+        throw(ArgumentError("unknown kernel :$kernel; one of [:nngp, :ntk, :sigma_dot]"))
+    out = Matrix{Float64}(undef, _nrows(X1), X2 === nothing ? _nrows(X1) : _nrows(X2))
+    kernel_limit!(net, X1, X2; (kernel => out,)..., progress = progress)
+    return out
+end
+
+"""
+    kernel_limits(net, X1, X2 = nothing; progress = nothing) -> (nngp, sigma_dot, ntk)
+
+All three infinite-width kernels in one pass, as new matrices in a named tuple.
+"""
+function kernel_limits(net::Network, X1::AbstractVecOrMat{<:Real},
+                       X2::Union{Nothing,AbstractVecOrMat{<:Real}} = nothing; progress = nothing)
+    n1 = _nrows(X1)
+    n2 = X2 === nothing ? n1 : _nrows(X2)
+    return kernel_limit!(net, X1, X2; nngp = Matrix{Float64}(undef, n1, n2),
+                         sigma_dot = Matrix{Float64}(undef, n1, n2),
+                         ntk = Matrix{Float64}(undef, n1, n2), progress = progress)
 end
 
 # ---------------------------------------------------------------------------------------------

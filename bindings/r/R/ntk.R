@@ -144,3 +144,14 @@ ntk_kernel_spectrum <- function(k, which = "all", count = nrow(k)) {
 }
 
 ntk_kernel_condition <- function(k) .Call(C_kernel_condition, .as_double_matrix(k, "k"))
+
+# --- infinite-width kernels ------------------------------------------------------------------------
+.limit_kernels <- c(nngp = 1L, sigma_dot = 2L, ntk = 4L, all = 7L)
+
+ntk_kernel_limit <- function(net, x1, x2 = NULL, kernel = "ntk") {
+    w <- .code(kernel, .limit_kernels, "kernel")
+    x1 <- .as_double_matrix(x1, "x1", one_row = TRUE)
+    if (!is.null(x2)) x2 <- .as_double_matrix(x2, "x2", one_row = TRUE)
+    res <- .Call(C_kernel_limit, net, x1, x2, w)
+    if (identical(kernel, "all")) res else res[[names(.limit_kernels)[match(w, .limit_kernels)]]]
+}

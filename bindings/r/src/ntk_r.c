@@ -259,6 +259,37 @@ static size_t output_dim_of(SEXP net_obj) {
     return (size_t)REAL(widths)[XLENGTH(widths) - 1];
 }
 
+/* ---- infinite-width kernels -------------------------------------------------------------- */
+
+/* which: bit 0 NNGP, bit 1 Sigma-dot, bit 2 NTK. Returns list(nngp, sigma_dot, ntk) with NULL for
+ * the kernels not requested. */
+static SEXP C_kernel_limit(SEXP obj, SEXP x1, SEXP x2, SEXP which) {
+    ntk_network *net = get_network(obj);
+    ntk_matrix v1 = as_view(x1, "x1"), v2 = v1;
+    int w = as_code(which, "which"), i;
+    size_t n2;
+    ntk_matrix_mut views[3];
+    SEXP result, names;
+    static const char *const kernel_names[3] = {"nngp", "sigma_dot", "ntk"};
+    if (x2 != R_NilValue) v2 = as_view(x2, "x2");
+    n2 = x2 != R_NilValue ? v2.rows : v1.rows;
+    result = PROTECT(Rf_allocVector(VECSXP, 3));
+    names = PROTECT(Rf_allocVector(STRSXP, 3));
+    for (i = 0; i < 3; i++) {
+        SET_STRING_ELT(names, i, Rf_mkChar(kernel_names[i]));
+        if (w & (1 << i)) {
+            SEXP m = alloc_matrix(v1.rows, n2);
+            SET_VECTOR_ELT(result, i, m); /* protected through `result` from here on */
+            views[i] = as_view_mut(m);
+        }
+    }
+    Rf_setAttrib(result, R_NamesSymbol, names);
+    NTK_R_CHECK(ntk_kernel_limit(net, v1, x2 != R_NilValue ? &v2 : NULL, (w & 1) ? &views[0] : NULL,
+                                 (w & 2) ? &views[1] : NULL, (w & 4) ? &views[2] : NULL, NULL));
+    UNPROTECT(2);
+    return result;
+}
+
 /* ---- empirical kernels and the Jacobian -------------------------------------------------- */
 
 /* x2 = NULL for x2 = x1; mode/method: integer codes of ntk_kernel_mode / ntk_kernel_method. */
@@ -454,6 +485,7 @@ static const R_CallMethodDef call_methods[] = {
     ENTRY(C_network_get_params, 1),
     ENTRY(C_network_set_params, 2),
     ENTRY(C_network_forward, 2),
+    ENTRY(C_kernel_limit, 4),
     ENTRY(C_kernel_empirical, 5),
     ENTRY(C_network_jacobian, 2),
     ENTRY(C_flow_create, 7),
