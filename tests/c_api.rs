@@ -218,7 +218,12 @@ fn c_example_builds_with_its_makefile_and_runs() {
         assert!(out.contains(&format!("ntk {}", env!("CARGO_PKG_VERSION"))));
         assert!(out.contains("P = 66817 parameters"), "{out}");
         assert!(out.contains("NTK_STATUS_INVALID_ARGUMENT"), "{out}");
-        for line in ["Theta_inf[0,7] = ", "K_emp[0,7] = ", "f_t[7,0] = ", "loss[20,0] = "] {
+        for line in [
+            "Theta_inf[0,7] = ",
+            "K_emp[0,7] = ",
+            "f_t[7,0] = ",
+            "loss[20,0] = ",
+        ] {
             assert!(out.contains(line), "the example prints {line:?}: {out}");
         }
     }
