@@ -446,8 +446,8 @@ rss_kib() = parse(Int, split(read("/proc/self/statm", String))[2]) * 4
         softmax(f) = (e = exp.(f .- maximum(f, dims = 2)); e ./ sum(e, dims = 2))
         rhs(f) = (d = softmax(f) - Yp; (-K * d / N, -Ks * d / N))
         g, gs = copy(G0), copy(Gs0)
-        h = 1.5 / 3000
-        for _ in 1:3000
+        h = 1.5 / 1000
+        for _ in 1:1000
             k1, s1 = rhs(g); k2, s2 = rhs(g + h / 2 * k1); k3, s3 = rhs(g + h / 2 * k2); k4, s4 = rhs(g + h * k3)
             g += h / 6 * (k1 + 2k2 + 2k3 + k4); gs += h / 6 * (s1 + 2s2 + 2s3 + s4)
         end

@@ -322,8 +322,8 @@ G0 <- matrix(c(0.3, -0.2, 0.1, -0.5, 0.4, 0, 0.2, 0.2, -0.6), 3, byrow = TRUE)
 Gs0 <- matrix(c(0.1, 0, -0.1, 0.3, -0.3, 0.2), 2, byrow = TRUE)
 softmax <- function(f) { e <- exp(f - apply(f, 1, max)); e / rowSums(e) }
 rhs <- function(f) { d <- softmax(f) - Yp; list(-K %*% d / 3, -Ks %*% d / 3) }
-ce <- G0; ces <- Gs0; hh <- 1.5 / 3000
-for (s in 1:3000) {
+ce <- G0; ces <- Gs0; hh <- 1.5 / 1000
+for (s in 1:1000) {
     k1 <- rhs(ce); k2 <- rhs(ce + hh / 2 * k1[[1]]); k3 <- rhs(ce + hh / 2 * k2[[1]]); k4 <- rhs(ce + hh * k3[[1]])
     ce <- ce + hh / 6 * (k1[[1]] + 2 * k2[[1]] + 2 * k3[[1]] + k4[[1]])
     ces <- ces + hh / 6 * (k1[[2]] + 2 * k2[[2]] + 2 * k3[[2]] + k4[[2]])
