@@ -14,6 +14,15 @@ Julia matrices are column-major and are passed to the library as strided views
 Outputs are allocated in Julia and filled in place by the library. Failed calls throw an
 [`NTKError`](@ref) carrying the library's message; outputs are then left untouched.
 
+Functionality: [`Network`](@ref) (`forward`, `params`, `set_params!`, `copy`, `close`),
+infinite-width kernels [`kernel_limit`](@ref) / [`kernel_limits`](@ref), empirical kernels
+[`kernel_empirical`](@ref) and [`jacobian`](@ref), kernel gradient flows [`Flow`](@ref)
+(`step!`, `set_time!`, `time`, `outputs`, `predict`, `loss`), gradient descent
+[`train!`](@ref), and [`kernel_spectrum`](@ref) / [`kernel_condition`](@ref). Each function
+returning a matrix has a `!` variant filling a given (possibly strided) output in place.
+Long computations accept `progress = (done, total) -> Bool` (called on the calling thread;
+return `true` to cancel).
+
 Custom activations (C function pointers) are not exposed: the library calls them from its own
 worker threads, which must not run Julia code.
 """
