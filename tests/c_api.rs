@@ -202,6 +202,12 @@ fn c_example_builds_with_its_makefile_and_runs() {
     let dir = build_dir().join("example");
     std::fs::create_dir_all(&dir).unwrap();
     let lib = lib_dir();
+    // Remove the executables so that make rebuilds them. Not `make -B`: that would also remake
+    // the library prerequisites (`cargo build --release`), which rewrites target/release/deps/
+    // libntk.a while other tests of this binary link against it.
+    for exe in ["example-dynamic", "example-static"] {
+        let _ = std::fs::remove_file(dir.join(exe));
+    }
     run(
         Command::new("make")
             .arg("-C")
@@ -209,7 +215,6 @@ fn c_example_builds_with_its_makefile_and_runs() {
             .arg(format!("NTK_LIB_DIR={}", lib.display()))
             .arg(format!("OUT={}", dir.display()))
             .arg(format!("CC={}", cc()))
-            .arg("-B")
             .arg("all"),
         "make -C bindings/c all",
     );
@@ -218,6 +223,14 @@ fn c_example_builds_with_its_makefile_and_runs() {
         assert!(out.contains(&format!("ntk {}", env!("CARGO_PKG_VERSION"))));
         assert!(out.contains("P = 66817 parameters"), "{out}");
         assert!(out.contains("NTK_STATUS_INVALID_ARGUMENT"), "{out}");
+        for line in [
+            "Theta_inf[0,7] = ",
+            "K_emp[0,7] = ",
+            "f_t[7,0] = ",
+            "loss[20,0] = ",
+        ] {
+            assert!(out.contains(line), "the example prints {line:?}: {out}");
+        }
     }
 }
 

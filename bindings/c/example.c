@@ -1,6 +1,9 @@
 /*
  * example.c -- using the ntk C API: a ReLU network in NTK parameterization evaluated on points of
- * the unit circle, its parameters, and error handling.
+ * the unit circle, its parameters, its limit NTK Theta_inf, its empirical NTK, a kernel gradient flow, gradient-descent
+ * training, and error handling.
+ * Lines of the form `NAME[i,j] = VALUE` print VALUE with %.17g: the Julia and R test suites build
+ * this program and compare their own results with these numbers bitwise.
  *
  * Build (from bindings/c):  make            (dynamic and static executables)
  *                           make run
@@ -34,6 +37,8 @@ int main(void) {
     ntk_network *net = NULL;
     double x[N_POINTS][2], f[N_POINTS];
     double *theta;
+    double theta_inf[N_POINTS][N_POINTS], kemp[N_POINTS][N_POINTS], ev[N_POINTS], ft[N_POINTS], lmin, lmax, cond, t, loss;
+    ntk_flow *flow = NULL;
     size_t depth, num_params, threads, i;
     ntk_matrix xv;
     ntk_matrix_mut fv;
@@ -80,6 +85,58 @@ int main(void) {
     if (theta == NULL) return 1;
     NTK_CHECK(ntk_network_get_params(net, theta, num_params));
     printf("theta[0..3] = % .6f % .6f % .6f\n", theta[0], theta[1], theta[2]);
+
+    /* The limit NTK Theta_inf of this architecture (all hidden widths -> infinity), on the same
+     * points: only n_0 = 2, L = 3, ReLU and beta = 0.1 of the network matter. On the unit circle
+     * Theta_inf(x_0, x_j) depends on the angle gamma_j only. x2 = NULL: x2 = x1; the NNGP and
+     * Sigma-dot outputs are not wanted here (NULL). */
+    NTK_CHECK(ntk_kernel_limit(net, xv, NULL, NULL, NULL,
+                               &(ntk_matrix_mut){&theta_inf[0][0], N_POINTS, N_POINTS, N_POINTS, 1}, NULL));
+    printf("limit NTK Theta_inf(x_0, x_j) for gamma_j = 2 pi j / 8:\n");
+    for (i = 0; i < N_POINTS; i++) printf("  Theta_inf[0,%lu] = %.17g\n", (unsigned long)i, theta_inf[0][i]);
+
+    /* The empirical NTK at initialization, TRACE mode: Theta(x_i, x_j), an 8 x 8 matrix. x2 = NULL
+     * means x2 = x1 (the result is then exactly symmetric). */
+    NTK_CHECK(ntk_kernel_empirical(net, xv, NULL, NTK_KERNEL_MODE_TRACE, NTK_KERNEL_METHOD_AUTO,
+                                   (ntk_matrix_mut){&kemp[0][0], N_POINTS, N_POINTS, N_POINTS, 1}, NULL));
+    printf("empirical NTK Theta(x_0, x_j) at initialization (width 256), and its ratio to Theta_inf:\n");
+    for (i = 0; i < N_POINTS; i++)
+        printf("  K_emp[0,%lu] = %.17g  (ratio %.3f)\n", (unsigned long)i, kemp[0][i], kemp[0][i] / theta_inf[0][i]);
+    NTK_CHECK(ntk_kernel_spectrum((ntk_matrix){&kemp[0][0], N_POINTS, N_POINTS, N_POINTS, 1}, ev,
+                                  N_POINTS, NTK_SPECTRUM_WHICH_ALL));
+    NTK_CHECK(ntk_kernel_condition((ntk_matrix){&kemp[0][0], N_POINTS, N_POINTS, N_POINTS, 1}, &lmin,
+                                   &lmax, &cond));
+    printf("its eigenvalues: %.6g ... %.6g, condition number %.6g\n", ev[0], ev[N_POINTS - 1], cond);
+
+    /* Kernel gradient flow of the MSE towards y = cos(3 gamma), from f_0 = the network outputs:
+     * what gradient descent with learning rate eta does after t / eta steps in the NTK regime. */
+    {
+        double y[N_POINTS];
+        for (i = 0; i < N_POINTS; i++) y[i] = cos(3.0 * 2.0 * pi * (double)i / N_POINTS);
+        NTK_CHECK(ntk_flow_create((ntk_matrix){&kemp[0][0], N_POINTS, N_POINTS, N_POINTS, 1},
+                                  (ntk_matrix){y, N_POINTS, 1, 1, 1}, (ntk_matrix){f, N_POINTS, 1, 1, 1},
+                                  NULL, NULL, NTK_COST_MSE, NULL, &flow));
+    }
+    NTK_CHECK(ntk_flow_set_time(flow, 10.0));
+    NTK_CHECK(ntk_flow_outputs(flow, (ntk_matrix_mut){ft, N_POINTS, 1, 1, 1}));
+    NTK_CHECK(ntk_flow_time(flow, &t));
+    NTK_CHECK(ntk_flow_loss(flow, &loss));
+    printf("kernel flow at t = %g: loss %.6g\n", t, loss);
+    for (i = 0; i < N_POINTS; i++) printf("  f_t[%lu,0] = %.17g\n", (unsigned long)i, ft[i]);
+    ntk_flow_free(flow);
+
+    /* The network itself trained by gradient descent on the same targets (on a copy). */
+    {
+        double y[N_POINTS], history[21];
+        ntk_network *trained = NULL;
+        for (i = 0; i < N_POINTS; i++) y[i] = cos(3.0 * 2.0 * pi * (double)i / N_POINTS);
+        NTK_CHECK(ntk_network_clone(net, &trained));
+        NTK_CHECK(ntk_network_train(trained, xv, (ntk_matrix){y, N_POINTS, 1, 1, 1}, NTK_COST_MSE, 1.0,
+                                    20, history, NULL));
+        printf("gradient descent, learning rate 1, loss after s steps:\n");
+        for (i = 0; i <= 20; i += 5) printf("  loss[%lu,0] = %.17g\n", (unsigned long)i, history[i]);
+        ntk_network_free(trained);
+    }
 
     /* Errors are reported, never crash: here the output has the wrong shape. */
     fv.rows = N_POINTS - 1;

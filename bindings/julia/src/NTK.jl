@@ -14,6 +14,15 @@ Julia matrices are column-major and are passed to the library as strided views
 Outputs are allocated in Julia and filled in place by the library. Failed calls throw an
 [`NTKError`](@ref) carrying the library's message; outputs are then left untouched.
 
+Functionality: [`Network`](@ref) (`forward`, `params`, `set_params!`, `copy`, `close`),
+infinite-width kernels [`kernel_limit`](@ref) / [`kernel_limits`](@ref), empirical kernels
+[`kernel_empirical`](@ref) and [`jacobian`](@ref), kernel gradient flows [`Flow`](@ref)
+(`step!`, `set_time!`, `time`, `outputs`, `predict`, `loss`), gradient descent
+[`train!`](@ref), and [`kernel_spectrum`](@ref) / [`kernel_condition`](@ref). Each function
+returning a matrix has a `!` variant filling a given (possibly strided) output in place.
+Long computations accept `progress = (done, total) -> Bool` (called on the calling thread;
+return `true` to cancel).
+
 Custom activations (C function pointers) are not exposed: the library calls them from its own
 worker threads, which must not run Julia code.
 """
@@ -27,7 +36,10 @@ using Libdl
 using LinearAlgebra: Transpose, Adjoint
 
 export Network, NTKError, forward, forward!, params, params!, set_params!, depth, num_params,
-       input_dim, output_dim, num_threads, set_num_threads
+       input_dim, output_dim, num_threads, set_num_threads,
+       kernel_limit, kernel_limit!, kernel_limits, kernel_empirical, kernel_empirical!, jacobian, jacobian!,
+       Flow, step!, set_time!, outputs, outputs!, predict, predict!, loss,
+       train!, kernel_spectrum, kernel_condition
 
 function _find_library()
     path = get(ENV, "NTK_LIB", "")
@@ -284,6 +296,409 @@ f_θ(X) for the rows of `X` (`N × n_0`): an `N × n_L` matrix.
 function forward(net::Network, X::AbstractVecOrMat{<:Real})
     n = X isa AbstractVector ? 1 : size(X, 1)
     return forward!(Matrix{Float64}(undef, n, output_dim(net)), net, X)
+end
+
+# ---------------------------------------------------------------------------------------------
+# Enums and options
+
+"Values of the C enum `ntk_kernel_mode` by name."
+const KERNEL_MODES = Dict{Symbol,Cint}(:trace => 0, :full => 1)
+"Values of the C enum `ntk_kernel_method` by name."
+const KERNEL_METHODS = Dict{Symbol,Cint}(:auto => 0, :jacobian => 1, :structured => 2)
+"Values of the C enum `ntk_cost` by name."
+const COSTS = Dict{Symbol,Cint}(:mse => 0, :cross_entropy => 1)
+"Values of the C enum `ntk_flow_method` by name."
+const FLOW_METHODS = Dict{Symbol,Cint}(:auto => 0, :eigen => 1, :krylov => 2, :ode => 3)
+"Values of the C enum `ntk_spectrum_which` by name."
+const SPECTRUM_WHICH = Dict{Symbol,Cint}(:all => 0, :smallest => 1, :largest => 2)
+
+# A Symbol looked up in `table`, or a raw integer passed through (the library validates it).
+function _enum(table::Dict{Symbol,Cint}, v::Union{Symbol,Integer}, what::String)
+    v isa Integer && return Cint(v)
+    return get(table, v) do
+        throw(ArgumentError("unknown $what :$v; one of $(sort(collect(keys(table))))"))
+    end
+end
+
+struct COptions           # ntk_options
+    progress::Ptr{Cvoid}
+    user_data::Ptr{Cvoid}
+end
+
+struct CFlowOptions       # ntk_flow_options
+    method::Cint
+    rtol::Cdouble
+    atol::Cdouble
+    krylov_tol::Cdouble
+end
+
+# Progress callbacks run on the calling thread between units of work (never on a worker thread),
+# so a Julia function is safe here. `user_data` points at a Ref holding the Julia function; an
+# exception inside it cancels the call (it must not unwind through the library) and is rethrown.
+mutable struct _ProgressState
+    f::Any
+    err::Any
+end
+function _progress_trampoline(user_data::Ptr{Cvoid}, done::UInt64, total::UInt64)::Cint
+    st = unsafe_pointer_to_objref(user_data)::_ProgressState
+    try
+        return st.f(Int(done), Int(total)) === true ? Cint(1) : Cint(0)
+    catch e
+        st.err = e
+        return Cint(1)
+    end
+end
+const _PROGRESS_FN = Ref{Ptr{Cvoid}}(C_NULL)
+function __init__()
+    _PROGRESS_FN[] = @cfunction(_progress_trampoline, Cint, (Ptr{Cvoid}, UInt64, UInt64))
+end
+
+# Runs `call(options_ptr)` with an ntk_options built from `progress` (nothing: NULL options).
+function _with_progress(call, progress)
+    progress === nothing && return call(Ptr{COptions}(C_NULL))
+    st = _ProgressState(progress, nothing)
+    GC.@preserve st begin
+        opts = Ref(COptions(_PROGRESS_FN[], pointer_from_objref(st)))
+        status = call(opts)
+    end
+    st.err === nothing || throw(st.err)
+    return status
+end
+
+# ---------------------------------------------------------------------------------------------
+# Infinite-width kernels
+
+"""
+    kernel_limit!(net, X1, X2 = nothing; nngp = nothing, sigma_dot = nothing, ntk = nothing,
+                  progress = nothing) -> (nngp, sigma_dot, ntk)
+
+Fills the given `N1 × N2` outputs (any subset, at least one) with the infinite-width kernels of
+the architecture of `net` (only n_0, the depth L, the activation and β are used): the NNGP
+Σ^(L), Σ̇^(L) and the NTK Θ^(L) = Θ_∞ between the rows of `X1` and of `X2` (`nothing`:
+`X2 = X1`, exactly symmetric results). Closed forms for ReLU, leaky ReLU, erf, identity, sin,
+cos; an adaptive numerical method (relative error ~1e-12) otherwise.
+"""
+function kernel_limit!(net::Network, X1::AbstractVecOrMat{<:Real},
+                       X2::Union{Nothing,AbstractVecOrMat{<:Real}} = nothing;
+                       nngp::Union{Nothing,StridedMatrix{Float64}} = nothing,
+                       sigma_dot::Union{Nothing,StridedMatrix{Float64}} = nothing,
+                       ntk::Union{Nothing,StridedMatrix{Float64}} = nothing, progress = nothing)
+    A = _input(X1)
+    B = X2 === nothing ? nothing : _input(X2)
+    roots = (_root(A), B === nothing ? nothing : _root(B), nngp, sigma_dot, ntk)
+    opt(M) = M === nothing ? Ptr{CMatrixMut}(C_NULL) : Ref(_cmatrix_mut(M))
+    GC.@preserve roots begin
+        x2 = B === nothing ? Ptr{CMatrix}(C_NULL) : Ref(_cmatrix(B))
+        o1, o2, o3 = opt(nngp), opt(sigma_dot), opt(ntk)
+        status = _with_progress(progress) do opts
+            ccall((:ntk_kernel_limit, libntk), Cint,
+                  (Ptr{Cvoid}, CMatrix, Ptr{CMatrix}, Ptr{CMatrixMut}, Ptr{CMatrixMut},
+                   Ptr{CMatrixMut}, Ptr{COptions}),
+                  net, _cmatrix(A), x2, o1, o2, o3, opts)
+        end
+        _check(status)
+    end
+    return (nngp = nngp, sigma_dot = sigma_dot, ntk = ntk)
+end
+
+"""
+    kernel_limit(net, X1, X2 = nothing; kernel = :ntk, progress = nothing) -> Matrix{Float64}
+
+One infinite-width kernel (`kernel = :ntk` for Θ_∞, `:nngp` for Σ^(L), `:sigma_dot` for
+Σ̇^(L)) as a new `N1 × N2` matrix; see [`kernel_limit!`](@ref).
+"""
+function kernel_limit(net::Network, X1::AbstractVecOrMat{<:Real},
+                      X2::Union{Nothing,AbstractVecOrMat{<:Real}} = nothing;
+                      kernel::Symbol = :ntk, progress = nothing)
+    kernel in (:ntk, :nngp, :sigma_dot) ||
+        throw(ArgumentError("unknown kernel :$kernel; one of [:nngp, :ntk, :sigma_dot]"))
+    out = Matrix{Float64}(undef, _nrows(X1), X2 === nothing ? _nrows(X1) : _nrows(X2))
+    kernel_limit!(net, X1, X2; (kernel => out,)..., progress = progress)
+    return out
+end
+
+"""
+    kernel_limits(net, X1, X2 = nothing; progress = nothing) -> (nngp, sigma_dot, ntk)
+
+All three infinite-width kernels in one pass, as new matrices in a named tuple.
+"""
+function kernel_limits(net::Network, X1::AbstractVecOrMat{<:Real},
+                       X2::Union{Nothing,AbstractVecOrMat{<:Real}} = nothing; progress = nothing)
+    n1 = _nrows(X1)
+    n2 = X2 === nothing ? n1 : _nrows(X2)
+    return kernel_limit!(net, X1, X2; nngp = Matrix{Float64}(undef, n1, n2),
+                         sigma_dot = Matrix{Float64}(undef, n1, n2),
+                         ntk = Matrix{Float64}(undef, n1, n2), progress = progress)
+end
+
+# ---------------------------------------------------------------------------------------------
+# Empirical kernels and the Jacobian
+
+_nrows(X::AbstractVector) = 1
+_nrows(X::AbstractMatrix) = size(X, 1)
+
+"""
+    kernel_empirical!(out, net, X1, X2 = nothing; mode = :trace, method = :auto, progress = nothing) -> out
+
+Empirical (finite-width) NTK of `net` at its current parameters,
+Θ_ab(x, x') = Σ_p ∂f_a(x)/∂θ_p ∂f_b(x')/∂θ_p, between the rows of `X1` (`N1 × n_0`) and of `X2`
+(`N2 × n_0`; `nothing` for `X2 = X1`, then the result is exactly symmetric).
+
+- `mode = :trace`: `out` is `N1 × N2` with (1/n_L) Σ_a Θ_aa(x1_i, x2_j) (what converges to Θ_∞);
+- `mode = :full`: `out` is `(N1 n_L) × (N2 n_L)`, entry `((i-1) n_L + a, (j-1) n_L + b)` = Θ_ab.
+- `method`: `:auto`, `:jacobian` (J1 J2ᵀ) or `:structured` (per layer, no Jacobian formed).
+- `progress`: `nothing` or a function `(done, total) -> Bool` called on this thread between
+  blocks; returning `true` cancels (an `NTKError` with status `NTK_STATUS_CANCELLED`).
+
+`X1`, `X2` and `out` are passed without copying (strided views included).
+"""
+function kernel_empirical!(out::StridedMatrix{Float64}, net::Network, X1::AbstractVecOrMat{<:Real},
+                           X2::Union{Nothing,AbstractVecOrMat{<:Real}} = nothing;
+                           mode::Union{Symbol,Integer} = :trace,
+                           method::Union{Symbol,Integer} = :auto, progress = nothing)
+    m = _enum(KERNEL_MODES, mode, "kernel mode")
+    me = _enum(KERNEL_METHODS, method, "kernel method")
+    A = _input(X1)
+    B = X2 === nothing ? nothing : _input(X2)
+    ra, rb, ro = _root(A), (B === nothing ? nothing : _root(B)), out
+    GC.@preserve ra rb ro begin
+        x2 = B === nothing ? Ptr{CMatrix}(C_NULL) : Ref(_cmatrix(B))
+        status = _with_progress(progress) do opts
+            ccall((:ntk_kernel_empirical, libntk), Cint,
+                  (Ptr{Cvoid}, CMatrix, Ptr{CMatrix}, Cint, Cint, CMatrixMut, Ptr{COptions}),
+                  net, _cmatrix(A), x2, m, me, _cmatrix_mut(out), opts)
+        end
+        _check(status)
+    end
+    return out
+end
+
+"""
+    kernel_empirical(net, X1, X2 = nothing; mode = :trace, method = :auto, progress = nothing) -> Matrix{Float64}
+
+The empirical NTK as a new matrix (`N1 × N2` for `:trace`, `(N1 n_L) × (N2 n_L)` for `:full`);
+see [`kernel_empirical!`](@ref).
+"""
+function kernel_empirical(net::Network, X1::AbstractVecOrMat{<:Real},
+                          X2::Union{Nothing,AbstractVecOrMat{<:Real}} = nothing;
+                          mode::Union{Symbol,Integer} = :trace, kwargs...)
+    n1 = _nrows(X1)
+    n2 = X2 === nothing ? n1 : _nrows(X2)
+    k = mode in (:full, 1) ? output_dim(net) : 1
+    return kernel_empirical!(Matrix{Float64}(undef, n1 * k, n2 * k), net, X1, X2; mode = mode, kwargs...)
+end
+
+"""
+    jacobian!(out, net, X; progress = nothing) -> out
+
+Parameter Jacobian at the rows of `X`: `out` is `(N n_L) × P` with entry
+`((i-1) n_L + a, p)` = ∂f_a(x_i)/∂θ_p, columns in the order of [`params`](@ref).
+"""
+function jacobian!(out::StridedMatrix{Float64}, net::Network, X::AbstractVecOrMat{<:Real}; progress = nothing)
+    A = _input(X)
+    ra, ro = _root(A), out
+    GC.@preserve ra ro begin
+        status = _with_progress(progress) do opts
+            ccall((:ntk_network_jacobian, libntk), Cint, (Ptr{Cvoid}, CMatrix, CMatrixMut, Ptr{COptions}),
+                  net, _cmatrix(A), _cmatrix_mut(out), opts)
+        end
+        _check(status)
+    end
+    return out
+end
+
+"The parameter Jacobian `(N n_L) × P` as a new matrix; see [`jacobian!`](@ref)."
+jacobian(net::Network, X::AbstractVecOrMat{<:Real}; kwargs...) =
+    jacobian!(Matrix{Float64}(undef, _nrows(X) * output_dim(net), num_params(net)), net, X; kwargs...)
+
+# ---------------------------------------------------------------------------------------------
+# Kernel gradient flows
+
+"""
+    Flow(K, Y, F0; test_kernel = nothing, test_f0 = nothing, cost = :mse, method = :auto,
+         rtol = 0, atol = 0, krylov_tol = 0)
+
+The kernel gradient flow d f_t(x)/dt = −(1/N) Σ_j K(x, x_j) d_j (d_j = ∂c/∂f at (f_t(x_j), y_j))
+at t = 0: `K` is `N × N` (used as K ⊗ I_k) or `(N k) × (N k)`, `Y` and `F0` are `N × k`;
+`test_kernel` (`M × N` or `(M k) × (N k)`) and `test_f0` (`M × k`) go together.
+`cost`: `:mse` (exact closed form) or `:cross_entropy` (softmax; integrated). `method`: `:auto`,
+`:eigen`, `:krylov`, `:ode`; tolerances ≤ 0 mean the library defaults. All inputs are copied by
+the library. After t = s·η the outputs equal those of s gradient-descent steps of rate η in the
+infinite-width limit.
+
+The handle is freed by a finalizer or by [`close`](@ref); a closed flow throws `ArgumentError`.
+Operations: [`step!`](@ref), [`set_time!`](@ref), `time(flow)`, [`outputs`](@ref),
+[`predict`](@ref), [`loss`](@ref).
+"""
+mutable struct Flow
+    ptr::Ptr{Cvoid}
+    n::Int      # training points
+    k::Int      # outputs per point
+    m::Int      # test points (0: none)
+    function Flow(ptr::Ptr{Cvoid}, n::Int, k::Int, m::Int)
+        f = new(ptr, n, k, m)
+        finalizer(_free!, f)
+        return f
+    end
+end
+
+function Flow(K::AbstractMatrix{<:Real}, Y::AbstractVecOrMat{<:Real}, F0::AbstractVecOrMat{<:Real};
+              test_kernel::Union{Nothing,AbstractMatrix{<:Real}} = nothing,
+              test_f0::Union{Nothing,AbstractVecOrMat{<:Real}} = nothing,
+              cost::Union{Symbol,Integer} = :mse, method::Union{Symbol,Integer} = :auto,
+              rtol::Real = 0.0, atol::Real = 0.0, krylov_tol::Real = 0.0)
+    c = _enum(COSTS, cost, "cost")
+    opts = Ref(CFlowOptions(_enum(FLOW_METHODS, method, "flow method"), rtol, atol, krylov_tol))
+    # a vector of targets is one output per point (an N × 1 matrix)
+    col(v) = v isa AbstractVector ? reshape(v, :, 1) : v
+    Kp, Yp, Fp = _input(K), _input(col(Y)), _input(col(F0))
+    TK = test_kernel === nothing ? nothing : _input(test_kernel)
+    TF = test_f0 === nothing ? nothing : _input(col(test_f0))
+    roots = (_root(Kp), _root(Yp), _root(Fp), TK === nothing ? nothing : _root(TK),
+             TF === nothing ? nothing : _root(TF))
+    out = Ref{Ptr{Cvoid}}(C_NULL)
+    GC.@preserve roots begin
+        tk = TK === nothing ? Ptr{CMatrix}(C_NULL) : Ref(_cmatrix(TK))
+        tf = TF === nothing ? Ptr{CMatrix}(C_NULL) : Ref(_cmatrix(TF))
+        _check(ccall((:ntk_flow_create, libntk), Cint,
+                     (CMatrix, CMatrix, CMatrix, Ptr{CMatrix}, Ptr{CMatrix}, Cint, Ref{CFlowOptions},
+                      Ref{Ptr{Cvoid}}),
+                     _cmatrix(Kp), _cmatrix(Yp), _cmatrix(Fp), tk, tf, c, opts, out))
+    end
+    return Flow(out[], size(Yp, 1), size(Yp, 2), TF === nothing ? 0 : size(TF, 1))
+end
+
+function _free!(f::Flow)
+    if f.ptr != C_NULL
+        ccall((:ntk_flow_free, libntk), Cvoid, (Ptr{Cvoid},), f.ptr)
+        f.ptr = C_NULL
+    end
+    return nothing
+end
+
+"""
+    close(flow::Flow)
+
+Frees the library handle now (idempotent). Later use of `flow` throws an `ArgumentError`.
+"""
+Base.close(f::Flow) = _free!(f)
+Base.isopen(f::Flow) = f.ptr != C_NULL
+
+function Base.unsafe_convert(::Type{Ptr{Cvoid}}, f::Flow)
+    f.ptr == C_NULL && throw(ArgumentError("NTK.Flow has been closed"))
+    return f.ptr
+end
+
+function Base.show(io::IO, f::Flow)
+    print(io, "NTK.Flow(N = ", f.n, ", k = ", f.k, f.m > 0 ? ", M = $(f.m)" : "",
+          isopen(f) ? ", t = $(time(f))" : ", closed", ")")
+end
+
+"Advances the flow by `dt > 0` (mutates it; unchanged on error). Returns the flow."
+step!(f::Flow, dt::Real) = (_check(ccall((:ntk_flow_step, libntk), Cint, (Ptr{Cvoid}, Cdouble), f, dt)); f)
+
+"Moves the flow to the absolute time `t ≥ 0` (`Inf` for MSE: kernel regression). Returns the flow."
+set_time!(f::Flow, t::Real) =
+    (_check(ccall((:ntk_flow_set_time, libntk), Cint, (Ptr{Cvoid}, Cdouble), f, t)); f)
+
+"The current time of the flow."
+function Base.time(f::Flow)
+    t = Ref{Cdouble}(NaN)
+    _check(ccall((:ntk_flow_time, libntk), Cint, (Ptr{Cvoid}, Ref{Cdouble}), f, t))
+    return t[]
+end
+
+"Writes the training outputs f_t(x_i) (`N × k`) into `out`."
+function outputs!(out::StridedMatrix{Float64}, f::Flow)
+    GC.@preserve out _check(ccall((:ntk_flow_outputs, libntk), Cint, (Ptr{Cvoid}, CMatrixMut), f,
+                                  _cmatrix_mut(out)))
+    return out
+end
+"The training outputs f_t(x_i) as a new `N × k` matrix."
+outputs(f::Flow) = outputs!(Matrix{Float64}(undef, f.n, f.k), f)
+
+"Writes the test outputs f_t(x*_i) (`M × k`) into `out`; an error when the flow has no test kernel."
+function predict!(out::StridedMatrix{Float64}, f::Flow)
+    GC.@preserve out _check(ccall((:ntk_flow_predict, libntk), Cint, (Ptr{Cvoid}, CMatrixMut), f,
+                                  _cmatrix_mut(out)))
+    return out
+end
+"The test outputs f_t(x*_i) as a new `M × k` matrix."
+predict(f::Flow) = predict!(Matrix{Float64}(undef, f.m, f.k), f)
+
+"The loss C(f_t) = (1/N) Σ_i c(f_t(x_i), y_i)."
+function loss(f::Flow)
+    l = Ref{Cdouble}(NaN)
+    _check(ccall((:ntk_flow_loss, libntk), Cint, (Ptr{Cvoid}, Ref{Cdouble}), f, l))
+    return l[]
+end
+
+# ---------------------------------------------------------------------------------------------
+# Training
+
+"""
+    train!(net, X, Y; learning_rate, steps, cost = :mse, progress = nothing) -> Vector{Float64}
+
+Full-batch gradient descent on C(θ) = (1/N) Σ_i c(f_θ(x_i), y_i): `steps` updates
+θ ← θ − η ∇C (η = `learning_rate`). Returns the loss history (length `steps + 1`; entry s is
+C(θ_s)). `progress(done, total)` is called before each step; returning `true` cancels (an
+`NTKError` with status `NTK_STATUS_CANCELLED`; the network then holds the completed steps).
+"""
+function train!(net::Network, X::AbstractVecOrMat{<:Real}, Y::AbstractVecOrMat{<:Real};
+                learning_rate::Real, steps::Integer, cost::Union{Symbol,Integer} = :mse,
+                progress = nothing)
+    steps >= 0 || throw(ArgumentError("steps must be >= 0"))
+    c = _enum(COSTS, cost, "cost")
+    A = _input(X)
+    B = _input(Y isa AbstractVector ? reshape(Y, :, 1) : Y)
+    history = fill(NaN, steps + 1)
+    ra, rb = _root(A), _root(B)
+    GC.@preserve ra rb history begin
+        status = _with_progress(progress) do opts
+            ccall((:ntk_network_train, libntk), Cint,
+                  (Ptr{Cvoid}, CMatrix, CMatrix, Cint, Cdouble, Csize_t, Ptr{Cdouble}, Ptr{COptions}),
+                  net, _cmatrix(A), _cmatrix(B), c, learning_rate, steps, history, opts)
+        end
+        _check(status)
+    end
+    return history
+end
+
+# ---------------------------------------------------------------------------------------------
+# Spectrum diagnostics
+
+"""
+    kernel_spectrum(K; which = :all, count = size(K, 1)) -> Vector{Float64}
+
+Eigenvalues of the symmetric kernel matrix `K`: `:all` (ascending), the `count` `:smallest`
+(ascending) or the `count` `:largest` (descending).
+"""
+function kernel_spectrum(K::AbstractMatrix{<:Real}; which::Union{Symbol,Integer} = :all,
+                         count::Integer = size(K, 1))
+    w = _enum(SPECTRUM_WHICH, which, "spectrum selection")
+    count >= 0 || throw(ArgumentError("count must be >= 0"))   # 0 is reported by the library
+    A = _input(K)
+    ev = Vector{Float64}(undef, count)
+    ra = _root(A)
+    GC.@preserve ra ev begin
+        _check(ccall((:ntk_kernel_spectrum, libntk), Cint, (CMatrix, Ptr{Cdouble}, Csize_t, Cint),
+                     _cmatrix(A), ev, count, w))
+    end
+    return ev
+end
+
+"""
+    kernel_condition(K) -> (lambda_min, lambda_max, condition)
+
+Smallest and largest eigenvalues of the symmetric `K` and λ_max/λ_min (`Inf` when λ_min ≤ 0).
+"""
+function kernel_condition(K::AbstractMatrix{<:Real})
+    A = _input(K)
+    lo, hi, c = Ref{Cdouble}(NaN), Ref{Cdouble}(NaN), Ref{Cdouble}(NaN)
+    ra = _root(A)
+    GC.@preserve ra _check(ccall((:ntk_kernel_condition, libntk), Cint,
+                                 (CMatrix, Ref{Cdouble}, Ref{Cdouble}, Ref{Cdouble}), _cmatrix(A), lo, hi, c))
+    return (lambda_min = lo[], lambda_max = hi[], condition = c[])
 end
 
 end # module

@@ -1,6 +1,8 @@
 /*
  * ntk_r.c -- .Call shim between R and the ntk C API.
  *
+ * - Network and flow handles are external pointers (tags `ntk_network` / `ntk_flow`), built
+ *   before the library creates the handle so that no R allocation error can leak one.
  * - Network handles are external pointers (tag: the symbol `ntk_network`, class "ntk_network",
  *   attribute "widths") with a C finalizer registered by R_RegisterCFinalizerEx (also run at
  *   exit). ntk_free() frees early and clears the pointer; any later use is an R error.
@@ -15,6 +17,7 @@
 #include <Rinternals.h>
 #include <R_ext/Rdynload.h>
 
+#include <limits.h>
 #include <math.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -23,6 +26,7 @@
 #include "ntk.h"
 
 static SEXP network_tag = NULL;
+static SEXP flow_tag = NULL;
 
 /* Raises an R error describing a failed call; `status` must not be NTK_STATUS_OK. */
 static void raise_status(enum ntk_status status) {
@@ -206,6 +210,268 @@ static SEXP C_network_forward(SEXP obj, SEXP x) {
     return out;
 }
 
+/* ---- matrices --------------------------------------------------------------------------- */
+
+/* A double matrix (or vector = one column) as a column-major view without copying. */
+static ntk_matrix as_view(SEXP x, const char *what) {
+    ntk_matrix m;
+    if (TYPEOF(x) != REALSXP) Rf_error("%s must be a double matrix", what);
+    if (Rf_isMatrix(x)) {
+        SEXP dim = Rf_getAttrib(x, R_DimSymbol);
+        m.rows = (size_t)INTEGER(dim)[0];
+        m.cols = (size_t)INTEGER(dim)[1];
+    } else {
+        m.rows = (size_t)XLENGTH(x);
+        m.cols = 1;
+    }
+    m.data = REAL(x);
+    m.row_stride = 1;
+    m.col_stride = (ptrdiff_t)m.rows;
+    return m;
+}
+
+static ntk_matrix_mut as_view_mut(SEXP x) {
+    ntk_matrix_mut m;
+    SEXP dim = Rf_getAttrib(x, R_DimSymbol);
+    m.data = REAL(x);
+    m.rows = (size_t)INTEGER(dim)[0];
+    m.cols = (size_t)INTEGER(dim)[1];
+    m.row_stride = 1;
+    m.col_stride = (ptrdiff_t)m.rows;
+    return m;
+}
+
+static int as_code(SEXP v, const char *what) {
+    int c = Rf_asInteger(v);
+    if (c == NA_INTEGER) Rf_error("%s must be an integer code", what);
+    return c;
+}
+
+/* A matrix of rows x cols, checked against R's limits before allocating. */
+static SEXP alloc_matrix(size_t rows, size_t cols) {
+    if (rows > INT_MAX || cols > INT_MAX) Rf_error("result too large for an R matrix");
+    return Rf_allocMatrix(REALSXP, (int)rows, (int)cols);
+}
+
+static size_t output_dim_of(SEXP net_obj) {
+    SEXP widths = Rf_getAttrib(net_obj, Rf_install("widths"));
+    if (TYPEOF(widths) != REALSXP || XLENGTH(widths) < 2) Rf_error("corrupt ntk_network widths");
+    return (size_t)REAL(widths)[XLENGTH(widths) - 1];
+}
+
+/* ---- infinite-width kernels -------------------------------------------------------------- */
+
+/* which: bit 0 NNGP, bit 1 Sigma-dot, bit 2 NTK. Returns list(nngp, sigma_dot, ntk) with NULL for
+ * the kernels not requested. */
+static SEXP C_kernel_limit(SEXP obj, SEXP x1, SEXP x2, SEXP which) {
+    ntk_network *net = get_network(obj);
+    ntk_matrix v1 = as_view(x1, "x1"), v2 = v1;
+    int w = as_code(which, "which"), i;
+    size_t n2;
+    ntk_matrix_mut views[3];
+    SEXP result, names;
+    static const char *const kernel_names[3] = {"nngp", "sigma_dot", "ntk"};
+    if (x2 != R_NilValue) v2 = as_view(x2, "x2");
+    n2 = x2 != R_NilValue ? v2.rows : v1.rows;
+    result = PROTECT(Rf_allocVector(VECSXP, 3));
+    names = PROTECT(Rf_allocVector(STRSXP, 3));
+    for (i = 0; i < 3; i++) {
+        SET_STRING_ELT(names, i, Rf_mkChar(kernel_names[i]));
+        if (w & (1 << i)) {
+            SEXP m = alloc_matrix(v1.rows, n2);
+            SET_VECTOR_ELT(result, i, m); /* protected through `result` from here on */
+            views[i] = as_view_mut(m);
+        }
+    }
+    Rf_setAttrib(result, R_NamesSymbol, names);
+    NTK_R_CHECK(ntk_kernel_limit(net, v1, x2 != R_NilValue ? &v2 : NULL, (w & 1) ? &views[0] : NULL,
+                                 (w & 2) ? &views[1] : NULL, (w & 4) ? &views[2] : NULL, NULL));
+    UNPROTECT(2);
+    return result;
+}
+
+/* ---- empirical kernels and the Jacobian -------------------------------------------------- */
+
+/* x2 = NULL for x2 = x1; mode/method: integer codes of ntk_kernel_mode / ntk_kernel_method. */
+static SEXP C_kernel_empirical(SEXP obj, SEXP x1, SEXP x2, SEXP mode, SEXP method) {
+    ntk_network *net = get_network(obj);
+    ntk_matrix v1 = as_view(x1, "x1"), v2 = v1;
+    int m = as_code(mode, "mode"), me = as_code(method, "method");
+    size_t k = m == NTK_KERNEL_MODE_FULL ? output_dim_of(obj) : 1, n2;
+    SEXP out;
+    if (x2 != R_NilValue) v2 = as_view(x2, "x2");
+    n2 = x2 != R_NilValue ? v2.rows : v1.rows;
+    /* an invalid mode is reported by the library; the output shape then does not matter */
+    out = PROTECT(alloc_matrix(v1.rows * k, n2 * k));
+    NTK_R_CHECK(ntk_kernel_empirical(net, v1, x2 != R_NilValue ? &v2 : NULL, m, me, as_view_mut(out), NULL));
+    UNPROTECT(1);
+    return out;
+}
+
+static SEXP C_network_jacobian(SEXP obj, SEXP x) {
+    ntk_network *net = get_network(obj);
+    ntk_matrix v = as_view(x, "x");
+    SEXP out = PROTECT(alloc_matrix(v.rows * output_dim_of(obj), num_params_of(net)));
+    NTK_R_CHECK(ntk_network_jacobian(net, v, as_view_mut(out), NULL));
+    UNPROTECT(1);
+    return out;
+}
+
+/* ---- flows ------------------------------------------------------------------------------- */
+
+static void flow_finalizer(SEXP ptr) {
+    ntk_flow *flow = (ntk_flow *)R_ExternalPtrAddr(ptr);
+    if (flow != NULL) {
+        ntk_flow_free(flow);
+        R_ClearExternalPtr(ptr);
+    }
+}
+
+static ntk_flow *get_flow(SEXP obj) {
+    ntk_flow *flow;
+    if (TYPEOF(obj) != EXTPTRSXP || !Rf_inherits(obj, "ntk_flow") || R_ExternalPtrTag(obj) != flow_tag) {
+        Rf_error("expected an ntk_flow object");
+    }
+    flow = (ntk_flow *)R_ExternalPtrAddr(obj);
+    if (flow == NULL) Rf_error("this ntk_flow has been freed (or was restored from a saved session)");
+    return flow;
+}
+
+/* attribute "dims" = c(N, k, M) of a flow object */
+static size_t flow_dim(SEXP obj, int i) {
+    SEXP d = Rf_getAttrib(obj, Rf_install("dims"));
+    if (TYPEOF(d) != REALSXP || XLENGTH(d) != 3) Rf_error("corrupt ntk_flow dims");
+    return (size_t)REAL(d)[i];
+}
+
+static SEXP C_flow_create(SEXP kernel, SEXP y, SEXP f0, SEXP test_kernel, SEXP test_f0, SEXP cost,
+                          SEXP options) {
+    ntk_matrix kv = as_view(kernel, "kernel"), yv = as_view(y, "y"), fv = as_view(f0, "f0");
+    ntk_matrix tk = kv, tf = fv;
+    ntk_flow_options opt;
+    ntk_flow *flow = NULL;
+    int c = as_code(cost, "cost");
+    SEXP result, dims, cls;
+    if (TYPEOF(options) != REALSXP || XLENGTH(options) != 4) Rf_error("options must be 4 numbers");
+    if (test_kernel != R_NilValue) tk = as_view(test_kernel, "test_kernel");
+    if (test_f0 != R_NilValue) tf = as_view(test_f0, "test_f0");
+    opt.method = (int)REAL(options)[0];
+    if ((double)opt.method != REAL(options)[0]) Rf_error("options method must be an integer code");
+    opt.rtol = REAL(options)[1];
+    opt.atol = REAL(options)[2];
+    opt.krylov_tol = REAL(options)[3];
+    dims = PROTECT(Rf_allocVector(REALSXP, 3));
+    REAL(dims)[0] = (double)yv.rows;
+    REAL(dims)[1] = (double)yv.cols;
+    REAL(dims)[2] = test_f0 != R_NilValue ? (double)tf.rows : 0.0;
+    /* the object (NULL address, finalizer registered) exists before the handle does */
+    result = PROTECT(R_MakeExternalPtr(NULL, flow_tag, R_NilValue));
+    R_RegisterCFinalizerEx(result, flow_finalizer, TRUE);
+    cls = PROTECT(Rf_mkString("ntk_flow"));
+    Rf_setAttrib(result, R_ClassSymbol, cls);
+    Rf_setAttrib(result, Rf_install("dims"), dims);
+    NTK_R_CHECK(ntk_flow_create(kv, yv, fv, test_kernel != R_NilValue ? &tk : NULL,
+                                test_f0 != R_NilValue ? &tf : NULL, c, &opt, &flow));
+    R_SetExternalPtrAddr(result, flow);
+    UNPROTECT(3);
+    return result;
+}
+
+static SEXP C_flow_free(SEXP obj) {
+    if (TYPEOF(obj) == EXTPTRSXP && R_ExternalPtrTag(obj) == flow_tag) flow_finalizer(obj);
+    else Rf_error("expected an ntk_flow object");
+    return R_NilValue;
+}
+
+static SEXP C_flow_is_valid(SEXP obj) {
+    return Rf_ScalarLogical(TYPEOF(obj) == EXTPTRSXP && R_ExternalPtrTag(obj) == flow_tag &&
+                            R_ExternalPtrAddr(obj) != NULL);
+}
+
+static SEXP C_flow_step(SEXP obj, SEXP dt) {
+    ntk_flow *flow = get_flow(obj);
+    NTK_R_CHECK(ntk_flow_step(flow, Rf_asReal(dt)));
+    return R_NilValue;
+}
+
+static SEXP C_flow_set_time(SEXP obj, SEXP t) {
+    ntk_flow *flow = get_flow(obj);
+    NTK_R_CHECK(ntk_flow_set_time(flow, Rf_asReal(t)));
+    return R_NilValue;
+}
+
+static SEXP C_flow_time(SEXP obj) {
+    ntk_flow *flow = get_flow(obj);
+    double t = 0.0;
+    NTK_R_CHECK(ntk_flow_time(flow, &t));
+    return Rf_ScalarReal(t);
+}
+
+static SEXP C_flow_loss(SEXP obj) {
+    ntk_flow *flow = get_flow(obj);
+    double l = 0.0;
+    NTK_R_CHECK(ntk_flow_loss(flow, &l));
+    return Rf_ScalarReal(l);
+}
+
+static SEXP C_flow_outputs(SEXP obj) {
+    ntk_flow *flow = get_flow(obj);
+    SEXP out = PROTECT(alloc_matrix(flow_dim(obj, 0), flow_dim(obj, 1)));
+    NTK_R_CHECK(ntk_flow_outputs(flow, as_view_mut(out)));
+    UNPROTECT(1);
+    return out;
+}
+
+static SEXP C_flow_predict(SEXP obj) {
+    ntk_flow *flow = get_flow(obj);
+    SEXP out = PROTECT(alloc_matrix(flow_dim(obj, 2), flow_dim(obj, 1)));
+    NTK_R_CHECK(ntk_flow_predict(flow, as_view_mut(out)));
+    UNPROTECT(1);
+    return out;
+}
+
+/* ---- training ---------------------------------------------------------------------------- */
+
+static SEXP C_network_train(SEXP obj, SEXP x, SEXP y, SEXP cost, SEXP learning_rate, SEXP steps) {
+    ntk_network *net = get_network(obj);
+    ntk_matrix xv = as_view(x, "x"), yv = as_view(y, "y");
+    int c = as_code(cost, "cost");
+    double s = whole_number(Rf_asReal(steps), "steps");
+    SEXP history;
+    if (s + 1 > (double)R_XLEN_T_MAX) Rf_error("steps too large");
+    history = PROTECT(Rf_allocVector(REALSXP, (R_xlen_t)s + 1));
+    NTK_R_CHECK(ntk_network_train(net, xv, yv, c, Rf_asReal(learning_rate), (size_t)s, REAL(history), NULL));
+    UNPROTECT(1);
+    return history;
+}
+
+/* ---- spectrum ---------------------------------------------------------------------------- */
+
+static SEXP C_kernel_spectrum(SEXP k, SEXP count, SEXP which) {
+    ntk_matrix kv = as_view(k, "k");
+    double n = whole_number(Rf_asReal(count), "count");
+    int w = as_code(which, "which");
+    SEXP ev;
+    if (n > (double)R_XLEN_T_MAX) Rf_error("count too large");
+    ev = PROTECT(Rf_allocVector(REALSXP, n > 0 ? (R_xlen_t)n : 1));
+    NTK_R_CHECK(ntk_kernel_spectrum(kv, REAL(ev), (size_t)n, w));
+    UNPROTECT(1);
+    return ev;
+}
+
+static SEXP C_kernel_condition(SEXP k) {
+    ntk_matrix kv = as_view(k, "k");
+    SEXP out = PROTECT(Rf_allocVector(REALSXP, 3)), names;
+    NTK_R_CHECK(ntk_kernel_condition(kv, &REAL(out)[0], &REAL(out)[1], &REAL(out)[2]));
+    names = PROTECT(Rf_allocVector(STRSXP, 3));
+    SET_STRING_ELT(names, 0, Rf_mkChar("lambda_min"));
+    SET_STRING_ELT(names, 1, Rf_mkChar("lambda_max"));
+    SET_STRING_ELT(names, 2, Rf_mkChar("condition"));
+    Rf_setAttrib(out, R_NamesSymbol, names);
+    UNPROTECT(2);
+    return out;
+}
+
 #define ENTRY(name, nargs) {#name, (DL_FUNC)&name, nargs}
 static const R_CallMethodDef call_methods[] = {
     ENTRY(C_version, 0),
@@ -219,10 +485,26 @@ static const R_CallMethodDef call_methods[] = {
     ENTRY(C_network_get_params, 1),
     ENTRY(C_network_set_params, 2),
     ENTRY(C_network_forward, 2),
+    ENTRY(C_kernel_limit, 4),
+    ENTRY(C_kernel_empirical, 5),
+    ENTRY(C_network_jacobian, 2),
+    ENTRY(C_flow_create, 7),
+    ENTRY(C_flow_free, 1),
+    ENTRY(C_flow_is_valid, 1),
+    ENTRY(C_flow_step, 2),
+    ENTRY(C_flow_set_time, 2),
+    ENTRY(C_flow_time, 1),
+    ENTRY(C_flow_loss, 1),
+    ENTRY(C_flow_outputs, 1),
+    ENTRY(C_flow_predict, 1),
+    ENTRY(C_network_train, 6),
+    ENTRY(C_kernel_spectrum, 3),
+    ENTRY(C_kernel_condition, 1),
     {NULL, NULL, 0}};
 
 void R_init_ntk(DllInfo *dll) {
     network_tag = Rf_install("ntk_network");
+    flow_tag = Rf_install("ntk_flow");
     R_registerRoutines(dll, NULL, call_methods, NULL, NULL);
     R_useDynamicSymbols(dll, FALSE);
     R_forceSymbols(dll, TRUE);

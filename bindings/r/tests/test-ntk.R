@@ -169,6 +169,289 @@ check_error(ntk_params(NULL), "expected an ntk_network", "NULL object")
 check_error(ntk_params(structure(1, class = "ntk_network")), "expected an ntk_network", "fake object")
 check_error(ntk_free(42), "expected an ntk_network", "free of a non-network")
 
+# --- infinite-width kernels -------------------------------------------------------------------------
+expect <- function(act, a, s11, s22, s12) {
+    if (act == "identity") return(c(s12, 1))
+    if (act == "erf") {
+        q <- (1 + 2 * s11) * (1 + 2 * s22)
+        return(c(2 / pi * asin(2 * s12 / sqrt(q)), 4 / pi / sqrt(q - 4 * s12^2)))
+    }
+    nrm <- sqrt(s11 * s22)
+    th <- acos(min(1, max(-1, if (nrm > 0) s12 / nrm else 0)))
+    c((1 - a)^2 / (2 * pi) * nrm * (sin(th) + (pi - th) * cos(th)) + a * s12, (1 - a)^2 * (pi - th) / (2 * pi) + a)
+}
+limit_ref <- function(act, a, beta, L, x1, x2) {
+    n0 <- ncol(x1)
+    out <- list(nngp = matrix(0, nrow(x1), nrow(x2)), sigma_dot = matrix(0, nrow(x1), nrow(x2)),
+                ntk = matrix(0, nrow(x1), nrow(x2)))
+    for (i in seq_len(nrow(x1))) for (j in seq_len(nrow(x2))) {
+        s11 <- sum(x1[i, ]^2) / n0 + beta^2; s22 <- sum(x2[j, ]^2) / n0 + beta^2
+        s12 <- sum(x1[i, ] * x2[j, ]) / n0 + beta^2
+        th <- s12; sd <- 0
+        for (l in seq_len(L - 1)) {
+            e11 <- expect(act, a, s11, s11, s11)[1]; e22 <- expect(act, a, s22, s22, s22)[1]
+            e12 <- expect(act, a, s11, s22, s12)
+            s11 <- e11 + beta^2; s22 <- e22 + beta^2; s12 <- e12[1] + beta^2; sd <- e12[2]
+            th <- th * sd + s12
+        }
+        out$nngp[i, j] <- s12; out$sigma_dot[i, j] <- sd; out$ntk[i, j] <- th
+    }
+    out
+}
+lx1 <- outer(1:5, 1:3, function(i, j) sin(0.7 * i + 0.3 * j))
+lx2 <- outer(1:4, 1:3, function(i, j) cos(0.4 * i - 0.9 * j))
+for (cfg in list(list("relu", 0, 0.1, 3), list("leaky_relu", 0.2, 0.3, 4), list("erf", 0, 0.5, 3),
+                 list("identity", 0, 0.7, 4))) {
+    L <- cfg[[4]]
+    n <- ntk_network(c(3, rep(8, L - 1), 1), cfg[[1]], beta = cfg[[3]], activation_param = cfg[[2]])
+    k <- ntk_kernel_limit(n, lx1, lx2, kernel = "all")
+    r <- limit_ref(cfg[[1]], cfg[[2]], cfg[[3]], L, lx1, lx2)
+    check(relerr(k$nngp, r$nngp) < 1e-12 && relerr(k$sigma_dot, r$sigma_dot) < 1e-12 && relerr(k$ntk, r$ntk) < 1e-12,
+          paste(cfg[[1]], "limit kernels vs closed form"))
+    check(identical(ntk_kernel_limit(n, lx1, lx2), k$ntk), paste(cfg[[1]], "ntk alone"))
+    check(identical(ntk_kernel_limit(n, lx1, lx2, kernel = "nngp"), k$nngp), paste(cfg[[1]], "nngp alone"))
+}
+n <- ntk_network(c(3, 8, 8, 1), "relu", beta = 0.1)
+S <- ntk_kernel_limit(n, lx1)
+check(identical(S, t(S)) && relerr(S, ntk_kernel_limit(n, lx1, lx1)) < 1e-15, "limit x2 = NULL symmetric")
+check_error(ntk_kernel_limit(n, lx1[, 1:2]), "NTK_STATUS_INVALID_ARGUMENT", "limit x1 columns")
+check_error(ntk_kernel_limit(n, lx1, lx2[, 1:2]), "x2", "limit x2 columns")
+lxn <- lx1; lxn[3, 1] <- NaN
+check_error(ntk_kernel_limit(n, lxn), "NTK_STATUS_NON_FINITE", "limit NaN")
+check_error(ntk_kernel_limit(n, lx1, kernel = "nope"), "unknown kernel", "limit bad kernel name")
+hh2 <- ntk_network(c(3, 4, 1)); ntk_free(hh2)
+check_error(ntk_kernel_limit(hh2, lx1), "freed", "limit on a freed network")
+
+# --- empirical kernels and the Jacobian --------------------------------------------------------
+fd_jacobian <- function(net, x, h = 1e-5) {
+    theta <- ntk_params(net); tmp <- ntk_clone(net)
+    J <- matrix(0, nrow(x) * 2, length(theta))
+    for (p in seq_along(theta)) {
+        t <- theta; t[p] <- t[p] + h; ntk_set_params(tmp, t); fp <- ntk_forward(tmp, x)
+        t[p] <- t[p] - 2 * h; ntk_set_params(tmp, t); fm <- ntk_forward(tmp, x)
+        J[, p] <- as.vector(t((fp - fm) / (2 * h)))   # row (i-1) n_L + a
+    }
+    ntk_free(tmp)
+    J
+}
+trace_of <- function(full, k) {
+    n1 <- nrow(full) / k; n2 <- ncol(full) / k
+    outer(seq_len(n1), seq_len(n2), Vectorize(function(i, j)
+        sum(sapply(seq_len(k), function(a) full[(i - 1) * k + a, (j - 1) * k + a])) / k))
+}
+x1 <- outer(1:4, 1:3, function(i, j) sin(0.3 * i - 0.8 * j))
+x2 <- outer(1:3, 1:3, function(i, j) cos(0.5 * i + 0.2 * j))
+J1 <- ntk_jacobian(net, x1); J2 <- ntk_jacobian(net, x2)
+check(identical(dim(J1), c(8L, 80L)), "Jacobian shape")
+check(relerr(J1, fd_jacobian(net, x1)) < 1e-8, "Jacobian vs finite differences")
+full <- ntk_kernel_empirical(net, x1, x2, mode = "full")
+check(identical(dim(full), c(8L, 6L)), "full kernel shape")
+check(relerr(full, J1 %*% t(J2)) < 1e-13, "full kernel vs J1 J2^T")
+tr <- ntk_kernel_empirical(net, x1, x2)
+check(identical(dim(tr), c(4L, 3L)), "trace kernel shape")
+check(relerr(tr, trace_of(J1 %*% t(J2), 2)) < 1e-13, "trace kernel vs trace of J1 J2^T / n_L")
+for (m in list("auto", "jacobian", "structured", 2L))
+    check(relerr(ntk_kernel_empirical(net, x1, x2, mode = "full", method = m), full) < 1e-13,
+          paste("method", m))
+S <- ntk_kernel_empirical(net, x1)
+check(identical(S, t(S)) && relerr(S, ntk_kernel_empirical(net, x1, x1)) < 1e-14, "x2 = NULL: symmetric")
+check(identical(ntk_kernel_empirical(net, t(t(x1)), x2), tr), "re-laid-out copy, same bits")
+if (capabilities("profmem")) {
+    big <- matrix(rnorm(3000), 1000, 3)
+    traced <- capture.output({ tracemem(big); invisible(ntk_kernel_empirical(net, big[1:2, ], big)); invisible(ntk_jacobian(net, big)); untracemem(big) })
+    check(!any(grepl("tracemem\\[", traced)), "double matrices not duplicated by kernel/Jacobian")
+}
+check_error(ntk_kernel_empirical(net, x1[, 1:2]), "NTK_STATUS_INVALID_ARGUMENT", "x1 columns")
+check_error(ntk_kernel_empirical(net, x1, x2[, 1:2]), "x2", "x2 columns")
+xn <- x1; xn[2, 3] <- NaN
+check_error(ntk_kernel_empirical(net, xn), "NTK_STATUS_NON_FINITE", "NaN x1")
+check_error(ntk_kernel_empirical(net, x1, xn), "x2", "NaN x2")
+check_error(ntk_jacobian(net, xn), "NTK_STATUS_NON_FINITE", "NaN Jacobian input")
+check_error(ntk_kernel_empirical(net, x1, mode = "nope"), "unknown kernel mode", "bad mode name")
+check_error(ntk_kernel_empirical(net, x1, method = 7L), "NTK_STATUS_INVALID_ARGUMENT", "bad method code")
+check_error(ntk_kernel_empirical(net, x1, mode = 5L), "NTK_STATUS_INVALID_ARGUMENT", "bad mode code")
+check_error(ntk_kernel_empirical(net, "a"), "numeric matrix", "character input")
+
+# --- kernel flows -------------------------------------------------------------------------------
+A <- matrix(c(1, 0.3, -0.2, 0.4, 0.9, 0.1, -0.5, 0.2, 0.8), 3, byrow = TRUE)
+K <- A %*% t(A) + 0.1 * diag(3)
+Ks <- matrix(c(0.3, -0.1, 0.5, 0.2, 0.4, -0.3), 2, byrow = TRUE)
+Y <- matrix(c(0.5, -1, 1, 0.2, -0.3, 0.7), 3, byrow = TRUE)
+F0 <- matrix(c(0.1, 0.2, -0.4, 0.3, 0.6, -0.5), 3, byrow = TRUE)
+Fs0 <- matrix(c(0.05, -0.1, 0.2, 0.3), 2, byrow = TRUE)
+# eigen-free reference: Taylor series of exp(-tK/N) and of its integral
+taylor <- function(t) {
+    B <- -t * K / 3; term <- diag(3); E <- term; Fi <- t * term
+    for (m in 1:80) { term <- term %*% B / m; E <- E + term; Fi <- Fi + t * term / (m + 1) }
+    list(E = E, F = Fi)
+}
+flow_ref <- function(t) {
+    s <- taylor(t)
+    list(train = Y + s$E %*% (F0 - Y), test = Fs0 - Ks %*% s$F %*% (F0 - Y) / 3)
+}
+for (m in c("auto", "eigen", "krylov", "ode")) {
+    tol <- if (m == "ode") 1e-8 else 1e-11
+    fl <- ntk_flow(K, Y, F0, test_kernel = Ks, test_f0 = Fs0, method = m)
+    check(ntk_time(fl) == 0 && identical(ntk_outputs(fl), F0) && identical(predict(fl), Fs0), paste(m, "t = 0"))
+    ntk_set_time(fl, 0.7)
+    r <- flow_ref(0.7)
+    check(ntk_time(fl) == 0.7, paste(m, "time"))
+    check(relerr(ntk_outputs(fl), r$train) < tol && relerr(predict(fl), r$test) < tol, paste(m, "flow at 0.7 vs Taylor"))
+    ntk_step(ntk_step(fl, 0.25), 0.55)
+    r <- flow_ref(1.5)
+    check(relerr(ntk_outputs(fl), r$train) < tol && relerr(predict(fl), r$test) < tol, paste(m, "after steps vs Taylor"))
+    check(abs(ntk_loss(fl) - sum((ntk_outputs(fl) - Y)^2) / 6) < 1e-14, paste(m, "loss"))
+    ntk_free(fl)
+}
+fl <- ntk_flow(K, Y, F0, test_kernel = Ks, test_f0 = Fs0)
+ntk_set_time(fl, Inf)
+check(relerr(ntk_outputs(fl), Y) < 1e-10, "t = Inf reaches the targets")
+check(relerr(predict(fl), Fs0 - Ks %*% solve(K, F0 - Y)) < 1e-10, "t = Inf is kernel regression")
+check(grepl("N = 3, k = 2, M = 2", paste(capture.output(print(fl)), collapse = "")), "print flow")
+ffull <- ntk_flow(kronecker(K, diag(2)), Y, F0, test_kernel = kronecker(Ks, diag(2)), test_f0 = Fs0)
+ntk_set_time(fl, 1.3); ntk_set_time(ffull, 1.3)
+check(relerr(ntk_outputs(ffull), ntk_outputs(fl)) < 1e-12 && relerr(predict(ffull), predict(fl)) < 1e-12,
+      "full kernel K (x) I vs scalar kernel")
+fvec <- ntk_flow(K, Y[, 1], F0[, 1])
+ntk_set_time(fvec, 1.3)
+check(identical(dim(ntk_outputs(fvec)), c(3L, 1L)) && relerr(ntk_outputs(fvec), ntk_outputs(fl)[, 1, drop = FALSE]) < 1e-13,
+      "vector targets = one output")
+# cross-entropy vs RK4
+Yp <- matrix(c(1, 0, 0, 0.2, 0.5, 0.3, 0, 0, 1), 3, byrow = TRUE)
+G0 <- matrix(c(0.3, -0.2, 0.1, -0.5, 0.4, 0, 0.2, 0.2, -0.6), 3, byrow = TRUE)
+Gs0 <- matrix(c(0.1, 0, -0.1, 0.3, -0.3, 0.2), 2, byrow = TRUE)
+softmax <- function(f) { e <- exp(f - apply(f, 1, max)); e / rowSums(e) }
+rhs <- function(f) { d <- softmax(f) - Yp; list(-K %*% d / 3, -Ks %*% d / 3) }
+ce <- G0; ces <- Gs0; hh <- 1.5 / 1000
+for (s in 1:1000) {
+    k1 <- rhs(ce); k2 <- rhs(ce + hh / 2 * k1[[1]]); k3 <- rhs(ce + hh / 2 * k2[[1]]); k4 <- rhs(ce + hh * k3[[1]])
+    ce <- ce + hh / 6 * (k1[[1]] + 2 * k2[[1]] + 2 * k3[[1]] + k4[[1]])
+    ces <- ces + hh / 6 * (k1[[2]] + 2 * k2[[2]] + 2 * k3[[2]] + k4[[2]])
+}
+fce <- ntk_flow(K, Yp, G0, test_kernel = Ks, test_f0 = Gs0, cost = "cross_entropy")
+ntk_set_time(fce, 1.5)
+check(relerr(ntk_outputs(fce), ce) < 1e-8 && relerr(predict(fce), ces) < 1e-8, "cross-entropy flow vs RK4")
+check(abs(ntk_loss(fce) + sum(Yp * log(softmax(ce))) / 3) < 1e-8, "cross-entropy loss")
+check_error(ntk_set_time(fce, Inf), "NTK_STATUS_INVALID_ARGUMENT", "t = Inf for cross-entropy")
+check_error(ntk_step(fl, -1), "dt", "negative dt")
+check_error(ntk_step(fl, NaN), "NTK_STATUS_NON_FINITE", "NaN dt")
+check_error(ntk_set_time(fl, -1), "NTK_STATUS_INVALID_ARGUMENT", "negative t")
+check(ntk_time(fl) == 1.3, "flow unchanged by failed calls")
+Ka <- K; Ka[1, 3] <- Ka[1, 3] + 1e-3
+check_error(ntk_flow(Ka, Y, F0), "symmetric", "asymmetric kernel")
+Kn <- K; Kn[2, 2] <- NaN
+check_error(ntk_flow(Kn, Y, F0), "NTK_STATUS_NON_FINITE", "NaN kernel")
+Ki <- K; Ki[1, 2] <- Ki[2, 1] <- 10
+check_error(ntk_flow(Ki, Y, F0), "NTK_STATUS_NUMERICAL", "indefinite kernel")
+check_error(ntk_flow(K, Y, F0[, 1]), "NTK_STATUS_INVALID_ARGUMENT", "f0 shape")
+check_error(ntk_flow(K[1:2, ], Y, F0), "NTK_STATUS_INVALID_ARGUMENT", "kernel rows")
+check_error(ntk_flow(K, Y, F0, test_kernel = Ks), "NTK_STATUS_NULL_POINTER", "test_kernel without test_f0")
+check_error(ntk_flow(K, Y, F0, cost = "hinge"), "unknown cost", "bad cost name")
+check_error(ntk_flow(K, Y, F0, cost = 9L), "NTK_STATUS_INVALID_ARGUMENT", "bad cost code")
+check_error(ntk_flow(K, Y, F0, method = 9L), "NTK_STATUS_INVALID_ARGUMENT", "bad method code")
+check_error(ntk_flow(K, Y, F0, rtol = NaN), "NTK_STATUS_NON_FINITE", "NaN rtol")
+fnt <- ntk_flow(K, Y, F0)
+check_error(predict(fnt), "test", "predict without a test kernel")
+ntk_free(fnt); ntk_free(fnt)
+check(!ntk_is_valid(fnt) && ntk_is_valid(fl), "flow validity")
+check_error(ntk_outputs(fnt), "freed", "outputs after free")
+check_error(predict(fnt), "freed", "predict after free")
+check_error(ntk_step(fnt, 0.1), "freed", "step after free")
+check_error(ntk_loss(fnt), "freed", "loss after free")
+check_error(ntk_loss(net), "expected an ntk_flow", "network passed as a flow")
+check_error(ntk_forward(fl, x), "expected an ntk_network", "flow passed as a network")
+check(grepl("freed", paste(capture.output(print(fnt)), collapse = "")), "print freed flow")
+
+# --- training ------------------------------------------------------------------------------------
+xt <- outer(1:5, 1:3, function(i, j) sin(0.9 * i + 0.4 * j))
+yt <- outer(1:5, 1:2, function(i, j) cos(0.3 * i - 0.5 * j))
+tn <- ntk_clone(net)
+f0 <- ntk_forward(tn, xt)
+hist <- ntk_train(tn, xt, yt, learning_rate = 0.5, steps = 30)
+check(length(hist) == 31, "history length")
+check(abs(hist[1] - sum((f0 - yt)^2) / 10) < 1e-13 * hist[1], "history[1] = initial loss")
+check(all(diff(hist) < 0) && hist[31] < 0.5 * hist[1], "loss decreases")
+check(abs(hist[31] - sum((ntk_forward(tn, xt) - yt)^2) / 10) < 1e-13 * hist[1], "history[steps + 1] = final loss")
+u <- ntk_clone(net); eta <- 1e-4
+J <- ntk_jacobian(u, xt); d <- as.vector(t(ntk_forward(u, xt) - yt))
+Th <- ntk_kernel_empirical(u, xt, mode = "full"); fu0 <- ntk_forward(u, xt)
+invisible(ntk_train(u, xt, yt, learning_rate = eta, steps = 1))
+check(max(abs(ntk_params(u) - (theta - eta / 5 * as.vector(t(J) %*% d)))) < 1e-15, "one step = -(eta/N) J^T d")
+df <- as.vector(t(ntk_forward(u, xt) - fu0)); pred <- -eta / 5 * as.vector(Th %*% d)
+check(max(abs(df - pred)) < 1e-2 * max(abs(pred)), "output change ~ -(eta/N) Theta d")
+a <- ntk_clone(net); b <- ntk_clone(net)
+invisible(ntk_train(a, xt, yt, 0.3, 5)); for (s in 1:5) ntk_train(b, xt, yt, 0.3, 1)
+check(identical(ntk_params(a), ntk_params(b)), "5 steps = 5 single steps, bitwise")
+P <- cbind(c(0.2, 0.35, 0.5, 0.65, 0.8), 1 - c(0.2, 0.35, 0.5, 0.65, 0.8))
+check(all(diff(ntk_train(ntk_clone(net), xt, P, 1, 20, cost = "cross_entropy")) < 0), "cross-entropy decreases")
+v <- ntk_clone(net)
+check_error(ntk_train(v, xt, yt[, 1], 0.1, 2), "NTK_STATUS_INVALID_ARGUMENT", "y shape")
+check_error(ntk_train(v, xt, yt, 0, 2), "learning_rate", "zero learning rate")
+check_error(ntk_train(v, xt, yt, NaN, 2), "NTK_STATUS_NON_FINITE", "NaN learning rate")
+yn <- yt; yn[3, 2] <- NA
+check_error(ntk_train(v, xt, yn, 0.1, 2), "NTK_STATUS_NON_FINITE", "NA target")
+check_error(ntk_train(v, xt, yt, 0.1, -1), "whole number", "negative steps")
+check_error(ntk_train(v, xt, yt, 0.1, 2, cost = "nope"), "unknown cost", "bad cost")
+check(identical(ntk_params(v), theta), "parameters unchanged by failed training")
+check_error(ntk_train(v, xt, yt, 1e150, 100), "NTK_STATUS_NUMERICAL", "divergence")
+check(all(is.finite(ntk_params(v))), "finite parameters after divergence")
+
+# --- spectrum --------------------------------------------------------------------------------------
+xs <- outer(1:12, 1:3, function(i, j) sin(0.37 * i * j))
+Kx <- ntk_kernel_empirical(net, xs)
+ev <- ntk_kernel_spectrum(Kx)
+ref <- sort(eigen(Kx, symmetric = TRUE, only.values = TRUE)$values)
+check(relerr(ev, ref) < 1e-12 && !is.unsorted(ev), "spectrum vs eigen()")
+check(relerr(ntk_kernel_spectrum(Kx, "smallest", 3), ref[1:3]) < 1e-12, "3 smallest")
+check(relerr(ntk_kernel_spectrum(Kx, "largest", 2), ref[12:11]) < 1e-12, "2 largest")
+cd <- ntk_kernel_condition(Kx)
+check(identical(names(cd), c("lambda_min", "lambda_max", "condition")), "condition names")
+check(relerr(cd[1:2], ref[c(1, 12)]) < 1e-12 && abs(cd[[3]] / (ref[12] / ref[1]) - 1) < 1e-9, "condition")
+check(ntk_kernel_condition(diag(c(1, -1)))[["condition"]] == Inf, "indefinite: Inf")
+check_error(ntk_kernel_spectrum(Kx, count = 3), "NTK_STATUS_INVALID_ARGUMENT", "all with count != N")
+check_error(ntk_kernel_spectrum(Kx, "smallest", 0), "count", "count 0")
+check_error(ntk_kernel_spectrum(Kx, "middle"), "unknown spectrum selection", "bad which")
+Ka <- Kx; Ka[1, 2] <- Ka[1, 2] + 1e-3
+check_error(ntk_kernel_spectrum(Ka), "symmetric", "asymmetric")
+check_error(ntk_kernel_condition(Kx[, 1:5]), "NTK_STATUS_INVALID_ARGUMENT", "not square")
+
+# --- bitwise the numbers of bindings/c/example.c ----------------------------------------------------
+c_example <- function() {
+    cc <- Sys.which("cc")
+    if (!nzchar(cc)) return(NULL)
+    dir <- tempfile("ntk-example"); dir.create(dir)
+    lib <- Sys.getenv("NTK_LIB", file.path(repo, "target", "release", "libntk.so"))
+    # the executable asks for the library's SONAME (libntk.so.MAJOR in install builds)
+    major <- strsplit(ntk_version(), ".", fixed = TRUE)[[1]][1]
+    for (name in c("libntk.so", paste0("libntk.so.", major))) file.symlink(lib, file.path(dir, name))
+    exe <- file.path(dir, "example")
+    status <- system2(cc, c("-std=c99", "-O2", paste0("-I", file.path(repo, "include")),
+                            file.path(repo, "bindings", "c", "example.c"), "-o", exe,
+                            paste0("-L", dir), "-lntk", paste0("-Wl,-rpath,", dir), "-lm"))
+    if (status != 0) stop("cannot build the C example")
+    out <- system2(exe, stdout = TRUE)
+    m <- regmatches(out, regexec("(\\w+\\[\\d+,\\d+\\]) = (\\S+)", out))
+    m <- m[lengths(m) == 3]
+    setNames(as.numeric(sapply(m, `[`, 3)), sapply(m, `[`, 2))
+}
+nums <- c_example()
+if (is.null(nums)) {
+    cat("note: no C compiler; skipping the bitwise comparison with the C example\n")
+} else {
+    ex <- ntk_network(c(2, 256, 256, 1), "relu", beta = 0.1, seed = 2018)
+    pts <- cbind(cos(g), sin(g))
+    Kemp <- ntk_kernel_empirical(ex, pts)
+    check(identical(unname(nums[paste0("K_emp[0,", 0:7, "]")]), Kemp[1, ]), "empirical kernel = C example, bitwise")
+    fl <- ntk_flow(Kemp, cos(3 * g), as.vector(ntk_forward(ex, pts)))
+    ntk_set_time(fl, 10)
+    check(identical(unname(nums[paste0("f_t[", 0:7, ",0]")]), as.vector(ntk_outputs(fl))), "flow = C example, bitwise")
+    hist <- ntk_train(ntk_clone(ex), pts, cbind(cos(3 * g)), learning_rate = 1, steps = 20)
+    check(identical(unname(nums[paste0("loss[", seq(0, 20, 5), ",0]")]), hist[seq(1, 21, 5)]),
+          "training = C example, bitwise")
+    check(identical(unname(nums[paste0("Theta_inf[0,", 0:7, "]")]), ntk_kernel_limit(ex, pts)[1, ]),
+          "limit kernel = C example, bitwise")
+}
+
 # --- 1000 create/free cycles through finalizers -----------------------------------------------
 make <- function() { n <- ntk_network(c(100, 1000), seed = 1); ntk_forward(n, matrix(1, 1, 100)); NULL }
 for (k in 1:50) make()
@@ -179,6 +462,17 @@ invisible(gc()); invisible(gc())
 growth <- rss_mib() - before
 cat(sprintf("RSS growth over 1000 create/free cycles: %.1f MiB\n", growth))
 check(growth < 100, "no growth over 1000 finalized networks (1000 leaked ones would be 800 MB)")
+Bf <- outer(1:200, 1:20, function(i, j) sin(0.1 * i * j))
+Kf <- Bf %*% t(Bf) / 20 + diag(200)
+makeflow <- function() { f <- ntk_flow(Kf, rep(1, 200), rep(0, 200)); ntk_loss(f); NULL }
+for (k in 1:20) makeflow()
+invisible(gc()); invisible(gc())
+before <- rss_mib()
+for (k in 1:1000) { makeflow(); if (k %% 100 == 0) invisible(gc()) }
+invisible(gc()); invisible(gc())
+growth <- rss_mib() - before
+cat(sprintf("RSS growth over 1000 flow create/free cycles: %.1f MiB\n", growth))
+check(growth < 100, "no growth over 1000 finalized flows (1000 leaked ones would be 320 MB)")
 
 if (failures > 0L) {
     cat(sprintf("test-ntk.R: %d of %d checks FAILED\n", failures, checks))
