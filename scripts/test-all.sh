@@ -47,6 +47,8 @@ step "cargo test --release" cargo test --release
 # The bindings use target/release/libntk.{so,a}, which only `cargo build` puts there.
 step "cargo build --release" cargo build --release
 step "install + pkg-config" "$ROOT/scripts/test-install.sh"
+step "sanitizers (valgrind + ASan)" "$ROOT/scripts/sanitizers.sh"
+step "fuzz smoke" env FUZZ_SECONDS=20 "$ROOT/scripts/fuzz-smoke.sh" forward empirical jacobian spectrum
 
 LIB="$ROOT/target/release/libntk.so"
 JULIA_BIN="${JULIA:-$(command -v julia || true)}"

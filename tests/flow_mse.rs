@@ -299,3 +299,21 @@ fn hopelessly_stiff_ode_request_fails_fast_and_leaves_the_flow_unchanged() {
     assert_eq!(f.outputs(), &before[..]);
     assert_eq!(f.time(), 0.0);
 }
+
+#[test]
+fn eigen_krylov_and_ode_agree_above_the_parallel_block_sizes() {
+    // Sizes around the fixed row blocks of the parallel kernels (64, 128, 256).
+    for n in [130, 300] {
+        let p = problem(n, 7, 2);
+        let t = 10.0;
+        let mut ode = flow(&p, Method::Ode);
+        ode.set_time(t).unwrap();
+        for method in [Method::Eigen, Method::Krylov] {
+            let mut f = flow(&p, method);
+            f.set_time(t).unwrap();
+            let rel = rel_err(f.outputs(), ode.outputs());
+            let rel_test = rel_err(f.predictions(), ode.predictions());
+            assert!(rel < 1e-9 && rel_test < 1e-9, "N = {n}, {method:?}: train {rel:e}, test {rel_test:e}");
+        }
+    }
+}

@@ -55,8 +55,9 @@ def view(a):
     """A strided view of a numpy float64 array (no copy)."""
     assert a.dtype == np.float64
     a2 = a if a.ndim == 2 else a.reshape(-1, 1)
-    return Matrix(a2.ctypes.data, a2.shape[0], a2.shape[1],
-                  a2.strides[0] // 8, a2.strides[1] // 8)
+    m = Matrix(a2.ctypes.data, a2.shape[0], a2.shape[1], a2.strides[0] // 8, a2.strides[1] // 8)
+    m._keep = a2  # the view must keep its array alive for as long as the view is used
+    return m
 
 
 def set_threads(n):

@@ -75,7 +75,7 @@ def worker(args):
     import numpy as np
     kind, p = WORKLOADS[args.workload]
     inputs = make_inputs(kind, p)
-    if args.lib == "ntk":
+    if args.worker == "ntk":
         import ntk_workloads as W
         W.set_threads(args.threads)
     else:
@@ -83,7 +83,7 @@ def worker(args):
     if kind == "limit":
         run, result = W.limit(p["act"], inputs["x"])
     elif kind == "empirical":
-        if args.lib == "ntk":
+        if args.worker == "ntk":
             run, result = W.empirical(inputs["x"], p["outputs"])
         else:
             import ntk_workloads as K
