@@ -11,6 +11,7 @@
 
 pub mod empirical;
 pub mod network;
+pub mod tiles;
 pub mod view;
 
 use crate::Error;
