@@ -11,9 +11,13 @@ use ntk::parallel::Progress;
 use ntk::Error;
 
 fn net(widths: Vec<usize>, seed: u64) -> Network {
+    net_with(widths, seed, Activation::Relu)
+}
+
+fn net_with(widths: Vec<usize>, seed: u64, activation: Activation) -> Network {
     Network::new(NetworkConfig {
         widths,
-        activation: Activation::Relu,
+        activation,
         beta: 0.3,
         seed,
     })
@@ -122,35 +126,67 @@ fn tiles_equal_full_kernel_bitwise() {
 
 #[test]
 fn features_of_a_subset_give_the_same_rows() {
-    // A rank of a distributed run prepares only its own rows.
-    let net = net(vec![4, 23, 2], 5);
-    let (n, d) = (90, 4);
+    // A rank of a distributed run prepares only its own rows. Subsets starting and ending off the
+    // GEMM micro-panel grid (multiples of 8 rows), smooth σ (σ′ sees every rounding) and
+    // non-power-of-two widths (1/√n_l inexact).
+    let net = net_with(vec![5, 23, 7, 2], 5, Activation::Tanh);
+    let (n, d) = (90, 5);
     let x = points(n, d, 0.4);
     let all = EmpiricalFeatures::new(&net, MatRef::from_row_major(&x, n, d)).unwrap();
-    let (r0, r1) = (31, 77);
-    let sub = EmpiricalFeatures::new(&net, MatRef::from_row_major(&x[r0 * d..r1 * d], r1 - r0, d))
-        .unwrap();
-    for mode in [KernelMode::Trace, KernelMode::Full] {
-        let (k, _, cols) = full_kernel(&net, &x, n, None, mode);
-        let s = if mode == KernelMode::Full { 2 } else { 1 };
-        let (rows, c) = tile_shape(&net, 0, r1 - r0, 0, n, mode).unwrap();
-        assert_eq!(c, cols);
-        let mut out = vec![0.0; rows * cols];
-        empirical_tile(
-            &net,
-            &sub,
-            (0, r1 - r0),
-            &all,
-            (0, n),
-            mode,
-            MatMut::from_row_major(&mut out, rows, cols),
-            &mut Progress::none(),
+    for (r0, r1) in [(31, 77), (0, 45), (1, 90), (83, 90)] {
+        let sub =
+            EmpiricalFeatures::new(&net, MatRef::from_row_major(&x[r0 * d..r1 * d], r1 - r0, d))
+                .unwrap();
+        for mode in [KernelMode::Trace, KernelMode::Full] {
+            let (k, _, cols) = full_kernel(&net, &x, n, None, mode);
+            let s = if mode == KernelMode::Full { 2 } else { 1 };
+            let (rows, c) = tile_shape(&net, 0, r1 - r0, 0, n, mode).unwrap();
+            assert_eq!(c, cols);
+            let mut out = vec![0.0; rows * cols];
+            empirical_tile(
+                &net,
+                &sub,
+                (0, r1 - r0),
+                &all,
+                (0, n),
+                mode,
+                MatMut::from_row_major(&mut out, rows, cols),
+                &mut Progress::none(),
+            )
+            .unwrap();
+            same_bits(
+                &out,
+                &k[r0 * s * cols..r1 * s * cols],
+                &format!("subset rows {r0}..{r1} {mode:?}"),
+            );
+        }
+    }
+}
+
+#[test]
+fn forward_of_a_row_subset_is_bit_identical() {
+    // What the subset property rests on: a point's forward pass does not depend on its batch.
+    let net = net_with(vec![7, 29, 13, 3], 8, Activation::Tanh);
+    let (n, d) = (100, 7);
+    let x = points(n, d, 0.1);
+    let mut all = vec![0.0; n * 3];
+    net.forward(
+        MatRef::from_row_major(&x, n, d),
+        MatMut::from_row_major(&mut all, n, 3),
+    )
+    .unwrap();
+    for (r0, r1) in [(0, 1), (3, 50), (13, 100), (99, 100)] {
+        let m = r1 - r0;
+        let mut sub = vec![0.0; m * 3];
+        net.forward(
+            MatRef::from_row_major(&x[r0 * d..r1 * d], m, d),
+            MatMut::from_row_major(&mut sub, m, 3),
         )
         .unwrap();
         same_bits(
-            &out,
-            &k[r0 * s * cols..r1 * s * cols],
-            &format!("subset rows {mode:?}"),
+            &sub,
+            &all[r0 * 3..r1 * 3],
+            &format!("forward rows {r0}..{r1}"),
         );
     }
 }
