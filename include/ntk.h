@@ -83,11 +83,46 @@ typedef enum ntk_kernel_method {
   NTK_KERNEL_METHOD_STRUCTURED = 2,
 } ntk_kernel_method;
 
+// Per-point costs c(f, y) (values of the `cost` arguments).
+typedef enum ntk_cost {
+  // c = 1/2 |f - y|^2, d = f - y.
+  NTK_COST_MSE = 0,
+  // Softmax cross-entropy c = -sum_a y_a log softmax(f)_a, d = softmax(f) - y (targets
+  // summing to one).
+  NTK_COST_CROSS_ENTROPY = 1,
+} ntk_cost;
+
+// How a flow is evaluated (ntk_flow_options.method).
+typedef enum ntk_flow_method {
+  // MSE: eigendecomposition or Lanczos by a cost rule (Lanczos while its accumulated cost stays
+  // below one eigendecomposition, ~9 D^3 flops); other costs: the ODE integrator.
+  NTK_FLOW_METHOD_AUTO = 0,
+  // MSE through one cached symmetric eigendecomposition.
+  NTK_FLOW_METHOD_EIGEN = 1,
+  // MSE through Lanczos (t = infinity still uses the eigendecomposition).
+  NTK_FLOW_METHOD_KRYLOV = 2,
+  // Any cost through the adaptive Dormand-Prince 5(4) integrator.
+  NTK_FLOW_METHOD_ODE = 3,
+} ntk_flow_method;
+
+// Which eigenvalues ntk_kernel_spectrum returns.
+typedef enum ntk_spectrum_which {
+  // All N eigenvalues (count must be N), ascending.
+  NTK_SPECTRUM_WHICH_ALL = 0,
+  // The `count` smallest, ascending.
+  NTK_SPECTRUM_WHICH_SMALLEST = 1,
+  // The `count` largest, descending.
+  NTK_SPECTRUM_WHICH_LARGEST = 2,
+} ntk_spectrum_which;
+
 // Opaque handle: the per-point features of N points for the empirical NTK of one network at its
 // current parameters (a copy of the points, their layer activations and the backpropagated
 // cotangents of every output), plus a fingerprint of the network (widths, activation, beta,
 // every parameter bit) so that they are never combined with another network.
 typedef struct ntk_empirical_features ntk_empirical_features;
+
+// Opaque kernel-flow handle.
+typedef struct ntk_flow ntk_flow;
 
 // Opaque network handle.
 typedef struct ntk_network ntk_network;
@@ -124,6 +159,18 @@ typedef struct ntk_options {
   // Passed unchanged to `progress`.
   void *user_data;
 } ntk_options;
+
+// Options of a flow. Pass NULL for the defaults; a field <= 0 also means its default.
+typedef struct ntk_flow_options {
+  // One of ntk_flow_method (default NTK_FLOW_METHOD_AUTO = 0).
+  int method;
+  // Relative tolerance of the ODE integrator (default 1e-10).
+  double rtol;
+  // Absolute tolerance of the ODE integrator (default 1e-12).
+  double atol;
+  // Relative tolerance of the Lanczos evaluation (default 1e-13).
+  double krylov_tol;
+} ntk_flow_options;
 
 // A scalar function of the user's: `f(x, user_data)`.
 typedef double (*ntk_scalar_fn)(double x, void *user_data);
@@ -207,6 +254,71 @@ enum ntk_status ntk_network_jacobian(const struct ntk_network *network,
                                      struct ntk_matrix x,
                                      struct ntk_matrix_mut out,
                                      const struct ntk_options *options);
+
+// Creates the kernel gradient flow d f_t(x)/dt = -(1/N) sum_j K(x, x_j) d_j,
+// d_j = dc/df(f_t(x_j), y_j), at t = 0 (t = s * eta after s gradient-descent steps of learning
+// rate eta on C = (1/N) sum_i c(f(x_i), y_i)).
+//
+// - `kernel`: N x N (used as K (x) Id_k) or (N k) x (N k) (index [i k + a, j k + b]); finite,
+//   symmetric to relative 1e-10 (the error names the first asymmetric pair), positive
+//   semi-definite up to 1e-9 * max_i K_ii (else NTK_STATUS_NUMERICAL; checked by one Cholesky
+//   factorization, D^3/3 flops).
+// - `y`, `f0`: targets and initial outputs, N x k.
+// - `test_kernel` (M x N or (M k) x (N k)) and `test_f0` (M x k): both NULL or both given.
+// - `cost`: an ntk_cost. `options`: NULL for defaults.
+//
+// All inputs are copied; `*out` receives the handle (free with ntk_flow_free), unchanged on
+// failure. MSE is exact (closed form, <= 1e-10 relative), other costs are integrated.
+enum ntk_status ntk_flow_create(struct ntk_matrix kernel,
+                                struct ntk_matrix y,
+                                struct ntk_matrix f0,
+                                const struct ntk_matrix *test_kernel,
+                                const struct ntk_matrix *test_f0,
+                                int cost,
+                                const struct ntk_flow_options *options,
+                                struct ntk_flow **out);
+
+// Frees a flow. NULL is accepted and ignored.
+void ntk_flow_free(struct ntk_flow *flow);
+
+// Advances the flow by `dt` (> 0, finite). Mutates the handle (exclusive access needed); on
+// failure the flow is unchanged.
+enum ntk_status ntk_flow_step(struct ntk_flow *flow, double dt);
+
+// Moves the flow to the absolute time `t` >= 0 (t = INFINITY allowed for MSE: kernel regression
+// with the pseudo-inverse). MSE: closed form from t = 0; other costs: integrated from the
+// current time (backwards if earlier). Mutates the handle; unchanged on failure.
+enum ntk_status ntk_flow_set_time(struct ntk_flow *flow, double t);
+
+// Writes the current time to `*t`. Read-only (safe concurrently with other read-only calls).
+enum ntk_status ntk_flow_time(const struct ntk_flow *flow, double *t);
+
+// Writes the training outputs f_t(x_i) (N x k) to `out`. Read-only on the handle.
+enum ntk_status ntk_flow_outputs(const struct ntk_flow *flow, struct ntk_matrix_mut out);
+
+// Writes the test outputs f_t(x*_i) (M x k) to `out`; INVALID_ARGUMENT when the flow has no
+// test kernel. Read-only on the handle.
+enum ntk_status ntk_flow_predict(const struct ntk_flow *flow, struct ntk_matrix_mut out);
+
+// Writes C(f_t) = (1/N) sum_i c(f_t(x_i), y_i) to `*loss`. Read-only on the handle.
+enum ntk_status ntk_flow_loss(const struct ntk_flow *flow, double *loss);
+
+// Eigenvalues of the symmetric kernel matrix `k` (N x N; finite, symmetric to relative 1e-10):
+// `which` = NTK_SPECTRUM_WHICH_ALL (count = N, ascending), _SMALLEST (the `count` smallest,
+// ascending) or _LARGEST (the `count` largest, descending), written to `eigenvalues`.
+// Cost: one eigenvalue decomposition, about 4/3 N^3 flops. Reentrant.
+enum ntk_status ntk_kernel_spectrum(struct ntk_matrix k,
+                                    double *eigenvalues,
+                                    size_t count,
+                                    int which);
+
+// Smallest and largest eigenvalues of the symmetric `k` and its condition number
+// lambda_max / lambda_min (INFINITY when lambda_min <= 0). Any output pointer may be NULL.
+// Cost: one eigenvalue decomposition (about 4/3 N^3 flops). Reentrant.
+enum ntk_status ntk_kernel_condition(struct ntk_matrix k,
+                                     double *lambda_min,
+                                     double *lambda_max,
+                                     double *condition);
 
 // Creates a network and draws its parameters. On success `*out` owns the new handle (free it
 // with ntk_network_free); on failure `*out` is left unchanged.
@@ -293,6 +405,28 @@ enum ntk_status ntk_kernel_empirical_tile(const struct ntk_network *network,
                                           int mode,
                                           struct ntk_matrix_mut out,
                                           const struct ntk_options *options);
+
+// Full-batch gradient descent: `steps` updates theta <- theta - learning_rate * dC/dtheta of
+// C(theta) = (1/N) sum_i c(f_theta(x_i), y_i) (`cost` an ntk_cost; MSE: c = 1/2 |f - y|^2).
+// The outputs then follow the kernel flow of ntk_flow_create with K = Theta at t = s *
+// learning_rate (Jacot et al., Theorem 5.2).
+//
+// - `x`: N x n_0 inputs; `y`: N x n_L targets; `learning_rate` > 0 finite.
+// - `loss_history`: NULL or steps + 1 doubles; entry s = C(theta_s), the last after the final step.
+// - `options`: NULL or progress/cancel, called with (s, steps) before each step.
+//
+// Mutates the network (exclusive access needed). On NTK_STATUS_CANCELLED the network holds the
+// parameters theta_s after the s completed steps (each step is applied whole) and loss_history
+// is filled in entries 0..=s. If the loss becomes non-finite the parameters of the previous step are
+// restored and NTK_STATUS_NUMERICAL is returned. Cost per step: one forward + backward pass.
+enum ntk_status ntk_network_train(struct ntk_network *network,
+                                  struct ntk_matrix x,
+                                  struct ntk_matrix y,
+                                  int cost,
+                                  double learning_rate,
+                                  size_t steps,
+                                  double *loss_history,
+                                  const struct ntk_options *options);
 
 #ifdef __cplusplus
 }  // extern "C"

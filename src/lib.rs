@@ -13,11 +13,14 @@
 pub mod activation;
 pub mod error;
 pub mod ffi;
+pub mod flow;
 pub mod kernel;
 pub mod linalg;
 pub mod network;
 pub mod parallel;
 pub mod rng;
+pub mod spectrum;
+pub mod train;
 
 pub use error::{Error, Result};
 

@@ -10,8 +10,10 @@
 #![allow(clippy::missing_safety_doc)]
 
 pub mod empirical;
+pub mod flow;
 pub mod network;
 pub mod tiles;
+pub mod train;
 pub mod view;
 
 use crate::Error;

@@ -1,0 +1,365 @@
+//! Kernel gradient flows and kernel spectra through the C ABI.
+
+use super::{ffi_fn, non_null, ntk_matrix, ntk_matrix_mut, ntk_status};
+use crate::flow::{Cost, Flow, FlowOptions, Method, OdeTolerances};
+use crate::linalg::MatRef;
+use crate::spectrum::Which;
+use crate::{Error, Result};
+use std::ffi::c_int;
+
+/// Per-point costs c(f, y) (values of the `cost` arguments).
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ntk_cost {
+    /// c = 1/2 |f - y|^2, d = f - y.
+    Mse = 0,
+    /// Softmax cross-entropy c = -sum_a y_a log softmax(f)_a, d = softmax(f) - y (targets
+    /// summing to one).
+    CrossEntropy = 1,
+}
+
+/// How a flow is evaluated (ntk_flow_options.method).
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ntk_flow_method {
+    /// MSE: eigendecomposition or Lanczos by a cost rule (Lanczos while its accumulated cost stays
+    /// below one eigendecomposition, ~9 D^3 flops); other costs: the ODE integrator.
+    Auto = 0,
+    /// MSE through one cached symmetric eigendecomposition.
+    Eigen = 1,
+    /// MSE through Lanczos (t = infinity still uses the eigendecomposition).
+    Krylov = 2,
+    /// Any cost through the adaptive Dormand-Prince 5(4) integrator.
+    Ode = 3,
+}
+
+/// Which eigenvalues ntk_kernel_spectrum returns.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ntk_spectrum_which {
+    /// All N eigenvalues (count must be N), ascending.
+    All = 0,
+    /// The `count` smallest, ascending.
+    Smallest = 1,
+    /// The `count` largest, descending.
+    Largest = 2,
+}
+
+/// Options of a flow. Pass NULL for the defaults; a field <= 0 also means its default.
+#[repr(C)]
+#[derive(Clone, Copy, Debug)]
+pub struct ntk_flow_options {
+    /// One of ntk_flow_method (default NTK_FLOW_METHOD_AUTO = 0).
+    pub method: c_int,
+    /// Relative tolerance of the ODE integrator (default 1e-10).
+    pub rtol: f64,
+    /// Absolute tolerance of the ODE integrator (default 1e-12).
+    pub atol: f64,
+    /// Relative tolerance of the Lanczos evaluation (default 1e-13).
+    pub krylov_tol: f64,
+}
+
+/// Opaque kernel-flow handle.
+pub struct ntk_flow {
+    pub(crate) flow: Flow,
+}
+
+pub(crate) fn cost_from_c(cost: c_int) -> Result<Cost> {
+    match cost {
+        0 => Ok(Cost::Mse),
+        1 => Ok(Cost::CrossEntropy),
+        other => Err(Error::InvalidArgument(format!(
+            "cost = {other} is not an ntk_cost value (0..=1)"
+        ))),
+    }
+}
+
+fn options_from_c(options: *const ntk_flow_options) -> Result<FlowOptions> {
+    let mut o = FlowOptions::default();
+    if options.is_null() {
+        return Ok(o);
+    }
+    let c = unsafe { *options };
+    o.method = match c.method {
+        0 => Method::Auto,
+        1 => Method::Eigen,
+        2 => Method::Krylov,
+        3 => Method::Ode,
+        other => {
+            return Err(Error::InvalidArgument(format!(
+                "options.method = {other} is not an ntk_flow_method value (0..=3)"
+            )))
+        }
+    };
+    for (v, name) in [
+        (c.rtol, "options.rtol"),
+        (c.atol, "options.atol"),
+        (c.krylov_tol, "options.krylov_tol"),
+    ] {
+        if v.is_nan() || v.is_infinite() {
+            return Err(Error::NonFinite(format!("{name} = {v}")));
+        }
+    }
+    let d = OdeTolerances::default();
+    o.ode = OdeTolerances {
+        rtol: if c.rtol > 0.0 { c.rtol } else { d.rtol },
+        atol: if c.atol > 0.0 { c.atol } else { d.atol },
+    };
+    if c.krylov_tol > 0.0 {
+        o.krylov_tol = c.krylov_tol;
+    }
+    Ok(o)
+}
+
+unsafe fn flow_ref<'a>(flow: *const ntk_flow) -> Result<&'a Flow> {
+    non_null(flow, "flow")?;
+    Ok(unsafe { &(*flow).flow })
+}
+
+unsafe fn flow_mut<'a>(flow: *mut ntk_flow) -> Result<&'a mut Flow> {
+    non_null(flow, "flow")?;
+    Ok(unsafe { &mut (*flow).flow })
+}
+
+/// Creates the kernel gradient flow d f_t(x)/dt = -(1/N) sum_j K(x, x_j) d_j,
+/// d_j = dc/df(f_t(x_j), y_j), at t = 0 (t = s * eta after s gradient-descent steps of learning
+/// rate eta on C = (1/N) sum_i c(f(x_i), y_i)).
+///
+/// - `kernel`: N x N (used as K (x) Id_k) or (N k) x (N k) (index [i k + a, j k + b]); finite,
+///   symmetric to relative 1e-10 (the error names the first asymmetric pair), positive
+///   semi-definite up to 1e-9 * max_i K_ii (else NTK_STATUS_NUMERICAL; checked by one Cholesky
+///   factorization, D^3/3 flops).
+/// - `y`, `f0`: targets and initial outputs, N x k.
+/// - `test_kernel` (M x N or (M k) x (N k)) and `test_f0` (M x k): both NULL or both given.
+/// - `cost`: an ntk_cost. `options`: NULL for defaults.
+///
+/// All inputs are copied; `*out` receives the handle (free with ntk_flow_free), unchanged on
+/// failure. MSE is exact (closed form, <= 1e-10 relative), other costs are integrated.
+#[no_mangle]
+pub unsafe extern "C" fn ntk_flow_create(
+    kernel: ntk_matrix,
+    y: ntk_matrix,
+    f0: ntk_matrix,
+    test_kernel: *const ntk_matrix,
+    test_f0: *const ntk_matrix,
+    cost: c_int,
+    options: *const ntk_flow_options,
+    out: *mut *mut ntk_flow,
+) -> ntk_status {
+    ffi_fn!("ntk_flow_create", {
+        non_null(out, "out")?;
+        let cost = cost_from_c(cost)?;
+        let opts = options_from_c(options)?;
+        let kv = unsafe { kernel.to_ref("kernel") }?;
+        let yv = unsafe { y.to_ref("y") }?;
+        let fv = unsafe { f0.to_ref("f0") }?;
+        let test: Option<(MatRef<'_>, MatRef<'_>)> =
+            match (test_kernel.is_null(), test_f0.is_null()) {
+                (true, true) => None,
+                (false, false) => {
+                    let tk = unsafe { (*test_kernel).to_ref("test_kernel") }?;
+                    let tf = unsafe { (*test_f0).to_ref("test_f0") }?;
+                    Some((tk, tf))
+                }
+                (true, false) => {
+                    return Err(Error::NullPointer(
+                        "test_kernel (test_f0 is given: pass both or neither)".into(),
+                    ))
+                }
+                (false, true) => {
+                    return Err(Error::NullPointer(
+                        "test_f0 (test_kernel is given: pass both or neither)".into(),
+                    ))
+                }
+            };
+        let flow = Flow::new(kv, yv, fv, test, cost, opts)?;
+        unsafe { *out = Box::into_raw(Box::new(ntk_flow { flow })) };
+        Ok(())
+    })
+}
+
+/// Frees a flow. NULL is accepted and ignored.
+#[no_mangle]
+pub unsafe extern "C" fn ntk_flow_free(flow: *mut ntk_flow) {
+    if !flow.is_null() {
+        let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            drop(unsafe { Box::from_raw(flow) })
+        }));
+    }
+}
+
+/// Advances the flow by `dt` (> 0, finite). Mutates the handle (exclusive access needed); on
+/// failure the flow is unchanged.
+#[no_mangle]
+pub unsafe extern "C" fn ntk_flow_step(flow: *mut ntk_flow, dt: f64) -> ntk_status {
+    ffi_fn!("ntk_flow_step", { unsafe { flow_mut(flow) }?.step(dt) })
+}
+
+/// Moves the flow to the absolute time `t` >= 0 (t = INFINITY allowed for MSE: kernel regression
+/// with the pseudo-inverse). MSE: closed form from t = 0; other costs: integrated from the
+/// current time (backwards if earlier). Mutates the handle; unchanged on failure.
+#[no_mangle]
+pub unsafe extern "C" fn ntk_flow_set_time(flow: *mut ntk_flow, t: f64) -> ntk_status {
+    ffi_fn!("ntk_flow_set_time", {
+        unsafe { flow_mut(flow) }?.set_time(t)
+    })
+}
+
+/// Writes the current time to `*t`. Read-only (safe concurrently with other read-only calls).
+#[no_mangle]
+pub unsafe extern "C" fn ntk_flow_time(flow: *const ntk_flow, t: *mut f64) -> ntk_status {
+    ffi_fn!("ntk_flow_time", {
+        let f = unsafe { flow_ref(flow) }?;
+        non_null(t, "t")?;
+        unsafe { *t = f.time() };
+        Ok(())
+    })
+}
+
+fn write_rows(
+    out: &ntk_matrix_mut,
+    data: &[f64],
+    rows: usize,
+    cols: usize,
+    name: &str,
+) -> Result<()> {
+    out.expect_shape(rows, cols, name)?;
+    let mut o = unsafe { out.to_mut(name) }?;
+    o.copy_from(MatRef::from_row_major(data, rows, cols));
+    Ok(())
+}
+
+/// Writes the training outputs f_t(x_i) (N x k) to `out`. Read-only on the handle.
+#[no_mangle]
+pub unsafe extern "C" fn ntk_flow_outputs(
+    flow: *const ntk_flow,
+    out: ntk_matrix_mut,
+) -> ntk_status {
+    ffi_fn!("ntk_flow_outputs", {
+        let f = unsafe { flow_ref(flow) }?;
+        write_rows(&out, f.outputs(), f.num_train(), f.output_dim(), "out")
+    })
+}
+
+/// Writes the test outputs f_t(x*_i) (M x k) to `out`; INVALID_ARGUMENT when the flow has no
+/// test kernel. Read-only on the handle.
+#[no_mangle]
+pub unsafe extern "C" fn ntk_flow_predict(
+    flow: *const ntk_flow,
+    out: ntk_matrix_mut,
+) -> ntk_status {
+    ffi_fn!("ntk_flow_predict", {
+        let f = unsafe { flow_ref(flow) }?;
+        if f.num_test() == 0 {
+            return crate::invalid!("the flow was created without test_kernel / test_f0");
+        }
+        write_rows(&out, f.predictions(), f.num_test(), f.output_dim(), "out")
+    })
+}
+
+/// Writes C(f_t) = (1/N) sum_i c(f_t(x_i), y_i) to `*loss`. Read-only on the handle.
+#[no_mangle]
+pub unsafe extern "C" fn ntk_flow_loss(flow: *const ntk_flow, loss: *mut f64) -> ntk_status {
+    ffi_fn!("ntk_flow_loss", {
+        let f = unsafe { flow_ref(flow) }?;
+        non_null(loss, "loss")?;
+        unsafe { *loss = f.loss() };
+        Ok(())
+    })
+}
+
+/// A length-`count` output vector as an ntk_matrix_mut, for the overlap checks.
+fn vector_out(p: *mut f64, count: usize) -> ntk_matrix_mut {
+    ntk_matrix_mut {
+        data: p,
+        rows: count,
+        cols: 1,
+        row_stride: 1,
+        col_stride: 1,
+    }
+}
+
+/// Eigenvalues of the symmetric kernel matrix `k` (N x N; finite, symmetric to relative 1e-10):
+/// `which` = NTK_SPECTRUM_WHICH_ALL (count = N, ascending), _SMALLEST (the `count` smallest,
+/// ascending) or _LARGEST (the `count` largest, descending), written to `eigenvalues`.
+/// Cost: one eigenvalue decomposition, about 4/3 N^3 flops. Reentrant.
+#[no_mangle]
+pub unsafe extern "C" fn ntk_kernel_spectrum(
+    k: ntk_matrix,
+    eigenvalues: *mut f64,
+    count: usize,
+    which: c_int,
+) -> ntk_status {
+    ffi_fn!("ntk_kernel_spectrum", {
+        let kv = unsafe { k.to_ref("k") }?;
+        non_null(eigenvalues, "eigenvalues")?;
+        let which = match which {
+            0 => Which::All,
+            1 => Which::Smallest,
+            2 => Which::Largest,
+            other => {
+                return crate::invalid!(
+                    "which = {other} is not an ntk_spectrum_which value (0..=2)"
+                )
+            }
+        };
+        if count == 0 || count > kv.rows() {
+            return crate::invalid!("count = {count}: must be in 1..={}", kv.rows());
+        }
+        super::view::check_disjoint(&vector_out(eigenvalues, count), "eigenvalues", &[(&k, "k")])?;
+        let v = crate::spectrum::spectrum(kv, count, which)?;
+        unsafe { std::slice::from_raw_parts_mut(eigenvalues, count) }.copy_from_slice(&v);
+        Ok(())
+    })
+}
+
+/// Smallest and largest eigenvalues of the symmetric `k` and its condition number
+/// lambda_max / lambda_min (INFINITY when lambda_min <= 0). Any output pointer may be NULL.
+/// Cost: one eigenvalue decomposition (about 4/3 N^3 flops). Reentrant.
+#[no_mangle]
+pub unsafe extern "C" fn ntk_kernel_condition(
+    k: ntk_matrix,
+    lambda_min: *mut f64,
+    lambda_max: *mut f64,
+    condition: *mut f64,
+) -> ntk_status {
+    ffi_fn!("ntk_kernel_condition", {
+        let kv = unsafe { k.to_ref("k") }?;
+        for (p, name) in [
+            (lambda_min, "lambda_min"),
+            (lambda_max, "lambda_max"),
+            (condition, "condition"),
+        ] {
+            if !p.is_null() {
+                super::view::check_disjoint(&vector_out(p, 1), name, &[(&k, "k")])?;
+            }
+        }
+        let outs = [
+            (vector_out(lambda_min, 1), "lambda_min"),
+            (vector_out(lambda_max, 1), "lambda_max"),
+            (vector_out(condition, 1), "condition"),
+        ];
+        for a in 0..3 {
+            for b in a + 1..3 {
+                if !outs[a].0.data.is_null() && !outs[b].0.data.is_null() {
+                    super::view::check_outputs_disjoint(
+                        &outs[a].0, outs[a].1, &outs[b].0, outs[b].1,
+                    )?;
+                }
+            }
+        }
+        let (lo, hi, c) = crate::spectrum::condition(kv)?;
+        unsafe {
+            if !lambda_min.is_null() {
+                *lambda_min = lo;
+            }
+            if !lambda_max.is_null() {
+                *lambda_max = hi;
+            }
+            if !condition.is_null() {
+                *condition = c;
+            }
+        }
+        Ok(())
+    })
+}

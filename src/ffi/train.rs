@@ -1,0 +1,58 @@
+//! Gradient descent of a network through the C ABI.
+
+use super::flow::cost_from_c;
+use super::network::{network_mut, ntk_network};
+use super::{ffi_fn, ntk_matrix, ntk_matrix_mut, ntk_options, ntk_status, with_progress};
+use std::ffi::c_int;
+
+/// Full-batch gradient descent: `steps` updates theta <- theta - learning_rate * dC/dtheta of
+/// C(theta) = (1/N) sum_i c(f_theta(x_i), y_i) (`cost` an ntk_cost; MSE: c = 1/2 |f - y|^2).
+/// The outputs then follow the kernel flow of ntk_flow_create with K = Theta at t = s *
+/// learning_rate (Jacot et al., Theorem 5.2).
+///
+/// - `x`: N x n_0 inputs; `y`: N x n_L targets; `learning_rate` > 0 finite.
+/// - `loss_history`: NULL or steps + 1 doubles; entry s = C(theta_s), the last after the final step.
+/// - `options`: NULL or progress/cancel, called with (s, steps) before each step.
+///
+/// Mutates the network (exclusive access needed). On NTK_STATUS_CANCELLED the network holds the
+/// parameters theta_s after the s completed steps (each step is applied whole) and loss_history
+/// is filled in entries 0..=s. If the loss becomes non-finite the parameters of the previous step are
+/// restored and NTK_STATUS_NUMERICAL is returned. Cost per step: one forward + backward pass.
+#[no_mangle]
+pub unsafe extern "C" fn ntk_network_train(
+    network: *mut ntk_network,
+    x: ntk_matrix,
+    y: ntk_matrix,
+    cost: c_int,
+    learning_rate: f64,
+    steps: usize,
+    loss_history: *mut f64,
+    options: *const ntk_options,
+) -> ntk_status {
+    ffi_fn!("ntk_network_train", {
+        let net = unsafe { network_mut(network) }?;
+        let xv = unsafe { x.to_ref("x") }?;
+        let yv = unsafe { y.to_ref("y") }?;
+        let cost = cost_from_c(cost)?;
+        let len = steps
+            .checked_add(1)
+            .ok_or_else(|| crate::Error::InvalidArgument(format!("steps = {steps} too large")))?;
+        let history = if loss_history.is_null() {
+            None
+        } else {
+            let hv = ntk_matrix_mut {
+                data: loss_history,
+                rows: len,
+                cols: 1,
+                row_stride: 1,
+                col_stride: 1,
+            };
+            unsafe { hv.to_mut("loss_history") }?;
+            super::view::check_disjoint(&hv, "loss_history", &[(&x, "x"), (&y, "y")])?;
+            Some(unsafe { std::slice::from_raw_parts_mut(loss_history, len) })
+        };
+        with_progress(options, |progress| {
+            crate::train::train(net, xv, yv, cost, learning_rate, steps, history, progress)
+        })
+    })
+}

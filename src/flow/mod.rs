@@ -1,0 +1,474 @@
+//! Training dynamics in function space: the kernel gradient flow of Jacot et al. (2018), §4–5.
+//!
+//! For a training set (x_1 … x_N) with targets y_i ∈ R^k, outputs follow
+//!   ∂_t f_t(x) = −(1/N)·Σ_j K(x, x_j)·d_j,   d_j = ∂c/∂f (f_t(x_j), y_j),
+//! the gradient flow of C = (1/N)·Σ_i c(f(x_i), y_i) under the kernel K. This is the time scale of
+//! the paper: s steps of gradient descent with learning rate η on θ (see [`crate::train`]) follow the
+//! flow with K = Θ up to time t = s·η.
+//!
+//! K is given either as an N × N scalar kernel used as K ⊗ Id_k (each output dimension evolves
+//! separately), or as a full (N·k) × (N·k) matrix indexed [i·k + a, j·k + b]. Test points x*_1 …
+//! x*_M are carried along through the test–train kernel K(X*, X) (M × N, or (M·k) × (N·k)).
+//!
+//! # Methods
+//! - MSE has the closed form (r_0 = f_0 − y)
+//!   f_t = y + e^{−tK/N}·r_0,  f*_t = f*_0 − K*·φ_t(K)·r_0,  φ_t(λ) = (1 − e^{−tλ/N})/λ
+//!   (φ_t(0) = t/N, so singular K needs no special care at finite t). It is evaluated either
+//!   spectrally (one eigendecomposition K = U·Λ·Uᵀ, ~9·D³ flops, then O(D²·k) per time; see
+//!   [`spectral`]) or by Lanczos ([`krylov`], O(D²) per step, tens of steps), chosen by the cost
+//!   rule of [`Method::Auto`]. At t = ∞ the spectral path gives kernel regression with the
+//!   pseudo-inverse: eigenvalues λ ≤ D·ε·λ_max count as 0 (e^{−∞·0} = 1, φ_∞(0) = 0).
+//! - Other costs (softmax cross-entropy) are integrated by the adaptive Dormand–Prince 5(4)
+//!   integrator of [`ode`], which can also be asked for MSE to cross-check.
+//!
+//! # Validation of K
+//! K must be finite, symmetric to relative tolerance [`dense::SYMMETRY_RTOL`] (the error names the
+//! first asymmetric pair) and positive semi-definite up to [`dense::PSD_RTOL`]·max_i K_ii
+//! (checked once at creation by a Cholesky factorization, D³/3 flops; an indefinite K is reported
+//! as `Error::Numerical`). Eigenvalues within that tolerance below 0 are used as 0.
+
+pub mod cost;
+pub mod dense;
+pub mod krylov;
+pub mod ode;
+pub mod spectral;
+
+pub use cost::Cost;
+pub use ode::OdeTolerances;
+
+use crate::error::{checked_mul, try_zeroed};
+use crate::linalg::{par_gemm, MatMut, MatRef};
+use crate::network::check_finite;
+use crate::{invalid, Error, Result};
+
+/// How the MSE flow is evaluated.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Method {
+    /// MSE: spectral or Krylov by the cost rule below; other costs: ODE.
+    ///
+    /// Cost rule (ski rental): the eigendecomposition costs about E = 9·D³ flops once. A Krylov
+    /// evaluation costs about r·s·8·D² (r right-hand sides, s Lanczos steps — the last observed
+    /// count, 64 at first —, matrix–vector products counted 4× for being memory-bound). Krylov is
+    /// used while the Krylov work spent so far plus the next request stays below E; after that,
+    /// or for t = ∞, the eigendecomposition is computed once and used for every later request.
+    /// This never costs more than about twice the better choice in hindsight.
+    Auto,
+    /// MSE through the eigendecomposition (computed once, cached).
+    Eigen,
+    /// MSE through Lanczos (t = ∞ still uses the eigendecomposition).
+    Krylov,
+    /// Any cost through the ODE integrator.
+    Ode,
+}
+
+/// Options of a flow.
+#[derive(Clone, Copy, Debug)]
+pub struct FlowOptions {
+    pub method: Method,
+    /// Tolerances of the ODE integrator.
+    pub ode: OdeTolerances,
+    /// Relative tolerance of the Lanczos evaluation (default 1e-13).
+    pub krylov_tol: f64,
+}
+
+impl Default for FlowOptions {
+    fn default() -> Self {
+        FlowOptions {
+            method: Method::Auto,
+            ode: OdeTolerances::default(),
+            krylov_tol: 1e-13,
+        }
+    }
+}
+
+/// Outputs at one time: train (N × k) and test (M × k), row-major.
+#[derive(Clone, Debug, PartialEq)]
+pub struct FlowOutputs {
+    pub train: Vec<f64>,
+    pub test: Vec<f64>,
+}
+
+/// A kernel gradient flow with its current time and outputs.
+pub struct Flow {
+    n: usize,
+    k: usize,
+    m: usize,
+    /// Kernel dimension D (N, or N·k for a full kernel).
+    d: usize,
+    /// Rows of the test kernel (M or M·k).
+    dm: usize,
+    /// Right-hand sides: outputs are D × r row-major (r = k for a scalar kernel, 1 for a full one).
+    r: usize,
+    kernel: Vec<f64>,
+    test_kernel: Option<Vec<f64>>,
+    y: Vec<f64>,
+    f0: Vec<f64>,
+    test_f0: Vec<f64>,
+    cost: Cost,
+    options: FlowOptions,
+    time: f64,
+    current: FlowOutputs,
+    spectral: Option<spectral::Spectral>,
+    krylov_flops: f64,
+    krylov_steps: usize,
+}
+
+fn copy_checked(x: MatRef<'_>, rows: usize, cols: usize, name: &str) -> Result<Vec<f64>> {
+    if x.rows() != rows || x.cols() != cols {
+        return invalid!(
+            "{name} is {}x{}, expected {rows}x{cols}",
+            x.rows(),
+            x.cols()
+        );
+    }
+    check_finite(x, name)?;
+    let mut v = try_zeroed(checked_mul(rows, cols, name)?, name)?;
+    MatMut::from_row_major(&mut v, rows, cols).copy_from(x);
+    Ok(v)
+}
+
+impl Flow {
+    /// Builds a flow at t = 0 from the kernel (N × N or (N·k) × (N·k)), targets `y` (N × k),
+    /// initial outputs `f0` (N × k) and optionally the test–train kernel with initial test outputs
+    /// (M × N or (M·k) × (N·k), and M × k). Validates everything (see the module documentation).
+    pub fn new(
+        kernel: MatRef<'_>,
+        y: MatRef<'_>,
+        f0: MatRef<'_>,
+        test: Option<(MatRef<'_>, MatRef<'_>)>,
+        cost: Cost,
+        options: FlowOptions,
+    ) -> Result<Flow> {
+        let (n, k) = (y.rows(), y.cols());
+        if n == 0 || k == 0 {
+            return invalid!("y is {n}x{k}: need at least one point and one output");
+        }
+        let y = copy_checked(y, n, k, "y")?;
+        let f0 = copy_checked(f0, n, k, "f0")?;
+        let nk = checked_mul(n, k, "N*k")?;
+        let (d, r) = if kernel.rows() == n {
+            (n, k)
+        } else if kernel.rows() == nk {
+            (nk, 1)
+        } else {
+            return invalid!(
+                "kernel has {} rows: expected N = {n} (scalar kernel) or N*k = {nk} (full kernel)",
+                kernel.rows()
+            );
+        };
+        dense::check_symmetric(kernel, "kernel")?;
+        if !(options.krylov_tol > 0.0 && options.krylov_tol < 1.0) {
+            return invalid!("krylov_tol = {}: must be in (0, 1)", options.krylov_tol);
+        }
+        let tol = options.ode;
+        if !(tol.rtol > 0.0 && tol.rtol < 1.0 && tol.atol > 0.0 && tol.atol.is_finite()) {
+            return invalid!(
+                "ODE tolerances rtol = {}, atol = {}: need 0 < rtol < 1 and 0 < atol < inf",
+                tol.rtol,
+                tol.atol
+            );
+        }
+        let kmat = copy_checked(kernel, d, d, "kernel")?;
+        let (m, dm, test_kernel, test_f0) = match test {
+            None => (0, 0, None, Vec::new()),
+            Some((kt, ft)) => {
+                if kt.cols() != d {
+                    return invalid!("test_kernel has {} columns, the kernel has {d}", kt.cols());
+                }
+                let m = if r == 1 && d == nk && k > 1 {
+                    if kt.rows() % k != 0 {
+                        return invalid!(
+                            "test_kernel has {} rows, not a multiple of k = {k} (full kernel)",
+                            kt.rows()
+                        );
+                    }
+                    kt.rows() / k
+                } else {
+                    kt.rows()
+                };
+                let tk = copy_checked(kt, kt.rows(), d, "test_kernel")?;
+                let tf = copy_checked(ft, m, k, "test_f0")?;
+                (m, kt.rows(), Some(tk), tf)
+            }
+        };
+        {
+            let fk = dense::to_faer(MatRef::from_row_major(&kmat, d, d))?;
+            dense::check_psd(&fk, "kernel")?;
+        }
+        let current = FlowOutputs {
+            train: f0.clone(),
+            test: test_f0.clone(),
+        };
+        Ok(Flow {
+            n,
+            k,
+            m,
+            d,
+            dm,
+            r,
+            kernel: kmat,
+            test_kernel,
+            y,
+            f0,
+            test_f0,
+            cost,
+            options,
+            time: 0.0,
+            current,
+            spectral: None,
+            krylov_flops: 0.0,
+            krylov_steps: 64,
+        })
+    }
+
+    /// Number of training points N.
+    pub fn num_train(&self) -> usize {
+        self.n
+    }
+    /// Output dimension k.
+    pub fn output_dim(&self) -> usize {
+        self.k
+    }
+    /// Number of test points M (0 without a test kernel).
+    pub fn num_test(&self) -> usize {
+        self.m
+    }
+    pub fn cost(&self) -> Cost {
+        self.cost
+    }
+    /// Current time t.
+    pub fn time(&self) -> f64 {
+        self.time
+    }
+    /// Training outputs f_t (N × k, row-major).
+    pub fn outputs(&self) -> &[f64] {
+        &self.current.train
+    }
+    /// Test outputs f*_t (M × k, row-major; empty without a test kernel).
+    pub fn predictions(&self) -> &[f64] {
+        &self.current.test
+    }
+    /// C(f_t) = (1/N)·Σ_i c(f_t(x_i), y_i).
+    pub fn loss(&self) -> f64 {
+        self.cost.mean(&self.current.train, &self.y, self.k)
+    }
+    /// Targets y (N × k).
+    pub fn targets(&self) -> &[f64] {
+        &self.y
+    }
+    /// Eigenvalues of K (ascending) when the spectral path has been used, else None.
+    pub fn eigenvalues(&self) -> Option<&[f64]> {
+        self.spectral.as_ref().map(|s| s.eigenvalues())
+    }
+
+    /// Advances the flow by `dt` > 0 (finite). Mutates the flow.
+    pub fn step(&mut self, dt: f64) -> Result<()> {
+        if !dt.is_finite() {
+            return Err(Error::NonFinite(format!("dt = {dt}")));
+        }
+        if dt <= 0.0 {
+            return invalid!("dt = {dt}: must be > 0");
+        }
+        self.set_time(self.time + dt)
+    }
+
+    /// Moves the flow to the absolute time `t` ≥ 0 (t = +∞ allowed for MSE: kernel regression).
+    /// MSE is evaluated from t = 0 in closed form; ODE methods integrate from the current state
+    /// (backwards when t is earlier). Mutates the flow; on error it is unchanged.
+    pub fn set_time(&mut self, t: f64) -> Result<()> {
+        check_time(t, self.cost)?;
+        let out = if self.uses_ode() {
+            let mut state = self.current.clone();
+            self.integrate(self.time, t, &mut state)?;
+            state
+        } else {
+            self.evaluate_mse(&[t])?.pop().unwrap()
+        };
+        self.current = out;
+        self.time = t;
+        Ok(())
+    }
+
+    /// Outputs at several absolute times without moving the flow (one eigendecomposition or one
+    /// Krylov space per right-hand side serves all the times). For ODE methods the integration
+    /// starts from t = 0 and passes through the times in increasing order.
+    pub fn evaluate(&mut self, times: &[f64]) -> Result<Vec<FlowOutputs>> {
+        for &t in times {
+            check_time(t, self.cost)?;
+        }
+        if self.uses_ode() {
+            let mut order: Vec<usize> = (0..times.len()).collect();
+            order.sort_by(|&a, &b| times[a].total_cmp(&times[b]));
+            let mut state = FlowOutputs {
+                train: self.f0.clone(),
+                test: self.test_f0.clone(),
+            };
+            let mut t_prev = 0.0;
+            let mut out = vec![None; times.len()];
+            for i in order {
+                self.integrate(t_prev, times[i], &mut state)?;
+                t_prev = times[i];
+                out[i] = Some(state.clone());
+            }
+            return Ok(out.into_iter().map(|o| o.unwrap()).collect());
+        }
+        self.evaluate_mse(times)
+    }
+
+    fn uses_ode(&self) -> bool {
+        self.cost != Cost::Mse || self.options.method == Method::Ode
+    }
+
+    /// The closed-form MSE outputs at `times`.
+    fn evaluate_mse(&mut self, times: &[f64]) -> Result<Vec<FlowOutputs>> {
+        let r0: Vec<f64> = self.f0.iter().zip(&self.y).map(|(f, y)| f - y).collect();
+        let any_inf = times.iter().any(|t| t.is_infinite());
+        let d = self.d as f64;
+        let use_eigen = match self.options.method {
+            Method::Eigen => true,
+            Method::Krylov => any_inf,
+            Method::Ode => unreachable!(),
+            Method::Auto => {
+                if any_inf || self.spectral.is_some() {
+                    true
+                } else {
+                    let eigen_cost = 9.0 * d * d * d;
+                    let estimate = self.krylov_estimate();
+                    self.krylov_flops + estimate > eigen_cost
+                }
+            }
+        };
+        let mut outs = if use_eigen {
+            if self.spectral.is_none() {
+                self.spectral = Some(spectral::Spectral::new(&self.kernel, self.d, &r0, self.r)?);
+            }
+            let sp = self.spectral.as_ref().unwrap();
+            times
+                .iter()
+                .map(|&t| {
+                    sp.outputs(
+                        t,
+                        self.n,
+                        &self.y,
+                        self.test_kernel
+                            .as_deref()
+                            .map(|tk| (tk, self.dm, &self.test_f0[..])),
+                    )
+                })
+                .collect::<Result<Vec<_>>>()?
+        } else {
+            self.krylov_mse(times, &r0)?
+        };
+        // t = 0 is exactly the initial state.
+        for (o, &t) in outs.iter_mut().zip(times) {
+            if t == 0.0 {
+                o.train.copy_from_slice(&self.f0);
+                o.test.copy_from_slice(&self.test_f0);
+            }
+        }
+        Ok(outs)
+    }
+
+    fn krylov_estimate(&self) -> f64 {
+        let d = self.d as f64;
+        self.r as f64 * self.krylov_steps as f64 * 8.0 * d * d
+    }
+
+    fn krylov_mse(&mut self, times: &[f64], r0: &[f64]) -> Result<Vec<FlowOutputs>> {
+        let (d, r, nf) = (self.d, self.r, self.n as f64);
+        let with_test = self.test_kernel.is_some();
+        let mut outs: Vec<FlowOutputs> = times
+            .iter()
+            .map(|_| FlowOutputs {
+                train: self.y.clone(),
+                test: self.test_f0.clone(),
+            })
+            .collect();
+        let mut col = vec![0.0; d];
+        let mut tcol = vec![0.0; self.dm];
+        let mut max_steps = 0;
+        for j in 0..r {
+            for i in 0..d {
+                col[i] = r0[i * r + j];
+            }
+            let mut funcs: Vec<Box<dyn Fn(f64) -> f64>> = Vec::new();
+            for &t in times {
+                funcs.push(Box::new(move |l: f64| (-t * l.max(0.0) / nf).exp()));
+            }
+            if with_test {
+                for &t in times {
+                    funcs.push(Box::new(move |l: f64| spectral::phi(t, l.max(0.0), nf)));
+                }
+            }
+            let refs: Vec<&dyn Fn(f64) -> f64> = funcs.iter().map(|b| b.as_ref()).collect();
+            let res = krylov::lanczos_apply(&self.kernel, d, &col, &refs, self.options.krylov_tol)?;
+            max_steps = max_steps.max(res.steps);
+            self.krylov_flops += res.steps as f64 * 8.0 * (d as f64) * (d as f64);
+            for (ti, out) in outs.iter_mut().enumerate() {
+                for i in 0..d {
+                    out.train[i * r + j] += res.vectors[ti][i];
+                }
+                if let Some(tk) = &self.test_kernel {
+                    krylov::matvec(tk, self.dm, d, &res.vectors[times.len() + ti], &mut tcol);
+                    for (i, v) in tcol.iter().enumerate() {
+                        out.test[i * r + j] -= v;
+                    }
+                }
+            }
+        }
+        self.krylov_steps = max_steps.max(1);
+        Ok(outs)
+    }
+
+    /// Integrates the flow ODE for train and test outputs from t0 to t1.
+    fn integrate(&self, t0: f64, t1: f64, state: &mut FlowOutputs) -> Result<()> {
+        let (d, r, k, dm) = (self.d, self.r, self.k, self.dm);
+        let ntrain = d * r;
+        let mut y = state.train.clone();
+        y.extend_from_slice(&state.test);
+        let mut grad = vec![0.0; ntrain];
+        let scale = -1.0 / self.n as f64;
+        let rhs = |_t: f64, s: &[f64], ds: &mut [f64]| -> Result<()> {
+            self.cost.gradients(&s[..ntrain], &self.y, k, &mut grad);
+            let g = MatRef::from_row_major(&grad, d, r);
+            let (dtrain, dtest) = ds.split_at_mut(ntrain);
+            crate::parallel::install(|| {
+                par_gemm(
+                    scale,
+                    MatRef::from_row_major(&self.kernel, d, d),
+                    g,
+                    0.0,
+                    MatMut::from_row_major(dtrain, d, r),
+                );
+                if let Some(tk) = &self.test_kernel {
+                    par_gemm(
+                        scale,
+                        MatRef::from_row_major(tk, dm, d),
+                        g,
+                        0.0,
+                        MatMut::from_row_major(dtest, dm, r),
+                    );
+                }
+            });
+            Ok(())
+        };
+        ode::integrate(rhs, t0, t1, &mut y, self.options.ode)?;
+        state.test.copy_from_slice(&y[ntrain..]);
+        y.truncate(ntrain);
+        state.train = y;
+        Ok(())
+    }
+}
+
+fn check_time(t: f64, cost: Cost) -> Result<()> {
+    if t.is_nan() || t == f64::NEG_INFINITY {
+        return Err(Error::NonFinite(format!("t = {t}")));
+    }
+    if t < 0.0 {
+        return invalid!("t = {t}: must be >= 0");
+    }
+    if t.is_infinite() && cost != Cost::Mse {
+        return invalid!("t = inf is only available for the MSE cost (kernel regression)");
+    }
+    Ok(())
+}

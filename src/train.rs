@@ -1,0 +1,99 @@
+//! Full-batch gradient descent of a real network (Jacot et al. 2018, Theorem 5.2).
+//!
+//! Minimizes C(θ) = (1/N)·Σ_i c(f_θ(x_i), y_i) with θ ← θ − η·∂_θC. Since
+//! ∂_θC = (1/N)·Σ_i J_iᵀ·d_i (J_i = ∂f(x_i)/∂θ, d_i = ∂c/∂f), the outputs move by
+//! Δf(x) ≈ −(η/N)·Σ_j Θ(x, x_j)·d_j with Θ = J·Jᵀ: s steps with learning rate η follow the kernel
+//! flow of [`crate::flow`] with K = Θ up to t = s·η. For MSE, c = ½‖f − y‖², so
+//! C = (1/2N)·Σ‖f − y‖² and d = f − y.
+//!
+//! Cost per step: one forward and one backward pass, about 6·N·Σ_l n_l·n_{l+1} flops.
+
+use crate::flow::Cost;
+use crate::linalg::MatRef;
+use crate::network::Network;
+use crate::parallel::Progress;
+use crate::{invalid, Error, Result};
+
+/// Runs `steps` steps of gradient descent on `net` with learning rate `learning_rate`.
+///
+/// `loss_history`, when given, must have length steps + 1: entry s receives C(θ_s) (before step
+/// s; the last entry is the loss after the final step). Progress is reported as (s, steps) before
+/// each step s (after C(θ_s) is recorded); a cancel there returns `Error::Cancelled` with the
+/// network holding θ_s (the s completed steps are kept, each applied whole) and loss_history
+/// filled in entries 0..=s.
+/// If the loss becomes non-finite (divergence) at step s, θ is restored to θ_{s−1} and
+/// `Error::Numerical` is returned.
+#[allow(clippy::too_many_arguments)]
+pub fn train(
+    net: &mut Network,
+    x: MatRef<'_>,
+    y: MatRef<'_>,
+    cost: Cost,
+    learning_rate: f64,
+    steps: usize,
+    mut loss_history: Option<&mut [f64]>,
+    progress: &mut Progress<'_>,
+) -> Result<()> {
+    net.check_input(x, "x")?;
+    let (n, k) = (x.rows(), net.output_dim());
+    if y.rows() != n || y.cols() != k {
+        return invalid!("y is {}x{}, expected {n}x{k} (N x n_L)", y.rows(), y.cols());
+    }
+    crate::network::check_finite(y, "y")?;
+    if !learning_rate.is_finite() {
+        return Err(Error::NonFinite(format!("learning_rate = {learning_rate}")));
+    }
+    if learning_rate <= 0.0 {
+        return invalid!("learning_rate = {learning_rate}: must be > 0");
+    }
+    if let Some(h) = loss_history.as_deref() {
+        if h.len() != steps.saturating_add(1) {
+            return invalid!(
+                "loss_history has length {}, expected steps + 1 = {}",
+                h.len(),
+                steps.saturating_add(1)
+            );
+        }
+    }
+    let yv = y.to_row_major();
+    let p = net.num_params();
+    let mut grad = crate::error::try_zeroed(p, "gradient")?;
+    let mut previous = crate::error::try_zeroed(p, "previous parameters")?;
+    let mut d = vec![0.0; n * k];
+    for s in 0..=steps {
+        let cache = crate::parallel::install(|| net.forward_cache(x))?;
+        let f = cache.output();
+        let loss = cost.mean(f, &yv, k);
+        if !loss.is_finite() {
+            if s > 0 {
+                net.params_mut().copy_from_slice(&previous);
+            }
+            return Err(Error::Numerical(format!(
+                "the loss is not finite at step {s} (diverged; learning rate too large?); \
+                 the parameters of step {} are kept",
+                s.saturating_sub(1)
+            )));
+        }
+        if let Some(h) = loss_history.as_deref_mut() {
+            h[s] = loss;
+        }
+        if s == steps {
+            break;
+        }
+        progress.report(s as u64, steps as u64)?;
+        cost.gradients(f, &yv, k, &mut d);
+        let inv_n = 1.0 / n as f64;
+        d.iter_mut().for_each(|v| *v *= inv_n);
+        crate::parallel::install(|| -> Result<()> {
+            let deltas = net.backward_deltas(&cache, MatRef::from_row_major(&d, n, k))?;
+            net.param_gradient(x, &cache, &deltas, &mut grad);
+            Ok(())
+        })?;
+        previous.copy_from_slice(net.params());
+        for (t, g) in net.params_mut().iter_mut().zip(&grad) {
+            *t -= learning_rate * g;
+        }
+    }
+    progress.report(steps as u64, steps as u64)?;
+    Ok(())
+}
