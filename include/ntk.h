@@ -320,6 +320,39 @@ enum ntk_status ntk_kernel_condition(struct ntk_matrix k,
                                      double *lambda_max,
                                      double *condition);
 
+// Infinite-width kernels of the network's architecture (Jacot et al. 2018):
+// Sigma^(L) (NNGP), Sigma-dot^(L) and the NTK Theta^(L), for the N1 rows of `x1` against the
+// N2 rows of `x2`:
+//   Sigma^(1) = x.x'/n_0 + beta^2, Theta^(1) = Sigma^(1),
+//   Sigma^(l+1) = E[s(u)s(v)] + beta^2, Sigma-dot^(l+1) = E[s'(u)s'(v)],
+//   Theta^(l+1) = Theta^(l) Sigma-dot^(l+1) + Sigma^(l+1),
+// with (u, v) centred Gaussian of covariance Sigma^(l). Only n_0, the depth L, the activation
+// and beta of `network` are used (hidden widths are irrelevant in the limit). For L = 1,
+// Sigma-dot is written as zeros.
+//
+// - `x1`: N1 x n_0; `x2`: N2 x n_0, or NULL for X2 = X1 (then only one triangle is computed and
+//   mirrored, so the outputs are exactly symmetric).
+// - `nngp`, `sigma_dot`, `ntk`: each NULL or an N1 x N2 output; element (i, j) is
+//   K(x1_i, x2_j). At least one is required. Outputs must not overlap each other or the inputs.
+// - `options`: NULL or progress/cancel callback.
+//
+// ReLU, leaky ReLU, erf, identity, sin and cos use closed forms; other activations (including
+// custom ones, called concurrently from worker threads) use an adaptive numerical method with
+// relative error about 1e-12 for any input scale. Cost: O(N1 N2 (n_0 + L)) plus, for numerical
+// activations, O((N1+N2) L) one-dimensional integrations; memory beyond the outputs is O(N L).
+// Results are bit-identical at any thread count. Thread safety: the network is only read, so
+// concurrent calls on the same network are safe.
+//
+// On NTK_STATUS_CANCELLED the outputs hold a mix of finished tiles and their previous contents.
+// On any other error nothing is written.
+enum ntk_status ntk_kernel_limit(const struct ntk_network *network,
+                                 struct ntk_matrix x1,
+                                 const struct ntk_matrix *x2,
+                                 struct ntk_matrix_mut *nngp,
+                                 struct ntk_matrix_mut *sigma_dot,
+                                 struct ntk_matrix_mut *ntk,
+                                 const struct ntk_options *options);
+
 // Creates a network and draws its parameters. On success `*out` owns the new handle (free it
 // with ntk_network_free); on failure `*out` is left unchanged.
 enum ntk_status ntk_network_create(const struct ntk_network_config *config,

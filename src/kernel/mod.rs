@@ -1,2 +1,3 @@
 //! Kernels of the network: infinite-width limits and finite-width (empirical) tangent kernels.
 pub mod empirical;
+pub mod limit;

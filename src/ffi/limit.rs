@@ -1,0 +1,112 @@
+//! C entry point of the infinite-width kernels.
+
+use super::network::{network_ref, ntk_network};
+use super::view::{check_disjoint, check_outputs_disjoint};
+use super::{ffi_fn, ntk_matrix, ntk_matrix_mut, ntk_options, ntk_status, with_progress};
+use crate::kernel::limit::{limit_kernel, LimitOutputs, LimitSpec};
+use crate::Error;
+
+/// Infinite-width kernels of the network's architecture (Jacot et al. 2018):
+/// Sigma^(L) (NNGP), Sigma-dot^(L) and the NTK Theta^(L), for the N1 rows of `x1` against the
+/// N2 rows of `x2`:
+///   Sigma^(1) = x.x'/n_0 + beta^2, Theta^(1) = Sigma^(1),
+///   Sigma^(l+1) = E[s(u)s(v)] + beta^2, Sigma-dot^(l+1) = E[s'(u)s'(v)],
+///   Theta^(l+1) = Theta^(l) Sigma-dot^(l+1) + Sigma^(l+1),
+/// with (u, v) centred Gaussian of covariance Sigma^(l). Only n_0, the depth L, the activation
+/// and beta of `network` are used (hidden widths are irrelevant in the limit). For L = 1,
+/// Sigma-dot is written as zeros.
+///
+/// - `x1`: N1 x n_0; `x2`: N2 x n_0, or NULL for X2 = X1 (then only one triangle is computed and
+///   mirrored, so the outputs are exactly symmetric).
+/// - `nngp`, `sigma_dot`, `ntk`: each NULL or an N1 x N2 output; element (i, j) is
+///   K(x1_i, x2_j). At least one is required. Outputs must not overlap each other or the inputs.
+/// - `options`: NULL or progress/cancel callback.
+///
+/// ReLU, leaky ReLU, erf, identity, sin and cos use closed forms; other activations (including
+/// custom ones, called concurrently from worker threads) use an adaptive numerical method with
+/// relative error about 1e-12 for any input scale. Cost: O(N1 N2 (n_0 + L)) plus, for numerical
+/// activations, O((N1+N2) L) one-dimensional integrations; memory beyond the outputs is O(N L).
+/// Results are bit-identical at any thread count. Thread safety: the network is only read, so
+/// concurrent calls on the same network are safe.
+///
+/// On NTK_STATUS_CANCELLED the outputs hold a mix of finished tiles and their previous contents.
+/// On any other error nothing is written.
+#[no_mangle]
+pub unsafe extern "C" fn ntk_kernel_limit(
+    network: *const ntk_network,
+    x1: ntk_matrix,
+    x2: *const ntk_matrix,
+    nngp: *mut ntk_matrix_mut,
+    sigma_dot: *mut ntk_matrix_mut,
+    ntk: *mut ntk_matrix_mut,
+    options: *const ntk_options,
+) -> ntk_status {
+    ffi_fn!("ntk_kernel_limit", {
+        let net = unsafe { network_ref(network) }?;
+        let x1v = unsafe { x1.to_ref("x1") }?;
+        let x2c: Option<ntk_matrix> = if x2.is_null() {
+            None
+        } else {
+            Some(unsafe { *x2 })
+        };
+        let x2v = match &x2c {
+            Some(m) => Some(unsafe { m.to_ref("x2") }?),
+            None => None,
+        };
+        let n0 = net.input_dim();
+        if x1v.cols() != n0 {
+            return crate::invalid!("x1 has {} columns, the network's n_0 is {n0}", x1v.cols());
+        }
+        if let Some(v) = &x2v {
+            if v.cols() != n0 {
+                return crate::invalid!("x2 has {} columns, the network's n_0 is {n0}", v.cols());
+            }
+        }
+        let n1 = x1v.rows();
+        let n2 = x2v.map(|v| v.rows()).unwrap_or(n1);
+        let outs: [(*mut ntk_matrix_mut, &str); 3] =
+            [(nngp, "nngp"), (sigma_dot, "sigma_dot"), (ntk, "ntk")];
+        if outs.iter().all(|(p, _)| p.is_null()) {
+            return Err(Error::NullPointer(
+                "nngp, sigma_dot and ntk (at least one output is required)".into(),
+            ));
+        }
+        let mut descs: Vec<(ntk_matrix_mut, &str)> = Vec::new();
+        for (p, name) in outs {
+            if !p.is_null() {
+                let m = unsafe { *p };
+                m.expect_shape(n1, n2, name)?;
+                descs.push((m, name));
+            }
+        }
+        let mut inputs: Vec<(&ntk_matrix, &str)> = vec![(&x1, "x1")];
+        if let Some(m) = &x2c {
+            inputs.push((m, "x2"));
+        }
+        let mut views = Vec::new();
+        for (m, name) in &descs {
+            views.push(unsafe { m.to_mut(name) }?);
+            check_disjoint(m, name, &inputs)?;
+        }
+        for a in 0..descs.len() {
+            for b in a + 1..descs.len() {
+                check_outputs_disjoint(&descs[a].0, descs[a].1, &descs[b].0, descs[b].1)?;
+            }
+        }
+        crate::network::check_finite(x1v, "x1")?;
+        if let Some(v) = x2v {
+            crate::network::check_finite(v, "x2")?;
+        }
+        let mut it = views.into_iter();
+        let mut take = |p: *mut ntk_matrix_mut| if p.is_null() { None } else { it.next() };
+        let out = LimitOutputs {
+            nngp: take(nngp),
+            sigma_dot: take(sigma_dot),
+            ntk: take(ntk),
+        };
+        let spec = LimitSpec::of_network(net);
+        with_progress(options, |progress| {
+            limit_kernel(&spec, x1v, x2v, out, progress)
+        })
+    })
+}

@@ -1,0 +1,653 @@
+//! Infinite-width (limit) kernels: the NNGP Σ^(L), its derivative kernel Σ̇^(L) and the neural
+//! tangent kernel Θ^(L)_∞ of a depth-L fully connected network (Jacot, Gabriel & Hongler 2018).
+//!
+//! # Recursion (NTK parameterization, L weight layers, σ applied L−1 times)
+//! Σ^(1)(x, x′) = xᵀx′/n_0 + β²,  Θ^(1) = Σ^(1), and for l = 1 … L−1, with (u, v) ~ N(0, Λ^(l)),
+//! Λ^(l) = [[Σ^(l)(x,x), Σ^(l)(x,x′)], [Σ^(l)(x,x′), Σ^(l)(x′,x′)]]:
+//!   Σ^(l+1) = E[σ(u)σ(v)] + β²,  Σ̇^(l+1) = E[σ′(u)σ′(v)],  Θ^(l+1) = Θ^(l) Σ̇^(l+1) + Σ^(l+1).
+//! The outputs are Σ^(L), Σ̇^(L) (all zeros when L = 1, where no nonlinearity is applied) and
+//! Θ^(L). The hidden widths play no role in the limit.
+//!
+//! # Evaluation
+//! - Per-point chains (1-D): each point's own variance Σ^(l)(x, x) and the per-point data the
+//!   pair formulas need (for the numerical method, Hermite coefficients) are computed once, in
+//!   O(N·L) work, before any pair ([`LimitPlan::new`]).
+//! - Tiles: the N1×N2 output is cut into fixed [`TILE`]×[`TILE`] blocks (the same blocks at any
+//!   thread count, so the bits do not depend on it), run in parallel with
+//!   [`crate::parallel::for_each_item`]. A block gets its Gram entries xᵀx′ from one small GEMM
+//!   into per-tile scratch, then runs the L−1 layer maps row by row in L1-resident arrays and
+//!   writes Σ, Σ̇, Θ straight into the caller's strided outputs. No N×N temporary exists: peak
+//!   extra memory is O(N·L·K + threads·TILE²).
+//! - X1 = X2 (`x2 = None`, or a view identical to `x1`): only tiles on and below the diagonal are
+//!   computed (on diagonal tiles only the lower triangle) and mirrored, so the result is exactly
+//!   symmetric; diagonal entries take the per-point chain values, so Σ(x, x) is bit-identical to
+//!   the variance chain.
+//! - [`LimitPlan::compute_block`] computes any block K(X1[i0:i1], X2[j0:j1]) into strided views,
+//!   reusing the per-point data: the core of a tiled or out-of-core caller.
+//!
+//! # Activations
+//! Closed forms ([`closed_form`]): identity, ReLU, leaky ReLU, erf, sin, cos. Everything else
+//! (tanh, sigmoid, softplus, GELU, user σ) uses [`numerical`]: per-point Hermite coefficients by
+//! adaptive Gauss–Kronrod with breakpoints in the activation argument's own scale, the Mehler
+//! series for |ρ| ≤ 0.6 (truncation ≤ 4e-15 relative to √(E σ(u)² E σ(v)²)) and nested adaptive
+//! quadrature of the conditional 1-D reduction for |ρ| > 0.6. Measured against 30-digit mpmath
+//! references (tests/limit_reference.rs): relative error ≤ 1e-12 for inputs up to norm 30.
+//! `LimitMethod::Quadrature` forces the numerical method for any activation (used to validate it
+//! against the erf closed form).
+
+pub mod closed_form;
+pub mod fastmath;
+pub mod numerical;
+pub mod quadrature;
+
+use crate::activation::Activation;
+use crate::error::{checked_mul, try_zeroed};
+use crate::linalg::{gemm, MatMut, MatRef};
+use crate::parallel::{for_each_item, Progress};
+use crate::{invalid, Error, Result};
+use closed_form::ClosedForm;
+use std::sync::Mutex;
+
+/// Side of the square output tiles (fixed: tile boundaries must not depend on the thread count).
+pub const TILE: usize = 128;
+/// Points per item of the per-point precomputation.
+const POINT_CHUNK: usize = 16;
+
+/// How the Gaussian expectations are evaluated.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum LimitMethod {
+    /// Closed form when the activation has one, otherwise the numerical method.
+    #[default]
+    Auto,
+    /// The numerical method for every activation (for validation).
+    Quadrature,
+}
+
+/// What defines the limit kernel: the depth L (number of weight layers, ≥ 1), σ and β ≥ 0.
+#[derive(Clone, Debug)]
+pub struct LimitSpec {
+    pub depth: usize,
+    pub activation: Activation,
+    pub beta: f64,
+    pub method: LimitMethod,
+}
+
+impl LimitSpec {
+    pub fn new(depth: usize, activation: Activation, beta: f64) -> Self {
+        LimitSpec {
+            depth,
+            activation,
+            beta,
+            method: LimitMethod::Auto,
+        }
+    }
+
+    /// The limit spec of a network (its widths other than n_0 are irrelevant).
+    pub fn of_network(net: &crate::network::Network) -> Self {
+        LimitSpec::new(net.depth(), net.activation().clone(), net.beta())
+    }
+
+    fn validate(&self) -> Result<()> {
+        if self.depth == 0 {
+            return invalid!("depth = 0: the network needs at least one weight layer");
+        }
+        if !self.beta.is_finite() || self.beta < 0.0 {
+            return invalid!("beta = {}: must be finite and >= 0", self.beta);
+        }
+        if let Activation::LeakyRelu(a) = self.activation {
+            if !a.is_finite() {
+                return invalid!("leaky ReLU slope = {a}: must be finite");
+            }
+        }
+        Ok(())
+    }
+
+    fn closed_form(&self) -> Option<ClosedForm> {
+        if self.method == LimitMethod::Quadrature {
+            return None;
+        }
+        match self.activation {
+            Activation::Identity => Some(ClosedForm::Identity),
+            Activation::Relu => Some(ClosedForm::LeakyRelu(0.0)),
+            Activation::LeakyRelu(a) => Some(ClosedForm::LeakyRelu(a)),
+            Activation::Erf => Some(ClosedForm::Erf),
+            Activation::Sin => Some(ClosedForm::Sin),
+            Activation::Cos => Some(ClosedForm::Cos),
+            _ => None,
+        }
+    }
+}
+
+/// Per-point data of one set of points, layer-major and point-contiguous.
+struct PointSet {
+    n: usize,
+    /// var[l*n + i] = Σ^(l+1)(x_i, x_i), l = 0..L−1.
+    var: Vec<f64>,
+    /// sqrt of `var`.
+    sd: Vec<f64>,
+    /// ddiag[l*n + i] = Σ̇^(l+2)(x_i, x_i) = E[σ′(u)²] at var[l], l = 0..L−2.
+    ddiag: Vec<f64>,
+    /// mean derivative E[σ′] at var[l] (leaky ReLU zero-variance rule), l = 0..L−2.
+    mean_d: Vec<f64>,
+    /// Numerical method: c[(l*(K+1) + k)*n + i] and d[...] Hermite coefficients, l = 0..L−2.
+    c: Vec<f64>,
+    d: Vec<f64>,
+}
+
+struct Chunk {
+    var: Vec<f64>,
+    ddiag: Vec<f64>,
+    mean_d: Vec<f64>,
+    c: Vec<f64>,
+    d: Vec<f64>,
+}
+
+impl PointSet {
+    fn new(spec: &LimitSpec, x: MatRef<'_>, progress: &mut Progress<'_>) -> Result<PointSet> {
+        let n = x.rows();
+        let depth = spec.depth;
+        let n0 = x.cols() as f64;
+        let beta2 = spec.beta * spec.beta;
+        let cf = spec.closed_form();
+        let k1 = numerical::DEGREE + 1;
+        let layers = depth - 1;
+        let total = checked_mul(n, depth, "per-point variances")?;
+        let mut var = try_zeroed(total, "per-point variances")?;
+        let mut ddiag = try_zeroed(n * layers, "per-point derivative variances")?;
+        let mut mean_d = try_zeroed(n * layers, "per-point mean derivatives")?;
+        let ncoef = if cf.is_none() {
+            checked_mul(
+                checked_mul(n, layers, "Hermite coefficients")?,
+                k1,
+                "Hermite coefficients",
+            )?
+        } else {
+            0
+        };
+        let mut c = try_zeroed(ncoef, "Hermite coefficients")?;
+        let mut d = try_zeroed(ncoef, "Hermite coefficients")?;
+        let nchunks = n.div_ceil(POINT_CHUNK);
+        let results: Vec<Mutex<Option<Chunk>>> = (0..nchunks).map(|_| Mutex::new(None)).collect();
+        for_each_item(nchunks, progress, |ch| {
+            let p0 = ch * POINT_CHUNK;
+            let p1 = (p0 + POINT_CHUNK).min(n);
+            let m = p1 - p0;
+            let mut out = Chunk {
+                var: vec![0.0; m * depth],
+                ddiag: vec![0.0; m * layers],
+                mean_d: vec![0.0; m * layers],
+                c: vec![0.0; if cf.is_none() { m * layers * k1 } else { 0 }],
+                d: vec![0.0; if cf.is_none() { m * layers * k1 } else { 0 }],
+            };
+            for (q, i) in (p0..p1).enumerate() {
+                let mut sq = 0.0;
+                for j in 0..x.cols() {
+                    let v = x.at(i, j);
+                    sq += v * v;
+                }
+                let mut s = sq / n0 + beta2;
+                out.var[q] = s;
+                for l in 0..layers {
+                    let (e, ed) = match cf {
+                        Some(kind) => {
+                            if let ClosedForm::LeakyRelu(a) = kind {
+                                out.mean_d[l * m + q] = closed_form::relu_mean_derivative(a, s);
+                            }
+                            closed_form::diagonal(kind, s)
+                        }
+                        None => {
+                            let pe = numerical::point_expansion(&spec.activation, s);
+                            for k in 0..k1 {
+                                out.c[(l * k1 + k) * m + q] = pe.c[k];
+                                out.d[(l * k1 + k) * m + q] = pe.d[k];
+                            }
+                            (pe.e_ss, pe.e_dd)
+                        }
+                    };
+                    out.ddiag[l * m + q] = ed;
+                    s = e + beta2;
+                    out.var[(l + 1) * m + q] = s;
+                }
+            }
+            *results[ch].lock().unwrap_or_else(|p| p.into_inner()) = Some(out);
+        })?;
+        for (ch, slot) in results.into_iter().enumerate() {
+            let out = slot
+                .into_inner()
+                .unwrap_or_else(|p| p.into_inner())
+                .ok_or_else(|| Error::Internal("per-point chunk missing".into()))?;
+            let p0 = ch * POINT_CHUNK;
+            let m = (p0 + POINT_CHUNK).min(n) - p0;
+            for l in 0..depth {
+                var[l * n + p0..l * n + p0 + m].copy_from_slice(&out.var[l * m..(l + 1) * m]);
+            }
+            for l in 0..layers {
+                ddiag[l * n + p0..l * n + p0 + m].copy_from_slice(&out.ddiag[l * m..(l + 1) * m]);
+                mean_d[l * n + p0..l * n + p0 + m].copy_from_slice(&out.mean_d[l * m..(l + 1) * m]);
+                if cf.is_none() {
+                    for k in 0..k1 {
+                        let dst = (l * k1 + k) * n + p0;
+                        let src = (l * k1 + k) * m;
+                        c[dst..dst + m].copy_from_slice(&out.c[src..src + m]);
+                        d[dst..dst + m].copy_from_slice(&out.d[src..src + m]);
+                    }
+                }
+            }
+        }
+        let sd = var.iter().map(|v| v.sqrt()).collect();
+        Ok(PointSet {
+            n,
+            var,
+            sd,
+            ddiag,
+            mean_d,
+            c,
+            d,
+        })
+    }
+}
+
+/// Everything needed to compute any block of the limit kernels of (X1, X2): the spec, the inputs
+/// and the per-point data of both sets.
+pub struct LimitPlan<'a> {
+    spec: LimitSpec,
+    closed: Option<ClosedForm>,
+    x1: MatRef<'a>,
+    x2: MatRef<'a>,
+    p1: PointSet,
+    /// None when X2 = X1 (the per-point data are shared).
+    p2: Option<PointSet>,
+}
+
+/// Optional output blocks of one [`LimitPlan::compute_block`] call (each (i1−i0)×(j1−j0)).
+pub struct BlockOutputs<'o> {
+    pub nngp: Option<MatMut<'o>>,
+    pub sigma_dot: Option<MatMut<'o>>,
+    pub ntk: Option<MatMut<'o>>,
+}
+
+/// Raw strided output pointer shared by the tiles (each writes only its own elements).
+#[derive(Clone, Copy)]
+struct RawOut {
+    ptr: *mut f64,
+    rs: isize,
+    cs: isize,
+}
+unsafe impl Send for RawOut {}
+unsafe impl Sync for RawOut {}
+
+impl RawOut {
+    fn of(m: &Option<MatMut<'_>>) -> Option<RawOut> {
+        m.as_ref().map(|m| RawOut {
+            ptr: m.as_mut_ptr(),
+            rs: m.row_stride(),
+            cs: m.col_stride(),
+        })
+    }
+    /// # Safety
+    /// (i, j) inside the view, and no other thread writes it.
+    #[inline(always)]
+    unsafe fn put(&self, i: usize, j: usize, v: f64) {
+        *self.ptr.offset(i as isize * self.rs + j as isize * self.cs) = v;
+    }
+}
+
+/// Where a tile writes: element (i, j) goes to (i − row_off, j − col_off) of each present
+/// output, and with `mirror` also to (j, i).
+struct TileOut {
+    raws: [Option<RawOut>; 3],
+    row_off: usize,
+    col_off: usize,
+    mirror: bool,
+}
+
+/// Per-tile scratch arrays.
+struct Scratch {
+    gram: Vec<f64>,
+    s12: Vec<f64>,
+    dot: Vec<f64>,
+    theta: Vec<f64>,
+    rho: Vec<f64>,
+    tmp: Vec<f64>,
+}
+
+impl Scratch {
+    fn new(rows: usize, cols: usize) -> Scratch {
+        Scratch {
+            gram: vec![0.0; rows * cols],
+            s12: vec![0.0; cols],
+            dot: vec![0.0; cols],
+            theta: vec![0.0; cols],
+            rho: vec![0.0; cols],
+            tmp: vec![0.0; cols],
+        }
+    }
+}
+
+impl<'a> LimitPlan<'a> {
+    /// Validates the inputs and computes the per-point data (O(N·L) work, in parallel).
+    /// `x2 = None` means X2 = X1; a view identical to `x1` is detected as the same.
+    pub fn new(
+        spec: &LimitSpec,
+        x1: MatRef<'a>,
+        x2: Option<MatRef<'a>>,
+        progress: &mut Progress<'_>,
+    ) -> Result<LimitPlan<'a>> {
+        spec.validate()?;
+        if x1.rows() == 0 || x1.cols() == 0 {
+            return invalid!("x1 is empty ({}x{})", x1.rows(), x1.cols());
+        }
+        crate::network::check_finite(x1, "x1")?;
+        let x2 = match x2 {
+            Some(v) if !v.same_as(&x1) => {
+                if v.cols() != x1.cols() {
+                    return invalid!(
+                        "x2 has {} columns, x1 has {} (both must have n_0 columns)",
+                        v.cols(),
+                        x1.cols()
+                    );
+                }
+                if v.rows() == 0 {
+                    return invalid!("x2 is empty (0x{})", v.cols());
+                }
+                crate::network::check_finite(v, "x2")?;
+                Some(v)
+            }
+            _ => None,
+        };
+        let p1 = PointSet::new(spec, x1, progress)?;
+        let p2 = match x2 {
+            Some(v) => Some(PointSet::new(spec, v, progress)?),
+            None => None,
+        };
+        Ok(LimitPlan {
+            spec: spec.clone(),
+            closed: spec.closed_form(),
+            x1,
+            x2: x2.unwrap_or(x1),
+            p1,
+            p2,
+        })
+    }
+
+    /// True when X2 = X1.
+    pub fn symmetric(&self) -> bool {
+        self.p2.is_none()
+    }
+    /// (N1, N2).
+    pub fn shape(&self) -> (usize, usize) {
+        (self.x1.rows(), self.x2.rows())
+    }
+
+    fn p2(&self) -> &PointSet {
+        self.p2.as_ref().unwrap_or(&self.p1)
+    }
+
+    /// Computes the block rows i0..i1 × columns j0..j1 of the requested kernels into `out`
+    /// (each block (i1−i0)×(j1−j0); element (a, b) is K(x1_{i0+a}, x2_{j0+b})).
+    /// Cost: one (i1−i0)×n_0×(j1−j0) GEMM plus (L−1) layer maps per entry.
+    pub fn compute_block(
+        &self,
+        i0: usize,
+        i1: usize,
+        j0: usize,
+        j1: usize,
+        out: BlockOutputs<'_>,
+    ) -> Result<()> {
+        let (n1, n2) = self.shape();
+        if !(i0 <= i1 && i1 <= n1 && j0 <= j1 && j1 <= n2) {
+            return invalid!("block [{i0},{i1})x[{j0},{j1}) outside {n1}x{n2}");
+        }
+        for (m, name) in [
+            (&out.nngp, "nngp"),
+            (&out.sigma_dot, "sigma_dot"),
+            (&out.ntk, "ntk"),
+        ] {
+            if let Some(m) = m {
+                if m.rows() != i1 - i0 || m.cols() != j1 - j0 {
+                    return invalid!(
+                        "{name} block is {}x{}, expected {}x{}",
+                        m.rows(),
+                        m.cols(),
+                        i1 - i0,
+                        j1 - j0
+                    );
+                }
+            }
+        }
+        let tile_out = TileOut {
+            raws: [
+                RawOut::of(&out.nngp),
+                RawOut::of(&out.sigma_dot),
+                RawOut::of(&out.ntk),
+            ],
+            row_off: i0,
+            col_off: j0,
+            mirror: false,
+        };
+        let mut scratch = Scratch::new(TILE.min(i1 - i0), TILE.min(j1 - j0));
+        let mut a = i0;
+        while a < i1 {
+            let a1 = (a + TILE).min(i1);
+            let mut b = j0;
+            while b < j1 {
+                let b1 = (b + TILE).min(j1);
+                // SAFETY: the views are exclusive borrows; (i−i0, j−j0) lies inside them.
+                unsafe {
+                    self.tile(a, a1, b, b1, false, &mut scratch, &tile_out);
+                }
+                b = b1;
+            }
+            a = a1;
+        }
+        Ok(())
+    }
+
+    /// Computes the tile rows i0..i1 × cols j0..j1 (≤ TILE each) and hands each entry
+    /// (i, j, [Σ, Σ̇, Θ]) to `emit`. With `lower_only`, only entries with j ≤ i.
+    unsafe fn tile(
+        &self,
+        i0: usize,
+        i1: usize,
+        j0: usize,
+        j1: usize,
+        lower_only: bool,
+        sc: &mut Scratch,
+        out: &TileOut,
+    ) {
+        let (h, w) = (i1 - i0, j1 - j0);
+        if h == 0 || w == 0 {
+            return;
+        }
+        let n0 = self.x1.cols() as f64;
+        let beta2 = self.spec.beta * self.spec.beta;
+        let depth = self.spec.depth;
+        let layers = depth - 1;
+        let sym = self.symmetric();
+        let (p1, p2) = (&self.p1, self.p2());
+        let gram = &mut sc.gram[..h * w];
+        gemm(
+            1.0 / n0,
+            self.x1.rows_range(i0, i1),
+            self.x2.rows_range(j0, j1).t(),
+            0.0,
+            MatMut::from_row_major(gram, h, w),
+        );
+        let k1 = numerical::DEGREE + 1;
+        for i in i0..i1 {
+            let wi = if lower_only {
+                (i + 1).saturating_sub(j0).min(w)
+            } else {
+                w
+            };
+            if wi == 0 {
+                continue;
+            }
+            let s12 = &mut sc.s12[..wi];
+            let dot = &mut sc.dot[..wi];
+            let theta = &mut sc.theta[..wi];
+            let g = &gram[(i - i0) * w..(i - i0) * w + wi];
+            for k in 0..wi {
+                s12[k] = g[k] + beta2;
+            }
+            // Diagonal entry of X1 = X2 (if in this row): take the per-point chain.
+            let diag = if sym && i >= j0 && i < j0 + wi {
+                Some(i - j0)
+            } else {
+                None
+            };
+            if let Some(k) = diag {
+                s12[k] = p1.var[i];
+            }
+            theta.copy_from_slice(s12);
+            dot.fill(0.0);
+            for l in 0..layers {
+                let si = p1.var[l * p1.n + i];
+                let sj = &p2.var[l * p2.n + j0..l * p2.n + j0 + wi];
+                match self.closed {
+                    Some(ClosedForm::LeakyRelu(a)) => {
+                        let mj = &p2.mean_d[l * p2.n + j0..l * p2.n + j0 + wi];
+                        closed_form::relu_row(a, si, p1.mean_d[l * p1.n + i], sj, mj, s12, dot)
+                    }
+                    Some(ClosedForm::Erf) => closed_form::erf_row(si, sj, s12, dot),
+                    Some(ClosedForm::Sin) => closed_form::trig_row(false, si, sj, s12, dot),
+                    Some(ClosedForm::Cos) => closed_form::trig_row(true, si, sj, s12, dot),
+                    Some(ClosedForm::Identity) => dot.fill(1.0),
+                    None => {
+                        let rho = &mut sc.rho[..wi];
+                        let tmp = &mut sc.tmp[..wi];
+                        let ri = p1.sd[l * p1.n + i];
+                        let rj = &p2.sd[l * p2.n + j0..l * p2.n + j0 + wi];
+                        for k in 0..wi {
+                            let den = ri * rj[k];
+                            rho[k] = if den > 0.0 {
+                                (s12[k] / den).clamp(-1.0, 1.0)
+                            } else {
+                                0.0
+                            };
+                        }
+                        let base = l * k1;
+                        let ci: Vec<f64> = (0..k1).map(|k| p1.c[(base + k) * p1.n + i]).collect();
+                        let di: Vec<f64> = (0..k1).map(|k| p1.d[(base + k) * p1.n + i]).collect();
+                        let cj = &p2.c[base * p2.n + j0..];
+                        let dj = &p2.d[base * p2.n + j0..];
+                        let s12_in: Vec<f64> = s12.to_vec();
+                        numerical::series_row(&ci, cj, p2.n, rho, s12);
+                        numerical::series_row(&di, dj, p2.n, rho, tmp);
+                        dot.copy_from_slice(tmp);
+                        for k in 0..wi {
+                            if rho[k].abs() > numerical::RHO_SERIES_MAX && Some(k) != diag {
+                                let (e, ed) = numerical::pair_quadrature(
+                                    &self.spec.activation,
+                                    si,
+                                    sj[k],
+                                    s12_in[k],
+                                );
+                                s12[k] = e;
+                                dot[k] = ed;
+                            }
+                        }
+                    }
+                }
+                for k in 0..wi {
+                    s12[k] += beta2;
+                }
+                if let Some(k) = diag {
+                    s12[k] = p1.var[(l + 1) * p1.n + i];
+                    dot[k] = p1.ddiag[l * p1.n + i];
+                }
+                for k in 0..wi {
+                    theta[k] = theta[k] * dot[k] + s12[k];
+                }
+            }
+            for (raw, vals) in out.raws.iter().zip([&*s12, &*dot, &*theta]) {
+                if let Some(r) = raw {
+                    let ii = i - out.row_off;
+                    for (k, &v) in vals.iter().enumerate() {
+                        r.put(ii, j0 + k - out.col_off, v);
+                    }
+                    if out.mirror {
+                        for (k, &v) in vals.iter().enumerate() {
+                            if j0 + k != i {
+                                r.put(j0 + k, i, v);
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Output views of [`limit_kernel`]: any subset (at least one), each N1×N2.
+pub struct LimitOutputs<'o> {
+    pub nngp: Option<MatMut<'o>>,
+    pub sigma_dot: Option<MatMut<'o>>,
+    pub ntk: Option<MatMut<'o>>,
+}
+
+/// Computes the limit kernels Σ^(L), Σ̇^(L), Θ^(L)_∞ of (X1, X2) (rows are points) into the
+/// requested outputs, in parallel on the library pool, bit-identical at any thread count.
+/// `x2 = None` (or a view identical to `x1`) computes one triangle and mirrors it.
+///
+/// Progress: the per-point phase and the tile phase each report (done, total) in their own units.
+/// On cancel (`Error::Cancelled`) the outputs hold a mix of finished tiles and old values.
+pub fn limit_kernel(
+    spec: &LimitSpec,
+    x1: MatRef<'_>,
+    x2: Option<MatRef<'_>>,
+    out: LimitOutputs<'_>,
+    progress: &mut Progress<'_>,
+) -> Result<()> {
+    if out.nngp.is_none() && out.sigma_dot.is_none() && out.ntk.is_none() {
+        return invalid!("no output requested (nngp, sigma_dot and ntk are all absent)");
+    }
+    let n1 = x1.rows();
+    let n2 = x2.map(|v| v.rows()).unwrap_or(n1);
+    for (m, name) in [
+        (&out.nngp, "nngp"),
+        (&out.sigma_dot, "sigma_dot"),
+        (&out.ntk, "ntk"),
+    ] {
+        if let Some(m) = m {
+            if m.rows() != n1 || m.cols() != n2 {
+                return invalid!(
+                    "{name} is {}x{}, expected {n1}x{n2} (N1 x N2)",
+                    m.rows(),
+                    m.cols()
+                );
+            }
+        }
+    }
+    let plan = LimitPlan::new(spec, x1, x2, progress)?;
+    let tile_out = TileOut {
+        raws: [
+            RawOut::of(&out.nngp),
+            RawOut::of(&out.sigma_dot),
+            RawOut::of(&out.ntk),
+        ],
+        row_off: 0,
+        col_off: 0,
+        mirror: plan.symmetric(),
+    };
+    let sym = plan.symmetric();
+    let ti = n1.div_ceil(TILE);
+    let tj = n2.div_ceil(TILE);
+    // Tile list: all (I, J), or J ≤ I when symmetric.
+    let tiles: Vec<(usize, usize)> = if sym {
+        (0..ti).flat_map(|a| (0..=a).map(move |b| (a, b))).collect()
+    } else {
+        (0..ti).flat_map(|a| (0..tj).map(move |b| (a, b))).collect()
+    };
+    for_each_item(tiles.len(), progress, |t| {
+        let (a, b) = tiles[t];
+        let (i0, i1) = (a * TILE, ((a + 1) * TILE).min(n1));
+        let (j0, j1) = (b * TILE, ((b + 1) * TILE).min(n2));
+        let mut sc = Scratch::new(i1 - i0, j1 - j0);
+        // SAFETY: tile (a, b) and, when symmetric, its mirror (b, a) are written only by this
+        // item; on diagonal tiles only the lower triangle is computed and mirrored.
+        unsafe {
+            plan.tile(i0, i1, j0, j1, sym && a == b, &mut sc, &tile_out);
+        }
+    })
+}

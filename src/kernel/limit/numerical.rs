@@ -1,0 +1,242 @@
+//! Gaussian expectations of a general activation σ (tanh, sigmoid, softplus, GELU, user σ).
+//!
+//! For (u, v) centred Gaussian with variances s₁, s₂ and correlation ρ we need
+//! E[σ(u)σ(v)] and E[σ′(u)σ′(v)] for every pair and layer, accurate to 1e-10 relative whatever
+//! the variances (an input of norm 30 in 5 dimensions gives s ≈ 180, where σ(√s z) is a near-step
+//! and σ′(√s z) a spike of width 1/√s, which fixed Gauss–Hermite rules cannot resolve).
+//!
+//! # Method (chosen after measuring; see the module docs of `limit` for the numbers)
+//! 1. **Per point, once per layer** (1-D, O(N·L) work): the normalized Hermite coefficients
+//!    c_k(s) = E[σ(√s z) He_k(z)]/√k! and d_k(s) = E[σ′(√s z) He_k(z)]/√k!, k ≤ [`DEGREE`], and
+//!    the diagonal values E[σ(√s z)²], E[σ′(√s z)²], by adaptive Gauss–Kronrod on
+//!    [−14, 14] with breakpoints where the argument √s·z crosses the transition region
+//!    (0, ±¼, ±½, …, in the argument's own scale) and panels no wider than ½ (He_k oscillates).
+//! 2. **Per pair with |ρ| ≤ [`RHO_SERIES_MAX`]**: Mehler's formula
+//!    E[σ(u)σ(v)] = Σ_k c_k(s₁) c_k(s₂) ρ^k (Horner, vectorized over a tile row). By
+//!    Cauchy–Schwarz and Parseval (Σ c_k² = E[σ²]) the truncation error is at most
+//!    |ρ|^{K+1} √(E[σ(u)²] E[σ(v)²]) ≤ 0.6⁶⁵ ≈ 4e-15 of that scale, for every variance.
+//!    Cost ≈ 2(K+1) multiply-adds per pair and layer.
+//! 3. **Per pair with |ρ| > [`RHO_SERIES_MAX`]** (near-duplicates, antipodal points): the
+//!    conditional 1-D reduction E[σ(u)σ(v)] = E_{z₁}[σ(√s₁ z₁) G(z₁)] with
+//!    G(z₁) = E_{z₂}[σ(m + τ z₂)], m = √s₂ ρ z₁, τ = √s₂ √(1−ρ²), both integrals by the adaptive
+//!    rule with breakpoints in the argument's own scale (the inner one at z₂ = (c − m)/τ), so the
+//!    smoothing width τ → 0 is handled exactly (τ = 0 gives G = σ(m)). Costly (~10⁵ σ calls)
+//!    but needed only for highly correlated pairs.
+//!
+//! Memory: 2(K+1) doubles per point and layer, independent of the number of pairs.
+
+use super::quadrature::{adaptive2, breakpoints};
+use crate::activation::Activation;
+
+/// Degree K of the Mehler (Hermite) expansion.
+pub const DEGREE: usize = 64;
+/// Largest |ρ| evaluated by the series; 0.6^(K+1) ≈ 3.6e-15.
+pub const RHO_SERIES_MAX: f64 = 0.6;
+/// Integration range in standard-normal units (the weight e^{−z²/4} left after a bounded Hermite
+/// function is 5e-22 at 14).
+const ZMAX: f64 = 14.0;
+/// Local tolerance of the adaptive rule (relative to the panel's L1 mass), outer and inner.
+const TOL_1D: f64 = 1e-12;
+const TOL_OUTER: f64 = 1e-12;
+const TOL_INNER: f64 = 1e-13;
+
+const FRAC_1_SQRT_2PI: f64 = 0.398_942_280_401_432_7;
+
+#[inline]
+fn phi(z: f64) -> f64 {
+    FRAC_1_SQRT_2PI * libm::exp(-0.5 * z * z)
+}
+
+/// Per-point quantities of one layer at variance s.
+#[derive(Clone, Debug)]
+pub struct PointExpansion {
+    /// E[σ(√s z)²]
+    pub e_ss: f64,
+    /// E[σ′(√s z)²]
+    pub e_dd: f64,
+    /// c_k, k = 0..=DEGREE
+    pub c: Vec<f64>,
+    /// d_k, k = 0..=DEGREE
+    pub d: Vec<f64>,
+}
+
+/// Computes [`PointExpansion`] at variance `s` ≥ 0 (step 1 of the module docs).
+pub fn point_expansion(act: &Activation, s: f64) -> PointExpansion {
+    let k1 = DEGREE + 1;
+    let mut c = vec![0.0; k1];
+    let mut d = vec![0.0; k1];
+    if !(s > 0.0) {
+        let (s0, d0) = (act.sigma(0.0), act.dsigma(0.0));
+        c[0] = s0;
+        d[0] = d0;
+        return PointExpansion {
+            e_ss: s0 * s0,
+            e_dd: d0 * d0,
+            c,
+            d,
+        };
+    }
+    let r = s.sqrt();
+    let breaks = breakpoints(&[(r, 0.0)], ZMAX, Some(0.5));
+    let sqrt_k: Vec<f64> = (0..=k1).map(|k| (k as f64).sqrt()).collect();
+    let mut e_ss = 0.0;
+    let mut e_dd = 0.0;
+    let mut h = vec![0.0; k1];
+    let mut f = |z: f64| {
+        let p = phi(z);
+        let x = r * z;
+        [act.sigma(x) * p, act.dsigma(x) * p]
+    };
+    let mut accept = |a: f64, b: f64, z: &[f64; 15], v: &[[f64; 2]; 15]| {
+        let (_, w) = super::quadrature::nodes(a, b);
+        for n in 0..15 {
+            let zn = z[n];
+            let (fs, fd) = (v[n][0], v[n][1]);
+            let p = phi(zn);
+            if p > 0.0 {
+                e_ss += w[n] * fs * fs / p;
+                e_dd += w[n] * fd * fd / p;
+            }
+            // Normalized probabilists' Hermite polynomials h_k = He_k/√k!:
+            // h_{k+1} = (z h_k − √k h_{k−1}) / √(k+1).
+            h[0] = 1.0;
+            if k1 > 1 {
+                h[1] = zn;
+            }
+            for k in 1..k1 - 1 {
+                h[k + 1] = (zn * h[k] - sqrt_k[k] * h[k - 1]) / sqrt_k[k + 1];
+            }
+            let (ws, wd) = (w[n] * fs, w[n] * fd);
+            for k in 0..k1 {
+                c[k] += ws * h[k];
+                d[k] += wd * h[k];
+            }
+        }
+    };
+    adaptive2(&mut f, &breaks, TOL_1D, &mut accept);
+    PointExpansion { e_ss, e_dd, c, d }
+}
+
+/// E[σ(u)σ(v)] and E[σ′(u)σ′(v)] by nested adaptive quadrature (step 3 of the module docs).
+/// Requires s11 > 0 and s22 > 0.
+pub fn pair_quadrature(act: &Activation, s11: f64, s22: f64, s12: f64) -> (f64, f64) {
+    let r1 = s11.sqrt();
+    let r2 = s22.sqrt();
+    let rho = (s12 / (r1 * r2)).clamp(-1.0, 1.0);
+    let one_minus = (1.0 - rho) * (1.0 + rho);
+    let tau = r2 * one_minus.max(0.0).sqrt();
+    let outer_breaks = breakpoints(&[(r1, 0.0), (r2 * rho.abs(), 0.0)], ZMAX, None);
+    let mut inner_breaks: Vec<f64> = Vec::with_capacity(64);
+    let mut outer = |z1: f64| {
+        let p1 = phi(z1);
+        let m = r2 * rho * z1;
+        let g = if tau > 0.0 {
+            inner_breaks.clear();
+            inner_breaks.extend(breakpoints(&[(tau, m)], ZMAX, None));
+            let mut inner = |z2: f64| {
+                let p2 = phi(z2);
+                let x = m + tau * z2;
+                [act.sigma(x) * p2, act.dsigma(x) * p2]
+            };
+            adaptive2(&mut inner, &inner_breaks, TOL_INNER, &mut |_, _, _, _| {})
+        } else {
+            [act.sigma(m), act.dsigma(m)]
+        };
+        let x = r1 * z1;
+        [act.sigma(x) * g[0] * p1, act.dsigma(x) * g[1] * p1]
+    };
+    let r = adaptive2(&mut outer, &outer_breaks, TOL_OUTER, &mut |_, _, _, _| {});
+    (r[0], r[1])
+}
+
+/// out[j] = Σ_k ci[k] · cj[k·stride + j] · rho[j]^k (Horner), for j < out.len().
+#[inline(always)]
+fn series_loop(ci: &[f64], cj: &[f64], stride: usize, rho: &[f64], out: &mut [f64]) {
+    let w = out.len();
+    let rho = &rho[..w];
+    out.fill(0.0);
+    for k in (0..ci.len()).rev() {
+        let a = ci[k];
+        let row = &cj[k * stride..k * stride + w];
+        for j in 0..w {
+            out[j] = out[j] * rho[j] + a * row[j];
+        }
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+unsafe fn series_loop_avx2(ci: &[f64], cj: &[f64], stride: usize, rho: &[f64], out: &mut [f64]) {
+    series_loop(ci, cj, stride, rho, out)
+}
+
+/// Mehler series of one tile row (see [`series_loop`]); the coefficients of the column points
+/// are stored k-major (`cj[k*stride + j]`), so the inner loop is contiguous.
+pub fn series_row(ci: &[f64], cj: &[f64], stride: usize, rho: &[f64], out: &mut [f64]) {
+    #[cfg(target_arch = "x86_64")]
+    {
+        if super::fastmath::has_avx2() {
+            // SAFETY: feature checked.
+            return unsafe { series_loop_avx2(ci, cj, stride, rho, out) };
+        }
+    }
+    series_loop(ci, cj, stride, rho, out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// erf closed forms (see NOTES-numerics): the numerical path must reproduce them.
+    fn erf_closed(s11: f64, s22: f64, s12: f64) -> (f64, f64) {
+        let pi = std::f64::consts::PI;
+        let det = (s11 * s22 - s12 * s12).max(0.0);
+        let dd = 1.0 + 2.0 * (s11 + s22) + 4.0 * det;
+        (
+            2.0 / pi * libm::atan2(2.0 * s12, dd.sqrt()),
+            4.0 / pi / dd.sqrt(),
+        )
+    }
+
+    #[test]
+    fn erf_quadrature_and_series_match_closed_form_over_variances() {
+        let act = Activation::Erf;
+        let mut worst: f64 = 0.0;
+        for &(s11, s22) in &[(1e-6, 2.0), (1.0, 4.0), (180.0, 180.0), (5e3, 20.0)] {
+            let pi = point_expansion(&act, s11);
+            let pj = point_expansion(&act, s22);
+            for &rho in &[-1.0, -0.999_999, -0.3, 0.05, 0.55, 0.9, 1.0] {
+                let s12 = rho * (s11 * s22).sqrt();
+                let (e, ed) = erf_closed(s11, s22, s12);
+                let (q, qd) = if rho.abs() <= RHO_SERIES_MAX {
+                    let mut out = [0.0];
+                    let cj: Vec<f64> = pj.c.clone();
+                    series_row(&pi.c, &cj, 1, &[rho], &mut out);
+                    let mut outd = [0.0];
+                    series_row(&pi.d, &pj.d, 1, &[rho], &mut outd);
+                    (out[0], outd[0])
+                } else {
+                    pair_quadrature(&act, s11, s22, s12)
+                };
+                let scale = (pi.e_ss * pj.e_ss).sqrt();
+                let err = ((q - e) / e.abs().max(1e-3 * scale)).abs();
+                let errd = ((qd - ed) / ed).abs();
+                worst = worst.max(err).max(errd);
+                assert!(err < 1e-11, "E s=({s11},{s22}) rho={rho}: {q} vs {e}");
+                assert!(errd < 1e-11, "E' s=({s11},{s22}) rho={rho}: {qd} vs {ed}");
+            }
+            let (e, ed) = erf_closed(s11, s11, s11);
+            assert!(
+                ((pi.e_ss - e) / e).abs() < 1e-12,
+                "diag {s11}: {} vs {e}",
+                pi.e_ss
+            );
+            assert!(
+                ((pi.e_dd - ed) / ed).abs() < 1e-12,
+                "diag' {s11}: {} vs {ed}",
+                pi.e_dd
+            );
+        }
+        eprintln!("erf numerical vs closed form: worst relative error {worst:e}");
+    }
+}
