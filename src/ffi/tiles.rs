@@ -133,3 +133,146 @@ pub unsafe extern "C" fn ntk_kernel_empirical_tile(
         })
     })
 }
+
+/// Opaque handle: N points with the per-point chains of the limit kernels of one architecture
+/// (depth L, activation, beta of the network it was created from; widths play no role).
+pub struct ntk_limit_points {
+    pub(crate) inner: crate::kernel::limit::prepared::LimitPoints,
+}
+
+/// Prepares the N points `x` (N x n_0, finite; n_0 must be the network's input dimension) for
+/// limit-kernel tiles of the architecture of `network` (depth L, activation, beta): copies `x`
+/// and computes each point's variance chain Sigma^(l)(x, x), l = 1..L (and, for activations
+/// without a closed form, its Hermite expansions): O(N L) work and memory. The network may be
+/// freed afterwards, except that a custom activation's functions and user data must stay valid
+/// until the points are freed.
+///
+/// `options`: NULL or a progress callback (per-point chunks); cancel -> NTK_STATUS_CANCELLED and
+/// `*out` is untouched. On success `*out` owns a new handle (ntk_limit_points_free).
+/// Thread safety: the network is only read.
+#[no_mangle]
+pub unsafe extern "C" fn ntk_limit_points_create(
+    network: *const ntk_network,
+    x: ntk_matrix,
+    options: *const ntk_options,
+    out: *mut *mut ntk_limit_points,
+) -> ntk_status {
+    ffi_fn!("ntk_limit_points_create", {
+        let net = unsafe { network_ref(network) }?;
+        non_null(out, "out")?;
+        let xv = unsafe { x.to_ref("x") }?;
+        if xv.cols() != net.input_dim() {
+            return crate::invalid!(
+                "x has {} columns, the network's n_0 is {}",
+                xv.cols(),
+                net.input_dim()
+            );
+        }
+        let spec = crate::kernel::limit::LimitSpec::of_network(net);
+        let inner = with_progress(options, |progress| {
+            crate::kernel::limit::prepared::LimitPoints::new(&spec, xv, progress)
+        })?;
+        unsafe { *out = Box::into_raw(Box::new(ntk_limit_points { inner })) };
+        Ok(())
+    })
+}
+
+/// Frees prepared limit points. NULL is accepted and ignored.
+#[no_mangle]
+pub unsafe extern "C" fn ntk_limit_points_free(points: *mut ntk_limit_points) {
+    if !points.is_null() {
+        let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            drop(unsafe { Box::from_raw(points) })
+        }));
+    }
+}
+
+/// Writes the number of points N of `points` to `*num_points`.
+#[no_mangle]
+pub unsafe extern "C" fn ntk_limit_points_len(
+    points: *const ntk_limit_points,
+    num_points: *mut usize,
+) -> ntk_status {
+    ffi_fn!("ntk_limit_points_len", {
+        non_null(points, "points")?;
+        non_null(num_points, "num_points")?;
+        unsafe { *num_points = (*points).inner.len() };
+        Ok(())
+    })
+}
+
+/// One block of the limit kernels: rows i0..i1-1 of the points of `p1` against columns
+/// j0..j1-1 of the points of `p2` (0 <= i0 < i1 <= N1, 0 <= j0 < j1 <= N2) of the NNGP
+/// Sigma^(L), Sigma-dot^(L) and the NTK Theta^(L) (see ntk_kernel_limit for the recursion).
+///
+/// - `nngp`, `sigma_dot`, `ntk`: each NULL or a (i1-i0) x (j1-j0) output, element (a, b) =
+///   K(x1_{i0+a}, x2_{j0+b}); at least one. Outputs must not overlap each other.
+/// - Same handle for `p1` and `p2`: the kernel of X2 = X1, whose diagonal entries (i = j) take
+///   the per-point chain; blocks assembled equal ntk_kernel_limit with x2 = NULL bit for bit.
+///   Different handles: the kernel of ntk_kernel_limit with x2 given, also bit for bit.
+/// - Only the requested entries are computed: one GEMM of the inputs and L-1 pair maps per
+///   entry; no memory of size N1 x N2 beyond the outputs. Bit-identical at any thread count.
+///
+/// Checked before anything is written: pointers, ranges, shapes, that `p1` and `p2` were
+/// prepared for the same depth, activation and beta and the same n_0
+/// (NTK_STATUS_INVALID_ARGUMENT otherwise), output overlap. `options`: NULL or a progress
+/// callback between sub-tiles; cancel -> NTK_STATUS_CANCELLED with the outputs partially
+/// written. Thread safety: the points are only read; concurrent calls are safe.
+#[no_mangle]
+#[allow(clippy::too_many_arguments)]
+pub unsafe extern "C" fn ntk_kernel_limit_tile(
+    p1: *const ntk_limit_points,
+    i0: usize,
+    i1: usize,
+    p2: *const ntk_limit_points,
+    j0: usize,
+    j1: usize,
+    nngp: *mut ntk_matrix_mut,
+    sigma_dot: *mut ntk_matrix_mut,
+    ntk: *mut ntk_matrix_mut,
+    options: *const ntk_options,
+) -> ntk_status {
+    ffi_fn!("ntk_kernel_limit_tile", {
+        use crate::kernel::limit::prepared::{check_limit_tile, limit_tile};
+        non_null(p1, "p1")?;
+        non_null(p2, "p2")?;
+        let (a, b) = unsafe { (&(*p1).inner, &(*p2).inner) };
+        let outs: [(*mut ntk_matrix_mut, &str); 3] =
+            [(nngp, "nngp"), (sigma_dot, "sigma_dot"), (ntk, "ntk")];
+        let descs: Vec<Option<ntk_matrix_mut>> = outs
+            .iter()
+            .map(|(p, _)| {
+                if p.is_null() {
+                    None
+                } else {
+                    Some(unsafe { **p })
+                }
+            })
+            .collect();
+        let shapes = [0, 1, 2].map(|k| descs[k].map(|m| (m.rows, m.cols)));
+        check_limit_tile(a, (i0, i1), b, (j0, j1), shapes)?;
+        let mut views = Vec::new();
+        for (d, (_, name)) in descs.iter().zip(outs.iter()) {
+            views.push(match d {
+                Some(m) => Some(unsafe { m.to_mut(name) }?),
+                None => None,
+            });
+        }
+        for x in 0..3 {
+            for y in x + 1..3 {
+                if let (Some(m), Some(n)) = (&descs[x], &descs[y]) {
+                    super::view::check_outputs_disjoint(m, outs[x].1, n, outs[y].1)?;
+                }
+            }
+        }
+        let mut it = views.into_iter();
+        let out = crate::kernel::limit::BlockOutputs {
+            nngp: it.next().flatten(),
+            sigma_dot: it.next().flatten(),
+            ntk: it.next().flatten(),
+        };
+        with_progress(options, |progress| {
+            limit_tile(a, (i0, i1), b, (j0, j1), out, progress)
+        })
+    })
+}

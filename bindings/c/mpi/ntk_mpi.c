@@ -136,31 +136,23 @@ typedef struct {
 
 typedef struct {
     ntk_empirical_features *ef;
-#ifdef LIMIT_TODO
     ntk_limit_points *lp;
-#endif
 } prepared;
 
 static prepared prepare(const kernel *k, const double *x, size_t n, size_t d) {
     prepared p;
     p.ef = NULL;
-#ifdef LIMIT_TODO
     p.lp = NULL;
-#endif
     if (k->kind == KIND_EMPIRICAL)
         NTK_OK(ntk_empirical_features_create(k->net, view(x, n, d), NULL, &p.ef));
-#ifdef LIMIT_TODO
     else
         NTK_OK(ntk_limit_points_create(k->net, view(x, n, d), NULL, &p.lp));
-#endif
     return p;
 }
 
 static void release(prepared *p) {
     ntk_empirical_features_free(p->ef);
-#ifdef LIMIT_TODO
     ntk_limit_points_free(p->lp);
-#endif
 }
 
 /* out (i1-i0) x (j1-j0), row-major: K(rows[i0:i1], cols[j0:j1]). */
@@ -170,10 +162,8 @@ static void block(const kernel *k, const prepared *rows, size_t i0, size_t i1, c
     if (k->kind == KIND_EMPIRICAL)
         NTK_OK(ntk_kernel_empirical_tile(k->net, rows->ef, i0, i1, cols->ef, j0, j1, NTK_KERNEL_MODE_TRACE, o,
                                          NULL));
-#ifdef LIMIT_TODO
     else
         NTK_OK(ntk_kernel_limit_tile(rows->lp, i0, i1, cols->lp, j0, j1, NULL, NULL, &o, NULL));
-#endif
 }
 
 /* Single-process kernel K(X1, X2) (x2 = NULL: X2 = X1), n1 x n2 row-major. */
@@ -184,10 +174,8 @@ static void whole(const kernel *k, const double *x1, size_t n1, const double *x2
     if (k->kind == KIND_EMPIRICAL)
         NTK_OK(ntk_kernel_empirical(k->net, a, x2 != NULL ? &b : NULL, NTK_KERNEL_MODE_TRACE,
                                     NTK_KERNEL_METHOD_STRUCTURED, o, NULL));
-#ifdef LIMIT_TODO
     else
-        NTK_OK(ntk_kernel_limit(&k->spec, a, x2 != NULL ? &b : NULL, NULL, NULL, &o, NULL));
-#endif
+        NTK_OK(ntk_kernel_limit(k->net, a, x2 != NULL ? &b : NULL, NULL, NULL, &o, NULL));
 }
 
 /* rows x n block times the residual, in the fixed order j = 0..n-1: u -= c * K r. */
@@ -270,9 +258,17 @@ static int run_kind(const options *o, int kind, const double *x, const double *y
     MPI_Barrier(MPI_COMM_WORLD);
     t_start = MPI_Wtime();
     all = prepare(&k, x, n, d);
-    mine = prepare(&k, x + r0 * d, rows > 0 ? rows : 1, d);
     kb = (double *)xmalloc(rows * n * sizeof(double));
-    if (rows > 0) block(&k, &mine, 0, rows, &all, 0, n, kb);
+    memset(&mine, 0, sizeof mine);
+    if (kind == KIND_LIMIT) {
+        /* Same handle for rows and columns: the kernel of X2 = X1 (diagonal from the per-point
+         * chains, as in the single-process symmetric kernel). Preparing all N points costs O(N L). */
+        if (rows > 0) block(&k, &all, r0, r0 + rows, &all, 0, n, kb);
+    } else if (rows > 0) {
+        /* Empirical: features of this rank's rows only (equal to those computed in any batch). */
+        mine = prepare(&k, x + r0 * d, rows, d);
+        block(&k, &mine, 0, rows, &all, 0, n, kb);
+    }
     kt = (double *)xmalloc(trows * n * sizeof(double));
     memset(&mine_t, 0, sizeof mine_t);
     if (!o->bench && trows > 0) {
