@@ -37,6 +37,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "ntk.h"
 
@@ -226,7 +227,8 @@ static int run_kind(const options *o, int kind, const double *x, const double *y
     int *cnt = (int *)xmalloc((size_t)size_ * sizeof(int)), *dsp = (int *)xmalloc((size_t)size_ * sizeof(int));
     int *cnt_t = (int *)xmalloc((size_t)size_ * sizeof(int)), *dsp_t = (int *)xmalloc((size_t)size_ * sizeof(int));
     size_t n = o->n, m = o->m, d = o->d, r0, rows, t0, trows, s;
-    double *kb, *kt, *f, *ft, *res, *floc, *ftloc, t_start, t_kernel, hwm, c = o->eta / (double)o->n;
+    double *kb, *kt, *f, *ft, *res, *floc, *ftloc, t_start, t_kernel, hwm, cpu, c = o->eta / (double)o->n;
+    clock_t cpu_start;
     int failures = 0;
 
     memset(&k, 0, sizeof k);
@@ -257,6 +259,7 @@ static int run_kind(const options *o, int kind, const double *x, const double *y
     /* Kernel blocks: K(X[r0:r0+rows], X) and K(X_test[t0:t0+trows], X). */
     MPI_Barrier(MPI_COMM_WORLD);
     t_start = MPI_Wtime();
+    cpu_start = clock();
     all = prepare(&k, x, n, d);
     kb = (double *)xmalloc(rows * n * sizeof(double));
     memset(&mine, 0, sizeof mine);
@@ -276,6 +279,7 @@ static int run_kind(const options *o, int kind, const double *x, const double *y
         block(&k, &mine_t, 0, trows, &all, 0, n, kt);
     }
     t_kernel = MPI_Wtime() - t_start;
+    cpu = (double)(clock() - cpu_start) / CLOCKS_PER_SEC;
     MPI_Barrier(MPI_COMM_WORLD);
     {
         double tmax;
@@ -284,13 +288,16 @@ static int run_kind(const options *o, int kind, const double *x, const double *y
     }
     hwm = vmhwm_mib();
     if (o->bench) {
-        double *h = (double *)xmalloc((size_t)size_ * sizeof(double));
+        double *h = (double *)xmalloc(2 * (size_t)size_ * sizeof(double)), mine2[2];
         int r;
-        MPI_Gather(&hwm, 1, MPI_DOUBLE, h, 1, MPI_DOUBLE, 0, MPI_COMM_WORLD);
+        mine2[0] = hwm;
+        mine2[1] = cpu;
+        MPI_Gather(mine2, 2, MPI_DOUBLE, h, 2, MPI_DOUBLE, 0, MPI_COMM_WORLD);
         if (rank_ == 0) {
             printf("%s kernel: N = %lu, ranks = %d, time %.3f s (max over ranks), block %lu x %lu per rank\n", name,
                    (unsigned long)n, size_, t_kernel, (unsigned long)cnt[0], (unsigned long)n);
-            for (r = 0; r < size_; r++) printf("  rank %d: VmHWM %.1f MiB\n", r, h[r]);
+            for (r = 0; r < size_; r++)
+                printf("  rank %d: VmHWM %.1f MiB, CPU time %.3f s\n", r, h[2 * r], h[2 * r + 1]);
         }
         free(h);
         goto done;
