@@ -2,9 +2,12 @@
  * ntk_mpi.c -- distributed kernels and kernel gradient descent with MPI on the ntk C API.
  *
  * The N training points are split into contiguous row blocks, one per rank (sizes differ by at
- * most one). Every rank prepares the per-point data of ALL N points once (O(N * width) memory:
- * the columns of its block) and of its own rows, then computes its block K(X[r0:r1], X) of the
- * kernel with one tile call -- no rank ever holds more than its (r1 - r0) x N block.
+ * most one). Every rank prepares the per-point data of ALL N points once (the columns of its
+ * block: O(N L) for the limit kernel, O(N * width) for the empirical one) and computes its block
+ * K(X[r0:r1], X) with one tile call -- no rank ever holds more than its (r1 - r0) x N block.
+ * Limit: rows and columns use the same points handle (the kernel of X2 = X1, whose diagonal
+ * comes from the per-point chains, as in the single-process kernel). Empirical: the rank
+ * prepares features of its own rows only (a point's features do not depend on its batch).
  *
  * Kernels (-k): "limit" = the infinite-width NTK Theta_inf (ntk_kernel_limit_tile),
  *               "empirical" = the trace-mode empirical NTK of a finite network

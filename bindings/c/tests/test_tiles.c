@@ -1,5 +1,7 @@
 /*
- * test_tiles.c -- C API test of empirical-NTK tiles: blocks of irregular sizes assembled from
+ * test_tiles.c -- C API test of kernel tiles. Limit kernels: blocks from one points handle
+ * (X2 = X1) and from two, assembled, equal ntk_kernel_limit bit for bit (NNGP and NTK); points of
+ * another architecture, bad ranges, no output and overlapping outputs are rejected. Empirical: blocks of irregular sizes assembled from
  * prepared features equal ntk_kernel_empirical (STRUCTURED) bit for bit in both modes, for X2 = X1
  * and for two point sets; a column-major destination; ranges, shapes, mode, NULLs and features of
  * another network (other seed, parameters changed after preparing) are rejected with the output
@@ -61,6 +63,75 @@ static void assemble(const ntk_network *net, const ntk_empirical_features *f1, c
     }
 }
 
+/* Limit kernels: tiles vs ntk_kernel_limit. */
+static void limit_tiles(const double *x1, const double *x2) {
+    static const size_t widths[] = {D, 5, 5, 5, 1};
+    static double nn[N1 * N1], th[N1 * N1], nn_t[N1 * N1], th_t[N1 * N1];
+    static const size_t rc[] = {0, 3, 128, 140};
+    static const size_t cc[] = {0, 70, 139, 140};
+    static const size_t cc2[] = {0, 20, 45};
+    ntk_network_config cfg;
+    ntk_network *net = NULL, *other = NULL;
+    ntk_limit_points *p1 = NULL, *p2 = NULL, *po = NULL;
+    ntk_matrix m1 = row_major(x1, N1, D), m2 = row_major(x2, N2, D);
+    ntk_matrix_mut a, b;
+    size_t pass, r, c, n = 0;
+    double small[4], keep[4] = {SENTINEL, SENTINEL, SENTINEL, SENTINEL};
+
+    memset(&cfg, 0, sizeof cfg);
+    cfg.widths = widths;
+    cfg.num_widths = 5;
+    cfg.activation = NTK_ACTIVATION_RELU;
+    cfg.beta = 0.1;
+    CHECK_STATUS(ntk_network_create(&cfg, &net), NTK_STATUS_OK);
+    cfg.beta = 0.2;
+    CHECK_STATUS(ntk_network_create(&cfg, &other), NTK_STATUS_OK);
+    CHECK_STATUS(ntk_limit_points_create(net, m1, NULL, &p1), NTK_STATUS_OK);
+    CHECK_STATUS(ntk_limit_points_create(net, m2, NULL, &p2), NTK_STATUS_OK);
+    CHECK_STATUS(ntk_limit_points_create(other, m2, NULL, &po), NTK_STATUS_OK);
+    CHECK_STATUS(ntk_limit_points_len(p1, &n), NTK_STATUS_OK);
+    CHECK(n == N1);
+    for (pass = 0; pass < 2; pass++) {
+        size_t n2 = pass == 0 ? N1 : N2;
+        const ntk_limit_points *q = pass == 0 ? p1 : p2;
+        const size_t *cuts = pass == 0 ? cc : cc2;
+        size_t ncuts = pass == 0 ? 4 : 3;
+        a = strided_mut(nn, N1, n2, (ptrdiff_t)n2, 1);
+        b = strided_mut(th, N1, n2, (ptrdiff_t)n2, 1);
+        CHECK_STATUS(ntk_kernel_limit(net, m1, pass == 0 ? NULL : &m2, &a, NULL, &b, NULL), NTK_STATUS_OK);
+        for (r = 0; r + 1 < 4; r++) {
+            for (c = 0; c + 1 < ncuts; c++) {
+                a = strided_mut(nn_t + rc[r] * n2 + cuts[c], rc[r + 1] - rc[r], cuts[c + 1] - cuts[c], (ptrdiff_t)n2, 1);
+                b = strided_mut(th_t + rc[r] * n2 + cuts[c], rc[r + 1] - rc[r], cuts[c + 1] - cuts[c], (ptrdiff_t)n2, 1);
+                CHECK_STATUS(ntk_kernel_limit_tile(p1, rc[r], rc[r + 1], q, cuts[c], cuts[c + 1], &a, NULL, &b, NULL),
+                             NTK_STATUS_OK);
+            }
+        }
+        ntk_test_same_bits(nn_t, nn, N1 * n2, pass == 0 ? "limit nngp X2 = X1" : "limit nngp two sets");
+        ntk_test_same_bits(th_t, th, N1 * n2, pass == 0 ? "limit ntk X2 = X1" : "limit ntk two sets");
+    }
+    a = strided_mut(small, 2, 2, 2, 1);
+    memcpy(small, keep, sizeof small);
+    CHECK_ERROR(ntk_kernel_limit_tile(p1, 0, 2, po, 0, 2, NULL, NULL, &a, NULL), NTK_STATUS_INVALID_ARGUMENT,
+                "different limit kernels");
+    CHECK_ERROR(ntk_kernel_limit_tile(p1, 2, 2, p2, 0, 2, NULL, NULL, &a, NULL), NTK_STATUS_INVALID_ARGUMENT, "range");
+    CHECK_ERROR(ntk_kernel_limit_tile(p1, 0, 2, p2, 44, 46, NULL, NULL, &a, NULL), NTK_STATUS_INVALID_ARGUMENT, "range");
+    CHECK_ERROR(ntk_kernel_limit_tile(p1, 0, 2, p2, 0, 3, NULL, NULL, &a, NULL), NTK_STATUS_INVALID_ARGUMENT,
+                "ntk is 2x2");
+    CHECK_ERROR(ntk_kernel_limit_tile(p1, 0, 2, p2, 0, 2, NULL, NULL, NULL, NULL), NTK_STATUS_INVALID_ARGUMENT,
+                "no output");
+    CHECK_ERROR(ntk_kernel_limit_tile(p1, 0, 2, p2, 0, 2, &a, NULL, &a, NULL), NTK_STATUS_INVALID_ARGUMENT, "overlap");
+    CHECK_ERROR(ntk_kernel_limit_tile(NULL, 0, 2, p2, 0, 2, NULL, NULL, &a, NULL), NTK_STATUS_NULL_POINTER, "p1");
+    CHECK(memcmp(small, keep, sizeof small) == 0);
+    CHECK_ERROR(ntk_limit_points_create(net, row_major(x1, N1, D + 1), NULL, &po), NTK_STATUS_INVALID_ARGUMENT, "n_0");
+    ntk_limit_points_free(p1);
+    ntk_limit_points_free(p2);
+    ntk_limit_points_free(po);
+    ntk_limit_points_free(NULL);
+    ntk_network_free(net);
+    ntk_network_free(other);
+}
+
 int main(void) {
     static double x1[N1 * D], x2[N2 * D];
     static double full[N1 * K * N1 * K], tiled[N1 * K * N1 * K];
@@ -94,6 +165,7 @@ int main(void) {
     CHECK_STATUS(ntk_empirical_features_create(other, m1, NULL, &fo), NTK_STATUS_OK);
     CHECK_STATUS(ntk_empirical_features_len(f1, &n), NTK_STATUS_OK);
     CHECK(n == N1);
+    limit_tiles(x1, x2);
 
     for (mode_i = 0; mode_i < 2; mode_i++) {
         int mode = mode_i == 0 ? NTK_KERNEL_MODE_TRACE : NTK_KERNEL_MODE_FULL;
