@@ -237,7 +237,9 @@ enum ntk_status ntk_get_num_threads(size_t *out);
 //   non-zero cancels (NTK_STATUS_CANCELLED; `out` is then partially written).
 //
 // Every argument (pointers, shapes, enum values, finite inputs, `out` not overlapping the
-// inputs) is checked before `out` is written. The result does not depend on the thread count.
+// inputs) is checked before `out` is written. A result that overflows to +-Inf/NaN (huge finite
+// inputs, or a custom activation returning NaN) gives NTK_STATUS_NUMERICAL naming the first such
+// element; `out` is then written but unspecified. The result does not depend on the thread count.
 // Thread safety: the network is only read; concurrent calls on one network are safe.
 enum ntk_status ntk_kernel_empirical(const struct ntk_network *network,
                                      struct ntk_matrix x1,
@@ -252,6 +254,8 @@ enum ntk_status ntk_kernel_empirical(const struct ntk_network *network,
 // parameter order of ntk_network_get_params (W^(0) row-major, b^(0), W^(1), b^(1), ...).
 //
 // Everything is checked before `out` is written (shape, finite `x`, no overlap with `x`).
+// A non-finite result (overflow, custom activation returning NaN) gives NTK_STATUS_NUMERICAL
+// (`out` written but unspecified).
 // `options`: NULL or a progress callback (cancel -> NTK_STATUS_CANCELLED, `out` partially
 // written). Thread safety: the network is only read; concurrent calls are safe.
 enum ntk_status ntk_network_jacobian(const struct ntk_network *network,
@@ -298,13 +302,16 @@ enum ntk_status ntk_flow_set_time(struct ntk_flow *flow, double t);
 enum ntk_status ntk_flow_time(const struct ntk_flow *flow, double *t);
 
 // Writes the training outputs f_t(x_i) (N x k) to `out`. Read-only on the handle.
+// NTK_STATUS_NUMERICAL (`out` untouched) when an output overflowed the double range.
 enum ntk_status ntk_flow_outputs(const struct ntk_flow *flow, struct ntk_matrix_mut out);
 
 // Writes the test outputs f_t(x*_i) (M x k) to `out`; INVALID_ARGUMENT when the flow has no
-// test kernel. Read-only on the handle.
+// test kernel; NTK_STATUS_NUMERICAL (`out` untouched) when a prediction overflowed. Read-only
+// on the handle.
 enum ntk_status ntk_flow_predict(const struct ntk_flow *flow, struct ntk_matrix_mut out);
 
 // Writes C(f_t) = (1/N) sum_i c(f_t(x_i), y_i) to `*loss`. Read-only on the handle.
+// NTK_STATUS_NUMERICAL (`*loss` unchanged) when the loss overflows the double range.
 enum ntk_status ntk_flow_loss(const struct ntk_flow *flow, double *loss);
 
 // Eigenvalues of the symmetric kernel matrix `k` (N x N; finite, symmetric to relative 1e-10):
@@ -384,6 +391,8 @@ enum ntk_status ntk_network_set_params(struct ntk_network *network,
                                        size_t len);
 
 // Forward pass: `out` (N x n_L) receives f_theta(x) for the N rows of `x` (N x n_0).
+// A result that overflows to +-Inf/NaN (huge finite inputs, or a custom activation returning
+// NaN) gives NTK_STATUS_NUMERICAL with `out` untouched.
 enum ntk_status ntk_network_forward(const struct ntk_network *network,
                                     struct ntk_matrix x,
                                     struct ntk_matrix_mut out);

@@ -50,13 +50,19 @@ impl NetworkConfig {
         }
         let mut p = 0usize;
         for l in 0..self.widths.len() - 1 {
-            let fan_in = self.widths[l]
-                .checked_add(1)
-                .ok_or_else(|| crate::Error::Allocation("parameter count overflows".into()))?;
-            let layer = checked_mul(self.widths[l + 1], fan_in, "parameters")?;
-            p = p
-                .checked_add(layer)
-                .ok_or_else(|| crate::Error::Allocation("parameter count overflows".into()))?;
+            let overflow = || {
+                crate::Error::Allocation(format!(
+                    "widths: the parameter count overflows at layer {l} (widths[{l}] = {}, widths[{}] = {})",
+                    self.widths[l],
+                    l + 1,
+                    self.widths[l + 1]
+                ))
+            };
+            let fan_in = self.widths[l].checked_add(1).ok_or_else(overflow)?;
+            let layer = self.widths[l + 1]
+                .checked_mul(fan_in)
+                .ok_or_else(overflow)?;
+            p = p.checked_add(layer).ok_or_else(overflow)?;
         }
         Ok(p)
     }

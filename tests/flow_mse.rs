@@ -285,3 +285,17 @@ fn auto_uses_krylov_until_its_work_would_exceed_one_eigendecomposition() {
     assert!(krylov_calls >= 1 && krylov_calls < 200);
     assert!(auto.eigenvalues().is_some());
 }
+
+#[test]
+fn hopelessly_stiff_ode_request_fails_fast_and_leaves_the_flow_unchanged() {
+    let p = problem(6, 2, 1);
+    let mut f = flow(&p, Method::Ode);
+    let before = f.outputs().to_vec();
+    let start = std::time::Instant::now();
+    let err = f.set_time(1e300).unwrap_err();
+    assert!(matches!(err, ntk::Error::Numerical(_)), "{err:?}");
+    // Fails before integrating (10^7 explicit steps would take minutes).
+    assert!(start.elapsed().as_secs_f64() < 5.0);
+    assert_eq!(f.outputs(), &before[..]);
+    assert_eq!(f.time(), 0.0);
+}

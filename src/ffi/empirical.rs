@@ -1,7 +1,7 @@
 //! C entry points of the empirical (finite-width) NTK and the parameter Jacobian.
 
 use super::network::network_ref;
-use super::view::check_disjoint;
+use super::view::{check_disjoint, check_finite_result};
 use super::{ffi_fn, ntk_matrix, ntk_matrix_mut, ntk_options, ntk_status, with_progress};
 use crate::kernel::empirical::{self, KernelMode, Method};
 use crate::{Error, Result};
@@ -65,7 +65,9 @@ fn method_from_c(method: c_int) -> Result<Method> {
 ///   non-zero cancels (NTK_STATUS_CANCELLED; `out` is then partially written).
 ///
 /// Every argument (pointers, shapes, enum values, finite inputs, `out` not overlapping the
-/// inputs) is checked before `out` is written. The result does not depend on the thread count.
+/// inputs) is checked before `out` is written. A result that overflows to +-Inf/NaN (huge finite
+/// inputs, or a custom activation returning NaN) gives NTK_STATUS_NUMERICAL naming the first such
+/// element; `out` is then written but unspecified. The result does not depend on the thread count.
 /// Thread safety: the network is only read; concurrent calls on one network are safe.
 #[no_mangle]
 pub unsafe extern "C" fn ntk_kernel_empirical(
@@ -103,9 +105,11 @@ pub unsafe extern "C" fn ntk_kernel_empirical(
         if let Some(v) = x2v {
             net.check_input(v, "x2")?;
         }
+        let mut ov = ov;
         with_progress(options, |progress| {
-            empirical::empirical_ntk(net, x1v, x2v, mode, method, ov, progress)
-        })
+            empirical::empirical_ntk(net, x1v, x2v, mode, method, ov.reborrow(), progress)
+        })?;
+        check_finite_result(ov.as_ref(), "out")
     })
 }
 
@@ -114,6 +118,8 @@ pub unsafe extern "C" fn ntk_kernel_empirical(
 /// parameter order of ntk_network_get_params (W^(0) row-major, b^(0), W^(1), b^(1), ...).
 ///
 /// Everything is checked before `out` is written (shape, finite `x`, no overlap with `x`).
+/// A non-finite result (overflow, custom activation returning NaN) gives NTK_STATUS_NUMERICAL
+/// (`out` written but unspecified).
 /// `options`: NULL or a progress callback (cancel -> NTK_STATUS_CANCELLED, `out` partially
 /// written). Thread safety: the network is only read; concurrent calls are safe.
 #[no_mangle]
@@ -131,8 +137,10 @@ pub unsafe extern "C" fn ntk_network_jacobian(
         let ov = unsafe { out.to_mut("out") }?;
         check_disjoint(&out, "out", &[(&x, "x")])?;
         net.check_input(xv, "x")?;
+        let mut ov = ov;
         with_progress(options, |progress| {
-            empirical::jacobian(net, xv, ov, progress)
-        })
+            empirical::jacobian(net, xv, ov.reborrow(), progress)
+        })?;
+        check_finite_result(ov.as_ref(), "out")
     })
 }

@@ -225,11 +225,15 @@ fn write_rows(
 ) -> Result<()> {
     out.expect_shape(rows, cols, name)?;
     let mut o = unsafe { out.to_mut(name) }?;
+    // Finite inputs can still give overflowing outputs (e.g. a huge test kernel times a large
+    // gradient); report NUMERICAL instead of OK with Inf/NaN, before writing.
+    super::view::check_finite_result(MatRef::from_row_major(data, rows, cols), name)?;
     o.copy_from(MatRef::from_row_major(data, rows, cols));
     Ok(())
 }
 
 /// Writes the training outputs f_t(x_i) (N x k) to `out`. Read-only on the handle.
+/// NTK_STATUS_NUMERICAL (`out` untouched) when an output overflowed the double range.
 #[no_mangle]
 pub unsafe extern "C" fn ntk_flow_outputs(
     flow: *const ntk_flow,
@@ -242,7 +246,8 @@ pub unsafe extern "C" fn ntk_flow_outputs(
 }
 
 /// Writes the test outputs f_t(x*_i) (M x k) to `out`; INVALID_ARGUMENT when the flow has no
-/// test kernel. Read-only on the handle.
+/// test kernel; NTK_STATUS_NUMERICAL (`out` untouched) when a prediction overflowed. Read-only
+/// on the handle.
 #[no_mangle]
 pub unsafe extern "C" fn ntk_flow_predict(
     flow: *const ntk_flow,
@@ -258,12 +263,20 @@ pub unsafe extern "C" fn ntk_flow_predict(
 }
 
 /// Writes C(f_t) = (1/N) sum_i c(f_t(x_i), y_i) to `*loss`. Read-only on the handle.
+/// NTK_STATUS_NUMERICAL (`*loss` unchanged) when the loss overflows the double range.
 #[no_mangle]
 pub unsafe extern "C" fn ntk_flow_loss(flow: *const ntk_flow, loss: *mut f64) -> ntk_status {
     ffi_fn!("ntk_flow_loss", {
         let f = unsafe { flow_ref(flow) }?;
         non_null(loss, "loss")?;
-        unsafe { *loss = f.loss() };
+        let value = f.loss();
+        if !value.is_finite() {
+            // Finite outputs and targets can still overflow the loss (e.g. |f - y| ~ 1e300).
+            return Err(Error::Numerical(format!(
+                "loss = {value}: the cost of the current outputs overflows the double range"
+            )));
+        }
+        unsafe { *loss = value };
         Ok(())
     })
 }

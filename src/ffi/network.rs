@@ -283,6 +283,8 @@ pub unsafe extern "C" fn ntk_network_set_params(
 }
 
 /// Forward pass: `out` (N x n_L) receives f_theta(x) for the N rows of `x` (N x n_0).
+/// A result that overflows to +-Inf/NaN (huge finite inputs, or a custom activation returning
+/// NaN) gives NTK_STATUS_NUMERICAL with `out` untouched.
 #[no_mangle]
 pub unsafe extern "C" fn ntk_network_forward(
     network: *const ntk_network,
@@ -304,6 +306,10 @@ pub unsafe extern "C" fn ntk_network_forward(
         net.forward(
             xv,
             crate::linalg::MatMut::from_row_major(&mut tmp, xv.rows(), net.output_dim()),
+        )?;
+        super::view::check_finite_result(
+            crate::linalg::MatRef::from_row_major(&tmp, xv.rows(), net.output_dim()),
+            "out",
         )?;
         let mut ov = ov;
         ov.copy_from(crate::linalg::MatRef::from_row_major(

@@ -423,6 +423,19 @@ impl Flow {
     /// Integrates the flow ODE for train and test outputs from t0 to t1.
     fn integrate(&self, t0: f64, t1: f64, state: &mut FlowOutputs) -> Result<()> {
         let (d, r, k, dm) = (self.d, self.r, self.k, self.dm);
+        if self.cost == Cost::Mse {
+            // Fail fast on a hopelessly stiff request instead of running MAX_STEPS explicit steps:
+            // the MSE flow's Jacobian is −K/N with λ_max(K) ≥ max_i K_ii, and Dormand–Prince is
+            // stable only for h·λ/N ≲ 3.3, so at least |t1 − t0|·max_i K_ii / (3.3 N) steps are needed.
+            let max_diag = (0..d).map(|i| self.kernel[i * d + i]).fold(0.0, f64::max);
+            let min_steps = (t1 - t0).abs() * max_diag / (3.3 * self.n as f64);
+            if min_steps > ode::MAX_STEPS as f64 {
+                return Err(Error::Numerical(format!(
+                    "the ODE method would need at least {min_steps:.3e} steps (stiff: t = {t1}, max K_ii = {max_diag:e}); \
+                     use the eigen or Krylov method for MSE"
+                )));
+            }
+        }
         let ntrain = d * r;
         let mut y = state.train.clone();
         y.extend_from_slice(&state.test);

@@ -26,7 +26,15 @@ fn relu_loop(a: f64, si: f64, mi: f64, sj: &[f64], mj: &[f64], s12: &mut [f64], 
     let h = 0.5 * (1.0 + a * a);
     for k in 0..w {
         let x = s12[k];
-        let det = (si * sj[k] - x * x).max(0.0);
+        // det below the rounding level of s_i s_j (e.g. a point and its copy, whose Gram entry
+        // and squared norm round differently) is zero: correlation exactly 1.
+        let p = si * sj[k];
+        let det = p - x * x;
+        let det = if det <= 8.0 * f64::EPSILON * p {
+            0.0
+        } else {
+            det
+        };
         let rd = det.sqrt();
         let theta = atan2_inline(rd, x);
         let ed = h - c * theta;

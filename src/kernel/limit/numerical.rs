@@ -38,7 +38,7 @@ const ZMAX: f64 = 14.0;
 /// Local tolerance of the adaptive rule (relative to the panel's L1 mass), outer and inner.
 const TOL_1D: f64 = 1e-12;
 const TOL_OUTER: f64 = 1e-12;
-const TOL_INNER: f64 = 1e-13;
+const TOL_INNER: f64 = 1e-14;
 
 const FRAC_1_SQRT_2PI: f64 = 0.398_942_280_401_432_7;
 

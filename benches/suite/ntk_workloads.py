@@ -1,0 +1,145 @@
+"""The benchmark workloads in ntk, called through its C ABI with ctypes (the same entry points a
+C, Julia or R user calls). Mirrors nt_workloads.py: each function returns (callable, result_fn).
+"""
+import ctypes as C
+import os
+
+import numpy as np
+
+BETA = 0.1
+ACT = {"identity": 0, "relu": 1, "erf": 3, "tanh": 4}
+
+
+class Matrix(C.Structure):
+    _fields_ = [("data", C.c_void_p), ("rows", C.c_size_t), ("cols", C.c_size_t),
+                ("row_stride", C.c_ssize_t), ("col_stride", C.c_ssize_t)]
+
+
+class NetworkConfig(C.Structure):
+    _fields_ = [("widths", C.POINTER(C.c_size_t)), ("num_widths", C.c_size_t),
+                ("activation", C.c_int), ("activation_param", C.c_double),
+                ("beta", C.c_double), ("seed", C.c_uint64),
+                ("custom_sigma", C.c_void_p), ("custom_dsigma", C.c_void_p),
+                ("custom_user_data", C.c_void_p)]
+
+
+class FlowOptions(C.Structure):
+    _fields_ = [("method", C.c_int), ("rtol", C.c_double), ("atol", C.c_double),
+                ("krylov_tol", C.c_double)]
+
+
+def load(path=None):
+    path = path or os.environ.get("NTK_LIB") or os.path.join(
+        os.path.dirname(__file__), "..", "..", "target", "release", "libntk.so")
+    lib = C.CDLL(os.path.abspath(path))
+    lib.ntk_last_error.restype = C.c_char_p
+    return lib
+
+
+LIB = None
+
+
+def lib():
+    global LIB
+    if LIB is None:
+        LIB = load()
+    return LIB
+
+
+def check(status):
+    if status != 0:
+        raise RuntimeError(lib().ntk_last_error().decode())
+
+
+def view(a):
+    """A strided view of a numpy float64 array (no copy)."""
+    assert a.dtype == np.float64
+    a2 = a if a.ndim == 2 else a.reshape(-1, 1)
+    return Matrix(a2.ctypes.data, a2.shape[0], a2.shape[1],
+                  a2.strides[0] // 8, a2.strides[1] // 8)
+
+
+def set_threads(n):
+    check(lib().ntk_set_num_threads(C.c_size_t(n)))
+
+
+def network(widths, act, seed=0):
+    w = (C.c_size_t * len(widths))(*widths)
+    cfg = NetworkConfig(w, len(widths), ACT[act], 0.0, BETA, seed, None, None, None)
+    handle = C.c_void_p()
+    check(lib().ntk_network_create(C.byref(cfg), C.byref(handle)))
+    return handle
+
+
+def params(net):
+    p = C.c_size_t()
+    check(lib().ntk_network_shape(net, None, C.byref(p)))
+    theta = np.empty(p.value)
+    check(lib().ntk_network_get_params(net, theta.ctypes.data_as(C.POINTER(C.c_double)),
+                                       C.c_size_t(p.value)))
+    return theta
+
+
+def limit_into(net, x, nngp, ntk):
+    outs = [view(nngp), view(ntk)]
+    check(lib().ntk_kernel_limit(net, view(x), None, C.byref(outs[0]), None,
+                                 C.byref(outs[1]), None))
+
+
+def limit(act, x):
+    net = network([x.shape[1], 1, 1, 1, 1, 1], act)
+    n = x.shape[0]
+    nngp, ntk = np.empty((n, n)), np.empty((n, n))
+
+    def run():
+        limit_into(net, x, nngp, ntk)
+        return nngp, ntk
+
+    return run, lambda r: {"nngp": r[0], "ntk": r[1]}
+
+
+EMPIRICAL_WIDTHS = [100, 512, 512, 512]
+
+
+def empirical_network(outputs):
+    return network(EMPIRICAL_WIDTHS + [outputs], "relu", seed=42)
+
+
+def empirical(x, outputs):
+    net = empirical_network(outputs)
+    n = x.shape[0]
+    mode = 0 if outputs == 1 else 1  # trace for one output, full otherwise
+    out = np.empty((n * (1 if mode == 0 else outputs),) * 2)
+
+    def run():
+        check(lib().ntk_kernel_empirical(net, view(x), None, mode, 0, view(out), None))
+        return out
+
+    return run, lambda r: r
+
+
+def flow(k_train, k_test_train, y, times):
+    n, m = k_train.shape[0], k_test_train.shape[0]
+    f0, ft0 = np.zeros_like(y), np.zeros((m, y.shape[1]))
+    opts = FlowOptions(0, 1e-10, 1e-12, 1e-13)
+    kt, ktt, yv = view(k_train), view(k_test_train), view(y)
+    f0v, ft0v = view(f0), view(ft0)
+
+    def run():
+        handle = C.c_void_p()
+        check(lib().ntk_flow_create(kt, yv, f0v, C.byref(ktt), C.byref(ft0v), 0,
+                                    C.byref(opts), C.byref(handle)))
+        train, test = [], []
+        try:
+            for t in times:
+                check(lib().ntk_flow_set_time(handle, C.c_double(t)))
+                a, b = np.empty((n, y.shape[1])), np.empty((m, y.shape[1]))
+                check(lib().ntk_flow_outputs(handle, view(a)))
+                check(lib().ntk_flow_predict(handle, view(b)))
+                train.append(a)
+                test.append(b)
+        finally:
+            lib().ntk_flow_free(handle)
+        return np.stack(train), np.stack(test)
+
+    return run, lambda r: {"train": r[0], "test": r[1]}

@@ -1,0 +1,1127 @@
+//! Fuzz harness shared by the cargo-fuzz targets (fuzz/fuzz_targets/*.rs) and by the replay of
+//! kept inputs in tests/reliability_regressions.rs (which runs without libFuzzer).
+//!
+//! Each target decodes the fuzzer's bytes into a network configuration, matrix shapes, strides
+//! (row-major, column-major, negative, zero, padded, overflowing) and values (NaN, ±Inf, huge,
+//! denormal, ordinary), calls the `extern "C"` functions with buffers sized to the views, and
+//! asserts the C API contract:
+//! - no panic escapes: the status is never `NTK_STATUS_INTERNAL`;
+//! - success clears the last error, failure sets a non-empty message;
+//! - on success every element of the output view is finite and nothing outside the view (padding
+//!   of the buffer) is written;
+//! - on failure (other than CANCELLED) the whole output buffer is untouched;
+//! - inputs are never modified;
+//! - after a CANCELLED call the same handle gives the same bits as an uncancelled call.
+#![allow(dead_code)]
+
+use ntk::ffi::empirical::{ntk_kernel_empirical, ntk_network_jacobian};
+use ntk::ffi::network::{
+    ntk_network, ntk_network_config, ntk_network_create, ntk_network_forward, ntk_network_free,
+    ntk_network_shape,
+};
+use ntk::ffi::{ntk_last_error, ntk_matrix, ntk_matrix_mut, ntk_options, ntk_status};
+use std::ffi::{c_int, c_void, CStr};
+use std::ptr::null_mut;
+
+/// Value of every output element before a call.
+pub const SENTINEL: f64 = -7.25e11;
+
+/// Reads decisions from the fuzzer's bytes; zeros once they run out.
+pub struct Bytes<'a> {
+    data: &'a [u8],
+    pos: usize,
+}
+
+impl<'a> Bytes<'a> {
+    pub fn new(data: &'a [u8]) -> Self {
+        Bytes { data, pos: 0 }
+    }
+    pub fn u8(&mut self) -> u8 {
+        let v = self.data.get(self.pos).copied().unwrap_or(0);
+        self.pos += 1;
+        v
+    }
+    pub fn u64(&mut self) -> u64 {
+        let mut v = 0u64;
+        for _ in 0..8 {
+            v = (v << 8) | self.u8() as u64;
+        }
+        v
+    }
+    /// A value in 0..n.
+    pub fn below(&mut self, n: usize) -> usize {
+        self.u8() as usize % n
+    }
+    /// A floating-point value drawn from the interesting classes.
+    pub fn value(&mut self) -> f64 {
+        match self.u8() % 32 {
+            0 => f64::NAN,
+            1 => f64::INFINITY,
+            2 => f64::NEG_INFINITY,
+            3 => 1e300,
+            4 => -1e300,
+            5 => 1e155, // its square overflows
+            6 => 5e-324,
+            7 => -0.0,
+            8 => f64::MAX,
+            9 => f64::MIN_POSITIVE,
+            10 => f64::from_bits(self.u64()),
+            _ => (self.u8() as f64 - 128.0) / 32.0,
+        }
+    }
+    /// A finite "ordinary" value (most of the time), so that calls can succeed.
+    pub fn mostly_ordinary(&mut self) -> f64 {
+        if self.u8() < 8 {
+            self.value()
+        } else {
+            (self.u8() as f64 - 128.0) / 32.0
+        }
+    }
+    /// A size: usually small, sometimes 0 or absurd.
+    pub fn size(&mut self, small_max: usize) -> usize {
+        match self.u8() % 64 {
+            0 => 0,
+            1 => usize::MAX,
+            2 => 1 << 40,
+            3 => 1 << 62,
+            4 => (1 << 32) + 1,
+            _ => 1 + self.below(small_max),
+        }
+    }
+}
+
+/// A custom activation: tanh and its derivative.
+unsafe extern "C" fn c_tanh(x: f64, _: *mut c_void) -> f64 {
+    x.tanh()
+}
+unsafe extern "C" fn c_dtanh(x: f64, _: *mut c_void) -> f64 {
+    1.0 - x.tanh() * x.tanh()
+}
+/// A misbehaving custom activation: NaN for large inputs.
+unsafe extern "C" fn c_nan_big(x: f64, _: *mut c_void) -> f64 {
+    if x.abs() > 1.5 {
+        f64::NAN
+    } else {
+        x
+    }
+}
+
+/// An owned network handle.
+pub struct Net(pub *mut ntk_network);
+impl Drop for Net {
+    fn drop(&mut self) {
+        unsafe { ntk_network_free(self.0) }
+    }
+}
+
+pub fn last_error() -> String {
+    unsafe { CStr::from_ptr(ntk_last_error()) }
+        .to_string_lossy()
+        .into_owned()
+}
+
+/// Checks the status/last-error pairing and that no panic escaped.
+pub fn check_status(st: ntk_status, what: &str) {
+    let msg = last_error();
+    assert_ne!(st, ntk_status::Internal, "{what}: internal error: {msg}");
+    if st == ntk_status::Ok {
+        assert!(msg.is_empty(), "{what}: OK but last error = {msg:?}");
+    } else {
+        assert!(!msg.is_empty(), "{what}: {st:?} without a message");
+    }
+}
+
+/// Decodes a network configuration and creates it. Returns None when creation (correctly) fails.
+pub fn make_network(b: &mut Bytes<'_>) -> Option<Net> {
+    let num_widths = match b.u8() % 16 {
+        0 => 0,
+        1 => 1,
+        2 => 5000,
+        n => 2 + (n as usize % 3),
+    };
+    let mut widths = vec![0usize; num_widths.min(8)];
+    for w in widths.iter_mut() {
+        *w = b.size(5);
+    }
+    let activation: c_int = match b.u8() % 16 {
+        12 => -1,
+        13 => 11,
+        14 => c_int::MAX,
+        a => (a % 11) as c_int,
+    };
+    let activation_param = b.mostly_ordinary();
+    let beta = match b.u8() % 8 {
+        0 => b.value(),
+        1 => -0.5,
+        _ => b.u8() as f64 / 128.0,
+    };
+    let (sigma, dsigma): (
+        ntk::ffi::network::ntk_scalar_fn,
+        ntk::ffi::network::ntk_scalar_fn,
+    ) = match b.u8() % 4 {
+        0 => (None, Some(c_dtanh)),
+        1 => (Some(c_nan_big), Some(c_nan_big)),
+        _ => (Some(c_tanh), Some(c_dtanh)),
+    };
+    let widths_ptr = if b.u8() == 255 {
+        std::ptr::null()
+    } else {
+        widths.as_ptr()
+    };
+    // num_widths beyond the vector is only used with a value the library rejects first (5000).
+    let cfg = ntk_network_config {
+        widths: widths_ptr,
+        num_widths: if num_widths == 5000 {
+            5000
+        } else {
+            widths.len()
+        },
+        activation,
+        activation_param,
+        beta,
+        seed: b.u64(),
+        custom_sigma: sigma,
+        custom_dsigma: dsigma,
+        custom_user_data: null_mut(),
+    };
+    let sentinel = 0x5a5a_usize as *mut ntk_network;
+    let mut h = sentinel;
+    let st = unsafe { ntk_network_create(&cfg, &mut h) };
+    check_status(st, "ntk_network_create");
+    if st == ntk_status::Ok {
+        assert!(!h.is_null() && h != sentinel);
+        Some(Net(h))
+    } else {
+        assert_eq!(h, sentinel, "ntk_network_create wrote *out on failure");
+        None
+    }
+}
+
+/// A buffer holding a strided view, with the offset of element (0, 0).
+pub struct Buffer {
+    pub data: Vec<f64>,
+    pub origin: usize,
+    pub rows: usize,
+    pub cols: usize,
+    pub rs: isize,
+    pub cs: isize,
+    /// The view cannot exist in memory (its strides overflow the address space); the library
+    /// must reject it without touching memory, so it points at a tiny buffer.
+    pub bogus: bool,
+}
+
+/// Largest buffer the harness allocates for one view (elements).
+const MAX_BUF: usize = 1 << 16;
+
+impl Buffer {
+    /// A view of the given shape with a layout decided by the bytes. `output` views never get
+    /// zero strides for dimensions > 1 unless the library must reject them (aliasing).
+    pub fn new(b: &mut Bytes<'_>, rows: usize, cols: usize, output: bool) -> Buffer {
+        let small = rows <= 256 && cols <= 256 && rows * cols <= 4096;
+        let layout = b.u8() % 16;
+        let pad = b.below(3) as isize;
+        let (rs, cs): (isize, isize) = if !small {
+            // Only views the library must reject (overflowing span) or that read the same
+            // memory repeatedly (zero strides, inputs only) can be this large.
+            // The huge stride goes on the larger dimension (>= 2^32 here), so the span
+            // overflows the address space and the view is certainly rejected.
+            match layout % 3 {
+                0 if !output => (0, 0),
+                _ if rows >= cols => (isize::MAX / 4, 1),
+                _ => (1, isize::MAX / 2),
+            }
+        } else {
+            let (r, c) = (rows as isize, cols as isize);
+            match layout {
+                0 => (1, r + pad),        // column-major
+                1 => (-(c + pad), 1),     // rows reversed
+                2 => (c + pad, -1),       // columns reversed
+                3 => (0, 1),              // broadcast row (aliases if rows>1)
+                4 => (c, 0),              // broadcast column
+                5 => (isize::MAX / 2, 1), // overflowing row stride
+                6 => (c - 1, 1),          // overlapping rows
+                7 => (-1, -(r + pad)),    // both reversed, column-major
+                8 => ((c + pad) * 2, 2),  // every other element
+                _ => (c + pad, 1),        // row-major (padded)
+            }
+        };
+        // Extent of the view in elements; a view that overflows is "bogus".
+        let extent = |n: usize, s: isize| -> Option<(isize, isize)> {
+            let d = isize::try_from(n.checked_sub(1)?).ok()?.checked_mul(s)?;
+            Some((d.min(0), d.max(0)))
+        };
+        let fits = rows > 0
+            && cols > 0
+            && match (extent(rows, rs), extent(cols, cs)) {
+                (Some((rl, rh)), Some((cl, ch))) => {
+                    let lo = rl + cl;
+                    let hi = rh + ch;
+                    ((hi - lo) as usize) < MAX_BUF
+                }
+                _ => false,
+            };
+        if !fits {
+            return Buffer {
+                data: vec![SENTINEL; 4],
+                origin: 0,
+                rows,
+                cols,
+                rs,
+                cs,
+                bogus: true,
+            };
+        }
+        let (rl, rh) = extent(rows, rs).unwrap();
+        let (cl, ch) = extent(cols, cs).unwrap();
+        let origin = (-(rl + cl)) as usize + b.below(2);
+        let len = origin + (rh + ch) as usize + 1 + b.below(2);
+        Buffer {
+            data: vec![SENTINEL; len],
+            origin,
+            rows,
+            cols,
+            rs,
+            cs,
+            bogus: false,
+        }
+    }
+
+    fn index(&self, i: usize, j: usize) -> usize {
+        (self.origin as isize + i as isize * self.rs + j as isize * self.cs) as usize
+    }
+
+    /// Fills the view's elements with values from the bytes.
+    pub fn fill(&mut self, b: &mut Bytes<'_>) {
+        if self.bogus {
+            return;
+        }
+        if self.rows.saturating_mul(self.cols) > MAX_BUF {
+            // A broadcast (zero-stride) input: a single element.
+            self.data[self.origin] = b.mostly_ordinary();
+            return;
+        }
+        for i in 0..self.rows {
+            for j in 0..self.cols {
+                let k = self.index(i, j);
+                self.data[k] = b.mostly_ordinary();
+            }
+        }
+    }
+
+    pub fn as_input(&self, null: bool) -> ntk_matrix {
+        ntk_matrix {
+            data: if null {
+                std::ptr::null()
+            } else {
+                unsafe { self.data.as_ptr().add(self.origin) }
+            },
+            rows: self.rows,
+            cols: self.cols,
+            row_stride: self.rs,
+            col_stride: self.cs,
+        }
+    }
+
+    pub fn as_output(&mut self, null: bool) -> ntk_matrix_mut {
+        ntk_matrix_mut {
+            data: if null {
+                null_mut()
+            } else {
+                unsafe { self.data.as_mut_ptr().add(self.origin) }
+            },
+            rows: self.rows,
+            cols: self.cols,
+            row_stride: self.rs,
+            col_stride: self.cs,
+        }
+    }
+
+    /// The view's elements, row-major.
+    pub fn view_values(&self) -> Vec<f64> {
+        let mut v = Vec::new();
+        for i in 0..self.rows {
+            for j in 0..self.cols {
+                v.push(self.data[self.index(i, j)]);
+            }
+        }
+        v
+    }
+
+    /// Asserts the contract on an output buffer after a call.
+    pub fn check_output(&self, before: &[f64], st: ntk_status, what: &str) {
+        match st {
+            ntk_status::Ok => {
+                assert!(!self.bogus, "{what}: accepted an impossible output view");
+                let mut in_view = vec![false; self.data.len()];
+                for i in 0..self.rows {
+                    for j in 0..self.cols {
+                        let k = self.index(i, j);
+                        in_view[k] = true;
+                        let v = self.data[k];
+                        assert!(v.is_finite(), "{what}: OK with out[{i},{j}] = {v}");
+                    }
+                }
+                for (k, (&now, &was)) in self.data.iter().zip(before).enumerate() {
+                    if !in_view[k] {
+                        assert_eq!(
+                            now.to_bits(),
+                            was.to_bits(),
+                            "{what}: wrote element {k} outside the output view"
+                        );
+                    }
+                }
+            }
+            ntk_status::Cancelled | ntk_status::Numerical => {
+                // Documented: the view may be partially written, but nothing outside it.
+                if !self.bogus {
+                    let mut in_view = vec![false; self.data.len()];
+                    for i in 0..self.rows {
+                        for j in 0..self.cols {
+                            in_view[self.index(i, j)] = true;
+                        }
+                    }
+                    for (k, (&now, &was)) in self.data.iter().zip(before).enumerate() {
+                        if !in_view[k] {
+                            assert_eq!(now.to_bits(), was.to_bits(), "{what}: wrote outside");
+                        }
+                    }
+                }
+            }
+            _ => {
+                let same = self
+                    .data
+                    .iter()
+                    .zip(before)
+                    .all(|(a, b)| a.to_bits() == b.to_bits());
+                assert!(same, "{what}: {st:?} but the output was written");
+            }
+        }
+    }
+}
+
+fn bits(v: &[f64]) -> Vec<u64> {
+    v.iter().map(|x| x.to_bits()).collect()
+}
+
+/// Network shape remembered from the bytes used to build it.
+pub struct Model {
+    pub net: Net,
+    pub n0: usize,
+    pub nl: usize,
+    pub p: usize,
+}
+
+/// Creates a network, retrieving n_0 and n_L by probing the forward pass's shape errors is not
+/// needed: the harness decodes widths itself and asks the library only for P.
+pub fn make_model(b: &mut Bytes<'_>) -> Option<Model> {
+    // Peek the widths the same way make_network decodes them.
+    let start = b.pos;
+    let net = make_network(b)?;
+    let mut peek = Bytes {
+        data: b.data,
+        pos: start,
+    };
+    let num_widths = match peek.u8() % 16 {
+        0 => 0,
+        1 => 1,
+        2 => 5000,
+        n => 2 + (n as usize % 3),
+    };
+    let mut widths = vec![0usize; num_widths.min(8)];
+    for w in widths.iter_mut() {
+        *w = peek.size(5);
+    }
+    let (mut depth, mut p) = (0usize, 0usize);
+    let st = unsafe { ntk_network_shape(net.0, &mut depth, &mut p) };
+    assert_eq!(st, ntk_status::Ok);
+    assert_eq!(depth + 1, widths.len());
+    Some(Model {
+        n0: widths[0],
+        nl: *widths.last().unwrap(),
+        p,
+        net,
+    })
+}
+
+/// Shape of an input or output: usually the expected one, sometimes off by one or absurd.
+fn shape_near(b: &mut Bytes<'_>, rows: usize, cols: usize) -> (usize, usize) {
+    match b.u8() % 16 {
+        0 => (rows + 1, cols),
+        1 => (rows, cols.saturating_sub(1)),
+        2 => (b.size(4), b.size(4)),
+        _ => (rows, cols),
+    }
+}
+
+/// Progress callback state: cancel at call number `cancel_at` (never when 0).
+struct Cancel {
+    calls: u64,
+    cancel_at: u64,
+}
+unsafe extern "C" fn progress_cb(ud: *mut c_void, done: u64, total: u64) -> c_int {
+    let c = unsafe { &mut *(ud as *mut Cancel) };
+    assert!(done <= total, "progress: done {done} > total {total}");
+    c.calls += 1;
+    (c.cancel_at != 0 && c.calls >= c.cancel_at) as c_int
+}
+
+/// get_params / set_params (one entry replaced by a decoded value, wrong lengths) and clone: a
+/// rejected set_params leaves the parameters unchanged, an accepted one is read back exactly,
+/// and a clone has the same parameters.
+fn params_and_clone(b: &mut Bytes<'_>, m: &Model) {
+    use ntk::ffi::network::{ntk_network_clone, ntk_network_get_params, ntk_network_set_params};
+    let p = m.p;
+    let mut theta = vec![SENTINEL; p + 1];
+    let len = match b.u8() % 8 {
+        0 => p + 1,
+        1 => p.saturating_sub(1),
+        _ => p,
+    };
+    let st = unsafe { ntk_network_get_params(m.net.0, theta.as_mut_ptr(), len) };
+    check_status(st, "ntk_network_get_params");
+    if len != p {
+        assert_eq!(st, ntk_status::InvalidArgument);
+        assert!(theta.iter().all(|v| v.to_bits() == SENTINEL.to_bits()));
+        return;
+    }
+    assert_eq!(st, ntk_status::Ok);
+    let before = theta.clone();
+    let k = b.below(p.max(1));
+    let v = b.value();
+    theta[k] = v;
+    let st = unsafe { ntk_network_set_params(m.net.0, theta.as_ptr(), p) };
+    check_status(st, "ntk_network_set_params");
+    let mut now = vec![0.0; p];
+    unsafe { ntk_network_get_params(m.net.0, now.as_mut_ptr(), p) };
+    if v.is_finite() {
+        assert_eq!(st, ntk_status::Ok);
+        assert_eq!(bits(&now), bits(&theta[..p]), "set_params not read back");
+    } else {
+        assert_eq!(st, ntk_status::NonFinite);
+        assert_eq!(
+            bits(&now),
+            bits(&before[..p]),
+            "rejected set_params changed the network"
+        );
+    }
+    let mut c = null_mut();
+    let st = unsafe { ntk_network_clone(m.net.0, &mut c) };
+    check_status(st, "ntk_network_clone");
+    assert_eq!(st, ntk_status::Ok);
+    let clone = Net(c);
+    let mut cp = vec![0.0; p];
+    unsafe { ntk_network_get_params(clone.0, cp.as_mut_ptr(), p) };
+    assert_eq!(bits(&cp), bits(&now), "clone has different parameters");
+}
+
+/// Target: ntk_network_create + ntk_network_forward.
+pub fn fuzz_forward(data: &[u8]) -> Option<ntk_status> {
+    let mut b = Bytes::new(data);
+    let Some(m) = make_model(&mut b) else {
+        return None;
+    };
+    let n = if b.u8() % 8 == 0 {
+        b.size(6)
+    } else {
+        1 + b.below(6)
+    };
+    let (xr, xc) = shape_near(&mut b, n, m.n0);
+    let mut x = Buffer::new(&mut b, xr, xc, false);
+    x.fill(&mut b);
+    let (or, oc) = shape_near(&mut b, n, m.nl);
+    let mut out = Buffer::new(&mut b, or, oc, true);
+    let x_before = x.data.clone();
+    let before = out.data.clone();
+    let nulls = b.u8();
+    let net = if nulls == 1 { null_mut() } else { m.net.0 };
+    let xm = x.as_input(nulls == 2 || x.bogus && nulls == 4);
+    let om = out.as_output(nulls == 3);
+    let st = unsafe { ntk_network_forward(net, xm, om) };
+    check_status(st, "ntk_network_forward");
+    assert_ne!(st, ntk_status::Cancelled);
+    assert_eq!(bits(&x.data), bits(&x_before), "forward modified x");
+    out.check_output(&before, st, "ntk_network_forward");
+    if st == ntk_status::Ok {
+        // Same bits when repeated.
+        let first = out.view_values();
+        let st2 = unsafe { ntk_network_forward(net, xm, out.as_output(false)) };
+        assert_eq!(st2, ntk_status::Ok);
+        assert_eq!(
+            bits(&out.view_values()),
+            bits(&first),
+            "forward not repeatable"
+        );
+    }
+    params_and_clone(&mut b, &m);
+    Some(st)
+}
+
+/// Target: ntk_kernel_empirical (modes, methods, X2 absent or present, cancel).
+pub fn fuzz_empirical(data: &[u8]) -> Option<ntk_status> {
+    let mut b = Bytes::new(data);
+    let Some(m) = make_model(&mut b) else {
+        return None;
+    };
+    let n1 = if b.u8() % 8 == 0 {
+        b.size(5)
+    } else {
+        1 + b.below(5)
+    };
+    let n2 = if b.u8() % 8 == 0 {
+        b.size(5)
+    } else {
+        1 + b.below(5)
+    };
+    let (r1, c1) = shape_near(&mut b, n1, m.n0);
+    let mut x1 = Buffer::new(&mut b, r1, c1, false);
+    x1.fill(&mut b);
+    let with_x2 = b.u8() % 2 == 0;
+    let (r2, c2) = shape_near(&mut b, n2, m.n0);
+    let mut x2 = Buffer::new(&mut b, r2, c2, false);
+    x2.fill(&mut b);
+    let mode: c_int = match b.u8() % 8 {
+        6 => -1,
+        7 => 2 + b.u8() as c_int,
+        v => (v % 2) as c_int,
+    };
+    let method: c_int = match b.u8() % 8 {
+        6 => -3,
+        7 => 3 + b.u8() as c_int,
+        v => (v % 3) as c_int,
+    };
+    let n2_eff = if with_x2 { r2 } else { r1 };
+    let (er, ec) = if mode == 1 {
+        (r1.saturating_mul(m.nl), n2_eff.saturating_mul(m.nl))
+    } else {
+        (r1, n2_eff)
+    };
+    let (or, oc) = shape_near(&mut b, er, ec);
+    let mut out = Buffer::new(&mut b, or, oc, true);
+    let cancel_at = if b.u8() % 4 == 0 {
+        1 + b.below(4) as u64
+    } else {
+        0
+    };
+    let nulls = b.u8();
+    let inputs_before = (x1.data.clone(), x2.data.clone());
+    let before = out.data.clone();
+    let x1m = x1.as_input(nulls == 2);
+    let x2m = x2.as_input(nulls == 3);
+    let net = if nulls == 1 { null_mut() } else { m.net.0 };
+    let x2p: *const ntk_matrix = if with_x2 { &x2m } else { std::ptr::null() };
+    let mut cancel = Cancel {
+        calls: 0,
+        cancel_at,
+    };
+    let opts = ntk_options {
+        progress: Some(progress_cb),
+        user_data: &mut cancel as *mut Cancel as *mut c_void,
+    };
+    let optp: *const ntk_options = if cancel_at > 0 || nulls == 5 {
+        &opts
+    } else {
+        std::ptr::null()
+    };
+    let om = out.as_output(nulls == 4);
+    let st = unsafe { ntk_kernel_empirical(net, x1m, x2p, mode, method, om, optp) };
+    check_status(st, "ntk_kernel_empirical");
+    if st == ntk_status::Cancelled {
+        assert!(cancel_at > 0, "cancelled without a cancel request");
+    }
+    assert_eq!(bits(&x1.data), bits(&inputs_before.0), "kernel modified x1");
+    assert_eq!(bits(&x2.data), bits(&inputs_before.1), "kernel modified x2");
+    out.check_output(&before, st, "ntk_kernel_empirical");
+    if st == ntk_status::Ok || st == ntk_status::Cancelled {
+        // The handle still works after a cancel, and results are repeatable bit for bit.
+        let first = out.view_values();
+        let st2 = unsafe {
+            ntk_kernel_empirical(
+                net,
+                x1m,
+                x2p,
+                mode,
+                method,
+                out.as_output(false),
+                std::ptr::null(),
+            )
+        };
+        check_status(st2, "ntk_kernel_empirical (again)");
+        if st == ntk_status::Ok {
+            assert_eq!(st2, ntk_status::Ok);
+            assert_eq!(
+                bits(&out.view_values()),
+                bits(&first),
+                "kernel not repeatable"
+            );
+        } else {
+            assert!(
+                st2 == ntk_status::Ok || st2 == ntk_status::Numerical,
+                "after cancel: {st2:?}"
+            );
+        }
+    }
+    Some(st)
+}
+
+/// Target: ntk_network_jacobian.
+pub fn fuzz_jacobian(data: &[u8]) -> Option<ntk_status> {
+    let mut b = Bytes::new(data);
+    let Some(m) = make_model(&mut b) else {
+        return None;
+    };
+    let n = if b.u8() % 8 == 0 {
+        b.size(4)
+    } else {
+        1 + b.below(4)
+    };
+    let (xr, xc) = shape_near(&mut b, n, m.n0);
+    let mut x = Buffer::new(&mut b, xr, xc, false);
+    x.fill(&mut b);
+    let (or, oc) = shape_near(&mut b, xr.saturating_mul(m.nl), m.p);
+    let mut out = Buffer::new(&mut b, or, oc, true);
+    let cancel_at = if b.u8() % 4 == 0 {
+        1 + b.below(3) as u64
+    } else {
+        0
+    };
+    let nulls = b.u8();
+    let x_before = x.data.clone();
+    let before = out.data.clone();
+    let net = if nulls == 1 { null_mut() } else { m.net.0 };
+    let xm = x.as_input(nulls == 2);
+    let mut cancel = Cancel {
+        calls: 0,
+        cancel_at,
+    };
+    let opts = ntk_options {
+        progress: Some(progress_cb),
+        user_data: &mut cancel as *mut Cancel as *mut c_void,
+    };
+    let optp: *const ntk_options = if cancel_at > 0 {
+        &opts
+    } else {
+        std::ptr::null()
+    };
+    let st = unsafe { ntk_network_jacobian(net, xm, out.as_output(nulls == 3), optp) };
+    check_status(st, "ntk_network_jacobian");
+    assert_eq!(bits(&x.data), bits(&x_before), "jacobian modified x");
+    out.check_output(&before, st, "ntk_network_jacobian");
+    if st == ntk_status::Ok || st == ntk_status::Cancelled {
+        let first = out.view_values();
+        let st2 = unsafe { ntk_network_jacobian(net, xm, out.as_output(false), std::ptr::null()) };
+        check_status(st2, "ntk_network_jacobian (again)");
+        if st == ntk_status::Ok {
+            assert_eq!(
+                bits(&out.view_values()),
+                bits(&first),
+                "jacobian not repeatable"
+            );
+        }
+    }
+    Some(st)
+}
+
+// ---- Flows, spectra, training (ntk_flow_*, ntk_kernel_spectrum/condition, ntk_network_train) ----
+
+use ntk::ffi::flow::{
+    ntk_flow, ntk_flow_create, ntk_flow_free, ntk_flow_loss, ntk_flow_options, ntk_flow_outputs,
+    ntk_flow_predict, ntk_flow_set_time, ntk_flow_step, ntk_flow_time, ntk_kernel_condition,
+    ntk_kernel_spectrum,
+};
+
+struct FlowHandle(*mut ntk_flow);
+impl Drop for FlowHandle {
+    fn drop(&mut self) {
+        unsafe { ntk_flow_free(self.0) }
+    }
+}
+
+/// A kernel matrix of size d x d: the Gram matrix of decoded features (PSD), then optionally
+/// spoiled (asymmetric entry, negative diagonal, non-finite entry, huge entries).
+fn kernel_matrix(b: &mut Bytes<'_>, d: usize) -> Vec<f64> {
+    let r = 1 + b.below(3);
+    let feats: Vec<f64> = (0..d * r).map(|_| (b.u8() as f64 - 128.0) / 64.0).collect();
+    let mut k = vec![0.0; d * d];
+    for i in 0..d {
+        for j in 0..d {
+            k[i * d + j] = (0..r).map(|q| feats[i * r + q] * feats[j * r + q]).sum();
+        }
+    }
+    match b.u8() % 8 {
+        0 => {
+            let (i, j) = (b.below(d), b.below(d));
+            let v = b.mostly_ordinary();
+            k[i * d + j] += if v.is_finite() { v.clamp(-1e3, 1e3) } else { v };
+        }
+        1 => {
+            let i = b.below(d);
+            k[i * d + i] = -1.0 - b.u8() as f64;
+        }
+        2 => {
+            let i = b.below(d * d);
+            // Finite spoilers stay below 1e3: a huge eigenvalue makes the explicit ODE
+            // integrator take up to 10^7 steps (minutes; see fuzz/known-slow/README.md).
+            let v = b.value();
+            k[i] = if v.is_finite() { v.clamp(-1e3, 1e3) } else { v };
+        }
+        // Scaled up (a kernel of ~1e300 is accepted but stiff: see fuzz/known-slow/README.md).
+        3 => k.iter_mut().for_each(|v| *v *= 1e3),
+        _ => {}
+    }
+    k
+}
+
+fn flow_state(f: *const ntk_flow, n: usize, k: usize) -> (Vec<u64>, u64) {
+    let mut out = vec![0.0; n * k];
+    let st = unsafe {
+        ntk_flow_outputs(
+            f,
+            ntk_matrix_mut {
+                data: out.as_mut_ptr(),
+                rows: n,
+                cols: k,
+                row_stride: k as isize,
+                col_stride: 1,
+            },
+        )
+    };
+    assert_eq!(st, ntk_status::Ok, "outputs: {}", last_error());
+    let mut t = 0.0;
+    assert_eq!(unsafe { ntk_flow_time(f, &mut t) }, ntk_status::Ok);
+    (bits(&out), t.to_bits())
+}
+
+/// Times for step/set_time: non-finite and negative values pass through (they must be
+/// rejected); finite ones are capped at 64, since integrating to t = 1e300 with the explicit ODE
+/// method takes up to 10^7 steps (see fuzz/known-slow/README.md). t = +inf passes (MSE: kernel
+/// regression, otherwise rejected).
+fn bounded_time(t: f64) -> f64 {
+    if t.is_finite() && t > 64.0 {
+        64.0
+    } else {
+        t
+    }
+}
+
+/// Target: ntk_flow_create with random kernels/targets/options, then a sequence of
+/// step / set_time / outputs / predict / loss calls. A failing step or set_time leaves the flow
+/// unchanged; successful states are finite.
+pub fn fuzz_flow(data: &[u8]) -> Option<ntk_status> {
+    let mut b = Bytes::new(data);
+    let n = 1 + b.below(5);
+    let k = 1 + b.below(3);
+    let full = b.u8() % 4 == 0;
+    let d = if full { n * k } else { n };
+    let kern = kernel_matrix(&mut b, d);
+    let cost: c_int = match b.u8() % 8 {
+        6 => 2,
+        7 => -1,
+        v => (v % 2) as c_int,
+    };
+    let mut y: Vec<f64> = (0..n * k).map(|_| b.mostly_ordinary()).collect();
+    if cost == 1 && b.u8() % 2 == 0 {
+        // Probability targets for cross-entropy.
+        for i in 0..n {
+            let row = &mut y[i * k..(i + 1) * k];
+            row.iter_mut().for_each(|v| *v = v.abs() + 0.1);
+            let s: f64 = row.iter().sum();
+            row.iter_mut().for_each(|v| *v /= s);
+        }
+    }
+    let f0: Vec<f64> = (0..n * k).map(|_| b.mostly_ordinary()).collect();
+    let m = b.below(3);
+    let test = m > 0;
+    let tk: Vec<f64> = (0..m.max(1) * (if full { k } else { 1 }) * d)
+        .map(|_| b.mostly_ordinary())
+        .collect();
+    let tf0: Vec<f64> = (0..m.max(1) * k).map(|_| b.mostly_ordinary()).collect();
+    let opts = ntk_flow_options {
+        method: match b.u8() % 8 {
+            6 => 4,
+            7 => -2,
+            v => (v % 4) as c_int,
+        },
+        rtol: if b.u8() % 4 == 0 { b.value() } else { 0.0 },
+        atol: if b.u8() % 4 == 0 { b.value() } else { 0.0 },
+        krylov_tol: if b.u8() % 4 == 0 { b.value() } else { 0.0 },
+    };
+    let view = |v: &[f64], r: usize, c: usize| ntk_matrix {
+        data: v.as_ptr(),
+        rows: r,
+        cols: c,
+        row_stride: c as isize,
+        col_stride: 1,
+    };
+    let tkm = view(&tk, m.max(1) * (if full { k } else { 1 }), d);
+    let tfm = view(&tf0, m.max(1), k);
+    let nulls = b.u8();
+    let sentinel = 0x77usize as *mut ntk_flow;
+    let mut h = sentinel;
+    let st = unsafe {
+        ntk_flow_create(
+            view(&kern, d, d),
+            view(&y, n, k),
+            view(&f0, n, k),
+            if test && nulls != 1 {
+                &tkm
+            } else {
+                std::ptr::null()
+            },
+            if test && nulls != 2 {
+                &tfm
+            } else {
+                std::ptr::null()
+            },
+            cost,
+            if b.u8() % 2 == 0 {
+                &opts
+            } else {
+                std::ptr::null()
+            },
+            if nulls == 3 { null_mut() } else { &mut h },
+        )
+    };
+    check_status(st, "ntk_flow_create");
+    if st != ntk_status::Ok {
+        assert_eq!(h, sentinel, "ntk_flow_create wrote *out on failure");
+        return Some(st);
+    }
+    let flow = FlowHandle(h);
+    for _ in 0..(1 + b.below(4)) {
+        let before = flow_state(flow.0, n, k);
+        let op = b.u8() % 8;
+        if std::env::var_os("NTK_FUZZ_DEBUG").is_some() {
+            eprintln!(
+                "flow n {n} k {k} full {full} cost {cost} kern {kern:?} y {y:?} f0 {f0:?} opts {opts:?} op {op} next bytes {:?}",
+                &b.data[b.pos.min(b.data.len())..(b.pos + 9).min(b.data.len())]
+            );
+        }
+        let st = match op {
+            0 | 1 => unsafe { ntk_flow_step(flow.0, bounded_time(b.value())) },
+            2 => unsafe { ntk_flow_step(flow.0, b.u8() as f64 / 16.0) },
+            3 => unsafe { ntk_flow_set_time(flow.0, bounded_time(b.value())) },
+            4 => unsafe { ntk_flow_set_time(flow.0, b.u8() as f64 / 8.0) },
+            _ => ntk_status::Ok,
+        };
+        check_status(st, "ntk_flow_step/set_time");
+        if st != ntk_status::Ok {
+            assert_eq!(
+                flow_state(flow.0, n, k),
+                before,
+                "failed step changed the flow"
+            );
+        }
+        let (outs, t) = flow_state(flow.0, n, k);
+        assert!(
+            outs.iter().all(|v| f64::from_bits(*v).is_finite()),
+            "non-finite flow outputs"
+        );
+        assert!(f64::from_bits(t) >= 0.0);
+        let mut loss = SENTINEL;
+        let st = unsafe { ntk_flow_loss(flow.0, &mut loss) };
+        check_status(st, "ntk_flow_loss");
+        if st == ntk_status::Numerical {
+            assert_eq!(
+                loss.to_bits(),
+                SENTINEL.to_bits(),
+                "loss written on NUMERICAL"
+            );
+        }
+        assert!(
+            st == ntk_status::Numerical || loss.is_finite(),
+            "ntk_flow_loss OK with loss = {loss} (cost {cost}, t = {}, n {n} k {k} full {full}, kernel {kern:?}, y {y:?}, f0 {f0:?}, op {op})",
+            f64::from_bits(t)
+        );
+        let mut pred = vec![SENTINEL; m.max(1) * k + 1];
+        let pm = ntk_matrix_mut {
+            data: pred.as_mut_ptr(),
+            rows: m.max(1),
+            cols: k,
+            row_stride: k as isize,
+            col_stride: 1,
+        };
+        let st = unsafe { ntk_flow_predict(flow.0, pm) };
+        check_status(st, "ntk_flow_predict");
+        if test && st == ntk_status::Numerical {
+            assert!(pred.iter().all(|v| v.to_bits() == SENTINEL.to_bits()));
+        } else if test {
+            assert_eq!(st, ntk_status::Ok);
+            assert!(pred[..m * k].iter().all(|v| v.is_finite()));
+        } else {
+            assert_eq!(st, ntk_status::InvalidArgument);
+            assert!(pred[..k].iter().all(|v| v.to_bits() == SENTINEL.to_bits()));
+        }
+        assert_eq!(pred[m.max(1) * k].to_bits(), SENTINEL.to_bits());
+    }
+    Some(st)
+}
+
+/// Target: ntk_kernel_spectrum and ntk_kernel_condition on random (spoiled) kernels.
+pub fn fuzz_spectrum(data: &[u8]) -> Option<ntk_status> {
+    let mut b = Bytes::new(data);
+    let n = 1 + b.below(6);
+    let kern = kernel_matrix(&mut b, n);
+    let cols = if b.u8() % 8 == 0 { n + 1 } else { n };
+    let kv = ntk_matrix {
+        data: kern.as_ptr(),
+        rows: n,
+        cols: cols.min(n),
+        row_stride: n as isize,
+        col_stride: 1,
+    };
+    let which: c_int = match b.u8() % 8 {
+        6 => 3,
+        7 => -1,
+        v => (v % 3) as c_int,
+    };
+    let count = match b.u8() % 8 {
+        0 => 0,
+        1 => n + 1,
+        _ => 1 + b.below(n),
+    };
+    let mut ev = vec![SENTINEL; n + 2];
+    let st = unsafe { ntk_kernel_spectrum(kv, ev.as_mut_ptr(), count, which) };
+    check_status(st, "ntk_kernel_spectrum");
+    if st == ntk_status::Ok {
+        let got = &ev[..count];
+        assert!(got.iter().all(|v| v.is_finite()));
+        let asc = got.windows(2).all(|w| w[0] <= w[1]);
+        let desc = got.windows(2).all(|w| w[0] >= w[1]);
+        assert!(
+            if which == 2 { desc } else { asc },
+            "eigenvalues not sorted"
+        );
+        assert!(ev[count..]
+            .iter()
+            .all(|v| v.to_bits() == SENTINEL.to_bits()));
+    } else {
+        assert!(ev.iter().all(|v| v.to_bits() == SENTINEL.to_bits()));
+    }
+    let (mut lo, mut hi, mut c) = (SENTINEL, SENTINEL, SENTINEL);
+    let nulls = b.u8();
+    let st = unsafe {
+        ntk_kernel_condition(
+            kv,
+            if nulls == 1 { null_mut() } else { &mut lo },
+            &mut hi,
+            &mut c,
+        )
+    };
+    check_status(st, "ntk_kernel_condition");
+    if st == ntk_status::Ok {
+        assert!(hi.is_finite() && (nulls == 1 || lo.is_finite()));
+        assert!(nulls == 1 || lo <= hi);
+    } else {
+        assert!([lo, hi, c]
+            .iter()
+            .all(|v| v.to_bits() == SENTINEL.to_bits()));
+    }
+    Some(st)
+}
+
+/// Target: ntk_network_train (random network, data, cost, learning rate, steps, cancel). On
+/// failure before training (bad arguments) the parameters are unchanged; on success they and the
+/// loss history are finite.
+pub fn fuzz_train(data: &[u8]) -> Option<ntk_status> {
+    use ntk::ffi::network::ntk_network_get_params;
+    use ntk::ffi::train::ntk_network_train;
+    let mut b = Bytes::new(data);
+    let m = make_model(&mut b)?;
+    let n = 1 + b.below(4);
+    let (xr, xc) = shape_near(&mut b, n, m.n0);
+    let mut x = Buffer::new(&mut b, xr, xc, false);
+    x.fill(&mut b);
+    let (yr, yc) = shape_near(&mut b, n, m.nl);
+    let mut y = Buffer::new(&mut b, yr, yc, false);
+    y.fill(&mut b);
+    let cost: c_int = match b.u8() % 8 {
+        7 => 5,
+        v => (v % 2) as c_int,
+    };
+    let lr = match b.u8() % 4 {
+        0 => b.value(),
+        _ => b.u8() as f64 / 256.0,
+    };
+    let steps = if b.u8() == 255 {
+        usize::MAX
+    } else {
+        b.below(5)
+    };
+    // steps = usize::MAX only with a history buffer, which the library must reject (steps + 1
+    // overflows); without one it would (correctly) train for 2^64 steps.
+    let with_history =
+        (b.u8() % 2 == 0 || steps == usize::MAX) && (steps < 100 || steps == usize::MAX);
+    let mut history = vec![
+        SENTINEL;
+        if with_history && steps < 100 {
+            steps + 2
+        } else {
+            1
+        }
+    ];
+    let cancel_at = if b.u8() % 4 == 0 {
+        1 + b.below(4) as u64
+    } else {
+        0
+    };
+    let mut cancel = Cancel {
+        calls: 0,
+        cancel_at,
+    };
+    let opts = ntk_options {
+        progress: Some(progress_cb),
+        user_data: &mut cancel as *mut Cancel as *mut c_void,
+    };
+    let mut before = vec![0.0; m.p];
+    unsafe { ntk_network_get_params(m.net.0, before.as_mut_ptr(), m.p) };
+    let nulls = b.u8();
+    let st = unsafe {
+        ntk_network_train(
+            if nulls == 1 { null_mut() } else { m.net.0 },
+            x.as_input(nulls == 2),
+            y.as_input(nulls == 3),
+            cost,
+            lr,
+            steps,
+            if with_history {
+                history.as_mut_ptr()
+            } else {
+                null_mut()
+            },
+            if cancel_at > 0 {
+                &opts
+            } else {
+                std::ptr::null()
+            },
+        )
+    };
+    check_status(st, "ntk_network_train");
+    let mut after = vec![0.0; m.p];
+    unsafe { ntk_network_get_params(m.net.0, after.as_mut_ptr(), m.p) };
+    assert!(
+        after.iter().all(|v| v.is_finite()),
+        "non-finite parameters after train"
+    );
+    match st {
+        ntk_status::Ok => {
+            assert!(
+                steps < 100,
+                "train accepted steps = {steps} with a 1-element history"
+            );
+            if with_history {
+                assert!(history[..=steps].iter().all(|v| v.is_finite()));
+                assert_eq!(history[steps + 1].to_bits(), SENTINEL.to_bits());
+            }
+        }
+        ntk_status::Cancelled | ntk_status::Numerical => {}
+        _ => {
+            assert_eq!(
+                bits(&after),
+                bits(&before),
+                "failed train changed the network"
+            );
+            assert!(history.iter().all(|v| v.to_bits() == SENTINEL.to_bits()));
+        }
+    }
+    Some(st)
+}

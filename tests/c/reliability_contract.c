@@ -1,0 +1,215 @@
+/* The bad-input contract from C (docs/bad-input-contract.md): every pointer argument NULL,
+ * zero/absurd sizes, overflowing products, aliasing strides, NaN/Inf, negative beta, unknown
+ * enum values, unallocatable requests. Each call must return its status, name the argument in
+ * ntk_last_error(), and leave outputs (sentinel-filled) untouched. Also exercises these error
+ * paths under valgrind/ASan (scripts/sanitizers.sh). Run by tests/c_reliability.rs.
+ */
+#include "ntk.h"
+
+#include <math.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+
+static int failures = 0;
+
+static void expect(ntk_status st, ntk_status want, const char *arg, int line) {
+    const char *msg = ntk_last_error();
+    if (st != want || strstr(msg, arg) == NULL) {
+        fprintf(stderr, "FAIL line %d: got %s want %s, message \"%s\" should name \"%s\"\n",
+                line, ntk_status_str(st), ntk_status_str(want), msg, arg);
+        failures++;
+    }
+}
+#define EXPECT(call, want, arg) expect((call), (want), (arg), __LINE__)
+
+#define SENT (-3.5e7)
+static void fill(double *b, size_t n) {
+    for (size_t i = 0; i < n; i++) b[i] = SENT;
+}
+static void untouched(const double *b, size_t n, int line) {
+    for (size_t i = 0; i < n; i++)
+        if (b[i] != SENT) {
+            fprintf(stderr, "FAIL line %d: output element %zu written on failure\n", line, i);
+            failures++;
+            return;
+        }
+}
+#define UNTOUCHED(b, n) untouched((b), (n), __LINE__)
+
+static ntk_matrix in(const double *d, size_t r, size_t c) {
+    ntk_matrix m = {d, r, c, (ptrdiff_t)c, 1};
+    return m;
+}
+static ntk_matrix_mut outm(double *d, size_t r, size_t c) {
+    ntk_matrix_mut m = {d, r, c, (ptrdiff_t)c, 1};
+    return m;
+}
+
+static ntk_network_config config(const size_t *w, size_t n) {
+    ntk_network_config c;
+    memset(&c, 0, sizeof c);
+    c.widths = w;
+    c.num_widths = n;
+    c.activation = NTK_ACTIVATION_TANH;
+    c.beta = 0.5;
+    c.seed = 5;
+    return c;
+}
+
+int main(void) {
+    const size_t w[] = {3, 6, 2};
+    ntk_network_config cfg = config(w, 3);
+    ntk_network *net = NULL, *sentinel = (ntk_network *)(uintptr_t)0x1234, *h = sentinel;
+    if (ntk_network_create(&cfg, &net) != NTK_STATUS_OK) return 1;
+    size_t p = 0;
+    ntk_network_shape(net, NULL, &p);
+    double x[12], buf[256], params[64];
+    for (int i = 0; i < 12; i++) x[i] = 0.1 * i - 0.4;
+    fill(buf, 256);
+    fill(params, 64);
+
+    /* NULL pointers */
+    EXPECT(ntk_network_create(NULL, &h), NTK_STATUS_NULL_POINTER, "`config`");
+    EXPECT(ntk_network_create(&cfg, NULL), NTK_STATUS_NULL_POINTER, "`out`");
+    ntk_network_config c2 = cfg;
+    c2.widths = NULL;
+    EXPECT(ntk_network_create(&c2, &h), NTK_STATUS_NULL_POINTER, "config.widths");
+    c2 = cfg;
+    c2.activation = NTK_ACTIVATION_CUSTOM;
+    EXPECT(ntk_network_create(&c2, &h), NTK_STATUS_NULL_POINTER, "config.custom_sigma");
+    EXPECT(ntk_network_clone(NULL, &h), NTK_STATUS_NULL_POINTER, "`network`");
+    EXPECT(ntk_network_clone(net, NULL), NTK_STATUS_NULL_POINTER, "`out`");
+    EXPECT(ntk_network_shape(NULL, NULL, NULL), NTK_STATUS_NULL_POINTER, "`network`");
+    EXPECT(ntk_network_get_params(NULL, params, p), NTK_STATUS_NULL_POINTER, "`network`");
+    EXPECT(ntk_network_get_params(net, NULL, p), NTK_STATUS_NULL_POINTER, "`out`");
+    EXPECT(ntk_network_set_params(NULL, params, p), NTK_STATUS_NULL_POINTER, "`network`");
+    EXPECT(ntk_network_set_params(net, NULL, p), NTK_STATUS_NULL_POINTER, "`params`");
+    EXPECT(ntk_get_num_threads(NULL), NTK_STATUS_NULL_POINTER, "`out`");
+    EXPECT(ntk_network_forward(NULL, in(x, 4, 3), outm(buf, 4, 2)), NTK_STATUS_NULL_POINTER,
+           "`network`");
+    EXPECT(ntk_network_forward(net, in(NULL, 4, 3), outm(buf, 4, 2)), NTK_STATUS_NULL_POINTER,
+           "x.data");
+    EXPECT(ntk_network_forward(net, in(x, 4, 3), outm(NULL, 4, 2)), NTK_STATUS_NULL_POINTER,
+           "out.data");
+    ntk_matrix xnull = in(NULL, 4, 3);
+    EXPECT(ntk_kernel_empirical(NULL, in(x, 4, 3), NULL, 0, 0, outm(buf, 4, 4), NULL),
+           NTK_STATUS_NULL_POINTER, "`network`");
+    EXPECT(ntk_kernel_empirical(net, in(NULL, 4, 3), NULL, 0, 0, outm(buf, 4, 4), NULL),
+           NTK_STATUS_NULL_POINTER, "x1.data");
+    EXPECT(ntk_kernel_empirical(net, in(x, 4, 3), &xnull, 0, 0, outm(buf, 4, 4), NULL),
+           NTK_STATUS_NULL_POINTER, "x2.data");
+    EXPECT(ntk_kernel_empirical(net, in(x, 4, 3), NULL, 0, 0, outm(NULL, 4, 4), NULL),
+           NTK_STATUS_NULL_POINTER, "out.data");
+    EXPECT(ntk_network_jacobian(NULL, in(x, 4, 3), outm(buf, 8, p), NULL),
+           NTK_STATUS_NULL_POINTER, "`network`");
+    EXPECT(ntk_network_jacobian(net, in(NULL, 4, 3), outm(buf, 8, p), NULL),
+           NTK_STATUS_NULL_POINTER, "x.data");
+    EXPECT(ntk_network_jacobian(net, in(x, 4, 3), outm(NULL, 8, p), NULL),
+           NTK_STATUS_NULL_POINTER, "out.data");
+    ntk_network_free(NULL);
+
+    /* zero / absurd sizes, overflowing products, unallocatable */
+    c2 = cfg;
+    c2.num_widths = 1;
+    EXPECT(ntk_network_create(&c2, &h), NTK_STATUS_INVALID_ARGUMENT, "config.num_widths");
+    const size_t w0[] = {3, 0, 2};
+    c2 = config(w0, 3);
+    EXPECT(ntk_network_create(&c2, &h), NTK_STATUS_INVALID_ARGUMENT, "widths[1]");
+    const size_t wbig[] = {3, (size_t)1 << 40, 2};
+    c2 = config(wbig, 3);
+    EXPECT(ntk_network_create(&c2, &h), NTK_STATUS_INVALID_ARGUMENT, "config.widths[1]");
+    const size_t wover[] = {(size_t)1 << 32, (size_t)1 << 32, (size_t)1 << 32, (size_t)1 << 32};
+    c2 = config(wover, 4);
+    EXPECT(ntk_network_create(&c2, &h), NTK_STATUS_ALLOCATION, "widths");
+    const size_t whuge[] = {(size_t)1 << 23, (size_t)1 << 23, 1};
+    c2 = config(whuge, 3);
+    EXPECT(ntk_network_create(&c2, &h), NTK_STATUS_ALLOCATION, "network parameters");
+    EXPECT(ntk_set_num_threads((size_t)1 << 20), NTK_STATUS_INVALID_ARGUMENT, "num_threads");
+    EXPECT(ntk_network_forward(net, in(x, 0, 3), outm(buf, 0, 2)), NTK_STATUS_INVALID_ARGUMENT,
+           "x is empty");
+    ntk_matrix huge = {x, (size_t)1 << 63, 3, 0, 1};
+    EXPECT(ntk_kernel_empirical(net, huge, NULL, NTK_KERNEL_MODE_FULL, 0, outm(buf, 2, 2), NULL),
+           NTK_STATUS_ALLOCATION, "kernel rows");
+    if (h != sentinel) {
+        fprintf(stderr, "FAIL: *out written by a failed create\n");
+        failures++;
+    }
+
+    /* strides */
+    ntk_matrix_mut alias = outm(buf, 4, 2);
+    alias.row_stride = 0;
+    EXPECT(ntk_network_forward(net, in(x, 4, 3), alias), NTK_STATUS_INVALID_ARGUMENT,
+           "out: strides");
+    ntk_matrix far = in(x, 4, 3);
+    far.row_stride = PTRDIFF_MAX / 2;
+    EXPECT(ntk_network_forward(net, far, outm(buf, 4, 2)), NTK_STATUS_ALLOCATION, "x: rows");
+    double xo[20];
+    memcpy(xo, x, sizeof x);
+    ntk_matrix_mut over = {xo + 4, 4, 2, 2, 1};
+    EXPECT(ntk_network_forward(net, in(xo, 4, 3), over), NTK_STATUS_INVALID_ARGUMENT,
+           "out overlaps the memory of x");
+
+    /* shapes */
+    EXPECT(ntk_network_forward(net, in(x, 4, 2), outm(buf, 4, 2)), NTK_STATUS_INVALID_ARGUMENT,
+           "x has 2 columns");
+    EXPECT(ntk_network_forward(net, in(x, 4, 3), outm(buf, 4, 3)), NTK_STATUS_INVALID_ARGUMENT,
+           "out is 4x3");
+    EXPECT(ntk_network_get_params(net, params, p + 1), NTK_STATUS_INVALID_ARGUMENT, "len");
+
+    /* non-finite, beta, enums */
+    double xn[12];
+    memcpy(xn, x, sizeof x);
+    xn[5] = NAN;
+    EXPECT(ntk_network_forward(net, in(xn, 4, 3), outm(buf, 4, 2)), NTK_STATUS_NON_FINITE,
+           "x[1,2]");
+    xn[5] = -INFINITY;
+    ntk_matrix x2bad = in(xn, 4, 3);
+    EXPECT(ntk_kernel_empirical(net, in(x, 4, 3), &x2bad, 0, 0, outm(buf, 4, 4), NULL),
+           NTK_STATUS_NON_FINITE, "x2[1,2]");
+    c2 = cfg;
+    c2.beta = -0.25;
+    EXPECT(ntk_network_create(&c2, &h), NTK_STATUS_INVALID_ARGUMENT, "config.beta");
+    c2.beta = INFINITY;
+    EXPECT(ntk_network_create(&c2, &h), NTK_STATUS_NON_FINITE, "config.beta");
+    c2 = cfg;
+    c2.activation = 11;
+    EXPECT(ntk_network_create(&c2, &h), NTK_STATUS_INVALID_ARGUMENT, "config.activation");
+    EXPECT(ntk_kernel_empirical(net, in(x, 4, 3), NULL, 7, 0, outm(buf, 4, 4), NULL),
+           NTK_STATUS_INVALID_ARGUMENT, "mode");
+    EXPECT(ntk_kernel_empirical(net, in(x, 4, 3), NULL, 0, -1, outm(buf, 4, 4), NULL),
+           NTK_STATUS_INVALID_ARGUMENT, "method");
+    double pn[64];
+    ntk_network_get_params(net, pn, p);
+    pn[0] = NAN;
+    EXPECT(ntk_network_set_params(net, pn, p), NTK_STATUS_NON_FINITE, "params[0]");
+    /* overflowing result */
+    double xb[12];
+    for (int i = 0; i < 12; i++) xb[i] = 1e200;
+    EXPECT(ntk_kernel_empirical(net, in(xb, 4, 3), NULL, 0, 0, outm(buf + 128, 4, 4), NULL),
+           NTK_STATUS_NUMERICAL, "out[0,0]");
+    fill(buf + 128, 16);
+
+    UNTOUCHED(buf, 256);
+    UNTOUCHED(params, 64);
+    if (h != sentinel) {
+        fprintf(stderr, "FAIL: *out written by a failed create\n");
+        failures++;
+    }
+    if (strcmp(ntk_status_str(99), "NTK_STATUS_UNKNOWN") != 0) failures++;
+
+    /* success clears the message */
+    double ok[8];
+    if (ntk_network_forward(net, in(x, 4, 3), outm(ok, 4, 2)) != NTK_STATUS_OK ||
+        ntk_last_error()[0] != '\0') {
+        fprintf(stderr, "FAIL: success did not clear the last error\n");
+        failures++;
+    }
+    ntk_network_free(net);
+    if (failures) {
+        fprintf(stderr, "reliability_contract: %d failure(s)\n", failures);
+        return 1;
+    }
+    printf("reliability_contract: ok\n");
+    return 0;
+}
