@@ -115,8 +115,18 @@ typedef enum ntk_spectrum_which {
   NTK_SPECTRUM_WHICH_LARGEST = 2,
 } ntk_spectrum_which;
 
+// Opaque handle: the per-point features of N points for the empirical NTK of one network at its
+// current parameters (a copy of the points, their layer activations and the backpropagated
+// cotangents of every output), plus a fingerprint of the network (widths, activation, beta,
+// every parameter bit) so that they are never combined with another network.
+typedef struct ntk_empirical_features ntk_empirical_features;
+
 // Opaque kernel-flow handle.
 typedef struct ntk_flow ntk_flow;
+
+// Opaque handle: N points with the per-point chains of the limit kernels of one architecture
+// (depth L, activation, beta of the network it was created from; widths play no role).
+typedef struct ntk_limit_points ntk_limit_points;
 
 // Opaque network handle.
 typedef struct ntk_network ntk_network;
@@ -386,6 +396,110 @@ enum ntk_status ntk_network_set_params(struct ntk_network *network,
 enum ntk_status ntk_network_forward(const struct ntk_network *network,
                                     struct ntk_matrix x,
                                     struct ntk_matrix_mut out);
+
+// Prepares the empirical-NTK features of the N points `x` (N x n_0, points are rows, finite):
+// one forward pass and n_L backward passes, cost ~ 2 N (1 + n_L) sum_l n_l n_{l+1} flops,
+// memory ~ N (sum_{l<L} n_l + n_L sum_{1<=l<L} n_l) doubles. `x` is copied: it may be freed
+// after the call. The features stay valid for this network as long as its parameters do not
+// change (a tile call with a changed network fails with NTK_STATUS_INVALID_ARGUMENT).
+//
+// Features of a subset of the points equal those of the whole set, so each process of a
+// distributed computation can prepare only its own rows.
+//
+// `options`: NULL or a progress callback, called (0, 1) before and (1, 1) after; cancel ->
+// NTK_STATUS_CANCELLED and `*out` is untouched. On success `*out` owns a new handle (free it
+// with ntk_empirical_features_free); on failure `*out` is untouched.
+// Thread safety: the network is only read.
+enum ntk_status ntk_empirical_features_create(const struct ntk_network *network,
+                                              struct ntk_matrix x,
+                                              const struct ntk_options *options,
+                                              struct ntk_empirical_features **out);
+
+// Frees features. NULL is accepted and ignored.
+void ntk_empirical_features_free(struct ntk_empirical_features *features);
+
+// Writes the number of points N of `features` to `*num_points`.
+enum ntk_status ntk_empirical_features_len(const struct ntk_empirical_features *features,
+                                           size_t *num_points);
+
+// One block of the empirical NTK: rows i0..i1-1 of the points of `f1` against columns
+// j0..j1-1 of the points of `f2` (half-open ranges, 0 <= i0 < i1 <= N1, 0 <= j0 < j1 <= N2).
+// `f1` and `f2` may be the same handle.
+//
+// - `mode` TRACE: `out` is (i1-i0) x (j1-j0), entry (i, j) = (1/n_L) sum_a Theta_aa(x1_{i0+i},
+//   x2_{j0+j}); FULL: `out` is ((i1-i0)*n_L) x ((j1-j0)*n_L), entry (i*n_L + a, j*n_L + b) =
+//   Theta_ab(x1_{i0+i}, x2_{j0+j}).
+// - Computed by the structured method with no work outside the block:
+//   ~2 (i1-i0)(j1-j0) (sum_l n_l + k sum_{hidden} n_l) flops (k = n_L in TRACE, n_L^2 in FULL).
+//   Memory: a few sub-tile buffers per thread; nothing of size N1 x N2.
+// - Bits: blocks assembled into the full matrix equal ntk_kernel_empirical with
+//   NTK_KERNEL_METHOD_STRUCTURED (also for X2 = X1) bit for bit, at any thread count.
+//
+// Checked before `out` is written: pointers, ranges, `mode`, the shape of `out`, and that both
+// feature sets were prepared with this network at its current parameters (same fingerprint of
+// widths, activation, beta and parameters) -> NTK_STATUS_INVALID_ARGUMENT otherwise.
+// `options`: NULL or a progress callback between sub-tiles; cancel -> NTK_STATUS_CANCELLED with
+// `out` partially written. Thread safety: network and features are only read; concurrent calls
+// (e.g. different blocks into disjoint outputs) are safe.
+enum ntk_status ntk_kernel_empirical_tile(const struct ntk_network *network,
+                                          const struct ntk_empirical_features *f1,
+                                          size_t i0,
+                                          size_t i1,
+                                          const struct ntk_empirical_features *f2,
+                                          size_t j0,
+                                          size_t j1,
+                                          int mode,
+                                          struct ntk_matrix_mut out,
+                                          const struct ntk_options *options);
+
+// Prepares the N points `x` (N x n_0, finite; n_0 must be the network's input dimension) for
+// limit-kernel tiles of the architecture of `network` (depth L, activation, beta): copies `x`
+// and computes each point's variance chain Sigma^(l)(x, x), l = 1..L (and, for activations
+// without a closed form, its Hermite expansions): O(N L) work and memory. The network may be
+// freed afterwards, except that a custom activation's functions and user data must stay valid
+// until the points are freed.
+//
+// `options`: NULL or a progress callback (per-point chunks); cancel -> NTK_STATUS_CANCELLED and
+// `*out` is untouched. On success `*out` owns a new handle (ntk_limit_points_free).
+// Thread safety: the network is only read.
+enum ntk_status ntk_limit_points_create(const struct ntk_network *network,
+                                        struct ntk_matrix x,
+                                        const struct ntk_options *options,
+                                        struct ntk_limit_points **out);
+
+// Frees prepared limit points. NULL is accepted and ignored.
+void ntk_limit_points_free(struct ntk_limit_points *points);
+
+// Writes the number of points N of `points` to `*num_points`.
+enum ntk_status ntk_limit_points_len(const struct ntk_limit_points *points, size_t *num_points);
+
+// One block of the limit kernels: rows i0..i1-1 of the points of `p1` against columns
+// j0..j1-1 of the points of `p2` (0 <= i0 < i1 <= N1, 0 <= j0 < j1 <= N2) of the NNGP
+// Sigma^(L), Sigma-dot^(L) and the NTK Theta^(L) (see ntk_kernel_limit for the recursion).
+//
+// - `nngp`, `sigma_dot`, `ntk`: each NULL or a (i1-i0) x (j1-j0) output, element (a, b) =
+//   K(x1_{i0+a}, x2_{j0+b}); at least one. Outputs must not overlap each other.
+// - Same handle for `p1` and `p2`: the kernel of X2 = X1, whose diagonal entries (i = j) take
+//   the per-point chain; blocks assembled equal ntk_kernel_limit with x2 = NULL bit for bit.
+//   Different handles: the kernel of ntk_kernel_limit with x2 given, also bit for bit.
+// - Only the requested entries are computed: one GEMM of the inputs and L-1 pair maps per
+//   entry; no memory of size N1 x N2 beyond the outputs. Bit-identical at any thread count.
+//
+// Checked before anything is written: pointers, ranges, shapes, that `p1` and `p2` were
+// prepared for the same depth, activation and beta and the same n_0
+// (NTK_STATUS_INVALID_ARGUMENT otherwise), output overlap. `options`: NULL or a progress
+// callback between sub-tiles; cancel -> NTK_STATUS_CANCELLED with the outputs partially
+// written. Thread safety: the points are only read; concurrent calls are safe.
+enum ntk_status ntk_kernel_limit_tile(const struct ntk_limit_points *p1,
+                                      size_t i0,
+                                      size_t i1,
+                                      const struct ntk_limit_points *p2,
+                                      size_t j0,
+                                      size_t j1,
+                                      struct ntk_matrix_mut *nngp,
+                                      struct ntk_matrix_mut *sigma_dot,
+                                      struct ntk_matrix_mut *ntk,
+                                      const struct ntk_options *options);
 
 // Full-batch gradient descent: `steps` updates theta <- theta - learning_rate * dC/dtheta of
 // C(theta) = (1/N) sum_i c(f_theta(x_i), y_i) (`cost` an ntk_cost; MSE: c = 1/2 |f - y|^2).

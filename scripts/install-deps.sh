@@ -24,8 +24,8 @@ apt_base() {
     $SUDO apt-get update
     $SUDO apt-get install -y --no-install-recommends build-essential binutils ca-certificates curl \
         git pkg-config valgrind cmake
-    # --- MPI (for the MPI example/tests, when they are added): uncomment ---
-    # $SUDO apt-get install -y --no-install-recommends openmpi-bin libopenmpi-dev
+    # openmpi: MPI program bindings/c/mpi and tests/mpi.rs
+    $SUDO apt-get install -y --no-install-recommends libopenmpi-dev openmpi-bin
 }
 
 rust() {

@@ -208,13 +208,18 @@ impl Network {
         let n_in = self.config.widths[l];
         let beta = self.config.beta;
         let b = self.bias(l);
+        let scale = 1.0 / (n_in as f64).sqrt();
+        // GEMM with β_gemm = 0, then the bias: a point's result then does not depend on the
+        // batch it is in (matrixmultiply rounds α·AB + C differently on the masked edge rows of a
+        // batch, whose position depends on the batch), so any row subset of a batch gives the
+        // same bits (kernel tiles and distributed row blocks rely on it).
+        par_gemm(scale, h, self.weight_view(l).t(), 0.0, z.reborrow());
         for i in 0..z.rows() {
             for (j, bj) in b.iter().enumerate() {
-                z.set(i, j, beta * bj);
+                let v = z.at(i, j) + beta * bj;
+                z.set(i, j, v);
             }
         }
-        let scale = 1.0 / (n_in as f64).sqrt();
-        par_gemm(scale, h, self.weight_view(l).t(), 1.0, z);
     }
 
     /// Forward pass of a batch (rows of `x` are points, N × n_0), keeping every layer for the

@@ -30,7 +30,7 @@ pub enum ntk_kernel_method {
     Structured = 2,
 }
 
-fn mode_from_c(mode: c_int) -> Result<KernelMode> {
+pub(crate) fn mode_from_c(mode: c_int) -> Result<KernelMode> {
     match mode {
         0 => Ok(KernelMode::Trace),
         1 => Ok(KernelMode::Full),

@@ -31,6 +31,7 @@ pub mod contraction;
 pub mod features;
 pub mod jacobian;
 pub mod method;
+pub mod prepared;
 pub mod structured;
 pub mod tiles;
 

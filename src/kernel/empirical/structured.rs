@@ -51,7 +51,7 @@ pub fn kernel(
 
 /// One tile of the output, accumulated over the layers in a fixed order.
 #[allow(clippy::needless_range_loop)]
-fn compute_tile(
+pub(crate) fn compute_tile(
     net: &Network,
     f1: &BatchFeatures<'_>,
     f2: &BatchFeatures<'_>,

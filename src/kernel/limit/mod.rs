@@ -38,6 +38,7 @@
 pub mod closed_form;
 pub mod fastmath;
 pub mod numerical;
+pub mod prepared;
 pub mod quadrature;
 
 use crate::activation::Activation;
@@ -46,6 +47,7 @@ use crate::linalg::{gemm, MatMut, MatRef};
 use crate::parallel::{for_each_item, Progress};
 use crate::{invalid, Error, Result};
 use closed_form::ClosedForm;
+use std::borrow::Cow;
 use std::sync::Mutex;
 
 /// Side of the square output tiles (fixed: tile boundaries must not depend on the thread count).
@@ -119,6 +121,7 @@ impl LimitSpec {
 }
 
 /// Per-point data of one set of points, layer-major and point-contiguous.
+#[derive(Clone)]
 struct PointSet {
     n: usize,
     /// var[l*n + i] = Σ^(l+1)(x_i, x_i), l = 0..L−1.
@@ -254,9 +257,10 @@ pub struct LimitPlan<'a> {
     closed: Option<ClosedForm>,
     x1: MatRef<'a>,
     x2: MatRef<'a>,
-    p1: PointSet,
+    /// Owned, or borrowed from [`prepared::LimitPoints`].
+    p1: Cow<'a, PointSet>,
     /// None when X2 = X1 (the per-point data are shared).
-    p2: Option<PointSet>,
+    p2: Option<Cow<'a, PointSet>>,
 }
 
 /// Optional output blocks of one [`LimitPlan::compute_block`] call (each (i1−i0)×(j1−j0)).
@@ -365,8 +369,8 @@ impl<'a> LimitPlan<'a> {
             closed: spec.closed_form(),
             x1,
             x2: x2.unwrap_or(x1),
-            p1,
-            p2,
+            p1: Cow::Owned(p1),
+            p2: p2.map(Cow::Owned),
         })
     }
 
@@ -380,7 +384,7 @@ impl<'a> LimitPlan<'a> {
     }
 
     fn p2(&self) -> &PointSet {
-        self.p2.as_ref().unwrap_or(&self.p1)
+        self.p2.as_deref().unwrap_or(&self.p1)
     }
 
     /// Computes the block rows i0..i1 × columns j0..j1 of the requested kernels into `out`
@@ -464,7 +468,7 @@ impl<'a> LimitPlan<'a> {
         let depth = self.spec.depth;
         let layers = depth - 1;
         let sym = self.symmetric();
-        let (p1, p2) = (&self.p1, self.p2());
+        let (p1, p2) = (&*self.p1, self.p2());
         let gram = &mut sc.gram[..h * w];
         gemm(
             1.0 / n0,

@@ -1,0 +1,278 @@
+//! C entry points of kernel tiles: per-point quantities prepared once, then any block of a
+//! kernel computed straight into a caller's strided view (for out-of-core and distributed use).
+
+use super::empirical::mode_from_c;
+use super::network::{network_ref, ntk_network};
+use super::{ffi_fn, non_null, ntk_matrix, ntk_matrix_mut, ntk_options, ntk_status, with_progress};
+use crate::kernel::empirical::prepared::{
+    check_tile, empirical_tile, tile_shape, EmpiricalFeatures,
+};
+use crate::Result;
+use std::ffi::c_int;
+
+/// Opaque handle: the per-point features of N points for the empirical NTK of one network at its
+/// current parameters (a copy of the points, their layer activations and the backpropagated
+/// cotangents of every output), plus a fingerprint of the network (widths, activation, beta,
+/// every parameter bit) so that they are never combined with another network.
+pub struct ntk_empirical_features {
+    pub(crate) inner: EmpiricalFeatures,
+}
+
+unsafe fn features_ref<'a>(
+    f: *const ntk_empirical_features,
+    name: &str,
+) -> Result<&'a EmpiricalFeatures> {
+    non_null(f, name)?;
+    Ok(unsafe { &(*f).inner })
+}
+
+/// Prepares the empirical-NTK features of the N points `x` (N x n_0, points are rows, finite):
+/// one forward pass and n_L backward passes, cost ~ 2 N (1 + n_L) sum_l n_l n_{l+1} flops,
+/// memory ~ N (sum_{l<L} n_l + n_L sum_{1<=l<L} n_l) doubles. `x` is copied: it may be freed
+/// after the call. The features stay valid for this network as long as its parameters do not
+/// change (a tile call with a changed network fails with NTK_STATUS_INVALID_ARGUMENT).
+///
+/// Features of a subset of the points equal those of the whole set, so each process of a
+/// distributed computation can prepare only its own rows.
+///
+/// `options`: NULL or a progress callback, called (0, 1) before and (1, 1) after; cancel ->
+/// NTK_STATUS_CANCELLED and `*out` is untouched. On success `*out` owns a new handle (free it
+/// with ntk_empirical_features_free); on failure `*out` is untouched.
+/// Thread safety: the network is only read.
+#[no_mangle]
+pub unsafe extern "C" fn ntk_empirical_features_create(
+    network: *const ntk_network,
+    x: ntk_matrix,
+    options: *const ntk_options,
+    out: *mut *mut ntk_empirical_features,
+) -> ntk_status {
+    ffi_fn!("ntk_empirical_features_create", {
+        let net = unsafe { network_ref(network) }?;
+        non_null(out, "out")?;
+        let xv = unsafe { x.to_ref("x") }?;
+        net.check_input(xv, "x")?;
+        let inner = with_progress(options, |progress| -> Result<EmpiricalFeatures> {
+            progress.report(0, 1)?;
+            let f = EmpiricalFeatures::new(net, xv)?;
+            progress.report(1, 1)?;
+            Ok(f)
+        })?;
+        unsafe { *out = Box::into_raw(Box::new(ntk_empirical_features { inner })) };
+        Ok(())
+    })
+}
+
+/// Frees features. NULL is accepted and ignored.
+#[no_mangle]
+pub unsafe extern "C" fn ntk_empirical_features_free(features: *mut ntk_empirical_features) {
+    if !features.is_null() {
+        let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            drop(unsafe { Box::from_raw(features) })
+        }));
+    }
+}
+
+/// Writes the number of points N of `features` to `*num_points`.
+#[no_mangle]
+pub unsafe extern "C" fn ntk_empirical_features_len(
+    features: *const ntk_empirical_features,
+    num_points: *mut usize,
+) -> ntk_status {
+    ffi_fn!("ntk_empirical_features_len", {
+        let f = unsafe { features_ref(features, "features") }?;
+        non_null(num_points, "num_points")?;
+        unsafe { *num_points = f.len() };
+        Ok(())
+    })
+}
+
+/// One block of the empirical NTK: rows i0..i1-1 of the points of `f1` against columns
+/// j0..j1-1 of the points of `f2` (half-open ranges, 0 <= i0 < i1 <= N1, 0 <= j0 < j1 <= N2).
+/// `f1` and `f2` may be the same handle.
+///
+/// - `mode` TRACE: `out` is (i1-i0) x (j1-j0), entry (i, j) = (1/n_L) sum_a Theta_aa(x1_{i0+i},
+///   x2_{j0+j}); FULL: `out` is ((i1-i0)*n_L) x ((j1-j0)*n_L), entry (i*n_L + a, j*n_L + b) =
+///   Theta_ab(x1_{i0+i}, x2_{j0+j}).
+/// - Computed by the structured method with no work outside the block:
+///   ~2 (i1-i0)(j1-j0) (sum_l n_l + k sum_{hidden} n_l) flops (k = n_L in TRACE, n_L^2 in FULL).
+///   Memory: a few sub-tile buffers per thread; nothing of size N1 x N2.
+/// - Bits: blocks assembled into the full matrix equal ntk_kernel_empirical with
+///   NTK_KERNEL_METHOD_STRUCTURED (also for X2 = X1) bit for bit, at any thread count.
+///
+/// Checked before `out` is written: pointers, ranges, `mode`, the shape of `out`, and that both
+/// feature sets were prepared with this network at its current parameters (same fingerprint of
+/// widths, activation, beta and parameters) -> NTK_STATUS_INVALID_ARGUMENT otherwise.
+/// `options`: NULL or a progress callback between sub-tiles; cancel -> NTK_STATUS_CANCELLED with
+/// `out` partially written. Thread safety: network and features are only read; concurrent calls
+/// (e.g. different blocks into disjoint outputs) are safe.
+#[no_mangle]
+#[allow(clippy::too_many_arguments)]
+pub unsafe extern "C" fn ntk_kernel_empirical_tile(
+    network: *const ntk_network,
+    f1: *const ntk_empirical_features,
+    i0: usize,
+    i1: usize,
+    f2: *const ntk_empirical_features,
+    j0: usize,
+    j1: usize,
+    mode: c_int,
+    out: ntk_matrix_mut,
+    options: *const ntk_options,
+) -> ntk_status {
+    ffi_fn!("ntk_kernel_empirical_tile", {
+        let net = unsafe { network_ref(network) }?;
+        let f1 = unsafe { features_ref(f1, "f1") }?;
+        let f2 = unsafe { features_ref(f2, "f2") }?;
+        let mode = mode_from_c(mode)?;
+        check_tile(net, f1, (i0, i1), f2, (j0, j1), mode, (out.rows, out.cols))?;
+        let (rows, cols) = tile_shape(net, i0, i1, j0, j1, mode)?;
+        out.expect_shape(rows, cols, "out")?;
+        let ov = unsafe { out.to_mut("out") }?;
+        with_progress(options, |progress| {
+            empirical_tile(net, f1, (i0, i1), f2, (j0, j1), mode, ov, progress)
+        })
+    })
+}
+
+/// Opaque handle: N points with the per-point chains of the limit kernels of one architecture
+/// (depth L, activation, beta of the network it was created from; widths play no role).
+pub struct ntk_limit_points {
+    pub(crate) inner: crate::kernel::limit::prepared::LimitPoints,
+}
+
+/// Prepares the N points `x` (N x n_0, finite; n_0 must be the network's input dimension) for
+/// limit-kernel tiles of the architecture of `network` (depth L, activation, beta): copies `x`
+/// and computes each point's variance chain Sigma^(l)(x, x), l = 1..L (and, for activations
+/// without a closed form, its Hermite expansions): O(N L) work and memory. The network may be
+/// freed afterwards, except that a custom activation's functions and user data must stay valid
+/// until the points are freed.
+///
+/// `options`: NULL or a progress callback (per-point chunks); cancel -> NTK_STATUS_CANCELLED and
+/// `*out` is untouched. On success `*out` owns a new handle (ntk_limit_points_free).
+/// Thread safety: the network is only read.
+#[no_mangle]
+pub unsafe extern "C" fn ntk_limit_points_create(
+    network: *const ntk_network,
+    x: ntk_matrix,
+    options: *const ntk_options,
+    out: *mut *mut ntk_limit_points,
+) -> ntk_status {
+    ffi_fn!("ntk_limit_points_create", {
+        let net = unsafe { network_ref(network) }?;
+        non_null(out, "out")?;
+        let xv = unsafe { x.to_ref("x") }?;
+        if xv.cols() != net.input_dim() {
+            return crate::invalid!(
+                "x has {} columns, the network's n_0 is {}",
+                xv.cols(),
+                net.input_dim()
+            );
+        }
+        let spec = crate::kernel::limit::LimitSpec::of_network(net);
+        let inner = with_progress(options, |progress| {
+            crate::kernel::limit::prepared::LimitPoints::new(&spec, xv, progress)
+        })?;
+        unsafe { *out = Box::into_raw(Box::new(ntk_limit_points { inner })) };
+        Ok(())
+    })
+}
+
+/// Frees prepared limit points. NULL is accepted and ignored.
+#[no_mangle]
+pub unsafe extern "C" fn ntk_limit_points_free(points: *mut ntk_limit_points) {
+    if !points.is_null() {
+        let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            drop(unsafe { Box::from_raw(points) })
+        }));
+    }
+}
+
+/// Writes the number of points N of `points` to `*num_points`.
+#[no_mangle]
+pub unsafe extern "C" fn ntk_limit_points_len(
+    points: *const ntk_limit_points,
+    num_points: *mut usize,
+) -> ntk_status {
+    ffi_fn!("ntk_limit_points_len", {
+        non_null(points, "points")?;
+        non_null(num_points, "num_points")?;
+        unsafe { *num_points = (*points).inner.len() };
+        Ok(())
+    })
+}
+
+/// One block of the limit kernels: rows i0..i1-1 of the points of `p1` against columns
+/// j0..j1-1 of the points of `p2` (0 <= i0 < i1 <= N1, 0 <= j0 < j1 <= N2) of the NNGP
+/// Sigma^(L), Sigma-dot^(L) and the NTK Theta^(L) (see ntk_kernel_limit for the recursion).
+///
+/// - `nngp`, `sigma_dot`, `ntk`: each NULL or a (i1-i0) x (j1-j0) output, element (a, b) =
+///   K(x1_{i0+a}, x2_{j0+b}); at least one. Outputs must not overlap each other.
+/// - Same handle for `p1` and `p2`: the kernel of X2 = X1, whose diagonal entries (i = j) take
+///   the per-point chain; blocks assembled equal ntk_kernel_limit with x2 = NULL bit for bit.
+///   Different handles: the kernel of ntk_kernel_limit with x2 given, also bit for bit.
+/// - Only the requested entries are computed: one GEMM of the inputs and L-1 pair maps per
+///   entry; no memory of size N1 x N2 beyond the outputs. Bit-identical at any thread count.
+///
+/// Checked before anything is written: pointers, ranges, shapes, that `p1` and `p2` were
+/// prepared for the same depth, activation and beta and the same n_0
+/// (NTK_STATUS_INVALID_ARGUMENT otherwise), output overlap. `options`: NULL or a progress
+/// callback between sub-tiles; cancel -> NTK_STATUS_CANCELLED with the outputs partially
+/// written. Thread safety: the points are only read; concurrent calls are safe.
+#[no_mangle]
+#[allow(clippy::too_many_arguments)]
+pub unsafe extern "C" fn ntk_kernel_limit_tile(
+    p1: *const ntk_limit_points,
+    i0: usize,
+    i1: usize,
+    p2: *const ntk_limit_points,
+    j0: usize,
+    j1: usize,
+    nngp: *mut ntk_matrix_mut,
+    sigma_dot: *mut ntk_matrix_mut,
+    ntk: *mut ntk_matrix_mut,
+    options: *const ntk_options,
+) -> ntk_status {
+    ffi_fn!("ntk_kernel_limit_tile", {
+        use crate::kernel::limit::prepared::{check_limit_tile, limit_tile};
+        non_null(p1, "p1")?;
+        non_null(p2, "p2")?;
+        let (a, b) = unsafe { (&(*p1).inner, &(*p2).inner) };
+        let outs: [(*mut ntk_matrix_mut, &str); 3] =
+            [(nngp, "nngp"), (sigma_dot, "sigma_dot"), (ntk, "ntk")];
+        let descs: Vec<Option<ntk_matrix_mut>> = outs
+            .iter()
+            .map(|(p, _)| {
+                if p.is_null() {
+                    None
+                } else {
+                    Some(unsafe { **p })
+                }
+            })
+            .collect();
+        let shapes = [0, 1, 2].map(|k| descs[k].map(|m| (m.rows, m.cols)));
+        check_limit_tile(a, (i0, i1), b, (j0, j1), shapes)?;
+        let mut views = Vec::new();
+        for (d, (_, name)) in descs.iter().zip(outs.iter()) {
+            views.push(match d {
+                Some(m) => Some(unsafe { m.to_mut(name) }?),
+                None => None,
+            });
+        }
+        for x in 0..3 {
+            for y in x + 1..3 {
+                if let (Some(m), Some(n)) = (&descs[x], &descs[y]) {
+                    super::view::check_outputs_disjoint(m, outs[x].1, n, outs[y].1)?;
+                }
+            }
+        }
+        let mut it = views.into_iter();
+        let out = crate::kernel::limit::BlockOutputs {
+            nngp: it.next().flatten(),
+            sigma_dot: it.next().flatten(),
+            ntk: it.next().flatten(),
+        };
+        with_progress(options, |progress| {
+            limit_tile(a, (i0, i1), b, (j0, j1), out, progress)
+        })
+    })
+}

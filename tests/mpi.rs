@@ -1,0 +1,96 @@
+//! Builds the MPI program `bindings/c/mpi/ntk_mpi.c` (through its Makefile, with mpicc and
+//! `-std=c99 -Wall -Wextra -Werror -pedantic`) against the libntk.a of this build and runs it
+//! with `mpirun -np 2` (one library thread per rank) in check mode: the row blocks of the limit
+//! and empirical NTK computed by the two ranks must equal the single-process kernels bit for bit,
+//! and the distributed kernel gradient descent (train and test predictions) must equal the
+//! single-process flow to 1e-12. A second run uses 3 ranks and sizes that do not divide evenly.
+//!
+//! When mpicc or mpirun is missing the test is skipped with a message, except under CI=true,
+//! where it fails (CI installs OpenMPI via scripts/install-deps.sh).
+
+use std::path::PathBuf;
+use std::process::Command;
+
+fn on_path(tool: &str) -> bool {
+    Command::new("sh")
+        .arg("-c")
+        .arg(format!("command -v {tool}"))
+        .output()
+        .map(|o| o.status.success())
+        .unwrap_or(false)
+}
+
+/// The directory holding libntk.a of THIS build (cargo puts it next to the test binary).
+fn lib_dir() -> PathBuf {
+    let exe = std::env::current_exe().unwrap();
+    let deps = exe.parent().unwrap().to_path_buf();
+    [deps.clone(), deps.parent().unwrap().to_path_buf()]
+        .into_iter()
+        .find(|d| d.join("libntk.a").is_file())
+        .expect("libntk.a next to the test binary")
+}
+
+fn run(cmd: &mut Command, what: &str) -> String {
+    let out = cmd
+        .output()
+        .unwrap_or_else(|e| panic!("{what}: cannot start: {e}"));
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        out.status.success(),
+        "{what} failed ({}):\n--- stdout ---\n{stdout}\n--- stderr ---\n{stderr}",
+        out.status
+    );
+    print!("{stdout}");
+    stdout
+}
+
+#[test]
+fn mpi_program_matches_single_process() {
+    let ci = std::env::var("CI").map(|v| v == "true").unwrap_or(false);
+    if !(on_path("mpicc") && on_path("mpirun")) {
+        assert!(
+            !ci,
+            "CI=true but mpicc/mpirun are not on PATH (install libopenmpi-dev openmpi-bin)"
+        );
+        eprintln!("SKIPPED: mpicc/mpirun not found (apt-get install libopenmpi-dev openmpi-bin)");
+        return;
+    }
+    let repo = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    let out = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("mpi");
+    std::fs::create_dir_all(&out).unwrap();
+    let _ = std::fs::remove_file(out.join("ntk_mpi"));
+    run(
+        Command::new("make")
+            .current_dir(repo.join("bindings/c/mpi"))
+            .arg(format!("NTK_LIB_DIR={}", lib_dir().display()))
+            .arg(format!(
+                "NTK_INCLUDE_DIR={}",
+                repo.join("include").display()
+            ))
+            .arg(format!("OUT={}", out.display())),
+        "building ntk_mpi",
+    );
+    let exe = out.join("ntk_mpi");
+    for (np, args) in [
+        ("2", vec!["-c", "-1"]),
+        ("3", vec!["-c", "-1", "-N", "301", "-M", "50", "-s", "20"]),
+    ] {
+        let stdout = run(
+            Command::new("mpirun")
+                .args(["--allow-run-as-root", "--oversubscribe", "-np", np])
+                .arg(&exe)
+                .args(&args),
+            &format!("mpirun -np {np} ntk_mpi {}", args.join(" ")),
+        );
+        assert!(stdout.trim_end().ends_with("PASS"), "{stdout}");
+        for kind in ["limit", "empirical"] {
+            assert!(
+                stdout.contains(&format!(
+                    "{kind}: train kernel blocks vs single-process: 0 of"
+                )),
+                "{kind} kernel not checked: {stdout}"
+            );
+        }
+    }
+}
