@@ -50,6 +50,30 @@ use std::sync::Mutex;
 
 /// Side of the square output tiles (fixed: tile boundaries must not depend on the thread count).
 pub const TILE: usize = 128;
+/// Relative width of the band snapped to correlation exactly ±1: a covariance with
+/// s12² ≥ s_i s_j (1 − SNAP_REL) is replaced by ±√(s_i s_j). A point and its separate copy (or
+/// its negation when β = 0) get a Gram entry xᵀx′/n_0 from the GEMM and a squared norm from the
+/// per-point loop that round differently (a few ulps apart); without the snap, det = s_i s_j − s12²
+/// ≈ 1e-16·s² and the kernels that are not smooth at ρ = ±1 (ReLU: Σ̇ has a √det term) move by
+/// ~√ε. The snap changes genuine near-duplicates with 1 − ρ² < 16ε by at most the same amount,
+/// which is the rounding level of the covariance anyway.
+pub const SNAP_REL: f64 = 16.0 * f64::EPSILON;
+
+/// Snaps `s12` to ±√(s_i s_j) when |ρ| is within [`SNAP_REL`] of 1 (or beyond it), so every
+/// method sees exactly correlation ±1 there (see [`SNAP_REL`]). Cheap and vectorizable.
+#[inline(always)]
+pub fn snap_row(si: f64, sj: &[f64], s12: &mut [f64]) {
+    let w = s12.len();
+    let sj = &sj[..w];
+    for k in 0..w {
+        let p = si * sj[k];
+        let x = s12[k];
+        if x * x >= p * (1.0 - SNAP_REL) {
+            s12[k] = p.sqrt().copysign(x);
+        }
+    }
+}
+
 /// Points per item of the per-point precomputation.
 const POINT_CHUNK: usize = 16;
 
@@ -504,6 +528,7 @@ impl<'a> LimitPlan<'a> {
             for l in 0..layers {
                 let si = p1.var[l * p1.n + i];
                 let sj = &p2.var[l * p2.n + j0..l * p2.n + j0 + wi];
+                snap_row(si, sj, s12);
                 match self.closed {
                     Some(ClosedForm::LeakyRelu(a)) => {
                         let mj = &p2.mean_d[l * p2.n + j0..l * p2.n + j0 + wi];
@@ -520,7 +545,10 @@ impl<'a> LimitPlan<'a> {
                         let rj = &p2.sd[l * p2.n + j0..l * p2.n + j0 + wi];
                         for k in 0..wi {
                             let den = ri * rj[k];
-                            rho[k] = if den > 0.0 {
+                            let p = si * sj[k];
+                            rho[k] = if p > 0.0 && s12[k] * s12[k] >= p * (1.0 - SNAP_REL) {
+                                1.0f64.copysign(s12[k])
+                            } else if den > 0.0 {
                                 (s12[k] / den).clamp(-1.0, 1.0)
                             } else {
                                 0.0
