@@ -30,8 +30,12 @@
 //! (tanh, sigmoid, softplus, GELU, user σ) uses [`numerical`]: per-point Hermite coefficients by
 //! adaptive Gauss–Kronrod with breakpoints in the activation argument's own scale, the Mehler
 //! series for |ρ| ≤ 0.6 (truncation ≤ 4e-15 relative to √(E σ(u)² E σ(v)²)) and nested adaptive
-//! quadrature of the conditional 1-D reduction for |ρ| > 0.6. Measured against 30-digit mpmath
-//! references (tests/limit_reference.rs): relative error ≤ 1e-12 for inputs up to norm 30.
+//! quadrature of the conditional 1-D reduction for |ρ| > 0.6. Checked against 22-digit mpmath
+//! references (tests/limit_reference.rs: L = 2, β = 0; tanh, sigmoid, softplus, GELU and a
+//! custom tanh(2x − 1) at a point of norm 30 (s = 450) vs its copy (ρ = 1), its negation
+//! (ρ = −1) and a near-duplicate (ρ = 1 − 1e-9), s = 1e-6 and the zero vector): worst relative
+//! error measured 9e-14. The Mehler region (|ρ| ≤ 0.6) is checked against the erf closed form
+//! (tests/limit_kernels.rs), not against mpmath.
 //! `LimitMethod::Quadrature` forces the numerical method for any activation (used to validate it
 //! against the erf closed form).
 

@@ -5,7 +5,7 @@
 //! the variances (an input of norm 30 in 5 dimensions gives s ≈ 180, where σ(√s z) is a near-step
 //! and σ′(√s z) a spike of width 1/√s, which fixed Gauss–Hermite rules cannot resolve).
 //!
-//! # Method (chosen after measuring; see the module docs of `limit` for the numbers)
+//! # Method (accuracy checks: see the module docs of `limit`)
 //! 1. **Per point, once per layer** (1-D, O(N·L) work): the normalized Hermite coefficients
 //!    c_k(s) = E[σ(√s z) He_k(z)]/√k! and d_k(s) = E[σ′(√s z) He_k(z)]/√k!, k ≤ [`DEGREE`], and
 //!    the diagonal values E[σ(√s z)²], E[σ′(√s z)²], by adaptive Gauss–Kronrod on
