@@ -46,6 +46,14 @@ const REFS: &[(&str, &str, f64, f64, f64, f64, f64, f64)] = &[
 // REFS_END
 ];
 
+/// Depth L = 3, β = 0, tanh: (Σ^(3), Σ̇^(3), Θ^(3)) from the recursion in mpmath
+/// (`python3 tools/limit_reference_pairs.py --depth3 tanh`); both layers at |ρ| = 1 or 1 − O(1e-9).
+#[rustfmt::skip]
+const REFS_DEPTH3: &[(&str, &str, f64, f64, f64, f64, f64, f64, f64)] = &[
+    ("antipodal_norm30", "tanh", 27.63182982008655, 11.682550269259515, -27.63182982008655, -11.682550269259515, -0.3873393682784496842702, 0.4712529586738498955826, -6.156499612294972980259),
+    ("near_dup_norm30", "tanh", 27.63182982008655, 11.682550269259515, 27.63130733712475, 11.683785980638126, 0.387339362962919947589, 0.4712529552623354632396, 6.156497642056567395746),
+];
+
 fn activation(name: &str) -> Activation {
     match name {
         "tanh" => Activation::Tanh,
@@ -98,4 +106,37 @@ fn numerical_expectations_match_mpmath_on_hard_pairs() {
         }
     }
     eprintln!("worst relative error against mpmath: {worst:e}");
+}
+
+#[test]
+fn depth_three_tanh_kernels_match_the_mpmath_recursion() {
+    assert!(!REFS_DEPTH3.is_empty());
+    for &(case, act, x0, x1, y0, y1, s_ref, d_ref, t_ref) in REFS_DEPTH3 {
+        let spec = LimitSpec::new(3, activation(act), 0.0);
+        let (x, y) = ([x0, x1], [y0, y1]);
+        let (mut s, mut d, mut t) = ([0.0], [0.0], [0.0]);
+        limit_kernel(
+            &spec,
+            MatRef::from_row_major(&x, 1, 2),
+            Some(MatRef::from_row_major(&y, 1, 2)),
+            LimitOutputs {
+                nngp: Some(MatMut::from_row_major(&mut s, 1, 1)),
+                sigma_dot: Some(MatMut::from_row_major(&mut d, 1, 1)),
+                ntk: Some(MatMut::from_row_major(&mut t, 1, 1)),
+            },
+            &mut Progress::none(),
+        )
+        .unwrap();
+        for (what, got, want) in [
+            ("Sigma", s[0], s_ref),
+            ("SigmaDot", d[0], d_ref),
+            ("Theta", t[0], t_ref),
+        ] {
+            let err = ((got - want) / want).abs();
+            assert!(
+                err <= 1e-10,
+                "{act} {case} depth 3 {what}: {got:e} vs reference {want:e} (relative error {err:e})"
+            );
+        }
+    }
 }

@@ -1,5 +1,7 @@
 #!/usr/bin/env python3
-"""High-precision references for tests/limit_reference.rs (run: python3 tools/limit_reference_pairs.py).
+"""High-precision references for tests/limit_reference.rs (run: python3 tools/limit_reference_pairs.py
+[activation...] for the depth-2 table, python3 tools/limit_reference_pairs.py --depth3 tanh custom
+for the depth-3 table).
 
 Output is deterministic (fixed inputs, mpmath at 22 digits); one activation per argument,
 all by default; paste it into the test.
@@ -103,8 +105,33 @@ def cov(x, y):
     return mp.fsum(mp.mpf(a) * mp.mpf(b) for a, b in zip(x, y)) / 2
 
 
+def depth3(name, f, df, c, x, y):
+    """(Sigma^(3), SigmaDot^(3), Theta^(3)) of (x, y), beta = 0, by the recursion."""
+    s11, s22, s12 = cov(x, x), cov(y, y), cov(x, y)
+    th = s12
+    for _ in range(2):
+        e = expect(f, s11, s22, s12, c)
+        ed = expect(df, s11, s22, s12, c)
+        e11 = expect(f, s11, s11, s11, c)
+        e22 = expect(f, s22, s22, s22, c)
+        th = th * ed + e
+        s11, s22, s12 = e11, e22, e
+    return s12, ed, th
+
+
 def main():
     import sys
+    if sys.argv[1:2] == ["--depth3"]:
+        print("// (name, activation, x0, x1, y0, y1, Sigma3, SigmaDot3, Theta3), depth 3, beta = 0")
+        for name, f, df, c in ACTS:
+            if name not in sys.argv[2:]:
+                continue
+            for cname, x, y in CASES:
+                if cname not in ("antipodal_norm30", "near_dup_norm30"):
+                    continue
+                r = depth3(name, f, df, c, x, y)
+                print(f'    ("{cname}", "{name}", {x[0]!r}, {x[1]!r}, {y[0]!r}, {y[1]!r}, ' + ", ".join(mp.nstr(v, 22) for v in r) + "),", flush=True)
+        return
     which = sys.argv[1:] or [a[0] for a in ACTS]
     for name, f, df, c in ACTS:
         if name not in which:
