@@ -1,5 +1,7 @@
 #!/usr/bin/env python3
-"""High-precision references for tests/limit_reference.rs (run: python3 tools/limit_reference.py).
+"""Full depth-2 limit-kernel references by NESTED 2-D mpmath quadrature (run: python3
+tools/limit_reference.py [activation...]). Slow (a nested 20-digit mpmath quad for every
+entry); the tests use tools/limit_reference_pairs.py instead, which needs no 2-D integral. Kept for spot checks of general correlations.
 
 Limit kernels of depth L = 2 (one nonlinearity), beta = 0, n_0 = 5, for hard inputs:
 A (norm 30: s = 180, the activation is a near-step), B = A + 1e-3 perturbation (correlation

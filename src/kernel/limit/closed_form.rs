@@ -26,8 +26,9 @@ fn relu_loop(a: f64, si: f64, mi: f64, sj: &[f64], mj: &[f64], s12: &mut [f64], 
     let h = 0.5 * (1.0 + a * a);
     for k in 0..w {
         let x = s12[k];
-        // det below the rounding level of s_i s_j (e.g. a point and its copy, whose Gram entry
-        // and squared norm round differently) is zero: correlation exactly 1.
+        // The caller snapped |ρ| within 16ε of 1 to s12 = ±√(s_i s_j) (`super::snap_row`), whose
+        // det is a few ulps of s_i s_j of either sign: treat det ≤ 8ε s_i s_j as exactly zero
+        // (any unsnapped pair has det > 15ε s_i s_j).
         let p = si * sj[k];
         let det = p - x * x;
         let det = if det <= 8.0 * f64::EPSILON * p {

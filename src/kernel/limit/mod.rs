@@ -30,8 +30,12 @@
 //! (tanh, sigmoid, softplus, GELU, user σ) uses [`numerical`]: per-point Hermite coefficients by
 //! adaptive Gauss–Kronrod with breakpoints in the activation argument's own scale, the Mehler
 //! series for |ρ| ≤ 0.6 (truncation ≤ 4e-15 relative to √(E σ(u)² E σ(v)²)) and nested adaptive
-//! quadrature of the conditional 1-D reduction for |ρ| > 0.6. Measured against 30-digit mpmath
-//! references (tests/limit_reference.rs): relative error ≤ 1e-12 for inputs up to norm 30.
+//! quadrature of the conditional 1-D reduction for |ρ| > 0.6. Checked against 22-digit mpmath
+//! references (tests/limit_reference.rs: L = 2, β = 0; tanh, sigmoid, softplus, GELU and a
+//! custom tanh(2x − 1) at a point of norm 30 (s = 450) vs its copy (ρ = 1), its negation
+//! (ρ = −1) and a near-duplicate (ρ = 1 − 1e-9), s = 1e-6 and the zero vector): worst relative
+//! error measured 9e-14. The Mehler region (|ρ| ≤ 0.6) is checked against the erf closed form
+//! (tests/limit_kernels.rs), not against mpmath.
 //! `LimitMethod::Quadrature` forces the numerical method for any activation (used to validate it
 //! against the erf closed form).
 
@@ -52,6 +56,30 @@ use std::sync::Mutex;
 
 /// Side of the square output tiles (fixed: tile boundaries must not depend on the thread count).
 pub const TILE: usize = 128;
+/// Relative width of the band snapped to correlation exactly ±1: a covariance with
+/// s12² ≥ s_i s_j (1 − SNAP_REL) is replaced by ±√(s_i s_j). A point and its separate copy (or
+/// its negation when β = 0) get a Gram entry xᵀx′/n_0 from the GEMM and a squared norm from the
+/// per-point loop that round differently (a few ulps apart); without the snap, det = s_i s_j − s12²
+/// ≈ 1e-16·s² and the kernels that are not smooth at ρ = ±1 (ReLU: Σ̇ has a √det term) move by
+/// ~√ε. The snap changes genuine near-duplicates with 1 − ρ² < 16ε by at most the same amount,
+/// which is the rounding level of the covariance anyway.
+pub const SNAP_REL: f64 = 16.0 * f64::EPSILON;
+
+/// Snaps `s12` to ±√(s_i s_j) when |ρ| is within [`SNAP_REL`] of 1 (or beyond it), so every
+/// method sees exactly correlation ±1 there (see [`SNAP_REL`]). Cheap and vectorizable.
+#[inline(always)]
+pub fn snap_row(si: f64, sj: &[f64], s12: &mut [f64]) {
+    let w = s12.len();
+    let sj = &sj[..w];
+    for k in 0..w {
+        let p = si * sj[k];
+        let x = s12[k];
+        if x * x >= p * (1.0 - SNAP_REL) {
+            s12[k] = p.sqrt().copysign(x);
+        }
+    }
+}
+
 /// Points per item of the per-point precomputation.
 const POINT_CHUNK: usize = 16;
 
@@ -508,6 +536,7 @@ impl<'a> LimitPlan<'a> {
             for l in 0..layers {
                 let si = p1.var[l * p1.n + i];
                 let sj = &p2.var[l * p2.n + j0..l * p2.n + j0 + wi];
+                snap_row(si, sj, s12);
                 match self.closed {
                     Some(ClosedForm::LeakyRelu(a)) => {
                         let mj = &p2.mean_d[l * p2.n + j0..l * p2.n + j0 + wi];
@@ -524,7 +553,10 @@ impl<'a> LimitPlan<'a> {
                         let rj = &p2.sd[l * p2.n + j0..l * p2.n + j0 + wi];
                         for k in 0..wi {
                             let den = ri * rj[k];
-                            rho[k] = if den > 0.0 {
+                            let p = si * sj[k];
+                            rho[k] = if p > 0.0 && s12[k] * s12[k] >= p * (1.0 - SNAP_REL) {
+                                1.0f64.copysign(s12[k])
+                            } else if den > 0.0 {
                                 (s12[k] / den).clamp(-1.0, 1.0)
                             } else {
                                 0.0

@@ -5,7 +5,7 @@
 //! the variances (an input of norm 30 in 5 dimensions gives s ≈ 180, where σ(√s z) is a near-step
 //! and σ′(√s z) a spike of width 1/√s, which fixed Gauss–Hermite rules cannot resolve).
 //!
-//! # Method (chosen after measuring; see the module docs of `limit` for the numbers)
+//! # Method (accuracy checks: see the module docs of `limit`)
 //! 1. **Per point, once per layer** (1-D, O(N·L) work): the normalized Hermite coefficients
 //!    c_k(s) = E[σ(√s z) He_k(z)]/√k! and d_k(s) = E[σ′(√s z) He_k(z)]/√k!, k ≤ [`DEGREE`], and
 //!    the diagonal values E[σ(√s z)²], E[σ′(√s z)²], by adaptive Gauss–Kronrod on
@@ -113,16 +113,50 @@ pub fn point_expansion(act: &Activation, s: f64) -> PointExpansion {
             }
         }
     };
-    adaptive2(&mut f, &breaks, TOL_1D, &mut accept);
+    adaptive2(&mut f, &breaks, TOL_1D, [0.0; 2], &mut accept);
     PointExpansion { e_ss, e_dd, c, d }
+}
+
+/// RMS values (√E[σ(√s z)²], √E[σ′(√s z)²]) at variance s > 0, by one adaptive 1-D pass.
+fn rms(act: &Activation, s: f64) -> [f64; 2] {
+    let r = s.sqrt();
+    let breaks = breakpoints(&[(r, 0.0)], ZMAX, None);
+    let mut f = |z: f64| {
+        let p = phi(z);
+        let x = r * z;
+        let (a, b) = (act.sigma(x), act.dsigma(x));
+        [a * a * p, b * b * p]
+    };
+    let m = adaptive2(&mut f, &breaks, 1e-6, [0.0; 2], &mut |_, _, _, _| {});
+    [m[0].max(0.0).sqrt(), m[1].max(0.0).sqrt()]
 }
 
 /// E[σ(u)σ(v)] and E[σ′(u)σ′(v)] by nested adaptive quadrature (step 3 of the module docs).
 /// Requires s11 > 0 and s22 > 0.
+///
+/// Error control: besides the relative per-panel tolerances, the inner integral G(z₁) needs
+/// only an absolute accuracy TOL_INNER·rms₂ (rms₂ = √E[σ(v)²], resp. σ′), since its error enters
+/// the outer integral weighted by |σ(√s₁ z₁)|φ(z₁), whose integral is at most rms₁; the outer one
+/// needs TOL_OUTER·rms₁·rms₂ (the Cauchy–Schwarz bound of the result). These absolute floors
+/// stop the refinement where σ′ is pure rounding noise (a user's σ′ = 1 − tanh² in the tails is
+/// quantized in steps of ε, which no relative criterion can resolve), so the cost stays bounded.
 pub fn pair_quadrature(act: &Activation, s11: f64, s22: f64, s12: f64) -> (f64, f64) {
     let r1 = s11.sqrt();
     let r2 = s22.sqrt();
-    let rho = (s12 / (r1 * r2)).clamp(-1.0, 1.0);
+    let (m1, m2) = (rms(act, s11), rms(act, s22));
+    let len = 2.0 * ZMAX;
+    let inner_floor = [TOL_INNER * m2[0] / len, TOL_INNER * m2[1] / len];
+    let outer_floor = [
+        TOL_OUTER * m1[0] * m2[0] / len,
+        TOL_OUTER * m1[1] * m2[1] / len,
+    ];
+    // Correlation ±1 within the snap band of the tiles (see `super::SNAP_REL`) is exactly ±1,
+    // so that the smoothing width τ is exactly 0 there.
+    let rho = if s12 * s12 >= s11 * s22 * (1.0 - super::SNAP_REL) {
+        1.0f64.copysign(s12)
+    } else {
+        (s12 / (r1 * r2)).clamp(-1.0, 1.0)
+    };
     let one_minus = (1.0 - rho) * (1.0 + rho);
     let tau = r2 * one_minus.max(0.0).sqrt();
     let outer_breaks = breakpoints(&[(r1, 0.0), (r2 * rho.abs(), 0.0)], ZMAX, None);
@@ -138,14 +172,26 @@ pub fn pair_quadrature(act: &Activation, s11: f64, s22: f64, s12: f64) -> (f64, 
                 let x = m + tau * z2;
                 [act.sigma(x) * p2, act.dsigma(x) * p2]
             };
-            adaptive2(&mut inner, &inner_breaks, TOL_INNER, &mut |_, _, _, _| {})
+            adaptive2(
+                &mut inner,
+                &inner_breaks,
+                TOL_INNER,
+                inner_floor,
+                &mut |_, _, _, _| {},
+            )
         } else {
             [act.sigma(m), act.dsigma(m)]
         };
         let x = r1 * z1;
         [act.sigma(x) * g[0] * p1, act.dsigma(x) * g[1] * p1]
     };
-    let r = adaptive2(&mut outer, &outer_breaks, TOL_OUTER, &mut |_, _, _, _| {});
+    let r = adaptive2(
+        &mut outer,
+        &outer_breaks,
+        TOL_OUTER,
+        outer_floor,
+        &mut |_, _, _, _| {},
+    );
     (r[0], r[1])
 }
 

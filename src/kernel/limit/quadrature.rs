@@ -121,7 +121,18 @@ pub const MAX_PANELS: usize = 1000;
 /// rounding noise of an inner integral, are not refined without end; plus an allowance of
 /// 8ε·max|f| per unit length for rounding noise in f itself. The total error is then at most
 /// about 2·tol·∫|f| + 8ε·max|f|·length.
-pub fn adaptive2<F, A>(f: &mut F, breaks: &[f64], tol: f64, accept: &mut A) -> [f64; 2]
+///
+/// `floor[c]` is an absolute error allowance per unit length for component c, from the scale
+/// the caller needs (e.g. an inner integral whose whole range lies where σ′ is only rounding
+/// noise: its own mass and peak are noise, so only an absolute floor stops the refinement);
+/// it adds at most floor·length to the error. Pass [0, 0] for purely relative control.
+pub fn adaptive2<F, A>(
+    f: &mut F,
+    breaks: &[f64],
+    tol: f64,
+    floor: [f64; 2],
+    accept: &mut A,
+) -> [f64; 2]
 where
     F: FnMut(f64) -> [f64; 2],
     A: FnMut(f64, f64, &[f64; 15], &[[f64; 2]; 15]),
@@ -151,7 +162,9 @@ where
         let share = (p.b - p.a) / length;
         let ok = (0..2).all(|c| {
             (p.k[c] - p.g[c]).abs()
-                <= tol * p.l1[c].max(share * global[c]) + NOISE * peak[c] * (p.b - p.a) + 1e-290
+                <= tol * p.l1[c].max(share * global[c])
+                    + (NOISE * peak[c] + floor[c]) * (p.b - p.a)
+                    + 1e-290
         });
         let mid = 0.5 * (p.a + p.b);
         if ok || p.depth >= MAX_DEPTH || used >= MAX_PANELS || !(mid > p.a && mid < p.b) {
@@ -213,7 +226,7 @@ mod tests {
         // K15 is exact to degree 22 and G7 to degree 13 (checked through adaptive2 accepting at once).
         for deg in 0..=22 {
             let mut f = |z: f64| [z.powi(deg as i32), (1.0 - z).powi(deg.min(13) as i32)];
-            let r = adaptive2(&mut f, &[0.0, 1.0], 1e-12, &mut |_, _, _, _| {});
+            let r = adaptive2(&mut f, &[0.0, 1.0], 1e-12, [0.0; 2], &mut |_, _, _, _| {});
             let want0 = 1.0 / (deg as f64 + 1.0);
             let want1 = 1.0 / (deg.min(13) as f64 + 1.0);
             assert!(
@@ -233,7 +246,7 @@ mod tests {
             [t * t, 1.0 - t * t]
         };
         let br = breakpoints(&[(1000.0, 0.0)], 1.0, None);
-        let r = adaptive2(&mut f, &br, 1e-12, &mut |_, _, _, _| {});
+        let r = adaptive2(&mut f, &br, 1e-12, [0.0; 2], &mut |_, _, _, _| {});
         assert!((r[0] - (2.0 - 0.002)).abs() < 1e-14, "{}", r[0]);
         assert!((r[1] - 0.002).abs() < 1e-17, "{}", r[1]);
     }
