@@ -313,7 +313,10 @@ fn eigen_krylov_and_ode_agree_above_the_parallel_block_sizes() {
             f.set_time(t).unwrap();
             let rel = rel_err(f.outputs(), ode.outputs());
             let rel_test = rel_err(f.predictions(), ode.predictions());
-            assert!(rel < 1e-9 && rel_test < 1e-9, "N = {n}, {method:?}: train {rel:e}, test {rel_test:e}");
+            assert!(
+                rel < 1e-9 && rel_test < 1e-9,
+                "N = {n}, {method:?}: train {rel:e}, test {rel_test:e}"
+            );
         }
     }
 }
