@@ -48,25 +48,9 @@ fn rust_net() -> ntk::network::Network {
     .unwrap()
 }
 
-fn m(data: &[f64], rows: usize, cols: usize) -> ntk_matrix {
-    ntk_matrix {
-        data: data.as_ptr(),
-        rows,
-        cols,
-        row_stride: cols as isize,
-        col_stride: 1,
-    }
-}
+use ntk::ffi::view::row_major_view as m;
 
-fn mm(data: &mut [f64], rows: usize, cols: usize) -> ntk_matrix_mut {
-    ntk_matrix_mut {
-        data: data.as_mut_ptr(),
-        rows,
-        cols,
-        row_stride: cols as isize,
-        col_stride: 1,
-    }
-}
+use ntk::ffi::view::row_major_view_mut as mm;
 
 fn points(n: usize, shift: f64) -> Vec<f64> {
     (0..n * D)

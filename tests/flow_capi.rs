@@ -7,29 +7,13 @@ use flow_support::*;
 use ntk::ffi::flow::*;
 use ntk::ffi::network::*;
 use ntk::ffi::train::ntk_network_train;
-use ntk::ffi::{ntk_last_error, ntk_matrix, ntk_matrix_mut, ntk_options, ntk_status};
+use ntk::ffi::{ntk_last_error, ntk_options, ntk_status};
 use std::ffi::{c_int, c_void, CStr};
 use std::ptr::{null, null_mut};
 
-fn m(data: &[f64], rows: usize, cols: usize) -> ntk_matrix {
-    ntk_matrix {
-        data: data.as_ptr(),
-        rows,
-        cols,
-        row_stride: cols as isize,
-        col_stride: 1,
-    }
-}
+use ntk::ffi::view::row_major_view as m;
 
-fn mm(data: &mut [f64], rows: usize, cols: usize) -> ntk_matrix_mut {
-    ntk_matrix_mut {
-        data: data.as_mut_ptr(),
-        rows,
-        cols,
-        row_stride: cols as isize,
-        col_stride: 1,
-    }
-}
+use ntk::ffi::view::row_major_view_mut as mm;
 
 fn last_error() -> String {
     unsafe { CStr::from_ptr(ntk_last_error()) }

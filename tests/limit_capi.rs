@@ -27,24 +27,8 @@ fn net(activation: i32, widths: &[usize]) -> *mut ntk_network {
     out
 }
 
-fn m(x: &[f64], rows: usize, cols: usize) -> ntk_matrix {
-    ntk_matrix {
-        data: x.as_ptr(),
-        rows,
-        cols,
-        row_stride: cols as isize,
-        col_stride: 1,
-    }
-}
-fn mm(x: &mut [f64], rows: usize, cols: usize) -> ntk_matrix_mut {
-    ntk_matrix_mut {
-        data: x.as_mut_ptr(),
-        rows,
-        cols,
-        row_stride: cols as isize,
-        col_stride: 1,
-    }
-}
+use ntk::ffi::view::row_major_view as m;
+use ntk::ffi::view::row_major_view_mut as mm;
 
 #[test]
 fn c_api_matches_rust_api_and_handles_column_major_outputs() {

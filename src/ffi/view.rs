@@ -27,6 +27,30 @@ pub struct ntk_matrix_mut {
     pub col_stride: isize,
 }
 
+/// A row-major view of `data` as a `rows × cols` C matrix (row stride `cols`, column stride 1),
+/// for Rust code that calls the C API directly (tests, fuzzers, embedders). The view borrows
+/// nothing: `data` must outlive every use of the returned struct.
+pub fn row_major_view(data: &[f64], rows: usize, cols: usize) -> ntk_matrix {
+    ntk_matrix {
+        data: data.as_ptr(),
+        rows,
+        cols,
+        row_stride: cols as isize,
+        col_stride: 1,
+    }
+}
+
+/// The writable counterpart of [`row_major_view`].
+pub fn row_major_view_mut(data: &mut [f64], rows: usize, cols: usize) -> ntk_matrix_mut {
+    ntk_matrix_mut {
+        data: data.as_mut_ptr(),
+        rows,
+        cols,
+        row_stride: cols as isize,
+        col_stride: 1,
+    }
+}
+
 /// Byte address range [lo, hi] spanned by a view (inclusive of its last element), with checked
 /// arithmetic.
 fn span(
