@@ -79,6 +79,9 @@ pub fn point_expansion(act: &Activation, s: f64) -> PointExpansion {
     let r = s.sqrt();
     let breaks = breakpoints(&[(r, 0.0)], ZMAX, Some(0.5));
     let sqrt_k: Vec<f64> = (0..=k1).map(|k| (k as f64).sqrt()).collect();
+    // 1/√(k+1), so that the serial recurrence below multiplies instead of dividing (a division
+    // on the dependency chain made this loop the hot spot of non-closed-form kernels).
+    let inv_sqrt_k: Vec<f64> = (0..=k1).map(|k| 1.0 / (k as f64).sqrt()).collect();
     let mut e_ss = 0.0;
     let mut e_dd = 0.0;
     let mut h = vec![0.0; k1];
@@ -104,7 +107,7 @@ pub fn point_expansion(act: &Activation, s: f64) -> PointExpansion {
                 h[1] = zn;
             }
             for k in 1..k1 - 1 {
-                h[k + 1] = (zn * h[k] - sqrt_k[k] * h[k - 1]) / sqrt_k[k + 1];
+                h[k + 1] = (zn * h[k] - sqrt_k[k] * h[k - 1]) * inv_sqrt_k[k + 1];
             }
             let (ws, wd) = (w[n] * fs, w[n] * fd);
             for k in 0..k1 {
