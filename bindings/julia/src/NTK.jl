@@ -148,7 +148,34 @@ and parameters drawn from the library's seeded N(0,1) stream. `activation` is a 
 raw `ntk_activation` integer. The handle is freed by a finalizer or explicitly with
 [`close`](@ref); using a closed network throws an `ArgumentError`.
 """
-mutable struct Network
+# Every library handle (Network, Flow) is a mutable struct with a `ptr` field; `_release`
+# calls the matching C free function (a `ccall` name must be a literal in Julia 1.5).
+abstract type Handle end
+
+function _free!(h::Handle)
+    if h.ptr != C_NULL
+        _release(h)
+        h.ptr = C_NULL
+    end
+    return nothing
+end
+
+"""
+    close(h)
+
+Frees the library handle of a `Network` or `Flow` now (idempotent). Later use throws an
+`ArgumentError`.
+"""
+Base.close(h::Handle) = _free!(h)
+Base.isopen(h::Handle) = h.ptr != C_NULL
+
+# `ccall` converts a handle argument with this; the object stays rooted during the call.
+function Base.unsafe_convert(::Type{Ptr{Cvoid}}, h::Handle)
+    h.ptr == C_NULL && throw(ArgumentError("NTK.$(nameof(typeof(h))) has been closed"))
+    return h.ptr
+end
+
+mutable struct Network <: Handle
     ptr::Ptr{Cvoid}
     widths::Vector{Int}
     function Network(ptr::Ptr{Cvoid}, widths::Vector{Int})
@@ -174,27 +201,7 @@ function Network(widths::AbstractVector{<:Integer}; activation::Union{Symbol,Int
     return Network(out[], Int.(w))
 end
 
-function _free!(net::Network)
-    if net.ptr != C_NULL
-        ccall((:ntk_network_free, libntk), Cvoid, (Ptr{Cvoid},), net.ptr)
-        net.ptr = C_NULL
-    end
-    return nothing
-end
-
-"""
-    close(net::Network)
-
-Frees the library handle now (idempotent). Later use of `net` throws an `ArgumentError`.
-"""
-Base.close(net::Network) = _free!(net)
-Base.isopen(net::Network) = net.ptr != C_NULL
-
-# `ccall` converts a Network argument with this; the object stays rooted during the call.
-function Base.unsafe_convert(::Type{Ptr{Cvoid}}, net::Network)
-    net.ptr == C_NULL && throw(ArgumentError("NTK.Network has been closed"))
-    return net.ptr
-end
+_release(net::Network) = ccall((:ntk_network_free, libntk), Cvoid, (Ptr{Cvoid},), net.ptr)
 
 function Base.show(io::IO, net::Network)
     print(io, "NTK.Network(", join(net.widths, "-"), isopen(net) ? "" : ", closed", ")")
@@ -530,7 +537,7 @@ The handle is freed by a finalizer or by [`close`](@ref); a closed flow throws `
 Operations: [`step!`](@ref), [`set_time!`](@ref), `time(flow)`, [`outputs`](@ref),
 [`predict`](@ref), [`loss`](@ref).
 """
-mutable struct Flow
+mutable struct Flow <: Handle
     ptr::Ptr{Cvoid}
     n::Int      # training points
     k::Int      # outputs per point
@@ -568,26 +575,7 @@ function Flow(K::AbstractMatrix{<:Real}, Y::AbstractVecOrMat{<:Real}, F0::Abstra
     return Flow(out[], size(Yp, 1), size(Yp, 2), TF === nothing ? 0 : size(TF, 1))
 end
 
-function _free!(f::Flow)
-    if f.ptr != C_NULL
-        ccall((:ntk_flow_free, libntk), Cvoid, (Ptr{Cvoid},), f.ptr)
-        f.ptr = C_NULL
-    end
-    return nothing
-end
-
-"""
-    close(flow::Flow)
-
-Frees the library handle now (idempotent). Later use of `flow` throws an `ArgumentError`.
-"""
-Base.close(f::Flow) = _free!(f)
-Base.isopen(f::Flow) = f.ptr != C_NULL
-
-function Base.unsafe_convert(::Type{Ptr{Cvoid}}, f::Flow)
-    f.ptr == C_NULL && throw(ArgumentError("NTK.Flow has been closed"))
-    return f.ptr
-end
+_release(f::Flow) = ccall((:ntk_flow_free, libntk), Cvoid, (Ptr{Cvoid},), f.ptr)
 
 function Base.show(io::IO, f::Flow)
     print(io, "NTK.Flow(N = ", f.n, ", k = ", f.k, f.m > 0 ? ", M = $(f.m)" : "",
