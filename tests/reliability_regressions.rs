@@ -2,7 +2,7 @@
 //! libFuzzer targets use (fuzz/harness.rs), without libFuzzer, so every input that ever crashed
 //! or was chosen as a seed stays a regression test in `cargo test`.
 //!
-//! Set NTK_FUZZ_CORPUS=<dir containing forward/, empirical/, jacobian/> (e.g. fuzz/corpus) to
+//! Set NTK_FUZZ_CORPUS=<dir containing forward/, empirical/, ..., limit/, tiles/> (e.g. fuzz/corpus) to
 //! also replay a whole corpus and print how often each status was returned.
 
 #[path = "../fuzz/harness.rs"]
@@ -13,13 +13,15 @@ use std::path::{Path, PathBuf};
 
 type Target = fn(&[u8]) -> Option<ntk::ffi::ntk_status>;
 
-const TARGETS: [(&str, Target); 6] = [
+const TARGETS: [(&str, Target); 8] = [
     ("forward", harness::fuzz_forward),
     ("empirical", harness::fuzz_empirical),
     ("jacobian", harness::fuzz_jacobian),
     ("flow", harness::fuzz_flow),
     ("spectrum", harness::fuzz_spectrum),
     ("train", harness::fuzz_train),
+    ("limit", harness::fuzz_limit),
+    ("tiles", harness::fuzz_tiles),
 ];
 
 fn replay(dir: &Path, f: Target) -> (usize, BTreeMap<String, usize>) {
