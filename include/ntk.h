@@ -354,8 +354,10 @@ enum ntk_status ntk_kernel_condition(struct ntk_matrix k,
 // Results are bit-identical at any thread count. Thread safety: the network is only read, so
 // concurrent calls on the same network are safe.
 //
-// On NTK_STATUS_CANCELLED the outputs hold a mix of finished tiles and their previous contents.
-// On any other error nothing is written.
+// A result that overflows to +-Inf/NaN although the inputs are finite (huge inputs or beta,
+// e.g. x = 1e200, or a custom activation returning NaN) gives NTK_STATUS_NUMERICAL with the
+// outputs written but unspecified. On NTK_STATUS_CANCELLED the outputs hold a mix of finished
+// tiles and their previous contents. On any other error nothing is written.
 enum ntk_status ntk_kernel_limit(const struct ntk_network *network,
                                  struct ntk_matrix x1,
                                  const struct ntk_matrix *x2,
@@ -439,8 +441,10 @@ enum ntk_status ntk_empirical_features_len(const struct ntk_empirical_features *
 // feature sets were prepared with this network at its current parameters (same fingerprint of
 // widths, activation, beta and parameters) -> NTK_STATUS_INVALID_ARGUMENT otherwise.
 // `options`: NULL or a progress callback between sub-tiles; cancel -> NTK_STATUS_CANCELLED with
-// `out` partially written. Thread safety: network and features are only read; concurrent calls
-// (e.g. different blocks into disjoint outputs) are safe.
+// `out` partially written. A non-finite result (finite but huge inputs, a custom activation
+// returning NaN) gives NTK_STATUS_NUMERICAL with `out` written but unspecified.
+// Thread safety: network and features are only read; concurrent calls (e.g. different blocks
+// into disjoint outputs) are safe.
 enum ntk_status ntk_kernel_empirical_tile(const struct ntk_network *network,
                                           const struct ntk_empirical_features *f1,
                                           size_t i0,
@@ -489,7 +493,9 @@ enum ntk_status ntk_limit_points_len(const struct ntk_limit_points *points, size
 // prepared for the same depth, activation and beta and the same n_0
 // (NTK_STATUS_INVALID_ARGUMENT otherwise), output overlap. `options`: NULL or a progress
 // callback between sub-tiles; cancel -> NTK_STATUS_CANCELLED with the outputs partially
-// written. Thread safety: the points are only read; concurrent calls are safe.
+// written. A non-finite entry in the block (finite but huge inputs or beta, a custom activation
+// returning NaN) gives NTK_STATUS_NUMERICAL with the outputs written but unspecified.
+// Thread safety: the points are only read; concurrent calls are safe.
 enum ntk_status ntk_kernel_limit_tile(const struct ntk_limit_points *p1,
                                       size_t i0,
                                       size_t i1,

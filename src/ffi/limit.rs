@@ -1,7 +1,7 @@
 //! C entry point of the infinite-width kernels.
 
 use super::network::{network_ref, ntk_network};
-use super::view::{check_disjoint, check_outputs_disjoint};
+use super::view::{check_disjoint, check_finite_result, check_outputs_disjoint};
 use super::{ffi_fn, ntk_matrix, ntk_matrix_mut, ntk_options, ntk_status, with_progress};
 use crate::kernel::limit::{limit_kernel, LimitOutputs, LimitSpec};
 use crate::Error;
@@ -29,8 +29,10 @@ use crate::Error;
 /// Results are bit-identical at any thread count. Thread safety: the network is only read, so
 /// concurrent calls on the same network are safe.
 ///
-/// On NTK_STATUS_CANCELLED the outputs hold a mix of finished tiles and their previous contents.
-/// On any other error nothing is written.
+/// A result that overflows to +-Inf/NaN although the inputs are finite (huge inputs or beta,
+/// e.g. x = 1e200, or a custom activation returning NaN) gives NTK_STATUS_NUMERICAL with the
+/// outputs written but unspecified. On NTK_STATUS_CANCELLED the outputs hold a mix of finished
+/// tiles and their previous contents. On any other error nothing is written.
 #[no_mangle]
 pub unsafe extern "C" fn ntk_kernel_limit(
     network: *const ntk_network,
@@ -97,8 +99,14 @@ pub unsafe extern "C" fn ntk_kernel_limit(
         if let Some(v) = x2v {
             crate::network::check_finite(v, "x2")?;
         }
-        let mut it = views.into_iter();
-        let mut take = |p: *mut ntk_matrix_mut| if p.is_null() { None } else { it.next() };
+        let mut it = views.iter_mut();
+        let mut take = |p: *mut ntk_matrix_mut| {
+            if p.is_null() {
+                None
+            } else {
+                it.next().map(|v| v.reborrow())
+            }
+        };
         let out = LimitOutputs {
             nngp: take(nngp),
             sigma_dot: take(sigma_dot),
@@ -107,6 +115,10 @@ pub unsafe extern "C" fn ntk_kernel_limit(
         let spec = LimitSpec::of_network(net);
         with_progress(options, |progress| {
             limit_kernel(&spec, x1v, x2v, out, progress)
-        })
+        })?;
+        for (v, (_, name)) in views.iter().zip(&descs) {
+            check_finite_result(v.as_ref(), name)?;
+        }
+        Ok(())
     })
 }

@@ -3,6 +3,7 @@
 
 use super::empirical::mode_from_c;
 use super::network::{network_ref, ntk_network};
+use super::view::check_finite_result;
 use super::{ffi_fn, non_null, ntk_matrix, ntk_matrix_mut, ntk_options, ntk_status, with_progress};
 use crate::kernel::empirical::prepared::{
     check_tile, empirical_tile, tile_shape, EmpiricalFeatures,
@@ -103,8 +104,10 @@ pub unsafe extern "C" fn ntk_empirical_features_len(
 /// feature sets were prepared with this network at its current parameters (same fingerprint of
 /// widths, activation, beta and parameters) -> NTK_STATUS_INVALID_ARGUMENT otherwise.
 /// `options`: NULL or a progress callback between sub-tiles; cancel -> NTK_STATUS_CANCELLED with
-/// `out` partially written. Thread safety: network and features are only read; concurrent calls
-/// (e.g. different blocks into disjoint outputs) are safe.
+/// `out` partially written. A non-finite result (finite but huge inputs, a custom activation
+/// returning NaN) gives NTK_STATUS_NUMERICAL with `out` written but unspecified.
+/// Thread safety: network and features are only read; concurrent calls (e.g. different blocks
+/// into disjoint outputs) are safe.
 #[no_mangle]
 #[allow(clippy::too_many_arguments)]
 pub unsafe extern "C" fn ntk_kernel_empirical_tile(
@@ -127,10 +130,20 @@ pub unsafe extern "C" fn ntk_kernel_empirical_tile(
         check_tile(net, f1, (i0, i1), f2, (j0, j1), mode, (out.rows, out.cols))?;
         let (rows, cols) = tile_shape(net, i0, i1, j0, j1, mode)?;
         out.expect_shape(rows, cols, "out")?;
-        let ov = unsafe { out.to_mut("out") }?;
+        let mut ov = unsafe { out.to_mut("out") }?;
         with_progress(options, |progress| {
-            empirical_tile(net, f1, (i0, i1), f2, (j0, j1), mode, ov, progress)
-        })
+            empirical_tile(
+                net,
+                f1,
+                (i0, i1),
+                f2,
+                (j0, j1),
+                mode,
+                ov.reborrow(),
+                progress,
+            )
+        })?;
+        check_finite_result(ov.as_ref(), "out")
     })
 }
 
@@ -217,7 +230,9 @@ pub unsafe extern "C" fn ntk_limit_points_len(
 /// prepared for the same depth, activation and beta and the same n_0
 /// (NTK_STATUS_INVALID_ARGUMENT otherwise), output overlap. `options`: NULL or a progress
 /// callback between sub-tiles; cancel -> NTK_STATUS_CANCELLED with the outputs partially
-/// written. Thread safety: the points are only read; concurrent calls are safe.
+/// written. A non-finite entry in the block (finite but huge inputs or beta, a custom activation
+/// returning NaN) gives NTK_STATUS_NUMERICAL with the outputs written but unspecified.
+/// Thread safety: the points are only read; concurrent calls are safe.
 #[no_mangle]
 #[allow(clippy::too_many_arguments)]
 pub unsafe extern "C" fn ntk_kernel_limit_tile(
@@ -265,14 +280,21 @@ pub unsafe extern "C" fn ntk_kernel_limit_tile(
                 }
             }
         }
-        let mut it = views.into_iter();
+        let mut it = views.iter_mut();
+        let mut take = || it.next().and_then(|v| v.as_mut().map(|v| v.reborrow()));
         let out = crate::kernel::limit::BlockOutputs {
-            nngp: it.next().flatten(),
-            sigma_dot: it.next().flatten(),
-            ntk: it.next().flatten(),
+            nngp: take(),
+            sigma_dot: take(),
+            ntk: take(),
         };
         with_progress(options, |progress| {
             limit_tile(a, (i0, i1), b, (j0, j1), out, progress)
-        })
+        })?;
+        for (v, (_, name)) in views.iter().zip(outs.iter()) {
+            if let Some(v) = v {
+                check_finite_result(v.as_ref(), name)?;
+            }
+        }
+        Ok(())
     })
 }
