@@ -160,11 +160,17 @@ where
     let mut used = stack.len();
     while let Some(p) = stack.pop() {
         let share = (p.b - p.a) / length;
+        // A component whose panel estimate is NaN/Inf (an activation returning NaN/Inf, or an
+        // overflow) counts as converged: refining cannot make it meaningful, and the caller
+        // reports the non-finite result. Without this such panels were bisected up to
+        // MAX_PANELS, which in the nested pair quadrature meant ~10^8 activation calls per pair
+        // (minutes for a custom σ returning NaN; found by fuzz/fuzz_targets/limit.rs).
         let ok = (0..2).all(|c| {
-            (p.k[c] - p.g[c]).abs()
-                <= tol * p.l1[c].max(share * global[c])
-                    + (NOISE * peak[c] + floor[c]) * (p.b - p.a)
-                    + 1e-290
+            !p.k[c].is_finite()
+                || (p.k[c] - p.g[c]).abs()
+                    <= tol * p.l1[c].max(share * global[c])
+                        + (NOISE * peak[c] + floor[c]) * (p.b - p.a)
+                        + 1e-290
         });
         let mid = 0.5 * (p.a + p.b);
         if ok || p.depth >= MAX_DEPTH || used >= MAX_PANELS || !(mid > p.a && mid < p.b) {
@@ -236,6 +242,22 @@ mod tests {
             );
             assert!((r[1] - want1).abs() < 1e-15);
         }
+    }
+
+    #[test]
+    fn non_finite_integrands_are_not_refined() {
+        // NaN on half the range (a custom σ returning NaN): the result is NaN after the initial
+        // partition, without bisecting toward MAX_PANELS. The finite component stays accurate.
+        let mut calls = 0usize;
+        let mut f = |z: f64| {
+            calls += 1;
+            [if z > 0.0 { f64::NAN } else { z * z }, z * z]
+        };
+        let br = breakpoints(&[(1.0, 0.0)], 2.0, None);
+        let r = adaptive2(&mut f, &br, 1e-12, [0.0; 2], &mut |_, _, _, _| {});
+        assert!(r[0].is_nan());
+        assert!((r[1] - 16.0 / 3.0).abs() < 1e-13, "{}", r[1]);
+        assert!(calls <= 15 * br.len(), "{calls} evaluations");
     }
 
     #[test]
