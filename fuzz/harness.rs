@@ -1589,7 +1589,17 @@ impl Drop for FeaturesHandle {
 /// Points for a tile test: from the bytes when few, otherwise a deterministic pattern (the bytes
 /// would run out and decode as NaN) in a row- or column-major buffer; absurd counts get the
 /// broadcast / overflowing views of [`Buffer::new`].
+///
+/// The prepare calls copy their points, so a broadcast (zero-stride) view of 2^32 points is a
+/// legitimate request for 2^32 n_0 doubles (128 GiB), which the OS (overcommit) and ASan may
+/// grant and then spend minutes zeroing: counts between MAX_BUF and 2^40 become 2^40, which no
+/// allocator grants (ALLOCATION).
 fn points_buffer(b: &mut Bytes<'_>, rows: usize, cols: usize) -> Buffer {
+    let rows = if rows > MAX_BUF && rows < 1 << 40 {
+        1 << 40
+    } else {
+        rows
+    };
     if rows <= 16 || rows.saturating_mul(cols) > MAX_BUF || cols > 256 {
         let mut x = Buffer::new(b, rows, cols, false);
         x.fill(b);

@@ -51,7 +51,8 @@ pub unsafe extern "C" fn ntk_empirical_features_create(
         let net = unsafe { network_ref(network) }?;
         non_null(out, "out")?;
         let xv = unsafe { x.to_ref("x") }?;
-        net.check_input(xv, "x")?;
+        // Shape and values are checked by EmpiricalFeatures::new (values on its copy, after
+        // the allocation: a huge broadcast view fails fast with ALLOCATION).
         let inner = with_progress(options, |progress| -> Result<EmpiricalFeatures> {
             progress.report(0, 1)?;
             let f = EmpiricalFeatures::new(net, xv)?;

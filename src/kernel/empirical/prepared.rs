@@ -73,15 +73,21 @@ impl EmpiricalFeatures {
     /// Copies `x` (N × n_0, N ≥ 1, finite) and computes its features on the library pool.
     /// Cost: one forward and n_L backward passes over the N points; memory O(N·n_L·Σ n_l).
     pub fn new(net: &Network, x: MatRef<'_>) -> Result<EmpiricalFeatures> {
-        net.check_input(x, "x")?;
+        if x.cols() != net.input_dim() {
+            // The column count first (as check_input does), without scanning the values.
+            net.check_input(x, "x")?;
+        }
         if x.rows() == 0 {
             return invalid!("x needs at least one row (point)");
         }
+        // The copy is allocated before the values are checked: a broadcast (zero-stride) view
+        // of 2^40 points fails here with ALLOCATION at once, instead of a 2^40-element scan.
         let (n, n0) = (x.rows(), x.cols());
         let mut points = try_zeroed(checked_mul(n, n0, "points")?, "points")?;
         for i in 0..n {
             x.copy_row(i, &mut points[i * n0..(i + 1) * n0]);
         }
+        net.check_input(MatRef::from_row_major(&points, n, n0), "x")?;
         // SAFETY: the view points into the heap buffer of `points`, which is stored next to the
         // features, never written or reallocated, and outlives them (field drop order).
         let view: MatRef<'static> =

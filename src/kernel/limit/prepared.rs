@@ -64,12 +64,14 @@ impl LimitPoints {
         if x.rows() == 0 || x.cols() == 0 {
             return invalid!("x is empty ({}x{})", x.rows(), x.cols());
         }
-        crate::network::check_finite(x, "x")?;
+        // The copy is allocated before the values are checked: a broadcast (zero-stride) view
+        // of 2^40 points fails here with ALLOCATION at once, instead of a 2^40-element scan.
         let (n, n0) = (x.rows(), x.cols());
         let mut copy = try_zeroed(checked_mul(n, n0, "points")?, "points")?;
         for i in 0..n {
             x.copy_row(i, &mut copy[i * n0..(i + 1) * n0]);
         }
+        crate::network::check_finite(MatRef::from_row_major(&copy, n, n0), "x")?;
         let points = PointSet::new(spec, MatRef::from_row_major(&copy, n, n0), progress)?;
         Ok(LimitPoints {
             spec: spec.clone(),
