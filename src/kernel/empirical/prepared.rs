@@ -147,10 +147,14 @@ fn check_belongs(
     Ok(())
 }
 
-/// Checks a half-open range of a set of `n` points.
-fn check_range(r0: usize, r1: usize, n: usize, what: &str) -> Result<()> {
+/// Checks a half-open range [r0, r1) of a set of `n` points; `names` are the C argument names
+/// of r0, r1 and the point set (e.g. "i0", "i1", "f1").
+fn check_range(r0: usize, r1: usize, n: usize, names: [&str; 3]) -> Result<()> {
+    let [a, b, set] = names;
     if r0 >= r1 || r1 > n {
-        return invalid!("{what} range [{r0}, {r1}) is not a non-empty range of the {n} points (need {r0} < {r1} <= {n})");
+        return invalid!(
+            "{a} = {r0}, {b} = {r1}: [{a}, {b}) is not a non-empty range of the {n} points of {set} (need {a} < {b} <= {n})"
+        );
     }
     Ok(())
 }
@@ -181,8 +185,8 @@ pub fn check_tile(
     let fp = NetworkFingerprint::of(net);
     check_belongs(net, fp, f1, "f1")?;
     check_belongs(net, fp, f2, "f2")?;
-    check_range(i0, i1, f1.len(), "row")?;
-    check_range(j0, j1, f2.len(), "column")?;
+    check_range(i0, i1, f1.len(), ["i0", "i1", "f1"])?;
+    check_range(j0, j1, f2.len(), ["j0", "j1", "f2"])?;
     let (r, c) = tile_shape(net, i0, i1, j0, j1, mode)?;
     if out_shape != (r, c) {
         return invalid!(

@@ -132,10 +132,13 @@ pub fn check_limit_tile(
     if p1.n0 != p2.n0 {
         return invalid!("p1 has n_0 = {}, p2 has n_0 = {}", p1.n0, p2.n0);
     }
-    for (r0, r1, n, what) in [(i0, i1, p1.len(), "row"), (j0, j1, p2.len(), "column")] {
+    for (r0, r1, n, [a, b, set]) in [
+        (i0, i1, p1.len(), ["i0", "i1", "p1"]),
+        (j0, j1, p2.len(), ["j0", "j1", "p2"]),
+    ] {
         if r0 >= r1 || r1 > n {
             return invalid!(
-                "{what} range [{r0}, {r1}) is not a non-empty range of the {n} points (need {r0} < {r1} <= {n})"
+                "{a} = {r0}, {b} = {r1}: [{a}, {b}) is not a non-empty range of the {n} points of {set} (need {a} < {b} <= {n})"
             );
         }
     }
