@@ -302,3 +302,59 @@ fn ranges_shapes_and_mismatched_points_are_rejected() {
         Err(Error::NonFinite(_))
     ));
 }
+
+/// Activations without a closed form use the nested pair quadrature for |rho| > 0.6, whose
+/// result depends on the order of its two points in the last bits. With one handle for rows and
+/// columns, a block above the diagonal must still equal ntk_kernel_limit with x2 = NULL (which
+/// computes the lower triangle and mirrors it) bit for bit. Points: near-duplicates and a
+/// near-negation (|rho| > 0.6 between them) and an independent one.
+#[test]
+fn same_handle_blocks_above_the_diagonal_match_for_numerical_activations() {
+    let (n, d) = (4, 2);
+    let x = vec![1.0, 0.5, 1.1, 0.3, -0.9, -0.6, 0.2, -1.4];
+    for act in [Activation::Tanh, Activation::Gelu] {
+        let spec = LimitSpec::new(3, act, 0.1);
+        let p = LimitPoints::new(
+            &spec,
+            MatRef::from_row_major(&x, n, d),
+            &mut Progress::none(),
+        )
+        .unwrap();
+        let k = full(&spec, &x, n, None, d);
+        // Every block of the 4 x 4 kernel.
+        for (r, c) in [
+            ((0, 1), (1, 4)),
+            ((0, 4), (0, 4)),
+            ((1, 3), (2, 4)),
+            ((0, 2), (0, 2)),
+        ] {
+            let (h, w) = (r.1 - r.0, c.1 - c.0);
+            let mut t = [vec![0.0; h * w], vec![0.0; h * w], vec![0.0; h * w]];
+            let [a, b, e] = &mut t;
+            limit_tile(
+                &p,
+                r,
+                &p,
+                c,
+                BlockOutputs {
+                    nngp: Some(MatMut::from_row_major(a, h, w)),
+                    sigma_dot: Some(MatMut::from_row_major(b, h, w)),
+                    ntk: Some(MatMut::from_row_major(e, h, w)),
+                },
+                &mut Progress::none(),
+            )
+            .unwrap();
+            for q in 0..3 {
+                let want: Vec<f64> = (r.0..r.1)
+                    .flat_map(|i| (c.0..c.1).map(move |j| (i, j)))
+                    .map(|(i, j)| k[q][i * n + j])
+                    .collect();
+                same_bits(
+                    &t[q],
+                    &want,
+                    &format!("{:?} block {r:?}x{c:?} kernel {q}", spec.activation),
+                );
+            }
+        }
+    }
+}
