@@ -1600,7 +1600,7 @@ fn points_buffer(b: &mut Bytes<'_>, rows: usize, cols: usize) -> Buffer {
     } else {
         rows
     };
-    if rows <= 16 || rows.saturating_mul(cols) > MAX_BUF || cols > 256 {
+    if rows <= 16 || rows > MAX_BUF || cols == 0 || cols > 256 || rows * cols > MAX_BUF {
         let mut x = Buffer::new(b, rows, cols, false);
         x.fill(b);
         x
@@ -1647,7 +1647,7 @@ fn tile_output(b: &mut Bytes<'_>, rows: usize, cols: usize) -> Buffer {
     let (r, c) = shape_near(b, rows, cols);
     if r <= 256 && c <= 256 && r * c <= 4096 {
         Buffer::new(b, r, c, true)
-    } else if r.saturating_mul(c) <= 1 << 18 {
+    } else if r > 0 && c > 0 && r <= 1 << 18 && c <= 1 << 18 && r * c <= 1 << 18 {
         let col_major = b.u8() % 2 == 0;
         Buffer::plain(r, c, col_major, b.below(2))
     } else {
