@@ -1230,3 +1230,686 @@ mod flows {
         assert_eq!(now, before, "a rejected train call changed the network");
     }
 }
+
+// ---- Rows for the limit kernels (ntk_kernel_limit) and the tile APIs -----------------------------
+
+mod limit_and_tiles {
+    use super::*;
+    use ntk::ffi::limit::ntk_kernel_limit;
+    use ntk::ffi::tiles::{
+        ntk_empirical_features, ntk_empirical_features_create, ntk_empirical_features_free,
+        ntk_empirical_features_len, ntk_kernel_empirical_tile, ntk_kernel_limit_tile,
+        ntk_limit_points, ntk_limit_points_create, ntk_limit_points_free, ntk_limit_points_len,
+    };
+
+    const N: usize = 4;
+
+    struct Points(*mut ntk_limit_points);
+    impl Drop for Points {
+        fn drop(&mut self) {
+            unsafe { ntk_limit_points_free(self.0) }
+        }
+    }
+    struct Features(*mut ntk_empirical_features);
+    impl Drop for Features {
+        fn drop(&mut self) {
+            unsafe { ntk_empirical_features_free(self.0) }
+        }
+    }
+
+    fn limit(
+        n: *const ntk_network,
+        x1: ntk_matrix,
+        x2: Option<&ntk_matrix>,
+        nngp: Option<&mut ntk_matrix_mut>,
+        ntk: Option<&mut ntk_matrix_mut>,
+    ) -> ntk_status {
+        unsafe {
+            ntk_kernel_limit(
+                n,
+                x1,
+                x2.map_or(null(), |p| p as *const ntk_matrix),
+                nngp.map_or(null_mut(), |p| p as *mut ntk_matrix_mut),
+                null_mut(),
+                ntk.map_or(null_mut(), |p| p as *mut ntk_matrix_mut),
+                null(),
+            )
+        }
+    }
+
+    fn points_of(n: &Net, x: ntk_matrix) -> Points {
+        let mut h = null_mut();
+        let st = unsafe { ntk_limit_points_create(n.0, x, null(), &mut h) };
+        assert_eq!(st, ntk_status::Ok, "{}", last_error());
+        Points(h)
+    }
+
+    fn features_of(n: &Net, x: ntk_matrix) -> Features {
+        let mut h = null_mut();
+        let st = unsafe { ntk_empirical_features_create(n.0, x, null(), &mut h) };
+        assert_eq!(st, ntk_status::Ok, "{}", last_error());
+        Features(h)
+    }
+
+    fn ltile(
+        p1: *const ntk_limit_points,
+        (i0, i1): (usize, usize),
+        p2: *const ntk_limit_points,
+        (j0, j1): (usize, usize),
+        nngp: Option<&mut ntk_matrix_mut>,
+        ntk: Option<&mut ntk_matrix_mut>,
+    ) -> ntk_status {
+        unsafe {
+            ntk_kernel_limit_tile(
+                p1,
+                i0,
+                i1,
+                p2,
+                j0,
+                j1,
+                nngp.map_or(null_mut(), |p| p as *mut ntk_matrix_mut),
+                null_mut(),
+                ntk.map_or(null_mut(), |p| p as *mut ntk_matrix_mut),
+                null(),
+            )
+        }
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn etile(
+        n: *const ntk_network,
+        f1: *const ntk_empirical_features,
+        (i0, i1): (usize, usize),
+        f2: *const ntk_empirical_features,
+        (j0, j1): (usize, usize),
+        mode: c_int,
+        out: ntk_matrix_mut,
+    ) -> ntk_status {
+        unsafe { ntk_kernel_empirical_tile(n, f1, i0, i1, f2, j0, j1, mode, out, null()) }
+    }
+
+    /// Row: NULL for every pointer argument of ntk_kernel_limit and the tile functions; NULL
+    /// where documented as allowed (x2, options, two of the three outputs, free(NULL)).
+    #[test]
+    fn limit_and_tile_null_pointers() {
+        let n = net();
+        let x = points(N);
+        let mut out = Out::new(2 * N * N);
+        let mut o1 = mm(&mut out.0, N, N);
+        expect(
+            limit(null(), m(&x, N, D), None, Some(&mut o1), None),
+            ntk_status::NullPointer,
+            "`network`",
+        );
+        let mut xn = m(&x, N, D);
+        xn.data = null();
+        expect(
+            limit(n.0, xn, None, Some(&mut o1), None),
+            ntk_status::NullPointer,
+            "x1.data",
+        );
+        expect(
+            limit(n.0, m(&x, N, D), Some(&xn), Some(&mut o1), None),
+            ntk_status::NullPointer,
+            "x2.data",
+        );
+        let mut on = mm(&mut [], N, N);
+        on.data = null_mut();
+        expect(
+            limit(n.0, m(&x, N, D), None, Some(&mut on), None),
+            ntk_status::NullPointer,
+            "nngp.data",
+        );
+        expect(
+            limit(n.0, m(&x, N, D), None, None, None),
+            ntk_status::NullPointer,
+            "nngp, sigma_dot and ntk",
+        );
+        out.untouched();
+
+        // Points and features: create / len / tile with each pointer NULL.
+        let sentinel = 0x4444usize as *mut ntk_limit_points;
+        let mut h = sentinel;
+        expect(
+            unsafe { ntk_limit_points_create(null(), m(&x, N, D), null(), &mut h) },
+            ntk_status::NullPointer,
+            "`network`",
+        );
+        expect(
+            unsafe { ntk_limit_points_create(n.0, xn, null(), &mut h) },
+            ntk_status::NullPointer,
+            "x.data",
+        );
+        expect(
+            unsafe { ntk_limit_points_create(n.0, m(&x, N, D), null(), null_mut()) },
+            ntk_status::NullPointer,
+            "`out`",
+        );
+        assert_eq!(h, sentinel, "*out written on failure");
+        let p = points_of(&n, m(&x, N, D));
+        let mut len = 77usize;
+        expect(
+            unsafe { ntk_limit_points_len(null(), &mut len) },
+            ntk_status::NullPointer,
+            "`points`",
+        );
+        expect(
+            unsafe { ntk_limit_points_len(p.0, null_mut()) },
+            ntk_status::NullPointer,
+            "`num_points`",
+        );
+        assert_eq!(len, 77);
+        expect(
+            ltile(null(), (0, 2), p.0, (0, 2), Some(&mut o1), None),
+            ntk_status::NullPointer,
+            "`p1`",
+        );
+        expect(
+            ltile(p.0, (0, 2), null(), (0, 2), Some(&mut o1), None),
+            ntk_status::NullPointer,
+            "`p2`",
+        );
+        expect(
+            ltile(p.0, (0, 2), p.0, (0, 2), None, None),
+            ntk_status::NullPointer,
+            "nngp, sigma_dot and ntk",
+        );
+        let mut tn = mm(&mut [], 2, 2);
+        tn.data = null_mut();
+        expect(
+            ltile(p.0, (0, 2), p.0, (0, 2), None, Some(&mut tn)),
+            ntk_status::NullPointer,
+            "ntk.data",
+        );
+
+        let fs = 0x4545usize as *mut ntk_empirical_features;
+        let mut fh = fs;
+        expect(
+            unsafe { ntk_empirical_features_create(null(), m(&x, N, D), null(), &mut fh) },
+            ntk_status::NullPointer,
+            "`network`",
+        );
+        expect(
+            unsafe { ntk_empirical_features_create(n.0, xn, null(), &mut fh) },
+            ntk_status::NullPointer,
+            "x.data",
+        );
+        expect(
+            unsafe { ntk_empirical_features_create(n.0, m(&x, N, D), null(), null_mut()) },
+            ntk_status::NullPointer,
+            "`out`",
+        );
+        assert_eq!(fh, fs, "*out written on failure");
+        let f = features_of(&n, m(&x, N, D));
+        expect(
+            unsafe { ntk_empirical_features_len(null(), &mut len) },
+            ntk_status::NullPointer,
+            "`features`",
+        );
+        expect(
+            unsafe { ntk_empirical_features_len(f.0, null_mut()) },
+            ntk_status::NullPointer,
+            "`num_points`",
+        );
+        assert_eq!(len, 77);
+        let o = |out: &mut Out| mm(&mut out.0, 2, 2);
+        expect(
+            etile(null(), f.0, (0, 2), f.0, (0, 2), 0, o(&mut out)),
+            ntk_status::NullPointer,
+            "`network`",
+        );
+        expect(
+            etile(n.0, null(), (0, 2), f.0, (0, 2), 0, o(&mut out)),
+            ntk_status::NullPointer,
+            "`f1`",
+        );
+        expect(
+            etile(n.0, f.0, (0, 2), null(), (0, 2), 0, o(&mut out)),
+            ntk_status::NullPointer,
+            "`f2`",
+        );
+        expect(
+            etile(n.0, f.0, (0, 2), f.0, (0, 2), 0, tn),
+            ntk_status::NullPointer,
+            "out.data",
+        );
+        out.untouched();
+
+        // Allowed NULLs: x2 (X2 = X1), options, the other outputs; free(NULL).
+        unsafe {
+            ntk_limit_points_free(null_mut());
+            ntk_empirical_features_free(null_mut());
+        }
+        let (a, b) = out.0.split_at_mut(N * N);
+        let (mut o1, mut o2) = (mm(a, N, N), mm(b, N, N));
+        assert_eq!(
+            limit(n.0, m(&x, N, D), None, Some(&mut o1), None),
+            ntk_status::Ok
+        );
+        assert!(last_error().is_empty());
+        assert_eq!(
+            ltile(p.0, (0, N), p.0, (0, N), Some(&mut o2), None),
+            ntk_status::Ok
+        );
+        assert_eq!(
+            out.0[..N * N],
+            out.0[N * N..],
+            "tile differs from the whole kernel"
+        );
+    }
+
+    /// Row: empty, reversed, out-of-range and absurd tile ranges.
+    #[test]
+    fn tile_ranges_out_of_bounds() {
+        let n = net();
+        let x = points(N);
+        let p = points_of(&n, m(&x, N, D));
+        let f = features_of(&n, m(&x, N, D));
+        let mut out = Out::new(64);
+        for ((r, c), arg) in [
+            (((2, 2), (0, 1)), "i0 = 2, i1 = 2"),
+            (((3, 1), (0, 1)), "i0 = 3, i1 = 1"),
+            (((0, N + 1), (0, 1)), "i1 = 5"),
+            (((0, 1), (0, N + 1)), "j1 = 5"),
+            (((usize::MAX, 1), (0, 1)), "i0 = 18446744073709551615"),
+            (((0, 1), (1, 0)), "j0 = 1, j1 = 0"),
+        ] {
+            let (h, w) = (r.1.wrapping_sub(r.0), c.1.wrapping_sub(c.0));
+            let mut o = ntk_matrix_mut {
+                data: out.0.as_mut_ptr(),
+                rows: h,
+                cols: w,
+                row_stride: 1,
+                col_stride: 1,
+            };
+            expect(
+                ltile(p.0, r, p.0, c, Some(&mut o), None),
+                ntk_status::InvalidArgument,
+                arg,
+            );
+            expect(
+                etile(n.0, f.0, r, f.0, c, 0, o),
+                ntk_status::InvalidArgument,
+                arg,
+            );
+        }
+        out.untouched();
+    }
+
+    /// Row: points / features prepared for another kernel, n_0, network or parameters; points
+    /// whose columns are not n_0; outputs of the wrong shape.
+    #[test]
+    fn mismatched_points_networks_and_shapes() {
+        let n = net();
+        let x = points(N);
+        let p = points_of(&n, m(&x, N, D));
+        let mut out = Out::new(4 * N * N);
+        let mut o = mm(&mut out.0, 2, 2);
+        // Another depth (the limit kernel depends on depth, activation and beta only).
+        let deeper = make(&[D, 5, 5, 5, K]);
+        let q = points_of(&deeper, m(&x, N, D));
+        expect(
+            ltile(p.0, (0, 2), q.0, (0, 2), Some(&mut o), None),
+            ntk_status::InvalidArgument,
+            "p1 and p2 were prepared for different limit kernels",
+        );
+        // Another n_0.
+        let wide = make(&[D + 1, 5, 4, K]);
+        let xw = (0..N * (D + 1)).map(|k| k as f64 * 0.1).collect::<Vec<_>>();
+        let pw = points_of(&wide, m(&xw, N, D + 1));
+        expect(
+            ltile(p.0, (0, 2), pw.0, (0, 2), Some(&mut o), None),
+            ntk_status::InvalidArgument,
+            "p1 has n_0 = 3, p2 has n_0 = 4",
+        );
+        // Points whose columns are not n_0.
+        let mut h = 0x55usize as *mut ntk_limit_points;
+        expect(
+            unsafe { ntk_limit_points_create(n.0, m(&x, 2, D - 1), null(), &mut h) },
+            ntk_status::InvalidArgument,
+            "x has 2 columns",
+        );
+        assert_eq!(h, 0x55usize as *mut ntk_limit_points);
+        let mut fh = 0x56usize as *mut ntk_empirical_features;
+        expect(
+            unsafe { ntk_empirical_features_create(n.0, m(&x, 2, D - 1), null(), &mut fh) },
+            ntk_status::InvalidArgument,
+            "x has 2 columns",
+        );
+        assert_eq!(fh, 0x56usize as *mut ntk_empirical_features);
+        // Output shapes.
+        let mut wrong = mm(&mut out.0, 2, 3);
+        expect(
+            ltile(p.0, (0, 2), p.0, (0, 2), None, Some(&mut wrong)),
+            ntk_status::InvalidArgument,
+            "ntk is 2x3, expected 2x2",
+        );
+        let mut wrong = mm(&mut out.0, N, N - 1);
+        expect(
+            limit(n.0, m(&x, N, D), None, Some(&mut wrong), None),
+            ntk_status::InvalidArgument,
+            "nngp is 4x3, expected 4x4",
+        );
+        expect(
+            limit(n.0, m(&x, N, D - 1), None, Some(&mut wrong), None),
+            ntk_status::InvalidArgument,
+            "x1 has 2 columns",
+        );
+        let x2 = m(&x, 2, D - 1);
+        expect(
+            limit(n.0, m(&x, 2, D), Some(&x2), Some(&mut o), None),
+            ntk_status::InvalidArgument,
+            "x2 has 2 columns",
+        );
+        // Empirical features of another network, or of this network before set_params.
+        let f = features_of(&n, m(&x, N, D));
+        let other = make(&[D, 5, 4, K]);
+        let mut cfg_other = config(&[D, 5, 4, K]);
+        cfg_other.seed = 12;
+        let mut hh = null_mut();
+        assert_eq!(
+            unsafe { ntk_network_create(&cfg_other, &mut hh) },
+            ntk_status::Ok
+        );
+        let other2 = Net(hh);
+        let g = features_of(&other2, m(&x, N, D));
+        expect(
+            etile(n.0, f.0, (0, 2), g.0, (0, 2), 0, mm(&mut out.0, 2, 2)),
+            ntk_status::InvalidArgument,
+            "f2 was computed with different parameters",
+        );
+        drop(other);
+        let p_count = num_params(&n);
+        let mut theta = vec![0.0; p_count];
+        unsafe { ntk_network_get_params(n.0, theta.as_mut_ptr(), p_count) };
+        theta[0] += 0.25;
+        assert_eq!(
+            unsafe { ntk_network_set_params(n.0, theta.as_ptr(), p_count) },
+            ntk_status::Ok
+        );
+        expect(
+            etile(n.0, f.0, (0, 2), f.0, (0, 2), 0, mm(&mut out.0, 2, 2)),
+            ntk_status::InvalidArgument,
+            "f1 was computed with different parameters",
+        );
+        expect(
+            etile(n.0, f.0, (0, 2), f.0, (0, 2), 1, mm(&mut out.0, 2, 2)),
+            ntk_status::InvalidArgument,
+            "f1",
+        );
+        // Unknown mode.
+        let f = features_of(&n, m(&x, N, D));
+        expect(
+            etile(n.0, f.0, (0, 2), f.0, (0, 2), 2, mm(&mut out.0, 2, 2)),
+            ntk_status::InvalidArgument,
+            "mode = 2",
+        );
+        expect(
+            etile(n.0, f.0, (0, 2), f.0, (0, 2), 1, mm(&mut out.0, 2, 2)),
+            ntk_status::InvalidArgument,
+            "out is 2x2, expected 4x4",
+        );
+        out.untouched();
+    }
+
+    /// Row: NaN / ±Inf in x1, x2 or the points to prepare.
+    #[test]
+    fn limit_and_tile_non_finite_inputs() {
+        let n = net();
+        let good = points(N);
+        for bad in [f64::NAN, f64::INFINITY, f64::NEG_INFINITY] {
+            let mut x = points(N);
+            x[D + 2] = bad;
+            let mut out = Out::new(N * N);
+            let mut o = mm(&mut out.0, N, N);
+            expect(
+                limit(n.0, m(&x, N, D), None, Some(&mut o), None),
+                ntk_status::NonFinite,
+                "x1[1,2]",
+            );
+            let x2 = m(&x, N, D);
+            expect(
+                limit(n.0, m(&good, N, D), Some(&x2), None, Some(&mut o)),
+                ntk_status::NonFinite,
+                "x2[1,2]",
+            );
+            out.untouched();
+            let mut h = 0x57usize as *mut ntk_limit_points;
+            expect(
+                unsafe { ntk_limit_points_create(n.0, m(&x, N, D), null(), &mut h) },
+                ntk_status::NonFinite,
+                "x[1,2]",
+            );
+            assert_eq!(h, 0x57usize as *mut ntk_limit_points);
+            let mut fh = 0x58usize as *mut ntk_empirical_features;
+            expect(
+                unsafe { ntk_empirical_features_create(n.0, m(&x, N, D), null(), &mut fh) },
+                ntk_status::NonFinite,
+                "x[1,2]",
+            );
+            assert_eq!(fh, 0x58usize as *mut ntk_empirical_features);
+        }
+    }
+
+    /// Row: outputs that alias each other, overlap an input, or have self-aliasing strides.
+    #[test]
+    fn limit_and_tile_overlapping_outputs() {
+        let n = net();
+        let mut buf = points(3 * N * N);
+        let snapshot = buf.clone();
+        let x = m(&buf, N, D);
+        // nngp inside the memory of x1.
+        let mut inside = ntk_matrix_mut {
+            data: buf.as_mut_ptr(),
+            rows: N,
+            cols: N,
+            row_stride: N as isize,
+            col_stride: 1,
+        };
+        expect(
+            limit(n.0, x, None, Some(&mut inside), None),
+            ntk_status::InvalidArgument,
+            "nngp overlaps the memory of x1",
+        );
+        assert_eq!(buf, snapshot);
+        let xs = points(N);
+        let mut out = Out::new(2 * N * N);
+        let mut a = mm(&mut out.0, N, N);
+        let mut b = a;
+        expect(
+            limit(n.0, m(&xs, N, D), None, Some(&mut a), Some(&mut b)),
+            ntk_status::InvalidArgument,
+            "nngp and ntk overlap",
+        );
+        let mut alias = mm(&mut out.0, N, N);
+        alias.row_stride = 0;
+        expect(
+            limit(n.0, m(&xs, N, D), None, None, Some(&mut alias)),
+            ntk_status::InvalidArgument,
+            "ntk: strides",
+        );
+        let p = points_of(&n, m(&xs, N, D));
+        let mut a = mm(&mut out.0, 2, 2);
+        let mut b = a;
+        expect(
+            ltile(p.0, (0, 2), p.0, (0, 2), Some(&mut a), Some(&mut b)),
+            ntk_status::InvalidArgument,
+            "nngp and ntk overlap",
+        );
+        let mut alias = mm(&mut out.0, 2, 2);
+        alias.col_stride = 0;
+        expect(
+            ltile(p.0, (0, 2), p.0, (0, 2), Some(&mut alias), None),
+            ntk_status::InvalidArgument,
+            "nngp: strides",
+        );
+        let f = features_of(&n, m(&xs, N, D));
+        expect(
+            etile(n.0, f.0, (0, 2), f.0, (0, 2), 0, alias),
+            ntk_status::InvalidArgument,
+            "out: strides",
+        );
+        out.untouched();
+    }
+
+    unsafe extern "C" fn nan_sigma(x: f64, _: *mut c_void) -> f64 {
+        if x.abs() > 1.5 {
+            f64::NAN
+        } else {
+            x
+        }
+    }
+
+    /// Row: finite inputs whose kernels overflow, and a custom σ returning NaN (found by the
+    /// limit fuzzer: OK with Inf in the output, and minutes in the pair quadrature).
+    #[test]
+    fn limit_and_tile_overflow_is_numerical() {
+        let n = net();
+        let big = vec![1e200; N * D];
+        let mut out = vec![0.0; N * N];
+        let mut o = mm(&mut out, N, N);
+        expect(
+            limit(n.0, m(&big, N, D), None, Some(&mut o), None),
+            ntk_status::Numerical,
+            "nngp[",
+        );
+        let p = points_of(&n, m(&big, N, D));
+        let mut t = mm(&mut out, 2, 2);
+        expect(
+            ltile(p.0, (0, 2), p.0, (1, 3), None, Some(&mut t)),
+            ntk_status::Numerical,
+            "ntk[",
+        );
+        let f = features_of(&n, m(&big, N, D));
+        let st = etile(n.0, f.0, (0, 2), f.0, (0, 2), 0, mm(&mut out, 2, 2));
+        expect(st, ntk_status::Numerical, "out[");
+
+        let widths = [D, 4, K];
+        let mut cfg = config(&widths);
+        cfg.activation = 10;
+        cfg.custom_sigma = Some(nan_sigma);
+        cfg.custom_dsigma = Some(nan_sigma);
+        let mut h = null_mut();
+        assert_eq!(unsafe { ntk_network_create(&cfg, &mut h) }, ntk_status::Ok);
+        let cn = Net(h);
+        let xs: Vec<f64> = (0..N * D).map(|k| 2.0 + 0.1 * k as f64).collect();
+        let t0 = std::time::Instant::now();
+        let mut o = mm(&mut out, N, N);
+        expect(
+            limit(cn.0, m(&xs, N, D), None, None, Some(&mut o)),
+            ntk_status::Numerical,
+            "ntk[",
+        );
+        assert!(
+            t0.elapsed().as_secs_f64() < 20.0,
+            "custom sigma returning NaN took {:?}",
+            t0.elapsed()
+        );
+    }
+
+    /// Row: a broadcast view of 2^40 points to prepare: ALLOCATION at once (found by the tiles
+    /// fuzzer: the values were scanned before the copy was allocated).
+    #[test]
+    fn huge_broadcast_points_are_an_allocation_failure() {
+        let n = net();
+        let x = points(1);
+        let huge = ntk_matrix {
+            data: x.as_ptr(),
+            rows: 1 << 40,
+            cols: D,
+            row_stride: 0,
+            col_stride: 1,
+        };
+        let t0 = std::time::Instant::now();
+        let mut h = 0x59usize as *mut ntk_limit_points;
+        expect(
+            unsafe { ntk_limit_points_create(n.0, huge, null(), &mut h) },
+            ntk_status::Allocation,
+            "points",
+        );
+        assert_eq!(h, 0x59usize as *mut ntk_limit_points);
+        let mut fh = 0x5ausize as *mut ntk_empirical_features;
+        expect(
+            unsafe { ntk_empirical_features_create(n.0, huge, null(), &mut fh) },
+            ntk_status::Allocation,
+            "points",
+        );
+        assert_eq!(fh, 0x5ausize as *mut ntk_empirical_features);
+        assert!(t0.elapsed().as_secs_f64() < 5.0, "{:?}", t0.elapsed());
+    }
+
+    /// Row: cancel from the callback (limit kernel, points, tiles); the handles stay usable and
+    /// give the uncancelled bits.
+    #[test]
+    fn limit_and_tile_cancel() {
+        let n = net();
+        let x = points(40);
+        let opts = ntk_options {
+            progress: Some(cancel_now),
+            user_data: null_mut(),
+        };
+        let mut out = vec![0.0; 1600];
+        let st = unsafe {
+            ntk_kernel_limit(
+                n.0,
+                m(&x, 40, D),
+                null(),
+                null_mut(),
+                null_mut(),
+                &mut mm(&mut out, 40, 40),
+                &opts,
+            )
+        };
+        expect(st, ntk_status::Cancelled, "cancelled");
+        let mut h = 0x5busize as *mut ntk_limit_points;
+        let st = unsafe { ntk_limit_points_create(n.0, m(&x, 40, D), &opts, &mut h) };
+        expect(st, ntk_status::Cancelled, "cancelled");
+        assert_eq!(h, 0x5busize as *mut ntk_limit_points);
+        let mut fh = 0x5cusize as *mut ntk_empirical_features;
+        let st = unsafe { ntk_empirical_features_create(n.0, m(&x, 40, D), &opts, &mut fh) };
+        expect(st, ntk_status::Cancelled, "cancelled");
+        assert_eq!(fh, 0x5cusize as *mut ntk_empirical_features);
+        let p = points_of(&n, m(&x, 40, D));
+        let st = unsafe {
+            ntk_kernel_limit_tile(
+                p.0,
+                0,
+                40,
+                p.0,
+                0,
+                40,
+                null_mut(),
+                null_mut(),
+                &mut mm(&mut out, 40, 40),
+                &opts,
+            )
+        };
+        expect(st, ntk_status::Cancelled, "cancelled");
+        let mut full = vec![0.0; 1600];
+        assert_eq!(
+            limit(
+                n.0,
+                m(&x, 40, D),
+                None,
+                None,
+                Some(&mut mm(&mut full, 40, 40))
+            ),
+            ntk_status::Ok
+        );
+        assert_eq!(
+            ltile(
+                p.0,
+                (0, 40),
+                p.0,
+                (0, 40),
+                None,
+                Some(&mut mm(&mut out, 40, 40))
+            ),
+            ntk_status::Ok
+        );
+        assert_eq!(
+            out, full,
+            "tile after a cancel differs from the whole kernel"
+        );
+    }
+}

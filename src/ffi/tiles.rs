@@ -220,7 +220,8 @@ pub unsafe extern "C" fn ntk_limit_points_len(
 /// Sigma^(L), Sigma-dot^(L) and the NTK Theta^(L) (see ntk_kernel_limit for the recursion).
 ///
 /// - `nngp`, `sigma_dot`, `ntk`: each NULL or a (i1-i0) x (j1-j0) output, element (a, b) =
-///   K(x1_{i0+a}, x2_{j0+b}); at least one. Outputs must not overlap each other.
+///   K(x1_{i0+a}, x2_{j0+b}); at least one (all NULL -> NTK_STATUS_NULL_POINTER). Outputs must
+///   not overlap each other.
 /// - Same handle for `p1` and `p2`: the kernel of X2 = X1, whose diagonal entries (i = j) take
 ///   the per-point chain; blocks assembled equal ntk_kernel_limit with x2 = NULL bit for bit.
 ///   Different handles: the kernel of ntk_kernel_limit with x2 given, also bit for bit.
@@ -255,6 +256,12 @@ pub unsafe extern "C" fn ntk_kernel_limit_tile(
         let (a, b) = unsafe { (&(*p1).inner, &(*p2).inner) };
         let outs: [(*mut ntk_matrix_mut, &str); 3] =
             [(nngp, "nngp"), (sigma_dot, "sigma_dot"), (ntk, "ntk")];
+        if outs.iter().all(|(p, _)| p.is_null()) {
+            // As in ntk_kernel_limit.
+            return Err(crate::Error::NullPointer(
+                "nngp, sigma_dot and ntk (at least one output is required)".into(),
+            ));
+        }
         let descs: Vec<Option<ntk_matrix_mut>> = outs
             .iter()
             .map(|(p, _)| {
