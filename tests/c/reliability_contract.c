@@ -190,6 +190,148 @@ int main(void) {
            NTK_STATUS_NUMERICAL, "out[0,0]");
     fill(buf + 128, 16);
 
+    /* limit kernels and tiles (rows "ntk_kernel_limit and tiles" of the table) */
+    {
+        double lb[64], xl[12];
+        fill(lb, 64);
+        memcpy(xl, x, sizeof x);
+        ntk_matrix_mut lo = outm(lb, 4, 4), lo2 = outm(lb + 16, 2, 2);
+        ntk_matrix xnul = in(NULL, 4, 3);
+        EXPECT(ntk_kernel_limit(NULL, in(x, 4, 3), NULL, &lo, NULL, NULL, NULL),
+               NTK_STATUS_NULL_POINTER, "`network`");
+        EXPECT(ntk_kernel_limit(net, in(NULL, 4, 3), NULL, &lo, NULL, NULL, NULL),
+               NTK_STATUS_NULL_POINTER, "x1.data");
+        EXPECT(ntk_kernel_limit(net, in(x, 4, 3), &xnul, &lo, NULL, NULL, NULL),
+               NTK_STATUS_NULL_POINTER, "x2.data");
+        EXPECT(ntk_kernel_limit(net, in(x, 4, 3), NULL, NULL, NULL, NULL, NULL),
+               NTK_STATUS_NULL_POINTER, "nngp, sigma_dot and ntk");
+        ntk_matrix_mut lwrong = outm(lb, 4, 3);
+        EXPECT(ntk_kernel_limit(net, in(x, 4, 3), NULL, &lwrong, NULL, NULL, NULL),
+               NTK_STATUS_INVALID_ARGUMENT, "nngp is 4x3, expected 4x4");
+        EXPECT(ntk_kernel_limit(net, in(x, 4, 2), NULL, &lo, NULL, NULL, NULL),
+               NTK_STATUS_INVALID_ARGUMENT, "x1 has 2 columns");
+        ntk_matrix_mut same = lo;
+        EXPECT(ntk_kernel_limit(net, in(x, 4, 3), NULL, &lo, NULL, &same, NULL),
+               NTK_STATUS_INVALID_ARGUMENT, "nngp and ntk overlap");
+        ntk_matrix_mut inx = {xl, 2, 2, 2, 1};
+        EXPECT(ntk_kernel_limit(net, in(xl, 2, 3), NULL, NULL, &inx, NULL, NULL),
+               NTK_STATUS_INVALID_ARGUMENT, "sigma_dot overlaps the memory of x1");
+        xl[5] = NAN;
+        EXPECT(ntk_kernel_limit(net, in(xl, 4, 3), NULL, &lo, NULL, NULL, NULL),
+               NTK_STATUS_NON_FINITE, "x1[1,2]");
+        ntk_limit_points *lp = (ntk_limit_points *)(uintptr_t)0x77, *lps = lp;
+        EXPECT(ntk_limit_points_create(net, in(xl, 4, 3), NULL, &lp), NTK_STATUS_NON_FINITE,
+               "x[1,2]");
+        EXPECT(ntk_limit_points_create(NULL, in(x, 4, 3), NULL, &lp), NTK_STATUS_NULL_POINTER,
+               "`network`");
+        EXPECT(ntk_limit_points_create(net, in(x, 4, 3), NULL, NULL), NTK_STATUS_NULL_POINTER,
+               "`out`");
+        EXPECT(ntk_limit_points_create(net, in(x, 4, 2), NULL, &lp), NTK_STATUS_INVALID_ARGUMENT,
+               "x has 2 columns");
+        ntk_matrix hugepts = {x, (size_t)1 << 40, 3, 0, 1};
+        EXPECT(ntk_limit_points_create(net, hugepts, NULL, &lp), NTK_STATUS_ALLOCATION, "points");
+        if (lp != lps) {
+            fprintf(stderr, "FAIL: *out written by a failed ntk_limit_points_create\n");
+            failures++;
+        }
+        ntk_limit_points *p1 = NULL, *p3 = NULL;
+        const size_t w3[] = {3, 4, 4, 2};
+        ntk_network_config c3 = config(w3, 4);
+        ntk_network *deep = NULL;
+        if (ntk_limit_points_create(net, in(x, 4, 3), NULL, &p1) != NTK_STATUS_OK ||
+            ntk_network_create(&c3, &deep) != NTK_STATUS_OK ||
+            ntk_limit_points_create(deep, in(x, 4, 3), NULL, &p3) != NTK_STATUS_OK) {
+            fprintf(stderr, "FAIL: cannot prepare limit points: %s\n", ntk_last_error());
+            return 1;
+        }
+        size_t np = 77;
+        EXPECT(ntk_limit_points_len(NULL, &np), NTK_STATUS_NULL_POINTER, "`points`");
+        EXPECT(ntk_limit_points_len(p1, NULL), NTK_STATUS_NULL_POINTER, "`num_points`");
+        EXPECT(ntk_kernel_limit_tile(NULL, 0, 2, p1, 0, 2, &lo2, NULL, NULL, NULL),
+               NTK_STATUS_NULL_POINTER, "`p1`");
+        EXPECT(ntk_kernel_limit_tile(p1, 0, 2, NULL, 0, 2, &lo2, NULL, NULL, NULL),
+               NTK_STATUS_NULL_POINTER, "`p2`");
+        EXPECT(ntk_kernel_limit_tile(p1, 0, 2, p1, 0, 2, NULL, NULL, NULL, NULL),
+               NTK_STATUS_NULL_POINTER, "nngp, sigma_dot and ntk");
+        EXPECT(ntk_kernel_limit_tile(p1, 2, 2, p1, 0, 2, &lo2, NULL, NULL, NULL),
+               NTK_STATUS_INVALID_ARGUMENT, "i0 = 2, i1 = 2");
+        EXPECT(ntk_kernel_limit_tile(p1, 0, 2, p1, 3, 5, &lo2, NULL, NULL, NULL),
+               NTK_STATUS_INVALID_ARGUMENT, "j1 = 5");
+        EXPECT(ntk_kernel_limit_tile(p1, 0, 2, p3, 0, 2, &lo2, NULL, NULL, NULL),
+               NTK_STATUS_INVALID_ARGUMENT, "p1 and p2 were prepared for different limit kernels");
+        ntk_matrix_mut t23 = outm(lb + 16, 2, 3);
+        EXPECT(ntk_kernel_limit_tile(p1, 0, 2, p1, 0, 2, NULL, NULL, &t23, NULL),
+               NTK_STATUS_INVALID_ARGUMENT, "ntk is 2x3, expected 2x2");
+        if (np != 77) failures++;
+
+        /* empirical features and tiles */
+        ntk_empirical_features *f1 = NULL, *fs = (ntk_empirical_features *)(uintptr_t)0x78;
+        ntk_empirical_features *fo = fs;
+        EXPECT(ntk_empirical_features_create(NULL, in(x, 4, 3), NULL, &fo),
+               NTK_STATUS_NULL_POINTER, "`network`");
+        EXPECT(ntk_empirical_features_create(net, in(x, 4, 3), NULL, NULL),
+               NTK_STATUS_NULL_POINTER, "`out`");
+        EXPECT(ntk_empirical_features_create(net, in(xl, 4, 3), NULL, &fo), NTK_STATUS_NON_FINITE,
+               "x[1,2]");
+        EXPECT(ntk_empirical_features_create(net, hugepts, NULL, &fo), NTK_STATUS_ALLOCATION,
+               "points");
+        if (fo != fs) {
+            fprintf(stderr, "FAIL: *out written by a failed ntk_empirical_features_create\n");
+            failures++;
+        }
+        if (ntk_empirical_features_create(net, in(x, 4, 3), NULL, &f1) != NTK_STATUS_OK) {
+            fprintf(stderr, "FAIL: cannot prepare features: %s\n", ntk_last_error());
+            return 1;
+        }
+        EXPECT(ntk_empirical_features_len(NULL, &np), NTK_STATUS_NULL_POINTER, "`features`");
+        EXPECT(ntk_kernel_empirical_tile(NULL, f1, 0, 2, f1, 0, 2, 0, lo2, NULL),
+               NTK_STATUS_NULL_POINTER, "`network`");
+        EXPECT(ntk_kernel_empirical_tile(net, NULL, 0, 2, f1, 0, 2, 0, lo2, NULL),
+               NTK_STATUS_NULL_POINTER, "`f1`");
+        EXPECT(ntk_kernel_empirical_tile(net, f1, 0, 2, NULL, 0, 2, 0, lo2, NULL),
+               NTK_STATUS_NULL_POINTER, "`f2`");
+        EXPECT(ntk_kernel_empirical_tile(net, f1, 3, 1, f1, 0, 2, 0, lo2, NULL),
+               NTK_STATUS_INVALID_ARGUMENT, "i0 = 3, i1 = 1");
+        EXPECT(ntk_kernel_empirical_tile(net, f1, 0, 2, f1, 0, 2, 2, lo2, NULL),
+               NTK_STATUS_INVALID_ARGUMENT, "mode = 2");
+        EXPECT(ntk_kernel_empirical_tile(net, f1, 0, 2, f1, 0, 2, NTK_KERNEL_MODE_FULL, lo2, NULL),
+               NTK_STATUS_INVALID_ARGUMENT, "out is 2x2, expected 4x4");
+        UNTOUCHED(lb, 64);
+
+        /* overflow: finite inputs, non-finite kernels */
+        double lbig[12], lk[16];
+        for (int i = 0; i < 12; i++) lbig[i] = 1e200;
+        ntk_matrix_mut lko = outm(lk, 4, 4);
+        EXPECT(ntk_kernel_limit(net, in(lbig, 4, 3), NULL, NULL, NULL, &lko, NULL),
+               NTK_STATUS_NUMERICAL, "ntk[");
+        ntk_empirical_features *fb = NULL;
+        if (ntk_empirical_features_create(net, in(lbig, 4, 3), NULL, &fb) == NTK_STATUS_OK) {
+            EXPECT(ntk_kernel_empirical_tile(net, fb, 0, 2, fb, 0, 2, 0, outm(lk, 2, 2), NULL),
+                   NTK_STATUS_NUMERICAL, "out[");
+        } else {
+            fprintf(stderr, "FAIL: features of 1e200: %s\n", ntk_last_error());
+            failures++;
+        }
+
+        /* features of a network whose parameters changed since */
+        double pc[64];
+        ntk_network_get_params(net, pc, p);
+        pc[0] += 0.5;
+        ntk_network_set_params(net, pc, p);
+        EXPECT(ntk_kernel_empirical_tile(net, f1, 0, 2, f1, 0, 2, 0, outm(lk, 2, 2), NULL),
+               NTK_STATUS_INVALID_ARGUMENT, "f1 was computed with different parameters");
+        pc[0] -= 0.5;
+        ntk_network_set_params(net, pc, p);
+
+        ntk_limit_points_free(NULL);
+        ntk_empirical_features_free(NULL);
+        ntk_limit_points_free(p1);
+        ntk_limit_points_free(p3);
+        ntk_empirical_features_free(f1);
+        ntk_empirical_features_free(fb);
+        ntk_network_free(deep);
+    }
+
     UNTOUCHED(buf, 256);
     UNTOUCHED(params, 64);
     if (h != sentinel) {
