@@ -1151,6 +1151,8 @@ pub struct LimitModel {
     pub activation: c_int,
     pub param: f64,
     pub beta: f64,
+    /// No closed form: the (costly) numerical method.
+    pub numerical: bool,
 }
 
 /// Decodes a limit-kernel network (every activation including leaky ReLU with any slope and the
@@ -1175,6 +1177,11 @@ pub fn make_limit_model(b: &mut Bytes<'_>) -> Option<LimitModel> {
         23 => c_int::MAX,
         a => (a % 11) as c_int,
     };
+    // Activations without a closed form cost up to ~10 ms per highly correlated pair and layer
+    // under ASan (nested quadrature): depth <= 3 keeps every input well below the 10 s timeout.
+    let numerical = matches!(activation, 4..=7 | 10);
+    let depth = if numerical { depth.min(3) } else { depth };
+    widths.truncate(depth + 1);
     let param = match b.u8() % 4 {
         0 => b.value(),
         _ => (b.u8() as f64 - 128.0) / 64.0,
@@ -1218,6 +1225,7 @@ pub fn make_limit_model(b: &mut Bytes<'_>) -> Option<LimitModel> {
         activation,
         param,
         beta,
+        numerical,
     })
 }
 
@@ -1330,15 +1338,17 @@ fn close(a: f64, b: f64, rel: f64) -> bool {
 pub fn fuzz_limit(data: &[u8]) -> Option<ntk_status> {
     let mut b = Bytes::new(data);
     let m = make_limit_model(&mut b)?;
+    // At most 3 points per set for the numerical method (cost, see make_limit_model).
+    let small = if m.numerical { 3 } else { 6 };
     let n1 = if b.u8() % 8 == 0 {
         b.size(6)
     } else {
-        1 + b.below(6)
+        1 + b.below(6).min(small - 1)
     };
     let n2 = if b.u8() % 8 == 0 {
         b.size(6)
     } else {
-        1 + b.below(6)
+        1 + b.below(6).min(small - 1)
     };
     let (r1, c1) = shape_near(&mut b, n1, m.n0);
     let mut x1 = Buffer::new(&mut b, r1, c1, false);
@@ -1512,16 +1522,20 @@ pub fn fuzz_limit(data: &[u8]) -> Option<ntk_status> {
                 }
             }
         }
-        let other = if x2_kind == 0 { Some(&x1m) } else { None };
-        let (st2, again) = limit_all(net, x1m, other, n1, n2);
-        assert_eq!(st2, ntk_status::Ok, "{}", last_error());
-        for k in 0..3 {
-            assert_eq!(
-                bits(&again[k]),
-                bits(&all[k]),
-                "{}: x2 = x1 explicitly differs from x2 = NULL",
-                names[k]
-            );
+        // (The detection of x2 = x1 does not depend on the activation: checked with the cheap
+        // closed forms only.)
+        if !m.numerical {
+            let other = if x2_kind == 0 { Some(&x1m) } else { None };
+            let (st2, again) = limit_all(net, x1m, other, n1, n2);
+            assert_eq!(st2, ntk_status::Ok, "{}", last_error());
+            for k in 0..3 {
+                assert_eq!(
+                    bits(&again[k]),
+                    bits(&all[k]),
+                    "{}: x2 = x1 explicitly differs from x2 = NULL",
+                    names[k]
+                );
+            }
         }
         // Independent recursion for the homogeneous activations on the diagonal.
         let c = match m.activation {
@@ -1775,6 +1789,7 @@ fn fuzz_limit_tiles(b: &mut Bytes<'_>) -> Option<ntk_status> {
     let count = |b: &mut Bytes<'_>| match b.u8() % 16 {
         0 if closed => 129 + b.below(200),
         1 => b.size(8),
+        _ if m.numerical => 1 + b.below(4),
         _ => 1 + b.below(8),
     };
     let n1 = count(b);
