@@ -1796,7 +1796,9 @@ fn fuzz_limit_tiles(b: &mut Bytes<'_>) -> Option<ntk_status> {
     let (r1, c1) = shape_near(b, n1, m.n0);
     let x1 = points_buffer(b, r1, c1);
     let (st, p1) = limit_points(b, m.net.0, &x1, "ntk_limit_points_create(x1)");
-    let p1 = p1?;
+    let Some(p1) = p1 else {
+        return Some(st);
+    };
     if x1.cols != m.n0 {
         panic!("points of {} columns accepted for n_0 = {}", x1.cols, m.n0);
     }
@@ -1849,6 +1851,7 @@ fn fuzz_limit_tiles(b: &mut Bytes<'_>) -> Option<ntk_status> {
     // The points outlive the network (sometimes freed right away).
     let keep_net = b.u8() % 4 != 0;
     let net = if keep_net { Some(m.net) } else { None };
+    let mut last = st;
     for _ in 0..1 + b.below(4) {
         let (i0, i1) = tile_range(b, n1);
         let (j0, j1) = tile_range(b, n2);
@@ -1907,6 +1910,7 @@ fn fuzz_limit_tiles(b: &mut Bytes<'_>) -> Option<ntk_status> {
             )
         };
         check_status(st, "ntk_kernel_limit_tile");
+        last = st;
         check_names_argument(
             st,
             &[
@@ -1979,7 +1983,7 @@ fn fuzz_limit_tiles(b: &mut Bytes<'_>) -> Option<ntk_status> {
         }
     }
     drop(net);
-    Some(st)
+    Some(last)
 }
 
 /// Features with checks of the create/len contract; None when creation failed.
@@ -2127,6 +2131,7 @@ fn fuzz_empirical_tiles(b: &mut Bytes<'_>) -> Option<ntk_status> {
     // Sometimes the network changes after the features were made (and is restored later).
     let theta = params_of(m.net.0, m.p);
     let mut changed = false;
+    let mut last = ntk_status::Ok;
     for _ in 0..1 + b.below(4) {
         if b.u8() % 8 == 0 {
             let mut t2 = theta.clone();
@@ -2183,6 +2188,7 @@ fn fuzz_empirical_tiles(b: &mut Bytes<'_>) -> Option<ntk_status> {
             )
         };
         check_status(st, "ntk_kernel_empirical_tile");
+        last = st;
         check_names_argument(
             st,
             &["network", "f1", "f2", "i0", "i1", "j0", "j1", "mode", "out"],
@@ -2231,5 +2237,5 @@ fn fuzz_empirical_tiles(b: &mut Bytes<'_>) -> Option<ntk_status> {
             }
         }
     }
-    Some(ntk_status::Ok)
+    Some(last)
 }
