@@ -482,7 +482,8 @@ enum ntk_status ntk_limit_points_len(const struct ntk_limit_points *points, size
 // Sigma^(L), Sigma-dot^(L) and the NTK Theta^(L) (see ntk_kernel_limit for the recursion).
 //
 // - `nngp`, `sigma_dot`, `ntk`: each NULL or a (i1-i0) x (j1-j0) output, element (a, b) =
-//   K(x1_{i0+a}, x2_{j0+b}); at least one. Outputs must not overlap each other.
+//   K(x1_{i0+a}, x2_{j0+b}); at least one (all NULL -> NTK_STATUS_NULL_POINTER). Outputs must
+//   not overlap each other.
 // - Same handle for `p1` and `p2`: the kernel of X2 = X1, whose diagonal entries (i = j) take
 //   the per-point chain; blocks assembled equal ntk_kernel_limit with x2 = NULL bit for bit.
 //   Different handles: the kernel of ntk_kernel_limit with x2 given, also bit for bit.
