@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Fuzz smoke test: runs each cargo-fuzz target of fuzz/ for FUZZ_SECONDS (default 25) seconds
-# under AddressSanitizer and fails on the first crash, panic, leak, timeout or OOM.
+# Fuzz smoke test: runs each cargo-fuzz target of fuzz/ (forward, empirical, jacobian, flow,
+# spectrum, train, limit, tiles: `cargo fuzz list`) for FUZZ_SECONDS (default 25) seconds under
+# AddressSanitizer and fails on the first crash, panic, leak, timeout or OOM.
 #
 #   scripts/fuzz-smoke.sh                 # every target, 25 s each
 #   FUZZ_SECONDS=300 scripts/fuzz-smoke.sh empirical
