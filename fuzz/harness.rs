@@ -1178,9 +1178,10 @@ pub fn make_limit_model(b: &mut Bytes<'_>) -> Option<LimitModel> {
         a => (a % 11) as c_int,
     };
     // Activations without a closed form cost up to ~10 ms per highly correlated pair and layer
-    // under ASan (nested quadrature): depth <= 3 keeps every input well below the 10 s timeout.
+    // under ASan (nested quadrature; a custom tanh at depth 3 took 4.5 s): depth <= 2 keeps every
+    // input well below the 10 s timeout.
     let numerical = matches!(activation, 4..=7 | 10);
-    let depth = if numerical { depth.min(3) } else { depth };
+    let depth = if numerical { depth.min(2) } else { depth };
     widths.truncate(depth + 1);
     let param = match b.u8() % 4 {
         0 => b.value(),
@@ -1926,7 +1927,9 @@ fn fuzz_limit_tiles(b: &mut Bytes<'_>) -> Option<ntk_status> {
             ],
             "ntk_kernel_limit_tile",
         );
-        if nulls == 1 || p2_null {
+        let no_output = requested.iter().all(|r| !r);
+        if nulls == 1 || p2_null || no_output {
+            // (No output at all is reported before the points and ranges.)
             assert_eq!(st, ntk_status::NullPointer);
         } else if !compatible {
             assert_eq!(
@@ -1937,7 +1940,7 @@ fn fuzz_limit_tiles(b: &mut Bytes<'_>) -> Option<ntk_status> {
         } else if !valid {
             assert_eq!(st, ntk_status::InvalidArgument, "bad range accepted");
         }
-        if requested.iter().all(|r| !r) || dup {
+        if dup {
             assert_ne!(st, ntk_status::Ok);
         }
         if st == ntk_status::Cancelled {
