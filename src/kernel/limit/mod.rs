@@ -50,7 +50,7 @@ pub mod quadrature;
 use crate::activation::Activation;
 use crate::error::{checked_mul, try_zeroed};
 use crate::linalg::{gemm, MatMut, MatRef};
-use crate::parallel::{for_each_item, Progress};
+use crate::parallel::{for_each_item, for_each_item_init, Progress};
 use crate::{invalid, Error, Result};
 use closed_form::ClosedForm;
 use std::borrow::Cow;
@@ -508,9 +508,71 @@ impl<'a> LimitPlan<'a> {
         Ok(())
     }
 
-    /// Computes the tile rows i0..i1 × cols j0..j1 (≤ TILE each) and hands each entry
-    /// (i, j, [Σ, Σ̇, Θ]) to `emit`. With `lower_only`, only entries with j ≤ i.
+    /// Computes the tile rows i0..i1 × cols j0..j1 (≤ TILE each) into `out`. With
+    /// `lower_only`, only entries with j ≤ i (mirrored when `out.mirror`).
+    ///
+    /// # Safety
+    /// The tile's elements (and their mirrors) lie inside the outputs and no other thread
+    /// writes them.
     unsafe fn tile(
+        &self,
+        i0: usize,
+        i1: usize,
+        j0: usize,
+        j1: usize,
+        lower_only: bool,
+        sc: &mut Scratch,
+        out: &TileOut,
+    ) {
+        // One copy of the tile loop per instruction set, chosen per tile: the fused chain is
+        // inlined into it (all copies give the same bits, see `chain`).
+        #[cfg(target_arch = "x86_64")]
+        {
+            if fastmath::has_avx512() {
+                return self.tile_avx512(i0, i1, j0, j1, lower_only, sc, out);
+            }
+            if fastmath::has_avx2() {
+                return self.tile_avx2(i0, i1, j0, j1, lower_only, sc, out);
+            }
+        }
+        self.tile_impl(i0, i1, j0, j1, lower_only, sc, out)
+    }
+
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx512f,avx2,fma")]
+    #[allow(clippy::too_many_arguments)]
+    unsafe fn tile_avx512(
+        &self,
+        i0: usize,
+        i1: usize,
+        j0: usize,
+        j1: usize,
+        lower_only: bool,
+        sc: &mut Scratch,
+        out: &TileOut,
+    ) {
+        self.tile_impl(i0, i1, j0, j1, lower_only, sc, out)
+    }
+
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx2,fma")]
+    #[allow(clippy::too_many_arguments)]
+    unsafe fn tile_avx2(
+        &self,
+        i0: usize,
+        i1: usize,
+        j0: usize,
+        j1: usize,
+        lower_only: bool,
+        sc: &mut Scratch,
+        out: &TileOut,
+    ) {
+        self.tile_impl(i0, i1, j0, j1, lower_only, sc, out)
+    }
+
+    #[inline(always)]
+    #[allow(clippy::too_many_arguments)]
+    unsafe fn tile_impl(
         &self,
         i0: usize,
         i1: usize,
@@ -674,7 +736,8 @@ impl<'a> LimitPlan<'a> {
         if out.mirror {
             // (j, i) ← (i, j) for the entries written above, j ≠ i: row by row of the mirror
             // block, so the writes are contiguous for row-major outputs (the reads come from
-            // the block just written, still in cache; 8×8 blocking measured no faster).
+            // the block just written, still in cache). Bound by the stores' memory traffic:
+            // 8×8 register-blocked transposes measured no faster.
             for r in out.raws.iter().flatten() {
                 for j in j0..j1 {
                     let i_start = if lower_only { (j + 1).max(i0) } else { i0 };
@@ -754,15 +817,16 @@ pub fn limit_kernel(
     } else {
         (0..ti).flat_map(|a| (0..tj).map(move |b| (a, b))).collect()
     };
-    for_each_item(tiles.len(), progress, |t| {
+    // Scratch is per worker (allocating it per tile cost 6 % in page faults at N = 2000).
+    let scratch = || Scratch::new(TILE.min(n1), TILE.min(n2), spec.depth - 1);
+    for_each_item_init(tiles.len(), progress, scratch, |sc, t| {
         let (a, b) = tiles[t];
         let (i0, i1) = (a * TILE, ((a + 1) * TILE).min(n1));
         let (j0, j1) = (b * TILE, ((b + 1) * TILE).min(n2));
-        let mut sc = Scratch::new(i1 - i0, j1 - j0, spec.depth - 1);
         // SAFETY: tile (a, b) and, when symmetric, its mirror (b, a) are written only by this
         // item; on diagonal tiles only the lower triangle is computed and mirrored.
         unsafe {
-            plan.tile(i0, i1, j0, j1, sym && a == b, &mut sc, &tile_out);
+            plan.tile(i0, i1, j0, j1, sym && a == b, sc, &tile_out);
         }
     })
 }
