@@ -122,20 +122,26 @@ fn chain_loop<M: PairMap>(
 ) {
     let w = s12.len();
     let (dot, theta) = (&mut dot[..w], &mut theta[..w]);
-    theta.copy_from_slice(s12);
-    dot.fill(0.0);
+    if r.layers == 0 {
+        theta.copy_from_slice(s12);
+        dot.fill(0.0);
+    }
     for l in 0..r.layers {
+        // Θ^(1) = Σ^(1): the first layer reads it from s12 (no separate copy pass).
+        let first = l == 0;
         let (si, di, mi) = (r.var_i[l], r.sd_i[l], r.mean_i[l]);
         let off = l * r.stride;
         let sj = &r.var_j[off..off + w];
         let dj = &r.sd_j[off..off + w];
         let mj = &r.mean_j[off..off + w];
         for k in 0..w {
-            let (e, ed) = map.pair(si, sj[k], di, dj[k], mi, mj[k], s12[k]);
+            let s12_in = s12[k];
+            let (e, ed) = map.pair(si, sj[k], di, dj[k], mi, mj[k], s12_in);
             let s = e + r.beta2;
             s12[k] = s;
             dot[k] = ed;
-            theta[k] = theta[k].mul_add(ed, s);
+            let th = if first { s12_in } else { theta[k] };
+            theta[k] = th.mul_add(ed, s);
         }
     }
 }
