@@ -109,21 +109,7 @@ pub fn for_each_item<F>(n: usize, progress: &mut Progress<'_>, work: F) -> Resul
 where
     F: Fn(usize) + Sync + Send,
 {
-    let (threads, p) = pool();
-    if !progress.has_callback() {
-        p.install(|| (0..n).into_par_iter().for_each(&work));
-        return Ok(());
-    }
-    progress.report(0, n as u64)?;
-    let wave = (4 * threads).max(1);
-    let mut start = 0;
-    while start < n {
-        let end = (start + wave).min(n);
-        p.install(|| (start..end).into_par_iter().for_each(&work));
-        start = end;
-        progress.report(end as u64, n as u64)?;
-    }
-    Ok(())
+    for_each_item_init(n, progress, || (), |_, i| work(i))
 }
 
 /// [`for_each_item`] with per-worker state: `init()` builds a state (scratch buffers) that a

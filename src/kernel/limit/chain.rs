@@ -55,6 +55,20 @@ trait PairMap {
     fn pair(&self, si: f64, sj: f64, di: f64, dj: f64, mi: f64, mj: f64, x: f64) -> (f64, f64);
 }
 
+/// The snapped covariance and det = s_i s_j − s12² of a pair with p = s_i s_j and √p ≈ √s_i √s_j.
+/// det is formed with one rounding; the snap condition s12² ≥ s_i s_j (1 − SNAP_REL) is
+/// det ≤ SNAP_REL·p, and a snapped pair gets s12 = ±√s_i √s_j and det = 0 exactly.
+#[inline(always)]
+fn snap(p: f64, sqrt_p: f64, x: f64) -> (f64, f64) {
+    let det = (-x).mul_add(x, p);
+    let snapped = det <= SNAP_REL * p;
+    if snapped {
+        (sqrt_p.copysign(x), 0.0)
+    } else {
+        (x, det)
+    }
+}
+
 /// Leaky ReLU with slope a (ReLU: a = 0); see [`super::closed_form`] for the formulas.
 /// `ZERO`: some point has variance 0 (x = 0 with β = 0), whose pairs need the deterministic
 /// rule; without such points the selects are left out (same bits either way).
@@ -68,13 +82,7 @@ struct LeakyRelu<const ZERO: bool> {
 impl<const ZERO: bool> PairMap for LeakyRelu<ZERO> {
     #[inline(always)]
     fn pair(&self, si: f64, sj: f64, di: f64, dj: f64, mi: f64, mj: f64, x: f64) -> (f64, f64) {
-        let p = si * sj;
-        // det = s_i s_j − s12² with one rounding; the snap condition s12² ≥ s_i s_j (1 − SNAP_REL)
-        // is det ≤ SNAP_REL·s_i s_j, and a snapped pair has det = 0 exactly.
-        let det = (-x).mul_add(x, p);
-        let snap = det <= SNAP_REL * p;
-        let x = if snap { (di * dj).copysign(x) } else { x };
-        let det = if snap { 0.0 } else { det };
+        let (x, det) = snap(si * sj, di * dj, x);
         let rd = det.sqrt();
         // (√det, s12) ≠ (0, 0) unless s_i s_j = 0, the ZERO case.
         let theta = if ZERO {
@@ -99,11 +107,7 @@ struct Erf;
 impl PairMap for Erf {
     #[inline(always)]
     fn pair(&self, si: f64, sj: f64, di: f64, dj: f64, _: f64, _: f64, x: f64) -> (f64, f64) {
-        let p = si * sj;
-        let det = (-x).mul_add(x, p);
-        let snap = det <= SNAP_REL * p;
-        let x = if snap { (di * dj).copysign(x) } else { x };
-        let det = if snap { 0.0 } else { det };
+        let (x, det) = snap(si * sj, di * dj, x);
         let d = 1.0 + 2.0 * (si + sj) + 4.0 * det;
         let rd = d.sqrt(); // ≥ 1
         let th = atan2_upper_nonzero(2.0 * x.abs(), rd);

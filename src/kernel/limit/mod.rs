@@ -389,6 +389,27 @@ impl Scratch {
     }
 }
 
+/// A copy of `LimitPlan::tile_impl` compiled with the given target features.
+macro_rules! tile_for_isa {
+    ($name:ident, $features:literal) => {
+        #[cfg(target_arch = "x86_64")]
+        #[target_feature(enable = $features)]
+        #[allow(clippy::too_many_arguments)]
+        unsafe fn $name(
+            &self,
+            i0: usize,
+            i1: usize,
+            j0: usize,
+            j1: usize,
+            lower_only: bool,
+            sc: &mut Scratch,
+            out: &TileOut,
+        ) {
+            self.tile_impl(i0, i1, j0, j1, lower_only, sc, out)
+        }
+    };
+}
+
 impl<'a> LimitPlan<'a> {
     /// Validates the inputs and computes the per-point data (O(N·L) work, in parallel).
     /// `x2 = None` means X2 = X1; a view identical to `x1` is detected as the same.
@@ -538,37 +559,8 @@ impl<'a> LimitPlan<'a> {
         self.tile_impl(i0, i1, j0, j1, lower_only, sc, out)
     }
 
-    #[cfg(target_arch = "x86_64")]
-    #[target_feature(enable = "avx512f,avx2,fma")]
-    #[allow(clippy::too_many_arguments)]
-    unsafe fn tile_avx512(
-        &self,
-        i0: usize,
-        i1: usize,
-        j0: usize,
-        j1: usize,
-        lower_only: bool,
-        sc: &mut Scratch,
-        out: &TileOut,
-    ) {
-        self.tile_impl(i0, i1, j0, j1, lower_only, sc, out)
-    }
-
-    #[cfg(target_arch = "x86_64")]
-    #[target_feature(enable = "avx2,fma")]
-    #[allow(clippy::too_many_arguments)]
-    unsafe fn tile_avx2(
-        &self,
-        i0: usize,
-        i1: usize,
-        j0: usize,
-        j1: usize,
-        lower_only: bool,
-        sc: &mut Scratch,
-        out: &TileOut,
-    ) {
-        self.tile_impl(i0, i1, j0, j1, lower_only, sc, out)
-    }
+    tile_for_isa!(tile_avx512, "avx512f,avx2,fma");
+    tile_for_isa!(tile_avx2, "avx2,fma");
 
     #[inline(always)]
     #[allow(clippy::too_many_arguments)]
