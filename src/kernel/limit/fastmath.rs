@@ -55,6 +55,7 @@ fn atan_ratio<const MAYBE_ZERO: bool>(mn: f64, mx: f64) -> f64 {
     let den = if !MAYBE_ZERO || mx > 0.0 { den } else { 1.0 };
     let hi = if big { ATAN1_HI } else { 0.0 };
     let lo = if big { ATAN1_LO } else { 0.0 };
+    // (An f32-seeded Newton quotient instead of this division measured 12 % slower here.)
     let t = num / den;
     let z = t * t;
     let w = z * z;
@@ -219,6 +220,13 @@ mod tests {
             (3.0, 1e300),
             (1e-8, 1.0),
             (1.0, 1.0 - 1e-16),
+            // Subnormal and huge operands (the scaling in `quotient`).
+            (5e-324, 1.0),
+            (1e-310, 3e-310),
+            (3e-310, -1e-310),
+            (2.5e-308, 2.0e-308),
+            (1.0e308, 2.0e307),
+            (-3.0e307, 8.0e307),
         ] {
             ys.push(y);
             xs.push(x);
