@@ -467,3 +467,42 @@ fn legitimate_stiff_looking_flows_are_integrated() {
         assert!((a > b) == target_first, "point {i}: {a} {b}");
     }
 }
+
+/// Found by the flow fuzzer (fuzz/regressions/flow/crash-mse-residual-overflow): finite f0 and y
+/// whose difference overflows made the MSE closed form return OK with an infinite state. The
+/// call now fails with NUMERICAL and leaves the flow unchanged.
+#[test]
+fn overflowing_mse_state_is_rejected() {
+    let (kern, y, f0) = ([8.0], [-1e300], [f64::MAX]);
+    for method in 0..=2 {
+        let opts = ntk_flow_options {
+            method,
+            rtol: 0.0,
+            atol: 0.0,
+            krylov_tol: 0.0,
+        };
+        let mut h = null_mut();
+        let st = unsafe {
+            ntk_flow_create(
+                m(&kern, 1, 1),
+                m(&y, 1, 1),
+                m(&f0, 1, 1),
+                null(),
+                null(),
+                0,
+                &opts,
+                &mut h,
+            )
+        };
+        assert_eq!(st, ntk_status::Ok);
+        let flow = Flow(h);
+        let st = unsafe { ntk_flow_step(flow.0, 1.25, null()) };
+        assert_eq!(st, ntk_status::Numerical, "method {method}");
+        let (mut out, mut t) = ([0.0], -1.0);
+        unsafe {
+            assert_eq!(ntk_flow_outputs(flow.0, mm(&mut out, 1, 1)), ntk_status::Ok);
+            ntk_flow_time(flow.0, &mut t);
+        }
+        assert_eq!((out[0], t), (f64::MAX, 0.0));
+    }
+}

@@ -299,7 +299,7 @@ impl Flow {
         let out = if self.uses_ode() {
             let mut state = self.current.clone();
             self.integrate(self.time, t, &mut state, progress)?;
-            state
+            check_state(state, t)?
         } else {
             let saved = (
                 self.spectral.is_some(),
@@ -309,7 +309,8 @@ impl Flow {
             let result = progress
                 .report(0, 1)
                 .and_then(|()| self.evaluate_mse(&[t]))
-                .and_then(|mut outs| progress.report(1, 1).map(|()| outs.pop().unwrap()));
+                .and_then(|mut outs| check_state(outs.pop().unwrap(), t))
+                .and_then(|out| progress.report(1, 1).map(|()| out));
             match result {
                 Ok(out) => out,
                 Err(e) => {
@@ -568,6 +569,21 @@ impl Flow {
         }
         Ok(())
     }
+}
+
+/// A new state must have finite training outputs: finite inputs can still overflow (e.g.
+/// f0 − y beyond the double range in the MSE closed form). Test outputs may overflow; they are
+/// reported by `ntk_flow_predict`.
+fn check_state(state: FlowOutputs, t: f64) -> Result<FlowOutputs> {
+    if let Some(i) = state.train.iter().position(|v| !v.is_finite()) {
+        return Err(Error::Numerical(format!(
+            "the training output {i} at t = {} is {}: the flow overflows the double range \
+             (f0 - y or the kernel too large); the flow is unchanged",
+            ode::fmt_time(t),
+            state.train[i]
+        )));
+    }
+    Ok(state)
 }
 
 fn check_time(t: f64, cost: Cost) -> Result<()> {
