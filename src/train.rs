@@ -34,11 +34,20 @@ pub fn train(
     mut loss_history: Option<&mut [f64]>,
     progress: &mut Progress<'_>,
 ) -> Result<()> {
-    net.check_input(x, "x")?;
+    // Every cheap shape check before the O(N·n_0) finiteness scans: a stride-0 view can
+    // describe billions of rows, and a mismatched y must not wait for a scan of x.
     let (n, k) = (x.rows(), net.output_dim());
+    if x.cols() != net.input_dim() {
+        return invalid!(
+            "x has {} columns, the network's input dimension n_0 is {}",
+            x.cols(),
+            net.input_dim()
+        );
+    }
     if y.rows() != n || y.cols() != k {
         return invalid!("y is {}x{}, expected {n}x{k} (N x n_L)", y.rows(), y.cols());
     }
+    net.check_input(x, "x")?;
     crate::network::check_finite(y, "y")?;
     if !learning_rate.is_finite() {
         return Err(Error::NonFinite(format!("learning_rate = {learning_rate}")));
