@@ -1156,6 +1156,12 @@ pub fn fuzz_train(data: &[u8]) -> Option<ntk_status> {
     check_status(st, "ntk_network_train");
     let mut after = vec![0.0; m.p];
     unsafe { ntk_network_get_params(m.net.0, after.as_mut_ptr(), m.p) };
+    if std::env::var_os("NTK_FUZZ_DEBUG").is_some() {
+        eprintln!(
+            "train st {st:?} cost {cost} lr {lr} steps {steps} hist {with_history} cancel {cancel_at} x {:?} y {:?} before {before:?} after {after:?} err {}",
+            x.data, y.data, last_error()
+        );
+    }
     assert!(
         after.iter().all(|v| v.is_finite()),
         "non-finite parameters after train"

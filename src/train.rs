@@ -22,7 +22,8 @@ use crate::{invalid, Error, Result};
 /// network holding θ_s (the s completed steps are kept, each applied whole) and loss_history
 /// filled in entries 0..=s.
 /// If the loss becomes non-finite (divergence) at step s, θ is restored to θ_{s−1} and
-/// `Error::Numerical` is returned.
+/// `Error::Numerical` is returned; if a parameter becomes non-finite in step s (with a finite
+/// loss), θ is restored to θ_s and `Error::Numerical` is returned.
 #[allow(clippy::too_many_arguments)]
 pub fn train(
     net: &mut Network,
@@ -101,6 +102,16 @@ pub fn train(
         previous.copy_from_slice(net.params());
         for (t, g) in net.params_mut().iter_mut().zip(&grad) {
             *t -= learning_rate * g;
+        }
+        // The loss can stay finite with non-finite parameters (e.g. a NaN gradient of a unit
+        // that ReLU switches off, from inputs near the double range): restore θ_s.
+        if let Some(i) = net.params().iter().position(|v| !v.is_finite()) {
+            let v = net.params()[i];
+            net.params_mut().copy_from_slice(&previous);
+            return Err(Error::Numerical(format!(
+                "parameter {i} is {v} after step {s} (the gradient overflowed; inputs or \
+                 learning rate too large?); the parameters of step {s} are kept"
+            )));
         }
     }
     progress.report(steps as u64, steps as u64)?;
