@@ -289,14 +289,31 @@ enum ntk_status ntk_flow_create(struct ntk_matrix kernel,
 // Frees a flow. NULL is accepted and ignored.
 void ntk_flow_free(struct ntk_flow *flow);
 
-// Advances the flow by `dt` (> 0, finite). Mutates the handle (exclusive access needed); on
-// failure the flow is unchanged.
-enum ntk_status ntk_flow_step(struct ntk_flow *flow, double dt);
+// Advances the flow by `dt` (> 0, finite): the same as ntk_flow_set_time(flow, t + dt,
+// options) at the current time t. Mutates the handle (exclusive access needed); on failure,
+// including NTK_STATUS_CANCELLED, the flow is unchanged.
+enum ntk_status ntk_flow_step(struct ntk_flow *flow, double dt, const struct ntk_options *options);
 
 // Moves the flow to the absolute time `t` >= 0 (t = INFINITY allowed for MSE: kernel regression
 // with the pseudo-inverse). MSE: closed form from t = 0; other costs: integrated from the
-// current time (backwards if earlier). Mutates the handle; unchanged on failure.
-enum ntk_status ntk_flow_set_time(struct ntk_flow *flow, double t);
+// current time (backwards if earlier). Mutates the handle (exclusive access needed).
+//
+// `options`: NULL or a progress/cancel callback, called on the calling thread. The ODE method
+// (cross-entropy, or NTK_FLOW_METHOD_ODE) reports (done, 1000000), done/1000000 being the
+// fraction of the interval integrated: before the first step, every 1 to 64 integrator steps
+// (fewer for larger kernels) and after the last; the closed-form MSE paths report (0, 1) before
+// and (1, 1) after their work. On NTK_STATUS_CANCELLED, as on any failure, the flow is exactly as
+// before the call (time, outputs, caches) and stays usable: a later call gives bit-identical
+// results to a flow that was never cancelled.
+//
+// An ODE request that the stability of the explicit integrator makes hopeless (more than 10^7
+// steps: a kernel with a huge lambda_max, or a huge interval) fails fast with
+// NTK_STATUS_NUMERICAL and a message naming the interval and the step estimate: for MSE before
+// integrating (lambda_max(K) bound), for other costs after a few hundred steps (extrapolated
+// step size).
+enum ntk_status ntk_flow_set_time(struct ntk_flow *flow,
+                                  double t,
+                                  const struct ntk_options *options);
 
 // Writes the current time to `*t`. Read-only (safe concurrently with other read-only calls).
 enum ntk_status ntk_flow_time(const struct ntk_flow *flow, double *t);
@@ -519,8 +536,9 @@ enum ntk_status ntk_kernel_limit_tile(const struct ntk_limit_points *p1,
 //
 // Mutates the network (exclusive access needed). On NTK_STATUS_CANCELLED the network holds the
 // parameters theta_s after the s completed steps (each step is applied whole) and loss_history
-// is filled in entries 0..=s. If the loss becomes non-finite the parameters of the previous step are
-// restored and NTK_STATUS_NUMERICAL is returned. Cost per step: one forward + backward pass.
+// is filled in entries 0..=s. If the loss becomes non-finite, or a step would make a parameter
+// non-finite, the parameters before that step are restored and NTK_STATUS_NUMERICAL is returned
+// (the parameters are always finite after the call). Cost per step: one forward + backward pass.
 enum ntk_status ntk_network_train(struct ntk_network *network,
                                   struct ntk_matrix x,
                                   struct ntk_matrix y,

@@ -109,9 +109,26 @@ pub fn for_each_item<F>(n: usize, progress: &mut Progress<'_>, work: F) -> Resul
 where
     F: Fn(usize) + Sync + Send,
 {
+    for_each_item_init(n, progress, || (), |_, i| work(i))
+}
+
+/// [`for_each_item`] with per-worker state: `init()` builds a state (scratch buffers) that a
+/// worker reuses for the items it runs (rayon's `for_each_init`: `init` runs once per split of
+/// the item range, far fewer times than once per item). Results must not depend on which state
+/// ran an item.
+pub fn for_each_item_init<S, I, F>(
+    n: usize,
+    progress: &mut Progress<'_>,
+    init: I,
+    work: F,
+) -> Result<()>
+where
+    I: Fn() -> S + Sync + Send,
+    F: Fn(&mut S, usize) + Sync + Send,
+{
     let (threads, p) = pool();
     if !progress.has_callback() {
-        p.install(|| (0..n).into_par_iter().for_each(&work));
+        p.install(|| (0..n).into_par_iter().for_each_init(&init, &work));
         return Ok(());
     }
     progress.report(0, n as u64)?;
@@ -119,7 +136,7 @@ where
     let mut start = 0;
     while start < n {
         let end = (start + wave).min(n);
-        p.install(|| (start..end).into_par_iter().for_each(&work));
+        p.install(|| (start..end).into_par_iter().for_each_init(&init, &work));
         start = end;
         progress.report(end as u64, n as u64)?;
     }

@@ -22,7 +22,8 @@ use crate::{invalid, Error, Result};
 /// network holding θ_s (the s completed steps are kept, each applied whole) and loss_history
 /// filled in entries 0..=s.
 /// If the loss becomes non-finite (divergence) at step s, θ is restored to θ_{s−1} and
-/// `Error::Numerical` is returned.
+/// `Error::Numerical` is returned; if a parameter becomes non-finite in step s (with a finite
+/// loss), θ is restored to θ_s and `Error::Numerical` is returned.
 #[allow(clippy::too_many_arguments)]
 pub fn train(
     net: &mut Network,
@@ -34,11 +35,20 @@ pub fn train(
     mut loss_history: Option<&mut [f64]>,
     progress: &mut Progress<'_>,
 ) -> Result<()> {
-    net.check_input(x, "x")?;
+    // Every cheap shape check before the O(N·n_0) finiteness scans: a stride-0 view can
+    // describe billions of rows, and a mismatched y must not wait for a scan of x.
     let (n, k) = (x.rows(), net.output_dim());
+    if x.cols() != net.input_dim() {
+        return invalid!(
+            "x has {} columns, the network's input dimension n_0 is {}",
+            x.cols(),
+            net.input_dim()
+        );
+    }
     if y.rows() != n || y.cols() != k {
         return invalid!("y is {}x{}, expected {n}x{k} (N x n_L)", y.rows(), y.cols());
     }
+    net.check_input(x, "x")?;
     crate::network::check_finite(y, "y")?;
     if !learning_rate.is_finite() {
         return Err(Error::NonFinite(format!("learning_rate = {learning_rate}")));
@@ -92,6 +102,16 @@ pub fn train(
         previous.copy_from_slice(net.params());
         for (t, g) in net.params_mut().iter_mut().zip(&grad) {
             *t -= learning_rate * g;
+        }
+        // The loss can stay finite with non-finite parameters (e.g. a NaN gradient of a unit
+        // that ReLU switches off, from inputs near the double range): restore θ_s.
+        if let Some(i) = net.params().iter().position(|v| !v.is_finite()) {
+            let v = net.params()[i];
+            net.params_mut().copy_from_slice(&previous);
+            return Err(Error::Numerical(format!(
+                "parameter {i} is {v} after step {s} (the gradient overflowed; inputs or \
+                 learning rate too large?); the parameters of step {s} are kept"
+            )));
         }
     }
     progress.report(steps as u64, steps as u64)?;

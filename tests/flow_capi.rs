@@ -67,8 +67,8 @@ fn flow_round_trip_matches_reference() {
     unsafe {
         let (s, flow) = create(&d, &d.k, NTK_COST_MSE_VALUE);
         assert_eq!(s, ntk_status::Ok, "{}", last_error());
-        assert_eq!(ntk_flow_step(flow, 2.0), ntk_status::Ok);
-        assert_eq!(ntk_flow_step(flow, 3.0), ntk_status::Ok);
+        assert_eq!(ntk_flow_step(flow, 2.0, null()), ntk_status::Ok);
+        assert_eq!(ntk_flow_step(flow, 3.0, null()), ntk_status::Ok);
         let mut t = 0.0;
         assert_eq!(ntk_flow_time(flow, &mut t), ntk_status::Ok);
         assert_eq!(t, 5.0);
@@ -94,23 +94,32 @@ fn flow_round_trip_matches_reference() {
             / d.n as f64;
         assert!((loss - c).abs() < 1e-14);
         // Back to t = 0 and to infinity.
-        assert_eq!(ntk_flow_set_time(flow, 0.0), ntk_status::Ok);
+        assert_eq!(ntk_flow_set_time(flow, 0.0, null()), ntk_status::Ok);
         assert_eq!(ntk_flow_outputs(flow, mm(&mut out, d.n, 1)), ntk_status::Ok);
         assert_eq!(out, d.f0);
-        assert_eq!(ntk_flow_set_time(flow, f64::INFINITY), ntk_status::Ok);
+        assert_eq!(
+            ntk_flow_set_time(flow, f64::INFINITY, null()),
+            ntk_status::Ok
+        );
         assert_eq!(ntk_flow_outputs(flow, mm(&mut out, d.n, 1)), ntk_status::Ok);
         assert!(rel_err(&out, &d.y) < 1e-10);
 
         // Error paths on a valid handle leave it unchanged.
-        assert_eq!(ntk_flow_set_time(flow, 1.0), ntk_status::Ok);
+        assert_eq!(ntk_flow_set_time(flow, 1.0, null()), ntk_status::Ok);
         for dt in [0.0, -1.0] {
-            assert_eq!(ntk_flow_step(flow, dt), ntk_status::InvalidArgument);
+            assert_eq!(ntk_flow_step(flow, dt, null()), ntk_status::InvalidArgument);
         }
         for dt in [f64::NAN, f64::INFINITY] {
-            assert_eq!(ntk_flow_step(flow, dt), ntk_status::NonFinite);
+            assert_eq!(ntk_flow_step(flow, dt, null()), ntk_status::NonFinite);
         }
-        assert_eq!(ntk_flow_set_time(flow, -1.0), ntk_status::InvalidArgument);
-        assert_eq!(ntk_flow_set_time(flow, f64::NAN), ntk_status::NonFinite);
+        assert_eq!(
+            ntk_flow_set_time(flow, -1.0, null()),
+            ntk_status::InvalidArgument
+        );
+        assert_eq!(
+            ntk_flow_set_time(flow, f64::NAN, null()),
+            ntk_status::NonFinite
+        );
         assert_eq!(ntk_flow_time(flow, &mut t), ntk_status::Ok);
         assert_eq!(t, 1.0);
         assert_eq!(
@@ -120,7 +129,10 @@ fn flow_round_trip_matches_reference() {
         assert_eq!(ntk_flow_time(flow, null_mut()), ntk_status::NullPointer);
         assert_eq!(ntk_flow_loss(flow, null_mut()), ntk_status::NullPointer);
         assert_eq!(ntk_flow_time(null(), &mut t), ntk_status::NullPointer);
-        assert_eq!(ntk_flow_step(null_mut(), 1.0), ntk_status::NullPointer);
+        assert_eq!(
+            ntk_flow_step(null_mut(), 1.0, null()),
+            ntk_status::NullPointer
+        );
         ntk_flow_free(flow);
         ntk_flow_free(null_mut());
     }
@@ -249,10 +261,10 @@ fn flow_create_rejects_bad_inputs() {
             ntk_status::InvalidArgument
         );
         assert_eq!(
-            ntk_flow_set_time(flow, f64::INFINITY),
+            ntk_flow_set_time(flow, f64::INFINITY, null()),
             ntk_status::InvalidArgument
         );
-        assert_eq!(ntk_flow_step(flow, 0.5), ntk_status::Ok);
+        assert_eq!(ntk_flow_step(flow, 0.5, null()), ntk_status::Ok);
         ntk_flow_free(flow);
     }
 }

@@ -1006,40 +1006,43 @@ mod flows {
             last_error()
         );
         let flow = Flow(h);
-        assert_eq!(unsafe { ntk_flow_step(flow.0, 0.25) }, ntk_status::Ok);
+        assert_eq!(
+            unsafe { ntk_flow_step(flow.0, 0.25, null()) },
+            ntk_status::Ok
+        );
         let s0 = state(&flow);
         for dt in [0.0, -1.0, -0.0] {
             expect(
-                unsafe { ntk_flow_step(flow.0, dt) },
+                unsafe { ntk_flow_step(flow.0, dt, null()) },
                 ntk_status::InvalidArgument,
                 "dt",
             );
         }
         for dt in [f64::NAN, f64::INFINITY, f64::NEG_INFINITY] {
             expect(
-                unsafe { ntk_flow_step(flow.0, dt) },
+                unsafe { ntk_flow_step(flow.0, dt, null()) },
                 ntk_status::NonFinite,
                 "dt",
             );
         }
         expect(
-            unsafe { ntk_flow_set_time(flow.0, -2.0) },
+            unsafe { ntk_flow_set_time(flow.0, -2.0, null()) },
             ntk_status::InvalidArgument,
             "t = -2",
         );
         expect(
-            unsafe { ntk_flow_set_time(flow.0, f64::NAN) },
+            unsafe { ntk_flow_set_time(flow.0, f64::NAN, null()) },
             ntk_status::NonFinite,
             "t = NaN",
         );
         assert_eq!(state(&flow), s0, "a failed step changed the flow");
         expect(
-            unsafe { ntk_flow_step(null_mut(), 1.0) },
+            unsafe { ntk_flow_step(null_mut(), 1.0, null()) },
             ntk_status::NullPointer,
             "`flow`",
         );
         expect(
-            unsafe { ntk_flow_set_time(null_mut(), 1.0) },
+            unsafe { ntk_flow_set_time(null_mut(), 1.0, null()) },
             ntk_status::NullPointer,
             "`flow`",
         );

@@ -292,7 +292,7 @@ fn flows_spectra_and_training_bit_identical_across_thread_counts() {
                 )
             };
             assert_eq!(st, ntk_status::Ok, "flow cost {cost} method {method}");
-            assert_eq!(unsafe { ntk_flow_set_time(h, 3.0) }, ntk_status::Ok);
+            assert_eq!(unsafe { ntk_flow_set_time(h, 3.0, null()) }, ntk_status::Ok);
             let mut o = vec![0.0; n * K];
             let mut pr = vec![0.0; mt * K];
             let mut loss = 0.0;

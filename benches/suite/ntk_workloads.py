@@ -133,7 +133,7 @@ def flow(k_train, k_test_train, y, times):
         train, test = [], []
         try:
             for t in times:
-                check(lib().ntk_flow_set_time(handle, C.c_double(t)))
+                check(lib().ntk_flow_set_time(handle, C.c_double(t), None))
                 a, b = np.empty((n, y.shape[1])), np.empty((m, y.shape[1]))
                 check(lib().ntk_flow_outputs(handle, view(a)))
                 check(lib().ntk_flow_predict(handle, view(b)))

@@ -139,6 +139,20 @@ def fmt_t(t):
     return f"{t:.3f}" if t >= 0.01 else f"{t * 1e3:.2f}ms"
 
 
+def cpu_description():
+    """Model name and the vector extensions ntk dispatches on (from /proc/cpuinfo)."""
+    try:
+        text = open("/proc/cpuinfo").read()
+    except OSError:
+        return "unknown CPU"
+    model = next((l.split(":", 1)[1].strip() for l in text.splitlines()
+                  if l.startswith("model name")), "unknown CPU")
+    flags = set(next((l.split(":", 1)[1].split() for l in text.splitlines()
+                      if l.startswith("flags")), []))
+    isa = "AVX-512F" if "avx512f" in flags else "AVX2+FMA" if {"avx2", "fma"} <= flags else "SSE2"
+    return f"{model}, {isa}"
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--peer", action="store_true", help="also run neural-tangents (needs it installed)")
@@ -159,8 +173,9 @@ def main():
     threads = [int(t) for t in args.threads.split(",")]
     tmp = tempfile.mkdtemp(prefix="ntk-bench-")
     rows = []
-    print(f"ntk benchmark suite — {time.strftime('%Y-%m-%d %H:%M')} — {os.cpu_count()} CPUs — "
-          f"median of {args.runs} runs (after one warm-up)", flush=True)
+    print(f"ntk benchmark suite — {time.strftime('%Y-%m-%d %H:%M')} — {os.cpu_count()} CPUs "
+          f"({cpu_description()}) — median of {args.runs} runs (after one warm-up), "
+          f"load average {os.getloadavg()[0]:.1f}", flush=True)
     for name, (kind, _) in WORKLOADS.items():
         if args.only and args.only not in name:
             continue

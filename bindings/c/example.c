@@ -117,7 +117,7 @@ int main(void) {
                                   (ntk_matrix){y, N_POINTS, 1, 1, 1}, (ntk_matrix){f, N_POINTS, 1, 1, 1},
                                   NULL, NULL, NTK_COST_MSE, NULL, &flow));
     }
-    NTK_CHECK(ntk_flow_set_time(flow, 10.0));
+    NTK_CHECK(ntk_flow_set_time(flow, 10.0, NULL));
     NTK_CHECK(ntk_flow_outputs(flow, (ntk_matrix_mut){ft, N_POINTS, 1, 1, 1}));
     NTK_CHECK(ntk_flow_time(flow, &t));
     NTK_CHECK(ntk_flow_loss(flow, &loss));

@@ -16,8 +16,9 @@ use std::ffi::c_int;
 ///
 /// Mutates the network (exclusive access needed). On NTK_STATUS_CANCELLED the network holds the
 /// parameters theta_s after the s completed steps (each step is applied whole) and loss_history
-/// is filled in entries 0..=s. If the loss becomes non-finite the parameters of the previous step are
-/// restored and NTK_STATUS_NUMERICAL is returned. Cost per step: one forward + backward pass.
+/// is filled in entries 0..=s. If the loss becomes non-finite, or a step would make a parameter
+/// non-finite, the parameters before that step are restored and NTK_STATUS_NUMERICAL is returned
+/// (the parameters are always finite after the call). Cost per step: one forward + backward pass.
 #[no_mangle]
 pub unsafe extern "C" fn ntk_network_train(
     network: *mut ntk_network,

@@ -39,6 +39,7 @@ pub use ode::OdeTolerances;
 use crate::error::{checked_mul, try_zeroed};
 use crate::linalg::{par_gemm, MatMut, MatRef};
 use crate::network::check_finite;
+use crate::parallel::Progress;
 use crate::{invalid, Error, Result};
 
 /// How the MSE flow is evaluated.
@@ -261,28 +262,67 @@ impl Flow {
         self.spectral.as_ref().map(|s| s.eigenvalues())
     }
 
-    /// Advances the flow by `dt` > 0 (finite). Mutates the flow.
+    /// Advances the flow by `dt` > 0 (finite). Mutates the flow; on error it is unchanged.
     pub fn step(&mut self, dt: f64) -> Result<()> {
+        self.step_with(dt, &mut Progress::none())
+    }
+
+    /// [`Flow::step`] with progress reporting and cancellation (see [`Flow::set_time_with`]).
+    pub fn step_with(&mut self, dt: f64, progress: &mut Progress<'_>) -> Result<()> {
         if !dt.is_finite() {
             return Err(Error::NonFinite(format!("dt = {dt}")));
         }
         if dt <= 0.0 {
             return invalid!("dt = {dt}: must be > 0");
         }
-        self.set_time(self.time + dt)
+        self.set_time_with(self.time + dt, progress)
     }
 
     /// Moves the flow to the absolute time `t` ≥ 0 (t = +∞ allowed for MSE: kernel regression).
     /// MSE is evaluated from t = 0 in closed form; ODE methods integrate from the current state
     /// (backwards when t is earlier). Mutates the flow; on error it is unchanged.
     pub fn set_time(&mut self, t: f64) -> Result<()> {
+        self.set_time_with(t, &mut Progress::none())
+    }
+
+    /// [`Flow::set_time`] with progress reporting and cancellation.
+    ///
+    /// Progress: the ODE method reports (done, [`ode::PROGRESS_TOTAL`]), done/total being the
+    /// fraction of the interval integrated, before the first step, every few steps (every step
+    /// for large kernels, up to every 64 steps for small ones) and after the last; the closed-form
+    /// MSE paths report (0, 1) before and (1, 1) after their work. On any error, including
+    /// `Error::Cancelled` at any report, the flow is exactly as before the call (time, outputs and
+    /// the cached eigendecomposition / cost-rule state), so a later call gives bit-identical
+    /// results to a flow that was never cancelled.
+    pub fn set_time_with(&mut self, t: f64, progress: &mut Progress<'_>) -> Result<()> {
         check_time(t, self.cost)?;
         let out = if self.uses_ode() {
             let mut state = self.current.clone();
-            self.integrate(self.time, t, &mut state)?;
-            state
+            self.integrate(self.time, t, &mut state, progress)?;
+            check_state(state, t)?
         } else {
-            self.evaluate_mse(&[t])?.pop().unwrap()
+            let saved = (
+                self.spectral.is_some(),
+                self.krylov_flops,
+                self.krylov_steps,
+            );
+            let result = progress
+                .report(0, 1)
+                .and_then(|()| self.evaluate_mse(&[t]))
+                .and_then(|mut outs| check_state(outs.pop().unwrap(), t))
+                .and_then(|out| progress.report(1, 1).map(|()| out));
+            match result {
+                Ok(out) => out,
+                Err(e) => {
+                    // Roll back the caches so that the cost rule of Method::Auto decides later
+                    // calls exactly as if this one had not happened.
+                    if !saved.0 {
+                        self.spectral = None;
+                    }
+                    (self.krylov_flops, self.krylov_steps) = (saved.1, saved.2);
+                    return Err(e);
+                }
+            }
         };
         self.current = out;
         self.time = t;
@@ -306,7 +346,7 @@ impl Flow {
             let mut t_prev = 0.0;
             let mut out = vec![None; times.len()];
             for i in order {
-                self.integrate(t_prev, times[i], &mut state)?;
+                self.integrate(t_prev, times[i], &mut state, &mut Progress::none())?;
                 t_prev = times[i];
                 out[i] = Some(state.clone());
             }
@@ -421,21 +461,21 @@ impl Flow {
     }
 
     /// Integrates the flow ODE for train and test outputs from t0 to t1.
-    fn integrate(&self, t0: f64, t1: f64, state: &mut FlowOutputs) -> Result<()> {
+    fn integrate(
+        &self,
+        t0: f64,
+        t1: f64,
+        state: &mut FlowOutputs,
+        progress: &mut Progress<'_>,
+    ) -> Result<()> {
         let (d, r, k, dm) = (self.d, self.r, self.k, self.dm);
         if self.cost == Cost::Mse {
-            // Fail fast on a hopelessly stiff request instead of running MAX_STEPS explicit steps:
-            // the MSE flow's Jacobian is −K/N with λ_max(K) ≥ max_i K_ii, and Dormand–Prince is
-            // stable only for h·λ/N ≲ 3.3, so at least |t1 − t0|·max_i K_ii / (3.3 N) steps are needed.
-            let max_diag = (0..d).map(|i| self.kernel[i * d + i]).fold(0.0, f64::max);
-            let min_steps = (t1 - t0).abs() * max_diag / (3.3 * self.n as f64);
-            if min_steps > ode::MAX_STEPS as f64 {
-                return Err(Error::Numerical(format!(
-                    "the ODE method would need at least {min_steps:.3e} steps (stiff: t = {t1}, max K_ii = {max_diag:e}); \
-                     use the eigen or Krylov method for MSE"
-                )));
-            }
+            self.check_mse_stiffness(t0, t1)?;
         }
+        // Report about every 2^16 multiply-adds of right-hand side (6 evaluations per step), at
+        // most every 64 steps.
+        let work = 6 * (d + dm).saturating_mul(d).saturating_mul(r);
+        let report_every = ((1usize << 16) / work.max(1)).clamp(1, 64);
         let ntrain = d * r;
         let mut y = state.train.clone();
         y.extend_from_slice(&state.test);
@@ -465,12 +505,85 @@ impl Flow {
             });
             Ok(())
         };
-        ode::integrate(rhs, t0, t1, &mut y, self.options.ode)?;
+        ode::integrate(
+            rhs,
+            t0,
+            t1,
+            &mut y,
+            self.options.ode,
+            progress,
+            report_every,
+        )?;
         state.test.copy_from_slice(&y[ntrain..]);
         y.truncate(ntrain);
         state.train = y;
         Ok(())
     }
+}
+
+impl Flow {
+    /// Fails fast on an MSE request that stability makes hopeless for the explicit ODE method,
+    /// instead of running [`ode::MAX_STEPS`] steps. The MSE flow's Jacobian is the constant −K/N
+    /// and Dormand–Prince is stable only for h·λ_max(K)/N ≲ 3.3, so at least
+    /// |t1 − t0|·λ/(3.3·N) steps are needed for any lower bound λ ≤ λ_max(K). λ is the largest of
+    /// max_i K_ii and the Rayleigh quotients of a few power iterations started from the basis
+    /// vector of that diagonal entry (each a lower bound; O(D²) each).
+    fn check_mse_stiffness(&self, t0: f64, t1: f64) -> Result<()> {
+        let d = self.d;
+        let span = (t1 - t0).abs();
+        let steps_for = |lambda: f64| span * lambda / (3.3 * self.n as f64);
+        let (imax, max_diag) = (0..d)
+            .map(|i| (i, self.kernel[i * d + i]))
+            .fold((0, 0.0), |a, b| if b.1 > a.1 { b } else { a });
+        let mut lambda = max_diag;
+        if steps_for(lambda) <= ode::MAX_STEPS as f64 && max_diag > 0.0 {
+            let mut v = vec![0.0; d];
+            let mut w = vec![0.0; d];
+            v[imax] = 1.0;
+            for _ in 0..8 {
+                krylov::matvec(&self.kernel, d, d, &v, &mut w);
+                let vv: f64 = v.iter().map(|x| x * x).sum();
+                let rq = v.iter().zip(&w).map(|(a, b)| a * b).sum::<f64>() / vv;
+                if rq.is_finite() {
+                    lambda = lambda.max(rq);
+                }
+                let norm = w.iter().map(|x| x * x).sum::<f64>().sqrt();
+                if !(norm > 0.0 && norm.is_finite()) || steps_for(lambda) > ode::MAX_STEPS as f64 {
+                    break;
+                }
+                v.iter_mut().zip(&w).for_each(|(a, b)| *a = b / norm);
+            }
+        }
+        let min_steps = steps_for(lambda);
+        if min_steps > ode::MAX_STEPS as f64 {
+            return Err(Error::Numerical(format!(
+                "the ODE method would need at least {min_steps:.3e} steps, above its cap of {} \
+                 (stiff MSE flow: the interval [{}, {}] with lambda_max(K) >= {lambda:e}, \
+                 N = {}, and an explicit step h <= 3.3 N / lambda_max); use the eigen or Krylov \
+                 method for MSE",
+                ode::MAX_STEPS,
+                ode::fmt_time(t0),
+                ode::fmt_time(t1),
+                self.n
+            )));
+        }
+        Ok(())
+    }
+}
+
+/// A new state must have finite training outputs: finite inputs can still overflow (e.g.
+/// f0 − y beyond the double range in the MSE closed form). Test outputs may overflow; they are
+/// reported by `ntk_flow_predict`.
+fn check_state(state: FlowOutputs, t: f64) -> Result<FlowOutputs> {
+    if let Some(i) = state.train.iter().position(|v| !v.is_finite()) {
+        return Err(Error::Numerical(format!(
+            "the training output {i} at t = {} is {}: the flow overflows the double range \
+             (f0 - y or the kernel too large); the flow is unchanged",
+            ode::fmt_time(t),
+            state.train[i]
+        )));
+    }
+    Ok(state)
 }
 
 fn check_time(t: f64, cost: Cost) -> Result<()> {

@@ -5,7 +5,27 @@
 //!   err = sqrt( mean_i ( e_i / (atol + rtol·max(|y_i|, |y_new_i|)) )² ),
 //! a step is accepted when err ≤ 1, and the next step size is h·min(5, max(0.2, 0.9·err^(−1/5))).
 //! The global error is typically a small multiple of the tolerances.
+//!
+//! # Hopeless requests fail fast
+//! An explicit method is stable only for h·ρ(J) ≲ 3.3 (ρ(J): the spectral radius of the
+//! Jacobian), so a stiff problem advances by about 3.3/ρ per step whatever the tolerances. Two
+//! checks keep a hopeless request from running [`MAX_STEPS`] steps (minutes) before failing:
+//! - a step that no longer advances t (h below the spacing of doubles at t, or h = 0) fails at once
+//!   with "step size underflow" (as does a rejected step with h < 1e-15·|t1 − t0|);
+//! - every [`WINDOW`] steps the integrator extrapolates the steps still needed from the time
+//!   advanced in the last two windows: linearly when the step size did not grow, geometrically
+//!   (the growth ratio kept up forever) when it did. This is optimistic, so only a request whose
+//!   optimistic estimate exceeds the remaining step budget fails, with `Error::Numerical` naming
+//!   the step size, the interval and the estimate. Flows whose step size grows (e.g. a saturating
+//!   softmax, whose curvature decays) are not stopped.
+//!
+//! # Progress and cancellation
+//! [`integrate`] reports (done, [`PROGRESS_TOTAL`]) with done = the fraction of |t1 − t0| covered,
+//! in millionths: (0, total) before the first step, every `report_every` steps, and (total,
+//! total) after the last. A cancel returns `Error::Cancelled`; `y` is then unchanged only if the
+//! caller integrates a copy (as [`crate::flow::Flow`] does).
 
+use crate::parallel::Progress;
 use crate::{Error, Result};
 
 /// Tolerances of the integrator.
@@ -27,6 +47,13 @@ impl Default for OdeTolerances {
 
 /// Maximum number of steps of one [`integrate`] call.
 pub const MAX_STEPS: usize = 10_000_000;
+
+/// Steps (accepted + rejected) per window of the stiffness extrapolation.
+pub const WINDOW: usize = 256;
+
+/// The `total` of the progress reports of [`integrate`]: done/total is the fraction of the time
+/// interval covered.
+pub const PROGRESS_TOTAL: u64 = 1_000_000;
 
 const C: [f64; 7] = [0.0, 0.2, 0.3, 0.8, 8.0 / 9.0, 1.0, 1.0];
 const A: [[f64; 6]; 7] = [
@@ -79,22 +106,29 @@ pub struct OdeStats {
 }
 
 /// Integrates y' = f(t, y) from t0 to t1 (t1 < t0 is allowed), updating `y` in place.
-/// `f(t, y, dy)` writes the derivative into `dy`.
+/// `f(t, y, dy)` writes the derivative into `dy`. Progress is reported to `progress` as described
+/// in the module documentation, every `report_every` (≥ 1) steps; on an error or a cancel `y`
+/// holds a partial state.
 pub fn integrate<F>(
     mut f: F,
     t0: f64,
     t1: f64,
     y: &mut [f64],
     tol: OdeTolerances,
+    progress: &mut Progress<'_>,
+    report_every: usize,
 ) -> Result<OdeStats>
 where
     F: FnMut(f64, &[f64], &mut [f64]) -> Result<()>,
 {
     let n = y.len();
     let mut stats = OdeStats::default();
+    progress.report(0, PROGRESS_TOTAL)?;
     if t1 == t0 || n == 0 {
+        progress.report(PROGRESS_TOTAL, PROGRESS_TOTAL)?;
         return Ok(stats);
     }
+    let report_every = report_every.max(1);
     let dir = if t1 > t0 { 1.0 } else { -1.0 };
     let span = (t1 - t0).abs();
     let mut k: Vec<Vec<f64>> = vec![vec![0.0; n]; 7];
@@ -114,11 +148,29 @@ where
     h = h.min(span);
     let mut t = t0;
     let mut last_reject = false;
+    // Stiffness extrapolation: the time advanced in the previous window and where this one began.
+    let mut window_start = t0;
+    let mut previous_advance = f64::NAN;
     while (t1 - t) * dir > 0.0 {
-        if stats.accepted + stats.rejected >= MAX_STEPS {
+        let steps = stats.accepted + stats.rejected;
+        if steps >= MAX_STEPS {
             return Err(Error::Numerical(format!(
-                "ODE integrator: {MAX_STEPS} steps did not reach t = {t1} (stopped at t = {t})"
+                "ODE integrator: {MAX_STEPS} steps did not reach t = {} (stopped at t = {})",
+                fmt_time(t1),
+                fmt_time(t)
             )));
+        }
+        if steps > 0 && steps % report_every == 0 {
+            let done = ((t - t0).abs() / span * PROGRESS_TOTAL as f64) as u64;
+            progress.report(done.min(PROGRESS_TOTAL), PROGRESS_TOTAL)?;
+        }
+        if steps > 0 && steps % WINDOW == 0 {
+            let advance = (t - window_start).abs();
+            if previous_advance.is_finite() {
+                check_hopeless(t0, t1, t, steps, advance, previous_advance)?;
+            }
+            previous_advance = advance;
+            window_start = t;
         }
         let remaining = (t1 - t).abs();
         let last = h >= remaining;
@@ -126,6 +178,17 @@ where
             h = remaining;
         }
         let hs = h * dir;
+        if !last && (t + hs == t || !(h > 0.0)) {
+            // No representable progress: h = 0 (e.g. a derivative near the double range) or
+            // below the spacing of doubles at t. More steps cannot help.
+            return Err(Error::Numerical(format!(
+                "ODE integrator: step size underflow at t = {} (h = {h:e}; the flow is too \
+                 stiff or too fast for an explicit method on [{}, {}])",
+                fmt_time(t),
+                fmt_time(t0),
+                fmt_time(t1)
+            )));
+        }
         for s in 1..7 {
             for i in 0..n {
                 let mut acc = 0.0;
@@ -150,7 +213,8 @@ where
         }));
         if !err.is_finite() {
             return Err(Error::Numerical(format!(
-                "ODE integrator: non-finite state at t = {t}"
+                "ODE integrator: non-finite state at t = {}",
+                fmt_time(t)
             )));
         }
         if err <= 1.0 {
@@ -174,22 +238,86 @@ where
             last_reject = true;
             if h < span * 1e-15 {
                 return Err(Error::Numerical(format!(
-                    "ODE integrator: step size underflow at t = {t}"
+                    "ODE integrator: step size underflow at t = {} (h = {h:e} < 1e-15 of the \
+                     interval [{}, {}], so more than 1e15 steps would be needed: the flow is \
+                     too stiff or the interval too long for an explicit method)",
+                    fmt_time(t),
+                    fmt_time(t0),
+                    fmt_time(t1)
                 )));
             }
         }
     }
+    progress.report(PROGRESS_TOTAL, PROGRESS_TOTAL)?;
     Ok(stats)
 }
 
-fn rms(it: impl Iterator<Item = f64>) -> f64 {
+/// Fails when even an optimistic extrapolation of the last two windows ([`WINDOW`] steps each,
+/// advancing t by `previous` and then `advance`) needs more steps than the budget left.
+fn check_hopeless(
+    t0: f64,
+    t1: f64,
+    t: f64,
+    steps: usize,
+    advance: f64,
+    previous: f64,
+) -> Result<()> {
+    let remaining = (t1 - t).abs();
+    let budget = (MAX_STEPS - steps) as f64;
+    let ratio = advance / previous;
+    // Windows still needed: linear when the step size did not grow (ratio <= 1), else with every
+    // later window advancing `ratio` times further than the one before.
+    let windows = if !(advance > 0.0) {
+        f64::INFINITY
+    } else if ratio.is_nan() || ratio <= 1.0 + 1e-9 {
+        remaining / advance
+    } else {
+        (1.0 + remaining * (ratio - 1.0) / (ratio * advance)).ln() / ratio.ln()
+    };
+    let estimate = windows * WINDOW as f64;
+    if estimate > budget {
+        return Err(Error::Numerical(format!(
+            "ODE integrator: the flow is too stiff for an explicit method on [{}, {}]: after \
+             {steps} steps at t = {}, the last {WINDOW} steps advanced t by {advance:.3e} \
+             (the {WINDOW} before by {previous:.3e}), so the remaining {remaining:.3e} would take \
+             about {estimate:.3e} more steps, above the cap of {MAX_STEPS} steps",
+            fmt_time(t0),
+            fmt_time(t1),
+            fmt_time(t)
+        )));
+    }
+    Ok(())
+}
+
+/// A time for messages: plain for moderate magnitudes, in exponent form otherwise (t = 1e300
+/// would print 301 digits).
+pub(crate) fn fmt_time(t: f64) -> String {
+    if t == 0.0 || !t.is_finite() || (1e-4..1e6).contains(&t.abs()) {
+        format!("{t}")
+    } else {
+        format!("{t:e}")
+    }
+}
+
+/// The root mean square of the values, computed without overflow (a scaled sum is used when the
+/// plain sum of squares overflows; the plain sum is kept otherwise, so results do not change).
+fn rms(it: impl Iterator<Item = f64> + Clone) -> f64 {
     let mut s = 0.0;
     let mut n = 0usize;
-    for v in it {
+    for v in it.clone() {
         s += v * v;
         n += 1;
     }
-    (s / n.max(1) as f64).sqrt()
+    let plain = (s / n.max(1) as f64).sqrt();
+    if plain.is_finite() {
+        return plain;
+    }
+    let m = it.clone().fold(0.0f64, |m, v| m.max(v.abs()));
+    if !m.is_finite() || m == 0.0 {
+        return m;
+    }
+    let s: f64 = it.map(|v| (v / m) * (v / m)).sum();
+    m * (s / n.max(1) as f64).sqrt()
 }
 
 #[cfg(test)]
@@ -214,6 +342,8 @@ mod tests {
             10.0,
             &mut y,
             tol,
+            &mut Progress::none(),
+            1,
         )
         .unwrap();
         assert!((y[0] - 10f64.cos()).abs() < 1e-10, "{}", y[0]);

@@ -10,6 +10,9 @@
  *  - the full (N k) x (N k) kernel K (x) I against the scalar kernel;
  *  - the loss recomputed from the outputs.
  * Every error class of every function is exercised; outputs and handles untouched on error.
+ * Progress/cancel of step and set_time: a cancel at every callback position leaves the flow as it
+ * was, and the call repeated gives the bits of an uncancelled flow; a hopelessly stiff ODE request
+ * (kernel scaled by 1e300) fails with NTK_STATUS_NUMERICAL.
  */
 #include "ntk_test.h"
 
@@ -132,14 +135,14 @@ static void test_mse_methods(void) {
         opt.method = method;
         flow = make_flow(K, N, KS, M, NTK_COST_MSE, &opt);
         check_flow_at(flow, 0.0, 1e-15, names[method]);
-        CHECK_STATUS(ntk_flow_set_time(flow, 0.7), NTK_STATUS_OK);
+        CHECK_STATUS(ntk_flow_set_time(flow, 0.7, NULL), NTK_STATUS_OK);
         check_flow_at(flow, 0.7, tol, names[method]);
-        CHECK_STATUS(ntk_flow_step(flow, 0.25), NTK_STATUS_OK);
-        CHECK_STATUS(ntk_flow_step(flow, 0.55), NTK_STATUS_OK);
+        CHECK_STATUS(ntk_flow_step(flow, 0.25, NULL), NTK_STATUS_OK);
+        CHECK_STATUS(ntk_flow_step(flow, 0.55, NULL), NTK_STATUS_OK);
         check_flow_at(flow, 0.7 + 0.25 + 0.55, tol, names[method]);
-        CHECK_STATUS(ntk_flow_set_time(flow, 0.3), NTK_STATUS_OK); /* backwards */
+        CHECK_STATUS(ntk_flow_set_time(flow, 0.3, NULL), NTK_STATUS_OK); /* backwards */
         check_flow_at(flow, 0.3, tol, names[method]);
-        CHECK_STATUS(ntk_flow_set_time(flow, 4.0), NTK_STATUS_OK);
+        CHECK_STATUS(ntk_flow_set_time(flow, 4.0, NULL), NTK_STATUS_OK);
         check_flow_at(flow, 4.0, tol, names[method]);
         ntk_flow_free(flow);
     }
@@ -166,7 +169,7 @@ static void test_mse_infinity(void) {
     matmul(inv, r, kr, N, N, KO);
     matmul(KS, kr, ref_s, M, N, KO);
     for (i = 0; i < M * KO; i++) ref_s[i] = FS0[i] - ref_s[i];
-    CHECK_STATUS(ntk_flow_set_time(flow, INFINITY), NTK_STATUS_OK);
+    CHECK_STATUS(ntk_flow_set_time(flow, INFINITY, NULL), NTK_STATUS_OK);
     CHECK_STATUS(ntk_flow_time(flow, &t), NTK_STATUS_OK);
     CHECK(isinf(t) && t > 0);
     CHECK_STATUS(ntk_flow_outputs(flow, ntk_test_view_mut(ft, N, KO)), NTK_STATUS_OK);
@@ -176,7 +179,7 @@ static void test_mse_infinity(void) {
     ntk_test_close(fst, ref_s, M * KO, 1e-10, "t = inf: kernel regression K* K^-1");
     CHECK(fabs(loss) < 1e-20);
     /* and back to a finite time */
-    CHECK_STATUS(ntk_flow_set_time(flow, 0.7), NTK_STATUS_OK);
+    CHECK_STATUS(ntk_flow_set_time(flow, 0.7, NULL), NTK_STATUS_OK);
     check_flow_at(flow, 0.7, 1e-11, "after t = inf, back to 0.7");
     ntk_flow_free(flow);
 }
@@ -191,8 +194,8 @@ static void test_full_kernel_and_layouts(void) {
     kron_identity(K, N, N, KO, kfull);
     kron_identity(KS, M, N, KO, ksfull);
     full = make_flow(kfull, N * KO, ksfull, M * KO, NTK_COST_MSE, NULL);
-    CHECK_STATUS(ntk_flow_set_time(scalar, 1.3), NTK_STATUS_OK);
-    CHECK_STATUS(ntk_flow_set_time(full, 1.3), NTK_STATUS_OK);
+    CHECK_STATUS(ntk_flow_set_time(scalar, 1.3, NULL), NTK_STATUS_OK);
+    CHECK_STATUS(ntk_flow_set_time(full, 1.3, NULL), NTK_STATUS_OK);
     CHECK_STATUS(ntk_flow_outputs(scalar, ntk_test_view_mut(a, N, KO)), NTK_STATUS_OK);
     CHECK_STATUS(ntk_flow_outputs(full, ntk_test_view_mut(b, N, KO)), NTK_STATUS_OK);
     CHECK_STATUS(ntk_flow_predict(scalar, ntk_test_view_mut(sa, M, KO)), NTK_STATUS_OK);
@@ -281,8 +284,8 @@ static void test_cross_entropy(void) {
         CHECK_STATUS(ntk_flow_create(ntk_test_view(K, N, N), ntk_test_view(y, N, KC), ntk_test_view(f0, N, KC),
                                      &tk, &tf, NTK_COST_CROSS_ENTROPY, &opt, &flow),
                      NTK_STATUS_OK);
-        CHECK_STATUS(ntk_flow_step(flow, 0.5), NTK_STATUS_OK);
-        CHECK_STATUS(ntk_flow_set_time(flow, t_end), NTK_STATUS_OK);
+        CHECK_STATUS(ntk_flow_step(flow, 0.5, NULL), NTK_STATUS_OK);
+        CHECK_STATUS(ntk_flow_set_time(flow, t_end, NULL), NTK_STATUS_OK);
         CHECK_STATUS(ntk_flow_outputs(flow, ntk_test_view_mut(got, N, KC)), NTK_STATUS_OK);
         CHECK_STATUS(ntk_flow_predict(flow, ntk_test_view_mut(gots, M, KC)), NTK_STATUS_OK);
         CHECK_STATUS(ntk_flow_loss(flow, &loss), NTK_STATUS_OK);
@@ -290,7 +293,7 @@ static void test_cross_entropy(void) {
         ntk_test_close(gots, fs, M * KC, 1e-8, "cross-entropy flow vs RK4 (test)");
         ntk_test_close(&loss, &ref_loss, 1, 1e-8, "cross-entropy loss vs RK4");
         /* t = inf is MSE only */
-        CHECK_ERROR(ntk_flow_set_time(flow, INFINITY), NTK_STATUS_INVALID_ARGUMENT, "MSE");
+        CHECK_ERROR(ntk_flow_set_time(flow, INFINITY, NULL), NTK_STATUS_INVALID_ARGUMENT, "MSE");
         ntk_flow_free(flow);
     }
 }
@@ -378,19 +381,19 @@ static void test_handle_errors(void) {
     double out[N * KO + 4], t = SENTINEL, loss = SENTINEL, before[N * KO], after[N * KO];
     ntk_matrix_mut ov = ntk_test_view_mut(out, N, KO), bad;
     ntk_test_set(out, N * KO + 4, SENTINEL);
-    CHECK_STATUS(ntk_flow_set_time(flow, 0.5), NTK_STATUS_OK);
+    CHECK_STATUS(ntk_flow_set_time(flow, 0.5, NULL), NTK_STATUS_OK);
     CHECK_STATUS(ntk_flow_outputs(flow, ntk_test_view_mut(before, N, KO)), NTK_STATUS_OK);
     /* step */
-    CHECK_ERROR(ntk_flow_step(NULL, 0.1), NTK_STATUS_NULL_POINTER, "flow");
-    CHECK_ERROR(ntk_flow_step(flow, 0.0), NTK_STATUS_INVALID_ARGUMENT, "dt");
-    CHECK_ERROR(ntk_flow_step(flow, -0.1), NTK_STATUS_INVALID_ARGUMENT, "dt");
-    CHECK_ERROR(ntk_flow_step(flow, NAN), NTK_STATUS_NON_FINITE, "dt");
-    CHECK_ERROR(ntk_flow_step(flow, INFINITY), NTK_STATUS_NON_FINITE, "dt");
+    CHECK_ERROR(ntk_flow_step(NULL, 0.1, NULL), NTK_STATUS_NULL_POINTER, "flow");
+    CHECK_ERROR(ntk_flow_step(flow, 0.0, NULL), NTK_STATUS_INVALID_ARGUMENT, "dt");
+    CHECK_ERROR(ntk_flow_step(flow, -0.1, NULL), NTK_STATUS_INVALID_ARGUMENT, "dt");
+    CHECK_ERROR(ntk_flow_step(flow, NAN, NULL), NTK_STATUS_NON_FINITE, "dt");
+    CHECK_ERROR(ntk_flow_step(flow, INFINITY, NULL), NTK_STATUS_NON_FINITE, "dt");
     /* set_time */
-    CHECK_ERROR(ntk_flow_set_time(NULL, 0.1), NTK_STATUS_NULL_POINTER, "flow");
-    CHECK_ERROR(ntk_flow_set_time(flow, -0.1), NTK_STATUS_INVALID_ARGUMENT, "t");
-    CHECK_ERROR(ntk_flow_set_time(flow, NAN), NTK_STATUS_NON_FINITE, "t");
-    CHECK_ERROR(ntk_flow_set_time(flow, -INFINITY), NTK_STATUS_NON_FINITE, "t");
+    CHECK_ERROR(ntk_flow_set_time(NULL, 0.1, NULL), NTK_STATUS_NULL_POINTER, "flow");
+    CHECK_ERROR(ntk_flow_set_time(flow, -0.1, NULL), NTK_STATUS_INVALID_ARGUMENT, "t");
+    CHECK_ERROR(ntk_flow_set_time(flow, NAN, NULL), NTK_STATUS_NON_FINITE, "t");
+    CHECK_ERROR(ntk_flow_set_time(flow, -INFINITY, NULL), NTK_STATUS_NON_FINITE, "t");
     /* the flow is unchanged by the failed calls */
     CHECK_STATUS(ntk_flow_time(flow, &t), NTK_STATUS_OK);
     CHECK(t == 0.5);
@@ -435,9 +438,98 @@ static void test_cycles(void) {
         memset(&opt, 0, sizeof opt);
         opt.method = i % 4;
         flow = make_flow(K, N, KS, M, NTK_COST_MSE, &opt);
-        if (i % 2) CHECK_STATUS(ntk_flow_set_time(flow, 1.0), NTK_STATUS_OK);
+        if (i % 2) CHECK_STATUS(ntk_flow_set_time(flow, 1.0, NULL), NTK_STATUS_OK);
         ntk_flow_free(flow);
     }
+}
+
+/* Progress recorder: counts calls, cancels at call cancel_at (never when 0), checks monotonicity. */
+typedef struct {
+    int calls, cancel_at, bad;
+    uint64_t last_done, total;
+} recorder;
+
+static int record_progress(void *user_data, uint64_t done, uint64_t total) {
+    recorder *r = (recorder *)user_data;
+    if (done > total || done < r->last_done || (r->calls > 0 && total != r->total)) r->bad = 1;
+    if (r->calls == 0 && done != 0) r->bad = 1;
+    r->last_done = done;
+    r->total = total;
+    r->calls++;
+    return r->cancel_at != 0 && r->calls >= r->cancel_at;
+}
+
+static ntk_flow *make_ce_flow(double scale) {
+    double k[N * N], y[N * KC], f0[N * KC];
+    ntk_flow *flow = NULL;
+    size_t i;
+    for (i = 0; i < N * N; i++) k[i] = K[i] * scale;
+    for (i = 0; i < N * KC; i++) y[i] = (i % KC == i / KC % KC) ? 0.8 : 0.1; /* soft targets */
+    ntk_test_fill(f0, N * KC, 31);
+    CHECK_STATUS(ntk_flow_create(ntk_test_view(k, N, N), ntk_test_view(y, N, KC), ntk_test_view(f0, N, KC), NULL,
+                                 NULL, NTK_COST_CROSS_ENTROPY, NULL, &flow),
+                 NTK_STATUS_OK);
+    return flow;
+}
+
+static void flow_state(ntk_flow *flow, double *state) {
+    CHECK_STATUS(ntk_flow_time(flow, &state[0]), NTK_STATUS_OK);
+    CHECK_STATUS(ntk_flow_outputs(flow, ntk_test_view_mut(state + 1, N, KC)), NTK_STATUS_OK);
+}
+
+static void test_progress_and_cancel(void) {
+    double ref[2][1 + N * KC], got[1 + N * KC];
+    ntk_options opt;
+    recorder r;
+    int calls[2], call, j;
+    ntk_flow *flow = make_ce_flow(1.0);
+    memset(&opt, 0, sizeof opt);
+    opt.progress = record_progress;
+    opt.user_data = &r;
+    /* reference: set_time(40) then step(10), counting the callbacks */
+    for (call = 0; call < 2; call++) {
+        memset(&r, 0, sizeof r);
+        CHECK_STATUS(call == 0 ? ntk_flow_set_time(flow, 40.0, &opt) : ntk_flow_step(flow, 10.0, &opt),
+                     NTK_STATUS_OK);
+        CHECK(!r.bad && r.calls >= 2 && r.last_done == r.total);
+        calls[call] = r.calls;
+        flow_state(flow, ref[call]);
+    }
+    ntk_flow_free(flow);
+    /* cancel each call at each callback position */
+    for (call = 0; call < 2; call++)
+        for (j = 1; j <= calls[call]; j++) {
+            double before[1 + N * KC];
+            flow = make_ce_flow(1.0);
+            if (call == 1) CHECK_STATUS(ntk_flow_set_time(flow, 40.0, NULL), NTK_STATUS_OK);
+            flow_state(flow, before);
+            memset(&r, 0, sizeof r);
+            r.cancel_at = j;
+            CHECK_STATUS(call == 0 ? ntk_flow_set_time(flow, 40.0, &opt) : ntk_flow_step(flow, 10.0, &opt),
+                         NTK_STATUS_CANCELLED);
+            CHECK(r.calls == j);
+            flow_state(flow, got);
+            ntk_test_same_bits(before, got, 1 + N * KC, "flow unchanged by a cancelled call");
+            CHECK_STATUS(call == 0 ? ntk_flow_set_time(flow, 40.0, NULL) : ntk_flow_step(flow, 10.0, NULL),
+                         NTK_STATUS_OK);
+            flow_state(flow, got);
+            ntk_test_same_bits(ref[call], got, 1 + N * KC, "call after a cancel == uncancelled call");
+            ntk_flow_free(flow);
+        }
+    /* MSE closed form: (0, 1) and (1, 1) */
+    flow = make_flow(K, N, KS, M, NTK_COST_MSE, NULL);
+    memset(&r, 0, sizeof r);
+    CHECK_STATUS(ntk_flow_set_time(flow, 2.0, &opt), NTK_STATUS_OK);
+    CHECK(!r.bad && r.calls == 2 && r.total == 1 && r.last_done == 1);
+    ntk_flow_free(flow);
+    /* a hopelessly stiff ODE request fails fast instead of running 10^7 steps */
+    flow = make_ce_flow(1e300);
+    flow_state(flow, ref[0]);
+    CHECK_ERROR(ntk_flow_set_time(flow, 3.0, NULL), NTK_STATUS_NUMERICAL, "stiff");
+    flow_state(flow, got);
+    ntk_test_same_bits(ref[0], got, 1 + N * KC, "flow unchanged by a stiff failure");
+    CHECK_ERROR(ntk_flow_set_time(flow, 1e300, NULL), NTK_STATUS_NUMERICAL, "stiff");
+    ntk_flow_free(flow);
 }
 
 int main(void) {
@@ -449,5 +541,6 @@ int main(void) {
     test_create_errors();
     test_handle_errors();
     test_cycles();
+    test_progress_and_cancel();
     return ntk_test_summary("test_flow");
 }

@@ -582,12 +582,36 @@ function Base.show(io::IO, f::Flow)
           isopen(f) ? ", t = $(time(f))" : ", closed", ")")
 end
 
-"Advances the flow by `dt > 0` (mutates it; unchanged on error). Returns the flow."
-step!(f::Flow, dt::Real) = (_check(ccall((:ntk_flow_step, libntk), Cint, (Ptr{Cvoid}, Cdouble), f, dt)); f)
+"""
+    step!(flow, dt; progress = nothing) -> flow
 
-"Moves the flow to the absolute time `t ≥ 0` (`Inf` for MSE: kernel regression). Returns the flow."
-set_time!(f::Flow, t::Real) =
-    (_check(ccall((:ntk_flow_set_time, libntk), Cint, (Ptr{Cvoid}, Cdouble), f, t)); f)
+Advances the flow by `dt > 0` (mutates it; unchanged on any error, including a cancel).
+`progress` as for [`set_time!`](@ref).
+"""
+function step!(f::Flow, dt::Real; progress = nothing)
+    status = _with_progress(progress) do opts
+        ccall((:ntk_flow_step, libntk), Cint, (Ptr{Cvoid}, Cdouble, Ptr{COptions}), f, dt, opts)
+    end
+    _check(status)
+    return f
+end
+
+"""
+    set_time!(flow, t; progress = nothing) -> flow
+
+Moves the flow to the absolute time `t ≥ 0` (`Inf` for MSE: kernel regression).
+`progress`: `nothing` or `(done, total) -> Bool` (return `true` to cancel: `NTKError` with
+status 5 and the flow unchanged). The ODE method (cross-entropy) reports the fraction of the
+interval integrated as `(done, 1_000_000)` every few steps; the closed-form MSE paths report
+`(0, 1)` and `(1, 1)`. Hopelessly stiff ODE requests fail fast with status 6 (NUMERICAL).
+"""
+function set_time!(f::Flow, t::Real; progress = nothing)
+    status = _with_progress(progress) do opts
+        ccall((:ntk_flow_set_time, libntk), Cint, (Ptr{Cvoid}, Cdouble, Ptr{COptions}), f, t, opts)
+    end
+    _check(status)
+    return f
+end
 
 "The current time of the flow."
 function Base.time(f::Flow)

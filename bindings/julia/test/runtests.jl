@@ -455,6 +455,26 @@ rss_kib() = parse(Int, split(read("/proc/self/statm", String))[2]) * 4
         set_time!(fce, 1.5)
         @test relerr(outputs(fce), g) < 1e-8 && relerr(predict(fce), gs) < 1e-8
         @test loss(fce) ≈ -sum(Yp .* log.(softmax(g))) / N rtol = 1e-8
+        # progress / cancel of set_time! and step!: a cancel leaves the flow unchanged, and the
+        # call repeated gives the same bits as an uncancelled one
+        calls = Tuple{Int,Int}[]
+        fp = Flow(K, Yp, G0; cost = :cross_entropy)
+        set_time!(fp, 20.0; progress = (d, t) -> (push!(calls, (d, t)); false))
+        @test length(calls) >= 2 && calls[1] == (0, 1_000_000) && calls[end] == (1_000_000, 1_000_000)
+        @test issorted(first.(calls))
+        fq = Flow(K, Yp, G0; cost = :cross_entropy)
+        for j in 1:length(calls)
+            n = Ref(0)
+            e = err(() -> set_time!(fq, 20.0; progress = (d, t) -> (n[] += 1) >= j))
+            @test e.status == 5 && time(fq) == 0.0 && outputs(fq) == G0
+        end
+        set_time!(fq, 20.0)
+        @test outputs(fq) == outputs(fp)
+        @test err(() -> step!(fq, 1.0; progress = (d, t) -> true)).status == 5 && time(fq) == 20.0
+        @test err(() -> step!(fq, 1.0; progress = (d, t) -> error("boom"))) isa ErrorException
+        @test time(fq) == 20.0
+        # a hopelessly stiff ODE request fails fast (NUMERICAL)
+        @test err(() -> set_time!(Flow(1e300 * K, Yp, G0; cost = :cross_entropy), 3.0)).status == 6
         # errors
         @test err(() -> set_time!(fce, Inf)).status == 2
         e = err(() -> step!(fl, -1.0))

@@ -390,13 +390,13 @@ static SEXP C_flow_is_valid(SEXP obj) {
 
 static SEXP C_flow_step(SEXP obj, SEXP dt) {
     ntk_flow *flow = get_flow(obj);
-    NTK_R_CHECK(ntk_flow_step(flow, Rf_asReal(dt)));
+    NTK_R_CHECK(ntk_flow_step(flow, Rf_asReal(dt), NULL));
     return R_NilValue;
 }
 
 static SEXP C_flow_set_time(SEXP obj, SEXP t) {
     ntk_flow *flow = get_flow(obj);
-    NTK_R_CHECK(ntk_flow_set_time(flow, Rf_asReal(t)));
+    NTK_R_CHECK(ntk_flow_set_time(flow, Rf_asReal(t), NULL));
     return R_NilValue;
 }
 

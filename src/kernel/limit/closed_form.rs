@@ -12,74 +12,10 @@
 //! - identity: E = s12, E′ = 1.
 //! - sin: E = e^{−(s_i+s_j)/2} sinh(s12), E′ = e^{−(s_i+s_j)/2} cosh(s12); cos: swapped.
 //!
-//! ReLU and erf are vectorized loops (one `sqrt`, two divisions and the branch-free atan2 of
-//! [`super::fastmath`] per element), compiled for AVX2+FMA when the CPU has it.
+//! ReLU and erf run in the fused, vectorized layer chain of [`super::chain`]; this module keeps
+//! their per-point (diagonal) values and the sin/cos row maps.
 
-use super::fastmath::{atan2_inline, has_avx2};
 use std::f64::consts::PI;
-
-#[inline(always)]
-fn relu_loop(a: f64, si: f64, mi: f64, sj: &[f64], mj: &[f64], s12: &mut [f64], dot: &mut [f64]) {
-    let w = s12.len();
-    let (sj, mj, dot) = (&sj[..w], &mj[..w], &mut dot[..w]);
-    let c = (1.0 - a) * (1.0 - a) / (2.0 * PI);
-    let h = 0.5 * (1.0 + a * a);
-    for k in 0..w {
-        let x = s12[k];
-        // The caller snapped |ρ| within 16ε of 1 to s12 = ±√(s_i s_j) (`super::snap_row`), whose
-        // det is a few ulps of s_i s_j of either sign: treat det ≤ 8ε s_i s_j as exactly zero
-        // (any unsnapped pair has det > 15ε s_i s_j).
-        let p = si * sj[k];
-        let det = p - x * x;
-        let det = if det <= 8.0 * f64::EPSILON * p {
-            0.0
-        } else {
-            det
-        };
-        let rd = det.sqrt();
-        let theta = atan2_inline(rd, x);
-        let ed = h - c * theta;
-        let e = c * rd + ed * x;
-        let zero = si == 0.0 || sj[k] == 0.0;
-        s12[k] = if zero { 0.0 } else { e };
-        dot[k] = if zero { mi * mj[k] } else { ed };
-    }
-}
-
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2,fma")]
-unsafe fn relu_loop_avx2(
-    a: f64,
-    si: f64,
-    mi: f64,
-    sj: &[f64],
-    mj: &[f64],
-    s12: &mut [f64],
-    dot: &mut [f64],
-) {
-    relu_loop(a, si, mi, sj, mj, s12, dot)
-}
-
-/// Leaky-ReLU (slope `a`; ReLU is a = 0) expectations of one row; `mi`, `mj` are the per-point
-/// E[σ′] used for zero variances (see the module docs).
-pub fn relu_row(
-    a: f64,
-    si: f64,
-    mi: f64,
-    sj: &[f64],
-    mj: &[f64],
-    s12: &mut [f64],
-    dot: &mut [f64],
-) {
-    #[cfg(target_arch = "x86_64")]
-    {
-        if has_avx2() {
-            // SAFETY: feature checked.
-            return unsafe { relu_loop_avx2(a, si, mi, sj, mj, s12, dot) };
-        }
-    }
-    relu_loop(a, si, mi, sj, mj, s12, dot)
-}
 
 /// E[σ′] at variance s for leaky ReLU: σ′(0) = a when s = 0, (1+a)/2 otherwise.
 pub fn relu_mean_derivative(a: f64, s: f64) -> f64 {
@@ -88,38 +24,6 @@ pub fn relu_mean_derivative(a: f64, s: f64) -> f64 {
     } else {
         0.5 * (1.0 + a)
     }
-}
-
-#[inline(always)]
-fn erf_loop(si: f64, sj: &[f64], s12: &mut [f64], dot: &mut [f64]) {
-    let w = s12.len();
-    let (sj, dot) = (&sj[..w], &mut dot[..w]);
-    for k in 0..w {
-        let x = s12[k];
-        let det = (si * sj[k] - x * x).max(0.0);
-        let d = 1.0 + 2.0 * (si + sj[k]) + 4.0 * det;
-        let rd = d.sqrt();
-        s12[k] = (2.0 / PI) * atan2_inline(2.0 * x, rd);
-        dot[k] = (4.0 / PI) / rd;
-    }
-}
-
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2,fma")]
-unsafe fn erf_loop_avx2(si: f64, sj: &[f64], s12: &mut [f64], dot: &mut [f64]) {
-    erf_loop(si, sj, s12, dot)
-}
-
-/// erf expectations of one row.
-pub fn erf_row(si: f64, sj: &[f64], s12: &mut [f64], dot: &mut [f64]) {
-    #[cfg(target_arch = "x86_64")]
-    {
-        if has_avx2() {
-            // SAFETY: feature checked.
-            return unsafe { erf_loop_avx2(si, sj, s12, dot) };
-        }
-    }
-    erf_loop(si, sj, s12, dot)
 }
 
 /// sin (`cosine = false`) or cos (`cosine = true`) expectations of one row.

@@ -15,8 +15,9 @@
 //! - Tiles: the N1×N2 output is cut into fixed [`TILE`]×[`TILE`] blocks (the same blocks at any
 //!   thread count, so the bits do not depend on it), run in parallel with
 //!   [`crate::parallel::for_each_item`]. A block gets its Gram entries xᵀx′ from one small GEMM
-//!   into per-tile scratch, then runs the L−1 layer maps row by row in L1-resident arrays and
-//!   writes Σ, Σ̇, Θ straight into the caller's strided outputs. No N×N temporary exists: peak
+//!   into per-tile scratch, then runs the L−1 layer maps row by row in L1-resident arrays (for
+//!   ReLU, leaky ReLU and erf one fused vectorized pass per layer, [`chain`]) and writes Σ, Σ̇,
+//!   Θ straight into the caller's strided outputs (contiguous copies for row-major outputs). No N×N temporary exists: peak
 //!   extra memory is O(N·L·K + threads·TILE²).
 //! - X1 = X2 (`x2 = None`, or a view identical to `x1`): only tiles on and below the diagonal are
 //!   computed (on diagonal tiles only the lower triangle) and mirrored, so the result is exactly
@@ -39,6 +40,7 @@
 //! `LimitMethod::Quadrature` forces the numerical method for any activation (used to validate it
 //! against the erf closed form).
 
+pub mod chain;
 pub mod closed_form;
 pub mod fastmath;
 pub mod numerical;
@@ -48,7 +50,7 @@ pub mod quadrature;
 use crate::activation::Activation;
 use crate::error::{checked_mul, try_zeroed};
 use crate::linalg::{gemm, MatMut, MatRef};
-use crate::parallel::{for_each_item, Progress};
+use crate::parallel::{for_each_item, for_each_item_init, Progress};
 use crate::{invalid, Error, Result};
 use closed_form::ClosedForm;
 use std::borrow::Cow;
@@ -156,6 +158,8 @@ struct PointSet {
     var: Vec<f64>,
     /// sqrt of `var`.
     sd: Vec<f64>,
+    /// Some entry of `var` is 0 (x = 0 with β = 0).
+    has_zero: bool,
     /// ddiag[l*n + i] = Σ̇^(l+2)(x_i, x_i) = E[σ′(u)²] at var[l], l = 0..L−2.
     ddiag: Vec<f64>,
     /// mean derivative E[σ′] at var[l] (leaky ReLU zero-variance rule), l = 0..L−2.
@@ -266,10 +270,12 @@ impl PointSet {
             }
         }
         let sd = var.iter().map(|v| v.sqrt()).collect();
+        let has_zero = var.contains(&0.0);
         Ok(PointSet {
             n,
             var,
             sd,
+            has_zero,
             ddiag,
             mean_d,
             c,
@@ -322,6 +328,26 @@ impl RawOut {
     unsafe fn put(&self, i: usize, j: usize, v: f64) {
         *self.ptr.offset(i as isize * self.rs + j as isize * self.cs) = v;
     }
+    /// # Safety
+    /// (i, j) inside the view.
+    #[inline(always)]
+    unsafe fn get(&self, i: usize, j: usize) -> f64 {
+        *self.ptr.offset(i as isize * self.rs + j as isize * self.cs)
+    }
+    /// Writes `vals` to (i, j), (i, j+1), …
+    /// # Safety
+    /// The elements lie inside the view, and no other thread writes them.
+    #[inline(always)]
+    unsafe fn put_row(&self, i: usize, j: usize, vals: &[f64]) {
+        if self.cs == 1 {
+            let dst = self.ptr.offset(i as isize * self.rs + j as isize);
+            std::ptr::copy_nonoverlapping(vals.as_ptr(), dst, vals.len());
+        } else {
+            for (k, &v) in vals.iter().enumerate() {
+                self.put(i, j + k, v);
+            }
+        }
+    }
 }
 
 /// Where a tile writes: element (i, j) goes to (i − row_off, j − col_off) of each present
@@ -341,10 +367,14 @@ struct Scratch {
     theta: Vec<f64>,
     rho: Vec<f64>,
     tmp: Vec<f64>,
+    /// Per-layer values of the row point (fused closed-form chain).
+    var_i: Vec<f64>,
+    sd_i: Vec<f64>,
+    mean_i: Vec<f64>,
 }
 
 impl Scratch {
-    fn new(rows: usize, cols: usize) -> Scratch {
+    fn new(rows: usize, cols: usize, layers: usize) -> Scratch {
         Scratch {
             gram: vec![0.0; rows * cols],
             s12: vec![0.0; cols],
@@ -352,8 +382,32 @@ impl Scratch {
             theta: vec![0.0; cols],
             rho: vec![0.0; cols],
             tmp: vec![0.0; cols],
+            var_i: vec![0.0; layers],
+            sd_i: vec![0.0; layers],
+            mean_i: vec![0.0; layers],
         }
     }
+}
+
+/// A copy of `LimitPlan::tile_impl` compiled with the given target features.
+macro_rules! tile_for_isa {
+    ($name:ident, $features:literal) => {
+        #[cfg(target_arch = "x86_64")]
+        #[target_feature(enable = $features)]
+        #[allow(clippy::too_many_arguments)]
+        unsafe fn $name(
+            &self,
+            i0: usize,
+            i1: usize,
+            j0: usize,
+            j1: usize,
+            lower_only: bool,
+            sc: &mut Scratch,
+            out: &TileOut,
+        ) {
+            self.tile_impl(i0, i1, j0, j1, lower_only, sc, out)
+        }
+    };
 }
 
 impl<'a> LimitPlan<'a> {
@@ -457,7 +511,7 @@ impl<'a> LimitPlan<'a> {
             col_off: j0,
             mirror: false,
         };
-        let mut scratch = Scratch::new(TILE.min(i1 - i0), TILE.min(j1 - j0));
+        let mut scratch = Scratch::new(TILE.min(i1 - i0), TILE.min(j1 - j0), self.spec.depth - 1);
         let mut a = i0;
         while a < i1 {
             let a1 = (a + TILE).min(i1);
@@ -475,9 +529,42 @@ impl<'a> LimitPlan<'a> {
         Ok(())
     }
 
-    /// Computes the tile rows i0..i1 × cols j0..j1 (≤ TILE each) and hands each entry
-    /// (i, j, [Σ, Σ̇, Θ]) to `emit`. With `lower_only`, only entries with j ≤ i.
+    /// Computes the tile rows i0..i1 × cols j0..j1 (≤ TILE each) into `out`. With
+    /// `lower_only`, only entries with j ≤ i (mirrored when `out.mirror`).
+    ///
+    /// # Safety
+    /// The tile's elements (and their mirrors) lie inside the outputs and no other thread
+    /// writes them.
     unsafe fn tile(
+        &self,
+        i0: usize,
+        i1: usize,
+        j0: usize,
+        j1: usize,
+        lower_only: bool,
+        sc: &mut Scratch,
+        out: &TileOut,
+    ) {
+        // One copy of the tile loop per instruction set, chosen per tile: the fused chain is
+        // inlined into it (all copies give the same bits, see `chain`).
+        #[cfg(target_arch = "x86_64")]
+        {
+            if fastmath::has_avx512() {
+                return self.tile_avx512(i0, i1, j0, j1, lower_only, sc, out);
+            }
+            if fastmath::has_avx2() {
+                return self.tile_avx2(i0, i1, j0, j1, lower_only, sc, out);
+            }
+        }
+        self.tile_impl(i0, i1, j0, j1, lower_only, sc, out)
+    }
+
+    tile_for_isa!(tile_avx512, "avx512f,avx2,fma");
+    tile_for_isa!(tile_avx2, "avx2,fma");
+
+    #[inline(always)]
+    #[allow(clippy::too_many_arguments)]
+    unsafe fn tile_impl(
         &self,
         i0: usize,
         i1: usize,
@@ -506,6 +593,10 @@ impl<'a> LimitPlan<'a> {
             MatMut::from_row_major(gram, h, w),
         );
         let k1 = numerical::DEGREE + 1;
+        let fused = match self.closed {
+            Some(kind @ (ClosedForm::LeakyRelu(_) | ClosedForm::Erf)) => Some(kind),
+            _ => None,
+        };
         for i in i0..i1 {
             let wi = if lower_only {
                 (i + 1).saturating_sub(j0).min(w)
@@ -531,18 +622,50 @@ impl<'a> LimitPlan<'a> {
             if let Some(k) = diag {
                 s12[k] = p1.var[i];
             }
-            theta.copy_from_slice(s12);
-            dot.fill(0.0);
-            for l in 0..layers {
+            if let Some(kind) = fused {
+                for l in 0..layers {
+                    sc.var_i[l] = p1.var[l * p1.n + i];
+                    sc.sd_i[l] = p1.sd[l * p1.n + i];
+                    sc.mean_i[l] = p1.mean_d[l * p1.n + i];
+                }
+                let r = chain::RowChain {
+                    layers,
+                    beta2,
+                    var_i: &sc.var_i,
+                    sd_i: &sc.sd_i,
+                    mean_i: &sc.mean_i,
+                    var_j: &p2.var[j0..],
+                    sd_j: &p2.sd[j0..],
+                    mean_j: p2.mean_d.get(j0..).unwrap_or(&[]),
+                    stride: p2.n,
+                    zero_variance: p1.has_zero || p2.has_zero,
+                };
+                chain::row(kind, &r, s12, dot, theta);
+                if let Some(k) = diag {
+                    // The per-point chain, exactly as the unfused loop patches it.
+                    let mut th = p1.var[i];
+                    for l in 0..layers {
+                        th = th * p1.ddiag[l * p1.n + i] + p1.var[(l + 1) * p1.n + i];
+                    }
+                    s12[k] = p1.var[layers * p1.n + i];
+                    dot[k] = if layers > 0 {
+                        p1.ddiag[(layers - 1) * p1.n + i]
+                    } else {
+                        0.0
+                    };
+                    theta[k] = th;
+                }
+            } else {
+                theta.copy_from_slice(s12);
+                dot.fill(0.0);
+            }
+            for l in 0..if fused.is_some() { 0 } else { layers } {
                 let si = p1.var[l * p1.n + i];
                 let sj = &p2.var[l * p2.n + j0..l * p2.n + j0 + wi];
                 snap_row(si, sj, s12);
                 match self.closed {
-                    Some(ClosedForm::LeakyRelu(a)) => {
-                        let mj = &p2.mean_d[l * p2.n + j0..l * p2.n + j0 + wi];
-                        closed_form::relu_row(a, si, p1.mean_d[l * p1.n + i], sj, mj, s12, dot)
-                    }
-                    Some(ClosedForm::Erf) => closed_form::erf_row(si, sj, s12, dot),
+                    // Handled by the fused chain above (this loop runs 0 times for them).
+                    Some(ClosedForm::LeakyRelu(_) | ClosedForm::Erf) => {}
                     Some(ClosedForm::Sin) => closed_form::trig_row(false, si, sj, s12, dot),
                     Some(ClosedForm::Cos) => closed_form::trig_row(true, si, sj, s12, dot),
                     Some(ClosedForm::Identity) => dot.fill(1.0),
@@ -598,15 +721,26 @@ impl<'a> LimitPlan<'a> {
             }
             for (raw, vals) in out.raws.iter().zip([&*s12, &*dot, &*theta]) {
                 if let Some(r) = raw {
-                    let ii = i - out.row_off;
-                    for (k, &v) in vals.iter().enumerate() {
-                        r.put(ii, j0 + k - out.col_off, v);
-                    }
-                    if out.mirror {
-                        for (k, &v) in vals.iter().enumerate() {
-                            if j0 + k != i {
-                                r.put(j0 + k, i, v);
-                            }
+                    r.put_row(i - out.row_off, j0 - out.col_off, vals);
+                }
+            }
+        }
+        if out.mirror {
+            // (j, i) ← (i, j) for the entries written above, j ≠ i: row by row of the mirror
+            // block, so the writes are contiguous for row-major outputs (the reads come from
+            // the block just written, still in cache). Bound by the stores' memory traffic:
+            // 8×8 register-blocked transposes measured no faster.
+            for r in out.raws.iter().flatten() {
+                for j in j0..j1 {
+                    let i_start = if lower_only { (j + 1).max(i0) } else { i0 };
+                    if r.cs == 1 {
+                        let dst = r.ptr.offset(j as isize * r.rs);
+                        for i in i_start..i1 {
+                            *dst.add(i) = r.get(i, j);
+                        }
+                    } else {
+                        for i in i_start..i1 {
+                            r.put(j, i, r.get(i, j));
                         }
                     }
                 }
@@ -675,15 +809,16 @@ pub fn limit_kernel(
     } else {
         (0..ti).flat_map(|a| (0..tj).map(move |b| (a, b))).collect()
     };
-    for_each_item(tiles.len(), progress, |t| {
+    // Scratch is per worker (allocating it per tile cost 6 % in page faults at N = 2000).
+    let scratch = || Scratch::new(TILE.min(n1), TILE.min(n2), spec.depth - 1);
+    for_each_item_init(tiles.len(), progress, scratch, |sc, t| {
         let (a, b) = tiles[t];
         let (i0, i1) = (a * TILE, ((a + 1) * TILE).min(n1));
         let (j0, j1) = (b * TILE, ((b + 1) * TILE).min(n2));
-        let mut sc = Scratch::new(i1 - i0, j1 - j0);
         // SAFETY: tile (a, b) and, when symmetric, its mirror (b, a) are written only by this
         // item; on diagonal tiles only the lower triangle is computed and mirrored.
         unsafe {
-            plan.tile(i0, i1, j0, j1, sym && a == b, &mut sc, &tile_out);
+            plan.tile(i0, i1, j0, j1, sym && a == b, sc, &tile_out);
         }
     })
 }
