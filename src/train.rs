@@ -48,8 +48,13 @@ pub fn train(
     if y.rows() != n || y.cols() != k {
         return invalid!("y is {}x{}, expected {n}x{k} (N x n_L)", y.rows(), y.cols());
     }
+    // The O(N) buffers before the scans, fallibly: a broadcast of ~2^32 rows fails at once with
+    // ALLOCATION instead of scanning for seconds and then aborting in an allocation.
+    let nk = crate::error::checked_mul(n, k, "y")?;
+    let mut d = crate::error::try_zeroed(nk, "cost derivative (N x n_L)")?;
+    let yv = y.try_to_row_major("copy of y (N x n_L)")?;
     net.check_input(x, "x")?;
-    crate::network::check_finite(y, "y")?;
+    crate::network::check_finite(MatRef::from_row_major(&yv, n, k), "y")?;
     if !learning_rate.is_finite() {
         return Err(Error::NonFinite(format!("learning_rate = {learning_rate}")));
     }
@@ -65,11 +70,9 @@ pub fn train(
             );
         }
     }
-    let yv = y.to_row_major();
     let p = net.num_params();
     let mut grad = crate::error::try_zeroed(p, "gradient")?;
     let mut previous = crate::error::try_zeroed(p, "previous parameters")?;
-    let mut d = vec![0.0; n * k];
     for s in 0..=steps {
         let cache = crate::parallel::install(|| net.forward_cache(x))?;
         let f = cache.output();

@@ -132,6 +132,19 @@ impl<'a> MatRef<'a> {
     }
 
     /// A dense row-major copy.
+    /// Row-major copy with fallible allocation (an `Error::Allocation` naming `what` instead of
+    /// an abort when a huge view, e.g. a stride-0 broadcast of billions of rows, cannot be had).
+    pub fn try_to_row_major(&self, what: &str) -> crate::Result<Vec<f64>> {
+        let len = crate::error::checked_mul(self.rows, self.cols, what)?;
+        let mut v = crate::error::try_zeroed(len, what)?;
+        for i in 0..self.rows {
+            for j in 0..self.cols {
+                v[i * self.cols + j] = self.at(i, j);
+            }
+        }
+        Ok(v)
+    }
+
     pub fn to_row_major(&self) -> Vec<f64> {
         let mut v = Vec::with_capacity(self.rows * self.cols);
         for i in 0..self.rows {
