@@ -126,6 +126,9 @@ pub const MAX_PANELS: usize = 1000;
 /// the caller needs (e.g. an inner integral whose whole range lies where σ′ is only rounding
 /// noise: its own mass and peak are noise, so only an absolute floor stops the refinement);
 /// it adds at most floor·length to the error. Pass [0, 0] for purely relative control.
+// Kept out of line: inlined into `numerical::point_expansion` (which LLVM started doing when
+// the crate's code grew) the tanh N = 400 kernel took 1.5× as long (620 → 950 ms at 1 thread).
+#[inline(never)]
 pub fn adaptive2<F, A>(
     f: &mut F,
     breaks: &[f64],
