@@ -295,14 +295,9 @@ pub unsafe extern "C" fn ntk_kernel_limit_tile(
             sigma_dot: take(),
             ntk: take(),
         };
+        // Non-finite results come back as Numerical from limit_tile (checked per row).
         with_progress(options, |progress| {
             limit_tile(a, (i0, i1), b, (j0, j1), out, progress)
-        })?;
-        for (v, (_, name)) in views.iter().zip(outs.iter()) {
-            if let Some(v) = v {
-                check_finite_result(v.as_ref(), name)?;
-            }
-        }
-        Ok(())
+        })
     })
 }

@@ -251,24 +251,7 @@ pub(crate) fn check_outputs_disjoint(
     Ok(())
 }
 
-/// Fails with `Numerical` naming the first NaN/Inf element of a computed result. Finite inputs
-/// can still give a non-finite result (overflow of huge inputs such as 1e200, whose products
-/// exceed the double range, or a custom activation returning NaN); the C API reports that
-/// instead of returning success with Inf/NaN in the output.
-pub(crate) fn check_finite_result(out: crate::linalg::MatRef<'_>, name: &str) -> Result<()> {
-    for i in 0..out.rows() {
-        for j in 0..out.cols() {
-            let v = out.at(i, j);
-            if !v.is_finite() {
-                return Err(Error::Numerical(format!(
-                    "{name}[{i},{j}] = {v}: the result overflowed the double range or the \
-                     activation returned NaN/Inf (inputs are finite; rescale them)"
-                )));
-            }
-        }
-    }
-    Ok(())
-}
+pub(crate) use crate::linalg::view::check_finite_result;
 
 #[cfg(test)]
 mod tests {

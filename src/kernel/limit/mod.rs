@@ -49,11 +49,13 @@ pub mod quadrature;
 
 use crate::activation::Activation;
 use crate::error::{checked_mul, try_zeroed};
+use crate::linalg::view::check_finite_result;
 use crate::linalg::{gemm, MatMut, MatRef};
 use crate::parallel::{for_each_item, for_each_item_init, Progress};
 use crate::{invalid, Error, Result};
 use closed_form::ClosedForm;
 use std::borrow::Cow;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Mutex;
 
 /// Side of the square output tiles (fixed: tile boundaries must not depend on the thread count).
@@ -357,6 +359,25 @@ struct TileOut {
     row_off: usize,
     col_off: usize,
     mirror: bool,
+    /// Set when a written value is NaN/±Inf (overflow of huge but finite inputs, or a custom σ
+    /// returning NaN); checked per row while the row is in L1, so a finite result costs no
+    /// second pass over the N×N outputs.
+    nonfinite: AtomicBool,
+}
+
+impl TileOut {
+    /// `Err(Numerical)` naming the first non-finite element when a tile flagged one.
+    fn check(&self, outs: [(&Option<MatMut<'_>>, &str); 3]) -> Result<()> {
+        if !self.nonfinite.load(Ordering::Relaxed) {
+            return Ok(());
+        }
+        for (m, name) in outs {
+            if let Some(m) = m {
+                check_finite_result(m.as_ref(), name)?;
+            }
+        }
+        Ok(())
+    }
 }
 
 /// Per-tile scratch arrays.
@@ -510,6 +531,7 @@ impl<'a> LimitPlan<'a> {
             row_off: i0,
             col_off: j0,
             mirror: false,
+            nonfinite: AtomicBool::new(false),
         };
         let mut scratch = Scratch::new(TILE.min(i1 - i0), TILE.min(j1 - j0), self.spec.depth - 1);
         let mut a = i0;
@@ -526,7 +548,11 @@ impl<'a> LimitPlan<'a> {
             }
             a = a1;
         }
-        Ok(())
+        tile_out.check([
+            (&out.nngp, "nngp"),
+            (&out.sigma_dot, "sigma_dot"),
+            (&out.ntk, "ntk"),
+        ])
     }
 
     /// Computes the tile rows i0..i1 × cols j0..j1 (≤ TILE each) into `out`. With
@@ -719,10 +745,18 @@ impl<'a> LimitPlan<'a> {
                     theta[k] = theta[k] * dot[k] + s12[k];
                 }
             }
+            // The largest exponent field of the row (an integer max, which vectorizes): all ones
+            // means NaN or ±Inf.
+            const EXP: u64 = 0x7FF0_0000_0000_0000;
+            let mut exp_max = 0u64;
             for (raw, vals) in out.raws.iter().zip([&*s12, &*dot, &*theta]) {
                 if let Some(r) = raw {
                     r.put_row(i - out.row_off, j0 - out.col_off, vals);
+                    exp_max = vals.iter().fold(exp_max, |m, v| m.max(v.to_bits() & EXP));
                 }
+            }
+            if exp_max == EXP {
+                out.nonfinite.store(true, Ordering::Relaxed);
             }
         }
         if out.mirror {
@@ -799,6 +833,7 @@ pub fn limit_kernel(
         row_off: 0,
         col_off: 0,
         mirror: plan.symmetric(),
+        nonfinite: AtomicBool::new(false),
     };
     let sym = plan.symmetric();
     let ti = n1.div_ceil(TILE);
@@ -820,5 +855,10 @@ pub fn limit_kernel(
         unsafe {
             plan.tile(i0, i1, j0, j1, sym && a == b, sc, &tile_out);
         }
-    })
+    })?;
+    tile_out.check([
+        (&out.nngp, "nngp"),
+        (&out.sigma_dot, "sigma_dot"),
+        (&out.ntk, "ntk"),
+    ])
 }

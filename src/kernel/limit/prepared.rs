@@ -199,6 +199,7 @@ pub fn limit_tile(
     let (h, w) = (rows.1 - i0, cols.1 - j0);
     let (ti, tj) = (h.div_ceil(TILE), w.div_ceil(TILE));
     let shared = [out.nngp, out.sigma_dot, out.ntk].map(|m| m.map(|m| m.into_shared()));
+    let nonfinite = std::sync::atomic::AtomicBool::new(false);
     for_each_item(ti * tj, progress, |t| {
         let (a0, b0) = ((t / tj) * TILE, (t % tj) * TILE);
         let (a1, b1) = ((a0 + TILE).min(h), (b0 + TILE).min(w));
@@ -209,7 +210,28 @@ pub fn limit_tile(
             sigma_dot: sub(1),
             ntk: sub(2),
         };
-        plan.compute_block(i0 + a0, i0 + a1, j0 + b0, j0 + b1, outs)
-            .expect("sub-tile inside a validated block");
-    })
+        // The only error left after the checks above is a non-finite value (Numerical).
+        if plan
+            .compute_block(i0 + a0, i0 + a1, j0 + b0, j0 + b1, outs)
+            .is_err()
+        {
+            nonfinite.store(true, std::sync::atomic::Ordering::Relaxed);
+        }
+    })?;
+    if nonfinite.load(std::sync::atomic::Ordering::Relaxed) {
+        // Name the element in the caller's block coordinates.
+        for (k, name) in ["nngp", "sigma_dot", "ntk"].into_iter().enumerate() {
+            if let Some(s) = shared[k] {
+                // SAFETY: the items are done; this is the whole block, read only.
+                crate::linalg::view::check_finite_result(
+                    unsafe { s.block(0, h, 0, w) }.as_ref(),
+                    name,
+                )?;
+            }
+        }
+        return Err(crate::Error::Internal(
+            "a sub-tile failed without a non-finite value".into(),
+        ));
+    }
+    Ok(())
 }
