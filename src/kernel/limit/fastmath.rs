@@ -2,7 +2,7 @@
 //!
 //! The arc-cosine (ReLU) and arcsine (erf) kernels need one inverse trigonometric function per
 //! pair and layer; scalar `atan2` costs about 30 ns here, which alone would exceed the time budget
-//! of a ReLU kernel of N = 2000. [`atan2_upper`] / [`atan2_inline`] evaluate θ = atan2(y, x)
+//! of a ReLU kernel of N = 2000. [`atan2_upper`] (and the test-only full-circle `atan2_inline`) evaluate θ = atan2(y, x)
 //! with fdlibm's polynomial (Sun Microsystems, the one in the `libm` crate) but without
 //! branches: a = min(|x|,|y|)/max(|x|,|y|) ∈ [0, 1] is reduced to |t| ≤ tan(π/8) with one
 //! division ([`atan_ratio`]), atan(t) comes from fdlibm's degree-11 polynomial in t², and the
@@ -102,6 +102,7 @@ fn atan2_upper_impl<const MAYBE_ZERO: bool>(y: f64, x: f64) -> f64 {
     c_hi + (s * t + c_lo)
 }
 
+#[cfg(test)]
 /// atan2(y, x) for finite x, y, branch-free; atan2(±0, 0) = 0 (the callers special-case it).
 #[inline(always)]
 pub fn atan2_inline(y: f64, x: f64) -> f64 {
@@ -113,6 +114,7 @@ pub fn atan2_inline(y: f64, x: f64) -> f64 {
     }
 }
 
+#[cfg(test)]
 #[inline(always)]
 fn atan2_loop(y: &[f64], x: &[f64], out: &mut [f64]) {
     let n = out.len().min(x.len()).min(y.len());
@@ -122,6 +124,7 @@ fn atan2_loop(y: &[f64], x: &[f64], out: &mut [f64]) {
     }
 }
 
+#[cfg(test)]
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma")]
 unsafe fn atan2_loop_avx2(y: &[f64], x: &[f64], out: &mut [f64]) {
@@ -155,6 +158,7 @@ pub fn has_avx512() -> bool {
     }
 }
 
+#[cfg(test)]
 /// out[k] = atan2(y[k], x[k]) over the common length of the slices.
 pub fn atan2_slice(y: &[f64], x: &[f64], out: &mut [f64]) {
     #[cfg(target_arch = "x86_64")]
