@@ -18,6 +18,7 @@ pub mod kernel;
 pub mod linalg;
 pub mod network;
 pub mod parallel;
+pub mod predict;
 pub mod rng;
 pub mod spectrum;
 pub mod train;
