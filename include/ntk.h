@@ -115,6 +115,16 @@ typedef enum ntk_spectrum_which {
   NTK_SPECTRUM_WHICH_LARGEST = 2,
 } ntk_spectrum_which;
 
+// Which Gaussian process a predictor describes (ntk_predict_config.law).
+typedef enum ntk_law {
+  // The NTK-GP law: networks trained by gradient flow with Theta_inf from the NNGP prior
+  // Sigma (Jacot et al. 2018, Theorem 5.2). Needs Theta and, for covariances, Sigma.
+  NTK_LAW_NTK = 0,
+  // The NNGP law: Sigma is both the training kernel and the prior; at t = INFINITY the
+  // Bayesian GP posterior.
+  NTK_LAW_NNGP = 1,
+} ntk_law;
+
 // Opaque handle: the per-point features of N points for the empirical NTK of one network at its
 // current parameters (a copy of the points, their layer activations and the backpropagated
 // cotangents of every output), plus a fingerprint of the network (widths, activation, beta,
@@ -130,6 +140,12 @@ typedef struct ntk_limit_points ntk_limit_points;
 
 // Opaque network handle.
 typedef struct ntk_network ntk_network;
+
+// Opaque train side of a predictive law (the eigendecomposition of the training kernel).
+typedef struct ntk_predictor ntk_predictor;
+
+// Opaque test side of a predictive law (test kernels projected on the predictor's eigenbasis).
+typedef struct ntk_predictor_test ntk_predictor_test;
 
 // A read-only strided matrix: element (i, j) is `data[i*row_stride + j*col_stride]`
 // (strides in elements; any sign; 0 allowed for broadcasting an input).
@@ -198,6 +214,17 @@ typedef struct ntk_network_config {
   ntk_scalar_fn custom_dsigma;
   void *custom_user_data;
 } ntk_network_config;
+
+// Settings of a predictor. Pass NULL for the defaults (NTK law, no ridge).
+typedef struct ntk_predict_config {
+  // One of ntk_law (default NTK_LAW_NTK = 0).
+  int law;
+  // Ridge lambda >= 0 added to the training kernel's diagonal (neural-tangents' diag_reg).
+  double ridge;
+  // 0: lambda is absolute (K + lambda I); 1: relative to the mean diagonal,
+  // K + lambda tr(K)/N I (neural-tangents' default, diag_reg_absolute_scale = False).
+  int ridge_relative;
+} ntk_predict_config;
 
 #ifdef __cplusplus
 extern "C" {
@@ -415,6 +442,98 @@ enum ntk_status ntk_network_set_params(struct ntk_network *network,
 enum ntk_status ntk_network_forward(const struct ntk_network *network,
                                     struct ntk_matrix x,
                                     struct ntk_matrix_mut out);
+
+// Creates the train side of the predictive law of the infinitely wide network trained by
+// gradient flow on the square loss (1/2N) sum_i |f(x_i) - y_i|^2 for time t (t = s eta after s
+// steps of learning rate eta, as ntk_network_train and ntk_flow). With K = K_xx + lambda I =
+// U diag(l) U^T and Psi_t = U diag((1 - e^{-l t/N})/l) U^T, the outputs at test points are
+// Gaussian, the same law for each of the k outputs:
+//   NTK law:  mean = Theta_*x Psi_t y,
+//             cov  = Sigma_** + Theta_*x Psi_t Sigma_xx Psi_t Theta_x*
+//                    - (Theta_*x Psi_t Sigma_x* + Sigma_*x Psi_t Theta_x*),
+//   NNGP law: mean = Sigma_*x Psi_t y, cov = Sigma_** - Sigma_*x U diag((1 - e^{-2 l t/N})/l)
+//             U^T Sigma_x* (K from Sigma; t = INFINITY: the GP posterior).
+// At t = 0 the law is the prior N(0, Sigma_**); at t = INFINITY with lambda = 0 eigenvalues
+// l <= N eps l_max count as 0 (pseudo-inverse). neural-tangents' gradient_descent_mse_ensemble
+// at time t*k gives the same law (it normalizes time by N k).
+//
+// - `config`: NULL (NTK law, no ridge) or law and ridge.
+// - `kernel_train`: N x N; Theta_xx (NTK law) or Sigma_xx (NNGP law). Finite, symmetric
+//   (relative 1e-10), positive semi-definite up to 1e-9 max_i K_ii (else NTK_STATUS_NUMERICAL).
+// - `nngp_train`: NTK law: NULL (means only) or Sigma_xx (N x N, same checks), needed for
+//   covariances. NNGP law: must be NULL.
+// - `y`: N x k targets. `options`: NULL or progress/cancel, reported (done, 4) between phases
+//   (the eigendecomposition itself is one uninterruptible unit).
+//
+// Cost: one symmetric eigendecomposition (about 9 N^3 flops) and a Cholesky per train kernel
+// (N^3/3). All inputs are copied; `*out` receives the handle (free with ntk_predictor_free),
+// unchanged on failure. The handle is read-only afterwards: calls on it may run concurrently.
+enum ntk_status ntk_predictor_create(const struct ntk_predict_config *config,
+                                     struct ntk_matrix kernel_train,
+                                     const struct ntk_matrix *nngp_train,
+                                     struct ntk_matrix y,
+                                     const struct ntk_options *options,
+                                     struct ntk_predictor **out);
+
+// Frees a predictor. NULL is accepted. Test sets created from it stay valid (they share its
+// data).
+void ntk_predictor_free(struct ntk_predictor *predictor);
+
+// Creates the test side of a predictive law for M test points.
+//
+// - `kernel_test_train`: M x N; Theta_*x (NTK law) or Sigma_*x (NNGP law).
+// - `nngp_test_train`: NTK law with covariances: Sigma_*x (M x N); otherwise NULL. Given
+//   exactly when `nngp_test_test` is (NTK law).
+// - `nngp_test_test`: NULL (means only), Sigma_** as M x M (symmetric: full covariances) or its
+//   diagonal as M x 1 (marginal variances: only variances can be asked for).
+//
+// Cost: 2 M N^2 flops per test-train kernel (projection on the eigenbasis). Inputs are
+// copied; `*out` receives the handle (free with ntk_predictor_test_free), unchanged on failure.
+enum ntk_status ntk_predictor_test_create(const struct ntk_predictor *predictor,
+                                          struct ntk_matrix kernel_test_train,
+                                          const struct ntk_matrix *nngp_test_train,
+                                          const struct ntk_matrix *nngp_test_test,
+                                          const struct ntk_options *options,
+                                          struct ntk_predictor_test **out);
+
+// Frees a test set. NULL is accepted.
+void ntk_predictor_test_free(struct ntk_predictor_test *test);
+
+// The law at time `t` (>= 0, INFINITY allowed; NaN is NTK_STATUS_NON_FINITE, t < 0
+// INVALID_ARGUMENT) on the test set: `mean` (NULL or M x k) and `cov` (NULL, M x M for the
+// full covariance over the test points, or M x 1 for the variances; shared by the k outputs).
+// At least one output. A full covariance needs the test set's nngp_test_test as M x M.
+// The covariance is exactly symmetric, and positive semi-definite to rounding when the kernels
+// are jointly PSD.
+//
+// Cost per call: mean 2 M N k flops; NNGP covariance M^2 N (variances: M N); NTK covariance
+// 4 M N^2 + 3 M^2 N (variances: 4 M N^2). `options`: progress (done, 3) between products.
+// Outputs are written only on success. Read-only on the handle (concurrent calls are safe).
+enum ntk_status ntk_predictor_law(const struct ntk_predictor_test *test,
+                                  double t,
+                                  struct ntk_matrix_mut *mean,
+                                  struct ntk_matrix_mut *cov,
+                                  const struct ntk_options *options);
+
+// From points to the law in one call: the limit kernels Theta_inf and Sigma^(L) of the
+// network's architecture (n_0, depth, activation, beta; not its parameters) on `x_train`
+// (N x n_0) and `x_test` (M x n_0), then the law of ntk_predictor_create / ntk_predictor_law
+// at time `t` with targets `y` (N x n_L). `config`: NULL (NTK law, no ridge) or law and ridge.
+// Outputs as in ntk_predictor_law: `mean` (NULL or M x n_L), `cov` (NULL, M x M or M x 1).
+// For several times or test sets, use the handles (one eigendecomposition for all).
+//
+// Cost: the kernels (O((N + M)^2 (n_0 + L)); the M x M prior only for a full covariance) plus
+// those of ntk_predictor_create, ntk_predictor_test_create and ntk_predictor_law. Progress is
+// reported by each phase in its own units. Outputs are written only on success.
+enum ntk_status ntk_ensemble_law(const struct ntk_network *network,
+                                 const struct ntk_predict_config *config,
+                                 struct ntk_matrix x_train,
+                                 struct ntk_matrix y,
+                                 struct ntk_matrix x_test,
+                                 double t,
+                                 struct ntk_matrix_mut *mean,
+                                 struct ntk_matrix_mut *cov,
+                                 const struct ntk_options *options);
 
 // Prepares the empirical-NTK features of the N points `x` (N x n_0, points are rows, finite):
 // one forward pass and n_L backward passes, cost ~ 2 N (1 + n_L) sum_l n_l n_{l+1} flops,

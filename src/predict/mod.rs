@@ -430,6 +430,10 @@ impl TestSet {
     pub fn num_test(&self) -> usize {
         self.m
     }
+    /// Output dimension k (the predictor's).
+    pub fn output_dim(&self) -> usize {
+        self.pred.inner.k
+    }
     /// Whether a covariance can be computed, and whether the full one (`Full`) or only the
     /// diagonal (`Diagonal`, prior given as variances).
     pub fn covariance(&self) -> CovKind {
