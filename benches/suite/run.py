@@ -32,10 +32,12 @@ WORKLOADS = {
     "empirical full k=10 N=256": ("empirical", {"n": 256, "outputs": 10}),
     "MSE flow N=2000": ("flow", {"n": 2000}),
     "MSE flow N=4000": ("flow", {"n": 4000}),
+    "ensemble law N=2000 M=500": ("ensemble", {"n": 2000, "m": 500}),
 }
 # neural-tangents' quadrature needs O(N²·deg²) memory: 80 GB at N = 2000 (out of memory here).
 PEER_SKIP = {"limit tanh N=2000": "ElementwiseNumerical needs ~80 GB (N²·deg² doubles)"}
 TIMES = [1.0, 10.0, 100.0]
+ENSEMBLE_TIMES = [10.0, 100.0, float("inf")]
 
 
 def vmhwm_mb():
@@ -53,7 +55,7 @@ def make_inputs(kind, p):
         return {"x": rng.standard_normal((p["n"], 100))}
     if kind == "empirical":
         return {"x": rng.standard_normal((p["n"], 100))}
-    n, m = p["n"], p["n"] // 4
+    n, m = p["n"], p.get("m", p["n"] // 4)
     x = rng.standard_normal((n + m, 100))
     y = rng.standard_normal((n, 1))
     return {"x": x, "y": y, "n": n}
@@ -91,6 +93,8 @@ def worker(args):
             theta = K.params(net)
             run, result = W.empirical(inputs["x"], p["outputs"], theta,
                                       K.EMPIRICAL_WIDTHS + [p["outputs"]])
+    elif kind == "ensemble":
+        run, result = W.ensemble(inputs["x"], inputs["n"], inputs["y"], ENSEMBLE_TIMES)
     else:
         kt, ktt = flow_kernels(inputs)
         run, result = W.flow(kt, ktt, inputs["y"], TIMES)

@@ -639,4 +639,5 @@ rss_kib() = parse(Int, split(read("/proc/self/statm", String))[2]) * 4
         println("RSS growth over 1000 flow create/free cycles: ", round(growth_mib, digits = 1), " MiB")
         @test growth_mib < 100
     end
+    include("predict.jl")
 end
