@@ -102,14 +102,15 @@ unsafe fn opt_ref<'a>(m: *const ntk_matrix, name: &str) -> Result<Option<MatRef<
 ///
 /// - `config`: NULL (NTK law, no ridge) or law and ridge.
 /// - `kernel_train`: N x N; Theta_xx (NTK law) or Sigma_xx (NNGP law). Finite, symmetric
-///   (relative 1e-10), positive semi-definite up to 1e-9 max_i K_ii (else NTK_STATUS_NUMERICAL).
+///   (relative 1e-10), positive semi-definite: lambda_min >= -1e-9 max_i K_ii (else
+///   NTK_STATUS_NUMERICAL).
 /// - `nngp_train`: NTK law: NULL (means only) or Sigma_xx (N x N, same checks), needed for
 ///   covariances. NNGP law: must be NULL.
 /// - `y`: N x k targets. `options`: NULL or progress/cancel, reported (done, 4) between phases
 ///   (the eigendecomposition itself is one uninterruptible unit).
 ///
-/// Cost: one symmetric eigendecomposition (about 9 N^3 flops) and a Cholesky per train kernel
-/// (N^3/3). All inputs are copied; `*out` receives the handle (free with ntk_predictor_free),
+/// Cost: one symmetric eigendecomposition (about 9 N^3 flops; its smallest eigenvalue is the
+/// PSD check of kernel_train) and one Cholesky of nngp_train (N^3/3, its PSD check). All inputs are copied; `*out` receives the handle (free with ntk_predictor_free),
 /// unchanged on failure. The handle is read-only afterwards: calls on it may run concurrently.
 #[no_mangle]
 pub unsafe extern "C" fn ntk_predictor_create(

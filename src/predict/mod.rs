@@ -32,8 +32,9 @@
 //! λ → 0⁺), where neural-tangents gives 0 (or 0/0 at exactly 0).
 //!
 //! # Cost (D = N train points, M test points, k outputs)
-//! - [`Predictor::new`]: symmetric eigendecomposition of K (about 9·N³ flops) plus the PSD
-//!   checks (one Cholesky of each N × N train kernel, N³/3 each) and Uᵀy (2·N²·k).
+//! - [`Predictor::new`]: symmetric eigendecomposition of K (about 9·N³ flops; its smallest
+//!   eigenvalue is the PSD check of K_xx), one Cholesky of Σ_xx (N³/3, its PSD check) and Uᵀy
+//!   (2·N²·k).
 //! - [`TestSet::new`]: P = K_*x·U (2·M·N²), and for the NTK law's covariance Q = Σ_*x·U (2·M·N²).
 //! - [`TestSet::law`] per time: mean 2·M·N·k; NNGP covariance M²·N (full) or M·N (diagonal);
 //!   NTK covariance 4·M·N² + 3·M²·N (full) or 4·M·N² + 4·M·N (diagonal): T₁ = U·diag(φ)·Pᵀ and
@@ -42,7 +43,7 @@
 //! Everything runs on the library pool with fixed row blocks: bit-identical at any thread count.
 
 use crate::error::{checked_mul, try_zeroed};
-use crate::flow::dense::{check_psd, check_symmetric, to_faer, SymEigen};
+use crate::flow::dense::{check_psd, check_symmetric, to_faer, SymEigen, PSD_RTOL};
 use crate::linalg::{par_gemm, MatMut, MatRef};
 use crate::network::check_finite;
 use crate::parallel::Progress;
@@ -182,7 +183,7 @@ impl Predictor {
         }
         progress.report(0, 4)?;
         let mut fk = to_faer(kernel)?;
-        check_psd(&fk, "kernel_train")?;
+        let maxdiag = (0..n).map(|i| fk[(i, i)]).fold(0.0, f64::max);
         let sigma = match sigma {
             None => None,
             Some(s) => {
@@ -207,6 +208,15 @@ impl Predictor {
         }
         let eig = SymEigen::new(&fk, true)?;
         drop(fk);
+        // PSD check from the spectrum itself (no separate Cholesky): λ_min(K_xx) = λ_min(K) − λ
+        // must be ≥ −PSD_RTOL·max_i K_ii, the tolerance of the flow's check.
+        let lmin = eig.values.first().copied().unwrap_or(0.0) - ridge;
+        if lmin < -PSD_RTOL * maxdiag {
+            return Err(Error::Numerical(format!(
+                "kernel_train is not positive semi-definite: its smallest eigenvalue {lmin:e} is \
+                 below -{PSD_RTOL:e} x max diagonal ({maxdiag:e})"
+            )));
+        }
         progress.report(2, 4)?;
         let mut coeffs = try_zeroed(checked_mul(n, k, "U^T y")?, "U^T y")?;
         let yv = y.try_to_row_major("copy of y")?;
