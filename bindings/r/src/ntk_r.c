@@ -24,6 +24,7 @@
 #include <string.h>
 
 #include "ntk.h"
+#include "predict_r.h"
 
 static SEXP network_tag = NULL;
 static SEXP flow_tag = NULL;
@@ -500,6 +501,7 @@ static const R_CallMethodDef call_methods[] = {
     ENTRY(C_network_train, 6),
     ENTRY(C_kernel_spectrum, 3),
     ENTRY(C_kernel_condition, 1),
+    NTK_PREDICT_ENTRIES,
     {NULL, NULL, 0}};
 
 void R_init_ntk(DllInfo *dll) {

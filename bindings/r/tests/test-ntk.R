@@ -478,6 +478,60 @@ growth <- rss_mib() - before
 cat(sprintf("RSS growth over 1000 flow create/free cycles: %.1f MiB\n", growth))
 check(growth < 100, "no growth over 1000 finalized flows (1000 leaked ones would be 320 MB)")
 
+# --- predictive law (R/predict.R): reference from R's own eigen() (LAPACK) and solve() ---------
+g <- 2 * pi * (0:9) / 10
+xp <- cbind(cos(g), sin(g))
+xtr <- xp[seq(1, 10, 2), , drop = FALSE]
+xte <- xp[c(2, 4, 6), , drop = FALSE]
+netp <- ntk_network(c(2, 64, 64, 1), "relu", beta = 0.1, seed = 1)
+ktr <- ntk_kernel_limit(netp, xtr, kernel = "all")
+ktx <- ntk_kernel_limit(netp, xte, x2 = xtr, kernel = "all")
+stt <- ntk_kernel_limit(netp, xte, kernel = "nngp")
+yp <- cbind(sin(3 * g[seq(1, 10, 2)]))
+np <- nrow(xtr)
+law_ref <- function(th, thx, s, sx, stt, t) {
+    e <- eigen(th, symmetric = TRUE)
+    psi <- if (is.infinite(t)) solve(th) else
+        e$vectors %*% diag((1 - exp(-e$values * t / np)) / e$values) %*% t(e$vectors)
+    a <- thx %*% psi
+    cr <- a %*% t(sx)
+    list(mean = a %*% yp, cov = stt + a %*% s %*% t(a) - cr - t(cr))
+}
+pr <- ntk_predictor(ktr$ntk, yp, nngp_train = ktr$nngp)
+tsp <- ntk_predictor_test(pr, ktx$ntk, nngp_test_train = ktx$nngp, nngp_test_test = stt)
+for (tt in c(0.5, 7, 300, Inf)) {
+    gl <- ntk_predictive_law(tsp, tt)
+    rf <- law_ref(ktr$ntk, ktx$ntk, ktr$nngp, ktx$nngp, stt, tt)
+    check(max(abs(gl$mean - rf$mean)) <= 1e-10 * max(abs(rf$mean)), paste("law mean, t =", tt))
+    check(max(abs(gl$cov - rf$cov)) <= 1e-10 * max(abs(stt)), paste("law covariance, t =", tt))
+    check(isSymmetric(gl$cov, tol = 0), paste("covariance exactly symmetric, t =", tt))
+    gv <- ntk_predictive_law(tsp, tt, cov = "diagonal")
+    check(max(abs(gv$cov - diag(gl$cov))) <= 1e-14 * max(stt), paste("variances, t =", tt))
+}
+g0 <- ntk_predictive_law(tsp, 0)
+check(identical(g0$cov, stt) && all(g0$mean == 0), "the prior at t = 0")
+pn <- ntk_predictor(ktr$nngp, yp, law = "nngp")
+tn <- ntk_predictor_test(pn, ktx$nngp, nngp_test_test = diag(stt))
+gn <- ntk_predictive_law(tn, Inf)
+check(max(abs(gn$mean - ktx$nngp %*% solve(ktr$nngp, yp))) <= 1e-10 * max(abs(gn$mean)), "NNGP posterior mean")
+check(max(abs(gn$cov - diag(stt - ktx$nngp %*% solve(ktr$nngp, t(ktx$nngp))))) <= 1e-10 * max(stt),
+      "NNGP posterior variances")
+gpts <- ntk_ensemble_law(netp, xtr, yp, xte, 7)
+ghd <- ntk_predictive_law(tsp, 7)
+check(max(abs(gpts$mean - ghd$mean)) <= 1e-13 * max(abs(ghd$mean)) &&
+      max(abs(gpts$cov - ghd$cov)) <= 1e-13 * max(abs(ghd$cov)), "ntk_ensemble_law from points = handles")
+check_error(ntk_predictive_law(tsp, -1), "NTK_STATUS_INVALID_ARGUMENT", "t < 0")
+check_error(ntk_predictive_law(tsp, NaN), "NTK_STATUS_NON_FINITE", "t = NaN")
+check_error(ntk_predictor(ktr$ntk, yp, ridge = -1), "ridge", "ridge < 0")
+badk <- ktr$ntk; badk[1, 2] <- badk[2, 1] <- 10
+check_error(ntk_predictor(badk, yp), "NTK_STATUS_NUMERICAL", "indefinite train kernel")
+check_error(ntk_predictor_test(pr, ktx$ntk[, -1]), "kernel_test_train", "test kernel shape")
+check_error(ntk_predictive_law(tn, 1, cov = "full"), "nngp_test_test", "full covariance from variances")
+check_error(ntk_ensemble_law(netp, xtr, yp, xte[, 1, drop = FALSE], 1), "x_test", "x_test columns")
+ntk_predictor_free(tsp)
+check_error(ntk_predictive_law(tsp, 1), "freed", "use after free")
+
+
 if (failures > 0L) {
     cat(sprintf("test-ntk.R: %d of %d checks FAILED\n", failures, checks))
     quit(status = 1)
