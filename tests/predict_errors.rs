@@ -397,3 +397,58 @@ fn cancel_and_thread_count_independence() {
         one.0
     );
 }
+
+#[test]
+fn means_only_from_points_match_the_eigenbasis() {
+    // ensemble_law_points without covariance goes through the flow (Lanczos at finite t).
+    use ntk::activation::Activation;
+    use ntk::kernel::limit::LimitSpec;
+    use ntk::predict::ensemble_law_points;
+    let spec = LimitSpec::new(3, Activation::Erf, 0.2);
+    let x: Vec<f64> = (0..120)
+        .map(|i| (i * 37 % 101) as f64 / 50.0 - 1.0)
+        .collect();
+    let (n, m, d) = (30, 10, 3);
+    let xtr = &x[..n * d];
+    let xte = &x[n * d..(n + m) * d];
+    let y: Vec<f64> = (0..n * 2).map(|i| (i as f64 * 0.31).cos()).collect();
+    let times = [0.5, 40.0, f64::INFINITY];
+    for law in [Law::Ntk, Law::Nngp] {
+        for ridge in [Ridge::Absolute(0.0), Ridge::Relative(1e-2)] {
+            let run = |cov| {
+                ensemble_law_points(
+                    &spec,
+                    law,
+                    MatRef::from_row_major(xtr, n, d),
+                    MatRef::from_row_major(&y, n, 2),
+                    MatRef::from_row_major(xte, m, d),
+                    &times,
+                    cov,
+                    ridge,
+                    &mut Progress::none(),
+                )
+                .unwrap()
+            };
+            let means = run(CovKind::None);
+            let full = run(CovKind::Diagonal);
+            for ((a, b), t) in means.iter().zip(&full).zip(times) {
+                // Interpolation at t = ∞ without a ridge is ill-conditioned on these 30 points
+                // (the two paths differ by rounding amplified by κ(K)); compare it with a ridge.
+                if t.is_infinite() && ridge == Ridge::Absolute(0.0) {
+                    continue;
+                }
+                assert!(a.cov.is_empty());
+                let scale = b.mean.iter().fold(0.0f64, |s, v| s.max(v.abs()));
+                let diff = a
+                    .mean
+                    .iter()
+                    .zip(&b.mean)
+                    .fold(0.0f64, |s, (p, q)| s.max((p - q).abs()));
+                assert!(
+                    diff <= 1e-10 * scale,
+                    "{law:?} {ridge:?} t = {t}: {diff:e} vs {scale:e}"
+                );
+            }
+        }
+    }
+}

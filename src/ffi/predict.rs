@@ -298,7 +298,10 @@ pub unsafe extern "C" fn ntk_predictor_law(
 /// (N x n_0) and `x_test` (M x n_0), then the law of ntk_predictor_create / ntk_predictor_law
 /// at time `t` with targets `y` (N x n_L). `config`: NULL (NTK law, no ridge) or law and ridge.
 /// Outputs as in ntk_predictor_law: `mean` (NULL or M x n_L), `cov` (NULL, M x M or M x 1).
-/// For several times or test sets, use the handles (one eigendecomposition for all).
+/// For several times or test sets, use the handles (one eigendecomposition for all). With
+/// `cov` NULL the means come from the MSE flow (as ntk_flow with NTK_FLOW_METHOD_AUTO: Lanczos
+/// at finite t while it is cheaper than the eigendecomposition; equal to the handles' means up
+/// to its tolerance, 1e-13 relative to |Psi_t| |y|).
 ///
 /// Cost: the kernels (O((N + M)^2 (n_0 + L)); the M x M prior only for a full covariance) plus
 /// those of ntk_predictor_create, ntk_predictor_test_create and ntk_predictor_law. Progress is

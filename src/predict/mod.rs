@@ -653,7 +653,10 @@ fn symmetrize(c: &mut [f64], m: usize) {
 /// being mean ± 1.2816·√var.
 ///
 /// Cost: the kernels (O((N + M)²·(n_0 + L)), Σ_** only as needed) plus the costs in the module
-/// documentation. Progress is reported by each phase in its own units.
+/// documentation. Progress is reported by each phase in its own units. Means only
+/// (`CovKind::None`) go through the MSE flow ([`crate::flow::Flow`] from f_0 = 0, method `Auto`:
+/// Lanczos at finite t while cheaper than the eigendecomposition; t = ∞ by the
+/// eigendecomposition).
 #[allow(clippy::too_many_arguments)]
 pub fn ensemble_law_points(
     spec: &crate::kernel::limit::LimitSpec,
@@ -680,6 +683,15 @@ pub fn ensemble_law_points(
     }
     for &t in times {
         check_time(t)?;
+    }
+    let lam = match ridge {
+        Ridge::Absolute(l) | Ridge::Relative(l) => l,
+    };
+    if !lam.is_finite() {
+        return Err(Error::NonFinite(format!("ridge = {lam}")));
+    }
+    if lam < 0.0 {
+        return invalid!("ridge = {lam}: must be >= 0");
     }
     let nn = checked_mul(n, n, "N x N kernels")?;
     let mn = checked_mul(m, n, "M x N kernels")?;
@@ -735,6 +747,11 @@ pub fn ensemble_law_points(
         },
         progress,
     )?;
+    if cov == CovKind::None {
+        return means_by_flow(
+            law, &mut th_xx, &mut sg_xx, &th_tx, &sg_tx, n, m, y, times, ridge,
+        );
+    }
     // Σ_**: the full M × M for a full covariance, else the M self-variances (M 1 × 1 kernels).
     let prior: Vec<f64> = match cov {
         CovKind::None => Vec::new(),
@@ -799,4 +816,56 @@ pub fn ensemble_law_points(
         progress,
     )?;
     times.iter().map(|&t| test.law(t, cov, progress)).collect()
+}
+
+/// Means only: the MSE flow of [`crate::flow`] from f_0 = 0, whose test outputs are
+/// f*_t = K_*x·Ψ_t·y, the mean. Its `Auto` method evaluates finite times by Lanczos while that
+/// is cheaper than the eigendecomposition (O(N²) per Lanczos step instead of 9·N³), and t = ∞ by
+/// the eigendecomposition with the pseudo-inverse, as the predictor does.
+#[allow(clippy::too_many_arguments)]
+fn means_by_flow(
+    law: Law,
+    th_xx: &mut [f64],
+    sg_xx: &mut [f64],
+    th_tx: &[f64],
+    sg_tx: &[f64],
+    n: usize,
+    m: usize,
+    y: MatRef<'_>,
+    times: &[f64],
+    ridge: Ridge,
+) -> Result<Vec<Gaussian>> {
+    let (kx, ktx) = match law {
+        Law::Ntk => (th_xx, th_tx),
+        Law::Nngp => (sg_xx, sg_tx),
+    };
+    let lam = match ridge {
+        Ridge::Absolute(l) => l,
+        Ridge::Relative(l) => l * (0..n).map(|i| kx[i * n + i]).sum::<f64>() / n as f64,
+    };
+    for i in 0..n {
+        kx[i * n + i] += lam;
+    }
+    let k = y.cols();
+    let zeros = try_zeroed(checked_mul(n, k, "f0")?, "f0")?;
+    let zeros_test = try_zeroed(checked_mul(m, k, "test f0")?, "test f0")?;
+    let mut flow = crate::flow::Flow::new(
+        MatRef::from_row_major(kx, n, n),
+        y,
+        MatRef::from_row_major(&zeros, n, k),
+        Some((
+            MatRef::from_row_major(ktx, m, n),
+            MatRef::from_row_major(&zeros_test, m, k),
+        )),
+        crate::flow::Cost::Mse,
+        crate::flow::FlowOptions::default(),
+    )?;
+    Ok(flow
+        .evaluate(times)?
+        .into_iter()
+        .map(|o| Gaussian {
+            mean: o.test,
+            cov: Vec::new(),
+        })
+        .collect())
 }
