@@ -333,7 +333,7 @@ fn pseudo_inverse_on_a_singular_kernel() {
 
 #[test]
 fn cancel_and_thread_count_independence() {
-    let s = setup(300, 150);
+    let s = setup(700, 300);
     let (n, m) = (s.n, s.m);
     let run = || {
         let none = &mut Progress::none();
