@@ -164,11 +164,16 @@ typedef struct ntk_options {
   void *user_data;
 } ntk_options;
 
-// Options of a flow. Pass NULL for the defaults; a field <= 0 also means its default.
+// Options of a flow. Pass NULL for the defaults. A tolerance field (rtol, atol, krylov_tol)
+// <= 0 means its default; NaN or +-Inf there is NTK_STATUS_NON_FINITE. `method` must be an
+// ntk_flow_method value (0 = NTK_FLOW_METHOD_AUTO, the default): any other value, negative ones
+// included, is NTK_STATUS_INVALID_ARGUMENT.
 typedef struct ntk_flow_options {
   // One of ntk_flow_method (default NTK_FLOW_METHOD_AUTO = 0).
   int method;
-  // Relative tolerance of the ODE integrator (default 1e-10).
+  // Relative tolerance of the ODE integrator (default 1e-10). Below 1e-14 double precision
+  // cannot meet it: an integration that gives up then says so (NTK_STATUS_NUMERICAL naming
+  // rtol).
   double rtol;
   // Absolute tolerance of the ODE integrator (default 1e-12).
   double atol;
@@ -208,7 +213,10 @@ extern "C" {
 const char *ntk_status_str(int status);
 
 // Message describing the last failed call on this thread ("" after a successful call).
-// The pointer stays valid until the next ntk call on this thread.
+// The string belongs to the library and is freed (replaced) by the next ntk call on this
+// thread, whatever that call returns: copy it before calling the library again. In particular
+// `printf("%d %s", f(), ntk_last_error())` is safe only because C evaluates both arguments
+// before printf runs; do not keep the pointer across calls.
 const char *ntk_last_error(void);
 
 // The library version, "MAJOR.MINOR.PATCH" (static string; equals NTK_VERSION_STRING of the

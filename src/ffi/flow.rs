@@ -45,13 +45,18 @@ pub enum ntk_spectrum_which {
     Largest = 2,
 }
 
-/// Options of a flow. Pass NULL for the defaults; a field <= 0 also means its default.
+/// Options of a flow. Pass NULL for the defaults. A tolerance field (rtol, atol, krylov_tol)
+/// <= 0 means its default; NaN or +-Inf there is NTK_STATUS_NON_FINITE. `method` must be an
+/// ntk_flow_method value (0 = NTK_FLOW_METHOD_AUTO, the default): any other value, negative ones
+/// included, is NTK_STATUS_INVALID_ARGUMENT.
 #[repr(C)]
 #[derive(Clone, Copy, Debug)]
 pub struct ntk_flow_options {
     /// One of ntk_flow_method (default NTK_FLOW_METHOD_AUTO = 0).
     pub method: c_int,
-    /// Relative tolerance of the ODE integrator (default 1e-10).
+    /// Relative tolerance of the ODE integrator (default 1e-10). Below 1e-14 double precision
+    /// cannot meet it: an integration that gives up then says so (NTK_STATUS_NUMERICAL naming
+    /// rtol).
     pub rtol: f64,
     /// Absolute tolerance of the ODE integrator (default 1e-12).
     pub atol: f64,

@@ -27,6 +27,7 @@
 
 use super::quadrature::{adaptive2, breakpoints};
 use crate::activation::Activation;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 /// Degree K of the Mehler (Hermite) expansion.
 pub const DEGREE: usize = 64;
@@ -63,6 +64,17 @@ pub struct PointExpansion {
 /// Computes [`PointExpansion`] at variance `s` ≥ 0 (step 1 of the module docs).
 pub fn point_expansion(act: &Activation, s: f64) -> PointExpansion {
     let k1 = DEGREE + 1;
+    if !s.is_finite() {
+        // A variance that overflowed (or a NaN from an earlier layer) has no expansion: NaN
+        // everywhere, so that it reaches the outputs and fails the call. (NaN used to take the
+        // zero-variance branch below and give finite, wrong kernels.)
+        return PointExpansion {
+            e_ss: f64::NAN,
+            e_dd: f64::NAN,
+            c: vec![f64::NAN; k1],
+            d: vec![f64::NAN; k1],
+        };
+    }
     let mut c = vec![0.0; k1];
     let mut d = vec![0.0; k1];
     if !(s > 0.0) {
@@ -134,8 +146,39 @@ fn rms(act: &Activation, s: f64) -> [f64; 2] {
     [m[0].max(0.0).sqrt(), m[1].max(0.0).sqrt()]
 }
 
+/// Most activation evaluations (σ and σ′ at one argument count as one) that one pair's nested
+/// quadrature may use at one layer. The typical pair of a smooth σ (tanh at s = 450, ρ = 1 − 1e-9)
+/// needs about 10⁵; a σ that oscillates faster than the rule can resolve (sin(1000x)) would need
+/// up to 15²·MAX_PANELS² ≈ 2·10⁸ and minutes per pair. Past the budget the pair is abandoned and
+/// the call fails with `Error::Numerical` naming it, so the work of a limit-kernel call is bounded
+/// for any σ by N1·N2·(L−1)·PAIR_EVAL_BUDGET evaluations for the pairs plus
+/// (N1 + N2)·(L−1)·2·15·MAX_PANELS for the per-point expansions.
+pub const PAIR_EVAL_BUDGET: u64 = 20_000_000;
+
+/// How a budgeted pair quadrature ended.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum PairOutcome {
+    /// (E[σ(u)σ(v)], E[σ′(u)σ′(v)]).
+    Done(f64, f64),
+    /// The stop flag was set (a cancel, or another pair over its budget).
+    Stopped,
+    /// More than the budget of activation evaluations would be needed.
+    OverBudget,
+}
+
 /// E[σ(u)σ(v)] and E[σ′(u)σ′(v)] by nested adaptive quadrature (step 3 of the module docs).
-/// Requires s11 > 0 and s22 > 0.
+/// Requires s11 > 0 and s22 > 0. Non-finite inputs give NaN. Unbudgeted: see
+/// [`pair_quadrature_budgeted`] for the bounded form the kernels use.
+pub fn pair_quadrature(act: &Activation, s11: f64, s22: f64, s12: f64) -> (f64, f64) {
+    match pair_quadrature_budgeted(act, s11, s22, s12, &AtomicBool::new(false), u64::MAX).0 {
+        PairOutcome::Done(e, ed) => (e, ed),
+        _ => (f64::NAN, f64::NAN),
+    }
+}
+
+/// [`pair_quadrature`] that gives up after `budget` activation evaluations, or as soon as `stop`
+/// is set (read between outer nodes, each at most 15·MAX_PANELS evaluations). Also returns the
+/// number of evaluations used.
 ///
 /// Error control: besides the relative per-panel tolerances, the inner integral G(z₁) needs
 /// only an absolute accuracy TOL_INNER·rms₂ (rms₂ = √E[σ(v)²], resp. σ′), since its error enters
@@ -143,7 +186,17 @@ fn rms(act: &Activation, s: f64) -> [f64; 2] {
 /// needs TOL_OUTER·rms₁·rms₂ (the Cauchy–Schwarz bound of the result). These absolute floors
 /// stop the refinement where σ′ is pure rounding noise (a user's σ′ = 1 − tanh² in the tails is
 /// quantized in steps of ε, which no relative criterion can resolve), so the cost stays bounded.
-pub fn pair_quadrature(act: &Activation, s11: f64, s22: f64, s12: f64) -> (f64, f64) {
+pub fn pair_quadrature_budgeted(
+    act: &Activation,
+    s11: f64,
+    s22: f64,
+    s12: f64,
+    stop: &AtomicBool,
+    budget: u64,
+) -> (PairOutcome, u64) {
+    if !(s11.is_finite() && s22.is_finite() && s12.is_finite()) {
+        return (PairOutcome::Done(f64::NAN, f64::NAN), 0);
+    }
     // The nested rule is not symmetric in its two points to the last bit (outer and inner
     // integrals differ), but E[σ(u)σ(v)] is: order the variances so that K(x, x′) and K(x′, x)
     // get the same bits. Tiles of one point set above the diagonal then equal the mirrored
@@ -173,27 +226,45 @@ pub fn pair_quadrature(act: &Activation, s11: f64, s22: f64, s12: f64) -> (f64, 
     let tau = r2 * one_minus.max(0.0).sqrt();
     let outer_breaks = breakpoints(&[(r1, 0.0), (r2 * rho.abs(), 0.0)], ZMAX, None);
     let mut inner_breaks: Vec<f64> = Vec::with_capacity(64);
+    let mut evals: u64 = 0;
+    let mut outcome: Option<PairOutcome> = None;
     let mut outer = |z1: f64| {
+        if outcome.is_some() {
+            return [0.0, 0.0];
+        }
+        if stop.load(Ordering::Relaxed) {
+            outcome = Some(PairOutcome::Stopped);
+            return [0.0, 0.0];
+        }
         let p1 = phi(z1);
         let m = r2 * rho * z1;
         let g = if tau > 0.0 {
             inner_breaks.clear();
             inner_breaks.extend(breakpoints(&[(tau, m)], ZMAX, None));
+            let mut count = 0u64;
             let mut inner = |z2: f64| {
+                count += 1;
                 let p2 = phi(z2);
                 let x = m + tau * z2;
                 [act.sigma(x) * p2, act.dsigma(x) * p2]
             };
-            adaptive2(
+            let g = adaptive2(
                 &mut inner,
                 &inner_breaks,
                 TOL_INNER,
                 inner_floor,
                 &mut |_, _, _, _| {},
-            )
+            );
+            evals += count;
+            g
         } else {
+            evals += 1;
             [act.sigma(m), act.dsigma(m)]
         };
+        evals += 1;
+        if evals > budget {
+            outcome = Some(PairOutcome::OverBudget);
+        }
         let x = r1 * z1;
         [act.sigma(x) * g[0] * p1, act.dsigma(x) * g[1] * p1]
     };
@@ -204,7 +275,7 @@ pub fn pair_quadrature(act: &Activation, s11: f64, s22: f64, s12: f64) -> (f64, 
         outer_floor,
         &mut |_, _, _, _| {},
     );
-    (r[0], r[1])
+    (outcome.unwrap_or(PairOutcome::Done(r[0], r[1])), evals)
 }
 
 /// out[j] = Σ_k ci[k] · cj[k·stride + j] · rho[j]^k (Horner), for j < out.len().
