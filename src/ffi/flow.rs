@@ -140,6 +140,13 @@ unsafe fn flow_mut<'a>(flow: *mut ntk_flow) -> Result<&'a mut Flow> {
 ///
 /// All inputs are copied; `*out` receives the handle (free with ntk_flow_free), unchanged on
 /// failure. MSE is exact (closed form, <= 1e-10 relative), other costs are integrated.
+///
+/// Order of the checks (bounded time): shapes and options (O(1); a `y` that disagrees with the
+/// kernel and `f0` is named as `y`), then every allocation (copies of all inputs, the Cholesky
+/// workspace, faer's per-thread matrix-multiply buffer): inputs that cannot be afforded, even
+/// broadcast views of any size, give NTK_STATUS_ALLOCATION in O(1) without being read; then the
+/// O(D^2) finiteness and symmetry scans; then the D^3/3 Cholesky factorization. Kernels of any
+/// scale (subnormal entries included) are factorized exactly scaled by a power of two.
 #[no_mangle]
 pub unsafe extern "C" fn ntk_flow_create(
     kernel: ntk_matrix,
@@ -328,6 +335,11 @@ fn vector_out(p: *mut f64, count: usize) -> ntk_matrix_mut {
 /// `which` = NTK_SPECTRUM_WHICH_ALL (count = N, ascending), _SMALLEST (the `count` smallest,
 /// ascending) or _LARGEST (the `count` largest, descending), written to `eigenvalues`.
 /// Cost: one eigenvalue decomposition, about 4/3 N^3 flops. Reentrant.
+///
+/// All memory (an 8 N^2-byte copy of k, the decomposition's workspace, faer's per-thread
+/// matrix-multiply buffer) is reserved before k is read: a k that cannot be afforded, even a
+/// broadcast view of any N, gives NTK_STATUS_ALLOCATION in O(1). Kernels of any scale
+/// (subnormal entries included) are decomposed exactly scaled by a power of two.
 #[no_mangle]
 pub unsafe extern "C" fn ntk_kernel_spectrum(
     k: ntk_matrix,
@@ -360,7 +372,8 @@ pub unsafe extern "C" fn ntk_kernel_spectrum(
 
 /// Smallest and largest eigenvalues of the symmetric `k` and its condition number
 /// lambda_max / lambda_min (INFINITY when lambda_min <= 0). Any output pointer may be NULL.
-/// Cost: one eigenvalue decomposition (about 4/3 N^3 flops). Reentrant.
+/// Cost: one eigenvalue decomposition (about 4/3 N^3 flops). Reentrant. Memory and scale as
+/// for ntk_kernel_spectrum (NTK_STATUS_ALLOCATION in O(1) for a k that cannot be afforded).
 #[no_mangle]
 pub unsafe extern "C" fn ntk_kernel_condition(
     k: ntk_matrix,
