@@ -283,7 +283,15 @@ pub fn pow2_scale_exponent(maxabs: f64) -> i32 {
     if maxabs == 0.0 || !maxabs.is_finite() || (LO..=HI).contains(&maxabs) {
         return 0;
     }
-    -(maxabs.log2().floor() as i32)
+    // log2 rounds near the ends of the range (log2(f64::MAX) = 1024): correct by one step.
+    let mut e = -(maxabs.log2().floor() as i32);
+    let y = scale_pow2(maxabs, e);
+    if y >= 2.0 {
+        e -= 1;
+    } else if y < 1.0 {
+        e += 1;
+    }
+    e
 }
 
 /// x·2^e for any |e| ≤ 2200, exactly when the result is normal (applied in steps of at most
@@ -496,5 +504,37 @@ impl SymEigen {
     pub fn u(&self) -> MatRef<'_> {
         let u = self.vectors.as_ref().expect("eigenvectors were computed");
         unsafe { MatRef::from_raw(u.as_ptr(), u.nrows(), u.ncols(), 1, u.col_stride()) }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pow2_scaling_is_exact_and_covers_the_range() {
+        for &x in &[1e-310, 4.9e-324, 1e-250, 3.0, 1e250, f64::MAX] {
+            let e = pow2_scale_exponent(x);
+            let y = scale_pow2(x, e);
+            if (6.2e-61..=1.6e60).contains(&x) {
+                assert_eq!(e, 0);
+            } else {
+                assert!((1.0..2.0).contains(&y), "{x}: 2^{e} x = {y}");
+                assert_eq!(scale_pow2(y, -e), x, "{x} round trip");
+            }
+        }
+        assert_eq!(pow2_scale_exponent(0.0), 0);
+    }
+
+    #[test]
+    fn load_symmetric_allocates_before_reading() {
+        // A broadcast 2^31 x 2^31 view of one element: 32 EiB cannot be reserved, and the view
+        // is rejected without being scanned (a scan would take minutes).
+        let one = [1.0];
+        let k = unsafe { MatRef::from_raw(one.as_ptr(), 1 << 31, 1 << 31, 0, 0) };
+        let t0 = std::time::Instant::now();
+        let r = load_symmetric(k, "k", |n| EigWork::try_new(n, false));
+        assert!(matches!(r, Err(Error::Allocation(_))));
+        assert!(t0.elapsed().as_secs_f64() < 1.0);
     }
 }

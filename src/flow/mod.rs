@@ -182,14 +182,17 @@ impl Flow {
         }
         check_shape(f0, n, k, "f0")?;
         if !(options.krylov_tol > 0.0 && options.krylov_tol < 1.0) {
-            return invalid!("krylov_tol = {}: must be in (0, 1)", options.krylov_tol);
+            return invalid!(
+                "krylov_tol = {}: must be in (0, 1)",
+                crate::error::g(options.krylov_tol)
+            );
         }
         let tol = options.ode;
         if !(tol.rtol > 0.0 && tol.rtol < 1.0 && tol.atol > 0.0 && tol.atol.is_finite()) {
             return invalid!(
                 "ODE tolerances rtol = {}, atol = {}: need 0 < rtol < 1 and 0 < atol < inf",
-                tol.rtol,
-                tol.atol
+                crate::error::g(tol.rtol),
+                crate::error::g(tol.atol)
             );
         }
         let m = match test {
@@ -322,7 +325,7 @@ impl Flow {
             return Err(Error::NonFinite(format!("dt = {dt}")));
         }
         if dt <= 0.0 {
-            return invalid!("dt = {dt}: must be > 0");
+            return invalid!("dt = {}: must be > 0", crate::error::g(dt));
         }
         self.set_time_with(self.time + dt, progress)
     }
@@ -640,7 +643,7 @@ fn check_time(t: f64, cost: Cost) -> Result<()> {
         return Err(Error::NonFinite(format!("t = {t}")));
     }
     if t < 0.0 {
-        return invalid!("t = {t}: must be >= 0");
+        return invalid!("t = {}: must be >= 0", crate::error::g(t));
     }
     if t.is_infinite() && cost != Cost::Mse {
         return invalid!("t = inf is only available for the MSE cost (kernel regression)");

@@ -316,6 +316,38 @@ pub fn series_row(ci: &[f64], cj: &[f64], stride: usize, rho: &[f64], out: &mut 
 mod tests {
     use super::*;
 
+    /// The budgeted quadrature gives the unbudgeted bits when the budget suffices, gives up with
+    /// OverBudget (having used about the budget, not the ~10^8 evaluations the integrand would
+    /// take) when it does not, and stops at once on the stop flag.
+    #[test]
+    fn pair_budget_and_stop() {
+        let act = Activation::Tanh;
+        let (s1, s2, s12) = (2.0, 3.0, 0.9 * 6.0f64.sqrt());
+        let (e, ed) = pair_quadrature(&act, s1, s2, s12);
+        let stop = AtomicBool::new(false);
+        let (full, used) = pair_quadrature_budgeted(&act, s1, s2, s12, &stop, u64::MAX);
+        assert_eq!(full, PairOutcome::Done(e, ed));
+        assert!(used > 1000, "{used} evaluations");
+        let (o, u) = pair_quadrature_budgeted(&act, s1, s2, s12, &stop, used / 2);
+        assert_eq!(o, PairOutcome::OverBudget);
+        assert!(u <= used / 2 + 15 * super::super::quadrature::MAX_PANELS as u64 + 1);
+        let (o, u) = pair_quadrature_budgeted(&act, s1, s2, s12, &AtomicBool::new(true), u64::MAX);
+        assert_eq!((o, u), (PairOutcome::Stopped, 0));
+        // sin(1000 x) exceeds the default budget instead of running for minutes.
+        let fast = Activation::Custom(std::sync::Arc::new(crate::activation::FnActivation {
+            sigma: |x: f64| (1000.0 * x).sin(),
+            dsigma: |x: f64| 1000.0 * (1000.0 * x).cos(),
+        }));
+        let t0 = std::time::Instant::now();
+        let (o, u) = pair_quadrature_budgeted(&fast, 1.0, 1.0, 0.99, &stop, PAIR_EVAL_BUDGET);
+        assert_eq!(
+            o,
+            PairOutcome::OverBudget,
+            "{u} evaluations in {:?}",
+            t0.elapsed()
+        );
+    }
+
     /// erf closed forms (see NOTES-numerics): the numerical path must reproduce them.
     fn erf_closed(s11: f64, s22: f64, s12: f64) -> (f64, f64) {
         let pi = std::f64::consts::PI;
