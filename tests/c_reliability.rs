@@ -137,13 +137,15 @@ fn run_limited(exe: &std::path::Path, args: &[&str], limit: f64) -> (Option<i32>
 /// - `gemm` at 180, 200 and 1500 MB: flow_create 512 x 512 and spectrum 64 x 64 return OK or
 ///   ALLOCATION, never abort (SIGABRT in 3 of 3 runs before, faer's GEMM buffer); `gemm_ok`
 ///   without a limit is OK (the control);
-/// - `budget`: custom sigma = sin(1000 x), 3 points: NUMERICAL naming PAIR_EVAL_BUDGET (it ran
-///   for more than 60 s without progress before), with progress calls at most 0.5 s apart and
-///   monotone; `cancel`: cancelled after 0.3 s, it returns CANCELLED within 1 s.
+/// - `budget`: custom sigma = sin(1000 x), 3 points (it ran for more than 60 s without a progress
+///   call before): NUMERICAL naming the per-point bound of quadrature panels, with progress calls
+///   at most 0.5 s apart and monotone; `pair_budget`: sigma = sin(100 x), whose per-point
+///   expansions converge: NUMERICAL naming PAIR_EVAL_BUDGET (about 1 s); `cancel`: sin(100 x)
+///   cancelled after 0.3 s returns CANCELLED within 1 s.
 #[test]
 fn probe_cases_in_their_own_processes() {
     let exe = compile("probe_issue20");
-    let cases: [(&[&str], f64); 8] = [
+    let cases: [(&[&str], f64); 9] = [
         (&["broadcast", "1024"], 20.0),
         (&["property", "1024"], 20.0),
         (&["gemm", "180"], 30.0),
@@ -151,6 +153,7 @@ fn probe_cases_in_their_own_processes() {
         (&["gemm", "1500"], 30.0),
         (&["gemm_ok"], 60.0),
         (&["budget"], 60.0),
+        (&["pair_budget"], 60.0),
         (&["cancel"], 20.0),
     ];
     let mut failed = Vec::new();

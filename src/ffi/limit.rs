@@ -35,9 +35,11 @@ use crate::Error;
 /// A result that overflows to +-Inf/NaN although the inputs are finite (huge inputs or beta,
 /// e.g. x = 1e200, or a custom activation returning NaN) gives NTK_STATUS_NUMERICAL with the
 /// outputs written but unspecified, whichever outputs were requested (a NaN in a quantity that
-/// was not requested fails the call too). Work bound for any activation: a highly correlated pair
-/// (|rho| > 0.6) may use at most 2e7 activation evaluations per layer (PAIR_EVAL_BUDGET), after
-/// which the call returns NTK_STATUS_NUMERICAL naming the budget (e.g. sigma = sin(1000 x)). On NTK_STATUS_CANCELLED the outputs hold a mix of finished
+/// was not requested fails the call too). Work bound for any activation: a point's expansion may
+/// use at most 1000 quadrature panels per layer and a highly correlated pair (|rho| > 0.6) at most
+/// 2e7 activation evaluations per layer (PAIR_EVAL_BUDGET); past either bound the call returns
+/// NTK_STATUS_NUMERICAL naming it (e.g. sigma = sin(1000 x), an activation too oscillatory to
+/// integrate). On NTK_STATUS_CANCELLED the outputs hold a mix of finished
 /// tiles and their previous contents. On any other error nothing is written.
 #[no_mangle]
 pub unsafe extern "C" fn ntk_kernel_limit(

@@ -213,6 +213,8 @@ impl PointSet {
         let nchunks = n.div_ceil(POINT_CHUNK);
         let results: Vec<Mutex<Option<Chunk>>> = (0..nchunks).map(|_| Mutex::new(None)).collect();
         let stop = AtomicBool::new(false);
+        // First (point, layer, variance) whose Hermite expansion did not converge.
+        let unresolved: Mutex<Option<(usize, usize, f64)>> = Mutex::new(None);
         let chunk_units =
             |ch: usize| ((ch * POINT_CHUNK + POINT_CHUNK).min(n) - ch * POINT_CHUNK) as u64;
         watch::run(
@@ -251,6 +253,13 @@ impl PointSet {
                             }
                             None => {
                                 let pe = numerical::point_expansion(&spec.activation, s);
+                                if !pe.converged {
+                                    let mut slot =
+                                        unresolved.lock().unwrap_or_else(|p| p.into_inner());
+                                    if slot.is_none() {
+                                        *slot = Some((i, l, s));
+                                    }
+                                }
                                 for k in 0..k1 {
                                     out.c[(l * k1 + k) * m + q] = pe.c[k];
                                     out.d[(l * k1 + k) * m + q] = pe.d[k];
@@ -268,6 +277,16 @@ impl PointSet {
         )?;
         if stop.load(Ordering::Relaxed) {
             return Err(Error::Cancelled);
+        }
+        if let Some((i, l, s)) = unresolved.into_inner().unwrap_or_else(|p| p.into_inner()) {
+            return Err(Error::Numerical(format!(
+                "the Gaussian expectations of the activation at point {i}, layer {} (variance \
+                 {}) did not converge within {} quadrature panels (the work bound per point and \
+                 layer): the activation varies too fast to integrate (e.g. sin(1000 x))",
+                l + 1,
+                crate::error::g(s),
+                quadrature::MAX_PANELS
+            )));
         }
         for (ch, slot) in results.into_iter().enumerate() {
             let out = slot

@@ -25,7 +25,7 @@
 //!
 //! Memory: 2(K+1) doubles per point and layer, independent of the number of pairs.
 
-use super::quadrature::{adaptive2, breakpoints};
+use super::quadrature::{adaptive2, adaptive2_checked, breakpoints};
 use crate::activation::Activation;
 use std::sync::atomic::{AtomicBool, Ordering};
 
@@ -59,6 +59,9 @@ pub struct PointExpansion {
     pub c: Vec<f64>,
     /// d_k, k = 0..=DEGREE
     pub d: Vec<f64>,
+    /// The adaptive rule met its tolerance within MAX_PANELS panels (false: σ varies too fast
+    /// at this variance, and the values above are not accurate).
+    pub converged: bool,
 }
 
 /// Computes [`PointExpansion`] at variance `s` ≥ 0 (step 1 of the module docs).
@@ -73,6 +76,7 @@ pub fn point_expansion(act: &Activation, s: f64) -> PointExpansion {
             e_dd: f64::NAN,
             c: vec![f64::NAN; k1],
             d: vec![f64::NAN; k1],
+            converged: true,
         };
     }
     let mut c = vec![0.0; k1];
@@ -86,6 +90,7 @@ pub fn point_expansion(act: &Activation, s: f64) -> PointExpansion {
             e_dd: d0 * d0,
             c,
             d,
+            converged: true,
         };
     }
     let r = s.sqrt();
@@ -128,8 +133,14 @@ pub fn point_expansion(act: &Activation, s: f64) -> PointExpansion {
             }
         }
     };
-    adaptive2(&mut f, &breaks, TOL_1D, [0.0; 2], &mut accept);
-    PointExpansion { e_ss, e_dd, c, d }
+    let (_, converged) = adaptive2_checked(&mut f, &breaks, TOL_1D, [0.0; 2], &mut accept);
+    PointExpansion {
+        e_ss,
+        e_dd,
+        c,
+        d,
+        converged,
+    }
 }
 
 /// RMS values (√E[σ(√s z)²], √E[σ′(√s z)²]) at variance s > 0, by one adaptive 1-D pass.
@@ -177,7 +188,7 @@ pub fn pair_quadrature(act: &Activation, s11: f64, s22: f64, s12: f64) -> (f64, 
 }
 
 /// [`pair_quadrature`] that gives up after `budget` activation evaluations, or as soon as `stop`
-/// is set (read between outer nodes, each at most 15·MAX_PANELS evaluations). Also returns the
+/// is set (read between outer nodes, each at most 30·MAX_PANELS evaluations: 15 per panel, two panels per bisection). Also returns the
 /// number of evaluations used.
 ///
 /// Error control: besides the relative per-panel tolerances, the inner integral G(z₁) needs
@@ -330,7 +341,7 @@ mod tests {
         assert!(used > 1000, "{used} evaluations");
         let (o, u) = pair_quadrature_budgeted(&act, s1, s2, s12, &stop, used / 2);
         assert_eq!(o, PairOutcome::OverBudget);
-        assert!(u <= used / 2 + 15 * super::super::quadrature::MAX_PANELS as u64 + 1);
+        assert!(u <= used / 2 + 30 * super::super::quadrature::MAX_PANELS as u64 + 1);
         let (o, u) = pair_quadrature_budgeted(&act, s1, s2, s12, &AtomicBool::new(true), u64::MAX);
         assert_eq!((o, u), (PairOutcome::Stopped, 0));
         // sin(1000 x) exceeds the default budget instead of running for minutes.

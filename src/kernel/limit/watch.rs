@@ -7,7 +7,7 @@
 //! [`REPORT_INTERVAL`] to report; a cancel (or a work budget exceeded, see
 //! [`super::numerical::PAIR_EVAL_BUDGET`]) sets a stop flag that the workers read between items,
 //! between rows of a tile and between the outer nodes of a pair quadrature, so the call returns
-//! within about one outer node's work (≤ 15·[`super::quadrature::MAX_PANELS`] activation
+//! within about one outer node's work (≤ 30·[`super::quadrature::MAX_PANELS`] activation
 //! evaluations) after the callback asked to stop.
 //!
 //! Called from a worker thread of a rayon pool (nested use), there is no thread left to poll: the
