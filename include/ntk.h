@@ -180,11 +180,16 @@ typedef struct ntk_options {
   void *user_data;
 } ntk_options;
 
-// Options of a flow. Pass NULL for the defaults; a field <= 0 also means its default.
+// Options of a flow. Pass NULL for the defaults. A tolerance field (rtol, atol, krylov_tol)
+// <= 0 means its default; NaN or +-Inf there is NTK_STATUS_NON_FINITE. `method` must be an
+// ntk_flow_method value (0 = NTK_FLOW_METHOD_AUTO, the default): any other value, negative ones
+// included, is NTK_STATUS_INVALID_ARGUMENT.
 typedef struct ntk_flow_options {
   // One of ntk_flow_method (default NTK_FLOW_METHOD_AUTO = 0).
   int method;
-  // Relative tolerance of the ODE integrator (default 1e-10).
+  // Relative tolerance of the ODE integrator (default 1e-10). Below 1e-14 double precision
+  // cannot meet it: an integration that gives up then says so (NTK_STATUS_NUMERICAL naming
+  // rtol).
   double rtol;
   // Absolute tolerance of the ODE integrator (default 1e-12).
   double atol;
@@ -235,7 +240,10 @@ extern "C" {
 const char *ntk_status_str(int status);
 
 // Message describing the last failed call on this thread ("" after a successful call).
-// The pointer stays valid until the next ntk call on this thread.
+// The string belongs to the library and is freed (replaced) by the next ntk call on this
+// thread, whatever that call returns: copy it before calling the library again. In particular
+// `printf("%d %s", f(), ntk_last_error())` is safe only because C evaluates both arguments
+// before printf runs; do not keep the pointer across calls.
 const char *ntk_last_error(void);
 
 // The library version, "MAJOR.MINOR.PATCH" (static string; equals NTK_VERSION_STRING of the
@@ -304,6 +312,13 @@ enum ntk_status ntk_network_jacobian(const struct ntk_network *network,
 //
 // All inputs are copied; `*out` receives the handle (free with ntk_flow_free), unchanged on
 // failure. MSE is exact (closed form, <= 1e-10 relative), other costs are integrated.
+//
+// Order of the checks (bounded time): shapes and options (O(1); a `y` that disagrees with the
+// kernel and `f0` is named as `y`), then every allocation (copies of all inputs, the Cholesky
+// workspace, faer's per-thread matrix-multiply buffer): inputs that cannot be afforded, even
+// broadcast views of any size, give NTK_STATUS_ALLOCATION in O(1) without being read; then the
+// O(D^2) finiteness and symmetry scans; then the D^3/3 Cholesky factorization. Kernels of any
+// scale (subnormal entries included) are factorized exactly scaled by a power of two.
 enum ntk_status ntk_flow_create(struct ntk_matrix kernel,
                                 struct ntk_matrix y,
                                 struct ntk_matrix f0,
@@ -362,6 +377,11 @@ enum ntk_status ntk_flow_loss(const struct ntk_flow *flow, double *loss);
 // `which` = NTK_SPECTRUM_WHICH_ALL (count = N, ascending), _SMALLEST (the `count` smallest,
 // ascending) or _LARGEST (the `count` largest, descending), written to `eigenvalues`.
 // Cost: one eigenvalue decomposition, about 4/3 N^3 flops. Reentrant.
+//
+// All memory (an 8 N^2-byte copy of k, the decomposition's workspace, faer's per-thread
+// matrix-multiply buffer) is reserved before k is read: a k that cannot be afforded, even a
+// broadcast view of any N, gives NTK_STATUS_ALLOCATION in O(1). Kernels of any scale
+// (subnormal entries included) are decomposed exactly scaled by a power of two.
 enum ntk_status ntk_kernel_spectrum(struct ntk_matrix k,
                                     double *eigenvalues,
                                     size_t count,
@@ -369,7 +389,8 @@ enum ntk_status ntk_kernel_spectrum(struct ntk_matrix k,
 
 // Smallest and largest eigenvalues of the symmetric `k` and its condition number
 // lambda_max / lambda_min (INFINITY when lambda_min <= 0). Any output pointer may be NULL.
-// Cost: one eigenvalue decomposition (about 4/3 N^3 flops). Reentrant.
+// Cost: one eigenvalue decomposition (about 4/3 N^3 flops). Reentrant. Memory and scale as
+// for ntk_kernel_spectrum (NTK_STATUS_ALLOCATION in O(1) for a k that cannot be afforded).
 enum ntk_status ntk_kernel_condition(struct ntk_matrix k,
                                      double *lambda_min,
                                      double *lambda_max,
@@ -389,7 +410,10 @@ enum ntk_status ntk_kernel_condition(struct ntk_matrix k,
 //   mirrored, so the outputs are exactly symmetric).
 // - `nngp`, `sigma_dot`, `ntk`: each NULL or an N1 x N2 output; element (i, j) is
 //   K(x1_i, x2_j). At least one is required. Outputs must not overlap each other or the inputs.
-// - `options`: NULL or progress/cancel callback.
+// - `options`: NULL or progress/cancel callback, called on the calling thread at least every
+//   20 ms while the library threads work, with one monotone (done, total) sequence per call
+//   (units: the points of x1, of x2, then the entries of the tiles); a cancel is honoured within
+//   one quadrature node.
 //
 // ReLU, leaky ReLU, erf, identity, sin and cos use closed forms; other activations (including
 // custom ones, called concurrently from worker threads) use an adaptive numerical method with
@@ -400,7 +424,10 @@ enum ntk_status ntk_kernel_condition(struct ntk_matrix k,
 //
 // A result that overflows to +-Inf/NaN although the inputs are finite (huge inputs or beta,
 // e.g. x = 1e200, or a custom activation returning NaN) gives NTK_STATUS_NUMERICAL with the
-// outputs written but unspecified. On NTK_STATUS_CANCELLED the outputs hold a mix of finished
+// outputs written but unspecified, whichever outputs were requested (a NaN in a quantity that
+// was not requested fails the call too). Work bound for any activation: a highly correlated pair
+// (|rho| > 0.6) may use at most 2e7 activation evaluations per layer (PAIR_EVAL_BUDGET), after
+// which the call returns NTK_STATUS_NUMERICAL naming the budget (e.g. sigma = sin(1000 x)). On NTK_STATUS_CANCELLED the outputs hold a mix of finished
 // tiles and their previous contents. On any other error nothing is written.
 enum ntk_status ntk_kernel_limit(const struct ntk_network *network,
                                  struct ntk_matrix x1,
@@ -603,7 +630,7 @@ enum ntk_status ntk_kernel_empirical_tile(const struct ntk_network *network,
 // freed afterwards, except that a custom activation's functions and user data must stay valid
 // until the points are freed.
 //
-// `options`: NULL or a progress callback (per-point chunks); cancel -> NTK_STATUS_CANCELLED and
+// `options`: NULL or a progress callback (called on the calling thread at least every 20 ms, one monotone sequence in points); cancel -> NTK_STATUS_CANCELLED and
 // `*out` is untouched. On success `*out` owns a new handle (ntk_limit_points_free).
 // Thread safety: the network is only read.
 enum ntk_status ntk_limit_points_create(const struct ntk_network *network,
@@ -633,9 +660,11 @@ enum ntk_status ntk_limit_points_len(const struct ntk_limit_points *points, size
 // Checked before anything is written: pointers, ranges, shapes, that `p1` and `p2` were
 // prepared for the same depth, activation and beta and the same n_0
 // (NTK_STATUS_INVALID_ARGUMENT otherwise), output overlap. `options`: NULL or a progress
-// callback between sub-tiles; cancel -> NTK_STATUS_CANCELLED with the outputs partially
-// written. A non-finite entry in the block (finite but huge inputs or beta, a custom activation
-// returning NaN) gives NTK_STATUS_NUMERICAL with the outputs written but unspecified.
+// callback, called on the calling thread at least every 20 ms (one monotone sequence in block
+// entries); cancel -> NTK_STATUS_CANCELLED with the outputs partially written. A non-finite
+// value in the block's layer chain (finite but huge inputs or beta, a custom activation
+// returning NaN), whichever outputs are requested, or a pair over the work budget of
+// ntk_kernel_limit gives NTK_STATUS_NUMERICAL with the outputs written but unspecified.
 // Thread safety: the points are only read; concurrent calls are safe.
 enum ntk_status ntk_kernel_limit_tile(const struct ntk_limit_points *p1,
                                       size_t i0,
