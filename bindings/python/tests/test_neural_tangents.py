@@ -30,7 +30,17 @@ def test_limit_kernels_match_neural_tangents(act, tol):
     assert relerr(theta, REF[act]["ntk"]) < tol
 
 
-def test_readme_snippet_runs():
+def test_package_readme_snippet_runs():
+    readme = os.path.join(os.path.dirname(__file__), "..", "README.md")
+    text = open(readme).read()
+    code = text.split("```python\n", 1)[1].split("```", 1)[0]
+    env = {}
+    exec(compile(code, "README.md", "exec"), env)
+    assert env["theta"].shape == (6, 2) and env["theta_emp"].shape == (6, 2)
+    assert env["f_test"].shape == (2, 1) and env["flow"].time == 10.0
+
+
+def test_nt_equivalent_values():
     # The README's neural-tangents-equivalent snippet (erf, 3 -> 512 -> 512 -> 1).
     x1, x2 = np.array(REF["x1"]), np.array(REF["x2"])
     net = ntk.Network([3, 512, 512, 1], "erf", beta=0.1, seed=0)
