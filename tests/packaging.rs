@@ -186,3 +186,47 @@ fn profile_dir_has_the_soname_link() {
         assert_eq!(out.trim(), env!("CARGO_PKG_VERSION"));
     }
 }
+
+/// The `NAME[i,j] = VALUE` lines of an output of bindings/c/example.c.
+fn example_numbers(out: &str) -> Vec<String> {
+    out.lines()
+        .filter(|l| l.contains("] = ") && l.contains('['))
+        .map(|l| l.trim().to_string())
+        .collect()
+}
+
+/// The Julia and R suites compare their results bitwise with the C example's printed numbers,
+/// committed as `bindings/{julia,r}/tests/c_example_output.txt` so that the installed packages'
+/// suites need no repository paths; this checks those copies are the example's current output.
+#[test]
+fn committed_c_example_outputs_are_current() {
+    let dir = lib_dir_for(&shared_lib(), "lib_example");
+    let exe = work_dir().join("example_c");
+    run(
+        Command::new("cc")
+            .args(["-std=c99", "-O2"])
+            .arg("-I")
+            .arg(repo().join("include"))
+            .arg(repo().join("bindings/c/example.c"))
+            .arg("-o")
+            .arg(&exe)
+            .arg(format!("-L{}", dir.display()))
+            .arg("-lntk")
+            .arg(format!("-Wl,-rpath,{}", dir.display()))
+            .arg("-lm"),
+        "building bindings/c/example.c",
+    );
+    let now = example_numbers(&run(&mut Command::new(&exe), "example"));
+    assert!(now.len() >= 20, "{now:?}");
+    for copy in [
+        "bindings/julia/test/c_example_output.txt",
+        "bindings/r/tests/c_example_output.txt",
+    ] {
+        let committed = std::fs::read_to_string(repo().join(copy)).unwrap();
+        assert_eq!(
+            example_numbers(&committed),
+            now,
+            "{copy} is stale: regenerate it with the output of bindings/c/example.c"
+        );
+    }
+}
