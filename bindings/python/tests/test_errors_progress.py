@@ -56,10 +56,11 @@ def test_version():
 
 
 def _slow_call(progress=None):
-    # tanh limit kernels are computed numerically: ~seconds for N = 3000.
-    net = ntk.Network([10, 8, 8, 8, 1], "tanh", beta=0.1)
-    x = np.random.default_rng(1).normal(size=(3000, 10))
-    return ntk.kernel_limit(net, x, progress=progress)
+    # 10^7 gradient-descent steps (minutes); the library reports progress before each step.
+    net = ntk.Network([3, 50, 1], "relu", beta=0.1)
+    rng = np.random.default_rng(1)
+    return net.train(rng.normal(size=(100, 3)), rng.normal(size=100), learning_rate=0.01, steps=10**7,
+                     progress=progress)
 
 
 def test_progress_and_cancel():
@@ -98,8 +99,9 @@ def test_ctrl_c_cancels_a_long_call():
         _slow_call(lambda d, t: last.append((d, t)))
     elapsed = time.perf_counter() - t0
     timer.join()
-    # cancelled inside the call, before its end (not delivered after it returned)
-    assert last and last[-1][0] < last[-1][1], (last[-1:], elapsed)
+    # cancelled inside the call (10^7 steps take minutes), not delivered after it returned
+    assert elapsed < 60, elapsed
+    assert all(d < t for d, t in last)
     # and without a user callback too: the trampoline is always installed
     timer = threading.Timer(0.3, lambda: os.kill(os.getpid(), signal.SIGINT))
     timer.start()
@@ -107,7 +109,7 @@ def test_ctrl_c_cancels_a_long_call():
     with pytest.raises(KeyboardInterrupt):
         _slow_call()
     timer.join()
-    assert time.perf_counter() - t0 < 10
+    assert time.perf_counter() - t0 < 60
 
 
 def test_gil_is_released_during_calls():
