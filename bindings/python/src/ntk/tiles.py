@@ -57,7 +57,10 @@ class _Points:
             self._ptr = ctypes.c_void_p()
 
     def __del__(self):
-        self.close()
+        try:
+            self.close()
+        except Exception:  # interpreter shutdown: the module's globals may already be gone
+            pass
 
     def __enter__(self):
         return self
