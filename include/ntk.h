@@ -19,9 +19,9 @@
 #include <stdint.h>
 
 #define NTK_VERSION_MAJOR 0
-#define NTK_VERSION_MINOR 1
+#define NTK_VERSION_MINOR 2
 #define NTK_VERSION_PATCH 0
-#define NTK_VERSION_STRING "0.1.0"
+#define NTK_VERSION_STRING "0.2.0"
 
 
 // Result of every C API call.
