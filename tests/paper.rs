@@ -603,3 +603,92 @@ fn the_figure_checks_reject_broken_figures() {
         assert!(caught, "{what} was not detected");
     }
 }
+
+/// Counts the units each phase announces and reports; asks to stop after `stop_after` units.
+struct Counting {
+    total: std::sync::atomic::AtomicU64,
+    done: std::sync::atomic::AtomicU64,
+    stop_after: u64,
+}
+
+impl core::Monitor for Counting {
+    fn phase(&self, _: &str, _: &str, total: u64) {
+        self.total
+            .fetch_add(total, std::sync::atomic::Ordering::Relaxed);
+    }
+    fn work(&self, amount: u64) -> bool {
+        let d = self
+            .done
+            .fetch_add(amount, std::sync::atomic::Ordering::Relaxed)
+            + amount;
+        d < self.stop_after
+    }
+    fn note(&self, _: &str) {}
+}
+
+#[test]
+fn progress_counts_every_pass_and_a_stop_ends_the_phase() {
+    use std::sync::atomic::Ordering::Relaxed;
+    let mut s = Settings::test();
+    s.fig1_widths = vec![32, 64];
+    s.fig1_inits = 2;
+    s.fig1_steps = 10;
+    s.gamma_points = 21; // two kernel blocks of at most 16 columns
+    s.fig2_widths = vec![32];
+    s.fig2_inits = 2;
+    s.fig2_steps = 7;
+    s.conv_widths = vec![32, 64];
+    s.conv_seeds = 2;
+    s.conv_steps = 5;
+    s.fig5_features = vec![8, 16];
+    s.fig5_seeds = 2;
+    let counting = |stop_after| Counting {
+        total: 0.into(),
+        done: 0.into(),
+        stop_after,
+    };
+    // The announced totals are exactly the work reported: the progress line reaches 100 %.
+    let m = counting(u64::MAX);
+    core::figure1(&s, &m).unwrap();
+    core::figure2(&s, &m).unwrap();
+    core::convergence(&s, &m).unwrap();
+    core::random_features(&s, &m).unwrap();
+    assert_eq!(m.done.load(Relaxed), m.total.load(Relaxed));
+    assert!(m.total.load(Relaxed) > 0);
+    // A stop request ends the phase with Stopped before its work is done.
+    for stop_after in [1, 25, 200] {
+        let m = counting(stop_after);
+        assert_eq!(
+            core::figure1(&s, &m).err(),
+            Some(core::Stopped),
+            "stop after {stop_after}"
+        );
+        assert!(m.done.load(Relaxed) < m.total.load(Relaxed));
+        let m = counting(stop_after);
+        assert_eq!(core::convergence(&s, &m).err(), Some(core::Stopped));
+    }
+    // Figure 1's kernel, computed in blocks of 16 columns for the progress line, equals the
+    // library's kernel in one call (network 0 of width 32 has seed 1000).
+    let f1 = core::figure1(&s, &Silent).unwrap();
+    let net = ntk::network::Network::new(ntk::network::NetworkConfig {
+        widths: vec![2, 32, 32, 32, 1],
+        activation: ntk::activation::Activation::Relu,
+        beta: core::BETA,
+        seed: 1000,
+    })
+    .unwrap();
+    let grid = core::circle(&core::gamma_grid(21));
+    let (k, _, _) = ntk::kernel::empirical::empirical_ntk_vec(
+        &net,
+        ntk::linalg::MatRef::from_row_major(&[1.0, 0.0], 1, 2),
+        Some(ntk::linalg::MatRef::from_row_major(&grid, 21, 2)),
+        ntk::kernel::empirical::KernelMode::Trace,
+        ntk::kernel::empirical::Method::Structured,
+    )
+    .unwrap();
+    let blocked = &f1.widths[0].at_init[0];
+    assert_eq!(blocked.len(), 21);
+    for (a, b) in blocked.iter().zip(&k) {
+        assert!((a - b).abs() <= 1e-13 * b.abs(), "{a} vs {b}");
+    }
+}

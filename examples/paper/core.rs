@@ -212,6 +212,33 @@ fn empirical(net: &Network, x1: &[f64], x2: &[f64]) -> Vec<f64> {
     .0
 }
 
+/// The empirical kernel K(x1, x2) computed in blocks of 16 columns, each reported to `mon` as
+/// its number of points (one forward-backward pass per point), so that progress moves and Ctrl-C
+/// is honoured during the kernels of wide networks (tens of seconds at width 10000).
+fn empirical_mon(
+    net: &Network,
+    x1: &[f64],
+    x2: &[f64],
+    mon: &dyn Monitor,
+) -> Result<Vec<f64>, Stopped> {
+    let (n1, n2) = (x1.len() / 2, x2.len() / 2);
+    let mut k = vec![0.0; n1 * n2];
+    let mut j0 = 0;
+    while j0 < n2 {
+        let j1 = (j0 + 16).min(n2);
+        let block = empirical(net, x1, &x2[2 * j0..2 * j1]);
+        for i in 0..n1 {
+            k[i * n2 + j0..i * n2 + j1].copy_from_slice(&block[i * (j1 - j0)..(i + 1) * (j1 - j0)]);
+        }
+        let passes = (j1 - j0) + if j0 == 0 { n1 } else { 0 };
+        if !mon.work(passes as u64) {
+            return Err(Stopped);
+        }
+        j0 = j1;
+    }
+    Ok(k)
+}
+
 fn outputs(net: &Network, x: &[f64]) -> Vec<f64> {
     let n = x.len() / 2;
     let mut f = vec![0.0; n];
@@ -223,8 +250,9 @@ fn outputs(net: &Network, x: &[f64]) -> Vec<f64> {
     f
 }
 
-/// Full-batch gradient descent with η = 1 for `steps` steps (t = steps) on MSE; each step is
-/// one unit of `mon`, which can stop it between steps (the library's progress callback).
+/// Full-batch gradient descent with η = 1 for `steps` steps (t = steps) on MSE; each step on N
+/// points is N units (forward-backward passes) of `mon`, which can stop it between steps (the
+/// library's progress callback).
 fn train(
     net: &mut Network,
     x: &[f64],
@@ -235,7 +263,7 @@ fn train(
     let n = x.len() / 2;
     let mut last = 0u64;
     let mut cb = |done: u64, _total: u64| {
-        let go = mon.work(done.saturating_sub(last));
+        let go = mon.work(done.saturating_sub(last) * n as u64);
         last = done;
         go
     };
@@ -294,6 +322,22 @@ fn par_map<T: Send>(n: usize, work: impl Fn(usize) -> T + Sync + Send) -> Vec<T>
     ntk::parallel::install(|| (0..n).into_par_iter().map(&work).collect())
 }
 
+/// The unit of progress: one forward-backward pass of one point through a network (a training
+/// step on N points is N passes; an empirical kernel between N1 and N2 points is N1 + N2).
+const PASSES: &str = "forward-backward passes";
+
+/// Passes per width of each phase (all its networks).
+fn fig1_passes(s: &Settings) -> usize {
+    s.fig1_inits * (s.fig1_steps * s.fig1_train_points + 2 * (1 + s.gamma_points))
+}
+fn fig2_passes(s: &Settings) -> usize {
+    s.fig2_inits * s.fig2_steps * 4
+}
+fn conv_passes(s: &Settings) -> usize {
+    let n = s.conv_points;
+    s.conv_seeds * (s.conv_steps * n + 2 * n + (9 + n) + 2 * n)
+}
+
 /// Figure 1 data for one width.
 #[derive(Clone, Debug)]
 pub struct Fig1Width {
@@ -322,14 +366,18 @@ pub fn figure1(s: &Settings, mon: &dyn Monitor) -> Result<Fig1, Stopped> {
     for &n in &s.fig1_widths {
         mon.phase(
             &format!("figure 1, width {n}, {} networks", s.fig1_inits),
-            "training steps",
-            (s.fig1_inits * s.fig1_steps) as u64,
+            PASSES,
+            fig1_passes(s) as u64,
         );
         let runs = par_map(s.fig1_inits, |i| {
+            // An item that starts after Ctrl-C stops before building its network.
+            if !mon.work(0) {
+                return Err(Stopped);
+            }
             let mut net = relu_net(hidden(s.fig1_depth, n), 1000 + i as u64);
-            let before = empirical(&net, &x0, &grid);
+            let before = empirical_mon(&net, &x0, &grid, mon)?;
             train(&mut net, &xtrain, &ytrain, s.fig1_steps, mon)?;
-            let after = empirical(&net, &x0, &grid);
+            let after = empirical_mon(&net, &x0, &grid, mon)?;
             Ok((before, after))
         })
         .into_iter()
@@ -491,10 +539,14 @@ pub fn figure2(s: &Settings, mon: &dyn Monitor) -> Result<Fig2, Stopped> {
     for &n in &s.fig2_widths {
         mon.phase(
             &format!("figure 2, width {n}, {} networks", s.fig2_inits),
-            "training steps",
-            (s.fig2_inits * s.fig2_steps) as u64,
+            PASSES,
+            fig2_passes(s) as u64,
         );
         let functions = par_map(s.fig2_inits, |i| {
+            // An item that starts after Ctrl-C stops before building its network.
+            if !mon.work(0) {
+                return Err(Stopped);
+            }
             let mut net = relu_net(hidden(depth, n), 2000 + i as u64);
             train(&mut net, &xtrain, &train_y, s.fig2_steps, mon)?;
             Ok(outputs(&net, &grid))
@@ -589,17 +641,21 @@ pub fn convergence(s: &Settings, mon: &dyn Monitor) -> Result<Convergence, Stopp
     for &w in &s.conv_widths {
         mon.phase(
             &format!("convergence, width {w}, {} networks", s.conv_seeds),
-            "training steps",
-            (s.conv_seeds * s.conv_steps) as u64,
+            PASSES,
+            conv_passes(s) as u64,
         );
         let per_seed = par_map(s.conv_seeds, |seed| {
+            // An item that starts after Ctrl-C stops before building its network.
+            if !mon.work(0) {
+                return Err(Stopped);
+            }
             let mut net = relu_net(hidden(depth, w), 5000 + seed as u64);
-            let k0 = empirical(&net, &xtrain, &xtrain);
-            let k0_test = empirical(&net, &xtest, &xtrain);
+            let k0 = empirical_mon(&net, &xtrain, &xtrain, mon)?;
+            let k0_test = empirical_mon(&net, &xtest, &xtrain, mon)?;
             let f0_train = outputs(&net, &xtrain);
             let f0_test = outputs(&net, &xtest);
             train(&mut net, &xtrain, &ytrain, s.conv_steps, mon)?;
-            let kt = empirical(&net, &xtrain, &xtrain);
+            let kt = empirical_mon(&net, &xtrain, &xtrain, mon)?;
             let ft_test = outputs(&net, &xtest);
             // Kernel gradient descent with the limit kernel, from the network's own initial
             // outputs, with the same learning rate: the discrete dynamics that the trained
@@ -814,38 +870,54 @@ pub fn params(depth: usize, width: usize) -> usize {
     w.windows(2).map(|p| p[0] * p[1] + p[1]).sum()
 }
 
-/// The run's predicted time (s) and peak memory (bytes) on this machine. Training and empirical
-/// kernels cost about c · P · N per step and per point for P parameters and N points; c is
-/// measured here in about 0.2 s on `threads` networks trained at once (the experiments' own
-/// parallelism), so c is the machine's time per unit at full occupancy. Memory: each network being trained holds θ, its gradient and the previous θ
-/// (24 bytes per parameter); `threads` networks are in flight.
+/// The run's predicted time (s) and peak memory (bytes) on this machine. Each phase costs its
+/// forward-backward passes × parameters × c(P), where c, the time per pass and parameter at full
+/// occupancy (`threads` networks at once, the experiments' own parallelism), is measured here in
+/// about 0.5 s at two sizes: a network whose parameters fit in cache (width 512) and one whose do
+/// not (width 2048, memory-bound like the widest ones). Widths up to 1024 use the first (this
+/// predicted the default run to 2 %), widths from 2048 on the second, and c is interpolated in
+/// log P between. The prediction scales with the machine's load at calibration time. Memory: each network being trained holds θ, its gradient and the
+/// previous θ (24 bytes per parameter), and `threads` networks are in flight.
 pub fn estimate(s: &Settings, threads: usize) -> (f64, f64) {
-    let (cw, cd, cp, steps) = (256, 4, 8, 20);
-    let xc = circle(&angles(1, cp));
-    let yc = normals(2, cp);
-    let t0 = std::time::Instant::now();
-    par_map(threads, |i| {
-        let mut net = relu_net(hidden(cd, cw), 90 + i as u64);
-        train(&mut net, &xc, &yc, steps, &Silent).expect("calibration");
-    });
-    let c = t0.elapsed().as_secs_f64() / (threads * params(cd, cw) * cp * steps) as f64;
-    let per_run = |depth: usize, width: usize, steps: usize, points: usize| {
-        (params(depth, width) * points * steps) as f64
+    let calibrate = |width: usize, steps: usize| {
+        let (cd, cp) = (4, 8);
+        let xc = circle(&angles(1, cp));
+        let yc = normals(2, cp);
+        let mut nets: Vec<Network> = (0..threads)
+            .map(|i| relu_net(hidden(cd, width), 90 + i as u64))
+            .collect();
+        let t0 = std::time::Instant::now();
+        ntk::parallel::install(|| {
+            use rayon::prelude::*;
+            nets.par_iter_mut().for_each(|net| {
+                train(net, &xc, &yc, steps, &Silent).expect("calibration");
+            })
+        });
+        let p = params(cd, width) as f64;
+        (
+            p,
+            t0.elapsed().as_secs_f64() / (threads * cp * steps) as f64 / p,
+        )
     };
-    let mut work = 0.0;
+    let (_, c_small) = calibrate(512, 6);
+    let (p_big, c_big) = calibrate(2048, 3);
+    let p_small = params(4, 1024) as f64;
+    let c = |p: f64| {
+        let u = ((p.ln() - p_small.ln()) / (p_big.ln() - p_small.ln())).clamp(0.0, 1.0);
+        c_small * (1.0 - u) + c_big * u
+    };
+    let mut seconds = 0.0;
     for &w in &s.fig1_widths {
-        // Training plus two kernels of 1 × G points, each about a step's work per point.
-        let train = per_run(s.fig1_depth, w, s.fig1_steps, s.fig1_train_points);
-        let kernels = per_run(s.fig1_depth, w, 2, s.gamma_points + 1);
-        work += s.fig1_inits as f64 * (train + kernels);
+        let p = params(s.fig1_depth, w) as f64;
+        seconds += fig1_passes(s) as f64 * p * c(p);
     }
     for &w in &s.fig2_widths {
-        work += s.fig2_inits as f64 * per_run(s.fig2_depth, w, s.fig2_steps, 4);
+        let p = params(s.fig2_depth, w) as f64;
+        seconds += fig2_passes(s) as f64 * p * c(p);
     }
     for &w in &s.conv_widths {
-        let train = per_run(s.conv_depth, w, s.conv_steps, s.conv_points);
-        let kernels = per_run(s.conv_depth, w, 3, s.conv_points + 9);
-        work += s.conv_seeds as f64 * (train + kernels);
+        let p = params(s.conv_depth, w) as f64;
+        seconds += conv_passes(s) as f64 * p * c(p);
     }
     let widest = s
         .fig1_widths
@@ -855,7 +927,6 @@ pub fn estimate(s: &Settings, threads: usize) -> (f64, f64) {
         .map(|&w| params(4, w))
         .max()
         .unwrap_or(0);
-    let seconds = c * work;
     let bytes = 80e6 + (threads * widest * 24) as f64;
     (seconds, bytes)
 }

@@ -20,11 +20,14 @@ extern "C" fn on_sigint(_: libc::c_int) {
     }
 }
 
-/// Installs the SIGINT handler that sets [`INTERRUPTED`].
+/// Installs the SIGINT handler that sets [`INTERRUPTED`], and restores the default SIGPIPE
+/// action (Rust ignores it), so that `paper | head` ends quietly like any Unix tool instead of
+/// panicking on a closed stdout.
 pub fn install_sigint() {
     let handler = on_sigint as extern "C" fn(libc::c_int);
     unsafe {
         libc::signal(libc::SIGINT, handler as libc::sighandler_t);
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
     }
 }
 
