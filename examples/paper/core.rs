@@ -317,9 +317,22 @@ pub fn loglog_slope(x: &[f64], y: &[f64]) -> f64 {
 
 /// Runs `work(i)` for i < n on the library's pool and returns the results in order
 /// (each item is independent, so the results do not depend on the thread count).
+///
+/// Items run in waves of one per thread: a rayon thread that waits inside an item's own parallel
+/// work (training uses the pool too) may steal another item and start it, so without waves more
+/// than one network per thread could be alive at once; at width 10000 (4.8 GB per network in
+/// training) the memory bound of [`estimate`] relies on this.
 fn par_map<T: Send>(n: usize, work: impl Fn(usize) -> T + Sync + Send) -> Vec<T> {
     use rayon::prelude::*;
-    ntk::parallel::install(|| (0..n).into_par_iter().map(&work).collect())
+    let wave = ntk::parallel::num_threads().max(1);
+    let mut out = Vec::with_capacity(n);
+    for start in (0..n).step_by(wave) {
+        let end = (start + wave).min(n);
+        out.extend(ntk::parallel::install(|| {
+            (start..end).into_par_iter().map(&work).collect::<Vec<T>>()
+        }));
+    }
+    out
 }
 
 /// The unit of progress: one forward-backward pass of one point through a network (a training
@@ -899,8 +912,21 @@ pub fn estimate(s: &Settings, threads: usize) -> (f64, f64) {
             t0.elapsed().as_secs_f64() / (threads * cp * steps) as f64 / p,
         )
     };
+    let widest_width = s
+        .fig1_widths
+        .iter()
+        .chain(&s.fig2_widths)
+        .chain(&s.conv_widths)
+        .copied()
+        .max()
+        .unwrap_or(0);
     let (_, c_small) = calibrate(512, 6);
-    let (p_big, c_big) = calibrate(2048, 3);
+    // The memory-bound calibration (400 MB for two width-2048 networks) only when needed.
+    let (p_big, c_big) = if widest_width > 1024 {
+        calibrate(2048, 3)
+    } else {
+        (params(4, 2048) as f64, c_small)
+    };
     let p_small = params(4, 1024) as f64;
     let c = |p: f64| {
         let u = ((p.ln() - p_small.ln()) / (p_big.ln() - p_small.ln())).clamp(0.0, 1.0);

@@ -31,6 +31,18 @@ pub fn install_sigint() {
     }
 }
 
+/// Columns of the terminal on stdout (80 when unknown).
+fn terminal_columns() -> usize {
+    let mut ws: libc::winsize = unsafe { std::mem::zeroed() };
+    // SAFETY: TIOCGWINSZ writes one winsize into the pointed-to struct.
+    let ok = unsafe { libc::ioctl(libc::STDOUT_FILENO, libc::TIOCGWINSZ, &mut ws) } == 0;
+    if ok && ws.ws_col > 0 {
+        ws.ws_col as usize
+    } else {
+        80
+    }
+}
+
 struct State {
     phase: String,
     unit: String,
@@ -117,6 +129,11 @@ impl Live {
             if let Some(l) = self.line() {
                 let mut out = std::io::stdout().lock();
                 if self.tty {
+                    // Cut to the terminal's width: a wrapped line cannot be redrawn with \r.
+                    let l: String = l
+                        .chars()
+                        .take(terminal_columns().saturating_sub(1))
+                        .collect();
                     let _ = write!(out, "\r\x1b[2K{l}");
                     self.dirty.store(true, Ordering::Relaxed);
                 } else {
