@@ -425,10 +425,14 @@ enum ntk_status ntk_kernel_condition(struct ntk_matrix k,
 // A result that overflows to +-Inf/NaN although the inputs are finite (huge inputs or beta,
 // e.g. x = 1e200, or a custom activation returning NaN) gives NTK_STATUS_NUMERICAL with the
 // outputs written but unspecified, whichever outputs were requested (a NaN in a quantity that
-// was not requested fails the call too). Work bound for any activation: a highly correlated pair
-// (|rho| > 0.6) may use at most 2e7 activation evaluations per layer (PAIR_EVAL_BUDGET), after
-// which the call returns NTK_STATUS_NUMERICAL naming the budget (e.g. sigma = sin(1000 x)). On NTK_STATUS_CANCELLED the outputs hold a mix of finished
-// tiles and their previous contents. On any other error nothing is written.
+// was not requested fails the call too). Work bound for any activation: a point's expansion may
+// use at most 1000 quadrature panels per layer and a highly correlated pair (|rho| > 0.6) at most
+// 2e7 activation evaluations per layer (PAIR_EVAL_BUDGET); past either bound the call returns
+// NTK_STATUS_NUMERICAL naming it (e.g. sigma = sin(1000 x), an activation too oscillatory to
+// integrate).
+//
+// On NTK_STATUS_CANCELLED the outputs hold a mix of finished tiles and their previous contents.
+// On any other error nothing is written.
 enum ntk_status ntk_kernel_limit(const struct ntk_network *network,
                                  struct ntk_matrix x1,
                                  const struct ntk_matrix *x2,
@@ -630,7 +634,8 @@ enum ntk_status ntk_kernel_empirical_tile(const struct ntk_network *network,
 // freed afterwards, except that a custom activation's functions and user data must stay valid
 // until the points are freed.
 //
-// `options`: NULL or a progress callback (called on the calling thread at least every 20 ms, one monotone sequence in points); cancel -> NTK_STATUS_CANCELLED and
+// `options`: NULL or a progress callback (called on the calling thread at least every 20 ms,
+// one monotone sequence in points); cancel -> NTK_STATUS_CANCELLED and
 // `*out` is untouched. On success `*out` owns a new handle (ntk_limit_points_free).
 // Thread safety: the network is only read.
 enum ntk_status ntk_limit_points_create(const struct ntk_network *network,

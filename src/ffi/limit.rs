@@ -39,8 +39,10 @@ use crate::Error;
 /// use at most 1000 quadrature panels per layer and a highly correlated pair (|rho| > 0.6) at most
 /// 2e7 activation evaluations per layer (PAIR_EVAL_BUDGET); past either bound the call returns
 /// NTK_STATUS_NUMERICAL naming it (e.g. sigma = sin(1000 x), an activation too oscillatory to
-/// integrate). On NTK_STATUS_CANCELLED the outputs hold a mix of finished
-/// tiles and their previous contents. On any other error nothing is written.
+/// integrate).
+///
+/// On NTK_STATUS_CANCELLED the outputs hold a mix of finished tiles and their previous contents.
+/// On any other error nothing is written.
 #[no_mangle]
 pub unsafe extern "C" fn ntk_kernel_limit(
     network: *const ntk_network,

@@ -161,7 +161,8 @@ pub struct ntk_limit_points {
 /// freed afterwards, except that a custom activation's functions and user data must stay valid
 /// until the points are freed.
 ///
-/// `options`: NULL or a progress callback (called on the calling thread at least every 20 ms, one monotone sequence in points); cancel -> NTK_STATUS_CANCELLED and
+/// `options`: NULL or a progress callback (called on the calling thread at least every 20 ms,
+/// one monotone sequence in points); cancel -> NTK_STATUS_CANCELLED and
 /// `*out` is untouched. On success `*out` owns a new handle (ntk_limit_points_free).
 /// Thread safety: the network is only read.
 #[no_mangle]

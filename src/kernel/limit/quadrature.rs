@@ -126,8 +126,8 @@ pub const MAX_PANELS: usize = 1000;
 /// the caller needs (e.g. an inner integral whose whole range lies where σ′ is only rounding
 /// noise: its own mass and peak are noise, so only an absolute floor stops the refinement);
 /// it adds at most floor·length to the error. Pass [0, 0] for purely relative control.
-// Kept out of line: inlined into `numerical::point_expansion` (which LLVM started doing when
-// the crate's code grew) the tanh N = 400 kernel took 1.5× as long (620 → 950 ms at 1 thread).
+// The work is in `adaptive2_checked`, kept out of line (see there); this wrapper only drops the
+// flag.
 #[inline(always)]
 pub fn adaptive2<F, A>(
     f: &mut F,
@@ -148,6 +148,8 @@ where
 /// the rule can resolve with that many panels, e.g. sin(1000·x)). Panels accepted at
 /// [`MAX_DEPTH`] or at the resolution of doubles are not counted as failures (a kink or a jump
 /// of the integrand ends there legitimately).
+// Kept out of line: inlined into `numerical::point_expansion` (which LLVM started doing when
+// the crate's code grew) the tanh N = 400 kernel took 1.5× as long (620 → 950 ms at 1 thread).
 #[inline(never)]
 pub fn adaptive2_checked<F, A>(
     f: &mut F,
