@@ -14,6 +14,13 @@ WORK="$(mktemp -d)"
 trap 'rm -rf "$WORK"' EXIT
 PREFIX="$WORK/prefix"
 "$ROOT/scripts/install.sh" "$@" "$PREFIX"
+# The build directory that install took the library from (its --from, else the profile
+# directory of the target dir), reused below for the DESTDIR / CARGO_TARGET_DIR check.
+FROM="${CARGO_TARGET_DIR:-$ROOT/target}/release"
+args=("$@")
+for ((i = 0; i + 1 < ${#args[@]}; i++)); do
+    [ "${args[$i]}" = --from ] && FROM="${args[$((i + 1))]}"
+done
 
 export PKG_CONFIG_PATH="$PREFIX/lib/pkgconfig"
 VERSION="$(sed -n 's/^version = "\(.*\)"$/\1/p' "$ROOT/Cargo.toml" | head -n1)"
@@ -106,7 +113,7 @@ fi
 # (a directory linking the already built profile; --no-build, as a changed target path makes cargo
 # relink).
 mkdir -p "$WORK/tdir"
-ln -s "$(cd "${CARGO_TARGET_DIR:-$ROOT/target}" && pwd)/release" "$WORK/tdir/release"
+ln -s "$(cd "$FROM" && pwd)" "$WORK/tdir/release"
 CARGO_TARGET_DIR="$WORK/tdir" DESTDIR="$WORK/stage" "$ROOT/scripts/install.sh" --no-build /opt/ntk-test > "$WORK/stage.log"
 grep -q "from $WORK/tdir/release into $WORK/stage/opt/ntk-test" "$WORK/stage.log" || { cat "$WORK/stage.log"; exit 1; }
 [ ! -e /opt/ntk-test ] || { echo "test-install: DESTDIR install wrote to /opt/ntk-test" >&2; exit 1; }
