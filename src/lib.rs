@@ -19,6 +19,7 @@ pub mod linalg;
 pub mod network;
 pub mod parallel;
 pub mod rng;
+pub mod solve;
 pub mod spectrum;
 pub mod train;
 
