@@ -70,7 +70,9 @@ fn dense_solve(kmat: &[f64], n: usize, lambda: f64, y: &[f64], k: usize) -> Vec<
         kmat[i * n + j] + if i == j { lambda } else { 0.0 }
     });
     let b = faer::Mat::<f64>::from_fn(n, k, |i, j| y[j * n + i]);
-    let llt = a.llt(faer::Side::Lower).expect("K + lambda I is positive definite");
+    let llt = a
+        .llt(faer::Side::Lower)
+        .expect("K + lambda I is positive definite");
     let mut x = llt.solve(&b);
     let r = &b - &a * &x;
     let dx = llt.solve(&r);
@@ -234,14 +236,20 @@ fn cache_threads_and_preconditioner() {
         assert!(c.cached_rows() == 256 || c.cached_rows() == n);
         let (a, info) = solve(&c, lambda, &y, k, 1e-10);
         assert_eq!(info, i_free);
-        assert!(a.iter().zip(&a_free).all(|(p, q)| p.to_bits() == q.to_bits()));
+        assert!(a
+            .iter()
+            .zip(&a_free)
+            .all(|(p, q)| p.to_bits() == q.to_bits()));
     }
     // Threads: the same bits at 1 and 3 threads.
     for t in [1, 3] {
         ntk::parallel::set_num_threads(t).unwrap();
         let s = solver(&net, &x, n, d, SolverKernel::LimitNtk, 0, 40);
         let (a, _) = solve(&s, lambda, &y, k, 1e-10);
-        assert!(a.iter().zip(&a_free).all(|(p, q)| p.to_bits() == q.to_bits()));
+        assert!(a
+            .iter()
+            .zip(&a_free)
+            .all(|(p, q)| p.to_bits() == q.to_bits()));
     }
     ntk::parallel::set_num_threads(0).unwrap();
     // Without the preconditioner: the same solution, more iterations.
@@ -284,7 +292,9 @@ fn predictions_match_the_dense_cross_kernel() {
     let xt = sphere(m, d, 5);
     let net = relu_net(d);
     let s = solver(&net, &x, n, d, SolverKernel::LimitNtk, 0, 20);
-    let alpha: Vec<f64> = (0..n * k).map(|i| ((i * 37) % 101) as f64 / 50.0 - 1.0).collect();
+    let alpha: Vec<f64> = (0..n * k)
+        .map(|i| ((i * 37) % 101) as f64 / 50.0 - 1.0)
+        .collect();
     // out in a row-major buffer (strided view), alpha column-major
     let mut out = vec![0.0; m * k];
     s.predict(
@@ -311,7 +321,9 @@ fn predictions_match_the_dense_cross_kernel() {
     for i in 0..m {
         for j in 0..k {
             let want: f64 = (0..n).map(|c| kx[i * n + c] * alpha[j * n + c]).sum();
-            let scale: f64 = (0..n).map(|c| (kx[i * n + c] * alpha[j * n + c]).abs()).sum();
+            let scale: f64 = (0..n)
+                .map(|c| (kx[i * n + c] * alpha[j * n + c]).abs())
+                .sum();
             worst = worst.max((out[i * k + j] - want).abs() / scale);
         }
     }
@@ -344,7 +356,10 @@ fn empirical_trace_solver_matches_dense() {
     let (a, info) = solve(&s, lambda, &y, 1, 1e-12);
     let want = dense_solve(&kd, n, lambda, &y, 1);
     let e = rel(&a, &want);
-    println!("empirical N = {n}: {} iterations, rel diff {e:.2e}", info.iterations);
+    println!(
+        "empirical N = {n}: {} iterations, rel diff {e:.2e}",
+        info.iterations
+    );
     assert!(e < 1e-10, "{e:e}");
 }
 
@@ -367,10 +382,16 @@ fn errors() {
         )
     };
     for lambda in [-1.0, f64::NAN, f64::INFINITY] {
-        assert!(matches!(run(lambda, &y, n, 1e-8, 100, &mut a), Err(Error::InvalidArgument(_))));
+        assert!(matches!(
+            run(lambda, &y, n, 1e-8, 100, &mut a),
+            Err(Error::InvalidArgument(_))
+        ));
     }
     for rtol in [0.0, 1.0, f64::NAN, -1e-3] {
-        assert!(matches!(run(1.0, &y, n, rtol, 100, &mut a), Err(Error::InvalidArgument(_))));
+        assert!(matches!(
+            run(1.0, &y, n, rtol, 100, &mut a),
+            Err(Error::InvalidArgument(_))
+        ));
     }
     let mut short = vec![0.0; n - 1];
     assert!(matches!(
@@ -414,7 +435,11 @@ fn errors() {
     })
     .unwrap();
     let sl = solver(&lin, &x, n, d, SolverKernel::LimitNtk, 0, 10);
-    assert_eq!(sl.rank(), d + 1, "pivoted Cholesky stops at the numerical rank");
+    assert_eq!(
+        sl.rank(),
+        d + 1,
+        "pivoted Cholesky stops at the numerical rank"
+    );
     let r = sl.solve(
         0.0,
         MatRef::from_col_major(&y, n, 1),

@@ -13,6 +13,7 @@ pub mod empirical;
 pub mod flow;
 pub mod limit;
 pub mod network;
+pub mod solve;
 pub mod tiles;
 pub mod train;
 pub mod view;

@@ -66,8 +66,14 @@ pub enum SolverKernel {
 
 /// The training points and their per-point data.
 pub enum KernelSource {
-    Limit { points: LimitPoints, nngp: bool },
-    Empirical { net: Network, features: EmpiricalFeatures },
+    Limit {
+        points: LimitPoints,
+        nngp: bool,
+    },
+    Empirical {
+        net: Network,
+        features: EmpiricalFeatures,
+    },
 }
 
 /// Per-point data of test points for [`KernelSource::cross_tile`].
@@ -155,9 +161,14 @@ impl KernelSource {
     /// The training block K(X[r0:r1], X[c0:c1]) into `out`.
     fn tile(&self, rows: (usize, usize), cols: (usize, usize), out: MatMut<'_>) -> Result<()> {
         match self {
-            KernelSource::Limit { points, nngp } => {
-                limit_tile(points, rows, points, cols, limit_out(*nngp, out), &mut Progress::none())
-            }
+            KernelSource::Limit { points, nngp } => limit_tile(
+                points,
+                rows,
+                points,
+                cols,
+                limit_out(*nngp, out),
+                &mut Progress::none(),
+            ),
             KernelSource::Empirical { net, features } => empirical_tile(
                 net,
                 features,
@@ -193,9 +204,14 @@ impl KernelSource {
         out: MatMut<'_>,
     ) -> Result<()> {
         match (self, test) {
-            (KernelSource::Limit { points, nngp }, TestPoints::Limit(t)) => {
-                limit_tile(t, rows, points, cols, limit_out(*nngp, out), &mut Progress::none())
-            }
+            (KernelSource::Limit { points, nngp }, TestPoints::Limit(t)) => limit_tile(
+                t,
+                rows,
+                points,
+                cols,
+                limit_out(*nngp, out),
+                &mut Progress::none(),
+            ),
             (KernelSource::Empirical { net, features }, TestPoints::Empirical(t)) => {
                 empirical_tile(
                     net,
@@ -295,15 +311,15 @@ impl KernelSolver {
         };
         let rank_req = config.precond_rank.min(n);
         // Every allocation before any kernel work.
-        let mut cache = try_zeroed(checked_mul(cached_rows, n, "the row cache")?, "the row cache")?;
+        let mut cache = try_zeroed(
+            checked_mul(cached_rows, n, "the row cache")?,
+            "the row cache",
+        )?;
         let mut factor = try_zeroed(
             checked_mul(n, rank_req, "the preconditioner factor")?,
             "the preconditioner factor",
         )?;
-        let mut tilebuf = try_zeroed(
-            checked_mul(ROW_BLOCK, col_block, "a tile")?,
-            "a tile",
-        )?;
+        let mut tilebuf = try_zeroed(checked_mul(ROW_BLOCK, col_block, "a tile")?, "a tile")?;
         let mut diag = try_zeroed(n, "the diagonal")?;
         let mut row = try_zeroed(n, "a kernel row")?;
         let mut pivots = Vec::new();
@@ -495,23 +511,31 @@ impl KernelSolver {
         let out_ptr = SendPtr(out.as_mut_ptr());
         // The product of row block b with the column blocks, accumulated in a fixed order.
         // `tile_of` returns a view valid until its next call (SAFETY contract of the callers).
-        let block_product = |b: usize,
-                             tile_of: &mut dyn FnMut(usize, usize, usize, usize) -> Result<MatRef<'static>>|
-         -> Result<()> {
-            let (r0, r1) = (b * ROW_BLOCK, ((b + 1) * ROW_BLOCK).min(n));
-            // SAFETY: rows r0..r1 of the column-major N × k output; blocks are disjoint.
-            let o = unsafe { MatMut::from_raw(out_ptr.get().add(r0), r1 - r0, k, 1, n as isize) };
-            let mut first = true;
-            for c0 in (0..n).step_by(self.col_block) {
-                let c1 = (c0 + self.col_block).min(n);
-                let t = tile_of(r0, r1, c0, c1)?;
-                // SAFETY: the same output rows, one writer at a time.
-                let o2 = unsafe { MatMut::from_raw(o.as_mut_ptr(), r1 - r0, k, 1, n as isize) };
-                gemm(1.0, t, vv.block(c0, c1, 0, k), if first { 0.0 } else { 1.0 }, o2);
-                first = false;
-            }
-            Ok(())
-        };
+        let block_product =
+            |b: usize,
+             tile_of: &mut dyn FnMut(usize, usize, usize, usize) -> Result<MatRef<'static>>|
+             -> Result<()> {
+                let (r0, r1) = (b * ROW_BLOCK, ((b + 1) * ROW_BLOCK).min(n));
+                // SAFETY: rows r0..r1 of the column-major N × k output; blocks are disjoint.
+                let o =
+                    unsafe { MatMut::from_raw(out_ptr.get().add(r0), r1 - r0, k, 1, n as isize) };
+                let mut first = true;
+                for c0 in (0..n).step_by(self.col_block) {
+                    let c1 = (c0 + self.col_block).min(n);
+                    let t = tile_of(r0, r1, c0, c1)?;
+                    // SAFETY: the same output rows, one writer at a time.
+                    let o2 = unsafe { MatMut::from_raw(o.as_mut_ptr(), r1 - r0, k, 1, n as isize) };
+                    gemm(
+                        1.0,
+                        t,
+                        vv.block(c0, c1, 0, k),
+                        if first { 0.0 } else { 1.0 },
+                        o2,
+                    );
+                    first = false;
+                }
+                Ok(())
+            };
         // Cached blocks: waves of 16 row blocks in parallel (each block's arithmetic is the
         // same whichever thread runs it).
         const WAVE: usize = 16;
@@ -542,14 +566,15 @@ impl KernelSolver {
         }
         // Uncached blocks: one tile at a time (the tile itself runs on all threads).
         for blk in cache_blocks..nblocks {
-            let mut tile_of = |r0: usize, r1: usize, c0: usize, c1: usize| -> Result<MatRef<'static>> {
-                let (h, w) = (r1 - r0, c1 - c0);
-                let t = MatMut::from_row_major(&mut tilebuf[..h * w], h, w);
-                self.source.tile((r0, r1), (c0, c1), t)?;
-                report()?;
-                // SAFETY: the tile buffer is not written again until this product is done.
-                Ok(unsafe { MatRef::from_raw(tilebuf.as_ptr(), h, w, w as isize, 1) })
-            };
+            let mut tile_of =
+                |r0: usize, r1: usize, c0: usize, c1: usize| -> Result<MatRef<'static>> {
+                    let (h, w) = (r1 - r0, c1 - c0);
+                    let t = MatMut::from_row_major(&mut tilebuf[..h * w], h, w);
+                    self.source.tile((r0, r1), (c0, c1), t)?;
+                    report()?;
+                    // SAFETY: the tile buffer is not written again until this product is done.
+                    Ok(unsafe { MatRef::from_raw(tilebuf.as_ptr(), h, w, w as isize, 1) })
+                };
             block_product(blk, &mut tile_of)?;
         }
         Ok(())
@@ -623,7 +648,12 @@ impl KernelSolver {
         let it_now = std::cell::Cell::new(0u64);
 
         // (Re)start the recurrences of the active columns from r = given residual.
-        let restart = |r: &[f64], z: &mut [f64], p: &mut [f64], rz: &mut [f64], active: &[bool], ws: &mut Workspace| {
+        let restart = |r: &[f64],
+                       z: &mut [f64],
+                       p: &mut [f64],
+                       rz: &mut [f64],
+                       active: &[bool],
+                       ws: &mut Workspace| {
             pre.apply(r, k, z, ws);
             for j in 0..k {
                 if active[j] {
@@ -717,7 +747,8 @@ impl KernelSolver {
                 .fold(0.0, f64::max);
             self.state_iteration
                 .store(info.iterations as u64, Ordering::Relaxed);
-            self.state_residual.store(worst.to_bits(), Ordering::Relaxed);
+            self.state_residual
+                .store(worst.to_bits(), Ordering::Relaxed);
             progress.report(info.iterations as u64, max_it)?;
             if active.iter().any(|&a| a) {
                 pre.apply(&r, k, &mut z, &mut ws);
@@ -905,7 +936,10 @@ impl<'a> Preconditioner<'a> {
             });
         }
         let l = solver.factor();
-        let mut m = try_zeroed(checked_mul(r, r, "the preconditioner's r x r matrix")?, "r x r")?;
+        let mut m = try_zeroed(
+            checked_mul(r, r, "the preconditioner's r x r matrix")?,
+            "r x r",
+        )?;
         gemm(1.0, l.t(), l, 0.0, MatMut::from_col_major(&mut m, r, r));
         for i in 0..r {
             m[i * r + i] += shift;
@@ -921,7 +955,10 @@ impl<'a> Preconditioner<'a> {
 
     fn workspace(&self, k: usize) -> Result<Workspace> {
         Ok(Workspace {
-            w: try_zeroed(checked_mul(self.rank, k, "preconditioner workspace")?, "workspace")?,
+            w: try_zeroed(
+                checked_mul(self.rank, k, "preconditioner workspace")?,
+                "workspace",
+            )?,
         })
     }
 
@@ -935,7 +972,13 @@ impl<'a> Preconditioner<'a> {
         let rk = self.rank;
         let rv = MatRef::from_col_major(r, n, k);
         // w = Lᵀ r, then w = M⁻¹ w, then z = (r − L w)/s.
-        gemm(1.0, self.l.t(), rv, 0.0, MatMut::from_col_major(&mut ws.w, rk, k));
+        gemm(
+            1.0,
+            self.l.t(),
+            rv,
+            0.0,
+            MatMut::from_col_major(&mut ws.w, rk, k),
+        );
         for j in 0..k {
             cholesky_solve(&self.chol, rk, &mut ws.w[j * rk..(j + 1) * rk]);
         }
