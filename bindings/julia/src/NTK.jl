@@ -713,4 +713,6 @@ function kernel_condition(K::AbstractMatrix{<:Real})
     return (lambda_min = lo[], lambda_max = hi[], condition = c[])
 end
 
+include("solve.jl")
+
 end # module

@@ -640,3 +640,4 @@ rss_kib() = parse(Int, split(read("/proc/self/statm", String))[2]) * 4
         @test growth_mib < 100
     end
 end
+include("solve.jl")
