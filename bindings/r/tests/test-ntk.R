@@ -478,6 +478,8 @@ growth <- rss_mib() - before
 cat(sprintf("RSS growth over 1000 flow create/free cycles: %.1f MiB\n", growth))
 check(growth < 100, "no growth over 1000 finalized flows (1000 leaked ones would be 320 MB)")
 
+source(file.path(script_dir, "test-solve.R"))  # the kernel-regression solver
+
 if (failures > 0L) {
     cat(sprintf("test-ntk.R: %d of %d checks FAILED\n", failures, checks))
     quit(status = 1)
