@@ -167,15 +167,17 @@ pub unsafe extern "C" fn ntk_solver_describe(
 /// Solves (K + lambda I) alpha = Y for the k columns of `y` (N x k, finite) into `alpha`
 /// (N x k) by preconditioned conjugate gradients, never forming K:
 ///
-/// - each iteration is one kernel pass K P (tiles of 256 rows, recomputed or from the cache)
-///   shared by k independent CG recurrences (one per column; a converged column is frozen);
+/// - each iteration is one kernel pass K P shared by k independent CG recurrences (one per
+///   column; a converged column is frozen). K is symmetric, so a pass computes only the tiles
+///   of the upper block triangle (256-row blocks against the columns from the block's first
+///   row on, ~N^2/2 entries), each used for its rows and, transposed, for its columns;
 /// - preconditioner P = L L^T + s I with s = lambda + tr(K - L L^T)/N, applied by Woodbury:
 ///   P^-1 v = (v - L (s I + L^T L)^-1 L^T v) / s (none when the rank is 0);
 /// - stops when every column's true relative residual ||y_j - (K + lambda I) alpha_j|| /
 ///   ||y_j|| <= rtol (checked with one extra kernel pass when the recursive residuals get
 ///   there; columns above rtol restart from their alpha). Zero columns give alpha_j = 0.
 ///
-/// Cost per iteration: N^2 kernel entries (only the uncached rows are recomputed) plus
+/// Cost per iteration: ~N^2/2 kernel entries (only the uncached rows are recomputed) plus
 /// 2 N^2 k + 4 N r k flops; memory 6 N k doubles plus one tile. Bit-identical at any thread
 /// count and with or without the cache.
 /// Errors: NULL_POINTER (solver), INVALID_ARGUMENT (shapes, lambda < 0, rtol not in (0, 1),

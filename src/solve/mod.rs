@@ -35,7 +35,8 @@
 //! in a fixed order (GEMMs on fixed blocks, sequential sums), so α is bit-identical at any
 //! thread count and with or without the row cache.
 //!
-//! **Cost** per iteration: N² kernel entries (matrix-free; only the uncached rows) plus
+//! **Cost** per iteration: ~N²/2 kernel entries (K is symmetric: each tile of the upper block
+//! triangle serves its row and its column block; only the uncached rows are recomputed) plus
 //! 2·N²·k flops for the products; memory beyond the cache: one tile of
 //! [`ROW_BLOCK`] × (column block) doubles, 6·N·k doubles of CG vectors, N·r for L.
 
@@ -494,8 +495,14 @@ impl KernelSolver {
         )
     }
 
-    /// out (N × k, column-major) = K·v (v column-major N × k), block by block; progress is
-    /// reported as `report()` after every tile (matrix-free) or cached wave.
+    /// out (N × k, column-major) = K·v (v column-major N × k), using the symmetry of K: row
+    /// block b (rows r0..r1) meets only the columns r0..N, in column blocks, and each tile T =
+    /// K[r0:r1, c0:c1] is used twice,
+    ///   out[r0:r1] += T · v[c0:c1]   and   out[j] += T[:, j]ᵀ · v[r0:r1] for j ≥ r1,
+    /// so a pass computes N²/2 + N·ROW_BLOCK/2 kernel entries instead of N². The blocks run in a
+    /// fixed sequential order (the tiles themselves on all threads), so the bits do not depend on
+    /// the thread count, and cached rows (the same tile values) give the same bits.
+    /// `report()` runs after every tile.
     fn kernel_pass(
         &self,
         v: &[f64],
@@ -506,76 +513,38 @@ impl KernelSolver {
     ) -> Result<()> {
         let n = self.n;
         let vv = MatRef::from_col_major(v, n, k);
-        let nblocks = n.div_ceil(ROW_BLOCK);
-        let cache_blocks = self.cached_rows.div_ceil(ROW_BLOCK);
-        let out_ptr = SendPtr(out.as_mut_ptr());
-        // The product of row block b with the column blocks, accumulated in a fixed order.
-        // `tile_of` returns a view valid until its next call (SAFETY contract of the callers).
-        let block_product =
-            |b: usize,
-             tile_of: &mut dyn FnMut(usize, usize, usize, usize) -> Result<MatRef<'static>>|
-             -> Result<()> {
-                let (r0, r1) = (b * ROW_BLOCK, ((b + 1) * ROW_BLOCK).min(n));
-                // SAFETY: rows r0..r1 of the column-major N × k output; blocks are disjoint.
-                let o =
-                    unsafe { MatMut::from_raw(out_ptr.get().add(r0), r1 - r0, k, 1, n as isize) };
-                let mut first = true;
-                for c0 in (0..n).step_by(self.col_block) {
-                    let c1 = (c0 + self.col_block).min(n);
-                    let t = tile_of(r0, r1, c0, c1)?;
-                    // SAFETY: the same output rows, one writer at a time.
-                    let o2 = unsafe { MatMut::from_raw(o.as_mut_ptr(), r1 - r0, k, 1, n as isize) };
+        out.fill(0.0);
+        let optr = out.as_mut_ptr();
+        for b in 0..n.div_ceil(ROW_BLOCK) {
+            let (r0, r1) = (b * ROW_BLOCK, ((b + 1) * ROW_BLOCK).min(n));
+            let h = r1 - r0;
+            for c0 in (r0..n).step_by(self.col_block) {
+                let c1 = (c0 + self.col_block).min(n);
+                let w = c1 - c0;
+                let t: MatRef<'_> = if r1 <= self.cached_rows {
+                    MatRef::from_row_major(&self.cache[r0 * n..], h, n).block(0, h, c0, c1)
+                } else {
+                    let mut tv = MatMut::from_row_major(&mut tilebuf[..h * w], h, w);
+                    self.source.tile((r0, r1), (c0, c1), tv.reborrow())?;
+                    MatRef::from_row_major(&tilebuf[..h * w], h, w)
+                };
+                // SAFETY: rows r0..r1 of the column-major N × k `out`; no other view is live.
+                let o = unsafe { MatMut::from_raw(optr.add(r0), h, k, 1, n as isize) };
+                gemm(1.0, t, vv.block(c0, c1, 0, k), 1.0, o);
+                let s0 = c0.max(r1);
+                if s0 < c1 {
+                    // SAFETY: rows s0..c1 (all ≥ r1, disjoint from the rows above) of `out`.
+                    let o = unsafe { MatMut::from_raw(optr.add(s0), c1 - s0, k, 1, n as isize) };
                     gemm(
                         1.0,
-                        t,
-                        vv.block(c0, c1, 0, k),
-                        if first { 0.0 } else { 1.0 },
-                        o2,
+                        t.block(0, h, s0 - c0, w).t(),
+                        vv.block(r0, r1, 0, k),
+                        1.0,
+                        o,
                     );
-                    first = false;
                 }
-                Ok(())
-            };
-        // Cached blocks: waves of 16 row blocks in parallel (each block's arithmetic is the
-        // same whichever thread runs it).
-        const WAVE: usize = 16;
-        let mut b = 0;
-        while b < cache_blocks {
-            let e = (b + WAVE).min(cache_blocks);
-            crate::parallel::install(|| {
-                use rayon::prelude::*;
-                (b..e).into_par_iter().try_for_each(|blk| {
-                    block_product(blk, &mut |r0, r1, c0, c1| {
-                        debug_assert!(r1 <= self.cached_rows && c1 <= n);
-                        // SAFETY: rows r0..r1, columns c0..c1 of the row-major cache, which
-                        // outlives the product and is not written during solves.
-                        Ok(unsafe {
-                            MatRef::from_raw(
-                                self.cache.as_ptr().add(r0 * n + c0),
-                                r1 - r0,
-                                c1 - c0,
-                                n as isize,
-                                1,
-                            )
-                        })
-                    })
-                })
-            })?;
-            b = e;
-            report()?;
-        }
-        // Uncached blocks: one tile at a time (the tile itself runs on all threads).
-        for blk in cache_blocks..nblocks {
-            let mut tile_of =
-                |r0: usize, r1: usize, c0: usize, c1: usize| -> Result<MatRef<'static>> {
-                    let (h, w) = (r1 - r0, c1 - c0);
-                    let t = MatMut::from_row_major(&mut tilebuf[..h * w], h, w);
-                    self.source.tile((r0, r1), (c0, c1), t)?;
-                    report()?;
-                    // SAFETY: the tile buffer is not written again until this product is done.
-                    Ok(unsafe { MatRef::from_raw(tilebuf.as_ptr(), h, w, w as isize, 1) })
-                };
-            block_product(blk, &mut tile_of)?;
+                report()?;
+            }
         }
         Ok(())
     }
@@ -882,17 +851,6 @@ impl KernelSolver {
             }
         }
         Ok(())
-    }
-}
-
-#[derive(Clone, Copy)]
-struct SendPtr(*mut f64);
-// SAFETY: used only to hand disjoint row blocks of one output to worker threads.
-unsafe impl Send for SendPtr {}
-unsafe impl Sync for SendPtr {}
-impl SendPtr {
-    fn get(self) -> *mut f64 {
-        self.0
     }
 }
 
