@@ -491,7 +491,7 @@ int main(int argc, char **argv) {
     ntk_limit_points *pts = NULL, *tpts = NULL;
     size_t *widths, i, j, l, n, m, d, k, rows, t0, trows, it, passes = 0;
     int *cnt, *dsp, *cntk, *dspk, *tcnt, *tdsp, *tcntk, *tdspk, r, failures = 0;
-    double *x, *xt, *y, *yloc, *aloc, *afull, *ploc, *pall = NULL, *aall = NULL, lambda, residual = 0.0;
+    double *x, *xt, *y, *yloc, *aloc, *afull, *ploc, *pall = NULL, *aall = NULL, lambda, residual = NAN;
     double t_start, t_setup, t_solve, t_pred, hwm, hwm_max, hwm_sum, buf[3], red[3];
 
     MPI_Init(&argc, &argv);
