@@ -16,9 +16,11 @@ fn vmhwm_mib() -> f64 {
     std::fs::read_to_string("/proc/self/status")
         .ok()
         .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("VmHWM:"))
-                .and_then(|l| l.split_whitespace().nth(1).and_then(|v| v.parse::<f64>().ok()))
+            s.lines().find(|l| l.starts_with("VmHWM:")).and_then(|l| {
+                l.split_whitespace()
+                    .nth(1)
+                    .and_then(|v| v.parse::<f64>().ok())
+            })
         })
         .map_or(-1.0, |kb| kb / 1024.0)
 }
@@ -98,7 +100,12 @@ fn main() {
     );
     let t_solve = t.elapsed().as_secs_f64();
     let (its, passes, resid, status) = match &res {
-        Ok(i) => (i.iterations, i.kernel_passes, i.residual, "converged".to_string()),
+        Ok(i) => (
+            i.iterations,
+            i.kernel_passes,
+            i.residual,
+            "converged".to_string(),
+        ),
         Err(e) => (max_it, max_it, f64::NAN, format!("{e}")),
     };
     let mut pred = vec![0.0; m];

@@ -40,6 +40,9 @@
 //! 2·N²·k flops for the products; memory beyond the cache: one tile of
 //! [`ROW_BLOCK`] × (column block) doubles, 6·N·k doubles of CG vectors, N·r for L.
 
+// `!(x > 0.0)` is deliberate throughout: a NaN must take the failure branch.
+#![allow(clippy::neg_cmp_op_on_partial_ord)]
+
 use crate::error::{checked_mul, try_zeroed};
 use crate::kernel::empirical::prepared::{empirical_tile, EmpiricalFeatures};
 use crate::kernel::empirical::KernelMode;
