@@ -57,6 +57,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 /// Rows (points) per tile of the products and the predictions.
 pub const ROW_BLOCK: usize = 256;
 
+/// Row chunk of the preconditioner's products (a progress report after each: 4·16384·r·k flops).
+const APPLY_ROWS: usize = 16384;
+
 /// Which kernel the solver regresses with.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum SolverKernel {
@@ -283,6 +286,8 @@ pub struct KernelSolver {
     /// Pivoted-Cholesky factor, column-major N × rank.
     factor: Vec<f64>,
     rank: usize,
+    /// LᵀL, column-major rank × rank.
+    gram: Vec<f64>,
     pivots: Vec<usize>,
     /// tr(K) and tr(K − L Lᵀ).
     trace: f64,
@@ -415,6 +420,10 @@ impl KernelSolver {
                 for (c, &x) in col.iter_mut().zip(lcol) {
                     *c -= w * x;
                 }
+                if l % 32 == 31 {
+                    // 64·N flops since the last report (~0.03 s at N = 10^6).
+                    progress.report(done, total)?;
+                }
             }
             for (j, c) in col.iter_mut().enumerate() {
                 *c *= inv;
@@ -428,6 +437,28 @@ impl KernelSolver {
         }
         factor.truncate(rank * n);
         let trace_residual: f64 = d.iter().map(|&v| v.max(0.0)).sum();
+        // LᵀL (r × r), accumulated over fixed row chunks (the same for every solve; only the
+        // shift s changes with λ).
+        let mut gram = try_zeroed(
+            checked_mul(rank, rank, "the preconditioner's r x r matrix")?,
+            "the preconditioner's r x r matrix",
+        )?;
+        if rank > 0 {
+            let l = MatRef::from_col_major(&factor, n, rank);
+            for a in (0..n).step_by(APPLY_ROWS) {
+                let b = (a + APPLY_ROWS).min(n);
+                let lb = l.block(a, b, 0, rank);
+                let beta = if a == 0 { 0.0 } else { 1.0 };
+                gemm(
+                    1.0,
+                    lb.t(),
+                    lb,
+                    beta,
+                    MatMut::from_col_major(&mut gram, rank, rank),
+                );
+                progress.report(done, total)?;
+            }
+        }
         Ok(KernelSolver {
             source,
             n,
@@ -436,6 +467,7 @@ impl KernelSolver {
             cached_rows,
             factor,
             rank,
+            gram,
             pivots,
             trace,
             trace_residual,
@@ -625,8 +657,10 @@ impl KernelSolver {
                        p: &mut [f64],
                        rz: &mut [f64],
                        active: &[bool],
-                       ws: &mut Workspace| {
-            pre.apply(r, k, z, ws);
+                       ws: &mut Workspace,
+                       report: &mut dyn FnMut() -> Result<()>|
+         -> Result<()> {
+            pre.apply(r, k, z, ws, report)?;
             for j in 0..k {
                 if active[j] {
                     let s = j * n..(j + 1) * n;
@@ -634,9 +668,13 @@ impl KernelSolver {
                     rz[j] = dot(&r[s.clone()], &z[s]);
                 }
             }
+            Ok(())
         };
         r.copy_from_slice(&yv);
-        restart(&r, &mut z, &mut p, &mut rz, &active, &mut ws);
+        {
+            let mut report = || progress.report(0, max_it);
+            restart(&r, &mut z, &mut p, &mut rz, &active, &mut ws, &mut report)?;
+        }
         let mut rel = vec![0.0; k];
         for j in 0..k {
             rel[j] = if active[j] { 1.0 } else { 0.0 };
@@ -669,7 +707,8 @@ impl KernelSolver {
                 if !active.iter().any(|&a| a) {
                     break;
                 }
-                restart(&r, &mut z, &mut p, &mut rz, &active, &mut ws);
+                let mut report = || progress.report(it_now.get(), max_it);
+                restart(&r, &mut z, &mut p, &mut rz, &active, &mut ws, &mut report)?;
             }
             if info.iterations >= max_iterations {
                 let worst = rel.iter().cloned().fold(0.0, f64::max);
@@ -723,7 +762,8 @@ impl KernelSolver {
                 .store(worst.to_bits(), Ordering::Relaxed);
             progress.report(info.iterations as u64, max_it)?;
             if active.iter().any(|&a| a) {
-                pre.apply(&r, k, &mut z, &mut ws);
+                let mut report = || progress.report(it_now.get(), max_it);
+                pre.apply(&r, k, &mut z, &mut ws, &mut report)?;
                 for j in 0..k {
                     if !active[j] {
                         continue;
@@ -901,7 +941,7 @@ impl<'a> Preconditioner<'a> {
             checked_mul(r, r, "the preconditioner's r x r matrix")?,
             "r x r",
         )?;
-        gemm(1.0, l.t(), l, 0.0, MatMut::from_col_major(&mut m, r, r));
+        m.copy_from_slice(&solver.gram);
         for i in 0..r {
             m[i * r + i] += shift;
         }
@@ -923,38 +963,54 @@ impl<'a> Preconditioner<'a> {
         })
     }
 
-    /// z = P⁻¹ r (both column-major N × k).
-    fn apply(&self, r: &[f64], k: usize, z: &mut [f64], ws: &mut Workspace) {
+    /// z = P⁻¹ r (both column-major N × k), in fixed row chunks of APPLY_ROWS with `report()`
+    /// after each.
+    fn apply(
+        &self,
+        r: &[f64],
+        k: usize,
+        z: &mut [f64],
+        ws: &mut Workspace,
+        report: &mut dyn FnMut() -> Result<()>,
+    ) -> Result<()> {
         let n = self.l.rows();
         if self.rank == 0 {
             z.copy_from_slice(r);
-            return;
+            return Ok(());
         }
         let rk = self.rank;
         let rv = MatRef::from_col_major(r, n, k);
-        // w = Lᵀ r, then w = M⁻¹ w, then z = (r − L w)/s.
-        gemm(
-            1.0,
-            self.l.t(),
-            rv,
-            0.0,
-            MatMut::from_col_major(&mut ws.w, rk, k),
-        );
+        // w = Lᵀ r (accumulated over the chunks in order), then w = M⁻¹ w, then z = (r − L w)/s.
+        for a in (0..n).step_by(APPLY_ROWS) {
+            let b = (a + APPLY_ROWS).min(n);
+            gemm(
+                1.0,
+                self.l.block(a, b, 0, rk).t(),
+                rv.block(a, b, 0, k),
+                if a == 0 { 0.0 } else { 1.0 },
+                MatMut::from_col_major(&mut ws.w, rk, k),
+            );
+            report()?;
+        }
         for j in 0..k {
             cholesky_solve(&self.chol, rk, &mut ws.w[j * rk..(j + 1) * rk]);
         }
         z.copy_from_slice(r);
-        gemm(
-            -1.0,
-            self.l,
-            MatRef::from_col_major(&ws.w, rk, k),
-            1.0,
-            MatMut::from_col_major(z, n, k),
-        );
         let inv = 1.0 / self.shift;
-        for v in z.iter_mut() {
-            *v *= inv;
+        let wv = MatRef::from_col_major(&ws.w, rk, k);
+        for a in (0..n).step_by(APPLY_ROWS) {
+            let b = (a + APPLY_ROWS).min(n);
+            let mut zv = MatMut::from_col_major(z, n, k);
+            let mut zb = zv.block_mut(a, b, 0, k);
+            gemm(-1.0, self.l.block(a, b, 0, rk), wv, 1.0, zb.reborrow());
+            for j in 0..k {
+                for i in a..b {
+                    z[j * n + i] *= inv;
+                }
+            }
+            report()?;
         }
+        Ok(())
     }
 }
 
