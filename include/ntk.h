@@ -125,6 +125,17 @@ typedef enum ntk_law {
   NTK_LAW_NNGP = 1,
 } ntk_law;
 
+// Which kernel a solver regresses with (values of `ntk_solver_config.kernel`).
+typedef enum ntk_solver_kernel {
+  // Limit NTK Theta_inf of the network's architecture (depth, activation, beta): the
+  // t = infinity mean of gradient-flow training.
+  NTK_SOLVER_KERNEL_LIMIT_NTK = 0,
+  // Limit NNGP Sigma^(L) (Gaussian-process posterior mean).
+  NTK_SOLVER_KERNEL_LIMIT_NNGP = 1,
+  // Empirical NTK in TRACE mode of the network at its current parameters (copied).
+  NTK_SOLVER_KERNEL_EMPIRICAL_TRACE = 2,
+} ntk_solver_kernel;
+
 // Opaque handle: the per-point features of N points for the empirical NTK of one network at its
 // current parameters (a copy of the points, their layer activations and the backpropagated
 // cotangents of every output), plus a fingerprint of the network (widths, activation, beta,
@@ -146,6 +157,11 @@ typedef struct ntk_predictor ntk_predictor;
 
 // Opaque test side of a predictive law (test kernels projected on the predictor's eigenbasis).
 typedef struct ntk_predictor_test ntk_predictor_test;
+
+// Opaque handle: N training points prepared for one kernel, the row cache and the
+// preconditioner factor. Read-only after creation: solves and predictions may run concurrently
+// on one handle (ntk_solver_progress then reports whichever wrote last).
+typedef struct ntk_solver ntk_solver;
 
 // A read-only strided matrix: element (i, j) is `data[i*row_stride + j*col_stride]`
 // (strides in elements; any sign; 0 allowed for broadcasting an input).
@@ -230,6 +246,29 @@ typedef struct ntk_predict_config {
   // K + lambda tr(K)/N I (neural-tangents' default, diag_reg_absolute_scale = False).
   int ridge_relative;
 } ntk_predict_config;
+
+// Construction parameters of a solver.
+typedef struct ntk_solver_config {
+  // An ntk_solver_kernel value.
+  int kernel;
+  // Bytes for caching rows of K (0 = matrix-free: every iteration recomputes the kernel
+  // from tiles). floor(cache_bytes / (8 N)) rows, rounded down to a multiple of 256 (or all
+  // N), are computed once at creation; the remaining rows are recomputed per iteration.
+  size_t cache_bytes;
+  // Rank r of the pivoted-Cholesky preconditioner (0 = plain CG). Clamped to N; fewer columns
+  // are kept when K is numerically of lower rank. Memory 8 N r bytes, cost r kernel rows.
+  size_t precond_rank;
+} ntk_solver_config;
+
+// What a solve did.
+typedef struct ntk_solve_info {
+  // CG iterations (one kernel pass each).
+  size_t iterations;
+  // Kernel passes in all (iterations plus the true-residual checks).
+  size_t kernel_passes;
+  // max_j ||y_j - (K + lambda I) alpha_j|| / ||y_j||, the true relative residual at the end.
+  double residual;
+} ntk_solve_info;
 
 #ifdef __cplusplus
 extern "C" {
@@ -569,6 +608,94 @@ enum ntk_status ntk_ensemble_law(const struct ntk_network *network,
                                  struct ntk_matrix_mut *mean,
                                  struct ntk_matrix_mut *cov,
                                  const struct ntk_options *options);
+
+// Prepares a kernel-regression solver for the N training points `x` (N x n_0, finite):
+//
+// 1. the per-point data of the kernel `config->kernel` (limit: the variance chains, O(N L);
+//    empirical: the features of the network at its current parameters, which are copied with
+//    the network, so the network may change or be freed afterwards);
+// 2. the diagonal of K (N/256 diagonal tiles);
+// 3. the row cache, if `config->cache_bytes` allows (its rows' kernel entries);
+// 4. the rank-r pivoted partial Cholesky factor L (K ~ L L^T; greedy pivot on the largest
+//    remaining diagonal; r kernel rows and ~N r^2 flops; 8 N r bytes).
+//
+// Memory: the cache, 8 N r bytes, one 256-row tile and O(N n_0) per-point data.
+// Errors: NULL_POINTER (network, config, out), INVALID_ARGUMENT (x's columns != n_0, N = 0,
+// unknown kernel), NON_FINITE (x), ALLOCATION (cache, factor: allocated before any kernel
+// work), NUMERICAL (a non-finite kernel entry, a kernel of zero trace), CANCELLED.
+// `options`: progress (done, total) over the units of steps 1-4, at least every ~0.1 s.
+// On success `*out` owns a new handle (ntk_solver_free); otherwise `*out` is untouched.
+enum ntk_status ntk_solver_create(const struct ntk_network *network,
+                                  struct ntk_matrix x,
+                                  const struct ntk_solver_config *config,
+                                  const struct ntk_options *options,
+                                  struct ntk_solver **out);
+
+// Frees a solver. NULL is accepted and ignored.
+void ntk_solver_free(struct ntk_solver *solver);
+
+// Describes a solver: each output may be NULL. `num_points` = N, `rank` = the rank of the
+// preconditioner actually built, `cached_rows` = rows of K in the cache, `trace` = tr(K),
+// `trace_residual` = tr(K - L L^T) (what the preconditioner's factor leaves out).
+enum ntk_status ntk_solver_describe(const struct ntk_solver *solver,
+                                    size_t *num_points,
+                                    size_t *rank,
+                                    size_t *cached_rows,
+                                    double *trace,
+                                    double *trace_residual);
+
+// Solves (K + lambda I) alpha = Y for the k columns of `y` (N x k, finite) into `alpha`
+// (N x k) by preconditioned conjugate gradients, never forming K:
+//
+// - each iteration is one kernel pass K P shared by k independent CG recurrences (one per
+//   column; a converged column is frozen). K is symmetric, so a pass computes only the tiles
+//   of the upper block triangle (256-row blocks against the columns from the block's first
+//   row on, ~N^2/2 entries), each used for its rows and, transposed, for its columns;
+// - preconditioner P = L L^T + s I with s = lambda + tr(K - L L^T)/N, applied by Woodbury:
+//   P^-1 v = (v - L (s I + L^T L)^-1 L^T v) / s (none when the rank is 0);
+// - stops when every column's true relative residual ||y_j - (K + lambda I) alpha_j|| /
+//   ||y_j|| <= rtol (checked with one extra kernel pass when the recursive residuals get
+//   there; columns above rtol restart from their alpha). Zero columns give alpha_j = 0.
+//
+// Cost per iteration: ~N^2/2 kernel entries (only the uncached rows are recomputed) plus
+// 2 N^2 k + 4 N r k flops; memory 6 N k doubles plus one tile. Bit-identical at any thread
+// count and with or without the cache.
+// Errors: NULL_POINTER (solver), INVALID_ARGUMENT (shapes, lambda < 0, rtol not in (0, 1),
+// alpha overlapping y), NON_FINITE (lambda, y, naming the element), ALLOCATION, CANCELLED,
+// NUMERICAL (K + lambda I not positive definite along a search direction, e.g. lambda = 0 with
+// a singular kernel; or rtol not reached in max_iterations: the message gives the residual).
+// `alpha` and `*info` (NULL allowed) are written only on success.
+// `options`: progress (done, total) = (iteration, max_iterations) after every tile (at least
+// every ~0.1 s) and after each iteration; ntk_solver_progress, called from the callback, gives
+// the iteration and the relative residual. Non-zero from the callback cancels.
+enum ntk_status ntk_solver_solve(const struct ntk_solver *solver,
+                                 double lambda,
+                                 struct ntk_matrix y,
+                                 double rtol,
+                                 size_t max_iterations,
+                                 struct ntk_matrix_mut alpha,
+                                 struct ntk_solve_info *info,
+                                 const struct ntk_options *options);
+
+// The latest (iteration, max over unconverged columns of the recursive relative residual) of
+// a solve on this handle; meant for the progress callback of ntk_solver_solve (0 and NaN before
+// the first iteration). Either output may be NULL.
+enum ntk_status ntk_solver_progress(const struct ntk_solver *solver,
+                                    size_t *iteration,
+                                    double *residual);
+
+// Predictions out = K(X*, X) alpha for M test points `x_test` (M x n_0, finite) and
+// coefficients `alpha` (N x k, finite; e.g. from ntk_solver_solve), `out` M x k. Streamed: the
+// test points are prepared 256 at a time and each chunk meets the training points in column
+// blocks, so memory is one tile for any M. Cost: M N kernel entries + 2 M N k flops.
+// Errors: NULL_POINTER, INVALID_ARGUMENT (shapes, `out` overlapping an input), NON_FINITE,
+// ALLOCATION, NUMERICAL (a non-finite prediction), CANCELLED. `out` is written only on success.
+// `options`: progress (chunks done, chunks) after every tile.
+enum ntk_status ntk_solver_predict(const struct ntk_solver *solver,
+                                   struct ntk_matrix x_test,
+                                   struct ntk_matrix alpha,
+                                   struct ntk_matrix_mut out,
+                                   const struct ntk_options *options);
 
 // Prepares the empirical-NTK features of the N points `x` (N x n_0, points are rows, finite):
 // one forward pass and n_L backward passes, cost ~ 2 N (1 + n_L) sum_l n_l n_{l+1} flops,

@@ -20,6 +20,7 @@ pub mod network;
 pub mod parallel;
 pub mod predict;
 pub mod rng;
+pub mod solve;
 pub mod spectrum;
 pub mod train;
 

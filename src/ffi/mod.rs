@@ -14,6 +14,7 @@ pub mod flow;
 pub mod limit;
 pub mod network;
 pub mod predict;
+pub mod solve;
 pub mod tiles;
 pub mod train;
 pub mod view;

@@ -791,5 +791,6 @@ function kernel_condition(K::AbstractMatrix{<:Real})
 end
 
 include("predict.jl")
+include("solve.jl")
 
 end # module

@@ -637,3 +637,4 @@ rss_kib() = parse(Int, split(read("/proc/self/statm", String))[2]) * 4
     end
     include("predict.jl")
 end
+include("solve.jl")

@@ -490,6 +490,14 @@ static SEXP C_kernel_condition(SEXP k) {
     return out;
 }
 
+/* The kernel-regression solver's routines live in solve_r.c. */
+SEXP C_solver_create(SEXP, SEXP, SEXP, SEXP, SEXP);
+SEXP C_solver_free(SEXP);
+SEXP C_solver_is_valid(SEXP);
+SEXP C_solver_describe(SEXP);
+SEXP C_solver_solve(SEXP, SEXP, SEXP, SEXP, SEXP);
+SEXP C_solver_predict(SEXP, SEXP, SEXP);
+
 #define ENTRY(name, nargs) {#name, (DL_FUNC)&name, nargs}
 static const R_CallMethodDef call_methods[] = {
     ENTRY(C_version, 0),
@@ -519,6 +527,12 @@ static const R_CallMethodDef call_methods[] = {
     ENTRY(C_kernel_spectrum, 3),
     ENTRY(C_kernel_condition, 1),
     NTK_PREDICT_ENTRIES,
+    ENTRY(C_solver_create, 5),
+    ENTRY(C_solver_free, 1),
+    ENTRY(C_solver_is_valid, 1),
+    ENTRY(C_solver_describe, 1),
+    ENTRY(C_solver_solve, 5),
+    ENTRY(C_solver_predict, 3),
     {NULL, NULL, 0}};
 
 void R_init_ntk(DllInfo *dll) {

@@ -543,6 +543,7 @@ check_error(ntk_ensemble_law(netp, xtr, yp, xte[, 1, drop = FALSE], 1), "x_test"
 ntk_predictor_free(tsp)
 check_error(ntk_predictive_law(tsp, 1), "freed", "use after free")
 
+source(file.path(script_dir, "sourced", "solve-checks.R"))  # the kernel-regression solver (a subdirectory: R CMD check runs only tests/*.R, and this file needs the helpers above)
 
 if (failures > 0L) {
     cat(sprintf("test-ntk.R: %d of %d checks FAILED\n", failures, checks))
