@@ -146,6 +146,7 @@ impl LimitSpec {
             Activation::Relu => Some(ClosedForm::LeakyRelu(0.0)),
             Activation::LeakyRelu(a) => Some(ClosedForm::LeakyRelu(a)),
             Activation::Erf => Some(ClosedForm::Erf),
+            Activation::Gelu => Some(ClosedForm::Gelu),
             Activation::Sin => Some(ClosedForm::Sin),
             Activation::Cos => Some(ClosedForm::Cos),
             _ => None,
@@ -751,7 +752,9 @@ impl<'a> LimitPlan<'a> {
         );
         let k1 = numerical::DEGREE + 1;
         let fused = match self.closed {
-            Some(kind @ (ClosedForm::LeakyRelu(_) | ClosedForm::Erf)) => Some(kind),
+            Some(kind @ (ClosedForm::LeakyRelu(_) | ClosedForm::Erf | ClosedForm::Gelu)) => {
+                Some(kind)
+            }
             _ => None,
         };
         for i in i0..i1 {
@@ -802,10 +805,11 @@ impl<'a> LimitPlan<'a> {
                 };
                 chain::row(kind, &r, s12, dot, theta);
                 if let Some(k) = diag {
-                    // The per-point chain, exactly as the unfused loop patches it.
+                    // The per-point chain, with the fused chain's Θ update (one rounding), so a
+                    // separate copy of the point gets the same bits.
                     let mut th = p1.var[i];
                     for l in 0..layers {
-                        th = th * p1.ddiag[l * p1.n + i] + p1.var[(l + 1) * p1.n + i];
+                        th = th.mul_add(p1.ddiag[l * p1.n + i], p1.var[(l + 1) * p1.n + i]);
                     }
                     s12[k] = p1.var[layers * p1.n + i];
                     dot[k] = if layers > 0 {
@@ -825,7 +829,7 @@ impl<'a> LimitPlan<'a> {
                 snap_row(si, sj, s12);
                 match self.closed {
                     // Handled by the fused chain above (this loop runs 0 times for them).
-                    Some(ClosedForm::LeakyRelu(_) | ClosedForm::Erf) => {}
+                    Some(ClosedForm::LeakyRelu(_) | ClosedForm::Erf | ClosedForm::Gelu) => {}
                     Some(ClosedForm::Sin) => closed_form::trig_row(false, si, sj, s12, dot),
                     Some(ClosedForm::Cos) => closed_form::trig_row(true, si, sj, s12, dot),
                     Some(ClosedForm::Identity) => dot.fill(1.0),
