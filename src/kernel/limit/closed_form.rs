@@ -74,8 +74,8 @@ pub fn gelu_pair(si: f64, sj: f64, di: f64, dj: f64, x: f64) -> (f64, f64) {
     let ax = x.abs();
     let t = rd / ax;
     let w = t * t;
-    let mut sr = 1.0 / 29.0;
-    for n in (0..14).rev() {
+    let mut sr = 1.0 / 29.0; // n = 13
+    for n in (0..13).rev() {
         sr = (-w).mul_add(sr, 1.0 / (2 * n + 3) as f64);
     }
     let ws = w * sr;
