@@ -1,4 +1,4 @@
-//! Fused layer chain of the closed-form kernels (ReLU, leaky ReLU, erf) over one tile row.
+//! Fused layer chain of the closed-form kernels (ReLU, leaky ReLU, erf, GELU) over one tile row.
 //!
 //! For every entry (i, j) of a row, starting from s = Σ^(1)(x_i, x_j) and θ = s, the L − 1
 //! layer maps
@@ -22,11 +22,10 @@
 //! Diagonal entries of a symmetric kernel are not special here: the caller overwrites them with
 //! the per-point chain.
 
-use super::closed_form::ClosedForm;
+use super::closed_form::{gelu_pair, snap, ClosedForm};
 use super::fastmath::{atan2_upper, atan2_upper_nonzero};
 #[cfg(test)]
 use super::fastmath::{has_avx2, has_avx512};
-use super::SNAP_REL;
 use std::f64::consts::PI;
 
 /// The per-layer data of one row point i and of the row's column points j0.. (layer stride
@@ -53,20 +52,6 @@ trait PairMap {
     /// (E[σσ], E[σ′σ′]) for variances si, sj (standard deviations di, dj), covariance x and
     /// mean derivatives mi, mj.
     fn pair(&self, si: f64, sj: f64, di: f64, dj: f64, mi: f64, mj: f64, x: f64) -> (f64, f64);
-}
-
-/// The snapped covariance and det = s_i s_j − s12² of a pair with p = s_i s_j and √p ≈ √s_i √s_j.
-/// det is formed with one rounding; the snap condition s12² ≥ s_i s_j (1 − SNAP_REL) is
-/// det ≤ SNAP_REL·p, and a snapped pair gets s12 = ±√s_i √s_j and det = 0 exactly.
-#[inline(always)]
-fn snap(p: f64, sqrt_p: f64, x: f64) -> (f64, f64) {
-    let det = (-x).mul_add(x, p);
-    let snapped = det <= SNAP_REL * p;
-    if snapped {
-        (sqrt_p.copysign(x), 0.0)
-    } else {
-        (x, det)
-    }
 }
 
 /// Leaky ReLU with slope a (ReLU: a = 0); see [`super::closed_form`] for the formulas.
@@ -113,6 +98,16 @@ impl PairMap for Erf {
         let th = atan2_upper_nonzero(2.0 * x.abs(), rd);
         let e = (2.0 / PI) * if x < 0.0 { -th } else { th };
         (e, (4.0 / PI) / rd)
+    }
+}
+
+/// GELU: [`gelu_pair`] (formulas in [`super::closed_form`]).
+struct Gelu;
+
+impl PairMap for Gelu {
+    #[inline(always)]
+    fn pair(&self, si: f64, sj: f64, di: f64, dj: f64, _: f64, _: f64, x: f64) -> (f64, f64) {
+        gelu_pair(si, sj, di, dj, x)
     }
 }
 
@@ -182,6 +177,10 @@ pub fn row(
         }
         ClosedForm::Erf => {
             chain_loop(&Erf, r, s12, dot, theta);
+            true
+        }
+        ClosedForm::Gelu => {
+            chain_loop(&Gelu, r, s12, dot, theta);
             true
         }
         _ => false,
@@ -256,6 +255,16 @@ mod tests {
                         (4.0 / PI) / dd.sqrt(),
                     )
                 }
+                ClosedForm::Gelu => {
+                    // neural-tangents' expressions, as written there (P − s12² for Δ²).
+                    let (p, pp) = (si * sj, (1.0 + si) * (1.0 + sj));
+                    let d2 = pp - s * s;
+                    let dl = d2.sqrt();
+                    let ang = libm::atan2(s, dl);
+                    let e = ((s * s + p * d2) / (pp * dl) + s * ang) / (2.0 * PI) + 0.25 * s;
+                    let first = (1.0 / d2 + (1.0 - p) / pp + 1.0) * s / dl / (2.0 * PI);
+                    (e, first + 0.25 + ang / (2.0 * PI))
+                }
                 _ => unreachable!(),
             };
             s = e + beta2;
@@ -275,6 +284,7 @@ mod tests {
             ClosedForm::LeakyRelu(0.0),
             ClosedForm::LeakyRelu(0.2),
             ClosedForm::Erf,
+            ClosedForm::Gelu,
         ] {
             for &w in &[1usize, 7, 8, 9, 100, 128] {
                 let layers = 4;

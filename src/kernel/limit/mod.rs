@@ -27,8 +27,9 @@
 //!   reusing the per-point data: the core of a tiled or out-of-core caller.
 //!
 //! # Activations
-//! Closed forms ([`closed_form`]): identity, ReLU, leaky ReLU, erf, sin, cos. Everything else
-//! (tanh, sigmoid, softplus, GELU, user σ) uses [`numerical`]: per-point Hermite coefficients by
+//! Closed forms ([`closed_form`]): identity, ReLU, leaky ReLU, erf, GELU, sin, cos (GELU checked
+//! against a 40-digit mpmath recursion at depths 2–6 in tests/limit_reference_gelu.rs). Everything
+//! else (tanh, sigmoid, softplus, user σ; GELU with `LimitMethod::Quadrature`) uses [`numerical`]: per-point Hermite coefficients by
 //! adaptive Gauss–Kronrod with breakpoints in the activation argument's own scale, the Mehler
 //! series for |ρ| ≤ 0.6 (truncation ≤ 4e-15 relative to √(E σ(u)² E σ(v)²)) and nested adaptive
 //! quadrature of the conditional 1-D reduction for |ρ| > 0.6. Checked against 22-digit mpmath
@@ -146,6 +147,7 @@ impl LimitSpec {
             Activation::Relu => Some(ClosedForm::LeakyRelu(0.0)),
             Activation::LeakyRelu(a) => Some(ClosedForm::LeakyRelu(a)),
             Activation::Erf => Some(ClosedForm::Erf),
+            Activation::Gelu => Some(ClosedForm::Gelu),
             Activation::Sin => Some(ClosedForm::Sin),
             Activation::Cos => Some(ClosedForm::Cos),
             _ => None,
@@ -751,7 +753,9 @@ impl<'a> LimitPlan<'a> {
         );
         let k1 = numerical::DEGREE + 1;
         let fused = match self.closed {
-            Some(kind @ (ClosedForm::LeakyRelu(_) | ClosedForm::Erf)) => Some(kind),
+            Some(kind @ (ClosedForm::LeakyRelu(_) | ClosedForm::Erf | ClosedForm::Gelu)) => {
+                Some(kind)
+            }
             _ => None,
         };
         for i in i0..i1 {
@@ -802,10 +806,11 @@ impl<'a> LimitPlan<'a> {
                 };
                 chain::row(kind, &r, s12, dot, theta);
                 if let Some(k) = diag {
-                    // The per-point chain, exactly as the unfused loop patches it.
+                    // The per-point chain, with the fused chain's Θ update (one rounding), so a
+                    // separate copy of the point gets the same bits.
                     let mut th = p1.var[i];
                     for l in 0..layers {
-                        th = th * p1.ddiag[l * p1.n + i] + p1.var[(l + 1) * p1.n + i];
+                        th = th.mul_add(p1.ddiag[l * p1.n + i], p1.var[(l + 1) * p1.n + i]);
                     }
                     s12[k] = p1.var[layers * p1.n + i];
                     dot[k] = if layers > 0 {
@@ -825,7 +830,7 @@ impl<'a> LimitPlan<'a> {
                 snap_row(si, sj, s12);
                 match self.closed {
                     // Handled by the fused chain above (this loop runs 0 times for them).
-                    Some(ClosedForm::LeakyRelu(_) | ClosedForm::Erf) => {}
+                    Some(ClosedForm::LeakyRelu(_) | ClosedForm::Erf | ClosedForm::Gelu) => {}
                     Some(ClosedForm::Sin) => closed_form::trig_row(false, si, sj, s12, dot),
                     Some(ClosedForm::Cos) => closed_form::trig_row(true, si, sj, s12, dot),
                     Some(ClosedForm::Identity) => dot.fill(1.0),

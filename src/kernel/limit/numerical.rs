@@ -1,4 +1,5 @@
-//! Gaussian expectations of a general activation σ (tanh, sigmoid, softplus, GELU, user σ).
+//! Gaussian expectations of a general activation σ (tanh, sigmoid, softplus, user σ; GELU under
+//! `LimitMethod::Quadrature`).
 //!
 //! For (u, v) centred Gaussian with variances s₁, s₂ and correlation ρ we need
 //! E[σ(u)σ(v)] and E[σ′(u)σ′(v)] for every pair and layer, accurate to 1e-10 relative whatever
