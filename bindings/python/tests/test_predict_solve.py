@@ -273,3 +273,32 @@ def test_solver_errors_progress_cancel(rng):
     assert repr(s) == "ntk.KernelSolver(closed)"
     with pytest.raises(ValueError, match="closed"):
         ntk.kernel_regression(s, y)
+
+
+def test_ctrl_c_cancels_solver_and_law_calls():
+    import os
+    import signal
+    import threading
+    import time
+
+    net = ntk.Network([3, 8, 1], "relu", beta=0.1)
+    x = np.sin(np.arange(3 * 3000) * 1.3).reshape(3000, 3)
+    s = ntk.KernelSolver(net, x, rank=0)
+    # rtol 1e-15 is out of reach: CG would run 2000 passes of ~4.5e6 kernel entries (minutes)
+    timer = threading.Timer(0.5, lambda: os.kill(os.getpid(), signal.SIGINT))
+    t0 = time.perf_counter()
+    timer.start()
+    with pytest.raises(KeyboardInterrupt):
+        ntk.kernel_regression(s, np.cos(x[:, 0]), lam=1e-3, rtol=1e-15, max_iterations=2000)
+    timer.join()
+    assert time.perf_counter() - t0 < 30
+    assert s.info().num_points == 3000  # usable afterwards
+    # tanh limit kernels (numerical integration) of 2600 points in ensemble_law: seconds of work
+    tnet = ntk.Network([3, 8, 1], "tanh")
+    timer = threading.Timer(0.5, lambda: os.kill(os.getpid(), signal.SIGINT))
+    t0 = time.perf_counter()
+    timer.start()
+    with pytest.raises(KeyboardInterrupt):
+        ntk.ensemble_law(tnet, x[:2000], np.cos(x[:2000, 0]), x[2000:2600], 1.0, cov="diagonal")
+    timer.join()
+    assert time.perf_counter() - t0 < 30
