@@ -9,6 +9,8 @@
 //! - `reliability_issue20.c`: the in-process regressions of issue #20 (broadcast kernels that
 //!   cannot be allocated, NaN in the limit chain for every output subset, subnormal kernels, flow
 //!   options, the argument blamed, one monotone progress sequence);
+//! - `probe_predict_solve.c`: the predictive law and the solver under an address-space limit
+//!   (ALLOCATION, never an abort): see [`probe_predict_solve_under_address_space_limits`];
 //! - `probe_issue20.c`: the process-level cases of issue #20, each run in its own process
 //!   under a time limit (and an RLIMIT_AS limit where the case is about memory): see
 //!   [`probe_cases_in_their_own_processes`].
@@ -159,6 +161,50 @@ fn probe_cases_in_their_own_processes() {
     let mut failed = Vec::new();
     for (args, limit) in cases {
         let (code, secs, text) = run_limited(&exe, args, limit);
+        println!("probe {args:?}: exit {code:?} in {secs:.2} s\n{text}");
+        if code != Some(0) {
+            failed.push(format!("{args:?}: exit {code:?} after {secs:.2} s\n{text}"));
+        }
+    }
+    assert!(
+        failed.is_empty(),
+        "probe cases failed:\n{}",
+        failed.join("\n")
+    );
+}
+
+/// The predictive law and the CG solver under an address-space limit (`probe_predict_solve.c`),
+/// each case in its own process: the limit is what the process uses after its setup plus a
+/// headroom in MB.
+/// - `predictor` (+1, +16, +64, +1500 MB): after ntk_set_num_threads made a new pool (whose
+///   threads have no faer GEMM buffer yet), ntk_predictor_test_create, ntk_predictor_law,
+///   ntk_predictor_create and ntk_ensemble_law return OK or ALLOCATION naming faer's workspace
+///   (ALLOCATION required at +1 MB; here all four headrooms give it, the buffer being ~1 GB per
+///   thread on this machine), never abort (without ensure_gemm_workspace in src/predict
+///   test_create aborted with "memory allocation of 1006632960 bytes failed", 3 of 3 headrooms);
+///   without a limit all OK (the control);
+/// - `solver` (+1, +8, +40 MB): ntk_solver_create of 4000 points, rank 200, a 64 MiB row cache
+///   returns ALLOCATION (the cache, a tile or the factor); +80, +100 MB: OK or ALLOCATION; without
+///   a limit create, solve and predict are OK.
+#[test]
+fn probe_predict_solve_under_address_space_limits() {
+    let exe = compile("probe_predict_solve");
+    let cases: [&[&str]; 11] = [
+        &["predictor", "1", "alloc"],
+        &["predictor", "64", "any"],
+        &["predictor", "1500", "any"],
+        &["predictor", "0", "ok"],
+        &["solver", "1", "alloc"],
+        &["solver", "8", "alloc"],
+        &["solver", "40", "alloc"],
+        &["solver", "80", "any"],
+        &["solver", "100", "any"],
+        &["solver", "0", "ok"],
+        &["predictor", "16", "any"],
+    ];
+    let mut failed = Vec::new();
+    for args in cases {
+        let (code, secs, text) = run_limited(&exe, args, 60.0);
         println!("probe {args:?}: exit {code:?} in {secs:.2} s\n{text}");
         if code != Some(0) {
             failed.push(format!("{args:?}: exit {code:?} after {secs:.2} s\n{text}"));

@@ -43,7 +43,9 @@
 //! Everything runs on the library pool with fixed row blocks: bit-identical at any thread count.
 
 use crate::error::{checked_mul, try_zeroed};
-use crate::flow::dense::{check_psd, check_symmetric, to_faer, SymEigen, PSD_RTOL};
+use crate::flow::dense::{
+    check_psd, check_symmetric, ensure_gemm_workspace, to_faer, SymEigen, PSD_RTOL,
+};
 use crate::linalg::{MatMut, MatRef};
 use crate::network::check_finite;
 use crate::parallel::Progress;
@@ -218,6 +220,9 @@ impl Predictor {
             )));
         }
         progress.report(2, 4)?;
+        // U^T y is a faer product (N × N by N × k); SymEigen has warmed the GEMM buffers of the
+        // pool's threads, this also covers a pool resized since (a no-op otherwise).
+        ensure_gemm_workspace(n.max(k))?;
         let mut coeffs = try_zeroed(checked_mul(n, k, "U^T y")?, "U^T y")?;
         let yv = y.try_to_row_major("copy of y")?;
         crate::parallel::install(|| {
@@ -452,6 +457,9 @@ impl TestSet {
             }
         };
         progress.report(0, 2)?;
+        // The projections below are faer products of M × N by N × N: make sure every library
+        // thread has faer's GEMM buffer (ALLOCATION, not an abort, under an address-space limit).
+        ensure_gemm_workspace(m.max(n))?;
         let project = |x: MatRef<'_>, what: &str| -> Result<Vec<f64>> {
             let mut out = try_zeroed(mn, what)?;
             crate::parallel::install(|| {
@@ -522,6 +530,8 @@ impl TestSet {
         let inner = &*self.pred.inner;
         let (n, k, m) = (inner.n, inner.k, self.m);
         let (phi, w) = weights(inner, t);
+        // Faer products of sizes up to M × N × max(N, M, k) follow (see ensure_gemm_workspace).
+        ensure_gemm_workspace(m.max(n).max(k))?;
         progress.report(0, 3)?;
         // A = P·diag(φ) (M × N).
         let mut a = try_zeroed(checked_mul(m, n, "P diag(phi)")?, "P diag(phi)")?;

@@ -14,18 +14,18 @@
 #include <string.h>
 
 #include "ntk.h"
+#include "ntk_r_interrupt.h"
 #include "predict_r.h"
 
-static void predict_raise(enum ntk_status status) {
-    char msg[2048];
-    snprintf(msg, sizeof msg, "%s: %s", ntk_status_str((int)status), ntk_last_error());
-    Rf_error("%s", msg);
-}
-
-#define CHECK_NTK(call)                                                                        \
+/* A long call whose last-but-one (create) or last (law) argument is the options: interruptible
+ * by the user (Ctrl-C / Esc; see ntk_r_interrupt.h); `call` is written with INTR where the
+ * options go. The library's error, or the interrupt, is raised after the call has returned. */
+#define PREDICT_R_INTERRUPTIBLE(call)                                                          \
     do {                                                                                       \
+        ntk_r_interrupt intr_;                                                                 \
+        const ntk_options *INTR = ntk_r_interruptible(&intr_);                                 \
         enum ntk_status st_ = (call);                                                          \
-        if (st_ != NTK_STATUS_OK) predict_raise(st_);                                          \
+        ntk_r_finish(&intr_, st_);                                                             \
     } while (0)
 
 static ntk_matrix view_of(SEXP x, const char *what) {
@@ -121,7 +121,7 @@ SEXP C_predictor_create(SEXP kernel_train, SEXP nngp_train, SEXP y, SEXP config)
     SEXP result;
     if (nngp_train != R_NilValue) sv = view_of(nngp_train, "nngp_train");
     result = PROTECT(new_object("ntk_predictor", predictor_finalizer, (double)yv.rows, (double)yv.cols));
-    CHECK_NTK(ntk_predictor_create(&cfg, kv, nngp_train != R_NilValue ? &sv : NULL, yv, NULL, &p));
+    PREDICT_R_INTERRUPTIBLE(ntk_predictor_create(&cfg, kv, nngp_train != R_NilValue ? &sv : NULL, yv, INTR, &p));
     R_SetExternalPtrAddr(result, p);
     UNPROTECT(1);
     return result;
@@ -136,8 +136,8 @@ SEXP C_predictor_test_create(SEXP predictor, SEXP kernel_test_train, SEXP nngp_t
     if (nngp_test_train != R_NilValue) sv = view_of(nngp_test_train, "nngp_test_train");
     if (nngp_test_test != R_NilValue) pv = view_of(nngp_test_test, "nngp_test_test");
     result = PROTECT(new_object("ntk_predictor_test", test_finalizer, (double)kv.rows, dim_of(predictor, 1)));
-    CHECK_NTK(ntk_predictor_test_create(p, kv, nngp_test_train != R_NilValue ? &sv : NULL,
-                                        nngp_test_test != R_NilValue ? &pv : NULL, NULL, &t));
+    PREDICT_R_INTERRUPTIBLE(ntk_predictor_test_create(p, kv, nngp_test_train != R_NilValue ? &sv : NULL,
+                                                      nngp_test_test != R_NilValue ? &pv : NULL, INTR, &t));
     R_SetExternalPtrAddr(result, t);
     UNPROTECT(1);
     return result;
@@ -172,7 +172,7 @@ SEXP C_predictor_law(SEXP test, SEXP t, SEXP cov) {
     out = PROTECT(law_result(m, k, c, &mean, &covv));
     mv = view_mut_of(mean, m, k);
     cv = view_mut_of(c == 0 ? mean : covv, m, c == 1 ? m : 1);
-    CHECK_NTK(ntk_predictor_law(ts, Rf_asReal(t), &mv, c == 0 ? NULL : &cv, NULL));
+    PREDICT_R_INTERRUPTIBLE(ntk_predictor_law(ts, Rf_asReal(t), &mv, c == 0 ? NULL : &cv, INTR));
     UNPROTECT(1);
     return out;
 }
@@ -193,7 +193,7 @@ SEXP C_ensemble_law(SEXP net, SEXP x_train, SEXP y, SEXP x_test, SEXP t, SEXP co
     out = PROTECT(law_result(tv.rows, yv.cols, c, &mean, &covv));
     mv = view_mut_of(mean, tv.rows, yv.cols);
     cv = view_mut_of(c == 0 ? mean : covv, tv.rows, c == 1 ? tv.rows : 1);
-    CHECK_NTK(ntk_ensemble_law(n, &cfg, xv, yv, tv, Rf_asReal(t), &mv, c == 0 ? NULL : &cv, NULL));
+    PREDICT_R_INTERRUPTIBLE(ntk_ensemble_law(n, &cfg, xv, yv, tv, Rf_asReal(t), &mv, c == 0 ? NULL : &cv, INTR));
     UNPROTECT(1);
     return out;
 }

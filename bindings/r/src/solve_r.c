@@ -18,6 +18,7 @@
 #include <string.h>
 
 #include "ntk.h"
+#include "ntk_r_interrupt.h"
 
 SEXP C_solver_create(SEXP net_obj, SEXP x, SEXP kernel, SEXP cache_bytes, SEXP rank);
 SEXP C_solver_free(SEXP obj);
@@ -36,6 +37,17 @@ static void solve_raise(enum ntk_status status) {
     do {                                                                                       \
         enum ntk_status status_ = (call);                                                      \
         if (status_ != NTK_STATUS_OK) solve_raise(status_);                                    \
+    } while (0)
+
+/* A long call taking options: interruptible by the user (Ctrl-C / Esc; see ntk_r_interrupt.h);
+ * `call` is written with INTR where the options go. The library's error, or the interrupt, is
+ * raised after the call has returned (the handle's finalizer is already registered). */
+#define SOLVE_R_INTERRUPTIBLE(call)                                                            \
+    do {                                                                                       \
+        ntk_r_interrupt intr_;                                                                 \
+        const ntk_options *INTR = ntk_r_interruptible(&intr_);                                 \
+        enum ntk_status status_ = (call);                                                      \
+        ntk_r_finish(&intr_, status_);                                                         \
     } while (0)
 
 static SEXP solver_tag(void) { return Rf_install("ntk_solver"); }
@@ -122,7 +134,7 @@ SEXP C_solver_create(SEXP net_obj, SEXP x, SEXP kernel, SEXP cache_bytes, SEXP r
     R_RegisterCFinalizerEx(ptr, solver_finalizer, TRUE);
     cls = PROTECT(Rf_mkString("ntk_solver"));
     Rf_setAttrib(ptr, R_ClassSymbol, cls);
-    SOLVE_R_CHECK(ntk_solver_create(net, xv, &cfg, NULL, &s));
+    SOLVE_R_INTERRUPTIBLE(ntk_solver_create(net, xv, &cfg, INTR, &s));
     R_SetExternalPtrAddr(ptr, s);
     UNPROTECT(2);
     return ptr;
@@ -172,8 +184,8 @@ SEXP C_solver_solve(SEXP obj, SEXP lambda, SEXP y, SEXP rtol, SEXP max_iteration
     out = PROTECT(Rf_allocVector(VECSXP, 4));
     alpha = matrix_of(yv.rows, yv.cols);
     SET_VECTOR_ELT(out, 0, alpha);
-    SOLVE_R_CHECK(ntk_solver_solve(s, Rf_asReal(lambda), yv, Rf_asReal(rtol), (size_t)it, view_mut_of(alpha), &info,
-                                   NULL));
+    SOLVE_R_INTERRUPTIBLE(ntk_solver_solve(s, Rf_asReal(lambda), yv, Rf_asReal(rtol), (size_t)it, view_mut_of(alpha),
+                                           &info, INTR));
     SET_VECTOR_ELT(out, 1, Rf_ScalarReal((double)info.iterations));
     SET_VECTOR_ELT(out, 2, Rf_ScalarReal((double)info.kernel_passes));
     SET_VECTOR_ELT(out, 3, Rf_ScalarReal(info.residual));
@@ -188,7 +200,7 @@ SEXP C_solver_predict(SEXP obj, SEXP x_test, SEXP alpha) {
     ntk_solver *s = get_solver(obj);
     ntk_matrix xv = view_of(x_test, "x_test"), av = view_of(alpha, "alpha");
     SEXP out = PROTECT(matrix_of(xv.rows, av.cols));
-    SOLVE_R_CHECK(ntk_solver_predict(s, xv, av, view_mut_of(out), NULL));
+    SOLVE_R_INTERRUPTIBLE(ntk_solver_predict(s, xv, av, view_mut_of(out), INTR));
     UNPROTECT(1);
     return out;
 }

@@ -544,6 +544,7 @@ ntk_predictor_free(tsp)
 check_error(ntk_predictive_law(tsp, 1), "freed", "use after free")
 
 source(file.path(script_dir, "sourced", "solve-checks.R"))  # the kernel-regression solver (a subdirectory: R CMD check runs only tests/*.R, and this file needs the helpers above)
+source(file.path(script_dir, "sourced", "interrupt-checks.R"))  # Ctrl-C in the predictive law and the solver
 
 if (failures > 0L) {
     cat(sprintf("test-ntk.R: %d of %d checks FAILED\n", failures, checks))

@@ -16,6 +16,9 @@ carrying the status and the library's message; long calls accept ``progress(done
     >>> theta_inf = ntk.kernel_limit(net, x)                 # 10 x 10 limit NTK
     >>> nngp, theta = ntk.kernel_limit(net, x, get=("nngp", "ntk"))
     >>> theta_emp = ntk.kernel_empirical(net, x)             # finite-width NTK at init
+    >>> mean, var = ntk.ensemble_law(net, x, y, x_test, 100.0, cov="diagonal")  # trained ensemble
+    >>> s = ntk.KernelSolver(net, x, rank=100)               # large-N kernel regression (CG)
+    >>> f = ntk.kernel_predict(s, x_test, ntk.kernel_regression(s, y, lam=1e-3).alpha)
 """
 
 from ._lib import ScalarFn, __version__, library_path, library_version
@@ -32,6 +35,18 @@ from .errors import (
 from .flow import Flow, FlowMethod
 from .kernels import KernelMethod, KernelMode, kernel_empirical, kernel_limit
 from .network import Activation, Cost, Network
+from .predict import EnsembleLaw, Law, PredictiveLaw, PredictiveTestSet, ensemble_law
+from .solve import (
+    KernelSolver,
+    Regression,
+    SolverInfo,
+    SolverKernel,
+    SolverProgress,
+    kernel_predict,
+    kernel_regression,
+    solver_info,
+    solver_progress,
+)
 from .spectrum import Condition, SpectrumWhich, kernel_condition, kernel_spectrum
 from .threads import get_num_threads, set_num_threads
 from .tiles import EmpiricalFeatures, LimitPoints, kernel_empirical_tile, kernel_limit_tile
@@ -49,28 +64,42 @@ __all__ = [
     "Condition",
     "Cost",
     "EmpiricalFeatures",
+    "EnsembleLaw",
     "Flow",
     "FlowMethod",
     "InternalError",
     "InvalidArgumentError",
     "KernelMethod",
     "KernelMode",
+    "KernelSolver",
+    "Law",
     "LimitPoints",
+    "NTKError",
     "Network",
     "NonFiniteError",
-    "NTKError",
     "NullPointerError",
     "NumericalError",
+    "PredictiveLaw",
+    "PredictiveTestSet",
+    "Regression",
     "ScalarFn",
+    "SolverInfo",
+    "SolverKernel",
+    "SolverProgress",
     "SpectrumWhich",
+    "ensemble_law",
     "get_num_threads",
     "kernel_condition",
     "kernel_empirical",
     "kernel_empirical_tile",
     "kernel_limit",
     "kernel_limit_tile",
+    "kernel_predict",
+    "kernel_regression",
     "kernel_spectrum",
     "library_path",
     "set_num_threads",
+    "solver_info",
+    "solver_progress",
     "version",
 ]

@@ -83,6 +83,24 @@ class NetworkConfig(Structure):
     ]
 
 
+class PredictConfig(Structure):
+    """``ntk_predict_config``."""
+
+    _fields_ = [("law", c_int), ("ridge", c_double), ("ridge_relative", c_int)]
+
+
+class SolverConfig(Structure):
+    """``ntk_solver_config``."""
+
+    _fields_ = [("kernel", c_int), ("cache_bytes", c_size_t), ("precond_rank", c_size_t)]
+
+
+class SolveInfo(Structure):
+    """``ntk_solve_info``."""
+
+    _fields_ = [("iterations", c_size_t), ("kernel_passes", c_size_t), ("residual", c_double)]
+
+
 _P = c_void_p  # opaque handles
 _M = Matrix
 _MM = MatrixMut
@@ -128,6 +146,18 @@ _PROTOTYPES = {
     "ntk_flow_loss": (c_int, [_P, _PD]),
     "ntk_kernel_spectrum": (c_int, [_M, c_void_p, c_size_t, c_int]),
     "ntk_kernel_condition": (c_int, [_M, _PD, _PD, _PD]),
+    "ntk_predictor_create": (c_int, [POINTER(PredictConfig), _M, _PM, _M, _PO, POINTER(_P)]),
+    "ntk_predictor_free": (None, [_P]),
+    "ntk_predictor_test_create": (c_int, [_P, _M, _PM, _PM, _PO, POINTER(_P)]),
+    "ntk_predictor_test_free": (None, [_P]),
+    "ntk_predictor_law": (c_int, [_P, c_double, _PMM, _PMM, _PO]),
+    "ntk_ensemble_law": (c_int, [_P, POINTER(PredictConfig), _M, _M, _M, c_double, _PMM, _PMM, _PO]),
+    "ntk_solver_create": (c_int, [_P, _M, POINTER(SolverConfig), _PO, POINTER(_P)]),
+    "ntk_solver_free": (None, [_P]),
+    "ntk_solver_describe": (c_int, [_P, _PS, _PS, _PS, _PD, _PD]),
+    "ntk_solver_solve": (c_int, [_P, c_double, _M, c_double, c_size_t, _MM, POINTER(SolveInfo), _PO]),
+    "ntk_solver_progress": (c_int, [_P, _PS, _PD]),
+    "ntk_solver_predict": (c_int, [_P, _M, _M, _MM, _PO]),
 }
 
 
