@@ -714,5 +714,6 @@ function kernel_condition(K::AbstractMatrix{<:Real})
 end
 
 include("predict.jl")
+include("arch.jl")
 
 end # module
