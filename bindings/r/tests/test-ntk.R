@@ -532,6 +532,11 @@ ntk_predictor_free(tsp)
 check_error(ntk_predictive_law(tsp, 1), "freed", "use after free")
 
 
+# Per-layer architectures (issue #13).
+source(file.path(dirname(normalizePath(sub("^--file=", "", grep("^--file=", commandArgs(FALSE),
+                                                                 value = TRUE)[1]))), "arch.Rinc"),
+       local = TRUE)
+
 if (failures > 0L) {
     cat(sprintf("test-ntk.R: %d of %d checks FAILED\n", failures, checks))
     quit(status = 1)
