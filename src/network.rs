@@ -769,4 +769,99 @@ mod tests {
         assert!(bad(vec![3, 1], f64::NAN));
         assert!(bad(vec![usize::MAX, usize::MAX, 1], 0.1));
     }
+
+    #[test]
+    fn uniform_architecture_is_the_original_configuration_to_the_bit() {
+        let old = small(Activation::Tanh);
+        let arch = Architecture::uniform(
+            vec![3, 5, 4, 2],
+            Activation::Tanh,
+            1.0,
+            0.3,
+            Parameterization::Ntk,
+            7,
+        );
+        assert!(arch.as_legacy().is_some());
+        let new = Network::with_architecture(arch).unwrap();
+        assert_eq!(old.params(), new.params());
+        let x = [0.3, -1.2, 0.8, 1.5, 0.1, -0.4];
+        let (mut a, mut b) = (vec![0.0; 4], vec![0.0; 4]);
+        old.forward(
+            MatRef::from_row_major(&x, 2, 3),
+            MatMut::from_row_major(&mut a, 2, 2),
+        )
+        .unwrap();
+        new.forward(
+            MatRef::from_row_major(&x, 2, 3),
+            MatMut::from_row_major(&mut b, 2, 2),
+        )
+        .unwrap();
+        assert_eq!(
+            a.iter().map(|v| v.to_bits()).collect::<Vec<_>>(),
+            b.iter().map(|v| v.to_bits()).collect::<Vec<_>>()
+        );
+    }
+
+    #[test]
+    fn standard_parameterization_scales_the_same_draws() {
+        let mut arch = Architecture::uniform(
+            vec![3, 5, 2],
+            Activation::Relu,
+            1.7,
+            0.4,
+            Parameterization::Standard,
+            9,
+        );
+        arch.layers[1].sigma_w = 0.6;
+        let std = Network::with_architecture(arch).unwrap();
+        let unit = Network::new(NetworkConfig {
+            widths: vec![3, 5, 2],
+            activation: Activation::Relu,
+            beta: 1.0,
+            seed: 9,
+        })
+        .unwrap();
+        for l in 0..2 {
+            let sw = [1.7, 0.6][l] / ([3.0f64, 5.0][l]).sqrt();
+            for (a, b) in std.weight(l).iter().zip(unit.weight(l).iter()) {
+                assert_eq!(*a, b * sw);
+            }
+            for (a, b) in std.bias(l).iter().zip(unit.bias(l).iter()) {
+                assert_eq!(*a, b * 0.4);
+            }
+        }
+    }
+
+    #[test]
+    fn per_layer_errors_name_the_layer_and_field() {
+        let base = || {
+            Architecture::uniform(
+                vec![3, 4, 4, 1],
+                Activation::Erf,
+                1.0,
+                0.1,
+                Parameterization::Ntk,
+                0,
+            )
+        };
+        let msg = |a: Architecture| Network::with_architecture(a).unwrap_err().to_string();
+        let mut a = base();
+        a.layers[2].sigma_w = 0.0;
+        assert!(msg(a).contains("layers[2].sigma_w"));
+        let mut a = base();
+        a.layers[1].sigma_b = f64::NAN;
+        assert!(msg(a).contains("layers[1].sigma_b"));
+        let mut a = base();
+        a.layers[0].sigma_b = -1.0;
+        assert!(msg(a).contains("layers[0].sigma_b"));
+        let mut a = base();
+        a.layers[2].activation = Some(Activation::Relu);
+        assert!(msg(a).contains("layers[2].activation"));
+        let mut a = base();
+        a.layers[1].activation = None;
+        assert!(msg(a).contains("layers[1].activation"));
+        let mut a = base();
+        a.layers.pop();
+        assert!(msg(a).contains("layers: 2 entries for 3 weight layers"));
+    }
 }

@@ -1077,6 +1077,10 @@ impl LimitPlan<'_> {
     /// fused chain (one layer, no bias), the others by the numerical method. Diagonal entries
     /// of X1 = X2 take the per-point chain. Returns false when the call must stop (cancel, or a
     /// pair over its budget, flagged in `out`).
+    // Always inlined into the per-instruction-set tile copies (AVX-512 / AVX2 / portable), so
+    // the closed-form pair maps vectorize as in the fused chain (5x slower when called out of
+    // line, N = 2000, L = 5).
+    #[inline(always)]
     #[allow(clippy::too_many_arguments)]
     fn general_row(
         &self,
