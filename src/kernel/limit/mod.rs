@@ -147,6 +147,10 @@ impl LimitSpec {
     /// The limit spec of a network (in the NTK parameterization its widths other than n_0 are
     /// irrelevant; in the standard one they scale Θ).
     pub fn of_network(net: &crate::network::Network) -> Self {
+        if net.architecture().as_legacy().is_some() {
+            // Exactly the original spec (the configured activation even when L = 1).
+            return LimitSpec::new(net.depth(), net.activation().clone(), net.beta());
+        }
         LimitSpec::of_architecture(net.architecture())
     }
 
