@@ -1188,7 +1188,7 @@ impl LimitPlan<'_> {
                                 si,
                                 sj[k],
                                 s12_in[k],
-                                &out.stop,
+                                out.stop,
                                 numerical::PAIR_EVAL_BUDGET,
                             )
                             .0

@@ -141,7 +141,7 @@ pub fn check_limit_tile(
     if p1.key != p2.key {
         return invalid!(
             "p1 and p2 were prepared for different limit kernels (depth {} vs {}, activation {:?} vs {:?}, \
-             beta {} vs {})",
+             beta {} vs {}, or different per-layer architectures)",
             p1.spec.depth,
             p2.spec.depth,
             p1.spec.activation,
