@@ -62,6 +62,8 @@ typedef enum ntk_activation {
   NTK_ACTIVATION_COS = 9,
   // User-supplied sigma/dsigma (custom_sigma, custom_dsigma, custom_user_data).
   NTK_ACTIVATION_CUSTOM = 10,
+  // No activation: only `ntk_layer.activation` of the output layer (ntk_network_create_arch).
+  NTK_ACTIVATION_NONE = -1,
 } ntk_activation;
 
 // Which part of the n_L x n_L kernel blocks a kernel call returns (values of `mode`).
@@ -135,6 +137,21 @@ typedef enum ntk_solver_kernel {
   // Empirical NTK in TRACE mode of the network at its current parameters (copied).
   NTK_SOLVER_KERNEL_EMPIRICAL_TRACE = 2,
 } ntk_solver_kernel;
+
+// How the parameters enter the network (values of `ntk_architecture.parameterization`),
+// exactly neural-tangents' `stax.Dense(..., parameterization=...)`.
+typedef enum ntk_parameterization {
+  // z = sigma_w W h / sqrt(n_in) + sigma_b b, all parameters N(0, 1).
+  NTK_PARAMETERIZATION_NTK = 0,
+  // z = W h + b, W ~ N(0, sigma_w^2 / n_in), b ~ N(0, sigma_b^2).
+  NTK_PARAMETERIZATION_STANDARD = 1,
+} ntk_parameterization;
+
+// Version of `ntk_architecture` / `ntk_layer` described by this header
+// (NTK_ARCHITECTURE_VERSION_CURRENT; set by ntk_architecture_init).
+typedef enum ntk_architecture_version {
+  NTK_ARCHITECTURE_VERSION_CURRENT = 1,
+} ntk_architecture_version;
 
 // Opaque handle: the per-point features of N points for the empirical NTK of one network at its
 // current parameters (a copy of the points, their layer activations and the backpropagated
@@ -235,6 +252,45 @@ typedef struct ntk_network_config {
   ntk_scalar_fn custom_dsigma;
   void *custom_user_data;
 } ntk_network_config;
+
+// One weight layer l = 0 ... L-1: weight and bias scales and the activation applied to its
+// output (NTK_ACTIVATION_NONE on the output layer l = L-1; one of ntk_activation otherwise).
+typedef struct ntk_layer {
+  // sigma_w > 0, finite.
+  double sigma_w;
+  // sigma_b >= 0, finite.
+  double sigma_b;
+  // One of ntk_activation, or NTK_ACTIVATION_NONE (output layer).
+  int activation;
+  // Leaky-ReLU slope; ignored by the other activations.
+  double activation_param;
+  // For NTK_ACTIVATION_CUSTOM, as in ntk_network_config.
+  ntk_scalar_fn custom_sigma;
+  ntk_scalar_fn custom_dsigma;
+  void *custom_user_data;
+} ntk_layer;
+
+// A network of per-layer settings. Initialize with `ntk_architecture_init(&a, sizeof a)`,
+// then set the fields.
+typedef struct ntk_architecture {
+  // sizeof(ntk_architecture) in the caller's header (set by ntk_architecture_init).
+  size_t struct_size;
+  // NTK_ARCHITECTURE_VERSION_CURRENT of the caller's header (set by ntk_architecture_init).
+  uint32_t version;
+  // One of ntk_parameterization (default NTK).
+  int parameterization;
+  // Layer widths n_0 (input) ... n_L (output): num_widths >= 2 entries, each >= 1.
+  const size_t *widths;
+  size_t num_widths;
+  // num_layers = num_widths - 1 layer descriptions, `layer_size` bytes apart.
+  const struct ntk_layer *layers;
+  size_t num_layers;
+  // sizeof(ntk_layer) in the caller's header (set by ntk_architecture_init).
+  size_t layer_size;
+  // Seed of the parameter stream (the same draws as ntk_network_create for the same widths
+  // and seed; the standard parameterization then scales them by sigma_w/sqrt(n_in), sigma_b).
+  uint64_t seed;
+} ntk_architecture;
 
 // Settings of a predictor. Pass NULL for the defaults (NTK law, no ridge).
 typedef struct ntk_predict_config {
@@ -512,6 +568,29 @@ enum ntk_status ntk_network_set_params(struct ntk_network *network,
 enum ntk_status ntk_network_forward(const struct ntk_network *network,
                                     struct ntk_matrix x,
                                     struct ntk_matrix_mut out);
+
+// Fills `*arch` with the defaults of this header's version: struct_size, version,
+// parameterization NTK, no widths or layers, layer_size = sizeof(ntk_layer), seed 0.
+// `struct_size` must be sizeof(ntk_architecture) of the caller's header.
+// Errors: NULL `arch` (NULL_POINTER); a struct_size this library does not know
+// (INVALID_ARGUMENT).
+enum ntk_status ntk_architecture_init(struct ntk_architecture *arch, size_t struct_size);
+
+// Fills `*layer` with the defaults: sigma_w = 1, sigma_b = 0, NTK_ACTIVATION_NONE,
+// activation_param 0, no custom functions. `layer_size` must be sizeof(ntk_layer).
+// Errors: NULL `layer`; an unknown layer_size (INVALID_ARGUMENT).
+enum ntk_status ntk_layer_init(struct ntk_layer *layer, size_t layer_size);
+
+// Creates a network of per-layer settings and draws its parameters. Every other function
+// taking an `ntk_network` (forward, Jacobian, empirical and limit kernels, tiles, training,
+// flows, the predictive law) then uses its architecture. On success `*out` owns the new
+// handle (free it with ntk_network_free); on failure `*out` is left unchanged.
+// Errors (message naming the layer and field): NULL pointers; struct_size / version /
+// layer_size not this library's (INVALID_ARGUMENT); unknown parameterization or activation;
+// sigma_w <= 0 or sigma_b < 0 (INVALID_ARGUMENT) or NaN/Inf (NON_FINITE); an activation on
+// the output layer or none on a hidden one; widths as for ntk_network_create.
+enum ntk_status ntk_network_create_arch(const struct ntk_architecture *arch,
+                                        struct ntk_network **out);
 
 // Creates the train side of the predictive law of the infinitely wide network trained by
 // gradient flow on the square loss (1/2N) sum_i |f(x_i) - y_i|^2 for time t (t = s eta after s

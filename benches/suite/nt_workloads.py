@@ -45,6 +45,26 @@ def limit(act, x):
     return run, lambda k: {"nngp": np.asarray(k.nngp), "ntk": np.asarray(k.ntk)}
 
 
+def limit_arch(x):
+    """ReLU, L = 5, W_std² = 2, b_std² = 0.01, standard parameterization, widths 512 (issue #13)."""
+    layers = []
+    for _ in range(4):
+        layers += [stax.Dense(512, W_std=2.0 ** 0.5, b_std=0.1, parameterization="standard"),
+                   stax.Relu()]
+    layers += [stax.Dense(1, W_std=2.0 ** 0.5, b_std=0.1, parameterization="standard")]
+    _, _, kernel_fn = stax.serial(*layers)
+    kernel_fn = jax.jit(kernel_fn, static_argnames="get")
+    xj = jnp.asarray(x)
+
+    def run():
+        k = kernel_fn(xj, None, get=("nngp", "ntk"))
+        k.nngp.block_until_ready()
+        k.ntk.block_until_ready()
+        return k
+
+    return run, lambda k: {"nngp": np.asarray(k.nngp), "ntk": np.asarray(k.ntk)}
+
+
 def set_params_from_theta(params, theta, widths):
     """Replaces stax Dense params by ntk's θ (W^(l) row-major n_{l+1}×n_l, then b^(l))."""
     out, off, li = [], 0, 0

@@ -99,6 +99,50 @@ def limit(act, x):
     return run, lambda r: {"nngp": r[0], "ntk": r[1]}
 
 
+class Layer(C.Structure):  # ntk_layer
+    _fields_ = [("sigma_w", C.c_double), ("sigma_b", C.c_double), ("activation", C.c_int),
+                ("activation_param", C.c_double), ("custom_sigma", C.c_void_p),
+                ("custom_dsigma", C.c_void_p), ("custom_user_data", C.c_void_p)]
+
+
+class Architecture(C.Structure):  # ntk_architecture
+    _fields_ = [("struct_size", C.c_size_t), ("version", C.c_uint32),
+                ("parameterization", C.c_int), ("widths", C.POINTER(C.c_size_t)),
+                ("num_widths", C.c_size_t), ("layers", C.POINTER(Layer)),
+                ("num_layers", C.c_size_t), ("layer_size", C.c_size_t), ("seed", C.c_uint64)]
+
+
+ARCH_WIDTHS = [100, 512, 512, 512, 512, 1]
+
+
+def limit_arch(x):
+    """ReLU, L = 5, sigma_w^2 = 2, sigma_b^2 = 0.01, standard parameterization (issue #13)."""
+    widths = (C.c_size_t * len(ARCH_WIDTHS))(*ARCH_WIDTHS)
+    L = len(ARCH_WIDTHS) - 1
+    layers = (Layer * L)()
+    for l in range(L):
+        check(lib().ntk_layer_init(C.byref(layers[l]), C.c_size_t(C.sizeof(Layer))))
+        layers[l].sigma_w = 2.0 ** 0.5
+        layers[l].sigma_b = 0.1
+        if l + 1 < L:
+            layers[l].activation = ACT["relu"]
+    arch = Architecture()
+    check(lib().ntk_architecture_init(C.byref(arch), C.c_size_t(C.sizeof(Architecture))))
+    arch.parameterization = 1
+    arch.widths, arch.num_widths = widths, len(ARCH_WIDTHS)
+    arch.layers, arch.num_layers = layers, L
+    net = C.c_void_p()
+    check(lib().ntk_network_create_arch(C.byref(arch), C.byref(net)))
+    n = x.shape[0]
+    nngp, ntk = np.empty((n, n)), np.empty((n, n))
+
+    def run():
+        limit_into(net, x, nngp, ntk)
+        return nngp, ntk
+
+    return run, lambda r: {"nngp": r[0], "ntk": r[1]}
+
+
 EMPIRICAL_WIDTHS = [100, 512, 512, 512]
 
 

@@ -27,6 +27,8 @@ WORKLOADS = {
     "limit erf N=2000": ("limit", {"act": "erf", "n": 2000}),
     "limit tanh N=400": ("limit", {"act": "tanh", "n": 400}),
     "limit tanh N=2000": ("limit", {"act": "tanh", "n": 2000}),
+    # Issue #13: standard parameterization, σ_w² = 2, σ_b² = 0.01, widths 100-512⁴-1.
+    "limit relu standard N=2000": ("limit_arch", {"act": "relu", "n": 2000}),
     "empirical trace N=256": ("empirical", {"n": 256, "outputs": 1}),
     "empirical trace N=1024": ("empirical", {"n": 1024, "outputs": 1}),
     "empirical full k=10 N=256": ("empirical", {"n": 256, "outputs": 10}),
@@ -51,7 +53,7 @@ def vmhwm_mb():
 def make_inputs(kind, p):
     import numpy as np
     rng = np.random.default_rng(20181)
-    if kind == "limit":
+    if kind in ("limit", "limit_arch"):
         return {"x": rng.standard_normal((p["n"], 100))}
     if kind == "empirical":
         return {"x": rng.standard_normal((p["n"], 100))}
@@ -84,6 +86,8 @@ def worker(args):
         import nt_workloads as W
     if kind == "limit":
         run, result = W.limit(p["act"], inputs["x"])
+    elif kind == "limit_arch":
+        run, result = W.limit_arch(inputs["x"])
     elif kind == "empirical":
         if args.worker == "ntk":
             run, result = W.empirical(inputs["x"], p["outputs"])

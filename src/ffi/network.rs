@@ -27,6 +27,8 @@ pub enum ntk_activation {
     Cos = 9,
     /// User-supplied sigma/dsigma (custom_sigma, custom_dsigma, custom_user_data).
     Custom = 10,
+    /// No activation: only `ntk_layer.activation` of the output layer (ntk_network_create_arch).
+    None = -1,
 }
 
 /// A scalar function of the user's: `f(x, user_data)`.
@@ -317,6 +319,339 @@ pub unsafe extern "C" fn ntk_network_forward(
             xv.rows(),
             net.output_dim(),
         ));
+        Ok(())
+    })
+}
+
+// ---------------------------------------------------------------------------------------------
+// Per-layer architectures (issue #13).
+//
+// Design: a new, extensible description instead of a changed `ntk_network_config` (which keeps
+// its layout, so every caller compiled against an older header keeps working unchanged):
+// - `ntk_architecture` starts with `struct_size` and `version`, filled by
+//   `ntk_architecture_init(&a, sizeof a)`. The library reads only the prefix the caller's
+//   header declared, so later versions can append fields; a struct from a newer header than the
+//   library (larger size or higher version), or one never initialized (size/version not
+//   matching any known layout), is rejected with NTK_STATUS_INVALID_ARGUMENT naming the field,
+//   never misread.
+// - layers are an array with an explicit element size `layer_size` (= sizeof(ntk_layer), set
+//   by ntk_architecture_init and checked the same way), so per-layer fields can be appended
+//   too; `ntk_layer_init` fills one layer's defaults.
+// ---------------------------------------------------------------------------------------------
+
+/// Version of `ntk_architecture` / `ntk_layer` described by this header
+/// (NTK_ARCHITECTURE_VERSION_CURRENT; set by ntk_architecture_init).
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ntk_architecture_version {
+    Current = 1,
+}
+const NTK_ARCHITECTURE_VERSION: u32 = ntk_architecture_version::Current as u32;
+
+/// `ntk_layer.activation` of the output layer (which takes none): NTK_ACTIVATION_NONE.
+const NTK_NO_ACTIVATION: c_int = ntk_activation::None as c_int;
+
+/// How the parameters enter the network (values of `ntk_architecture.parameterization`),
+/// exactly neural-tangents' `stax.Dense(..., parameterization=...)`.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ntk_parameterization {
+    /// z = sigma_w W h / sqrt(n_in) + sigma_b b, all parameters N(0, 1).
+    Ntk = 0,
+    /// z = W h + b, W ~ N(0, sigma_w^2 / n_in), b ~ N(0, sigma_b^2).
+    Standard = 1,
+}
+
+/// One weight layer l = 0 ... L-1: weight and bias scales and the activation applied to its
+/// output (NTK_ACTIVATION_NONE on the output layer l = L-1; one of ntk_activation otherwise).
+#[repr(C)]
+#[derive(Clone, Copy)]
+pub struct ntk_layer {
+    /// sigma_w > 0, finite.
+    pub sigma_w: f64,
+    /// sigma_b >= 0, finite.
+    pub sigma_b: f64,
+    /// One of ntk_activation, or NTK_ACTIVATION_NONE (output layer).
+    pub activation: c_int,
+    /// Leaky-ReLU slope; ignored by the other activations.
+    pub activation_param: f64,
+    /// For NTK_ACTIVATION_CUSTOM, as in ntk_network_config.
+    pub custom_sigma: ntk_scalar_fn,
+    pub custom_dsigma: ntk_scalar_fn,
+    pub custom_user_data: *mut c_void,
+}
+
+/// A network of per-layer settings. Initialize with `ntk_architecture_init(&a, sizeof a)`,
+/// then set the fields.
+#[repr(C)]
+#[derive(Clone, Copy)]
+pub struct ntk_architecture {
+    /// sizeof(ntk_architecture) in the caller's header (set by ntk_architecture_init).
+    pub struct_size: usize,
+    /// NTK_ARCHITECTURE_VERSION_CURRENT of the caller's header (set by ntk_architecture_init).
+    pub version: u32,
+    /// One of ntk_parameterization (default NTK).
+    pub parameterization: c_int,
+    /// Layer widths n_0 (input) ... n_L (output): num_widths >= 2 entries, each >= 1.
+    pub widths: *const usize,
+    pub num_widths: usize,
+    /// num_layers = num_widths - 1 layer descriptions, `layer_size` bytes apart.
+    pub layers: *const ntk_layer,
+    pub num_layers: usize,
+    /// sizeof(ntk_layer) in the caller's header (set by ntk_architecture_init).
+    pub layer_size: usize,
+    /// Seed of the parameter stream (the same draws as ntk_network_create for the same widths
+    /// and seed; the standard parameterization then scales them by sigma_w/sqrt(n_in), sigma_b).
+    pub seed: u64,
+}
+
+/// Fills `*arch` with the defaults of this header's version: struct_size, version,
+/// parameterization NTK, no widths or layers, layer_size = sizeof(ntk_layer), seed 0.
+/// `struct_size` must be sizeof(ntk_architecture) of the caller's header.
+/// Errors: NULL `arch` (NULL_POINTER); a struct_size this library does not know
+/// (INVALID_ARGUMENT).
+#[no_mangle]
+pub unsafe extern "C" fn ntk_architecture_init(
+    arch: *mut ntk_architecture,
+    struct_size: usize,
+) -> ntk_status {
+    ffi_fn!("ntk_architecture_init", {
+        non_null(arch, "arch")?;
+        check_arch_size(struct_size)?;
+        unsafe {
+            *arch = ntk_architecture {
+                struct_size,
+                version: NTK_ARCHITECTURE_VERSION,
+                parameterization: ntk_parameterization::Ntk as c_int,
+                widths: std::ptr::null(),
+                num_widths: 0,
+                layers: std::ptr::null(),
+                num_layers: 0,
+                layer_size: std::mem::size_of::<ntk_layer>(),
+                seed: 0,
+            }
+        };
+        Ok(())
+    })
+}
+
+/// Fills `*layer` with the defaults: sigma_w = 1, sigma_b = 0, NTK_ACTIVATION_NONE,
+/// activation_param 0, no custom functions. `layer_size` must be sizeof(ntk_layer).
+/// Errors: NULL `layer`; an unknown layer_size (INVALID_ARGUMENT).
+#[no_mangle]
+pub unsafe extern "C" fn ntk_layer_init(layer: *mut ntk_layer, layer_size: usize) -> ntk_status {
+    ffi_fn!("ntk_layer_init", {
+        non_null(layer, "layer")?;
+        check_layer_size(layer_size, "layer_size")?;
+        unsafe {
+            *layer = ntk_layer {
+                sigma_w: 1.0,
+                sigma_b: 0.0,
+                activation: NTK_NO_ACTIVATION,
+                activation_param: 0.0,
+                custom_sigma: None,
+                custom_dsigma: None,
+                custom_user_data: std::ptr::null_mut(),
+            }
+        };
+        Ok(())
+    })
+}
+
+fn check_arch_size(struct_size: usize) -> Result<()> {
+    let ours = std::mem::size_of::<ntk_architecture>();
+    if struct_size != ours {
+        return Err(Error::InvalidArgument(format!(
+            "arch.struct_size = {struct_size}: this library knows ntk_architecture version \
+             {NTK_ARCHITECTURE_VERSION} of {ours} bytes (initialize it with \
+             ntk_architecture_init(&arch, sizeof arch); a larger size comes from a newer header \
+             than the library)"
+        )));
+    }
+    Ok(())
+}
+
+fn check_layer_size(layer_size: usize, name: &str) -> Result<()> {
+    let ours = std::mem::size_of::<ntk_layer>();
+    if layer_size != ours {
+        return Err(Error::InvalidArgument(format!(
+            "{name} = {layer_size}: this library's ntk_layer (version \
+             {NTK_ARCHITECTURE_VERSION}) has {ours} bytes (set by ntk_architecture_init; a \
+             larger size comes from a newer header than the library)"
+        )));
+    }
+    Ok(())
+}
+
+/// Reads and checks a C architecture (every layer's fields named on error).
+pub(crate) unsafe fn architecture_from_c(
+    arch: *const ntk_architecture,
+) -> Result<crate::network::Architecture> {
+    use crate::network::{Architecture, LayerSpec, Parameterization};
+    non_null(arch, "arch")?;
+    // Read the size first: only that prefix of the caller's struct may be read.
+    let struct_size = unsafe { std::ptr::read_unaligned(arch as *const usize) };
+    check_arch_size(struct_size)?;
+    let a = unsafe { &*arch };
+    if a.version != NTK_ARCHITECTURE_VERSION {
+        return Err(Error::InvalidArgument(format!(
+            "arch.version = {}: this library reads version {NTK_ARCHITECTURE_VERSION} \
+             (initialize with ntk_architecture_init)",
+            a.version
+        )));
+    }
+    let parameterization = match a.parameterization {
+        0 => Parameterization::Ntk,
+        1 => Parameterization::Standard,
+        other => {
+            return Err(Error::InvalidArgument(format!(
+                "arch.parameterization = {other} is not an ntk_parameterization value (0 = NTK, \
+                 1 = standard)"
+            )))
+        }
+    };
+    if a.num_widths < 2 {
+        return Err(Error::InvalidArgument(format!(
+            "arch.num_widths = {}: need at least 2 (n_0 and n_L)",
+            a.num_widths
+        )));
+    }
+    if a.num_widths > 4096 {
+        return Err(Error::InvalidArgument(format!(
+            "arch.num_widths = {}: at most 4096 layers are supported",
+            a.num_widths
+        )));
+    }
+    non_null(a.widths, "arch.widths")?;
+    let widths = unsafe { std::slice::from_raw_parts(a.widths, a.num_widths) }.to_vec();
+    if let Some(l) = widths.iter().position(|&w| w > NTK_MAX_WIDTH) {
+        return Err(Error::InvalidArgument(format!(
+            "arch.widths[{l}] = {} exceeds the maximum width {NTK_MAX_WIDTH}",
+            widths[l]
+        )));
+    }
+    let depth = a.num_widths - 1;
+    if a.num_layers != depth {
+        return Err(Error::InvalidArgument(format!(
+            "arch.num_layers = {}: need one layer per weight layer, num_widths - 1 = {depth}",
+            a.num_layers
+        )));
+    }
+    check_layer_size(a.layer_size, "arch.layer_size")?;
+    non_null(a.layers, "arch.layers")?;
+    let mut layers = Vec::new();
+    layers
+        .try_reserve_exact(depth)
+        .map_err(|_| Error::Allocation("arch.layers".into()))?;
+    for l in 0..depth {
+        // SAFETY: the caller promises num_layers elements of layer_size bytes (checked equal
+        // to ours); read_unaligned tolerates any alignment.
+        let ly: ntk_layer = unsafe {
+            std::ptr::read_unaligned(
+                (a.layers as *const u8).add(l * a.layer_size) as *const ntk_layer
+            )
+        };
+        let name = |f: &str| format!("arch.layers[{l}].{f}");
+        if !ly.sigma_w.is_finite() {
+            return Err(Error::NonFinite(format!(
+                "{} = {}",
+                name("sigma_w"),
+                ly.sigma_w
+            )));
+        }
+        if ly.sigma_w <= 0.0 {
+            return Err(Error::InvalidArgument(format!(
+                "{} = {}: must be > 0",
+                name("sigma_w"),
+                crate::error::g(ly.sigma_w)
+            )));
+        }
+        if !ly.sigma_b.is_finite() {
+            return Err(Error::NonFinite(format!(
+                "{} = {}",
+                name("sigma_b"),
+                ly.sigma_b
+            )));
+        }
+        if ly.sigma_b < 0.0 {
+            return Err(Error::InvalidArgument(format!(
+                "{} = {}: must be >= 0",
+                name("sigma_b"),
+                crate::error::g(ly.sigma_b)
+            )));
+        }
+        let activation = if l + 1 == depth {
+            if ly.activation != NTK_NO_ACTIVATION {
+                return Err(Error::InvalidArgument(format!(
+                    "{} = {}: the output layer (l = L-1 = {l}) takes no activation \
+                     (NTK_ACTIVATION_NONE)",
+                    name("activation"),
+                    ly.activation
+                )));
+            }
+            None
+        } else {
+            if ly.activation == NTK_NO_ACTIVATION {
+                return Err(Error::InvalidArgument(format!(
+                    "{} = NTK_ACTIVATION_NONE: hidden layer {l} needs an activation",
+                    name("activation")
+                )));
+            }
+            let cfg = ntk_network_config {
+                widths: std::ptr::null(),
+                num_widths: 0,
+                activation: ly.activation,
+                activation_param: ly.activation_param,
+                beta: 0.0,
+                seed: 0,
+                custom_sigma: ly.custom_sigma,
+                custom_dsigma: ly.custom_dsigma,
+                custom_user_data: ly.custom_user_data,
+            };
+            let prefix = format!("arch.layers[{l}].");
+            let rename = |m: String| m.replace("config.", &prefix);
+            Some(activation_from_c(&cfg).map_err(|e| match e {
+                Error::NullPointer(m) => Error::NullPointer(rename(m)),
+                Error::InvalidArgument(m) => Error::InvalidArgument(rename(m)),
+                Error::NonFinite(m) => Error::NonFinite(rename(m)),
+                other => other,
+            })?)
+        };
+        layers.push(LayerSpec {
+            sigma_w: ly.sigma_w,
+            sigma_b: ly.sigma_b,
+            activation,
+        });
+    }
+    let arch = Architecture {
+        widths,
+        layers,
+        parameterization,
+        seed: a.seed,
+    };
+    arch.validate()?;
+    Ok(arch)
+}
+
+/// Creates a network of per-layer settings and draws its parameters. Every other function
+/// taking an `ntk_network` (forward, Jacobian, empirical and limit kernels, tiles, training,
+/// flows, the predictive law) then uses its architecture. On success `*out` owns the new
+/// handle (free it with ntk_network_free); on failure `*out` is left unchanged.
+/// Errors (message naming the layer and field): NULL pointers; struct_size / version /
+/// layer_size not this library's (INVALID_ARGUMENT); unknown parameterization or activation;
+/// sigma_w <= 0 or sigma_b < 0 (INVALID_ARGUMENT) or NaN/Inf (NON_FINITE); an activation on
+/// the output layer or none on a hidden one; widths as for ntk_network_create.
+#[no_mangle]
+pub unsafe extern "C" fn ntk_network_create_arch(
+    arch: *const ntk_architecture,
+    out: *mut *mut ntk_network,
+) -> ntk_status {
+    ffi_fn!("ntk_network_create_arch", {
+        non_null(out, "out")?;
+        let a = unsafe { architecture_from_c(arch) }?;
+        let net = Network::with_architecture(a)?;
+        let handle = Box::new(ntk_network { net });
+        unsafe { *out = Box::into_raw(handle) };
         Ok(())
     })
 }

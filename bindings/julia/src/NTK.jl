@@ -792,5 +792,6 @@ end
 
 include("predict.jl")
 include("solve.jl")
+include("arch.jl")
 
 end # module

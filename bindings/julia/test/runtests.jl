@@ -636,5 +636,6 @@ rss_kib() = parse(Int, split(read("/proc/self/statm", String))[2]) * 4
         @test growth_mib < 100
     end
     include("predict.jl")
+    include("arch.jl")
 end
 include("solve.jl")

@@ -142,6 +142,56 @@ static SEXP C_network_create(SEXP widths, SEXP activation, SEXP activation_param
     return result;
 }
 
+/* Per-layer architecture (issue #13): sigma_w, sigma_b (length L), activation codes and their
+ * parameters (length L-1), parameterization code (0 NTK, 1 standard), seed. */
+static SEXP C_network_create_arch(SEXP widths, SEXP sigma_w, SEXP sigma_b, SEXP activation,
+                                  SEXP activation_param, SEXP parameterization, SEXP seed) {
+    ntk_architecture arch;
+    ntk_layer *layers;
+    ntk_network *net = NULL;
+    size_t *w;
+    R_xlen_t i, n, depth;
+    SEXP widths_attr, result;
+    if (TYPEOF(widths) != REALSXP) Rf_error("widths must be a double vector");
+    n = XLENGTH(widths);
+    if (n < 2) Rf_error("widths needs at least 2 entries (n_0 and n_L)");
+    depth = n - 1;
+    if (TYPEOF(sigma_w) != REALSXP || XLENGTH(sigma_w) != depth ||
+        TYPEOF(sigma_b) != REALSXP || XLENGTH(sigma_b) != depth)
+        Rf_error("W_std and b_std must be double vectors of length %d (one per weight layer)",
+                 (int)depth);
+    if (TYPEOF(activation) != INTSXP || XLENGTH(activation) != depth - 1 ||
+        TYPEOF(activation_param) != REALSXP || XLENGTH(activation_param) != depth - 1)
+        Rf_error("activation / activation_param must have length %d (one per hidden layer)",
+                 (int)(depth - 1));
+    w = (size_t *)R_alloc((size_t)n, sizeof(size_t));
+    for (i = 0; i < n; i++) w[i] = (size_t)whole_number(REAL(widths)[i], "each width");
+    layers = (ntk_layer *)R_alloc((size_t)depth, sizeof(ntk_layer));
+    for (i = 0; i < depth; i++) {
+        NTK_R_CHECK(ntk_layer_init(&layers[i], sizeof layers[i]));
+        layers[i].sigma_w = REAL(sigma_w)[i];
+        layers[i].sigma_b = REAL(sigma_b)[i];
+        if (i + 1 < depth) {
+            if (INTEGER(activation)[i] == NA_INTEGER) Rf_error("activation codes must not be NA");
+            layers[i].activation = INTEGER(activation)[i];
+            layers[i].activation_param = REAL(activation_param)[i];
+        }
+    }
+    NTK_R_CHECK(ntk_architecture_init(&arch, sizeof arch));
+    arch.parameterization = Rf_asInteger(parameterization);
+    arch.widths = w;
+    arch.num_widths = (size_t)n;
+    arch.layers = layers;
+    arch.num_layers = (size_t)depth;
+    arch.seed = (uint64_t)whole_number(Rf_asReal(seed), "seed");
+    widths_attr = Rf_duplicate(widths);
+    result = PROTECT(new_network_object(widths_attr));
+    NTK_R_CHECK(ntk_network_create_arch(&arch, &net));
+    R_SetExternalPtrAddr(result, net);
+    UNPROTECT(1);
+    return result;
+}
+
 static SEXP C_network_free(SEXP obj) {
     if (TYPEOF(obj) == EXTPTRSXP && R_ExternalPtrTag(obj) == network_tag) network_finalizer(obj);
     else Rf_error("expected an ntk_network object");
@@ -533,6 +583,7 @@ static const R_CallMethodDef call_methods[] = {
     ENTRY(C_solver_describe, 1),
     ENTRY(C_solver_solve, 5),
     ENTRY(C_solver_predict, 3),
+    ENTRY(C_network_create_arch, 7),
     {NULL, NULL, 0}};
 
 void R_init_ntk(DllInfo *dll) {

@@ -546,6 +546,11 @@ check_error(ntk_predictive_law(tsp, 1), "freed", "use after free")
 source(file.path(script_dir, "sourced", "solve-checks.R"))  # the kernel-regression solver (a subdirectory: R CMD check runs only tests/*.R, and this file needs the helpers above)
 source(file.path(script_dir, "sourced", "interrupt-checks.R"))  # Ctrl-C in the predictive law and the solver
 
+# Per-layer architectures (issue #13).
+source(file.path(dirname(normalizePath(sub("^--file=", "", grep("^--file=", commandArgs(FALSE),
+                                                                 value = TRUE)[1]))), "arch.Rinc"),
+       local = TRUE)
+
 if (failures > 0L) {
     cat(sprintf("test-ntk.R: %d of %d checks FAILED\n", failures, checks))
     quit(status = 1)

@@ -1,8 +1,9 @@
 //! The parameter Jacobian ∂f/∂θ of a batch.
 //!
 //! Row i·n_L + a, column p (θ order of [`crate::network`]: W^(0) row-major, b^(0), W^(1), …):
-//!   ∂f_a(x_i)/∂W^(l)_{jk} = δ^(l+1)_a(x_i)_j · α^(l)_k(x_i) / √n_l,
-//!   ∂f_a(x_i)/∂b^(l)_j    = β · δ^(l+1)_a(x_i)_j,
+//!   ∂f_a(x_i)/∂W^(l)_{jk} = s_w^(l) · δ^(l+1)_a(x_i)_j · α^(l)_k(x_i),
+//!   ∂f_a(x_i)/∂b^(l)_j    = s_b^(l) · δ^(l+1)_a(x_i)_j,
+//! with s_w = σ_w/√n_l, s_b = σ_b (NTK parameterization) or s_w = s_b = 1 (standard),
 //! with δ^(L)_a = e_a. Building it costs one forward pass, n_L backward passes and N·n_L·P
 //! multiplications; it needs (N·n_L)·P doubles of output.
 
@@ -12,7 +13,7 @@ use crate::network::Network;
 use crate::parallel::Progress;
 use crate::{invalid, Result};
 
-/// Per-point scratch: α^(l)(x_i)/√n_l for every layer, and the one-hot δ^(L)_a.
+/// Per-point scratch: s_w^(l) α^(l)(x_i) for every layer, and the one-hot δ^(L)_a.
 pub(crate) struct RowScratch {
     scaled_act: Vec<Vec<f64>>,
     onehot: Vec<f64>,
@@ -27,11 +28,10 @@ impl RowScratch {
         }
     }
 
-    /// Loads α^(l)(x_i)/√n_l for point i.
+    /// Loads s_w^(l) α^(l)(x_i) for point i.
     pub(crate) fn load_point(&mut self, net: &Network, f: &BatchFeatures<'_>, i: usize) {
-        let w = net.widths();
         for (l, buf) in self.scaled_act.iter_mut().enumerate() {
-            let s = 1.0 / (w[l] as f64).sqrt();
+            let s = net.weight_scale(l);
             let act = f.activation(l);
             for (k, v) in buf.iter_mut().enumerate() {
                 *v = act.at(i, k) * s;
@@ -56,7 +56,6 @@ pub(crate) fn jacobian_row(
     debug_assert_eq!(row.len(), c1 - c0);
     let w = net.widths();
     let depth = net.depth();
-    let beta = net.beta();
     scratch.onehot.fill(0.0);
     scratch.onehot[a] = 1.0;
     for l in 0..depth {
@@ -65,6 +64,7 @@ pub(crate) fn jacobian_row(
             continue;
         }
         let (n_in, n_out) = (w[l], w[l + 1]);
+        let beta = net.bias_scale(l);
         let delta: &[f64] = if l + 1 < depth {
             f.delta(l + 1, i, a)
         } else {

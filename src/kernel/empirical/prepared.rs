@@ -46,12 +46,17 @@ impl NetworkFingerprint {
         for &w in net.widths() {
             eat(&(w as u64).to_le_bytes());
         }
-        eat(format!("{:?}", net.activation()).as_bytes());
-        if let crate::activation::Activation::Custom(f) = net.activation() {
-            // Two custom activations are only the same if they are the same object.
-            eat(&(std::sync::Arc::as_ptr(f) as *const () as usize as u64).to_le_bytes());
+        let arch = net.architecture();
+        eat(format!("{:?}", arch.parameterization).as_bytes());
+        for ls in &arch.layers {
+            eat(format!("{:?}", ls.activation).as_bytes());
+            if let Some(crate::activation::Activation::Custom(f)) = &ls.activation {
+                // Two custom activations are only the same if they are the same object.
+                eat(&(std::sync::Arc::as_ptr(f) as *const () as usize as u64).to_le_bytes());
+            }
+            eat(&ls.sigma_w.to_bits().to_le_bytes());
+            eat(&ls.sigma_b.to_bits().to_le_bytes());
         }
-        eat(&net.beta().to_bits().to_le_bytes());
         for &p in net.params() {
             eat(&p.to_bits().to_le_bytes());
         }

@@ -1,8 +1,9 @@
 //! Θ by the structured per-layer form (Novak, Sohl-Dickstein & Schoenholz 2022), never forming J.
 //!
-//! Since ∂f_a(x)/∂W^(l)_{jk} = δ^(l+1)_a(x)_j α^(l)_k(x)/√n_l and ∂f_a(x)/∂b^(l)_j = β δ^(l+1)_a(x)_j,
-//!   Θ_ab(x, x′) = Σ_{l=0}^{L−1} (α^(l)(x)·α^(l)(x′)/n_l + β²) · (δ^(l+1)_a(x)·δ^(l+1)_b(x′)),
-//! where δ^(L)_a = e_a makes the last layer contribute (α^(L−1)·α^(L−1)′/n_{L−1} + β²)·[a = b].
+//! Since ∂f_a(x)/∂W^(l)_{jk} = s_w δ^(l+1)_a(x)_j α^(l)_k(x) and ∂f_a(x)/∂b^(l)_j = s_b δ^(l+1)_a(x)_j
+//! (s_w = σ_w^(l)/√n_l, s_b = σ_b^(l) in the NTK parameterization, s_w = s_b = 1 in the standard),
+//!   Θ_ab(x, x′) = Σ_{l=0}^{L−1} (s_w² α^(l)(x)·α^(l)(x′) + s_b²) · (δ^(l+1)_a(x)·δ^(l+1)_b(x′)),
+//! where δ^(L)_a = e_a makes the last layer contribute (s_w² α^(L−1)·α^(L−1)′ + s_b²)·[a = b].
 //! Per output tile and layer: one GEMM of the layer inputs (k = n_l) and one of the cotangents
 //! (k = n_L·n_{l+1} rows concatenated in trace mode, n_{l+1} per output pair in full mode), then a
 //! Hadamard product accumulated into the tile.
@@ -62,16 +63,25 @@ pub(crate) fn compute_tile(
     let w = net.widths();
     let depth = net.depth();
     let k = net.output_dim();
-    let beta2 = net.beta() * net.beta();
     let (bi, bj) = (t.i1 - t.i0, t.j1 - t.j0);
     let (ri, rj) = if full { (bi * k, bj * k) } else { (bi, bj) };
     let mut g = vec![0.0; bi * bj];
     let mut d = vec![0.0; ri * rj];
     let mut acc = vec![0.0; ri * rj];
     for l in 0..depth {
-        // Gram of the layer inputs, plus β².
+        // Gram of the layer inputs, s_w² α·α′ + s_b² (s_w = σ_w/√n_l, s_b = σ_b in the NTK
+        // parameterization; 1, 1 in the standard one). With σ_w = 1: 1/n_l, as before.
+        let (sw, sb) = (net.weight_scale(l), net.bias_scale(l));
+        let beta2 = sb * sb;
+        let gscale = match net.parameterization() {
+            crate::network::Parameterization::Ntk => {
+                let sig = net.architecture().layers[l].sigma_w;
+                sig * sig / w[l] as f64
+            }
+            crate::network::Parameterization::Standard => sw * sw,
+        };
         gemm(
-            1.0 / w[l] as f64,
+            gscale,
             f1.activation(l).rows_range(t.i0, t.i1),
             f2.activation(l).rows_range(t.j0, t.j1).t(),
             0.0,

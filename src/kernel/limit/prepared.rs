@@ -49,6 +49,22 @@ fn spec_key(spec: &LimitSpec) -> u64 {
     }
     eat(&spec.beta.to_bits().to_le_bytes());
     eat(format!("{:?}", spec.method).as_bytes());
+    if let Some(arch) = &spec.arch {
+        // Per-layer architecture: its widths (the standard parameterization's Θ uses them),
+        // parameterization and every layer's σ_w, σ_b and activation.
+        eat(format!("{:?}", arch.parameterization).as_bytes());
+        for &w in &arch.widths {
+            eat(&(w as u64).to_le_bytes());
+        }
+        for ls in &arch.layers {
+            eat(&ls.sigma_w.to_bits().to_le_bytes());
+            eat(&ls.sigma_b.to_bits().to_le_bytes());
+            eat(format!("{:?}", ls.activation).as_bytes());
+            if let Some(crate::activation::Activation::Custom(f)) = &ls.activation {
+                eat(&(std::sync::Arc::as_ptr(f) as *const () as usize as u64).to_le_bytes());
+            }
+        }
+    }
     h
 }
 
@@ -125,7 +141,7 @@ pub fn check_limit_tile(
     if p1.key != p2.key {
         return invalid!(
             "p1 and p2 were prepared for different limit kernels (depth {} vs {}, activation {:?} vs {:?}, \
-             beta {} vs {})",
+             beta {} vs {}, or different per-layer architectures)",
             p1.spec.depth,
             p2.spec.depth,
             p1.spec.activation,
