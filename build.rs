@@ -7,6 +7,26 @@
 use std::env;
 use std::path::PathBuf;
 
+/// Puts `libntk.so.MAJOR -> libntk.so` in the profile directory (`target/release`, or under
+/// `CARGO_TARGET_DIR`), so that a program linked with `-L target/release -lntk` records
+/// NEEDED libntk.so.MAJOR (the SONAME) and finds it there at run time. The build script runs
+/// before the library is linked: the link dangles until then, which is harmless.
+fn soname_link(out_dir: &std::path::Path, major: &str) {
+    // OUT_DIR is <profile dir>/build/ntk-<hash>/out.
+    let Some(profile_dir) = out_dir.ancestors().nth(3) else {
+        return;
+    };
+    let link = profile_dir.join(format!("libntk.so.{major}"));
+    if std::fs::read_link(&link).is_ok_and(|t| t == std::path::Path::new("libntk.so")) {
+        return;
+    }
+    let _ = std::fs::remove_file(&link);
+    #[cfg(unix)]
+    if let Err(e) = std::os::unix::fs::symlink("libntk.so", &link) {
+        println!("cargo:warning=could not create {}: {e}", link.display());
+    }
+}
+
 fn main() {
     let crate_dir = PathBuf::from(env::var("CARGO_MANIFEST_DIR").unwrap());
     let out_dir = PathBuf::from(env::var("OUT_DIR").unwrap());
@@ -23,6 +43,7 @@ fn main() {
     // expects: libntk.so -> libntk.so.MAJOR -> libntk.so.MAJOR.MINOR.PATCH after install.
     if env::var("CARGO_CFG_TARGET_OS").as_deref() == Ok("linux") {
         println!("cargo:rustc-cdylib-link-arg=-Wl,-soname,libntk.so.{major}");
+        soname_link(&out_dir, &major);
     }
 
     let mut config = cbindgen::Config::from_file(crate_dir.join("cbindgen.toml"))

@@ -1074,6 +1074,71 @@ pub fn fuzz_spectrum(data: &[u8]) -> Option<ntk_status> {
             .iter()
             .all(|v| v.to_bits() == SENTINEL.to_bits()));
     }
+    // Issue #20: a broadcast (stride (0, 0)) N x N view that can never be allocated (N = 2^20:
+    // 8 TiB, up to 2^59: the size overflows) is ALLOCATION at once, unread, for every function
+    // that takes a kernel. (Read last, so that older inputs decode as before.)
+    let big = b.u8();
+    if big >= 128 {
+        let n = 1usize << (20 + (big as usize % 40));
+        let one = [1.0f64];
+        let kb = ntk_matrix {
+            data: one.as_ptr(),
+            rows: n,
+            cols: n,
+            row_stride: 0,
+            col_stride: 0,
+        };
+        let t0 = std::time::Instant::now();
+        let mut ev2 = [SENTINEL; 2];
+        let st = unsafe { ntk_kernel_spectrum(kb, ev2.as_mut_ptr(), 2, 1) };
+        assert_eq!(
+            st,
+            ntk_status::Allocation,
+            "spectrum of a broadcast 2^k kernel"
+        );
+        let (mut l2, mut h2, mut c2) = (SENTINEL, SENTINEL, SENTINEL);
+        let st = unsafe { ntk_kernel_condition(kb, &mut l2, &mut h2, &mut c2) };
+        assert_eq!(
+            st,
+            ntk_status::Allocation,
+            "condition of a broadcast 2^k kernel"
+        );
+        let yb = ntk_matrix {
+            data: one.as_ptr(),
+            rows: n,
+            cols: 1,
+            row_stride: 0,
+            col_stride: 0,
+        };
+        let mut flow = null_mut();
+        let st = unsafe {
+            ntk::ffi::flow::ntk_flow_create(
+                kb,
+                yb,
+                yb,
+                std::ptr::null(),
+                std::ptr::null(),
+                0,
+                std::ptr::null(),
+                &mut flow,
+            )
+        };
+        assert_eq!(
+            st,
+            ntk_status::Allocation,
+            "flow_create on a broadcast 2^k kernel"
+        );
+        assert!(flow.is_null());
+        assert!(ev2
+            .iter()
+            .chain([&l2, &h2, &c2])
+            .all(|v| v.to_bits() == SENTINEL.to_bits()));
+        assert!(
+            t0.elapsed().as_secs_f64() < 1.0,
+            "unallocatable kernels took {:?} (must be O(1))",
+            t0.elapsed()
+        );
+    }
     Some(st)
 }
 

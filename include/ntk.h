@@ -19,9 +19,9 @@
 #include <stdint.h>
 
 #define NTK_VERSION_MAJOR 0
-#define NTK_VERSION_MINOR 1
+#define NTK_VERSION_MINOR 2
 #define NTK_VERSION_PATCH 0
-#define NTK_VERSION_STRING "0.1.0"
+#define NTK_VERSION_STRING "0.2.0"
 
 
 // Result of every C API call.
@@ -115,6 +115,27 @@ typedef enum ntk_spectrum_which {
   NTK_SPECTRUM_WHICH_LARGEST = 2,
 } ntk_spectrum_which;
 
+// Which Gaussian process a predictor describes (ntk_predict_config.law).
+typedef enum ntk_law {
+  // The NTK-GP law: networks trained by gradient flow with Theta_inf from the NNGP prior
+  // Sigma (Jacot et al. 2018, Theorem 5.2). Needs Theta and, for covariances, Sigma.
+  NTK_LAW_NTK = 0,
+  // The NNGP law: Sigma is both the training kernel and the prior; at t = INFINITY the
+  // Bayesian GP posterior.
+  NTK_LAW_NNGP = 1,
+} ntk_law;
+
+// Which kernel a solver regresses with (values of `ntk_solver_config.kernel`).
+typedef enum ntk_solver_kernel {
+  // Limit NTK Theta_inf of the network's architecture (depth, activation, beta): the
+  // t = infinity mean of gradient-flow training.
+  NTK_SOLVER_KERNEL_LIMIT_NTK = 0,
+  // Limit NNGP Sigma^(L) (Gaussian-process posterior mean).
+  NTK_SOLVER_KERNEL_LIMIT_NNGP = 1,
+  // Empirical NTK in TRACE mode of the network at its current parameters (copied).
+  NTK_SOLVER_KERNEL_EMPIRICAL_TRACE = 2,
+} ntk_solver_kernel;
+
 // Opaque handle: the per-point features of N points for the empirical NTK of one network at its
 // current parameters (a copy of the points, their layer activations and the backpropagated
 // cotangents of every output), plus a fingerprint of the network (widths, activation, beta,
@@ -130,6 +151,17 @@ typedef struct ntk_limit_points ntk_limit_points;
 
 // Opaque network handle.
 typedef struct ntk_network ntk_network;
+
+// Opaque train side of a predictive law (the eigendecomposition of the training kernel).
+typedef struct ntk_predictor ntk_predictor;
+
+// Opaque test side of a predictive law (test kernels projected on the predictor's eigenbasis).
+typedef struct ntk_predictor_test ntk_predictor_test;
+
+// Opaque handle: N training points prepared for one kernel, the row cache and the
+// preconditioner factor. Read-only after creation: solves and predictions may run concurrently
+// on one handle (ntk_solver_progress then reports whichever wrote last).
+typedef struct ntk_solver ntk_solver;
 
 // A read-only strided matrix: element (i, j) is `data[i*row_stride + j*col_stride]`
 // (strides in elements; any sign; 0 allowed for broadcasting an input).
@@ -164,11 +196,16 @@ typedef struct ntk_options {
   void *user_data;
 } ntk_options;
 
-// Options of a flow. Pass NULL for the defaults; a field <= 0 also means its default.
+// Options of a flow. Pass NULL for the defaults. A tolerance field (rtol, atol, krylov_tol)
+// <= 0 means its default; NaN or +-Inf there is NTK_STATUS_NON_FINITE. `method` must be an
+// ntk_flow_method value (0 = NTK_FLOW_METHOD_AUTO, the default): any other value, negative ones
+// included, is NTK_STATUS_INVALID_ARGUMENT.
 typedef struct ntk_flow_options {
   // One of ntk_flow_method (default NTK_FLOW_METHOD_AUTO = 0).
   int method;
-  // Relative tolerance of the ODE integrator (default 1e-10).
+  // Relative tolerance of the ODE integrator (default 1e-10). Below 1e-14 double precision
+  // cannot meet it: an integration that gives up then says so (NTK_STATUS_NUMERICAL naming
+  // rtol).
   double rtol;
   // Absolute tolerance of the ODE integrator (default 1e-12).
   double atol;
@@ -199,6 +236,40 @@ typedef struct ntk_network_config {
   void *custom_user_data;
 } ntk_network_config;
 
+// Settings of a predictor. Pass NULL for the defaults (NTK law, no ridge).
+typedef struct ntk_predict_config {
+  // One of ntk_law (default NTK_LAW_NTK = 0).
+  int law;
+  // Ridge lambda >= 0 added to the training kernel's diagonal (neural-tangents' diag_reg).
+  double ridge;
+  // 0: lambda is absolute (K + lambda I); 1: relative to the mean diagonal,
+  // K + lambda tr(K)/N I (neural-tangents' default, diag_reg_absolute_scale = False).
+  int ridge_relative;
+} ntk_predict_config;
+
+// Construction parameters of a solver.
+typedef struct ntk_solver_config {
+  // An ntk_solver_kernel value.
+  int kernel;
+  // Bytes for caching rows of K (0 = matrix-free: every iteration recomputes the kernel
+  // from tiles). floor(cache_bytes / (8 N)) rows, rounded down to a multiple of 256 (or all
+  // N), are computed once at creation; the remaining rows are recomputed per iteration.
+  size_t cache_bytes;
+  // Rank r of the pivoted-Cholesky preconditioner (0 = plain CG). Clamped to N; fewer columns
+  // are kept when K is numerically of lower rank. Memory 8 N r bytes, cost r kernel rows.
+  size_t precond_rank;
+} ntk_solver_config;
+
+// What a solve did.
+typedef struct ntk_solve_info {
+  // CG iterations (one kernel pass each).
+  size_t iterations;
+  // Kernel passes in all (iterations plus the true-residual checks).
+  size_t kernel_passes;
+  // max_j ||y_j - (K + lambda I) alpha_j|| / ||y_j||, the true relative residual at the end.
+  double residual;
+} ntk_solve_info;
+
 #ifdef __cplusplus
 extern "C" {
 #endif // __cplusplus
@@ -208,7 +279,10 @@ extern "C" {
 const char *ntk_status_str(int status);
 
 // Message describing the last failed call on this thread ("" after a successful call).
-// The pointer stays valid until the next ntk call on this thread.
+// The string belongs to the library and is freed (replaced) by the next ntk call on this
+// thread, whatever that call returns: copy it before calling the library again. In particular
+// `printf("%d %s", f(), ntk_last_error())` is safe only because C evaluates both arguments
+// before printf runs; do not keep the pointer across calls.
 const char *ntk_last_error(void);
 
 // The library version, "MAJOR.MINOR.PATCH" (static string; equals NTK_VERSION_STRING of the
@@ -277,6 +351,13 @@ enum ntk_status ntk_network_jacobian(const struct ntk_network *network,
 //
 // All inputs are copied; `*out` receives the handle (free with ntk_flow_free), unchanged on
 // failure. MSE is exact (closed form, <= 1e-10 relative), other costs are integrated.
+//
+// Order of the checks (bounded time): shapes and options (O(1); a `y` that disagrees with the
+// kernel and `f0` is named as `y`), then every allocation (copies of all inputs, the Cholesky
+// workspace, faer's per-thread matrix-multiply buffer): inputs that cannot be afforded, even
+// broadcast views of any size, give NTK_STATUS_ALLOCATION in O(1) without being read; then the
+// O(D^2) finiteness and symmetry scans; then the D^3/3 Cholesky factorization. Kernels of any
+// scale (subnormal entries included) are factorized exactly scaled by a power of two.
 enum ntk_status ntk_flow_create(struct ntk_matrix kernel,
                                 struct ntk_matrix y,
                                 struct ntk_matrix f0,
@@ -335,6 +416,11 @@ enum ntk_status ntk_flow_loss(const struct ntk_flow *flow, double *loss);
 // `which` = NTK_SPECTRUM_WHICH_ALL (count = N, ascending), _SMALLEST (the `count` smallest,
 // ascending) or _LARGEST (the `count` largest, descending), written to `eigenvalues`.
 // Cost: one eigenvalue decomposition, about 4/3 N^3 flops. Reentrant.
+//
+// All memory (an 8 N^2-byte copy of k, the decomposition's workspace, faer's per-thread
+// matrix-multiply buffer) is reserved before k is read: a k that cannot be afforded, even a
+// broadcast view of any N, gives NTK_STATUS_ALLOCATION in O(1). Kernels of any scale
+// (subnormal entries included) are decomposed exactly scaled by a power of two.
 enum ntk_status ntk_kernel_spectrum(struct ntk_matrix k,
                                     double *eigenvalues,
                                     size_t count,
@@ -342,7 +428,8 @@ enum ntk_status ntk_kernel_spectrum(struct ntk_matrix k,
 
 // Smallest and largest eigenvalues of the symmetric `k` and its condition number
 // lambda_max / lambda_min (INFINITY when lambda_min <= 0). Any output pointer may be NULL.
-// Cost: one eigenvalue decomposition (about 4/3 N^3 flops). Reentrant.
+// Cost: one eigenvalue decomposition (about 4/3 N^3 flops). Reentrant. Memory and scale as
+// for ntk_kernel_spectrum (NTK_STATUS_ALLOCATION in O(1) for a k that cannot be afforded).
 enum ntk_status ntk_kernel_condition(struct ntk_matrix k,
                                      double *lambda_min,
                                      double *lambda_max,
@@ -362,7 +449,10 @@ enum ntk_status ntk_kernel_condition(struct ntk_matrix k,
 //   mirrored, so the outputs are exactly symmetric).
 // - `nngp`, `sigma_dot`, `ntk`: each NULL or an N1 x N2 output; element (i, j) is
 //   K(x1_i, x2_j). At least one is required. Outputs must not overlap each other or the inputs.
-// - `options`: NULL or progress/cancel callback.
+// - `options`: NULL or progress/cancel callback, called on the calling thread at least every
+//   20 ms while the library threads work, with one monotone (done, total) sequence per call
+//   (units: the points of x1, of x2, then the entries of the tiles); a cancel is honoured within
+//   one quadrature node.
 //
 // ReLU, leaky ReLU, erf, identity, sin and cos use closed forms; other activations (including
 // custom ones, called concurrently from worker threads) use an adaptive numerical method with
@@ -373,8 +463,15 @@ enum ntk_status ntk_kernel_condition(struct ntk_matrix k,
 //
 // A result that overflows to +-Inf/NaN although the inputs are finite (huge inputs or beta,
 // e.g. x = 1e200, or a custom activation returning NaN) gives NTK_STATUS_NUMERICAL with the
-// outputs written but unspecified. On NTK_STATUS_CANCELLED the outputs hold a mix of finished
-// tiles and their previous contents. On any other error nothing is written.
+// outputs written but unspecified, whichever outputs were requested (a NaN in a quantity that
+// was not requested fails the call too). Work bound for any activation: a point's expansion may
+// use at most 1000 quadrature panels per layer and a highly correlated pair (|rho| > 0.6) at most
+// 2e7 activation evaluations per layer (PAIR_EVAL_BUDGET); past either bound the call returns
+// NTK_STATUS_NUMERICAL naming it (e.g. sigma = sin(1000 x), an activation too oscillatory to
+// integrate).
+//
+// On NTK_STATUS_CANCELLED the outputs hold a mix of finished tiles and their previous contents.
+// On any other error nothing is written.
 enum ntk_status ntk_kernel_limit(const struct ntk_network *network,
                                  struct ntk_matrix x1,
                                  const struct ntk_matrix *x2,
@@ -415,6 +512,190 @@ enum ntk_status ntk_network_set_params(struct ntk_network *network,
 enum ntk_status ntk_network_forward(const struct ntk_network *network,
                                     struct ntk_matrix x,
                                     struct ntk_matrix_mut out);
+
+// Creates the train side of the predictive law of the infinitely wide network trained by
+// gradient flow on the square loss (1/2N) sum_i |f(x_i) - y_i|^2 for time t (t = s eta after s
+// steps of learning rate eta, as ntk_network_train and ntk_flow). With K = K_xx + lambda I =
+// U diag(l) U^T and Psi_t = U diag((1 - e^{-l t/N})/l) U^T, the outputs at test points are
+// Gaussian, the same law for each of the k outputs:
+//   NTK law:  mean = Theta_*x Psi_t y,
+//             cov  = Sigma_** + Theta_*x Psi_t Sigma_xx Psi_t Theta_x*
+//                    - (Theta_*x Psi_t Sigma_x* + Sigma_*x Psi_t Theta_x*),
+//   NNGP law: mean = Sigma_*x Psi_t y, cov = Sigma_** - Sigma_*x U diag((1 - e^{-2 l t/N})/l)
+//             U^T Sigma_x* (K from Sigma; t = INFINITY: the GP posterior).
+// At t = 0 the law is the prior N(0, Sigma_**); at t = INFINITY with lambda = 0 eigenvalues
+// l <= N eps l_max count as 0 (pseudo-inverse). neural-tangents' gradient_descent_mse_ensemble
+// at time t*k gives the same law (it normalizes time by N k).
+//
+// - `config`: NULL (NTK law, no ridge) or law and ridge.
+// - `kernel_train`: N x N; Theta_xx (NTK law) or Sigma_xx (NNGP law). Finite, symmetric
+//   (relative 1e-10), positive semi-definite: lambda_min >= -1e-9 max_i K_ii (else
+//   NTK_STATUS_NUMERICAL).
+// - `nngp_train`: NTK law: NULL (means only) or Sigma_xx (N x N, same checks), needed for
+//   covariances. NNGP law: must be NULL.
+// - `y`: N x k targets. `options`: NULL or progress/cancel, reported (done, 4) between phases
+//   (the eigendecomposition itself is one uninterruptible unit).
+//
+// Cost: one symmetric eigendecomposition (about 9 N^3 flops; its smallest eigenvalue is the
+// PSD check of kernel_train) and one Cholesky of nngp_train (N^3/3, its PSD check). All inputs are copied; `*out` receives the handle (free with ntk_predictor_free),
+// unchanged on failure. The handle is read-only afterwards: calls on it may run concurrently.
+enum ntk_status ntk_predictor_create(const struct ntk_predict_config *config,
+                                     struct ntk_matrix kernel_train,
+                                     const struct ntk_matrix *nngp_train,
+                                     struct ntk_matrix y,
+                                     const struct ntk_options *options,
+                                     struct ntk_predictor **out);
+
+// Frees a predictor. NULL is accepted. Test sets created from it stay valid (they share its
+// data).
+void ntk_predictor_free(struct ntk_predictor *predictor);
+
+// Creates the test side of a predictive law for M test points.
+//
+// - `kernel_test_train`: M x N; Theta_*x (NTK law) or Sigma_*x (NNGP law).
+// - `nngp_test_train`: NTK law with covariances: Sigma_*x (M x N); otherwise NULL. Given
+//   exactly when `nngp_test_test` is (NTK law).
+// - `nngp_test_test`: NULL (means only), Sigma_** as M x M (symmetric: full covariances) or its
+//   diagonal as M x 1 (marginal variances: only variances can be asked for).
+//
+// Cost: 2 M N^2 flops per test-train kernel (projection on the eigenbasis). Inputs are
+// copied; `*out` receives the handle (free with ntk_predictor_test_free), unchanged on failure.
+enum ntk_status ntk_predictor_test_create(const struct ntk_predictor *predictor,
+                                          struct ntk_matrix kernel_test_train,
+                                          const struct ntk_matrix *nngp_test_train,
+                                          const struct ntk_matrix *nngp_test_test,
+                                          const struct ntk_options *options,
+                                          struct ntk_predictor_test **out);
+
+// Frees a test set. NULL is accepted.
+void ntk_predictor_test_free(struct ntk_predictor_test *test);
+
+// The law at time `t` (>= 0, INFINITY allowed; NaN is NTK_STATUS_NON_FINITE, t < 0
+// INVALID_ARGUMENT) on the test set: `mean` (NULL or M x k) and `cov` (NULL, M x M for the
+// full covariance over the test points, or M x 1 for the variances; shared by the k outputs).
+// At least one output. A full covariance needs the test set's nngp_test_test as M x M.
+// The covariance is exactly symmetric, and positive semi-definite to rounding when the kernels
+// are jointly PSD.
+//
+// Cost per call: mean 2 M N k flops; NNGP covariance M^2 N (variances: M N); NTK covariance
+// 4 M N^2 + 3 M^2 N (variances: 4 M N^2). `options`: progress (done, 3) between products.
+// Outputs are written only on success. Read-only on the handle (concurrent calls are safe).
+enum ntk_status ntk_predictor_law(const struct ntk_predictor_test *test,
+                                  double t,
+                                  struct ntk_matrix_mut *mean,
+                                  struct ntk_matrix_mut *cov,
+                                  const struct ntk_options *options);
+
+// From points to the law in one call: the limit kernels Theta_inf and Sigma^(L) of the
+// network's architecture (n_0, depth, activation, beta; not its parameters) on `x_train`
+// (N x n_0) and `x_test` (M x n_0), then the law of ntk_predictor_create / ntk_predictor_law
+// at time `t` with targets `y` (N x n_L). `config`: NULL (NTK law, no ridge) or law and ridge.
+// Outputs as in ntk_predictor_law: `mean` (NULL or M x n_L), `cov` (NULL, M x M or M x 1).
+// For several times or test sets, use the handles (one eigendecomposition for all). With
+// `cov` NULL the means come from the MSE flow (as ntk_flow with NTK_FLOW_METHOD_AUTO: Lanczos
+// at finite t while it is cheaper than the eigendecomposition; equal to the handles' means up
+// to its tolerance, 1e-13 relative to |Psi_t| |y|).
+//
+// Cost: the kernels (O((N + M)^2 (n_0 + L)); the M x M prior only for a full covariance) plus
+// those of ntk_predictor_create, ntk_predictor_test_create and ntk_predictor_law. Progress is
+// reported by each phase in its own units. Outputs are written only on success.
+enum ntk_status ntk_ensemble_law(const struct ntk_network *network,
+                                 const struct ntk_predict_config *config,
+                                 struct ntk_matrix x_train,
+                                 struct ntk_matrix y,
+                                 struct ntk_matrix x_test,
+                                 double t,
+                                 struct ntk_matrix_mut *mean,
+                                 struct ntk_matrix_mut *cov,
+                                 const struct ntk_options *options);
+
+// Prepares a kernel-regression solver for the N training points `x` (N x n_0, finite):
+//
+// 1. the per-point data of the kernel `config->kernel` (limit: the variance chains, O(N L);
+//    empirical: the features of the network at its current parameters, which are copied with
+//    the network, so the network may change or be freed afterwards);
+// 2. the diagonal of K (N/256 diagonal tiles);
+// 3. the row cache, if `config->cache_bytes` allows (its rows' kernel entries);
+// 4. the rank-r pivoted partial Cholesky factor L (K ~ L L^T; greedy pivot on the largest
+//    remaining diagonal; r kernel rows and ~N r^2 flops; 8 N r bytes).
+//
+// Memory: the cache, 8 N r bytes, one 256-row tile and O(N n_0) per-point data.
+// Errors: NULL_POINTER (network, config, out), INVALID_ARGUMENT (x's columns != n_0, N = 0,
+// unknown kernel), NON_FINITE (x), ALLOCATION (cache, factor: allocated before any kernel
+// work), NUMERICAL (a non-finite kernel entry, a kernel of zero trace), CANCELLED.
+// `options`: progress (done, total) over the units of steps 1-4, at least every ~0.1 s.
+// On success `*out` owns a new handle (ntk_solver_free); otherwise `*out` is untouched.
+enum ntk_status ntk_solver_create(const struct ntk_network *network,
+                                  struct ntk_matrix x,
+                                  const struct ntk_solver_config *config,
+                                  const struct ntk_options *options,
+                                  struct ntk_solver **out);
+
+// Frees a solver. NULL is accepted and ignored.
+void ntk_solver_free(struct ntk_solver *solver);
+
+// Describes a solver: each output may be NULL. `num_points` = N, `rank` = the rank of the
+// preconditioner actually built, `cached_rows` = rows of K in the cache, `trace` = tr(K),
+// `trace_residual` = tr(K - L L^T) (what the preconditioner's factor leaves out).
+enum ntk_status ntk_solver_describe(const struct ntk_solver *solver,
+                                    size_t *num_points,
+                                    size_t *rank,
+                                    size_t *cached_rows,
+                                    double *trace,
+                                    double *trace_residual);
+
+// Solves (K + lambda I) alpha = Y for the k columns of `y` (N x k, finite) into `alpha`
+// (N x k) by preconditioned conjugate gradients, never forming K:
+//
+// - each iteration is one kernel pass K P shared by k independent CG recurrences (one per
+//   column; a converged column is frozen). K is symmetric, so a pass computes only the tiles
+//   of the upper block triangle (256-row blocks against the columns from the block's first
+//   row on, ~N^2/2 entries), each used for its rows and, transposed, for its columns;
+// - preconditioner P = L L^T + s I with s = lambda + tr(K - L L^T)/N, applied by Woodbury:
+//   P^-1 v = (v - L (s I + L^T L)^-1 L^T v) / s (none when the rank is 0);
+// - stops when every column's true relative residual ||y_j - (K + lambda I) alpha_j|| /
+//   ||y_j|| <= rtol (checked with one extra kernel pass when the recursive residuals get
+//   there; columns above rtol restart from their alpha). Zero columns give alpha_j = 0.
+//
+// Cost per iteration: ~N^2/2 kernel entries (only the uncached rows are recomputed) plus
+// 2 N^2 k + 4 N r k flops; memory 6 N k doubles plus one tile. Bit-identical at any thread
+// count and with or without the cache.
+// Errors: NULL_POINTER (solver), INVALID_ARGUMENT (shapes, lambda < 0, rtol not in (0, 1),
+// alpha overlapping y), NON_FINITE (lambda, y, naming the element), ALLOCATION, CANCELLED,
+// NUMERICAL (K + lambda I not positive definite along a search direction, e.g. lambda = 0 with
+// a singular kernel; or rtol not reached in max_iterations: the message gives the residual).
+// `alpha` and `*info` (NULL allowed) are written only on success.
+// `options`: progress (done, total) = (iteration, max_iterations) after every tile (at least
+// every ~0.1 s) and after each iteration; ntk_solver_progress, called from the callback, gives
+// the iteration and the relative residual. Non-zero from the callback cancels.
+enum ntk_status ntk_solver_solve(const struct ntk_solver *solver,
+                                 double lambda,
+                                 struct ntk_matrix y,
+                                 double rtol,
+                                 size_t max_iterations,
+                                 struct ntk_matrix_mut alpha,
+                                 struct ntk_solve_info *info,
+                                 const struct ntk_options *options);
+
+// The latest (iteration, max over unconverged columns of the recursive relative residual) of
+// a solve on this handle; meant for the progress callback of ntk_solver_solve (0 and NaN before
+// the first iteration). Either output may be NULL.
+enum ntk_status ntk_solver_progress(const struct ntk_solver *solver,
+                                    size_t *iteration,
+                                    double *residual);
+
+// Predictions out = K(X*, X) alpha for M test points `x_test` (M x n_0, finite) and
+// coefficients `alpha` (N x k, finite; e.g. from ntk_solver_solve), `out` M x k. Streamed: the
+// test points are prepared 256 at a time and each chunk meets the training points in column
+// blocks, so memory is one tile for any M. Cost: M N kernel entries + 2 M N k flops.
+// Errors: NULL_POINTER, INVALID_ARGUMENT (shapes, `out` overlapping an input), NON_FINITE,
+// ALLOCATION, NUMERICAL (a non-finite prediction), CANCELLED. `out` is written only on success.
+// `options`: progress (chunks done, chunks) after every tile.
+enum ntk_status ntk_solver_predict(const struct ntk_solver *solver,
+                                   struct ntk_matrix x_test,
+                                   struct ntk_matrix alpha,
+                                   struct ntk_matrix_mut out,
+                                   const struct ntk_options *options);
 
 // Prepares the empirical-NTK features of the N points `x` (N x n_0, points are rows, finite):
 // one forward pass and n_L backward passes, cost ~ 2 N (1 + n_L) sum_l n_l n_{l+1} flops,
@@ -480,7 +761,8 @@ enum ntk_status ntk_kernel_empirical_tile(const struct ntk_network *network,
 // freed afterwards, except that a custom activation's functions and user data must stay valid
 // until the points are freed.
 //
-// `options`: NULL or a progress callback (per-point chunks); cancel -> NTK_STATUS_CANCELLED and
+// `options`: NULL or a progress callback (called on the calling thread at least every 20 ms,
+// one monotone sequence in points); cancel -> NTK_STATUS_CANCELLED and
 // `*out` is untouched. On success `*out` owns a new handle (ntk_limit_points_free).
 // Thread safety: the network is only read.
 enum ntk_status ntk_limit_points_create(const struct ntk_network *network,
@@ -510,9 +792,11 @@ enum ntk_status ntk_limit_points_len(const struct ntk_limit_points *points, size
 // Checked before anything is written: pointers, ranges, shapes, that `p1` and `p2` were
 // prepared for the same depth, activation and beta and the same n_0
 // (NTK_STATUS_INVALID_ARGUMENT otherwise), output overlap. `options`: NULL or a progress
-// callback between sub-tiles; cancel -> NTK_STATUS_CANCELLED with the outputs partially
-// written. A non-finite entry in the block (finite but huge inputs or beta, a custom activation
-// returning NaN) gives NTK_STATUS_NUMERICAL with the outputs written but unspecified.
+// callback, called on the calling thread at least every 20 ms (one monotone sequence in block
+// entries); cancel -> NTK_STATUS_CANCELLED with the outputs partially written. A non-finite
+// value in the block's layer chain (finite but huge inputs or beta, a custom activation
+// returning NaN), whichever outputs are requested, or a pair over the work budget of
+// ntk_kernel_limit gives NTK_STATUS_NUMERICAL with the outputs written but unspecified.
 // Thread safety: the points are only read; concurrent calls are safe.
 enum ntk_status ntk_kernel_limit_tile(const struct ntk_limit_points *p1,
                                       size_t i0,

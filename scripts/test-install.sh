@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Installs ntk into a temporary prefix with scripts/install.sh, then builds the C example and the C
-# test program from the INSTALLED copy with pkg-config (dynamic and static) and runs them.
+# test program from the INSTALLED copy with pkg-config (dynamic and static) and runs them, builds
+# bindings/c/CMakeLists.txt (C, static C, C++ examples) through find_package(ntk 0.2), and checks
+# DESTDIR staging and CARGO_TARGET_DIR.
 #   scripts/test-install.sh                    # full install build (cargo build --release, SONAME)
 #   scripts/test-install.sh --no-build --from target/release   # reuse an existing build
 set -euo pipefail
@@ -12,6 +14,13 @@ WORK="$(mktemp -d)"
 trap 'rm -rf "$WORK"' EXIT
 PREFIX="$WORK/prefix"
 "$ROOT/scripts/install.sh" "$@" "$PREFIX"
+# The build directory that install took the library from (its --from, else the profile
+# directory of the target dir), reused below for the DESTDIR / CARGO_TARGET_DIR check.
+FROM="${CARGO_TARGET_DIR:-$ROOT/target}/release"
+args=("$@")
+for ((i = 0; i + 1 < ${#args[@]}; i++)); do
+    [ "${args[$i]}" = --from ] && FROM="${args[$((i + 1))]}"
+done
 
 export PKG_CONFIG_PATH="$PREFIX/lib/pkgconfig"
 VERSION="$(sed -n 's/^version = "\(.*\)"$/\1/p' "$ROOT/Cargo.toml" | head -n1)"
@@ -70,4 +79,51 @@ CMAKE
 else
     echo "test-install: note: cmake not found, the CMake snippet was not tried"
 fi
-echo "test-install: OK (installed copy builds and runs with pkg-config, dynamic and static)"
+# The CMake package: find_package(ntk 0.2 REQUIRED) -> ntk::ntk, ntk::ntk_static, building the C
+# and C++ examples of bindings/c/CMakeLists.txt; the version file refuses 0.1 and 1.0.
+if command -v cmake >/dev/null 2>&1; then
+    command -v "${CXX:-c++}" >/dev/null || { echo "test-install: a C++ compiler is required (apt-get install g++)" >&2; exit 1; }
+    cmake -S "$ROOT/bindings/c" -B "$WORK/cmake-pkg" -DCMAKE_PREFIX_PATH="$PREFIX" >"$WORK/cmake-pkg.log" ||
+        { cat "$WORK/cmake-pkg.log"; exit 1; }
+    grep -q "ntk $VERSION from $PREFIX/lib/cmake/ntk" "$WORK/cmake-pkg.log" || { cat "$WORK/cmake-pkg.log"; exit 1; }
+    cmake --build "$WORK/cmake-pkg" >/dev/null
+    "$WORK/cmake-pkg/example" | cmp - "$WORK/example.out"
+    "$WORK/cmake-pkg/example_static" | cmp - "$WORK/example.out"
+    LDD="$(ldd "$WORK/cmake-pkg/example_static")"
+    if grep -q libntk <<<"$LDD"; then echo "test-install: ntk::ntk_static links libntk.so" >&2; exit 1; fi
+    LDD="$(ldd "$WORK/cmake-pkg/example_cpp")"
+    grep -q "$PREFIX/lib/libntk.so.0" <<<"$LDD" || { echo "test-install: example_cpp does not load the installed libntk" >&2; exit 1; }
+    "$WORK/cmake-pkg/example_cpp"
+    for bad in 0.1 1.0 "$VERSION.1"; do
+        mkdir -p "$WORK/cmake-bad"
+        printf 'cmake_minimum_required(VERSION 3.13)\nproject(bad C)\nfind_package(ntk %s REQUIRED)\n' "$bad" > "$WORK/cmake-bad/CMakeLists.txt"
+        if cmake -S "$WORK/cmake-bad" -B "$WORK/cmake-bad/build" -DCMAKE_PREFIX_PATH="$PREFIX" >/dev/null 2>&1; then
+            echo "test-install: find_package(ntk $bad) accepted version $VERSION" >&2; exit 1
+        fi
+        rm -rf "$WORK/cmake-bad"
+    done
+    echo "test-install: find_package(ntk ${VERSION%.*} REQUIRED) builds the C, static C and C++ examples; 0.1, 1.0, $VERSION.1 refused"
+else
+    echo "test-install: cmake not found (apt-get install cmake)" >&2
+    exit 1
+fi
+
+# DESTDIR staging: files under DESTDIR/PREFIX, ntk.pc naming PREFIX; the relocatable CMake files
+# work from the staged copy. CARGO_TARGET_DIR: the library is taken from $CARGO_TARGET_DIR/release
+# (a directory linking the already built profile; --no-build, as a changed target path makes cargo
+# relink).
+mkdir -p "$WORK/tdir"
+ln -s "$(cd "$FROM" && pwd)" "$WORK/tdir/release"
+CARGO_TARGET_DIR="$WORK/tdir" DESTDIR="$WORK/stage" "$ROOT/scripts/install.sh" --no-build /opt/ntk-test > "$WORK/stage.log"
+grep -q "from $WORK/tdir/release into $WORK/stage/opt/ntk-test" "$WORK/stage.log" || { cat "$WORK/stage.log"; exit 1; }
+[ ! -e /opt/ntk-test ] || { echo "test-install: DESTDIR install wrote to /opt/ntk-test" >&2; exit 1; }
+for f in include/ntk.h lib/libntk.so.$VERSION lib/libntk.a lib/cmake/ntk/ntkConfig.cmake lib/cmake/ntk/ntkConfigVersion.cmake; do
+    [ -e "$WORK/stage/opt/ntk-test/$f" ] || { echo "test-install: DESTDIR install lacks $f" >&2; exit 1; }
+done
+grep -qx "prefix=/opt/ntk-test" "$WORK/stage/opt/ntk-test/lib/pkgconfig/ntk.pc"
+[ "$(readlink "$WORK/stage/opt/ntk-test/lib/libntk.so")" = "libntk.so.${VERSION%%.*}" ]
+cmake -S "$ROOT/bindings/c" -B "$WORK/cmake-stage" -DCMAKE_PREFIX_PATH="$WORK/stage/opt/ntk-test" >/dev/null
+cmake --build "$WORK/cmake-stage" --target example_static >/dev/null
+"$WORK/cmake-stage/example_static" | cmp - "$WORK/example.out"
+echo "test-install: DESTDIR staging and CARGO_TARGET_DIR honoured"
+echo "test-install: OK (installed copy builds and runs with pkg-config and CMake, dynamic and static, C and C++)"

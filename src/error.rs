@@ -64,3 +64,15 @@ pub fn try_zeroed(len: usize, what: &str) -> Result<Vec<f64>> {
     v.resize(len, 0.0);
     Ok(v)
 }
+
+/// A number formatted for a message like C's `%g`: the shortest round-trip decimal when
+/// 1e-4 ≤ |x| < 1e16 (or x = 0), scientific otherwise, so that a subnormal prints as "1e-310"
+/// instead of about 330 digits.
+pub fn g(x: f64) -> String {
+    let a = x.abs();
+    if x == 0.0 || !x.is_finite() || (1e-4..1e16).contains(&a) {
+        format!("{x}")
+    } else {
+        format!("{x:e}")
+    }
+}

@@ -18,7 +18,9 @@ pub mod kernel;
 pub mod linalg;
 pub mod network;
 pub mod parallel;
+pub mod predict;
 pub mod rng;
+pub mod solve;
 pub mod spectrum;
 pub mod train;
 

@@ -64,6 +64,14 @@ pub fn install<R: Send>(f: impl FnOnce() -> R + Send) -> R {
     p.install(f)
 }
 
+/// Runs `f` on the calling thread inside a rayon scope of the library's pool: jobs spawned on
+/// the scope run on the pool while `f` continues (used to poll progress on the calling thread
+/// while the pool works, see `kernel::limit::watch`).
+pub fn in_place_scope<'s, R>(f: impl FnOnce(&rayon::Scope<'s>) -> R) -> R {
+    let (_, p) = pool();
+    p.in_place_scope(f)
+}
+
 /// A progress callback: receives (done, total) and returns `true` to continue, `false` to cancel.
 pub type ProgressFn<'a> = dyn FnMut(u64, u64) -> bool + 'a;
 

@@ -6,7 +6,7 @@
 //! (faer, tridiagonalization + QR-type iteration: about 4/3·N³ flops), bit-identical at any
 //! thread count.
 
-use crate::flow::dense::{check_symmetric, to_faer, SymEigen};
+use crate::flow::dense::{load_symmetric, EigWork, SymEigen};
 use crate::linalg::MatRef;
 use crate::{invalid, Result};
 
@@ -22,10 +22,15 @@ pub enum Which {
 }
 
 /// All eigenvalues of the symmetric (finite, symmetric to relative 1e-10) matrix `k`, ascending.
+///
+/// Order of the checks (the bounded-time contract): shape; then the whole workspace (a copy of k,
+/// 8·N² bytes, and faer's scratch) is reserved fallibly, so that a k that cannot be afforded —
+/// even a broadcast view — fails with `Error::Allocation` in O(1); then the O(N²) scans
+/// (finiteness, symmetry); then the O(N³) decomposition. Kernels of any scale (subnormal entries
+/// included) are decomposed exactly scaled by a power of two.
 pub fn eigenvalues(k: MatRef<'_>) -> Result<Vec<f64>> {
-    check_symmetric(k, "k")?;
-    let fk = to_faer(k)?;
-    Ok(SymEigen::new(&fk, false)?.values)
+    let (fk, work) = load_symmetric(k, "k", |n| EigWork::try_new(n, false))?;
+    Ok(SymEigen::from_owned(fk, work)?.values)
 }
 
 /// `count` eigenvalues of `k` selected by `which` (see [`Which`]).

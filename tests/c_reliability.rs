@@ -6,6 +6,13 @@
 //!   last error; 1/2/8 library threads bit-identical; cancel at every progress call leaves the
 //!   handle usable with unchanged results.
 //!
+//! - `reliability_issue20.c`: the in-process regressions of issue #20 (broadcast kernels that
+//!   cannot be allocated, NaN in the limit chain for every output subset, subnormal kernels, flow
+//!   options, the argument blamed, one monotone progress sequence);
+//! - `probe_issue20.c`: the process-level cases of issue #20, each run in its own process
+//!   under a time limit (and an RLIMIT_AS limit where the case is about memory): see
+//!   [`probe_cases_in_their_own_processes`].
+//!
 //! The same programs run under valgrind and AddressSanitizer in scripts/sanitizers.sh.
 
 use std::path::PathBuf;
@@ -23,7 +30,7 @@ fn lib_dir() -> PathBuf {
         .expect("libntk.a next to the test binary (built by cargo test)")
 }
 
-fn compile_and_run(name: &str) {
+fn compile(name: &str) -> PathBuf {
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
     let out_dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("c_reliability");
     std::fs::create_dir_all(&out_dir).unwrap();
@@ -53,6 +60,11 @@ fn compile_and_run(name: &str) {
         "compiling {name}.c failed:\n{}",
         String::from_utf8_lossy(&out.stderr)
     );
+    exe
+}
+
+fn compile_and_run(name: &str) {
+    let exe = compile(name);
     let run = Command::new(&exe).output().unwrap();
     assert!(
         run.status.success(),
@@ -72,4 +84,89 @@ fn c_bad_input_contract() {
 #[test]
 fn c_threads_determinism_and_cancel() {
     compile_and_run("reliability_threads");
+}
+
+#[test]
+fn c_issue20_regressions() {
+    compile_and_run("reliability_issue20");
+}
+
+/// Runs `exe args` in its own process, killed after `limit` seconds; returns (exit code or None
+/// for a signal, elapsed seconds, stdout + stderr).
+fn run_limited(exe: &std::path::Path, args: &[&str], limit: f64) -> (Option<i32>, f64, String) {
+    use std::io::Read;
+    let t0 = std::time::Instant::now();
+    let mut child = Command::new(exe)
+        .args(args)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            let mut text = String::new();
+            child
+                .stdout
+                .take()
+                .unwrap()
+                .read_to_string(&mut text)
+                .unwrap();
+            child
+                .stderr
+                .take()
+                .unwrap()
+                .read_to_string(&mut text)
+                .unwrap();
+            return (status.code(), t0.elapsed().as_secs_f64(), text);
+        }
+        if t0.elapsed().as_secs_f64() > limit {
+            let _ = child.kill();
+            let _ = child.wait();
+            return (None, limit, format!("killed after {limit} s (a hang)"));
+        }
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+}
+
+/// Issue #20, the process-level properties, each case in its own process with a time limit:
+/// - `broadcast` (1 GiB address space): spectrum, condition and flow_create on broadcast N x N
+///   kernels, N = 2^14 .. SIZE_MAX/2, return ALLOCATION, each call within 1 s (it hung for N =
+///   2^20 and took 10 s at 2^16);
+/// - `property` (1 GiB): 200 random unallocatable sizes through every kernel-taking function
+///   (and flow_create's test_kernel): ALLOCATION, slowest call under 0.2 s (O(1): scanning the smallest takes seconds);
+/// - `gemm` at 180, 200 and 1500 MB: flow_create 512 x 512 and spectrum 64 x 64 return OK or
+///   ALLOCATION, never abort (SIGABRT in 3 of 3 runs before, faer's GEMM buffer); `gemm_ok`
+///   without a limit is OK (the control);
+/// - `budget`: custom sigma = sin(1000 x), 3 points (it ran for more than 60 s without a progress
+///   call before): NUMERICAL naming the per-point bound of quadrature panels, with progress calls
+///   at most 0.5 s apart and monotone; `pair_budget`: sigma = sin(100 x), whose per-point
+///   expansions converge: NUMERICAL naming PAIR_EVAL_BUDGET (about 1 s); `cancel`: sin(100 x)
+///   cancelled after 0.3 s returns CANCELLED within 1 s.
+#[test]
+fn probe_cases_in_their_own_processes() {
+    let exe = compile("probe_issue20");
+    let cases: [(&[&str], f64); 9] = [
+        (&["broadcast", "1024"], 20.0),
+        (&["property", "1024"], 20.0),
+        (&["gemm", "180"], 30.0),
+        (&["gemm", "200"], 30.0),
+        (&["gemm", "1500"], 30.0),
+        (&["gemm_ok"], 60.0),
+        (&["budget"], 60.0),
+        (&["pair_budget"], 60.0),
+        (&["cancel"], 20.0),
+    ];
+    let mut failed = Vec::new();
+    for (args, limit) in cases {
+        let (code, secs, text) = run_limited(&exe, args, limit);
+        println!("probe {args:?}: exit {code:?} in {secs:.2} s\n{text}");
+        if code != Some(0) {
+            failed.push(format!("{args:?}: exit {code:?} after {secs:.2} s\n{text}"));
+        }
+    }
+    assert!(
+        failed.is_empty(),
+        "probe cases failed:\n{}",
+        failed.join("\n")
+    );
 }

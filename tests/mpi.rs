@@ -4,6 +4,8 @@
 //! and empirical NTK computed by the two ranks must equal the single-process kernels bit for bit,
 //! and the distributed kernel gradient descent (train and test predictions) must equal the
 //! single-process flow to 1e-12. A second run uses 3 ranks and sizes that do not divide evenly.
+//! `mpi_solver_matches_single_process` runs the distributed PCG solver (ntk_mpi_solve.c) at
+//! -np 2 and 3 against the single-process ntk_solver (alpha and predictions <= 1e-10).
 //!
 //! When mpicc or mpirun is missing the test is skipped with a message, except under CI=true,
 //! where it fails (CI installs OpenMPI via scripts/install-deps.sh).
@@ -91,6 +93,77 @@ fn mpi_program_matches_single_process() {
                 )),
                 "{kind} kernel not checked: {stdout}"
             );
+        }
+    }
+}
+
+/// The distributed PCG kernel regression (bindings/c/mpi/ntk_mpi_solve.c): -np 2 and -np 3
+/// (uneven row blocks, cached blocks, 3 right-hand sides, no preconditioner) give the same alpha
+/// and predictions as the single-process ntk_solver_solve / ntk_solver_predict to <= 1e-10
+/// relative (the program checks and prints PASS; the differences are parsed here too).
+#[test]
+fn mpi_solver_matches_single_process() {
+    let ci = std::env::var("CI").map(|v| v == "true").unwrap_or(false);
+    if !(on_path("mpicc") && on_path("mpirun")) {
+        assert!(
+            !ci,
+            "CI=true but mpicc/mpirun are not on PATH (install libopenmpi-dev openmpi-bin)"
+        );
+        eprintln!("SKIPPED: mpicc/mpirun not found (apt-get install libopenmpi-dev openmpi-bin)");
+        return;
+    }
+    let repo = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    let out = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("mpi-solve");
+    std::fs::create_dir_all(&out).unwrap();
+    let _ = std::fs::remove_file(out.join("ntk_mpi_solve"));
+    run(
+        Command::new("make")
+            .current_dir(repo.join("bindings/c/mpi"))
+            .arg(format!("NTK_LIB_DIR={}", lib_dir().display()))
+            .arg(format!(
+                "NTK_INCLUDE_DIR={}",
+                repo.join("include").display()
+            ))
+            .arg(format!("OUT={}", out.display()))
+            .arg(out.join("ntk_mpi_solve")),
+        "building ntk_mpi_solve",
+    );
+    let exe = out.join("ntk_mpi_solve");
+    for (np, args) in [
+        ("2", vec!["-c", "-1"]),
+        (
+            "3",
+            vec![
+                "-c", "-1", "-N", "1301", "-M", "77", "-k", "3", "-r", "40", "-C",
+            ],
+        ),
+        (
+            "3",
+            vec![
+                "-c", "-1", "-N", "700", "-M", "50", "-k", "1", "-r", "0", "-l", "1e-3",
+            ],
+        ),
+    ] {
+        let stdout = run(
+            Command::new("mpirun")
+                .args(["--allow-run-as-root", "--oversubscribe", "-np", np])
+                .arg(&exe)
+                .args(&args),
+            &format!("mpirun -np {np} ntk_mpi_solve {}", args.join(" ")),
+        );
+        assert!(stdout.trim_end().ends_with("PASS"), "{stdout}");
+        for what in ["alpha", "predictions"] {
+            let line = stdout
+                .lines()
+                .find(|l| l.starts_with(&format!("check: {what} vs single-process")))
+                .unwrap_or_else(|| panic!("no {what} check: {stdout}"));
+            let diff: f64 = line
+                .split("relative difference ")
+                .nth(1)
+                .and_then(|s| s.split_whitespace().next())
+                .and_then(|s| s.parse().ok())
+                .unwrap_or_else(|| panic!("cannot parse: {line}"));
+            assert!(diff <= 1e-10, "{line}");
         }
     }
 }

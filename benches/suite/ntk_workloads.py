@@ -144,3 +144,45 @@ def flow(k_train, k_test_train, y, times):
         return np.stack(train), np.stack(test)
 
     return run, lambda r: {"train": r[0], "test": r[1]}
+
+
+class PredictConfig(C.Structure):
+    _fields_ = [("law", C.c_int), ("ridge", C.c_double), ("ridge_relative", C.c_int)]
+
+
+def ensemble(x, n, y, times):
+    """The trained ensemble's NTK law from points: the limit kernels (Theta and Sigma of train,
+    test-train and test-test), one predictor (eigendecomposition), the test set, then mean and
+    full covariance at each time."""
+    net = network([x.shape[1], 1, 1, 1, 1, 1], "relu")
+    xtr, xte = np.ascontiguousarray(x[:n]), np.ascontiguousarray(x[n:])
+    m = xte.shape[0]
+    cfg = PredictConfig(0, 0.0, 0)
+
+    def run():
+        sxx, txx = np.empty((n, n)), np.empty((n, n))
+        stx, ttx = np.empty((m, n)), np.empty((m, n))
+        stt = np.empty((m, m))
+        xv = view(xtr)
+        o = [view(sxx), view(txx), view(stx), view(ttx), view(stt)]
+        check(lib().ntk_kernel_limit(net, xv, None, C.byref(o[0]), None, C.byref(o[1]), None))
+        check(lib().ntk_kernel_limit(net, view(xte), C.byref(xv), C.byref(o[2]), None,
+                                     C.byref(o[3]), None))
+        check(lib().ntk_kernel_limit(net, view(xte), None, C.byref(o[4]), None, None, None))
+        pred, test = C.c_void_p(), C.c_void_p()
+        i = [view(sxx), view(stx), view(stt)]
+        check(lib().ntk_predictor_create(C.byref(cfg), view(txx), C.byref(i[0]), view(y), None,
+                                         C.byref(pred)))
+        means, covs = np.empty((len(times), m, y.shape[1])), np.empty((len(times), m, m))
+        try:
+            check(lib().ntk_predictor_test_create(pred, view(ttx), C.byref(i[1]), C.byref(i[2]),
+                                                  None, C.byref(test)))
+            for j, t in enumerate(times):
+                mv, cv = view(means[j]), view(covs[j])
+                check(lib().ntk_predictor_law(test, C.c_double(t), C.byref(mv), C.byref(cv), None))
+        finally:
+            lib().ntk_predictor_test_free(test)
+            lib().ntk_predictor_free(pred)
+        return means, covs
+
+    return run, lambda r: {"mean": r[0], "cov": r[1]}

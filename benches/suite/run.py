@@ -46,16 +46,18 @@ WORKLOADS = {
     "empirical full k=10 N=256": ("empirical", {"n": 256, "outputs": 10}),
     "MSE flow N=2000": ("flow", {"n": 2000}),
     "MSE flow N=4000": ("flow", {"n": 4000}),
+    "ensemble law N=2000 M=500": ("ensemble", {"n": 2000, "m": 500}),
 }
 # neural-tangents' quadrature needs O(N²·deg²) memory: 80 GB at N = 2000 (out of memory here).
 PEER_SKIP = {"limit tanh N=2000": "ElementwiseNumerical needs ~80 GB (N²·deg² doubles)"}
 TIMES = [1.0, 10.0, 100.0]
+ENSEMBLE_TIMES = [10.0, 100.0, float("inf")]
 # A warm-up slower than this is followed by one timed run only (the table says so).
 SLOW_S = 20.0
 
 # peer name: (column title, the kinds of workload it runs, {workload: reason it is not run})
 PEERS = {
-    "nt": ("neural-tangents", {"limit", "empirical", "flow"}, PEER_SKIP),
+    "nt": ("neural-tangents", {"limit", "empirical", "flow", "ensemble"}, PEER_SKIP),
     # The Jacobian recipe holds J (N·k·P doubles: 4.7 GB at N = 1024, 11.8 GB at k = 10).
     "torch-jacobian": ("PyTorch Jacobian contraction", {"empirical"}, {}),
     # NTK-vector products: each vjp returns a parameter-sized cotangent (P = 576k doubles) per
@@ -94,7 +96,7 @@ def make_inputs(kind, p):
         return {"x": rng.standard_normal((p["n"], 100))}
     if kind == "empirical":
         return {"x": rng.standard_normal((p["n"], 100))}
-    n, m = p["n"], p["n"] // 4
+    n, m = p["n"], p.get("m", p["n"] // 4)
     x = rng.standard_normal((n + m, 100))
     y = rng.standard_normal((n, 1))
     return {"x": x, "y": y, "n": n}
@@ -148,6 +150,8 @@ def worker(args):
             else:
                 recipe = {"torch-jacobian": "jacobian", "torch-vps": "ntk_vps"}[args.worker]
                 run, result = W.empirical(inputs["x"], p["outputs"], theta, widths, recipe, args.threads)
+    elif kind == "ensemble":
+        run, result = W.ensemble(inputs["x"], inputs["n"], inputs["y"], ENSEMBLE_TIMES)
     else:
         kt, ktt = flow_kernels(inputs)
         run, result = W.flow(kt, ktt, inputs["y"], TIMES)

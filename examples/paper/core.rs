@@ -6,15 +6,50 @@
 //! asserting the scientific claims).
 
 use ntk::activation::Activation;
-use ntk::flow::{Cost, Flow, FlowOptions};
+use ntk::flow::Cost;
 use ntk::kernel::empirical::{empirical_ntk_vec, KernelMode, Method};
 use ntk::kernel::limit::{limit_kernel, LimitOutputs, LimitSpec};
 use ntk::linalg::{MatMut, MatRef};
 use ntk::network::{Network, NetworkConfig};
 use ntk::parallel::Progress;
+use ntk::predict::{ensemble_law_points, CovKind, Law, Ridge};
 use std::f64::consts::PI;
 
 pub const BETA: f64 = 0.1;
+
+/// Where the experiments report progress and learn that they should stop (Ctrl-C in the
+/// example; nothing in the tests). Implementations are called from the worker threads.
+pub trait Monitor: Sync {
+    /// A new phase of `total` units (`unit` names them, e.g. "training steps").
+    fn phase(&self, name: &str, unit: &str, total: u64);
+    /// `amount` more units done; `false` asks the work to stop.
+    fn work(&self, amount: u64) -> bool;
+    /// A finished intermediate result, one line.
+    fn note(&self, msg: &str);
+}
+
+/// No display, never stops.
+pub struct Silent;
+
+impl Monitor for Silent {
+    fn phase(&self, _: &str, _: &str, _: u64) {}
+    fn work(&self, _: u64) -> bool {
+        true
+    }
+    fn note(&self, _: &str) {}
+}
+
+/// The run was interrupted (the monitor asked to stop); finished phases keep their results.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Stopped;
+
+impl std::fmt::Display for Stopped {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("interrupted")
+    }
+}
+
+impl std::error::Error for Stopped {}
 
 /// Sizes of every experiment.
 #[derive(Clone, Debug)]
@@ -42,6 +77,9 @@ pub struct Settings {
     /// Positive definiteness: number of distinct points on the circle, depth.
     pub pd_points: usize,
     pub pd_depth: usize,
+    /// Figure 5 (the seed's section 3, F^lin): numbers of random features P, repetitions per P.
+    pub fig5_features: Vec<usize>,
+    pub fig5_seeds: usize,
 }
 
 impl Settings {
@@ -65,6 +103,8 @@ impl Settings {
             conv_points: 8,
             pd_points: 24,
             pd_depth: 4,
+            fig5_features: vec![16, 64, 256, 1024, 4096, 16384, 65536],
+            fig5_seeds: 6,
         }
     }
 
@@ -99,6 +139,8 @@ impl Settings {
             conv_points: 6,
             pd_points: 16,
             pd_depth: 4,
+            fig5_features: vec![16, 64, 256, 1024, 4096],
+            fig5_seeds: 4,
         }
     }
 }
@@ -171,6 +213,33 @@ fn empirical(net: &Network, x1: &[f64], x2: &[f64]) -> Vec<f64> {
     .0
 }
 
+/// The empirical kernel K(x1, x2) computed in blocks of 16 columns, each reported to `mon` as
+/// its number of points (one forward-backward pass per point), so that progress moves and Ctrl-C
+/// is honoured during the kernels of wide networks (tens of seconds at width 10000).
+fn empirical_mon(
+    net: &Network,
+    x1: &[f64],
+    x2: &[f64],
+    mon: &dyn Monitor,
+) -> Result<Vec<f64>, Stopped> {
+    let (n1, n2) = (x1.len() / 2, x2.len() / 2);
+    let mut k = vec![0.0; n1 * n2];
+    let mut j0 = 0;
+    while j0 < n2 {
+        let j1 = (j0 + 16).min(n2);
+        let block = empirical(net, x1, &x2[2 * j0..2 * j1]);
+        for i in 0..n1 {
+            k[i * n2 + j0..i * n2 + j1].copy_from_slice(&block[i * (j1 - j0)..(i + 1) * (j1 - j0)]);
+        }
+        let passes = (j1 - j0) + if j0 == 0 { n1 } else { 0 };
+        if !mon.work(passes as u64) {
+            return Err(Stopped);
+        }
+        j0 = j1;
+    }
+    Ok(k)
+}
+
 fn outputs(net: &Network, x: &[f64]) -> Vec<f64> {
     let n = x.len() / 2;
     let mut f = vec![0.0; n];
@@ -182,10 +251,24 @@ fn outputs(net: &Network, x: &[f64]) -> Vec<f64> {
     f
 }
 
-/// Full-batch gradient descent with η = 1 for `steps` steps (t = steps) on MSE.
-fn train(net: &mut Network, x: &[f64], y: &[f64], steps: usize) {
+/// Full-batch gradient descent with η = 1 for `steps` steps (t = steps) on MSE; each step on N
+/// points is N units (forward-backward passes) of `mon`, which can stop it between steps (the
+/// library's progress callback).
+fn train(
+    net: &mut Network,
+    x: &[f64],
+    y: &[f64],
+    steps: usize,
+    mon: &dyn Monitor,
+) -> Result<(), Stopped> {
     let n = x.len() / 2;
-    ntk::train::train(
+    let mut last = 0u64;
+    let mut cb = |done: u64, _total: u64| {
+        let go = mon.work(done.saturating_sub(last) * n as u64);
+        last = done;
+        go
+    };
+    match ntk::train::train(
         net,
         MatRef::from_row_major(x, n, 2),
         MatRef::from_row_major(y, n, 1),
@@ -193,9 +276,12 @@ fn train(net: &mut Network, x: &[f64], y: &[f64], steps: usize) {
         1.0,
         steps,
         None,
-        &mut Progress::none(),
-    )
-    .expect("training");
+        &mut Progress::new(&mut cb),
+    ) {
+        Ok(()) => Ok(()),
+        Err(ntk::error::Error::Cancelled) => Err(Stopped),
+        Err(e) => panic!("training: {e}"),
+    }
 }
 
 /// Deterministic standard normals for targets (the library's documented stream).
@@ -232,9 +318,38 @@ pub fn loglog_slope(x: &[f64], y: &[f64]) -> f64 {
 
 /// Runs `work(i)` for i < n on the library's pool and returns the results in order
 /// (each item is independent, so the results do not depend on the thread count).
+///
+/// Items run in waves of one per thread: a rayon thread that waits inside an item's own parallel
+/// work (training uses the pool too) may steal another item and start it, so without waves more
+/// than one network per thread could be alive at once; at width 10000 (4.8 GB per network in
+/// training) the memory bound of [`estimate`] relies on this.
 fn par_map<T: Send>(n: usize, work: impl Fn(usize) -> T + Sync + Send) -> Vec<T> {
     use rayon::prelude::*;
-    ntk::parallel::install(|| (0..n).into_par_iter().map(&work).collect())
+    let wave = ntk::parallel::num_threads().max(1);
+    let mut out = Vec::with_capacity(n);
+    for start in (0..n).step_by(wave) {
+        let end = (start + wave).min(n);
+        out.extend(ntk::parallel::install(|| {
+            (start..end).into_par_iter().map(&work).collect::<Vec<T>>()
+        }));
+    }
+    out
+}
+
+/// The unit of progress: one forward-backward pass of one point through a network (a training
+/// step on N points is N passes; an empirical kernel between N1 and N2 points is N1 + N2).
+const PASSES: &str = "forward-backward passes";
+
+/// Passes per width of each phase (all its networks).
+fn fig1_passes(s: &Settings) -> usize {
+    s.fig1_inits * (s.fig1_steps * s.fig1_train_points + 2 * (1 + s.gamma_points))
+}
+fn fig2_passes(s: &Settings) -> usize {
+    s.fig2_inits * s.fig2_steps * 4
+}
+fn conv_passes(s: &Settings) -> usize {
+    let n = s.conv_points;
+    s.conv_seeds * (s.conv_steps * n + 2 * n + (9 + n) + 2 * n)
 }
 
 /// Figure 1 data for one width.
@@ -254,7 +369,7 @@ pub struct Fig1 {
 }
 
 /// Figure 1: Θ^(L)(x_0, x_γ), x_0 = (1, 0), at t = 0 and t = steps, against Θ_∞.
-pub fn figure1(s: &Settings, mut report: impl FnMut(&str)) -> Fig1 {
+pub fn figure1(s: &Settings, mon: &dyn Monitor) -> Result<Fig1, Stopped> {
     let gammas = gamma_grid(s.gamma_points);
     let grid = circle(&gammas);
     let x0 = [1.0, 0.0];
@@ -263,14 +378,25 @@ pub fn figure1(s: &Settings, mut report: impl FnMut(&str)) -> Fig1 {
     let ytrain = normals(12, s.fig1_train_points);
     let mut widths = Vec::new();
     for &n in &s.fig1_widths {
+        mon.phase(
+            &format!("figure 1, width {n}, {} networks", s.fig1_inits),
+            PASSES,
+            fig1_passes(s) as u64,
+        );
         let runs = par_map(s.fig1_inits, |i| {
+            // An item that starts after Ctrl-C stops before building its network.
+            if !mon.work(0) {
+                return Err(Stopped);
+            }
             let mut net = relu_net(hidden(s.fig1_depth, n), 1000 + i as u64);
-            let before = empirical(&net, &x0, &grid);
-            train(&mut net, &xtrain, &ytrain, s.fig1_steps);
-            let after = empirical(&net, &x0, &grid);
-            (before, after)
-        });
-        report(&format!(
+            let before = empirical_mon(&net, &x0, &grid, mon)?;
+            train(&mut net, &xtrain, &ytrain, s.fig1_steps, mon)?;
+            let after = empirical_mon(&net, &x0, &grid, mon)?;
+            Ok((before, after))
+        })
+        .into_iter()
+        .collect::<Result<Vec<_>, Stopped>>()?;
+        mon.note(&format!(
             "figure 1: width {n}, {} initializations trained to t = {}",
             s.fig1_inits, s.fig1_steps
         ));
@@ -281,11 +407,11 @@ pub fn figure1(s: &Settings, mut report: impl FnMut(&str)) -> Fig1 {
             trained,
         });
     }
-    Fig1 {
+    Ok(Fig1 {
         gammas,
         limit,
         widths,
-    }
+    })
 }
 
 #[derive(Clone, Debug)]
@@ -295,99 +421,119 @@ pub struct Fig2Width {
     pub functions: Vec<Vec<f64>>,
 }
 
+/// The limiting Gaussian law of f_t on a set of points: mean and 10th / 90th percentiles.
+#[derive(Clone, Debug)]
+pub struct Band {
+    /// Training time (f64::INFINITY for the end of training).
+    pub t: f64,
+    pub mean: Vec<f64>,
+    pub p10: Vec<f64>,
+    pub p90: Vec<f64>,
+}
+
+impl Band {
+    /// Fraction of the values f[i] (over all curves) with p10[i] ≤ f[i] ≤ p90[i].
+    pub fn coverage(&self, curves: &[Vec<f64>]) -> f64 {
+        let inside = curves
+            .iter()
+            .flat_map(|f| f.iter().enumerate())
+            .filter(|(i, v)| **v >= self.p10[*i] && **v <= self.p90[*i])
+            .count();
+        inside as f64 / (curves.len() * self.mean.len()).max(1) as f64
+    }
+}
+
 #[derive(Clone, Debug)]
 pub struct Fig2 {
     pub gammas: Vec<f64>,
     pub train_gammas: Vec<f64>,
     pub train_y: Vec<f64>,
-    /// Mean and 10th / 90th percentiles of the limiting Gaussian law of f_∞.
-    pub mean: Vec<f64>,
-    pub p10: Vec<f64>,
-    pub p90: Vec<f64>,
+    /// The limit law at the trained time t = steps and at t = ∞.
+    pub bands: Vec<Band>,
     pub widths: Vec<Fig2Width>,
+}
+
+impl Fig2 {
+    /// The band at the trained time (t = steps).
+    pub fn trained_band(&self) -> &Band {
+        &self.bands[0]
+    }
 }
 
 /// z with Φ(z) = 0.9.
 const Z90: f64 = 1.281_551_565_544_600_5;
 
-/// Figure 2: trained networks against the limiting Gaussian distribution of the trained function.
+/// The law of the trained function f_t at the points `x` (row-major, 2 columns) of an
+/// infinitely wide ReLU network of depth `depth`, trained on (`xtrain`, `ytrain`) by MSE gradient
+/// flow for time t (t = ∞ allowed), from the library's predictive law
+/// ([`ntk::predict::ensemble_law_points`], the NTK-GP law of Theorem 5.2):
 ///
-/// At infinite width f_0 ~ GP(0, Σ) and training to t = ∞ gives
-/// f_∞(x) = f_0(x) + Θ(x, X) Θ(X, X)⁻¹ (y − f_0(X)), a Gaussian with mean A(x) y, A = Θ(x, X)Θ⁻¹,
-/// and variance Σ(x, x) − 2 A(x) Σ(X, x) + A(x) Σ(X, X) A(x)ᵀ. A is obtained from the library's
-/// MSE flow at t = ∞ with the identity as targets (kernel regression of each unit vector).
-pub fn figure2(s: &Settings, mut report: impl FnMut(&str)) -> Fig2 {
+/// at infinite width f_0 ~ GP(0, Σ) and the flow ∂_t f = −(1/N) Θ (f − y) gives
+/// f_t(x) = f_0(x) + A_t(x) (y − f_0(X)) with A_t(x) = Θ(x, X) Θ(X, X)⁻¹ (I − e^{−tΘ(X,X)/N}):
+/// a Gaussian with mean A_t(x) y and variance Σ(x, x) − 2 A_t(x) Σ(X, x) + A_t(x) Σ(X, X) A_t(x)ᵀ.
+/// The band is mean ± z₀.₉·√variance. Cost: O(N³ + M N²) for M points, N training points.
+pub fn limit_band(depth: usize, xtrain: &[f64], ytrain: &[f64], x: &[f64], t: f64) -> Band {
+    let (nt, g) = (ytrain.len(), x.len() / 2);
+    let law = ensemble_law_points(
+        &LimitSpec::new(depth, Activation::Relu, BETA),
+        Law::Ntk,
+        MatRef::from_row_major(xtrain, nt, 2),
+        MatRef::from_row_major(ytrain, nt, 1),
+        MatRef::from_row_major(x, g, 2),
+        &[t],
+        CovKind::Diagonal,
+        Ridge::Absolute(0.0),
+        &mut Progress::none(),
+    )
+    .expect("predictive law of Figure 2");
+    let law = &law[0];
+    let mut band = Band {
+        t,
+        mean: vec![0.0; g],
+        p10: vec![0.0; g],
+        p90: vec![0.0; g],
+    };
+    for i in 0..g {
+        let (m, sd) = (law.mean[i], law.cov[i].max(0.0).sqrt());
+        band.mean[i] = m;
+        band.p10[i] = m - Z90 * sd;
+        band.p90[i] = m + Z90 * sd;
+    }
+    band
+}
+
+/// Figure 2: trained networks against the limiting Gaussian distribution of the trained function
+/// at the trained time and at t = ∞ ([`limit_band`]).
+pub fn figure2(s: &Settings, mon: &dyn Monitor) -> Result<Fig2, Stopped> {
     let gammas = gamma_grid(s.gamma_points);
     let grid = circle(&gammas);
     let train_gammas = vec![-2.2, -0.9, 0.6, 1.9];
     let xtrain = circle(&train_gammas);
     let train_y = vec![-0.6, 0.4, 0.8, -0.3];
-    let nt = train_gammas.len();
-    let g = gammas.len();
     let depth = s.fig2_depth;
-    let (sig_xx, theta_xx) = limit_kernels(Activation::Relu, depth, &xtrain, &xtrain);
-    let (sig_gx, theta_gx) = limit_kernels(Activation::Relu, depth, &grid, &xtrain);
-    let sig_gg_diag: Vec<f64> = (0..g)
-        .map(|i| {
-            limit_kernels(
-                Activation::Relu,
-                depth,
-                &grid[2 * i..2 * i + 2],
-                &grid[2 * i..2 * i + 2],
-            )
-            .0[0]
-        })
+    let bands = [s.fig2_steps as f64, f64::INFINITY]
+        .into_iter()
+        .map(|t| limit_band(depth, &xtrain, &train_y, &grid, t))
         .collect();
-    // A = Θ(grid, X) Θ(X, X)⁻¹ via kernel regression of the identity targets.
-    let eye: Vec<f64> = (0..nt * nt)
-        .map(|i| if i % (nt + 1) == 0 { 1.0 } else { 0.0 })
-        .collect();
-    let zeros_train = vec![0.0; nt * nt];
-    let zeros_test = vec![0.0; g * nt];
-    let mut flow = Flow::new(
-        MatRef::from_row_major(&theta_xx, nt, nt),
-        MatRef::from_row_major(&eye, nt, nt),
-        MatRef::from_row_major(&zeros_train, nt, nt),
-        Some((
-            MatRef::from_row_major(&theta_gx, g, nt),
-            MatRef::from_row_major(&zeros_test, g, nt),
-        )),
-        Cost::Mse,
-        FlowOptions::default(),
-    )
-    .expect("flow");
-    flow.set_time(f64::INFINITY).expect("t = inf");
-    let a = flow.predictions().to_vec(); // g × nt
-    let mut mean = vec![0.0; g];
-    let mut p10 = vec![0.0; g];
-    let mut p90 = vec![0.0; g];
-    for i in 0..g {
-        let ai = &a[i * nt..(i + 1) * nt];
-        let m: f64 = ai.iter().zip(&train_y).map(|(p, q)| p * q).sum();
-        let cross: f64 = ai
-            .iter()
-            .enumerate()
-            .map(|(j, v)| v * sig_gx[i * nt + j])
-            .sum();
-        let mut quad = 0.0;
-        for j in 0..nt {
-            for k in 0..nt {
-                quad += ai[j] * sig_xx[j * nt + k] * ai[k];
-            }
-        }
-        let var = (sig_gg_diag[i] - 2.0 * cross + quad).max(0.0);
-        mean[i] = m;
-        p10[i] = m - Z90 * var.sqrt();
-        p90[i] = m + Z90 * var.sqrt();
-    }
     let mut widths = Vec::new();
     for &n in &s.fig2_widths {
+        mon.phase(
+            &format!("figure 2, width {n}, {} networks", s.fig2_inits),
+            PASSES,
+            fig2_passes(s) as u64,
+        );
         let functions = par_map(s.fig2_inits, |i| {
+            // An item that starts after Ctrl-C stops before building its network.
+            if !mon.work(0) {
+                return Err(Stopped);
+            }
             let mut net = relu_net(hidden(depth, n), 2000 + i as u64);
-            train(&mut net, &xtrain, &train_y, s.fig2_steps);
-            outputs(&net, &grid)
-        });
-        report(&format!(
+            train(&mut net, &xtrain, &train_y, s.fig2_steps, mon)?;
+            Ok(outputs(&net, &grid))
+        })
+        .into_iter()
+        .collect::<Result<Vec<_>, Stopped>>()?;
+        mon.note(&format!(
             "figure 2: width {n}, {} initializations trained to t = {}",
             s.fig2_inits, s.fig2_steps
         ));
@@ -396,15 +542,13 @@ pub fn figure2(s: &Settings, mut report: impl FnMut(&str)) -> Fig2 {
             functions,
         });
     }
-    Fig2 {
+    Ok(Fig2 {
         gammas,
         train_gammas,
         train_y,
-        mean,
-        p10,
-        p90,
+        bands,
         widths,
-    }
+    })
 }
 
 /// `steps` steps of kernel gradient descent with η = 1 on MSE:
@@ -444,6 +588,9 @@ pub struct ConvergenceRow {
     /// ‖f_θ(t) − f_K(t)‖ / ‖f_K(t) − f_0‖ on held-out points: the trained network vs kernel
     /// gradient descent with Θ_∞ from the same initial outputs.
     pub flow_gap: f64,
+    /// The same gap with the network's own initial kernel Θ_emp(0) instead of Θ_∞: what remains
+    /// is only the kernel's motion during training (zero for a linear model, Figure 5).
+    pub lazy_gap: f64,
 }
 
 #[derive(Clone, Debug)]
@@ -452,11 +599,18 @@ pub struct Convergence {
     pub slope_deviation: f64,
     pub slope_drift: f64,
     pub slope_flow_gap: f64,
+    pub slope_lazy_gap: f64,
+}
+
+/// ‖f − g‖ / ‖g − f0‖: the distance of f from the prediction g, relative to how far g moved.
+fn relative_gap(f: &[f64], g: &[f64], f0: &[f64]) -> f64 {
+    let moved: Vec<f64> = g.iter().zip(f0).map(|(a, b)| a - b).collect();
+    rel_diff(f, g) * frobenius(g) / frobenius(&moved)
 }
 
 /// Deviation at initialization, drift during training and network-vs-kernel-flow gap as functions
 /// of width, with fitted log-log slopes (Theorems 5.1 and 5.2 predict −1/2).
-pub fn convergence(s: &Settings, mut report: impl FnMut(&str)) -> Convergence {
+pub fn convergence(s: &Settings, mon: &dyn Monitor) -> Result<Convergence, Stopped> {
     let depth = s.conv_depth;
     let xtrain = circle(&angles(21, s.conv_points));
     let ytrain = normals(22, s.conv_points);
@@ -465,13 +619,23 @@ pub fn convergence(s: &Settings, mut report: impl FnMut(&str)) -> Convergence {
     let (_, theta_test) = limit_kernels(Activation::Relu, depth, &xtest, &xtrain);
     let mut rows = Vec::new();
     for &w in &s.conv_widths {
+        mon.phase(
+            &format!("convergence, width {w}, {} networks", s.conv_seeds),
+            PASSES,
+            conv_passes(s) as u64,
+        );
         let per_seed = par_map(s.conv_seeds, |seed| {
+            // An item that starts after Ctrl-C stops before building its network.
+            if !mon.work(0) {
+                return Err(Stopped);
+            }
             let mut net = relu_net(hidden(depth, w), 5000 + seed as u64);
-            let k0 = empirical(&net, &xtrain, &xtrain);
+            let k0 = empirical_mon(&net, &xtrain, &xtrain, mon)?;
+            let k0_test = empirical_mon(&net, &xtest, &xtrain, mon)?;
             let f0_train = outputs(&net, &xtrain);
             let f0_test = outputs(&net, &xtest);
-            train(&mut net, &xtrain, &ytrain, s.conv_steps);
-            let kt = empirical(&net, &xtrain, &xtrain);
+            train(&mut net, &xtrain, &ytrain, s.conv_steps, mon)?;
+            let kt = empirical_mon(&net, &xtrain, &xtrain, mon)?;
             let ft_test = outputs(&net, &xtest);
             // Kernel gradient descent with the limit kernel, from the network's own initial
             // outputs, with the same learning rate: the discrete dynamics that the trained
@@ -485,32 +649,42 @@ pub fn convergence(s: &Settings, mut report: impl FnMut(&str)) -> Convergence {
                 &f0_test,
                 s.conv_steps,
             );
-            let moved: Vec<f64> = pred.iter().zip(&f0_test).map(|(a, b)| a - b).collect();
-            let gap = rel_diff(&ft_test, &pred) * frobenius(&pred) / frobenius(&moved);
-            (rel_diff(&k0, &theta_inf), rel_diff(&kt, &k0), gap)
-        });
+            let lazy =
+                kernel_gradient_descent(&k0, &k0_test, &ytrain, &f0_train, &f0_test, s.conv_steps);
+            Ok([
+                rel_diff(&k0, &theta_inf),
+                rel_diff(&kt, &k0),
+                relative_gap(&ft_test, &pred, &f0_test),
+                relative_gap(&ft_test, &lazy, &f0_test),
+            ])
+        })
+        .into_iter()
+        .collect::<Result<Vec<_>, Stopped>>()?;
         let m = per_seed.len() as f64;
+        let mean = |j: usize| per_seed.iter().map(|r| r[j]).sum::<f64>() / m;
         let row = ConvergenceRow {
             width: w,
-            deviation_init: per_seed.iter().map(|r| r.0).sum::<f64>() / m,
-            drift: per_seed.iter().map(|r| r.1).sum::<f64>() / m,
-            flow_gap: per_seed.iter().map(|r| r.2).sum::<f64>() / m,
+            deviation_init: mean(0),
+            drift: mean(1),
+            flow_gap: mean(2),
+            lazy_gap: mean(3),
         };
-        report(&format!(
-            "convergence: width {w}: deviation {:.3e}, drift {:.3e}, flow gap {:.3e}",
-            row.deviation_init, row.drift, row.flow_gap
+        mon.note(&format!(
+            "convergence: width {w}: deviation {:.3e}, drift {:.3e}, flow gap {:.3e}, gap to Θ(0) flow {:.3e}",
+            row.deviation_init, row.drift, row.flow_gap, row.lazy_gap
         ));
         rows.push(row);
     }
     let xs: Vec<f64> = rows.iter().map(|r| r.width as f64).collect();
     let slope =
         |f: fn(&ConvergenceRow) -> f64| loglog_slope(&xs, &rows.iter().map(f).collect::<Vec<_>>());
-    Convergence {
+    Ok(Convergence {
         slope_deviation: slope(|r| r.deviation_init),
         slope_drift: slope(|r| r.drift),
         slope_flow_gap: slope(|r| r.flow_gap),
+        slope_lazy_gap: slope(|r| r.lazy_gap),
         rows,
-    }
+    })
 }
 
 /// Positive definiteness (Proposition 5.2): eigenvalues of Θ_∞ on distinct points of the circle.
@@ -548,4 +722,204 @@ pub fn spectra(s: &Settings) -> Spectra {
         identity,
         identity_rank,
     }
+}
+
+/// Figure 5: the seed's section 3, the random-function model
+/// F^lin: f_θ(x) = (1/√P) Σ_p θ_p f^(p)(x), with P random functions
+/// f^(p)(x) = σ(w_p·x/√n_0 + β b_p), w_p ~ N(0, I), b_p ~ N(0, 1): the units of a random first
+/// layer (NTK parameterization). Its kernel K̃ = (1/P) Σ_p f^(p) ⊗ f^(p) tends to
+/// K = E[f^(p) ⊗ f^(p)] = Σ^(2) − β² (the depth-2 NNGP minus the bias) at the rate P^(−1/2)
+/// (law of large numbers), and gradient descent on θ is kernel gradient descent with K̃, exactly:
+/// one step changes f by −(1/N) K̃(·, X)(f(X) − y) for any P.
+#[derive(Clone, Debug)]
+pub struct Fig5Row {
+    pub features: usize,
+    /// ‖K̃ − K‖_F / ‖K‖_F on training and test points (mean over seeds).
+    pub kernel_deviation: f64,
+    /// ‖f_θ(t) − f_K̃(t)‖ / ‖f_K̃(t) − f_0‖ on the test points after `conv_steps` steps: parameter
+    /// GD against kernel GD with K̃ (maximum over seeds; rounding only).
+    pub gd_gap: f64,
+}
+
+#[derive(Clone, Debug)]
+pub struct Fig5 {
+    pub rows: Vec<Fig5Row>,
+    pub slope_kernel_deviation: f64,
+}
+
+/// Figure 5's numbers (see [`Fig5Row`]). Cost O(Σ P · (N + M) · (N + M + steps)).
+pub fn random_features(s: &Settings, mon: &dyn Monitor) -> Result<Fig5, Stopped> {
+    let xtrain = circle(&angles(21, s.conv_points));
+    let ytrain = normals(22, s.conv_points);
+    let xtest = circle(&gamma_grid(9));
+    let (n, m) = (s.conv_points, 9);
+    let all: Vec<f64> = xtrain.iter().chain(&xtest).copied().collect();
+    let q = n + m;
+    let (sigma2, _) = limit_kernels(Activation::Relu, 2, &all, &all);
+    let k: Vec<f64> = sigma2.iter().map(|v| v - BETA * BETA).collect();
+    mon.phase(
+        &format!("figure 5, F^lin, {} values of P", s.fig5_features.len()),
+        "feature sets",
+        (s.fig5_features.len() * s.fig5_seeds) as u64,
+    );
+    let mut rows = Vec::new();
+    for &p in &s.fig5_features {
+        let per_seed = par_map(s.fig5_seeds, |seed| {
+            let mut rng = ntk::rng::Rng::new(7000 + 100 * p as u64 + seed as u64);
+            // Features φ[i][p] = f^(p)(x_i) / √P, so that K̃ = φ φᵀ and f = φ θ.
+            let mut phi = vec![0.0; q * p];
+            for j in 0..p {
+                let (w0, w1, b) = (rng.normal(), rng.normal(), rng.normal());
+                for i in 0..q {
+                    let pre = (w0 * all[2 * i] + w1 * all[2 * i + 1]) / 2f64.sqrt() + BETA * b;
+                    phi[i * p + j] = pre.max(0.0) / (p as f64).sqrt();
+                }
+            }
+            let mut kt = vec![0.0; q * q];
+            for i in 0..q {
+                for l in 0..q {
+                    kt[i * q + l] = (0..p).map(|j| phi[i * p + j] * phi[l * p + j]).sum();
+                }
+            }
+            // Parameter gradient descent on C = (1/2N) Σ_i (f(x_i) − y_i)², η = 1.
+            let mut theta: Vec<f64> = (0..p).map(|_| rng.normal()).collect();
+            let f_of = |theta: &[f64], i: usize| -> f64 {
+                (0..p).map(|j| phi[i * p + j] * theta[j]).sum()
+            };
+            let f0: Vec<f64> = (0..q).map(|i| f_of(&theta, i)).collect();
+            for _ in 0..s.conv_steps {
+                let r: Vec<f64> = (0..n).map(|i| f_of(&theta, i) - ytrain[i]).collect();
+                for j in 0..p {
+                    let g: f64 = (0..n).map(|i| r[i] * phi[i * p + j]).sum::<f64>() / n as f64;
+                    theta[j] -= g;
+                }
+            }
+            let ft: Vec<f64> = (n..q).map(|i| f_of(&theta, i)).collect();
+            let k_train: Vec<f64> = (0..n)
+                .flat_map(|i| (0..n).map(move |l| (i, l)))
+                .map(|(i, l)| kt[i * q + l])
+                .collect();
+            let k_test: Vec<f64> = (n..q)
+                .flat_map(|i| (0..n).map(move |l| (i, l)))
+                .map(|(i, l)| kt[i * q + l])
+                .collect();
+            let pred = kernel_gradient_descent(
+                &k_train,
+                &k_test,
+                &ytrain,
+                &f0[..n],
+                &f0[n..],
+                s.conv_steps,
+            );
+            let go = mon.work(1);
+            let out = (rel_diff(&kt, &k), relative_gap(&ft, &pred, &f0[n..]));
+            if go {
+                Ok(out)
+            } else {
+                Err(Stopped)
+            }
+        })
+        .into_iter()
+        .collect::<Result<Vec<_>, Stopped>>()?;
+        let row = Fig5Row {
+            features: p,
+            kernel_deviation: per_seed.iter().map(|r| r.0).sum::<f64>() / per_seed.len() as f64,
+            gd_gap: per_seed.iter().map(|r| r.1).fold(0.0, f64::max),
+        };
+        rows.push(row);
+    }
+    let ps: Vec<f64> = rows.iter().map(|r| r.features as f64).collect();
+    let devs: Vec<f64> = rows.iter().map(|r| r.kernel_deviation).collect();
+    let fig = Fig5 {
+        slope_kernel_deviation: loglog_slope(&ps, &devs),
+        rows,
+    };
+    mon.note(&format!(
+        "figure 5: F^lin, ‖K̃ − K‖/‖K‖ slope {:.3} over P = {}…{}, parameter GD vs kernel GD with K̃ ≤ {:.1e}",
+        fig.slope_kernel_deviation,
+        s.fig5_features[0],
+        s.fig5_features.last().unwrap(),
+        fig.rows.iter().map(|r| r.gd_gap).fold(0.0, f64::max)
+    ));
+    Ok(fig)
+}
+
+/// Number of parameters of the depth-L, width-n network on 2 inputs with one output.
+pub fn params(depth: usize, width: usize) -> usize {
+    let w = hidden(depth, width);
+    w.windows(2).map(|p| p[0] * p[1] + p[1]).sum()
+}
+
+/// The run's predicted time (s) and peak memory (bytes) on this machine. Each phase costs its
+/// forward-backward passes × parameters × c(P), where c, the time per pass and parameter at full
+/// occupancy (`threads` networks at once, the experiments' own parallelism), is measured here in
+/// about 0.5 s at two sizes: a network whose parameters fit in cache (width 512) and one whose do
+/// not (width 2048, memory-bound like the widest ones). Widths up to 1024 use the first (this
+/// predicted the default run to 2 %), widths from 2048 on the second, and c is interpolated in
+/// log P between. The prediction scales with the machine's load at calibration time. Memory: each network being trained holds θ, its gradient and the
+/// previous θ (24 bytes per parameter), and `threads` networks are in flight.
+pub fn estimate(s: &Settings, threads: usize) -> (f64, f64) {
+    let calibrate = |width: usize, steps: usize| {
+        let (cd, cp) = (4, 8);
+        let xc = circle(&angles(1, cp));
+        let yc = normals(2, cp);
+        let mut nets: Vec<Network> = (0..threads)
+            .map(|i| relu_net(hidden(cd, width), 90 + i as u64))
+            .collect();
+        let t0 = std::time::Instant::now();
+        ntk::parallel::install(|| {
+            use rayon::prelude::*;
+            nets.par_iter_mut().for_each(|net| {
+                train(net, &xc, &yc, steps, &Silent).expect("calibration");
+            })
+        });
+        let p = params(cd, width) as f64;
+        (
+            p,
+            t0.elapsed().as_secs_f64() / (threads * cp * steps) as f64 / p,
+        )
+    };
+    let widest_width = s
+        .fig1_widths
+        .iter()
+        .chain(&s.fig2_widths)
+        .chain(&s.conv_widths)
+        .copied()
+        .max()
+        .unwrap_or(0);
+    let (_, c_small) = calibrate(512, 6);
+    // The memory-bound calibration (400 MB for two width-2048 networks) only when needed.
+    let (p_big, c_big) = if widest_width > 1024 {
+        calibrate(2048, 3)
+    } else {
+        (params(4, 2048) as f64, c_small)
+    };
+    let p_small = params(4, 1024) as f64;
+    let c = |p: f64| {
+        let u = ((p.ln() - p_small.ln()) / (p_big.ln() - p_small.ln())).clamp(0.0, 1.0);
+        c_small * (1.0 - u) + c_big * u
+    };
+    let mut seconds = 0.0;
+    for &w in &s.fig1_widths {
+        let p = params(s.fig1_depth, w) as f64;
+        seconds += fig1_passes(s) as f64 * p * c(p);
+    }
+    for &w in &s.fig2_widths {
+        let p = params(s.fig2_depth, w) as f64;
+        seconds += fig2_passes(s) as f64 * p * c(p);
+    }
+    for &w in &s.conv_widths {
+        let p = params(s.conv_depth, w) as f64;
+        seconds += conv_passes(s) as f64 * p * c(p);
+    }
+    let widest = s
+        .fig1_widths
+        .iter()
+        .chain(&s.fig2_widths)
+        .chain(&s.conv_widths)
+        .map(|&w| params(4, w))
+        .max()
+        .unwrap_or(0);
+    let bytes = 80e6 + (threads * widest * 24) as f64;
+    (seconds, bytes)
 }

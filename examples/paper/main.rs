@@ -1,19 +1,24 @@
-//! The main job: reproduce the experiments of Jacot, Gabriel & Hongler (2018), section 6, with
-//! figures, in one command:
+//! The main job: reproduce the experiments of Jacot, Gabriel & Hongler (2018), section 6, and the
+//! random-function model of its section 3, with figures, in one command:
 //!
-//!     cargo run --release --example paper -- [--out DIR] [--paper] [--threads N]
+//!     cargo run --release --example paper -- [--out DIR] [--paper | --quick] [--threads N] [--quiet]
 //!
-//! Writes `fig1_kernel.svg`, `fig2_functions.svg`, `fig3_convergence.svg`, `fig4_spectrum.svg`,
-//! `summary.json` and `convergence.csv` into DIR (default `out/paper`) and prints a summary table.
-//! `--paper` uses the paper's sizes (Figure 1 at widths 500 and 10000: 1.6 GB per network and
-//! many minutes); the default run (70 s on two cores) uses width 1000 for Figure 1's large width
-//! and stops the convergence table at width 1024 (see `Settings::default_run`).
+//! Writes `fig1_kernel`, `fig2_functions`, `fig3_convergence`, `fig4_spectrum` and `fig5_flin`
+//! as `.svg` and `.png`, plus `summary.json` and `convergence.csv`, into DIR (default
+//! `out/paper`), and prints a summary table. Progress: one live line per phase (what runs,
+//! done/total, elapsed, ETA), plain lines every 2 s when stdout is not a terminal, nothing with
+//! `--quiet`. Ctrl-C stops at the next training step and keeps the figures already written (a
+//! second Ctrl-C exits at once). `--paper` uses the paper's sizes (Figure 1 at widths 500 and
+//! 10000: 1.6 GB per network) and prints its time and memory estimate first; the default run uses
+//! width 1000 for Figure 1's large width and stops the convergence table at width 1024
+//! (see `Settings::default_run`).
 
 mod core;
+mod figures;
 mod plot;
+mod progress;
 
-use core::Settings;
-use plot::{Chart, Series, Style};
+use core::{Monitor, Settings, Stopped};
 use std::fmt::Write as _;
 use std::path::PathBuf;
 use std::time::Instant;
@@ -23,6 +28,7 @@ struct Args {
     settings: Settings,
     preset: &'static str,
     threads: usize,
+    quiet: bool,
 }
 
 fn parse_args() -> Result<Args, String> {
@@ -31,6 +37,7 @@ fn parse_args() -> Result<Args, String> {
         settings: Settings::default_run(),
         preset: "default",
         threads: 0,
+        quiet: false,
     };
     let mut it = std::env::args().skip(1);
     while let Some(a) = it.next() {
@@ -44,6 +51,7 @@ fn parse_args() -> Result<Args, String> {
                 args.settings = Settings::test();
                 args.preset = "quick";
             }
+            "--quiet" | "-q" => args.quiet = true,
             "--threads" => {
                 args.threads = it
                     .next()
@@ -52,9 +60,10 @@ fn parse_args() -> Result<Args, String> {
             }
             "-h" | "--help" => {
                 println!(
-                    "usage: paper [--out DIR] [--paper | --quick] [--threads N]\n\
-                     Reproduces Jacot et al. (2018), section 6; writes SVG figures, summary.json and\n\
-                     convergence.csv into DIR (default out/paper)."
+                    "usage: paper [--out DIR] [--paper | --quick] [--threads N] [--quiet]\n\
+                     Reproduces Jacot et al. (2018), sections 3 and 6; writes SVG and PNG figures,\n\
+                     summary.json and convergence.csv into DIR (default out/paper).\n\
+                     Ctrl-C stops cleanly and keeps the figures already written."
                 );
                 std::process::exit(0);
             }
@@ -72,234 +81,124 @@ fn main() {
             std::process::exit(2);
         }
     };
-    if let Err(e) = run(&args) {
-        eprintln!("paper: {e}");
-        std::process::exit(1);
+    match run(&args) {
+        Ok(()) => {}
+        Err(e) if e.is::<Stopped>() => std::process::exit(130),
+        Err(e) => {
+            eprintln!("paper: {e}");
+            std::process::exit(1);
+        }
     }
 }
 
-fn elapsed(start: Instant) -> String {
-    format!("{:6.1} s", start.elapsed().as_secs_f64())
+fn human_bytes(b: f64) -> String {
+    if b >= 1e9 {
+        format!("{:.1} GB", b / 1e9)
+    } else {
+        format!("{:.0} MB", b / 1e6)
+    }
+}
+
+fn human_secs(s: f64) -> String {
+    if s < 120.0 {
+        format!("{s:.0} s")
+    } else {
+        format!("{:.0} min", s / 60.0)
+    }
 }
 
 fn run(args: &Args) -> Result<(), Box<dyn std::error::Error>> {
     ntk::parallel::set_num_threads(args.threads)?;
     std::fs::create_dir_all(&args.out)?;
     let s = &args.settings;
+    let threads = ntk::parallel::num_threads();
     let start = Instant::now();
-    let say = |msg: &str| println!("[{}] {msg}", elapsed(start));
-    println!(
-        "ntk {} — reproducing Jacot, Gabriel & Hongler (2018), section 6 ({} sizes, {} threads)",
-        env!("CARGO_PKG_VERSION"),
-        args.preset,
-        ntk::parallel::num_threads()
-    );
-
-    let t = Instant::now();
-    let spectra = core::spectra(s);
-    say(&format!(
-        "positive definiteness: λ_min(ReLU) = {:.3e}, identity-σ rank = {} of {}",
-        spectra.relu.last().unwrap(),
-        spectra.identity_rank,
-        s.pd_points
-    ));
-    let t_spectra = t.elapsed().as_secs_f64();
-
-    let t = Instant::now();
-    let fig1 = core::figure1(s, say);
-    let t_fig1 = t.elapsed().as_secs_f64();
-    let t = Instant::now();
-    let fig2 = core::figure2(s, say);
-    let t_fig2 = t.elapsed().as_secs_f64();
-    let t = Instant::now();
-    let conv = core::convergence(s, say);
-    let t_conv = t.elapsed().as_secs_f64();
-
-    // Figure 1.
-    let colors = [plot::BLUE_, plot::ORANGE_];
-    let mut series = Vec::new();
-    for (w, color) in fig1.widths.iter().zip(colors) {
-        for (i, k) in w.at_init.iter().enumerate() {
-            series.push(Series {
-                label: if i == 0 {
-                    format!("n = {}, t = 0", w.width)
+    progress::install_sigint();
+    if !args.quiet {
+        println!(
+            "ntk {} — reproducing Jacot, Gabriel & Hongler (2018), sections 3 and 6 ({} sizes, {} threads)",
+            env!("CARGO_PKG_VERSION"),
+            args.preset,
+            threads
+        );
+        let (secs, bytes) = core::estimate(s, threads);
+        println!(
+            "estimate for this machine: about {} and {} of memory at peak (calibrated just now; \
+             Ctrl-C stops and keeps the finished figures)",
+            human_secs(secs),
+            human_bytes(bytes)
+        );
+    }
+    let live = progress::Live::new(args.quiet);
+    let mon: &dyn Monitor = &*live;
+    let mut written: Vec<String> = Vec::new();
+    let result = (|| -> Result<_, Box<dyn std::error::Error>> {
+        let mut write = |fig: plot::Figure, stem: &str| -> Result<(), Box<dyn std::error::Error>> {
+            fig.write(&args.out, stem)?;
+            written.push(stem.to_string());
+            Ok(())
+        };
+        let t = Instant::now();
+        let spectra = core::spectra(s);
+        let t_spectra = t.elapsed().as_secs_f64();
+        live.say(&format!(
+            "positive definiteness: λ_min(ReLU) = {:.3e}, identity-σ rank = {} of {}",
+            spectra.relu.last().unwrap(),
+            spectra.identity_rank,
+            s.pd_points
+        ));
+        write(figures::figure4(s, &spectra), "fig4_spectrum")?;
+        let t = Instant::now();
+        let fig1 = core::figure1(s, mon)?;
+        let t_fig1 = t.elapsed().as_secs_f64();
+        write(figures::figure1(s, &fig1), "fig1_kernel")?;
+        let t = Instant::now();
+        let fig2 = core::figure2(s, mon)?;
+        let t_fig2 = t.elapsed().as_secs_f64();
+        write(figures::figure2(s, &fig2), "fig2_functions")?;
+        let t = Instant::now();
+        let conv = core::convergence(s, mon)?;
+        let t_conv = t.elapsed().as_secs_f64();
+        write(figures::figure3(s, &conv), "fig3_convergence")?;
+        let t = Instant::now();
+        let fig5 = core::random_features(s, mon)?;
+        let t_fig5 = t.elapsed().as_secs_f64();
+        write(figures::figure5(s, &fig5, Some(&conv)), "fig5_flin")?;
+        Ok((
+            spectra,
+            fig1,
+            fig2,
+            conv,
+            fig5,
+            [t_spectra, t_fig1, t_fig2, t_conv, t_fig5],
+        ))
+    })();
+    live.finish();
+    let (spectra, fig1, fig2, conv, fig5, times) = match result {
+        Ok(r) => r,
+        Err(e) if e.is::<Stopped>() => {
+            println!(
+                "interrupted after {:.1} s; figures kept in {}: {}",
+                start.elapsed().as_secs_f64(),
+                args.out.display(),
+                if written.is_empty() {
+                    "none".to_string()
                 } else {
-                    String::new()
-                },
-                xs: fig1.gammas.clone(),
-                ys: k.clone(),
-                color,
-                style: Style::Thin,
-            });
+                    written.join(", ")
+                }
+            );
+            return Err(e);
         }
-        for (i, k) in w.trained.iter().enumerate() {
-            series.push(Series {
-                label: if i == 0 {
-                    format!("n = {}, t = {}", w.width, s.fig1_steps)
-                } else {
-                    String::new()
-                },
-                xs: fig1.gammas.clone(),
-                ys: k.clone(),
-                color,
-                style: Style::Dashed,
-            });
-        }
-    }
-    series.push(Series {
-        label: "limit Θ∞".into(),
-        xs: fig1.gammas.clone(),
-        ys: fig1.limit.clone(),
-        color: plot::GREY_,
-        style: Style::Line,
-    });
-    Chart {
-        title: format!(
-            "Figure 1: NTK Θ(x0, x) of depth {} (ReLU), x0 = (1, 0)",
-            s.fig1_depth
-        ),
-        x_label: "γ (x = (cos γ, sin γ))".into(),
-        y_label: "Θ(x0, x)".into(),
-        log_x: false,
-        log_y: false,
-        series,
-    }
-    .write_svg(&args.out.join("fig1_kernel.svg"), (900, 560))?;
+        Err(e) => return Err(e),
+    };
+    let [t_spectra, t_fig1, t_fig2, t_conv, t_fig5] = times;
 
-    // Figure 2.
-    let mut series = Vec::new();
-    for (w, color) in fig2.widths.iter().zip(colors) {
-        for (i, f) in w.functions.iter().enumerate() {
-            series.push(Series {
-                label: if i == 0 {
-                    format!("n = {}", w.width)
-                } else {
-                    String::new()
-                },
-                xs: fig2.gammas.clone(),
-                ys: f.clone(),
-                color,
-                style: Style::Thin,
-            });
-        }
-    }
-    for (label, ys, style) in [
-        ("limit mean", &fig2.mean, Style::Line),
-        ("limit 10% / 90%", &fig2.p10, Style::Dashed),
-        ("", &fig2.p90, Style::Dashed),
-    ] {
-        series.push(Series {
-            label: label.into(),
-            xs: fig2.gammas.clone(),
-            ys: ys.clone(),
-            color: plot::GREY_,
-            style,
-        });
-    }
-    series.push(Series {
-        label: "training points".into(),
-        xs: fig2.train_gammas.clone(),
-        ys: fig2.train_y.clone(),
-        color: plot::RED_,
-        style: Style::Points,
-    });
-    Chart {
-        title: format!(
-            "Figure 2: trained networks (t = {}) vs the limiting Gaussian law",
-            s.fig2_steps
-        ),
-        x_label: "γ".into(),
-        y_label: "f(x)".into(),
-        log_x: false,
-        log_y: false,
-        series,
-    }
-    .write_svg(&args.out.join("fig2_functions.svg"), (900, 560))?;
-
-    // Convergence.
-    let ws: Vec<f64> = conv.rows.iter().map(|r| r.width as f64).collect();
-    let line = |f: fn(&core::ConvergenceRow) -> f64| conv.rows.iter().map(f).collect::<Vec<f64>>();
-    let reference: Vec<f64> = ws
-        .iter()
-        .map(|w| conv.rows[0].deviation_init * (w / ws[0]).powf(-0.5))
-        .collect();
-    Chart {
-        title: "Convergence with width (log-log)".into(),
-        x_label: "width n".into(),
-        y_label: "relative error".into(),
-        log_x: true,
-        log_y: true,
-        series: vec![
-            Series {
-                label: format!("‖Θ(0) − Θ∞‖/‖Θ∞‖, slope {:.2}", conv.slope_deviation),
-                xs: ws.clone(),
-                ys: line(|r| r.deviation_init),
-                color: plot::BLUE_,
-                style: Style::Line,
-            },
-            Series {
-                label: format!("drift ‖Θ(t) − Θ(0)‖/‖Θ(0)‖, slope {:.2}", conv.slope_drift),
-                xs: ws.clone(),
-                ys: line(|r| r.drift),
-                color: plot::ORANGE_,
-                style: Style::Line,
-            },
-            Series {
-                label: format!("network vs kernel flow, slope {:.2}", conv.slope_flow_gap),
-                xs: ws.clone(),
-                ys: line(|r| r.flow_gap),
-                color: plot::GREEN_,
-                style: Style::Line,
-            },
-            Series {
-                label: "n^(-1/2)".into(),
-                xs: ws.clone(),
-                ys: reference,
-                color: plot::GREY_,
-                style: Style::Dashed,
-            },
-        ],
-    }
-    .write_svg(&args.out.join("fig3_convergence.svg"), (900, 560))?;
-
-    // Spectrum.
-    let idx: Vec<f64> = (1..=s.pd_points).map(|i| i as f64).collect();
-    let floor = |v: &Vec<f64>| v.iter().map(|x| x.abs().max(1e-18)).collect::<Vec<f64>>();
-    Chart {
-        title: format!(
-            "Spectrum of Θ∞ (depth {}) on {} points of the circle",
-            s.pd_depth, s.pd_points
-        ),
-        x_label: "index".into(),
-        y_label: "|eigenvalue|".into(),
-        log_x: false,
-        log_y: true,
-        series: vec![
-            Series {
-                label: "ReLU".into(),
-                xs: idx.clone(),
-                ys: floor(&spectra.relu),
-                color: plot::BLUE_,
-                style: Style::Line,
-            },
-            Series {
-                label: "identity σ".into(),
-                xs: idx,
-                ys: floor(&spectra.identity),
-                color: plot::PURPLE_,
-                style: Style::Line,
-            },
-        ],
-    }
-    .write_svg(&args.out.join("fig4_spectrum.svg"), (900, 560))?;
-
-    // Tables.
-    let mut csv = String::from("width,deviation_init,drift,flow_gap\n");
+    let mut csv = String::from("width,deviation_init,drift,flow_gap,lazy_gap\n");
     for r in &conv.rows {
         writeln!(
             csv,
-            "{},{:.6e},{:.6e},{:.6e}",
-            r.width, r.deviation_init, r.drift, r.flow_gap
+            "{},{:.6e},{:.6e},{:.6e},{:.6e}",
+            r.width, r.deviation_init, r.drift, r.flow_gap, r.lazy_gap
         )?;
     }
     std::fs::write(args.out.join("convergence.csv"), &csv)?;
@@ -318,40 +217,64 @@ fn run(args: &Args) -> Result<(), Box<dyn std::error::Error>> {
             )
         })
         .collect();
-    let fig2_dev: Vec<String> = fig2
+    let coverage = |w: &core::Fig2Width| -> Vec<(String, f64)> {
+        fig2.bands
+            .iter()
+            .map(|b| {
+                let t = if b.t.is_infinite() {
+                    "inf".to_string()
+                } else {
+                    format!("{}", b.t)
+                };
+                (t, b.coverage(&w.functions))
+            })
+            .collect()
+    };
+    let fig2_cov: Vec<String> = fig2
         .widths
         .iter()
         .map(|w| {
-            let inside = w
-                .functions
+            let c: Vec<String> = coverage(w)
                 .iter()
-                .flat_map(|f| f.iter().enumerate())
-                .filter(|(i, v)| **v >= fig2.p10[*i] && **v <= fig2.p90[*i])
-                .count() as f64
-                / (w.functions.len() * fig2.gammas.len()) as f64;
+                .map(|(t, f)| format!("\"t={t}\": {f:.4}"))
+                .collect();
             format!(
-                "{{\"width\": {}, \"fraction_inside_10_90\": {:.4}}}",
-                w.width, inside
+                "{{\"width\": {}, \"fraction_inside_10_90\": {{{}}}}}",
+                w.width,
+                c.join(", ")
+            )
+        })
+        .collect();
+    let fig5_rows: Vec<String> = fig5
+        .rows
+        .iter()
+        .map(|r| {
+            format!(
+                "{{\"P\": {}, \"kernel_deviation\": {:.6e}, \"gd_gap\": {:.3e}}}",
+                r.features, r.kernel_deviation, r.gd_gap
             )
         })
         .collect();
     let json = format!(
-        "{{\n  \"preset\": \"{}\",\n  \"threads\": {},\n  \"convergence\": {{\"slope_deviation\": {:.4}, \"slope_drift\": {:.4}, \"slope_flow_gap\": {:.4}, \"rows\": [{}]}},\n  \"figure1\": [{}],\n  \"figure2\": [{}],\n  \"spectra\": {{\"relu_min\": {:.6e}, \"relu_max\": {:.6e}, \"identity_rank\": {}, \"points\": {}}},\n  \"seconds\": {{\"spectra\": {:.3}, \"figure1\": {:.3}, \"figure2\": {:.3}, \"convergence\": {:.3}, \"total\": {:.3}}}\n}}\n",
+        "{{\n  \"preset\": \"{}\",\n  \"threads\": {},\n  \"convergence\": {{\"slope_deviation\": {:.4}, \"slope_drift\": {:.4}, \"slope_flow_gap\": {:.4}, \"slope_lazy_gap\": {:.4}, \"rows\": [{}]}},\n  \"figure1\": [{}],\n  \"figure2\": [{}],\n  \"figure5\": {{\"slope_kernel_deviation\": {:.4}, \"rows\": [{}]}},\n  \"spectra\": {{\"relu_min\": {:.6e}, \"relu_max\": {:.6e}, \"identity_rank\": {}, \"points\": {}}},\n  \"seconds\": {{\"spectra\": {:.3}, \"figure1\": {:.3}, \"figure2\": {:.3}, \"convergence\": {:.3}, \"figure5\": {:.3}, \"total\": {:.3}}}\n}}\n",
         args.preset,
-        ntk::parallel::num_threads(),
+        threads,
         conv.slope_deviation,
         conv.slope_drift,
         conv.slope_flow_gap,
+        conv.slope_lazy_gap,
         conv.rows
             .iter()
             .map(|r| format!(
-                "{{\"width\": {}, \"deviation_init\": {:.6e}, \"drift\": {:.6e}, \"flow_gap\": {:.6e}}}",
-                r.width, r.deviation_init, r.drift, r.flow_gap
+                "{{\"width\": {}, \"deviation_init\": {:.6e}, \"drift\": {:.6e}, \"flow_gap\": {:.6e}, \"lazy_gap\": {:.6e}}}",
+                r.width, r.deviation_init, r.drift, r.flow_gap, r.lazy_gap
             ))
             .collect::<Vec<_>>()
             .join(", "),
         fig1_dev.join(", "),
-        fig2_dev.join(", "),
+        fig2_cov.join(", "),
+        fig5.slope_kernel_deviation,
+        fig5_rows.join(", "),
         spectra.relu.last().unwrap(),
         spectra.relu[0],
         spectra.identity_rank,
@@ -360,16 +283,19 @@ fn run(args: &Args) -> Result<(), Box<dyn std::error::Error>> {
         t_fig1,
         t_fig2,
         t_conv,
+        t_fig5,
         start.elapsed().as_secs_f64()
     );
     std::fs::write(args.out.join("summary.json"), &json)?;
 
     println!("\nSummary");
-    println!("  width   ‖Θ(0)−Θ∞‖/‖Θ∞‖   drift ‖Θ(t)−Θ(0)‖/‖Θ(0)‖   network vs flow");
+    println!(
+        "  width   ‖Θ(0)−Θ∞‖/‖Θ∞‖   drift ‖Θ(t)−Θ(0)‖/‖Θ(0)‖   network vs GD(Θ∞)   vs GD(Θ(0))"
+    );
     for r in &conv.rows {
         println!(
-            "  {:5}   {:14.3e}   {:24.3e}   {:15.3e}",
-            r.width, r.deviation_init, r.drift, r.flow_gap
+            "  {:5}   {:14.3e}   {:24.3e}   {:17.3e}   {:11.3e}",
+            r.width, r.deviation_init, r.drift, r.flow_gap, r.lazy_gap
         );
     }
     println!(
@@ -382,11 +308,26 @@ fn run(args: &Args) -> Result<(), Box<dyn std::error::Error>> {
         spectra.relu.last().unwrap(),
         spectra.identity_rank
     );
-    for line in fig2_dev {
-        println!("  figure 2: {line}");
+    for w in &fig2.widths {
+        let c: Vec<String> = coverage(w)
+            .iter()
+            .map(|(t, f)| format!("{:.0} % at t = {t}", 100.0 * f))
+            .collect();
+        println!(
+            "  figure 2: width {}: inside the limit law's 10–90 % band {} (80 % expected as n → ∞)",
+            w.width,
+            c.join(", ")
+        );
     }
     println!(
-        "  timings: spectra {t_spectra:.2} s, figure 1 {t_fig1:.2} s, figure 2 {t_fig2:.2} s, convergence {t_conv:.2} s, total {:.2} s",
+        "  figure 5 (F^lin): ‖K̃ − K‖/‖K‖ slope {:.3} over P = {}…{} (−0.5 expected); parameter GD = kernel GD with K̃ to {:.1e}",
+        fig5.slope_kernel_deviation,
+        fig5.rows[0].features,
+        fig5.rows.last().unwrap().features,
+        fig5.rows.iter().map(|r| r.gd_gap).fold(0.0, f64::max)
+    );
+    println!(
+        "  timings: spectra {t_spectra:.2} s, figure 1 {t_fig1:.2} s, figure 2 {t_fig2:.2} s, convergence {t_conv:.2} s, figure 5 {t_fig5:.2} s, total {:.2} s",
         start.elapsed().as_secs_f64()
     );
     println!("  wrote {}", args.out.display());

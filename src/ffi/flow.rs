@@ -45,13 +45,18 @@ pub enum ntk_spectrum_which {
     Largest = 2,
 }
 
-/// Options of a flow. Pass NULL for the defaults; a field <= 0 also means its default.
+/// Options of a flow. Pass NULL for the defaults. A tolerance field (rtol, atol, krylov_tol)
+/// <= 0 means its default; NaN or +-Inf there is NTK_STATUS_NON_FINITE. `method` must be an
+/// ntk_flow_method value (0 = NTK_FLOW_METHOD_AUTO, the default): any other value, negative ones
+/// included, is NTK_STATUS_INVALID_ARGUMENT.
 #[repr(C)]
 #[derive(Clone, Copy, Debug)]
 pub struct ntk_flow_options {
     /// One of ntk_flow_method (default NTK_FLOW_METHOD_AUTO = 0).
     pub method: c_int,
-    /// Relative tolerance of the ODE integrator (default 1e-10).
+    /// Relative tolerance of the ODE integrator (default 1e-10). Below 1e-14 double precision
+    /// cannot meet it: an integration that gives up then says so (NTK_STATUS_NUMERICAL naming
+    /// rtol).
     pub rtol: f64,
     /// Absolute tolerance of the ODE integrator (default 1e-12).
     pub atol: f64,
@@ -135,6 +140,13 @@ unsafe fn flow_mut<'a>(flow: *mut ntk_flow) -> Result<&'a mut Flow> {
 ///
 /// All inputs are copied; `*out` receives the handle (free with ntk_flow_free), unchanged on
 /// failure. MSE is exact (closed form, <= 1e-10 relative), other costs are integrated.
+///
+/// Order of the checks (bounded time): shapes and options (O(1); a `y` that disagrees with the
+/// kernel and `f0` is named as `y`), then every allocation (copies of all inputs, the Cholesky
+/// workspace, faer's per-thread matrix-multiply buffer): inputs that cannot be afforded, even
+/// broadcast views of any size, give NTK_STATUS_ALLOCATION in O(1) without being read; then the
+/// O(D^2) finiteness and symmetry scans; then the D^3/3 Cholesky factorization. Kernels of any
+/// scale (subnormal entries included) are factorized exactly scaled by a power of two.
 #[no_mangle]
 pub unsafe extern "C" fn ntk_flow_create(
     kernel: ntk_matrix,
@@ -323,6 +335,11 @@ fn vector_out(p: *mut f64, count: usize) -> ntk_matrix_mut {
 /// `which` = NTK_SPECTRUM_WHICH_ALL (count = N, ascending), _SMALLEST (the `count` smallest,
 /// ascending) or _LARGEST (the `count` largest, descending), written to `eigenvalues`.
 /// Cost: one eigenvalue decomposition, about 4/3 N^3 flops. Reentrant.
+///
+/// All memory (an 8 N^2-byte copy of k, the decomposition's workspace, faer's per-thread
+/// matrix-multiply buffer) is reserved before k is read: a k that cannot be afforded, even a
+/// broadcast view of any N, gives NTK_STATUS_ALLOCATION in O(1). Kernels of any scale
+/// (subnormal entries included) are decomposed exactly scaled by a power of two.
 #[no_mangle]
 pub unsafe extern "C" fn ntk_kernel_spectrum(
     k: ntk_matrix,
@@ -355,7 +372,8 @@ pub unsafe extern "C" fn ntk_kernel_spectrum(
 
 /// Smallest and largest eigenvalues of the symmetric `k` and its condition number
 /// lambda_max / lambda_min (INFINITY when lambda_min <= 0). Any output pointer may be NULL.
-/// Cost: one eigenvalue decomposition (about 4/3 N^3 flops). Reentrant.
+/// Cost: one eigenvalue decomposition (about 4/3 N^3 flops). Reentrant. Memory and scale as
+/// for ntk_kernel_spectrum (NTK_STATUS_ALLOCATION in O(1) for a k that cannot be afforded).
 #[no_mangle]
 pub unsafe extern "C" fn ntk_kernel_condition(
     k: ntk_matrix,

@@ -20,7 +20,10 @@ use crate::Error;
 ///   mirrored, so the outputs are exactly symmetric).
 /// - `nngp`, `sigma_dot`, `ntk`: each NULL or an N1 x N2 output; element (i, j) is
 ///   K(x1_i, x2_j). At least one is required. Outputs must not overlap each other or the inputs.
-/// - `options`: NULL or progress/cancel callback.
+/// - `options`: NULL or progress/cancel callback, called on the calling thread at least every
+///   20 ms while the library threads work, with one monotone (done, total) sequence per call
+///   (units: the points of x1, of x2, then the entries of the tiles); a cancel is honoured within
+///   one quadrature node.
 ///
 /// ReLU, leaky ReLU, erf, identity, sin and cos use closed forms; other activations (including
 /// custom ones, called concurrently from worker threads) use an adaptive numerical method with
@@ -31,8 +34,15 @@ use crate::Error;
 ///
 /// A result that overflows to +-Inf/NaN although the inputs are finite (huge inputs or beta,
 /// e.g. x = 1e200, or a custom activation returning NaN) gives NTK_STATUS_NUMERICAL with the
-/// outputs written but unspecified. On NTK_STATUS_CANCELLED the outputs hold a mix of finished
-/// tiles and their previous contents. On any other error nothing is written.
+/// outputs written but unspecified, whichever outputs were requested (a NaN in a quantity that
+/// was not requested fails the call too). Work bound for any activation: a point's expansion may
+/// use at most 1000 quadrature panels per layer and a highly correlated pair (|rho| > 0.6) at most
+/// 2e7 activation evaluations per layer (PAIR_EVAL_BUDGET); past either bound the call returns
+/// NTK_STATUS_NUMERICAL naming it (e.g. sigma = sin(1000 x), an activation too oscillatory to
+/// integrate).
+///
+/// On NTK_STATUS_CANCELLED the outputs hold a mix of finished tiles and their previous contents.
+/// On any other error nothing is written.
 #[no_mangle]
 pub unsafe extern "C" fn ntk_kernel_limit(
     network: *const ntk_network,

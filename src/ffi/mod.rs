@@ -13,6 +13,8 @@ pub mod empirical;
 pub mod flow;
 pub mod limit;
 pub mod network;
+pub mod predict;
+pub mod solve;
 pub mod tiles;
 pub mod train;
 pub mod view;
@@ -172,7 +174,10 @@ pub extern "C" fn ntk_status_str(status: c_int) -> *const c_char {
 }
 
 /// Message describing the last failed call on this thread ("" after a successful call).
-/// The pointer stays valid until the next ntk call on this thread.
+/// The string belongs to the library and is freed (replaced) by the next ntk call on this
+/// thread, whatever that call returns: copy it before calling the library again. In particular
+/// `printf("%d %s", f(), ntk_last_error())` is safe only because C evaluates both arguments
+/// before printf runs; do not keep the pointer across calls.
 #[no_mangle]
 pub extern "C" fn ntk_last_error() -> *const c_char {
     LAST_ERROR.with(|e| e.borrow().as_ptr())

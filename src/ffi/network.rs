@@ -152,7 +152,7 @@ pub(crate) unsafe fn config_from_c(config: *const ntk_network_config) -> Result<
     if cfg.beta < 0.0 {
         return Err(Error::InvalidArgument(format!(
             "config.beta = {}: must be >= 0",
-            cfg.beta
+            crate::error::g(cfg.beta)
         )));
     }
     Ok(NetworkConfig {

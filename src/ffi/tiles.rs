@@ -161,7 +161,8 @@ pub struct ntk_limit_points {
 /// freed afterwards, except that a custom activation's functions and user data must stay valid
 /// until the points are freed.
 ///
-/// `options`: NULL or a progress callback (per-point chunks); cancel -> NTK_STATUS_CANCELLED and
+/// `options`: NULL or a progress callback (called on the calling thread at least every 20 ms,
+/// one monotone sequence in points); cancel -> NTK_STATUS_CANCELLED and
 /// `*out` is untouched. On success `*out` owns a new handle (ntk_limit_points_free).
 /// Thread safety: the network is only read.
 #[no_mangle]
@@ -231,9 +232,11 @@ pub unsafe extern "C" fn ntk_limit_points_len(
 /// Checked before anything is written: pointers, ranges, shapes, that `p1` and `p2` were
 /// prepared for the same depth, activation and beta and the same n_0
 /// (NTK_STATUS_INVALID_ARGUMENT otherwise), output overlap. `options`: NULL or a progress
-/// callback between sub-tiles; cancel -> NTK_STATUS_CANCELLED with the outputs partially
-/// written. A non-finite entry in the block (finite but huge inputs or beta, a custom activation
-/// returning NaN) gives NTK_STATUS_NUMERICAL with the outputs written but unspecified.
+/// callback, called on the calling thread at least every 20 ms (one monotone sequence in block
+/// entries); cancel -> NTK_STATUS_CANCELLED with the outputs partially written. A non-finite
+/// value in the block's layer chain (finite but huge inputs or beta, a custom activation
+/// returning NaN), whichever outputs are requested, or a pair over the work budget of
+/// ntk_kernel_limit gives NTK_STATUS_NUMERICAL with the outputs written but unspecified.
 /// Thread safety: the points are only read; concurrent calls are safe.
 #[no_mangle]
 #[allow(clippy::too_many_arguments)]

@@ -66,10 +66,17 @@ fn span(
             "{name}: rows/cols/strides overflow the address space"
         ))
     };
-    let r = isize::try_from(rows - 1).map_err(|_| overflow())?;
-    let c = isize::try_from(cols - 1).map_err(|_| overflow())?;
-    let dr = r.checked_mul(rs).ok_or_else(overflow)?;
-    let dc = c.checked_mul(cs).ok_or_else(overflow)?;
+    // A zero stride spans nothing whatever the count (a broadcast view of SIZE_MAX rows is a
+    // valid input; what cannot exist is an output of that size, which the caller then names).
+    let extent = |count: usize, stride: isize| -> Result<isize> {
+        if stride == 0 {
+            return Ok(0);
+        }
+        let k = isize::try_from(count - 1).map_err(|_| overflow())?;
+        k.checked_mul(stride).ok_or_else(overflow)
+    };
+    let dr = extent(rows, rs)?;
+    let dc = extent(cols, cs)?;
     let lo_el = dr.min(0).checked_add(dc.min(0)).ok_or_else(overflow)?;
     let hi_el = dr.max(0).checked_add(dc.max(0)).ok_or_else(overflow)?;
     let lo = (data as isize)

@@ -114,7 +114,7 @@ pub struct Flow {
     krylov_steps: usize,
 }
 
-fn copy_checked(x: MatRef<'_>, rows: usize, cols: usize, name: &str) -> Result<Vec<f64>> {
+fn check_shape(x: MatRef<'_>, rows: usize, cols: usize, name: &str) -> Result<()> {
     if x.rows() != rows || x.cols() != cols {
         return invalid!(
             "{name} is {}x{}, expected {rows}x{cols}",
@@ -122,16 +122,19 @@ fn copy_checked(x: MatRef<'_>, rows: usize, cols: usize, name: &str) -> Result<V
             x.cols()
         );
     }
-    check_finite(x, name)?;
-    let mut v = try_zeroed(checked_mul(rows, cols, name)?, name)?;
-    MatMut::from_row_major(&mut v, rows, cols).copy_from(x);
-    Ok(v)
+    Ok(())
 }
 
 impl Flow {
     /// Builds a flow at t = 0 from the kernel (N × N or (N·k) × (N·k)), targets `y` (N × k),
     /// initial outputs `f0` (N × k) and optionally the test–train kernel with initial test outputs
     /// (M × N or (M·k) × (N·k), and M × k). Validates everything (see the module documentation).
+    ///
+    /// Order (the bounded-time contract): all shapes and options (O(1)); then every allocation
+    /// (copies of all inputs, the Cholesky workspace of the PSD check and faer's per-thread GEMM
+    /// buffers), so that inputs that cannot be afforded — even broadcast views — fail with
+    /// `Error::Allocation` in O(1); then the O(D²) scans (finiteness, symmetry); then the D³/3
+    /// Cholesky factorization.
     pub fn new(
         kernel: MatRef<'_>,
         y: MatRef<'_>,
@@ -144,34 +147,56 @@ impl Flow {
         if n == 0 || k == 0 {
             return invalid!("y is {n}x{k}: need at least one point and one output");
         }
-        let y = copy_checked(y, n, k, "y")?;
-        let f0 = copy_checked(f0, n, k, "f0")?;
         let nk = checked_mul(n, k, "N*k")?;
-        let (d, r) = if kernel.rows() == n {
-            (n, k)
-        } else if kernel.rows() == nk {
-            (nk, 1)
-        } else {
-            return invalid!(
+        let (d, r) =
+            if kernel.rows() == n {
+                (n, k)
+            } else if kernel.rows() == nk {
+                (nk, 1)
+            } else if f0.rows() == kernel.rows()
+                || f0.rows().checked_mul(f0.cols()) == Some(kernel.rows())
+            {
+                // f0 agrees with the kernel: it is y that does not.
+                return invalid!(
+                "y is {n}x{k}, but the kernel is {}x{} and f0 is {}x{}: y must have N = {} rows \
+                 (scalar kernel) or N*k = {} entries (full kernel)",
+                kernel.rows(),
+                kernel.cols(),
+                f0.rows(),
+                f0.cols(),
+                if f0.rows() == kernel.rows() { kernel.rows() } else { f0.rows() },
+                kernel.rows()
+            );
+            } else {
+                return invalid!(
                 "kernel has {} rows: expected N = {n} (scalar kernel) or N*k = {nk} (full kernel)",
                 kernel.rows()
             );
-        };
-        dense::check_symmetric(kernel, "kernel")?;
+            };
+        if kernel.cols() != d {
+            return invalid!(
+                "kernel is {}x{}, must be square",
+                kernel.rows(),
+                kernel.cols()
+            );
+        }
+        check_shape(f0, n, k, "f0")?;
         if !(options.krylov_tol > 0.0 && options.krylov_tol < 1.0) {
-            return invalid!("krylov_tol = {}: must be in (0, 1)", options.krylov_tol);
+            return invalid!(
+                "krylov_tol = {}: must be in (0, 1)",
+                crate::error::g(options.krylov_tol)
+            );
         }
         let tol = options.ode;
         if !(tol.rtol > 0.0 && tol.rtol < 1.0 && tol.atol > 0.0 && tol.atol.is_finite()) {
             return invalid!(
                 "ODE tolerances rtol = {}, atol = {}: need 0 < rtol < 1 and 0 < atol < inf",
-                tol.rtol,
-                tol.atol
+                crate::error::g(tol.rtol),
+                crate::error::g(tol.atol)
             );
         }
-        let kmat = copy_checked(kernel, d, d, "kernel")?;
-        let (m, dm, test_kernel, test_f0) = match test {
-            None => (0, 0, None, Vec::new()),
+        let m = match test {
+            None => 0,
             Some((kt, ft)) => {
                 if kt.cols() != d {
                     return invalid!("test_kernel has {} columns, the kernel has {d}", kt.cols());
@@ -187,15 +212,42 @@ impl Flow {
                 } else {
                     kt.rows()
                 };
-                let tk = copy_checked(kt, kt.rows(), d, "test_kernel")?;
-                let tf = copy_checked(ft, m, k, "test_f0")?;
-                (m, kt.rows(), Some(tk), tf)
+                check_shape(ft, m, k, "test_f0")?;
+                m
             }
         };
-        {
-            let fk = dense::to_faer(MatRef::from_row_major(&kmat, d, d))?;
-            dense::check_psd(&fk, "kernel")?;
-        }
+        // Every allocation before any O(D^2) read.
+        let dd = checked_mul(d, d, "kernel")?;
+        let mut kmat = try_zeroed(dd, "copy of kernel")?;
+        let psd_work = dense::PsdWork::try_new(d, "kernel")?;
+        let mut y_copy = try_zeroed(nk, "y")?;
+        let mut f0_copy = try_zeroed(nk, "f0")?;
+        let test_bufs = match test {
+            None => None,
+            Some((kt, _)) => Some((
+                try_zeroed(checked_mul(kt.rows(), d, "test_kernel")?, "test_kernel")?,
+                try_zeroed(checked_mul(m, k, "test_f0")?, "test_f0")?,
+            )),
+        };
+        // The scans, then the copies.
+        check_finite(y, "y")?;
+        MatMut::from_row_major(&mut y_copy, n, k).copy_from(y);
+        check_finite(f0, "f0")?;
+        MatMut::from_row_major(&mut f0_copy, n, k).copy_from(f0);
+        dense::check_symmetric(kernel, "kernel")?;
+        MatMut::from_row_major(&mut kmat, d, d).copy_from(kernel);
+        let (y, f0) = (y_copy, f0_copy);
+        let (dm, test_kernel, test_f0) = match (test, test_bufs) {
+            (Some((kt, ft)), Some((mut tk, mut tf))) => {
+                check_finite(kt, "test_kernel")?;
+                MatMut::from_row_major(&mut tk, kt.rows(), d).copy_from(kt);
+                check_finite(ft, "test_f0")?;
+                MatMut::from_row_major(&mut tf, m, k).copy_from(ft);
+                (kt.rows(), Some(tk), tf)
+            }
+            _ => (0, None, Vec::new()),
+        };
+        dense::check_psd_with(MatRef::from_row_major(&kmat, d, d), psd_work, "kernel")?;
         let current = FlowOutputs {
             train: f0.clone(),
             test: test_f0.clone(),
@@ -273,7 +325,7 @@ impl Flow {
             return Err(Error::NonFinite(format!("dt = {dt}")));
         }
         if dt <= 0.0 {
-            return invalid!("dt = {dt}: must be > 0");
+            return invalid!("dt = {}: must be > 0", crate::error::g(dt));
         }
         self.set_time_with(self.time + dt, progress)
     }
@@ -591,7 +643,7 @@ fn check_time(t: f64, cost: Cost) -> Result<()> {
         return Err(Error::NonFinite(format!("t = {t}")));
     }
     if t < 0.0 {
-        return invalid!("t = {t}: must be >= 0");
+        return invalid!("t = {}: must be >= 0", crate::error::g(t));
     }
     if t.is_infinite() && cost != Cost::Mse {
         return invalid!("t = inf is only available for the MSE cost (kernel regression)");

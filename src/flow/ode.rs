@@ -110,6 +110,40 @@ pub struct OdeStats {
 /// in the module documentation, every `report_every` (≥ 1) steps; on an error or a cancel `y`
 /// holds a partial state.
 pub fn integrate<F>(
+    f: F,
+    t0: f64,
+    t1: f64,
+    y: &mut [f64],
+    tol: OdeTolerances,
+    progress: &mut Progress<'_>,
+    report_every: usize,
+) -> Result<OdeStats>
+where
+    F: FnMut(f64, &[f64], &mut [f64]) -> Result<()>,
+{
+    integrate_impl(f, t0, t1, y, tol, progress, report_every).map_err(|e| blame_tolerance(e, tol))
+}
+
+/// Smallest relative tolerance the integrator can honour: the local error estimate carries
+/// rounding noise of a few ulps of |y| (ε ≈ 2.2e-16) per step, so an rtol below ~45 ε cannot be
+/// met whatever the step size.
+pub const RTOL_FLOOR: f64 = 1e-14;
+
+/// When the integrator gives up (step-size underflow, the step cap, the stiffness estimate) with
+/// rtol below [`RTOL_FLOOR`], the cause is the tolerance, not the flow: say so.
+fn blame_tolerance(e: Error, tol: OdeTolerances) -> Error {
+    match e {
+        Error::Numerical(msg) if tol.rtol < RTOL_FLOOR => Error::Numerical(format!(
+            "ODE integrator: the tolerance rtol = {:e} is below what double precision can meet \
+             (rounding alone gives a relative local error of about 1e-16 per step), so the step \
+             size collapses; use rtol >= {RTOL_FLOOR:e} (integrator report: {msg})",
+            tol.rtol
+        )),
+        other => other,
+    }
+}
+
+fn integrate_impl<F>(
     mut f: F,
     t0: f64,
     t1: f64,

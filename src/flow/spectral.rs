@@ -6,7 +6,7 @@
 //! PSD tolerance) are used as 0. At t = ∞, eigenvalues λ ≤ D·ε·λ_max count as 0 (pseudo-inverse,
 //! as in LAPACK's least-squares solvers): e = 1 and φ = 0 there, e = 0 and φ = 1/λ elsewhere.
 
-use crate::flow::dense::{to_faer, SymEigen};
+use crate::flow::dense::{to_faer, EigWork, SymEigen};
 use crate::flow::krylov::matvec;
 use crate::flow::FlowOutputs;
 use crate::linalg::{gemm, MatMut, MatRef};
@@ -33,10 +33,13 @@ pub struct Spectral {
 impl Spectral {
     /// Decomposes the row-major D × D kernel and projects r_0 (D × r row-major).
     pub fn new(kernel: &[f64], d: usize, r0: &[f64], r: usize) -> Result<Spectral> {
+        let work = EigWork::try_new(d, true)?;
         let fk = to_faer(MatRef::from_row_major(kernel, d, d))?;
-        let eig = SymEigen::new(&fk, true)?;
-        drop(fk);
-        let mut coeffs = vec![0.0; d * r];
+        let eig = SymEigen::from_owned(fk, work)?;
+        let mut coeffs = crate::error::try_zeroed(
+            crate::error::checked_mul(d, r, "spectral coefficients")?,
+            "spectral coefficients",
+        )?;
         crate::parallel::install(|| {
             crate::linalg::par_gemm(
                 1.0,

@@ -4,12 +4,14 @@
  * ntk_last_error(), and leave outputs (sentinel-filled) untouched. Also exercises these error
  * paths under valgrind/ASan (scripts/sanitizers.sh). Run by tests/c_reliability.rs.
  */
+#define _POSIX_C_SOURCE 200809L /* clock_gettime */
 #include "ntk.h"
 
 #include <math.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 static int failures = 0;
 
@@ -21,7 +23,31 @@ static void expect(ntk_status st, ntk_status want, const char *arg, int line) {
         failures++;
     }
 }
-#define EXPECT(call, want, arg) expect((call), (want), (arg), __LINE__)
+/* The bounded-time contract (docs/bad-input-contract.md): every bad-input call checked here
+ * (expected status other than OK) returns within 1 s. */
+static double now_s(void) {
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
+}
+static double slowest_call = 0.0;
+static ntk_status timed(ntk_status st, double t0, ntk_status want, int line) {
+    double dt = now_s() - t0;
+    if (want == NTK_STATUS_OK) return st;
+    if (dt > slowest_call) slowest_call = dt;
+    if (dt > 1.0) {
+        fprintf(stderr, "FAIL line %d: the call took %.3f s (bounded-time contract: 1 s)\n", line,
+                dt);
+        failures++;
+    }
+    return st;
+}
+#define EXPECT(call, want, arg)                                        \
+    do {                                                               \
+        double t0_ = now_s();                                          \
+        ntk_status st_ = (call);                                       \
+        expect(timed(st_, t0_, (want), __LINE__), (want), (arg), __LINE__); \
+    } while (0)
 
 #define SENT (-3.5e7)
 static void fill(double *b, size_t n) {
@@ -352,6 +378,6 @@ int main(void) {
         fprintf(stderr, "reliability_contract: %d failure(s)\n", failures);
         return 1;
     }
-    printf("reliability_contract: ok\n");
+    printf("reliability_contract: ok (slowest bad-input call %.4f s)\n", slowest_call);
     return 0;
 }

@@ -21,11 +21,11 @@ println("condition number of the empirical NTK: ", kernel_condition(K).condition
 y = cos.(3 .* γ)
 flow = Flow(K, y, vec(f))                 # kernel gradient flow of the MSE
 set_time!(flow, 10.0)
-println("kernel flow at t = ", time(flow), ": loss ", loss(flow))
+println("kernel flow at t = ", time(flow), ": loss ", flow_loss(flow))
 history = train!(copy(net), X, reshape(y, :, 1); learning_rate = 1.0, steps = 20)
 println("gradient descent: loss ", history[1], " -> ", history[end])
 close(flow)
-θ = params(net)
+θ = network_params(net)
 println("theta[1:3] = ", θ[1:3])
 try
     forward!(zeros(7, 1), net, X)         # wrong output shape

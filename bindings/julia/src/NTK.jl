@@ -3,9 +3,17 @@
 
 Julia binding of the `ntk` C library (Neural Tangent Kernels, Jacot, Gabriel & Hongler 2018).
 
-The shared library is located once, when the module is loaded: `ENV["NTK_LIB"]` (a path to
-`libntk.so`) if set, otherwise the repository's `target/release` (then `target/debug`) build
-output. Build it with `cargo build --release` in the repository root.
+The shared library is located when the module is loaded (`__init__`, so the package
+precompiles and a changed setting takes effect at the next `using NTK`), in this order:
+
+1. `ENV["NTK_LIB"]`: a path to `libntk.so`;
+2. the setting saved by [`NTK.set_library!`](@ref) (a file in the first depot,
+   `~/.julia/prefs/NTK_LIB`);
+3. the system library path: `libntk.so.$(LIBNTK_MAJOR)` (the SONAME) through the dynamic
+   loader (`ldconfig`, `LD_LIBRARY_PATH`), e.g. after `scripts/install.sh /usr/local`;
+
+otherwise `using NTK` fails with a message saying what to do. [`NTK.library_path`](@ref) gives
+the file in use.
 
 Conventions (as in the C API): points are ROWS, so an input batch is an `N × n_0` matrix.
 Julia matrices are column-major and are passed to the library as strided views
@@ -14,49 +22,115 @@ Julia matrices are column-major and are passed to the library as strided views
 Outputs are allocated in Julia and filled in place by the library. Failed calls throw an
 [`NTKError`](@ref) carrying the library's message; outputs are then left untouched.
 
-Functionality: [`Network`](@ref) (`forward`, `params`, `set_params!`, `copy`, `close`),
+Functionality: [`Network`](@ref) (`forward`, `network_params`, `set_params!`, `copy`, `close`),
 infinite-width kernels [`kernel_limit`](@ref) / [`kernel_limits`](@ref), empirical kernels
-[`kernel_empirical`](@ref) and [`jacobian`](@ref), kernel gradient flows [`Flow`](@ref)
-(`step!`, `set_time!`, `time`, `outputs`, `predict`, `loss`), gradient descent
+[`kernel_empirical`](@ref) and [`network_jacobian`](@ref), kernel gradient flows [`Flow`](@ref)
+(`flow_step!`, `set_time!`, `time`, `outputs`, `flow_predict`, `flow_loss`), gradient descent
 [`train!`](@ref), and [`kernel_spectrum`](@ref) / [`kernel_condition`](@ref). Each function
 returning a matrix has a `!` variant filling a given (possibly strided) output in place.
 Long computations accept `progress = (done, total) -> Bool` (called on the calling thread;
-return `true` to cancel).
+return `true` to cancel). Names are prefixed (`network_…`, `flow_…`) where the plain word is a
+generic of Base or of common packages (`params`, `predict`, `loss`, `jacobian`, `step!`).
 
 Custom activations (C function pointers) are not exposed: the library calls them from its own
 worker threads, which must not run Julia code.
 """
 module NTK
 
-# The library path is read from the environment when the module loads; do not bake it into a
-# precompile cache, where a changed NTK_LIB would go unnoticed.
-__precompile__(false)
-
 using Libdl
 using LinearAlgebra: Transpose, Adjoint
 
-export Network, NTKError, forward, forward!, params, params!, set_params!, depth, num_params,
+export Network, NTKError, forward, forward!, network_params, network_params!, set_params!, depth, num_params,
        input_dim, output_dim, num_threads, set_num_threads,
-       kernel_limit, kernel_limit!, kernel_limits, kernel_empirical, kernel_empirical!, jacobian, jacobian!,
-       Flow, step!, set_time!, outputs, outputs!, predict, predict!, loss,
+       kernel_limit, kernel_limit!, kernel_limits, kernel_empirical, kernel_empirical!, network_jacobian, network_jacobian!,
+       Flow, flow_step!, set_time!, outputs, outputs!, flow_predict, flow_predict!, flow_loss,
        train!, kernel_spectrum, kernel_condition
 
-function _find_library()
-    path = get(ENV, "NTK_LIB", "")
-    if !isempty(path)
-        isfile(path) || error("NTK: ENV[\"NTK_LIB\"] = $(repr(path)) is not a file")
-        return abspath(path)
+"Major version of the C library this package is written for (its SONAME is `libntk.so.MAJOR`)."
+const LIBNTK_MAJOR = 0
+
+"""
+    libntk
+
+The library name every `ccall((:ntk_..., libntk), ...)` of this package uses: the SONAME
+`"libntk.so.$(LIBNTK_MAJOR)"`, a constant as Julia 1.5's `ccall` requires. `__init__` first
+`dlopen`s the file found by the lookup order (see [`NTK`](@ref)), so the dynamic loader resolves
+this name to that already loaded library, wherever it lives (the pattern of Julia 1.3-1.5 JLL
+packages; it works the same on 1.6-1.11).
+"""
+const libntk = "libntk.so.$(LIBNTK_MAJOR)"
+
+const _LIBRARY_PATH = Ref{String}("")
+const _LIBRARY_HANDLE = Ref{Ptr{Cvoid}}(C_NULL)
+
+"""
+    NTK.library_path() -> String
+
+The path of the `libntk` shared library loaded by this session.
+"""
+library_path() = _LIBRARY_PATH[]
+
+_settings_file() = joinpath(first(DEPOT_PATH), "prefs", "NTK_LIB")
+
+"""
+    NTK.set_library!(path)
+    NTK.set_library!(nothing)
+
+Saves `path` (a `libntk.so`) as the library to load from the next `using NTK` on (in
+`~/.julia/prefs/NTK_LIB`; `ENV["NTK_LIB"]` still takes precedence); `nothing` removes the setting.
+"""
+function set_library!(path::Union{AbstractString,Nothing})
+    file = _settings_file()
+    if path === nothing
+        rm(file; force = true)
+    else
+        isfile(path) || throw(ArgumentError("$(repr(path)) is not a file"))
+        mkpath(dirname(file))
+        write(file, abspath(path))
     end
-    root = normpath(joinpath(@__DIR__, "..", "..", ".."))
-    for profile in ("release", "debug")
-        candidate = joinpath(root, "target", profile, "libntk." * Libdl.dlext)
-        isfile(candidate) && return candidate
-    end
-    error("NTK: libntk not found; run `cargo build --release` in $root or set ENV[\"NTK_LIB\"]")
+    return nothing
 end
 
-"Path of the `libntk` shared library used by every `ccall` of this module."
-const libntk = _find_library()
+function _library_candidates()
+    env = get(ENV, "NTK_LIB", "")
+    isempty(env) || return [("ENV[\"NTK_LIB\"]", env)]
+    out = Tuple{String,String}[]
+    file = _settings_file()
+    if isfile(file)
+        p = strip(read(file, String))
+        isempty(p) || push!(out, ("the setting in $file", p))
+    end
+    push!(out, ("the system library path", libntk))
+    return out
+end
+
+function _load_library()
+    tried = String[]
+    for (origin, path) in _library_candidates()
+        if origin != "the system library path" && !isfile(path)
+            error("NTK: $origin is $(repr(path)), which is not a file. Point it at a built libntk.so " *
+                  "(cargo build --release writes target/release/libntk.so) or unset it.")
+        end
+        h = Libdl.dlopen(path, Libdl.RTLD_LAZY | Libdl.RTLD_GLOBAL; throw_error = false)
+        if h === nothing
+            push!(tried, "  $origin: $path could not be loaded")
+            continue
+        end
+        # Every ccall names the SONAME; it must resolve to this very file.
+        h2 = Libdl.dlopen(libntk; throw_error = false)
+        if h2 === nothing || Libdl.dlsym(h2, :ntk_version) != Libdl.dlsym(h, :ntk_version)
+            error("NTK: $path ($origin) was loaded but its SONAME is not $libntk; build it with " *
+                  "`cargo build --release` (build.rs sets the SONAME) or install it with scripts/install.sh")
+        end
+        _LIBRARY_HANDLE[] = h
+        _LIBRARY_PATH[] = path == libntk ? Libdl.dlpath(h) : abspath(path)
+        return
+    end
+    error("NTK: libntk not found.\n" * join(tried, "\n") * "\nInstall the C library " *
+          "(scripts/install.sh PREFIX, then ldconfig or LD_LIBRARY_PATH=PREFIX/lib), " *
+          "or set ENV[\"NTK_LIB\"] = \"/path/to/libntk.so\" before `using NTK`, " *
+          "or save it once with NTK.set_library!(\"/path/to/libntk.so\").")
+end
 
 # ---------------------------------------------------------------------------------------------
 # C types (layouts of include/ntk.h)
@@ -139,15 +213,6 @@ set_num_threads(n::Integer) =
 # ---------------------------------------------------------------------------------------------
 # Network handle
 
-"""
-    Network(widths; activation = :relu, beta = 0.1, seed = 0, activation_param = 0.0)
-
-A fully connected network in NTK parameterization with layer widths `widths = [n_0, …, n_L]`
-and parameters drawn from the library's seeded N(0,1) stream. `activation` is a `Symbol`
-(`:identity, :relu, :leaky_relu, :erf, :tanh, :sigmoid, :softplus, :gelu, :sin, :cos`) or the
-raw `ntk_activation` integer. The handle is freed by a finalizer or explicitly with
-[`close`](@ref); using a closed network throws an `ArgumentError`.
-"""
 # Every library handle (Network, Flow) is a mutable struct with a `ptr` field; `_release`
 # calls the matching C free function (a `ccall` name must be a literal in Julia 1.5).
 abstract type Handle end
@@ -175,6 +240,15 @@ function Base.unsafe_convert(::Type{Ptr{Cvoid}}, h::Handle)
     return h.ptr
 end
 
+"""
+    Network(widths; activation = :relu, beta = 0.1, seed = 0, activation_param = 0.0)
+
+A fully connected network in NTK parameterization with layer widths `widths = [n_0, …, n_L]`
+and parameters drawn from the library's seeded N(0,1) stream. `activation` is a `Symbol`
+(`:identity, :relu, :leaky_relu, :erf, :tanh, :sigmoid, :softplus, :gelu, :sin, :cos`) or the
+raw `ntk_activation` integer. The handle is freed by a finalizer or explicitly with
+[`close`](@ref); using a closed network throws an `ArgumentError`.
+"""
 mutable struct Network <: Handle
     ptr::Ptr{Cvoid}
     widths::Vector{Int}
@@ -230,20 +304,20 @@ input_dim(net::Network) = net.widths[1]
 output_dim(net::Network) = net.widths[end]
 
 """
-    params!(theta, net) -> theta
+    network_params!(theta, net) -> theta
 
 Copies θ (W^(0) row-major, b^(0), W^(1), b^(1), …) into `theta` (length P).
 """
-function params!(theta::Vector{Float64}, net::Network)
+function network_params!(theta::Vector{Float64}, net::Network)
     _check(ccall((:ntk_network_get_params, libntk), Cint, (Ptr{Cvoid}, Ptr{Cdouble}, Csize_t),
                  net, theta, length(theta)))
     return theta
 end
 
 "The parameters θ as a new vector (order: W^(0) row-major, b^(0), W^(1), b^(1), …)."
-params(net::Network) = params!(Vector{Float64}(undef, num_params(net)), net)
+network_params(net::Network) = network_params!(Vector{Float64}(undef, num_params(net)), net)
 
-"Replaces θ (same layout as [`params`](@ref)); the length must be P and values finite."
+"Replaces θ (same layout as [`network_params`](@ref)); the length must be P and values finite."
 function set_params!(net::Network, theta::AbstractVector{<:Real})
     t = theta isa Vector{Float64} ? theta : Vector{Float64}(theta)
     _check(ccall((:ntk_network_set_params, libntk), Cint, (Ptr{Cvoid}, Ptr{Cdouble}, Csize_t),
@@ -357,6 +431,9 @@ function _progress_trampoline(user_data::Ptr{Cvoid}, done::UInt64, total::UInt64
 end
 const _PROGRESS_FN = Ref{Ptr{Cvoid}}(C_NULL)
 function __init__()
+    _load_library()
+    v = VersionNumber(unsafe_string(ccall((:ntk_version, libntk), Cstring, ())))
+    v.major == LIBNTK_MAJOR || error("NTK: $(library_path()) is version $v, this package needs $(LIBNTK_MAJOR).x")
     _PROGRESS_FN[] = @cfunction(_progress_trampoline, Cint, (Ptr{Cvoid}, UInt64, UInt64))
 end
 
@@ -496,12 +573,12 @@ function kernel_empirical(net::Network, X1::AbstractVecOrMat{<:Real},
 end
 
 """
-    jacobian!(out, net, X; progress = nothing) -> out
+    network_jacobian!(out, net, X; progress = nothing) -> out
 
 Parameter Jacobian at the rows of `X`: `out` is `(N n_L) × P` with entry
-`((i-1) n_L + a, p)` = ∂f_a(x_i)/∂θ_p, columns in the order of [`params`](@ref).
+`((i-1) n_L + a, p)` = ∂f_a(x_i)/∂θ_p, columns in the order of [`network_params`](@ref).
 """
-function jacobian!(out::StridedMatrix{Float64}, net::Network, X::AbstractVecOrMat{<:Real}; progress = nothing)
+function network_jacobian!(out::StridedMatrix{Float64}, net::Network, X::AbstractVecOrMat{<:Real}; progress = nothing)
     A = _input(X)
     ra, ro = _root(A), out
     GC.@preserve ra ro begin
@@ -514,9 +591,9 @@ function jacobian!(out::StridedMatrix{Float64}, net::Network, X::AbstractVecOrMa
     return out
 end
 
-"The parameter Jacobian `(N n_L) × P` as a new matrix; see [`jacobian!`](@ref)."
-jacobian(net::Network, X::AbstractVecOrMat{<:Real}; kwargs...) =
-    jacobian!(Matrix{Float64}(undef, _nrows(X) * output_dim(net), num_params(net)), net, X; kwargs...)
+"The parameter Jacobian `(N n_L) × P` as a new matrix; see [`network_jacobian!`](@ref)."
+network_jacobian(net::Network, X::AbstractVecOrMat{<:Real}; kwargs...) =
+    network_jacobian!(Matrix{Float64}(undef, _nrows(X) * output_dim(net), num_params(net)), net, X; kwargs...)
 
 # ---------------------------------------------------------------------------------------------
 # Kernel gradient flows
@@ -534,8 +611,8 @@ the library. After t = s·η the outputs equal those of s gradient-descent steps
 infinite-width limit.
 
 The handle is freed by a finalizer or by [`close`](@ref); a closed flow throws `ArgumentError`.
-Operations: [`step!`](@ref), [`set_time!`](@ref), `time(flow)`, [`outputs`](@ref),
-[`predict`](@ref), [`loss`](@ref).
+Operations: [`flow_step!`](@ref), [`set_time!`](@ref), `time(flow)`, [`outputs`](@ref),
+[`flow_predict`](@ref), [`flow_loss`](@ref).
 """
 mutable struct Flow <: Handle
     ptr::Ptr{Cvoid}
@@ -583,12 +660,12 @@ function Base.show(io::IO, f::Flow)
 end
 
 """
-    step!(flow, dt; progress = nothing) -> flow
+    flow_step!(flow, dt; progress = nothing) -> flow
 
 Advances the flow by `dt > 0` (mutates it; unchanged on any error, including a cancel).
 `progress` as for [`set_time!`](@ref).
 """
-function step!(f::Flow, dt::Real; progress = nothing)
+function flow_step!(f::Flow, dt::Real; progress = nothing)
     status = _with_progress(progress) do opts
         ccall((:ntk_flow_step, libntk), Cint, (Ptr{Cvoid}, Cdouble, Ptr{COptions}), f, dt, opts)
     end
@@ -630,16 +707,16 @@ end
 outputs(f::Flow) = outputs!(Matrix{Float64}(undef, f.n, f.k), f)
 
 "Writes the test outputs f_t(x*_i) (`M × k`) into `out`; an error when the flow has no test kernel."
-function predict!(out::StridedMatrix{Float64}, f::Flow)
+function flow_predict!(out::StridedMatrix{Float64}, f::Flow)
     GC.@preserve out _check(ccall((:ntk_flow_predict, libntk), Cint, (Ptr{Cvoid}, CMatrixMut), f,
                                   _cmatrix_mut(out)))
     return out
 end
 "The test outputs f_t(x*_i) as a new `M × k` matrix."
-predict(f::Flow) = predict!(Matrix{Float64}(undef, f.m, f.k), f)
+flow_predict(f::Flow) = flow_predict!(Matrix{Float64}(undef, f.m, f.k), f)
 
 "The loss C(f_t) = (1/N) Σ_i c(f_t(x_i), y_i)."
-function loss(f::Flow)
+function flow_loss(f::Flow)
     l = Ref{Cdouble}(NaN)
     _check(ccall((:ntk_flow_loss, libntk), Cint, (Ptr{Cvoid}, Ref{Cdouble}), f, l))
     return l[]
@@ -712,5 +789,8 @@ function kernel_condition(K::AbstractMatrix{<:Real})
                                  (CMatrix, Ref{Cdouble}, Ref{Cdouble}, Ref{Cdouble}), _cmatrix(A), lo, hi, c))
     return (lambda_min = lo[], lambda_max = hi[], condition = c[])
 end
+
+include("predict.jl")
+include("solve.jl")
 
 end # module

@@ -11,6 +11,9 @@
  * - Errors: the library's message is copied into a local buffer right after the call has
  *   returned, and only then is Rf_error called (it longjmps; no library frame is on the stack).
  * - Every allocation is PROTECTed until it is returned.
+ * - Long calls (kernels, Jacobian, training, flow time steps) can be interrupted with Ctrl-C:
+ *   NTK_R_CHECK_INTERRUPTIBLE passes a progress callback checking R_CheckUserInterrupt through
+ *   R_ToplevelExec (interrupt_r.c).
  */
 #define R_NO_REMAP
 #include <R.h>
@@ -24,6 +27,8 @@
 #include <string.h>
 
 #include "ntk.h"
+#include "ntk_r_interrupt.h"
+#include "predict_r.h"
 
 static SEXP network_tag = NULL;
 static SEXP flow_tag = NULL;
@@ -39,6 +44,16 @@ static void raise_status(enum ntk_status status) {
     do {                                                                                       \
         enum ntk_status status_ = (call);                                                      \
         if (status_ != NTK_STATUS_OK) raise_status(status_);                                   \
+    } while (0)
+
+/* A long call whose last argument is the options: interruptible by the user (see
+ * ntk_r_interrupt.h); `call` is written with INTR where the options go. */
+#define NTK_R_CHECK_INTERRUPTIBLE(call)                                                        \
+    do {                                                                                       \
+        ntk_r_interrupt intr_;                                                                 \
+        const ntk_options *INTR = ntk_r_interruptible(&intr_);                                 \
+        enum ntk_status status_ = (call);                                                      \
+        ntk_r_finish(&intr_, status_);                                                         \
     } while (0)
 
 static void network_finalizer(SEXP ptr) {
@@ -284,8 +299,9 @@ static SEXP C_kernel_limit(SEXP obj, SEXP x1, SEXP x2, SEXP which) {
         }
     }
     Rf_setAttrib(result, R_NamesSymbol, names);
-    NTK_R_CHECK(ntk_kernel_limit(net, v1, x2 != R_NilValue ? &v2 : NULL, (w & 1) ? &views[0] : NULL,
-                                 (w & 2) ? &views[1] : NULL, (w & 4) ? &views[2] : NULL, NULL));
+    NTK_R_CHECK_INTERRUPTIBLE(ntk_kernel_limit(net, v1, x2 != R_NilValue ? &v2 : NULL,
+                                               (w & 1) ? &views[0] : NULL, (w & 2) ? &views[1] : NULL,
+                                               (w & 4) ? &views[2] : NULL, INTR));
     UNPROTECT(2);
     return result;
 }
@@ -303,7 +319,8 @@ static SEXP C_kernel_empirical(SEXP obj, SEXP x1, SEXP x2, SEXP mode, SEXP metho
     n2 = x2 != R_NilValue ? v2.rows : v1.rows;
     /* an invalid mode is reported by the library; the output shape then does not matter */
     out = PROTECT(alloc_matrix(v1.rows * k, n2 * k));
-    NTK_R_CHECK(ntk_kernel_empirical(net, v1, x2 != R_NilValue ? &v2 : NULL, m, me, as_view_mut(out), NULL));
+    NTK_R_CHECK_INTERRUPTIBLE(
+        ntk_kernel_empirical(net, v1, x2 != R_NilValue ? &v2 : NULL, m, me, as_view_mut(out), INTR));
     UNPROTECT(1);
     return out;
 }
@@ -312,7 +329,7 @@ static SEXP C_network_jacobian(SEXP obj, SEXP x) {
     ntk_network *net = get_network(obj);
     ntk_matrix v = as_view(x, "x");
     SEXP out = PROTECT(alloc_matrix(v.rows * output_dim_of(obj), num_params_of(net)));
-    NTK_R_CHECK(ntk_network_jacobian(net, v, as_view_mut(out), NULL));
+    NTK_R_CHECK_INTERRUPTIBLE(ntk_network_jacobian(net, v, as_view_mut(out), INTR));
     UNPROTECT(1);
     return out;
 }
@@ -390,13 +407,13 @@ static SEXP C_flow_is_valid(SEXP obj) {
 
 static SEXP C_flow_step(SEXP obj, SEXP dt) {
     ntk_flow *flow = get_flow(obj);
-    NTK_R_CHECK(ntk_flow_step(flow, Rf_asReal(dt), NULL));
+    NTK_R_CHECK_INTERRUPTIBLE(ntk_flow_step(flow, Rf_asReal(dt), INTR));
     return R_NilValue;
 }
 
 static SEXP C_flow_set_time(SEXP obj, SEXP t) {
     ntk_flow *flow = get_flow(obj);
-    NTK_R_CHECK(ntk_flow_set_time(flow, Rf_asReal(t), NULL));
+    NTK_R_CHECK_INTERRUPTIBLE(ntk_flow_set_time(flow, Rf_asReal(t), INTR));
     return R_NilValue;
 }
 
@@ -440,7 +457,8 @@ static SEXP C_network_train(SEXP obj, SEXP x, SEXP y, SEXP cost, SEXP learning_r
     SEXP history;
     if (s + 1 > (double)R_XLEN_T_MAX) Rf_error("steps too large");
     history = PROTECT(Rf_allocVector(REALSXP, (R_xlen_t)s + 1));
-    NTK_R_CHECK(ntk_network_train(net, xv, yv, c, Rf_asReal(learning_rate), (size_t)s, REAL(history), NULL));
+    NTK_R_CHECK_INTERRUPTIBLE(
+        ntk_network_train(net, xv, yv, c, Rf_asReal(learning_rate), (size_t)s, REAL(history), INTR));
     UNPROTECT(1);
     return history;
 }
@@ -472,6 +490,14 @@ static SEXP C_kernel_condition(SEXP k) {
     return out;
 }
 
+/* The kernel-regression solver's routines live in solve_r.c. */
+SEXP C_solver_create(SEXP, SEXP, SEXP, SEXP, SEXP);
+SEXP C_solver_free(SEXP);
+SEXP C_solver_is_valid(SEXP);
+SEXP C_solver_describe(SEXP);
+SEXP C_solver_solve(SEXP, SEXP, SEXP, SEXP, SEXP);
+SEXP C_solver_predict(SEXP, SEXP, SEXP);
+
 #define ENTRY(name, nargs) {#name, (DL_FUNC)&name, nargs}
 static const R_CallMethodDef call_methods[] = {
     ENTRY(C_version, 0),
@@ -500,6 +526,13 @@ static const R_CallMethodDef call_methods[] = {
     ENTRY(C_network_train, 6),
     ENTRY(C_kernel_spectrum, 3),
     ENTRY(C_kernel_condition, 1),
+    NTK_PREDICT_ENTRIES,
+    ENTRY(C_solver_create, 5),
+    ENTRY(C_solver_free, 1),
+    ENTRY(C_solver_is_valid, 1),
+    ENTRY(C_solver_describe, 1),
+    ENTRY(C_solver_solve, 5),
+    ENTRY(C_solver_predict, 3),
     {NULL, NULL, 0}};
 
 void R_init_ntk(DllInfo *dll) {

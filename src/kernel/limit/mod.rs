@@ -46,12 +46,13 @@ pub mod fastmath;
 pub mod numerical;
 pub mod prepared;
 pub mod quadrature;
+pub mod watch;
 
 use crate::activation::Activation;
 use crate::error::{checked_mul, try_zeroed};
 use crate::linalg::view::check_finite_result;
 use crate::linalg::{gemm, MatMut, MatRef};
-use crate::parallel::{for_each_item, for_each_item_init, Progress};
+use crate::parallel::Progress;
 use crate::{invalid, Error, Result};
 use closed_form::ClosedForm;
 use std::borrow::Cow;
@@ -180,7 +181,13 @@ struct Chunk {
 }
 
 impl PointSet {
-    fn new(spec: &LimitSpec, x: MatRef<'_>, progress: &mut Progress<'_>) -> Result<PointSet> {
+    /// Per-point chains of the rows of `x` (one progress unit per point, reported as `phase`).
+    fn new(
+        spec: &LimitSpec,
+        x: MatRef<'_>,
+        progress: &mut Progress<'_>,
+        phase: watch::Phase,
+    ) -> Result<PointSet> {
         let n = x.rows();
         let depth = spec.depth;
         let n0 = x.cols() as f64;
@@ -205,49 +212,82 @@ impl PointSet {
         let mut d = try_zeroed(ncoef, "Hermite coefficients")?;
         let nchunks = n.div_ceil(POINT_CHUNK);
         let results: Vec<Mutex<Option<Chunk>>> = (0..nchunks).map(|_| Mutex::new(None)).collect();
-        for_each_item(nchunks, progress, |ch| {
-            let p0 = ch * POINT_CHUNK;
-            let p1 = (p0 + POINT_CHUNK).min(n);
-            let m = p1 - p0;
-            let mut out = Chunk {
-                var: vec![0.0; m * depth],
-                ddiag: vec![0.0; m * layers],
-                mean_d: vec![0.0; m * layers],
-                c: vec![0.0; if cf.is_none() { m * layers * k1 } else { 0 }],
-                d: vec![0.0; if cf.is_none() { m * layers * k1 } else { 0 }],
-            };
-            for (q, i) in (p0..p1).enumerate() {
-                let mut sq = 0.0;
-                for j in 0..x.cols() {
-                    let v = x.at(i, j);
-                    sq += v * v;
-                }
-                let mut s = sq / n0 + beta2;
-                out.var[q] = s;
-                for l in 0..layers {
-                    let (e, ed) = match cf {
-                        Some(kind) => {
-                            if let ClosedForm::LeakyRelu(a) = kind {
-                                out.mean_d[l * m + q] = closed_form::relu_mean_derivative(a, s);
+        let stop = AtomicBool::new(false);
+        // First (point, layer, variance) whose Hermite expansion did not converge.
+        let unresolved: Mutex<Option<(usize, usize, f64)>> = Mutex::new(None);
+        let chunk_units =
+            |ch: usize| ((ch * POINT_CHUNK + POINT_CHUNK).min(n) - ch * POINT_CHUNK) as u64;
+        watch::run(
+            nchunks,
+            chunk_units,
+            phase,
+            &stop,
+            progress,
+            || (),
+            |_, ch| {
+                let p0 = ch * POINT_CHUNK;
+                let p1 = (p0 + POINT_CHUNK).min(n);
+                let m = p1 - p0;
+                let mut out = Chunk {
+                    var: vec![0.0; m * depth],
+                    ddiag: vec![0.0; m * layers],
+                    mean_d: vec![0.0; m * layers],
+                    c: vec![0.0; if cf.is_none() { m * layers * k1 } else { 0 }],
+                    d: vec![0.0; if cf.is_none() { m * layers * k1 } else { 0 }],
+                };
+                for (q, i) in (p0..p1).enumerate() {
+                    let mut sq = 0.0;
+                    for j in 0..x.cols() {
+                        let v = x.at(i, j);
+                        sq += v * v;
+                    }
+                    let mut s = sq / n0 + beta2;
+                    out.var[q] = s;
+                    for l in 0..layers {
+                        let (e, ed) = match cf {
+                            Some(kind) => {
+                                if let ClosedForm::LeakyRelu(a) = kind {
+                                    out.mean_d[l * m + q] = closed_form::relu_mean_derivative(a, s);
+                                }
+                                closed_form::diagonal(kind, s)
                             }
-                            closed_form::diagonal(kind, s)
-                        }
-                        None => {
-                            let pe = numerical::point_expansion(&spec.activation, s);
-                            for k in 0..k1 {
-                                out.c[(l * k1 + k) * m + q] = pe.c[k];
-                                out.d[(l * k1 + k) * m + q] = pe.d[k];
+                            None => {
+                                let pe = numerical::point_expansion(&spec.activation, s);
+                                if !pe.converged {
+                                    let mut slot =
+                                        unresolved.lock().unwrap_or_else(|p| p.into_inner());
+                                    if slot.is_none() {
+                                        *slot = Some((i, l, s));
+                                    }
+                                }
+                                for k in 0..k1 {
+                                    out.c[(l * k1 + k) * m + q] = pe.c[k];
+                                    out.d[(l * k1 + k) * m + q] = pe.d[k];
+                                }
+                                (pe.e_ss, pe.e_dd)
                             }
-                            (pe.e_ss, pe.e_dd)
-                        }
-                    };
-                    out.ddiag[l * m + q] = ed;
-                    s = e + beta2;
-                    out.var[(l + 1) * m + q] = s;
+                        };
+                        out.ddiag[l * m + q] = ed;
+                        s = e + beta2;
+                        out.var[(l + 1) * m + q] = s;
+                    }
                 }
-            }
-            *results[ch].lock().unwrap_or_else(|p| p.into_inner()) = Some(out);
-        })?;
+                *results[ch].lock().unwrap_or_else(|p| p.into_inner()) = Some(out);
+            },
+        )?;
+        if stop.load(Ordering::Relaxed) {
+            return Err(Error::Cancelled);
+        }
+        if let Some((i, l, s)) = unresolved.into_inner().unwrap_or_else(|p| p.into_inner()) {
+            return Err(Error::Numerical(format!(
+                "the Gaussian expectations of the activation at point {i}, layer {} (variance \
+                 {}) did not converge within {} quadrature panels (the work bound per point and \
+                 layer): the activation varies too fast to integrate (e.g. sin(1000 x))",
+                l + 1,
+                crate::error::g(s),
+                quadrature::MAX_PANELS
+            )));
+        }
         for (ch, slot) in results.into_iter().enumerate() {
             let out = slot
                 .into_inner()
@@ -354,7 +394,7 @@ impl RawOut {
 
 /// Where a tile writes: element (i, j) goes to (i − row_off, j − col_off) of each present
 /// output, and with `mirror` also to (j, i).
-struct TileOut {
+struct TileOut<'s> {
     raws: [Option<RawOut>; 3],
     row_off: usize,
     col_off: usize,
@@ -363,17 +403,60 @@ struct TileOut {
     /// returning NaN); checked per row while the row is in L1, so a finite result costs no
     /// second pass over the N×N outputs.
     nonfinite: AtomicBool,
+    /// Per quantity (nngp, sigma_dot, ntk) that was not requested: a non-finite value was seen.
+    hidden_nonfinite: [AtomicBool; 3],
+    /// Set on cancel or when a pair exceeded its budget: tiles stop at the next row or outer node.
+    stop: &'s AtomicBool,
+    /// A pair quadrature exceeded [`numerical::PAIR_EVAL_BUDGET`].
+    over_budget: AtomicBool,
 }
 
-impl TileOut {
-    /// `Err(Numerical)` naming the first non-finite element when a tile flagged one.
+impl<'s> TileOut<'s> {
+    fn new(
+        raws: [Option<RawOut>; 3],
+        row_off: usize,
+        col_off: usize,
+        mirror: bool,
+        stop: &'s AtomicBool,
+    ) -> TileOut<'s> {
+        TileOut {
+            raws,
+            row_off,
+            col_off,
+            mirror,
+            nonfinite: AtomicBool::new(false),
+            hidden_nonfinite: Default::default(),
+            stop,
+            over_budget: AtomicBool::new(false),
+        }
+    }
+
+    /// `Err(Numerical)` naming the first non-finite element when a tile flagged one; when only a
+    /// quantity that was not requested went non-finite, naming that quantity.
     fn check(&self, outs: [(&Option<MatMut<'_>>, &str); 3]) -> Result<()> {
+        if self.over_budget.load(Ordering::Relaxed) {
+            return Err(Error::Numerical(format!(
+                "a pair's Gaussian expectation needs more than {} activation evaluations (the \
+                 work budget per pair and layer, PAIR_EVAL_BUDGET): the activation varies too \
+                 fast for the adaptive quadrature of highly correlated pairs (e.g. sin(1000 x))",
+                numerical::PAIR_EVAL_BUDGET
+            )));
+        }
         if !self.nonfinite.load(Ordering::Relaxed) {
             return Ok(());
         }
         for (m, name) in outs {
             if let Some(m) = m {
                 check_finite_result(m.as_ref(), name)?;
+            }
+        }
+        for (q, name) in ["nngp", "sigma_dot", "ntk"].into_iter().enumerate() {
+            if self.hidden_nonfinite[q].load(Ordering::Relaxed) {
+                return Err(Error::Numerical(format!(
+                    "{name} (not requested) is not finite: the layer chain overflows the double \
+                     range or the activation returns NaN/Inf, so the requested outputs cannot be \
+                     trusted either"
+                )));
             }
         }
         Ok(())
@@ -440,6 +523,18 @@ impl<'a> LimitPlan<'a> {
         x2: Option<MatRef<'a>>,
         progress: &mut Progress<'_>,
     ) -> Result<LimitPlan<'a>> {
+        Self::with_tile_units(spec, x1, x2, progress, 0)
+    }
+
+    /// [`LimitPlan::new`] as the first phases of a call whose later tile phase has `tile_units`
+    /// progress units (one monotone (done, total) sequence per call).
+    fn with_tile_units(
+        spec: &LimitSpec,
+        x1: MatRef<'a>,
+        x2: Option<MatRef<'a>>,
+        progress: &mut Progress<'_>,
+        tile_units: u64,
+    ) -> Result<LimitPlan<'a>> {
         spec.validate()?;
         if x1.rows() == 0 || x1.cols() == 0 {
             return invalid!("x1 is empty ({}x{})", x1.rows(), x1.cols());
@@ -462,9 +557,22 @@ impl<'a> LimitPlan<'a> {
             }
             _ => None,
         };
-        let p1 = PointSet::new(spec, x1, progress)?;
+        let n2 = x2.map(|v| v.rows()).unwrap_or(0);
+        let tiles = tile_units;
+        let total = (x1.rows() as u64)
+            .saturating_add(n2 as u64)
+            .saturating_add(tiles);
+        let p1 = PointSet::new(spec, x1, progress, watch::Phase { base: 0, total })?;
         let p2 = match x2 {
-            Some(v) => Some(PointSet::new(spec, v, progress)?),
+            Some(v) => Some(PointSet::new(
+                spec,
+                v,
+                progress,
+                watch::Phase {
+                    base: x1.rows() as u64,
+                    total,
+                },
+            )?),
             None => None,
         };
         Ok(LimitPlan {
@@ -501,6 +609,21 @@ impl<'a> LimitPlan<'a> {
         j1: usize,
         out: BlockOutputs<'_>,
     ) -> Result<()> {
+        self.compute_block_ctl(i0, i1, j0, j1, out, &AtomicBool::new(false))
+    }
+
+    /// [`LimitPlan::compute_block`] that stops early (returning `Error::Cancelled`) once `stop`
+    /// is set, and sets `stop` itself when a pair exceeds its work budget (then
+    /// `Error::Numerical` naming the budget).
+    pub fn compute_block_ctl(
+        &self,
+        i0: usize,
+        i1: usize,
+        j0: usize,
+        j1: usize,
+        out: BlockOutputs<'_>,
+        stop: &AtomicBool,
+    ) -> Result<()> {
         let (n1, n2) = self.shape();
         if !(i0 <= i1 && i1 <= n1 && j0 <= j1 && j1 <= n2) {
             return invalid!("block [{i0},{i1})x[{j0},{j1}) outside {n1}x{n2}");
@@ -522,17 +645,17 @@ impl<'a> LimitPlan<'a> {
                 }
             }
         }
-        let tile_out = TileOut {
-            raws: [
+        let tile_out = TileOut::new(
+            [
                 RawOut::of(&out.nngp),
                 RawOut::of(&out.sigma_dot),
                 RawOut::of(&out.ntk),
             ],
-            row_off: i0,
-            col_off: j0,
-            mirror: false,
-            nonfinite: AtomicBool::new(false),
-        };
+            i0,
+            j0,
+            false,
+            stop,
+        );
         let mut scratch = Scratch::new(TILE.min(i1 - i0), TILE.min(j1 - j0), self.spec.depth - 1);
         let mut a = i0;
         while a < i1 {
@@ -547,6 +670,14 @@ impl<'a> LimitPlan<'a> {
                 b = b1;
             }
             a = a1;
+        }
+        if stop.load(Ordering::Relaxed) && !tile_out.over_budget.load(Ordering::Relaxed) {
+            tile_out.check([
+                (&out.nngp, "nngp"),
+                (&out.sigma_dot, "sigma_dot"),
+                (&out.ntk, "ntk"),
+            ])?;
+            return Err(Error::Cancelled);
         }
         tile_out.check([
             (&out.nngp, "nngp"),
@@ -624,6 +755,9 @@ impl<'a> LimitPlan<'a> {
             _ => None,
         };
         for i in i0..i1 {
+            if out.stop.load(Ordering::Relaxed) {
+                return; // cancelled, or a pair over budget: the call fails, the rest is moot
+            }
             let wi = if lower_only {
                 (i + 1).saturating_sub(j0).min(w)
             } else {
@@ -707,6 +841,11 @@ impl<'a> LimitPlan<'a> {
                                 1.0f64.copysign(s12[k])
                             } else if den > 0.0 {
                                 (s12[k] / den).clamp(-1.0, 1.0)
+                            } else if (s12[k] * den).is_nan() {
+                                // A NaN covariance or variance stays NaN (it was read as
+                                // correlation 0, i.e. a zero variance, giving OK with wrong
+                                // values).
+                                f64::NAN
                             } else {
                                 0.0
                             };
@@ -722,12 +861,24 @@ impl<'a> LimitPlan<'a> {
                         dot.copy_from_slice(tmp);
                         for k in 0..wi {
                             if rho[k].abs() > numerical::RHO_SERIES_MAX && Some(k) != diag {
-                                let (e, ed) = numerical::pair_quadrature(
+                                let (e, ed) = match numerical::pair_quadrature_budgeted(
                                     &self.spec.activation,
                                     si,
                                     sj[k],
                                     s12_in[k],
-                                );
+                                    &out.stop,
+                                    numerical::PAIR_EVAL_BUDGET,
+                                )
+                                .0
+                                {
+                                    numerical::PairOutcome::Done(e, ed) => (e, ed),
+                                    numerical::PairOutcome::Stopped => return,
+                                    numerical::PairOutcome::OverBudget => {
+                                        out.over_budget.store(true, Ordering::Relaxed);
+                                        out.stop.store(true, Ordering::Relaxed);
+                                        return;
+                                    }
+                                };
                                 s12[k] = e;
                                 dot[k] = ed;
                             }
@@ -747,13 +898,19 @@ impl<'a> LimitPlan<'a> {
             }
             // The largest exponent field of the row (an integer max, which vectorizes): all ones
             // means NaN or ±Inf.
+            // The quantities not requested are checked too: a NaN anywhere in the chain (e.g. a
+            // NaN Σ̇ when only the NNGP is asked for) must fail the call, not vanish.
             const EXP: u64 = 0x7FF0_0000_0000_0000;
             let mut exp_max = 0u64;
-            for (raw, vals) in out.raws.iter().zip([&*s12, &*dot, &*theta]) {
+            for (q, (raw, vals)) in out.raws.iter().zip([&*s12, &*dot, &*theta]).enumerate() {
                 if let Some(r) = raw {
                     r.put_row(i - out.row_off, j0 - out.col_off, vals);
-                    exp_max = vals.iter().fold(exp_max, |m, v| m.max(v.to_bits() & EXP));
                 }
+                let e = vals.iter().fold(0u64, |m, v| m.max(v.to_bits() & EXP));
+                if e == EXP && raw.is_none() {
+                    out.hidden_nonfinite[q].store(true, Ordering::Relaxed);
+                }
+                exp_max = exp_max.max(e);
             }
             if exp_max == EXP {
                 out.nonfinite.store(true, Ordering::Relaxed);
@@ -823,39 +980,71 @@ pub fn limit_kernel(
             }
         }
     }
-    let plan = LimitPlan::new(spec, x1, x2, progress)?;
-    let tile_out = TileOut {
-        raws: [
+    let sym_guess = match x2 {
+        None => true,
+        Some(v) => v.same_as(&x1),
+    };
+    let tile_list = |sym: bool| -> Vec<(usize, usize)> {
+        let ti = n1.div_ceil(TILE);
+        let tj = n2.div_ceil(TILE);
+        // Tile list: all (I, J), or J ≤ I when symmetric.
+        if sym {
+            (0..ti).flat_map(|a| (0..=a).map(move |b| (a, b))).collect()
+        } else {
+            (0..ti).flat_map(|a| (0..tj).map(move |b| (a, b))).collect()
+        }
+    };
+    let tiles = tile_list(sym_guess);
+    let tile_units = |t: usize| {
+        let (a, b) = tiles[t];
+        let h = ((a + 1) * TILE).min(n1) - a * TILE;
+        let w = ((b + 1) * TILE).min(n2) - b * TILE;
+        (h * w) as u64
+    };
+    let units: u64 = (0..tiles.len()).map(tile_units).sum();
+    let plan = LimitPlan::with_tile_units(spec, x1, x2, progress, units)?;
+    debug_assert_eq!(plan.symmetric(), sym_guess);
+    let base = (n1 as u64).saturating_add(if plan.symmetric() { 0 } else { n2 as u64 });
+    let stop = AtomicBool::new(false);
+    let tile_out = TileOut::new(
+        [
             RawOut::of(&out.nngp),
             RawOut::of(&out.sigma_dot),
             RawOut::of(&out.ntk),
         ],
-        row_off: 0,
-        col_off: 0,
-        mirror: plan.symmetric(),
-        nonfinite: AtomicBool::new(false),
-    };
+        0,
+        0,
+        plan.symmetric(),
+        &stop,
+    );
     let sym = plan.symmetric();
-    let ti = n1.div_ceil(TILE);
-    let tj = n2.div_ceil(TILE);
-    // Tile list: all (I, J), or J ≤ I when symmetric.
-    let tiles: Vec<(usize, usize)> = if sym {
-        (0..ti).flat_map(|a| (0..=a).map(move |b| (a, b))).collect()
-    } else {
-        (0..ti).flat_map(|a| (0..tj).map(move |b| (a, b))).collect()
-    };
     // Scratch is per worker (allocating it per tile cost 6 % in page faults at N = 2000).
     let scratch = || Scratch::new(TILE.min(n1), TILE.min(n2), spec.depth - 1);
-    for_each_item_init(tiles.len(), progress, scratch, |sc, t| {
-        let (a, b) = tiles[t];
-        let (i0, i1) = (a * TILE, ((a + 1) * TILE).min(n1));
-        let (j0, j1) = (b * TILE, ((b + 1) * TILE).min(n2));
-        // SAFETY: tile (a, b) and, when symmetric, its mirror (b, a) are written only by this
-        // item; on diagonal tiles only the lower triangle is computed and mirrored.
-        unsafe {
-            plan.tile(i0, i1, j0, j1, sym && a == b, sc, &tile_out);
-        }
-    })?;
+    let phase = watch::Phase {
+        base,
+        total: base.saturating_add(units),
+    };
+    watch::run(
+        tiles.len(),
+        tile_units,
+        phase,
+        &stop,
+        progress,
+        scratch,
+        |sc, t| {
+            let (a, b) = tiles[t];
+            let (i0, i1) = (a * TILE, ((a + 1) * TILE).min(n1));
+            let (j0, j1) = (b * TILE, ((b + 1) * TILE).min(n2));
+            // SAFETY: tile (a, b) and, when symmetric, its mirror (b, a) are written only by this
+            // item; on diagonal tiles only the lower triangle is computed and mirrored.
+            unsafe {
+                plan.tile(i0, i1, j0, j1, sym && a == b, sc, &tile_out);
+            }
+        },
+    )?;
+    if tile_out.stop.load(Ordering::Relaxed) && !tile_out.over_budget.load(Ordering::Relaxed) {
+        return Err(Error::Cancelled);
+    }
     tile_out.check([
         (&out.nngp, "nngp"),
         (&out.sigma_dot, "sigma_dot"),

@@ -25,8 +25,9 @@
 //!
 //! Memory: 2(K+1) doubles per point and layer, independent of the number of pairs.
 
-use super::quadrature::{adaptive2, breakpoints};
+use super::quadrature::{adaptive2, adaptive2_checked, breakpoints};
 use crate::activation::Activation;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 /// Degree K of the Mehler (Hermite) expansion.
 pub const DEGREE: usize = 64;
@@ -58,11 +59,26 @@ pub struct PointExpansion {
     pub c: Vec<f64>,
     /// d_k, k = 0..=DEGREE
     pub d: Vec<f64>,
+    /// The adaptive rule met its tolerance within MAX_PANELS panels (false: σ varies too fast
+    /// at this variance, and the values above are not accurate).
+    pub converged: bool,
 }
 
 /// Computes [`PointExpansion`] at variance `s` ≥ 0 (step 1 of the module docs).
 pub fn point_expansion(act: &Activation, s: f64) -> PointExpansion {
     let k1 = DEGREE + 1;
+    if !s.is_finite() {
+        // A variance that overflowed (or a NaN from an earlier layer) has no expansion: NaN
+        // everywhere, so that it reaches the outputs and fails the call. (NaN used to take the
+        // zero-variance branch below and give finite, wrong kernels.)
+        return PointExpansion {
+            e_ss: f64::NAN,
+            e_dd: f64::NAN,
+            c: vec![f64::NAN; k1],
+            d: vec![f64::NAN; k1],
+            converged: true,
+        };
+    }
     let mut c = vec![0.0; k1];
     let mut d = vec![0.0; k1];
     if !(s > 0.0) {
@@ -74,6 +90,7 @@ pub fn point_expansion(act: &Activation, s: f64) -> PointExpansion {
             e_dd: d0 * d0,
             c,
             d,
+            converged: true,
         };
     }
     let r = s.sqrt();
@@ -116,8 +133,14 @@ pub fn point_expansion(act: &Activation, s: f64) -> PointExpansion {
             }
         }
     };
-    adaptive2(&mut f, &breaks, TOL_1D, [0.0; 2], &mut accept);
-    PointExpansion { e_ss, e_dd, c, d }
+    let (_, converged) = adaptive2_checked(&mut f, &breaks, TOL_1D, [0.0; 2], &mut accept);
+    PointExpansion {
+        e_ss,
+        e_dd,
+        c,
+        d,
+        converged,
+    }
 }
 
 /// RMS values (√E[σ(√s z)²], √E[σ′(√s z)²]) at variance s > 0, by one adaptive 1-D pass.
@@ -134,8 +157,39 @@ fn rms(act: &Activation, s: f64) -> [f64; 2] {
     [m[0].max(0.0).sqrt(), m[1].max(0.0).sqrt()]
 }
 
+/// Most activation evaluations (σ and σ′ at one argument count as one) that one pair's nested
+/// quadrature may use at one layer. The typical pair of a smooth σ (tanh at s = 450, ρ = 1 − 1e-9)
+/// needs about 10⁵; a σ that oscillates faster than the rule can resolve (sin(1000x)) would need
+/// up to 15²·MAX_PANELS² ≈ 2·10⁸ and minutes per pair. Past the budget the pair is abandoned and
+/// the call fails with `Error::Numerical` naming it, so the work of a limit-kernel call is bounded
+/// for any σ by N1·N2·(L−1)·PAIR_EVAL_BUDGET evaluations for the pairs plus
+/// (N1 + N2)·(L−1)·2·15·MAX_PANELS for the per-point expansions.
+pub const PAIR_EVAL_BUDGET: u64 = 20_000_000;
+
+/// How a budgeted pair quadrature ended.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum PairOutcome {
+    /// (E[σ(u)σ(v)], E[σ′(u)σ′(v)]).
+    Done(f64, f64),
+    /// The stop flag was set (a cancel, or another pair over its budget).
+    Stopped,
+    /// More than the budget of activation evaluations would be needed.
+    OverBudget,
+}
+
 /// E[σ(u)σ(v)] and E[σ′(u)σ′(v)] by nested adaptive quadrature (step 3 of the module docs).
-/// Requires s11 > 0 and s22 > 0.
+/// Requires s11 > 0 and s22 > 0. Non-finite inputs give NaN. Unbudgeted: see
+/// [`pair_quadrature_budgeted`] for the bounded form the kernels use.
+pub fn pair_quadrature(act: &Activation, s11: f64, s22: f64, s12: f64) -> (f64, f64) {
+    match pair_quadrature_budgeted(act, s11, s22, s12, &AtomicBool::new(false), u64::MAX).0 {
+        PairOutcome::Done(e, ed) => (e, ed),
+        _ => (f64::NAN, f64::NAN),
+    }
+}
+
+/// [`pair_quadrature`] that gives up after `budget` activation evaluations, or as soon as `stop`
+/// is set (read between outer nodes, each at most 30·MAX_PANELS evaluations: 15 per panel, two panels per bisection). Also returns the
+/// number of evaluations used.
 ///
 /// Error control: besides the relative per-panel tolerances, the inner integral G(z₁) needs
 /// only an absolute accuracy TOL_INNER·rms₂ (rms₂ = √E[σ(v)²], resp. σ′), since its error enters
@@ -143,7 +197,17 @@ fn rms(act: &Activation, s: f64) -> [f64; 2] {
 /// needs TOL_OUTER·rms₁·rms₂ (the Cauchy–Schwarz bound of the result). These absolute floors
 /// stop the refinement where σ′ is pure rounding noise (a user's σ′ = 1 − tanh² in the tails is
 /// quantized in steps of ε, which no relative criterion can resolve), so the cost stays bounded.
-pub fn pair_quadrature(act: &Activation, s11: f64, s22: f64, s12: f64) -> (f64, f64) {
+pub fn pair_quadrature_budgeted(
+    act: &Activation,
+    s11: f64,
+    s22: f64,
+    s12: f64,
+    stop: &AtomicBool,
+    budget: u64,
+) -> (PairOutcome, u64) {
+    if !(s11.is_finite() && s22.is_finite() && s12.is_finite()) {
+        return (PairOutcome::Done(f64::NAN, f64::NAN), 0);
+    }
     // The nested rule is not symmetric in its two points to the last bit (outer and inner
     // integrals differ), but E[σ(u)σ(v)] is: order the variances so that K(x, x′) and K(x′, x)
     // get the same bits. Tiles of one point set above the diagonal then equal the mirrored
@@ -173,27 +237,45 @@ pub fn pair_quadrature(act: &Activation, s11: f64, s22: f64, s12: f64) -> (f64, 
     let tau = r2 * one_minus.max(0.0).sqrt();
     let outer_breaks = breakpoints(&[(r1, 0.0), (r2 * rho.abs(), 0.0)], ZMAX, None);
     let mut inner_breaks: Vec<f64> = Vec::with_capacity(64);
+    let mut evals: u64 = 0;
+    let mut outcome: Option<PairOutcome> = None;
     let mut outer = |z1: f64| {
+        if outcome.is_some() {
+            return [0.0, 0.0];
+        }
+        if stop.load(Ordering::Relaxed) {
+            outcome = Some(PairOutcome::Stopped);
+            return [0.0, 0.0];
+        }
         let p1 = phi(z1);
         let m = r2 * rho * z1;
         let g = if tau > 0.0 {
             inner_breaks.clear();
             inner_breaks.extend(breakpoints(&[(tau, m)], ZMAX, None));
+            let mut count = 0u64;
             let mut inner = |z2: f64| {
+                count += 1;
                 let p2 = phi(z2);
                 let x = m + tau * z2;
                 [act.sigma(x) * p2, act.dsigma(x) * p2]
             };
-            adaptive2(
+            let g = adaptive2(
                 &mut inner,
                 &inner_breaks,
                 TOL_INNER,
                 inner_floor,
                 &mut |_, _, _, _| {},
-            )
+            );
+            evals += count;
+            g
         } else {
+            evals += 1;
             [act.sigma(m), act.dsigma(m)]
         };
+        evals += 1;
+        if evals > budget {
+            outcome = Some(PairOutcome::OverBudget);
+        }
         let x = r1 * z1;
         [act.sigma(x) * g[0] * p1, act.dsigma(x) * g[1] * p1]
     };
@@ -204,7 +286,7 @@ pub fn pair_quadrature(act: &Activation, s11: f64, s22: f64, s12: f64) -> (f64, 
         outer_floor,
         &mut |_, _, _, _| {},
     );
-    (r[0], r[1])
+    (outcome.unwrap_or(PairOutcome::Done(r[0], r[1])), evals)
 }
 
 /// out[j] = Σ_k ci[k] · cj[k·stride + j] · rho[j]^k (Horner), for j < out.len().
@@ -244,6 +326,38 @@ pub fn series_row(ci: &[f64], cj: &[f64], stride: usize, rho: &[f64], out: &mut 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The budgeted quadrature gives the unbudgeted bits when the budget suffices, gives up with
+    /// OverBudget (having used about the budget, not the ~10^8 evaluations the integrand would
+    /// take) when it does not, and stops at once on the stop flag.
+    #[test]
+    fn pair_budget_and_stop() {
+        let act = Activation::Tanh;
+        let (s1, s2, s12) = (2.0, 3.0, 0.9 * 6.0f64.sqrt());
+        let (e, ed) = pair_quadrature(&act, s1, s2, s12);
+        let stop = AtomicBool::new(false);
+        let (full, used) = pair_quadrature_budgeted(&act, s1, s2, s12, &stop, u64::MAX);
+        assert_eq!(full, PairOutcome::Done(e, ed));
+        assert!(used > 1000, "{used} evaluations");
+        let (o, u) = pair_quadrature_budgeted(&act, s1, s2, s12, &stop, used / 2);
+        assert_eq!(o, PairOutcome::OverBudget);
+        assert!(u <= used / 2 + 30 * super::super::quadrature::MAX_PANELS as u64 + 1);
+        let (o, u) = pair_quadrature_budgeted(&act, s1, s2, s12, &AtomicBool::new(true), u64::MAX);
+        assert_eq!((o, u), (PairOutcome::Stopped, 0));
+        // sin(1000 x) exceeds the default budget instead of running for minutes.
+        let fast = Activation::Custom(std::sync::Arc::new(crate::activation::FnActivation {
+            sigma: |x: f64| (1000.0 * x).sin(),
+            dsigma: |x: f64| 1000.0 * (1000.0 * x).cos(),
+        }));
+        let t0 = std::time::Instant::now();
+        let (o, u) = pair_quadrature_budgeted(&fast, 1.0, 1.0, 0.99, &stop, PAIR_EVAL_BUDGET);
+        assert_eq!(
+            o,
+            PairOutcome::OverBudget,
+            "{u} evaluations in {:?}",
+            t0.elapsed()
+        );
+    }
 
     /// erf closed forms (see NOTES-numerics): the numerical path must reproduce them.
     fn erf_closed(s11: f64, s22: f64, s12: f64) -> (f64, f64) {

@@ -17,7 +17,7 @@
 use super::{BlockOutputs, LimitPlan, LimitSpec, PointSet, TILE};
 use crate::error::{checked_mul, try_zeroed};
 use crate::linalg::{MatMut, MatRef};
-use crate::parallel::{for_each_item, Progress};
+use crate::parallel::Progress;
 use crate::{invalid, Result};
 use std::borrow::Cow;
 
@@ -72,7 +72,12 @@ impl LimitPoints {
             x.copy_row(i, &mut copy[i * n0..(i + 1) * n0]);
         }
         crate::network::check_finite(MatRef::from_row_major(&copy, n, n0), "x")?;
-        let points = PointSet::new(spec, MatRef::from_row_major(&copy, n, n0), progress)?;
+        let points = PointSet::new(
+            spec,
+            MatRef::from_row_major(&copy, n, n0),
+            progress,
+            super::watch::Phase::whole(n as u64),
+        )?;
         Ok(LimitPoints {
             spec: spec.clone(),
             key: spec_key(spec),
@@ -200,24 +205,53 @@ pub fn limit_tile(
     let (ti, tj) = (h.div_ceil(TILE), w.div_ceil(TILE));
     let shared = [out.nngp, out.sigma_dot, out.ntk].map(|m| m.map(|m| m.into_shared()));
     let nonfinite = std::sync::atomic::AtomicBool::new(false);
-    for_each_item(ti * tj, progress, |t| {
+    // The first error of a sub-tile other than a non-finite requested output (a pair over its
+    // work budget, a non-finite quantity that was not requested).
+    let first_error: std::sync::Mutex<Option<crate::Error>> = std::sync::Mutex::new(None);
+    let stop = std::sync::atomic::AtomicBool::new(false);
+    let units = |t: usize| {
         let (a0, b0) = ((t / tj) * TILE, (t % tj) * TILE);
-        let (a1, b1) = ((a0 + TILE).min(h), (b0 + TILE).min(w));
-        // SAFETY: the sub-tiles partition the block; each item writes only its own.
-        let sub = |k: usize| shared[k].map(|s| unsafe { s.block(a0, a1, b0, b1) });
-        let outs = BlockOutputs {
-            nngp: sub(0),
-            sigma_dot: sub(1),
-            ntk: sub(2),
-        };
-        // The only error left after the checks above is a non-finite value (Numerical).
-        if plan
-            .compute_block(i0 + a0, i0 + a1, j0 + b0, j0 + b1, outs)
-            .is_err()
-        {
-            nonfinite.store(true, std::sync::atomic::Ordering::Relaxed);
+        (((a0 + TILE).min(h) - a0) * ((b0 + TILE).min(w) - b0)) as u64
+    };
+    let all: u64 = (0..ti * tj).map(units).sum();
+    super::watch::run(
+        ti * tj,
+        units,
+        super::watch::Phase::whole(all),
+        &stop,
+        progress,
+        || (),
+        |_, t| {
+            let (a0, b0) = ((t / tj) * TILE, (t % tj) * TILE);
+            let (a1, b1) = ((a0 + TILE).min(h), (b0 + TILE).min(w));
+            // SAFETY: the sub-tiles partition the block; each item writes only its own.
+            let sub = |k: usize| shared[k].map(|s| unsafe { s.block(a0, a1, b0, b1) });
+            let outs = BlockOutputs {
+                nngp: sub(0),
+                sigma_dot: sub(1),
+                ntk: sub(2),
+            };
+            // Errors left after the checks above: a non-finite value or a pair over its budget
+            // (Numerical), or a cancel seen inside the block.
+            if let Err(e) = plan.compute_block_ctl(i0 + a0, i0 + a1, j0 + b0, j0 + b1, outs, &stop)
+            {
+                nonfinite.store(true, std::sync::atomic::Ordering::Relaxed);
+                let mut slot = first_error.lock().unwrap_or_else(|p| p.into_inner());
+                if slot.is_none() {
+                    *slot = Some(e);
+                }
+            }
+        },
+    )?;
+    let first_error = first_error.into_inner().unwrap_or_else(|p| p.into_inner());
+    if let Some(e @ crate::Error::Numerical(_)) = &first_error {
+        if e.to_string().contains("PAIR_EVAL_BUDGET") {
+            return Err(e.clone());
         }
-    })?;
+    }
+    if stop.load(std::sync::atomic::Ordering::Relaxed) {
+        return Err(crate::Error::Cancelled);
+    }
     if nonfinite.load(std::sync::atomic::Ordering::Relaxed) {
         // Name the element in the caller's block coordinates.
         for (k, name) in ["nngp", "sigma_dot", "ntk"].into_iter().enumerate() {
@@ -229,9 +263,9 @@ pub fn limit_tile(
                 )?;
             }
         }
-        return Err(crate::Error::Internal(
-            "a sub-tile failed without a non-finite value".into(),
-        ));
+        return Err(first_error.unwrap_or_else(|| {
+            crate::Error::Internal("a sub-tile failed without a non-finite value".into())
+        }));
     }
     Ok(())
 }

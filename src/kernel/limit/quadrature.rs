@@ -126,9 +126,9 @@ pub const MAX_PANELS: usize = 1000;
 /// the caller needs (e.g. an inner integral whose whole range lies where σ′ is only rounding
 /// noise: its own mass and peak are noise, so only an absolute floor stops the refinement);
 /// it adds at most floor·length to the error. Pass [0, 0] for purely relative control.
-// Kept out of line: inlined into `numerical::point_expansion` (which LLVM started doing when
-// the crate's code grew) the tanh N = 400 kernel took 1.5× as long (620 → 950 ms at 1 thread).
-#[inline(never)]
+// The work is in `adaptive2_checked`, kept out of line (see there); this wrapper only drops the
+// flag.
+#[inline(always)]
 pub fn adaptive2<F, A>(
     f: &mut F,
     breaks: &[f64],
@@ -140,6 +140,29 @@ where
     F: FnMut(f64) -> [f64; 2],
     A: FnMut(f64, f64, &[f64; 15], &[[f64; 2]; 15]),
 {
+    adaptive2_checked(f, breaks, tol, floor, accept).0
+}
+
+/// [`adaptive2`], also saying whether every accepted panel met the tolerance: `false` when the
+/// [`MAX_PANELS`] cap forced unconverged panels to be accepted (the integrand varies faster than
+/// the rule can resolve with that many panels, e.g. sin(1000·x)). Panels accepted at
+/// [`MAX_DEPTH`] or at the resolution of doubles are not counted as failures (a kink or a jump
+/// of the integrand ends there legitimately).
+// Kept out of line: inlined into `numerical::point_expansion` (which LLVM started doing when
+// the crate's code grew) the tanh N = 400 kernel took 1.5× as long (620 → 950 ms at 1 thread).
+#[inline(never)]
+pub fn adaptive2_checked<F, A>(
+    f: &mut F,
+    breaks: &[f64],
+    tol: f64,
+    floor: [f64; 2],
+    accept: &mut A,
+) -> ([f64; 2], bool)
+where
+    F: FnMut(f64) -> [f64; 2],
+    A: FnMut(f64, f64, &[f64; 15], &[[f64; 2]; 15]),
+{
+    let mut converged = true;
     let mut total = [0.0; 2];
     let mut stack: Vec<Panel> = Vec::with_capacity(64);
     let mut global = [0.0; 2];
@@ -177,6 +200,9 @@ where
         });
         let mid = 0.5 * (p.a + p.b);
         if ok || p.depth >= MAX_DEPTH || used >= MAX_PANELS || !(mid > p.a && mid < p.b) {
+            if !ok && used >= MAX_PANELS && p.depth < MAX_DEPTH && mid > p.a && mid < p.b {
+                converged = false;
+            }
             total[0] += p.k[0];
             total[1] += p.k[1];
             accept(p.a, p.b, &p.z, &p.vals);
@@ -188,7 +214,7 @@ where
             stack.push(left);
         }
     }
-    total
+    (total, converged)
 }
 
 /// Initial partition for an integrand σ(A·z + B)·(smooth) on [−zmax, zmax]: the points where

@@ -1,0 +1,368 @@
+//! The trained ensemble's predictive law through the C ABI (see [`crate::predict`]).
+
+use super::network::{network_ref, ntk_network};
+use super::view::{check_disjoint, check_finite_result, check_outputs_disjoint};
+use super::{ffi_fn, non_null, ntk_matrix, ntk_matrix_mut, ntk_options, ntk_status, with_progress};
+use crate::linalg::MatRef;
+use crate::predict::{CovKind, Law, Predictor, Ridge, TestSet};
+use crate::{Error, Result};
+use std::ffi::c_int;
+
+/// Which Gaussian process a predictor describes (ntk_predict_config.law).
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ntk_law {
+    /// The NTK-GP law: networks trained by gradient flow with Theta_inf from the NNGP prior
+    /// Sigma (Jacot et al. 2018, Theorem 5.2). Needs Theta and, for covariances, Sigma.
+    Ntk = 0,
+    /// The NNGP law: Sigma is both the training kernel and the prior; at t = INFINITY the
+    /// Bayesian GP posterior.
+    Nngp = 1,
+}
+
+/// Settings of a predictor. Pass NULL for the defaults (NTK law, no ridge).
+#[repr(C)]
+#[derive(Clone, Copy, Debug)]
+pub struct ntk_predict_config {
+    /// One of ntk_law (default NTK_LAW_NTK = 0).
+    pub law: c_int,
+    /// Ridge lambda >= 0 added to the training kernel's diagonal (neural-tangents' diag_reg).
+    pub ridge: f64,
+    /// 0: lambda is absolute (K + lambda I); 1: relative to the mean diagonal,
+    /// K + lambda tr(K)/N I (neural-tangents' default, diag_reg_absolute_scale = False).
+    pub ridge_relative: c_int,
+}
+
+/// Opaque train side of a predictive law (the eigendecomposition of the training kernel).
+pub struct ntk_predictor {
+    pub(crate) pred: Predictor,
+}
+
+/// Opaque test side of a predictive law (test kernels projected on the predictor's eigenbasis).
+pub struct ntk_predictor_test {
+    pub(crate) test: TestSet,
+}
+
+fn config_from_c(config: *const ntk_predict_config) -> Result<(Law, Ridge)> {
+    if config.is_null() {
+        return Ok((Law::Ntk, Ridge::Absolute(0.0)));
+    }
+    let c = unsafe { *config };
+    let law = match c.law {
+        0 => Law::Ntk,
+        1 => Law::Nngp,
+        other => {
+            return Err(Error::InvalidArgument(format!(
+                "config.law = {other} is not an ntk_law value (0..=1)"
+            )))
+        }
+    };
+    if !c.ridge.is_finite() {
+        return Err(Error::NonFinite(format!("config.ridge = {}", c.ridge)));
+    }
+    if c.ridge < 0.0 {
+        return Err(Error::InvalidArgument(format!(
+            "config.ridge = {}: must be >= 0",
+            c.ridge
+        )));
+    }
+    let ridge = match c.ridge_relative {
+        0 => Ridge::Absolute(c.ridge),
+        1 => Ridge::Relative(c.ridge),
+        other => {
+            return Err(Error::InvalidArgument(format!(
+                "config.ridge_relative = {other}: must be 0 or 1"
+            )))
+        }
+    };
+    Ok((law, ridge))
+}
+
+unsafe fn opt_ref<'a>(m: *const ntk_matrix, name: &str) -> Result<Option<MatRef<'a>>> {
+    if m.is_null() {
+        Ok(None)
+    } else {
+        Ok(Some(unsafe { (*m).to_ref(name) }?))
+    }
+}
+
+/// Creates the train side of the predictive law of the infinitely wide network trained by
+/// gradient flow on the square loss (1/2N) sum_i |f(x_i) - y_i|^2 for time t (t = s eta after s
+/// steps of learning rate eta, as ntk_network_train and ntk_flow). With K = K_xx + lambda I =
+/// U diag(l) U^T and Psi_t = U diag((1 - e^{-l t/N})/l) U^T, the outputs at test points are
+/// Gaussian, the same law for each of the k outputs:
+///   NTK law:  mean = Theta_*x Psi_t y,
+///             cov  = Sigma_** + Theta_*x Psi_t Sigma_xx Psi_t Theta_x*
+///                    - (Theta_*x Psi_t Sigma_x* + Sigma_*x Psi_t Theta_x*),
+///   NNGP law: mean = Sigma_*x Psi_t y, cov = Sigma_** - Sigma_*x U diag((1 - e^{-2 l t/N})/l)
+///             U^T Sigma_x* (K from Sigma; t = INFINITY: the GP posterior).
+/// At t = 0 the law is the prior N(0, Sigma_**); at t = INFINITY with lambda = 0 eigenvalues
+/// l <= N eps l_max count as 0 (pseudo-inverse). neural-tangents' gradient_descent_mse_ensemble
+/// at time t*k gives the same law (it normalizes time by N k).
+///
+/// - `config`: NULL (NTK law, no ridge) or law and ridge.
+/// - `kernel_train`: N x N; Theta_xx (NTK law) or Sigma_xx (NNGP law). Finite, symmetric
+///   (relative 1e-10), positive semi-definite: lambda_min >= -1e-9 max_i K_ii (else
+///   NTK_STATUS_NUMERICAL).
+/// - `nngp_train`: NTK law: NULL (means only) or Sigma_xx (N x N, same checks), needed for
+///   covariances. NNGP law: must be NULL.
+/// - `y`: N x k targets. `options`: NULL or progress/cancel, reported (done, 4) between phases
+///   (the eigendecomposition itself is one uninterruptible unit).
+///
+/// Cost: one symmetric eigendecomposition (about 9 N^3 flops; its smallest eigenvalue is the
+/// PSD check of kernel_train) and one Cholesky of nngp_train (N^3/3, its PSD check). All inputs are copied; `*out` receives the handle (free with ntk_predictor_free),
+/// unchanged on failure. The handle is read-only afterwards: calls on it may run concurrently.
+#[no_mangle]
+pub unsafe extern "C" fn ntk_predictor_create(
+    config: *const ntk_predict_config,
+    kernel_train: ntk_matrix,
+    nngp_train: *const ntk_matrix,
+    y: ntk_matrix,
+    options: *const ntk_options,
+    out: *mut *mut ntk_predictor,
+) -> ntk_status {
+    ffi_fn!("ntk_predictor_create", {
+        non_null(out, "out")?;
+        let (law, ridge) = config_from_c(config)?;
+        let kv = unsafe { kernel_train.to_ref("kernel_train") }?;
+        let sv = unsafe { opt_ref(nngp_train, "nngp_train") }?;
+        let yv = unsafe { y.to_ref("y") }?;
+        let pred = with_progress(options, |progress| {
+            Predictor::new(law, kv, sv, yv, ridge, progress)
+        })?;
+        unsafe { *out = Box::into_raw(Box::new(ntk_predictor { pred })) };
+        Ok(())
+    })
+}
+
+/// Frees a predictor. NULL is accepted. Test sets created from it stay valid (they share its
+/// data).
+#[no_mangle]
+pub unsafe extern "C" fn ntk_predictor_free(predictor: *mut ntk_predictor) {
+    if !predictor.is_null() {
+        let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            drop(unsafe { Box::from_raw(predictor) })
+        }));
+    }
+}
+
+/// Creates the test side of a predictive law for M test points.
+///
+/// - `kernel_test_train`: M x N; Theta_*x (NTK law) or Sigma_*x (NNGP law).
+/// - `nngp_test_train`: NTK law with covariances: Sigma_*x (M x N); otherwise NULL. Given
+///   exactly when `nngp_test_test` is (NTK law).
+/// - `nngp_test_test`: NULL (means only), Sigma_** as M x M (symmetric: full covariances) or its
+///   diagonal as M x 1 (marginal variances: only variances can be asked for).
+///
+/// Cost: 2 M N^2 flops per test-train kernel (projection on the eigenbasis). Inputs are
+/// copied; `*out` receives the handle (free with ntk_predictor_test_free), unchanged on failure.
+#[no_mangle]
+pub unsafe extern "C" fn ntk_predictor_test_create(
+    predictor: *const ntk_predictor,
+    kernel_test_train: ntk_matrix,
+    nngp_test_train: *const ntk_matrix,
+    nngp_test_test: *const ntk_matrix,
+    options: *const ntk_options,
+    out: *mut *mut ntk_predictor_test,
+) -> ntk_status {
+    ffi_fn!("ntk_predictor_test_create", {
+        non_null(predictor, "predictor")?;
+        non_null(out, "out")?;
+        let pred = unsafe { &(*predictor).pred };
+        let kv = unsafe { kernel_test_train.to_ref("kernel_test_train") }?;
+        let sv = unsafe { opt_ref(nngp_test_train, "nngp_test_train") }?;
+        let pv = unsafe { opt_ref(nngp_test_test, "nngp_test_test") }?;
+        let test = with_progress(options, |progress| TestSet::new(pred, kv, sv, pv, progress))?;
+        unsafe { *out = Box::into_raw(Box::new(ntk_predictor_test { test })) };
+        Ok(())
+    })
+}
+
+/// Frees a test set. NULL is accepted.
+#[no_mangle]
+pub unsafe extern "C" fn ntk_predictor_test_free(test: *mut ntk_predictor_test) {
+    if !test.is_null() {
+        let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            drop(unsafe { Box::from_raw(test) })
+        }));
+    }
+}
+
+/// Which covariance an output view asks for: M x M full, M x 1 variances.
+fn cov_kind(cov: &ntk_matrix_mut, m: usize) -> Result<CovKind> {
+    if cov.rows == m && cov.cols == m {
+        Ok(CovKind::Full)
+    } else if cov.rows == m && cov.cols == 1 {
+        Ok(CovKind::Diagonal)
+    } else {
+        Err(Error::InvalidArgument(format!(
+            "cov is {}x{}, expected {m}x{m} (full covariance) or {m}x1 (variances)",
+            cov.rows, cov.cols
+        )))
+    }
+}
+
+/// Checks the outputs of a law (shapes, strides, no overlap), returns the covariance kind.
+fn check_law_outputs(
+    mean: *mut ntk_matrix_mut,
+    cov: *mut ntk_matrix_mut,
+    m: usize,
+    k: usize,
+    inputs: &[(&ntk_matrix, &str)],
+) -> Result<CovKind> {
+    if mean.is_null() && cov.is_null() {
+        return Err(Error::NullPointer(
+            "mean and cov (at least one output is required)".into(),
+        ));
+    }
+    let mut kind = CovKind::None;
+    if !mean.is_null() {
+        let mv = unsafe { *mean };
+        mv.expect_shape(m, k, "mean")?;
+        unsafe { mv.to_mut("mean") }?;
+        check_disjoint(&mv, "mean", inputs)?;
+    }
+    if !cov.is_null() {
+        let cv = unsafe { *cov };
+        kind = cov_kind(&cv, m)?;
+        unsafe { cv.to_mut("cov") }?;
+        check_disjoint(&cv, "cov", inputs)?;
+        if !mean.is_null() {
+            check_outputs_disjoint(&unsafe { *mean }, "mean", &cv, "cov")?;
+        }
+    }
+    Ok(kind)
+}
+
+/// Writes a computed law into the (checked) outputs, after checking it is finite.
+fn write_law(
+    g: &crate::predict::Gaussian,
+    mean: *mut ntk_matrix_mut,
+    cov: *mut ntk_matrix_mut,
+    m: usize,
+    k: usize,
+    kind: CovKind,
+) -> Result<()> {
+    let cshape = match kind {
+        CovKind::Full => (m, m),
+        _ => (m, 1),
+    };
+    if !mean.is_null() {
+        check_finite_result(MatRef::from_row_major(&g.mean, m, k), "mean")?;
+    }
+    if !cov.is_null() {
+        check_finite_result(MatRef::from_row_major(&g.cov, cshape.0, cshape.1), "cov")?;
+    }
+    if !mean.is_null() {
+        let mut o = unsafe { (*mean).to_mut("mean") }?;
+        o.copy_from(MatRef::from_row_major(&g.mean, m, k));
+    }
+    if !cov.is_null() {
+        let mut o = unsafe { (*cov).to_mut("cov") }?;
+        o.copy_from(MatRef::from_row_major(&g.cov, cshape.0, cshape.1));
+    }
+    Ok(())
+}
+
+/// The law at time `t` (>= 0, INFINITY allowed; NaN is NTK_STATUS_NON_FINITE, t < 0
+/// INVALID_ARGUMENT) on the test set: `mean` (NULL or M x k) and `cov` (NULL, M x M for the
+/// full covariance over the test points, or M x 1 for the variances; shared by the k outputs).
+/// At least one output. A full covariance needs the test set's nngp_test_test as M x M.
+/// The covariance is exactly symmetric, and positive semi-definite to rounding when the kernels
+/// are jointly PSD.
+///
+/// Cost per call: mean 2 M N k flops; NNGP covariance M^2 N (variances: M N); NTK covariance
+/// 4 M N^2 + 3 M^2 N (variances: 4 M N^2). `options`: progress (done, 3) between products.
+/// Outputs are written only on success. Read-only on the handle (concurrent calls are safe).
+#[no_mangle]
+pub unsafe extern "C" fn ntk_predictor_law(
+    test: *const ntk_predictor_test,
+    t: f64,
+    mean: *mut ntk_matrix_mut,
+    cov: *mut ntk_matrix_mut,
+    options: *const ntk_options,
+) -> ntk_status {
+    ffi_fn!("ntk_predictor_law", {
+        non_null(test, "test")?;
+        let ts = unsafe { &(*test).test };
+        crate::predict::check_time(t)?;
+        let (m, k) = (ts.num_test(), ts.output_dim());
+        let kind = check_law_outputs(mean, cov, m, k, &[])?;
+        let g = with_progress(options, |progress| ts.law(t, kind, progress))?;
+        write_law(&g, mean, cov, m, k, kind)
+    })
+}
+
+/// From points to the law in one call: the limit kernels Theta_inf and Sigma^(L) of the
+/// network's architecture (n_0, depth, activation, beta; not its parameters) on `x_train`
+/// (N x n_0) and `x_test` (M x n_0), then the law of ntk_predictor_create / ntk_predictor_law
+/// at time `t` with targets `y` (N x n_L). `config`: NULL (NTK law, no ridge) or law and ridge.
+/// Outputs as in ntk_predictor_law: `mean` (NULL or M x n_L), `cov` (NULL, M x M or M x 1).
+/// For several times or test sets, use the handles (one eigendecomposition for all). With
+/// `cov` NULL the means come from the MSE flow (as ntk_flow with NTK_FLOW_METHOD_AUTO: Lanczos
+/// at finite t while it is cheaper than the eigendecomposition; equal to the handles' means up
+/// to its tolerance, 1e-13 relative to |Psi_t| |y|).
+///
+/// Cost: the kernels (O((N + M)^2 (n_0 + L)); the M x M prior only for a full covariance) plus
+/// those of ntk_predictor_create, ntk_predictor_test_create and ntk_predictor_law. Progress is
+/// reported by each phase in its own units. Outputs are written only on success.
+#[no_mangle]
+#[allow(clippy::too_many_arguments)]
+pub unsafe extern "C" fn ntk_ensemble_law(
+    network: *const ntk_network,
+    config: *const ntk_predict_config,
+    x_train: ntk_matrix,
+    y: ntk_matrix,
+    x_test: ntk_matrix,
+    t: f64,
+    mean: *mut ntk_matrix_mut,
+    cov: *mut ntk_matrix_mut,
+    options: *const ntk_options,
+) -> ntk_status {
+    ffi_fn!("ntk_ensemble_law", {
+        let net = unsafe { network_ref(network) }?;
+        let (law, ridge) = config_from_c(config)?;
+        let xv = unsafe { x_train.to_ref("x_train") }?;
+        let yv = unsafe { y.to_ref("y") }?;
+        let tv = unsafe { x_test.to_ref("x_test") }?;
+        let (n0, nl) = (net.input_dim(), net.output_dim());
+        if xv.cols() != n0 {
+            return crate::invalid!(
+                "x_train has {} columns, the network's n_0 is {n0}",
+                xv.cols()
+            );
+        }
+        if tv.cols() != n0 {
+            return crate::invalid!(
+                "x_test has {} columns, the network's n_0 is {n0}",
+                tv.cols()
+            );
+        }
+        if yv.rows() != xv.rows() || yv.cols() != nl {
+            return crate::invalid!(
+                "y is {}x{}, expected {}x{nl} (N x n_L)",
+                yv.rows(),
+                yv.cols(),
+                xv.rows()
+            );
+        }
+        if xv.rows() == 0 || tv.rows() == 0 {
+            return crate::invalid!(
+                "x_train has {} rows and x_test {}: need at least one of each",
+                xv.rows(),
+                tv.rows()
+            );
+        }
+        crate::predict::check_time(t)?;
+        let m = tv.rows();
+        let inputs = [(&x_train, "x_train"), (&y, "y"), (&x_test, "x_test")];
+        let kind = check_law_outputs(mean, cov, m, nl, &inputs)?;
+        crate::network::check_finite(xv, "x_train")?;
+        crate::network::check_finite(tv, "x_test")?;
+        let spec = crate::kernel::limit::LimitSpec::of_network(net);
+        let g = with_progress(options, |progress| {
+            crate::predict::ensemble_law_points(&spec, law, xv, yv, tv, &[t], kind, ridge, progress)
+        })?;
+        write_law(&g[0], mean, cov, m, nl, kind)
+    })
+}
