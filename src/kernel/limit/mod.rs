@@ -44,6 +44,7 @@
 pub mod chain;
 pub mod closed_form;
 pub mod fastmath;
+pub mod neardup;
 pub mod numerical;
 pub mod prepared;
 pub mod quadrature;
@@ -477,6 +478,8 @@ struct Scratch {
     var_i: Vec<f64>,
     sd_i: Vec<f64>,
     mean_i: Vec<f64>,
+    /// Entries (column offset, Σ^(1)) of the row flagged for the near-duplicate fix-up.
+    near: Vec<(usize, f64)>,
 }
 
 impl Scratch {
@@ -491,6 +494,7 @@ impl Scratch {
             var_i: vec![0.0; layers],
             sd_i: vec![0.0; layers],
             mean_i: vec![0.0; layers],
+            near: Vec::with_capacity(cols),
         }
     }
 }
@@ -688,6 +692,64 @@ impl<'a> LimitPlan<'a> {
         ])
     }
 
+    /// Collects the entries of row i (columns j0..) that [`neardup::is_near`] flags at layer 1
+    /// (the diagonal entry excluded).
+    #[inline(always)]
+    fn flag_near(
+        &self,
+        i: usize,
+        j0: usize,
+        diag: Option<usize>,
+        s12: &[f64],
+        near: &mut Vec<(usize, f64)>,
+    ) {
+        near.clear();
+        let (p1, p2) = (&*self.p1, self.p2());
+        let si = p1.var[i];
+        let sj = &p2.var[j0..j0 + s12.len()];
+        for (k, (&x, &v)) in s12.iter().zip(sj).enumerate() {
+            if neardup::is_near(si, v, x) && Some(k) != diag {
+                near.push((k, x));
+            }
+        }
+    }
+
+    /// Overwrites the flagged entries of row i with [`neardup::leaky_pair`] (slope `a`).
+    #[inline(never)]
+    #[allow(clippy::too_many_arguments)]
+    fn fix_near(
+        &self,
+        a: f64,
+        i: usize,
+        j0: usize,
+        s12: &mut [f64],
+        dot: &mut [f64],
+        theta: &mut [f64],
+        near: &[(usize, f64)],
+    ) {
+        let (p1, p2) = (&*self.p1, self.p2());
+        let layers = self.spec.depth - 1;
+        for &(k, s1) in near {
+            let j = j0 + k;
+            let pc = neardup::PairChain {
+                slope: a,
+                beta2: self.spec.beta * self.spec.beta,
+                layers,
+                var_i: &p1.var[i..],
+                sd_i: &p1.sd[i..],
+                var_j: &p2.var[j..],
+                sd_j: &p2.sd[j..],
+                stride_i: p1.n,
+                stride: p2.n,
+            };
+            if let Some((s, d, t)) = neardup::leaky_pair(&pc, self.x1, i, self.x2, j, s1) {
+                s12[k] = s;
+                dot[k] = d;
+                theta[k] = t;
+            }
+        }
+    }
+
     /// Computes the tile rows i0..i1 × cols j0..j1 (≤ TILE each) into `out`. With
     /// `lower_only`, only entries with j ≤ i (mirrored when `out.mirror`).
     ///
@@ -804,7 +866,19 @@ impl<'a> LimitPlan<'a> {
                     stride: p2.n,
                     zero_variance: p1.has_zero || p2.has_zero,
                 };
+                // Near-duplicate / near-antipodal pairs of leaky ReLU: flagged from Σ^(1)
+                // before the chain overwrites it, recomputed after it (see `neardup`).
+                let slope = match kind {
+                    ClosedForm::LeakyRelu(a) if layers > 0 => Some(a),
+                    _ => None,
+                };
+                if slope.is_some() {
+                    self.flag_near(i, j0, diag, s12, &mut sc.near);
+                }
                 chain::row(kind, &r, s12, dot, theta);
+                if let Some(a) = slope {
+                    self.fix_near(a, i, j0, s12, dot, theta, &sc.near);
+                }
                 if let Some(k) = diag {
                     // The per-point chain, with the fused chain's Θ update (one rounding), so a
                     // separate copy of the point gets the same bits.

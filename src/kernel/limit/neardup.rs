@@ -1,0 +1,172 @@
+//! Near-duplicate and near-antipodal pairs of the (leaky) ReLU limit kernels (issue 17, part 1).
+//!
+//! The fused chain ([`super::chain`]) forms det = s_i s_j − s12² from the covariance, which
+//! cancels when |ρ| → 1 (√det then carries a relative error ≈ ε/(1 − ρ²)), and snaps to ρ = ±1
+//! inside the band 1 − ρ² < 16ε, dropping the angle the arc-cosine kernels depend on linearly.
+//! The pairs the Gram GEMM flags as close (1 − ρ² < [`NEAR_REL`] at layer 1) are recomputed here
+//! after the fused chain, in a fix-up pass, from a cancellation-free quantity carried through
+//! the layers: with a = √s_i, b = √s_j, r = ab, the gap
+//!   c = ab − s12 ≥ 0 (ρ ≈ +1)   or   c̄ = ab + s12 ≥ 0 (ρ ≈ −1),
+//! and δ = a − b. Then det = c(2r − c) and the angle ψ (θ on the + side, φ = π − θ on the −
+//! side) is atan2(√det, r − c) ∈ [0, π/2]: no subtraction of nearly equal numbers.
+//!
+//! Layer 1 (Σ^(1) = xᵀx′/n_0 + β²): d = s_i + s_j − 2 s12 = ‖x − x′‖²/n_0 (β² cancels),
+//! s_i + s_j + 2 s12 = ‖x + x′‖²/n_0 + 4β², s_i − s_j = (x − x′)ᵀ(x + x′)/n_0, all summed directly
+//! from the inputs; δ = (s_i − s_j)/(a + b) and, since 2(ab ∓ s12) = (s_i + s_j ∓ 2 s12) − δ²,
+//!   c = (‖x − x′‖²/n_0 − δ²)/2,   c̄ = (‖x + x′‖²/n_0 + 4β² − δ²)/2.
+//! (This stays exact while the angular part of x − x′ is not far below its radial part.)
+//!
+//! Layer map of leaky ReLU with slope α, h = (1 + α²)/2, k = (1 − α)²/(2π),
+//! E = k√det + (h − kθ)s12, E′ = h − kθ, and g(ψ) = sin ψ − ψ cos ψ ≥ 0 (a series for ψ ≤ 1):
+//! - + side: E = h s12 + k·r·g(θ), E′ = h − kθ; with s′ = h s + β² per point,
+//!   a′b′ − (h r + β²) = β²hδ²/(a′b′ + h r + β²), so
+//!   c′ = a′b′ − E − β² = β²hδ²/(a′b′ + h r + β²) + (h c − k·r·g(θ)),
+//!   where h c − k r g = r[h(1 − cos θ) − k g(θ)] > 0 for θ ≤ π/2 (no cancellation).
+//! - − side (θ = π − φ, h − kπ = α): E = −α(r − c̄) + k·r·g(φ), E′ = α + kφ, and
+//!   c̄′ = a′b′ + E + β² = (β²h(s_i + s_j) + β⁴)/(a′b′ + h r) + β² + (h − α) r + α c̄ + k r g(φ),
+//!   with h − α = (1 − α)²/2 ≥ 0.
+//! - δ′ = a′ − b′ = h(s_i − s_j)/(a′ + b′) = h δ (a + b)/(a′ + b′).
+//! A gap that passes r (|ρ| < 0) switches side: c̄ = 2r − c.
+//! Θ^(l+1) = Θ^(l)·E′ + Σ^(l+1) as in the fused chain.
+//!
+//! Exact copies and exact negations (gap 0 at layer 1) keep the fused chain's bits, so a copy
+//! of a point still gives the diagonal value bit for bit. Cost per flagged pair: O(n_0) for the
+//! seed plus one square root, one atan2 and a 10-term polynomial per layer; unflagged pairs pay
+//! one multiply-add and a comparison (the flag test).
+
+use crate::linalg::MatRef;
+use std::f64::consts::PI;
+
+/// Pairs with 1 − ρ² < NEAR_REL at layer 1 take the gap recursion. Above it the fused chain's
+/// cancellation error ε/(1 − ρ²) is below 1e-13.
+pub const NEAR_REL: f64 = 1e-3;
+
+/// Whether a layer-1 pair (variances s_i, s_j > 0, covariance x) is flagged for the fix-up.
+#[inline(always)]
+pub fn is_near(si: f64, sj: f64, x: f64) -> bool {
+    let p = si * sj;
+    p > 0.0 && (-x).mul_add(x, p) < NEAR_REL * p
+}
+
+/// g(t) = sin t − t cos t = t³ Σ_{m≥0} (−1)^m (2m+2)/(2m+3)! t^{2m}, for 0 ≤ t ≤ 1 (10 terms:
+/// the first omitted is 22/23!·t²⁰ < 1e-21, and the terms fall by ≥ 10× so the sum does not
+/// cancel).
+fn g_series(t: f64) -> f64 {
+    const M: usize = 10;
+    // (2m+2)/(2m+3)! for m = 0..M.
+    let mut coef = [0.0f64; M];
+    let mut fact = 6.0; // 3!
+    for (m, c) in coef.iter_mut().enumerate() {
+        if m > 0 {
+            fact *= ((2 * m + 2) * (2 * m + 3)) as f64;
+        }
+        *c = (2 * m + 2) as f64 / fact;
+    }
+    let w = t * t;
+    let mut s = 0.0f64;
+    for m in (0..M).rev() {
+        let c = if m % 2 == 0 { coef[m] } else { -coef[m] };
+        s = s.mul_add(w, c);
+    }
+    t * w * s
+}
+
+/// Per-layer values of one pair: variances and standard deviations of i (index l·stride_i) and
+/// of j (index l·stride).
+pub struct PairChain<'a> {
+    /// Slope α (ReLU: 0).
+    pub slope: f64,
+    pub beta2: f64,
+    /// Number of layer maps L − 1 (≥ 1).
+    pub layers: usize,
+    pub var_i: &'a [f64],
+    pub sd_i: &'a [f64],
+    pub var_j: &'a [f64],
+    pub sd_j: &'a [f64],
+    pub stride_i: usize,
+    pub stride: usize,
+}
+
+/// (Σ^(L), Σ̇^(L), Θ^(L)) of the pair (row xi of `x`, row yj of `y`) with layer-1 covariance
+/// `s12_1`, by the gap recursion (module docs). None for a gap of exactly 0 (exact copy or
+/// negation: the fused chain's value stands) or no layer map.
+pub fn leaky_pair(
+    p: &PairChain<'_>,
+    x: MatRef<'_>,
+    xi: usize,
+    y: MatRef<'_>,
+    yj: usize,
+    s12_1: f64,
+) -> Option<(f64, f64, f64)> {
+    if p.layers == 0 {
+        return None;
+    }
+    let n0 = x.cols() as f64;
+    let (mut dd, mut ss, mut df) = (0.0f64, 0.0f64, 0.0f64);
+    for k in 0..x.cols() {
+        let (u, v) = (x.at(xi, k), y.at(yj, k));
+        let (m, q) = (u - v, u + v);
+        dd = m.mul_add(m, dd);
+        ss = q.mul_add(q, ss);
+        df = m.mul_add(q, df);
+    }
+    let (a0, b0) = (p.sd_i[0], p.sd_j[0]);
+    let mut delta = (df / n0) / (a0 + b0);
+    let mut plus = s12_1 >= 0.0;
+    let sum = if plus {
+        dd / n0
+    } else {
+        ss / n0 + 4.0 * p.beta2
+    };
+    let mut gap = (0.5 * (-delta).mul_add(delta, sum)).max(0.0);
+    if gap == 0.0 || !gap.is_finite() {
+        return None;
+    }
+    let al = p.slope;
+    let h = 0.5 * (1.0 + al * al);
+    let kc = (1.0 - al) * (1.0 - al) / (2.0 * PI);
+    let b2 = p.beta2;
+    let mut theta_ntk = s12_1;
+    let (mut s, mut ed) = (s12_1, 0.0);
+    for l in 0..p.layers {
+        let (a, b) = (p.sd_i[l * p.stride_i], p.sd_j[l * p.stride]);
+        let r = a * b;
+        if gap > r {
+            gap = 2.0 * r - gap;
+            plus = !plus;
+        }
+        let cosr = r - gap; // r·cos ψ ≥ 0
+        let sd = (gap * (2.0 * r - gap)).max(0.0).sqrt(); // √det = r·sin ψ
+        let ang = libm::atan2(sd, cosr); // ψ ∈ [0, π/2]
+        let rg = if ang <= 1.0 {
+            r * g_series(ang)
+        } else {
+            sd - ang * cosr
+        };
+        let e = if plus {
+            ed = (-kc).mul_add(ang, h);
+            h.mul_add(cosr, kc * rg)
+        } else {
+            ed = kc.mul_add(ang, al);
+            (-al).mul_add(cosr, kc * rg)
+        };
+        s = e + b2;
+        theta_ntk = theta_ntk.mul_add(ed, s);
+        if l + 1 < p.layers {
+            let (a1, b1) = (p.sd_i[(l + 1) * p.stride_i], p.sd_j[(l + 1) * p.stride]);
+            let r1 = a1 * b1;
+            gap = if plus {
+                b2 * h * delta * delta / (r1 + h * r + b2) + h.mul_add(gap, -kc * rg)
+            } else {
+                let (si, sj) = (p.var_i[l * p.stride_i], p.var_j[l * p.stride]);
+                (b2 * h * (si + sj) + b2 * b2) / (r1 + h * r)
+                    + b2
+                    + 0.5 * (1.0 - al) * (1.0 - al) * r
+                    + al * gap
+                    + kc * rg
+            };
+            delta = h * delta * (a + b) / (a1 + b1);
+        }
+    }
+    Some((s, ed, theta_ntk))
+}
