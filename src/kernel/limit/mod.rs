@@ -739,6 +739,7 @@ impl<'a> LimitPlan<'a> {
                 sd_i: &p1.sd[i..],
                 var_j: &p2.var[j..],
                 sd_j: &p2.sd[j..],
+                ddiag_i: &p1.ddiag[i..],
                 stride_i: p1.n,
                 stride: p2.n,
             };

@@ -29,8 +29,9 @@
 //! A gap that passes r (|ρ| < 0) switches side: c̄ = 2r − c.
 //! Θ^(l+1) = Θ^(l)·E′ + Σ^(l+1) as in the fused chain.
 //!
-//! Exact copies and exact negations (gap 0 at layer 1) keep the fused chain's bits, so a copy
-//! of a point still gives the diagonal value bit for bit. Cost per flagged pair: O(n_0) for the
+//! An exact copy of x (x′ = x bit for bit) gets x's own per-point chain, so it gives the
+//! diagonal value bit for bit (the fused chain's snapped h·(√s_i·√s_j) could differ from
+//! h·s_i by an ulp); an exact negation at β = 0 gets gap 0, i.e. exactly Σ̇ = α, Σ = −α s. Cost per flagged pair: O(n_0) for the
 //! seed plus one square root, one atan2 and a 10-term polynomial per layer; unflagged pairs pay
 //! one multiply-add and a comparison (the flag test).
 
@@ -46,6 +47,21 @@ pub const NEAR_REL: f64 = 1e-3;
 pub fn is_near(si: f64, sj: f64, x: f64) -> bool {
     let p = si * sj;
     p > 0.0 && (-x).mul_add(x, p) < NEAR_REL * p
+}
+
+/// Input dimensions up to which the layer-1 gap comes from Lagrange's identity (O(n_0²) per
+/// flagged pair, exact for any offset direction); above it from ‖x ∓ x′‖² − n_0δ² (O(n_0), exact
+/// while the angular part of x − x′ is not far below its radial part: the gap's relative
+/// error is ≈ ε·(radial/angular)²).
+pub const LAGRANGE_MAX_DIM: usize = 64;
+
+/// a·b − c·d with an error of at most 1.5 ulp of the result (Kahan's algorithm with FMA).
+#[inline(always)]
+fn minor(a: f64, b: f64, c: f64, d: f64) -> f64 {
+    let w = c * d;
+    let e = (-c).mul_add(d, w);
+    let f = a.mul_add(b, -w);
+    f + e
 }
 
 /// g(t) = sin t − t cos t = t³ Σ_{m≥0} (−1)^m (2m+2)/(2m+3)! t^{2m}, for 0 ≤ t ≤ 1 (10 terms:
@@ -83,13 +99,15 @@ pub struct PairChain<'a> {
     pub sd_i: &'a [f64],
     pub var_j: &'a [f64],
     pub sd_j: &'a [f64],
+    /// E[σ′(u)²] of i at layer l (index l·stride_i, l < layers).
+    pub ddiag_i: &'a [f64],
     pub stride_i: usize,
     pub stride: usize,
 }
 
 /// (Σ^(L), Σ̇^(L), Θ^(L)) of the pair (row xi of `x`, row yj of `y`) with layer-1 covariance
-/// `s12_1`, by the gap recursion (module docs). None for a gap of exactly 0 (exact copy or
-/// negation: the fused chain's value stands) or no layer map.
+/// `s12_1`, by the gap recursion (module docs); an exact copy of x gets x's diagonal chain.
+/// None (the fused chain's value stands) without a layer map or for a non-finite gap.
 pub fn leaky_pair(
     p: &PairChain<'_>,
     x: MatRef<'_>,
@@ -110,16 +128,42 @@ pub fn leaky_pair(
         ss = q.mul_add(q, ss);
         df = m.mul_add(q, df);
     }
+    if dd == 0.0 {
+        // An exact copy of x (u − v = 0 in every coordinate): x's own chain, with the
+        // tile's Θ update, so the entry equals the diagonal value bit for bit.
+        let si = p.stride_i;
+        let mut th = p.var_i[0];
+        for l in 0..p.layers {
+            th = th.mul_add(p.ddiag_i[l * si], p.var_i[(l + 1) * si]);
+        }
+        return Some((p.var_i[p.layers * si], p.ddiag_i[(p.layers - 1) * si], th));
+    }
     let (a0, b0) = (p.sd_i[0], p.sd_j[0]);
     let mut delta = (df / n0) / (a0 + b0);
     let mut plus = s12_1 >= 0.0;
-    let sum = if plus {
-        dd / n0
+    let mut gap = if x.cols() <= LAGRANGE_MAX_DIM {
+        // det = s_i s_j − s12² = Σ_{k<l} m_kl²/n_0² + β²‖x − x′‖²/n_0 (Lagrange's identity;
+        // every term ≥ 0), then c = det/(r + s12) or c̄ = det/(r − s12).
+        let mut m2 = 0.0f64;
+        for k in 0..x.cols() {
+            let (xk, yk) = (x.at(xi, k), y.at(yj, k));
+            for l in k + 1..x.cols() {
+                let m = minor(xk, y.at(yj, l), x.at(xi, l), yk);
+                m2 = m.mul_add(m, m2);
+            }
+        }
+        let det = m2 / (n0 * n0) + p.beta2 * (dd / n0);
+        let r = a0 * b0;
+        det / (r + s12_1.abs())
     } else {
-        ss / n0 + 4.0 * p.beta2
+        let sum = if plus {
+            dd / n0
+        } else {
+            ss / n0 + 4.0 * p.beta2
+        };
+        (0.5 * (-delta).mul_add(delta, sum)).max(0.0)
     };
-    let mut gap = (0.5 * (-delta).mul_add(delta, sum)).max(0.0);
-    if gap == 0.0 || !gap.is_finite() {
+    if !gap.is_finite() {
         return None;
     }
     let al = p.slope;
