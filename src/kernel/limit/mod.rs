@@ -715,7 +715,8 @@ impl<'a> LimitPlan<'a> {
     }
 
     /// Overwrites the flagged entries of row i with [`neardup::leaky_pair`] (slope `a`).
-    #[inline(never)]
+    /// Inlined into the per-instruction-set tile loops, so the `mul_add`s are FMA instructions.
+    #[inline(always)]
     #[allow(clippy::too_many_arguments)]
     fn fix_near(
         &self,

@@ -35,6 +35,7 @@
 //! seed plus one square root, one atan2 and a 10-term polynomial per layer; unflagged pairs pay
 //! one multiply-add and a comparison (the flag test).
 
+use super::fastmath::atan2_upper_nonzero;
 use crate::linalg::MatRef;
 use std::f64::consts::PI;
 
@@ -67,21 +68,24 @@ fn minor(a: f64, b: f64, c: f64, d: f64) -> f64 {
 /// g(t) = sin t − t cos t = t³ Σ_{m≥0} (−1)^m (2m+2)/(2m+3)! t^{2m}, for 0 ≤ t ≤ 1 (10 terms:
 /// the first omitted is 22/23!·t²⁰ < 1e-21, and the terms fall by ≥ 10× so the sum does not
 /// cancel).
+#[inline(always)]
 fn g_series(t: f64) -> f64 {
-    const M: usize = 10;
-    // (2m+2)/(2m+3)! for m = 0..M.
-    let mut coef = [0.0f64; M];
-    let mut fact = 6.0; // 3!
-    for (m, c) in coef.iter_mut().enumerate() {
-        if m > 0 {
-            fact *= ((2 * m + 2) * (2 * m + 3)) as f64;
-        }
-        *c = (2 * m + 2) as f64 / fact;
-    }
+    /// (−1)^m (2m+2)/(2m+3)! for m = 0..10 (the nearest f64 of each, from mpmath).
+    const COEF: [f64; 10] = [
+        0.3333333333333333,
+        -0.03333333333333333,
+        0.0011904761904761906,
+        -2.2045855379188714e-05,
+        2.505210838544172e-07,
+        -1.9270852604185937e-09,
+        1.0706029224547743e-11,
+        -4.498331606952833e-14,
+        1.4797143443923793e-16,
+        -3.9145882126782523e-19,
+    ];
     let w = t * t;
     let mut s = 0.0f64;
-    for m in (0..M).rev() {
-        let c = if m % 2 == 0 { coef[m] } else { -coef[m] };
+    for &c in COEF.iter().rev() {
         s = s.mul_add(w, c);
     }
     t * w * s
@@ -108,6 +112,7 @@ pub struct PairChain<'a> {
 /// (Σ^(L), Σ̇^(L), Θ^(L)) of the pair (row xi of `x`, row yj of `y`) with layer-1 covariance
 /// `s12_1`, by the gap recursion (module docs); an exact copy of x gets x's diagonal chain.
 /// None (the fused chain's value stands) without a layer map or for a non-finite gap.
+#[inline(always)]
 pub fn leaky_pair(
     p: &PairChain<'_>,
     x: MatRef<'_>,
@@ -181,7 +186,8 @@ pub fn leaky_pair(
         }
         let cosr = r - gap; // r·cos ψ ≥ 0
         let sd = (gap * (2.0 * r - gap)).max(0.0).sqrt(); // √det = r·sin ψ
-        let ang = libm::atan2(sd, cosr); // ψ ∈ [0, π/2]
+                                                          // ψ ∈ [0, π/2] (≤ 2 ulp; (√det, r cos ψ) ≠ (0, 0) as r > 0)
+        let ang = atan2_upper_nonzero(sd, cosr);
         let rg = if ang <= 1.0 {
             r * g_series(ang)
         } else {
