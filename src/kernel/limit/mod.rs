@@ -479,7 +479,7 @@ struct Scratch {
     sd_i: Vec<f64>,
     mean_i: Vec<f64>,
     /// Entries (column offset, Σ^(1)) of the row flagged for the near-duplicate fix-up.
-    near: Vec<(usize, f64)>,
+    near: Vec<neardup::Near>,
 }
 
 impl Scratch {
@@ -701,7 +701,7 @@ impl<'a> LimitPlan<'a> {
         j0: usize,
         diag: Option<usize>,
         s12: &[f64],
-        near: &mut Vec<(usize, f64)>,
+        near: &mut Vec<neardup::Near>,
     ) {
         near.clear();
         let (p1, p2) = (&*self.p1, self.p2());
@@ -709,12 +709,13 @@ impl<'a> LimitPlan<'a> {
         let sj = &p2.var[j0..j0 + s12.len()];
         for (k, (&x, &v)) in s12.iter().zip(sj).enumerate() {
             if neardup::is_near(si, v, x) && Some(k) != diag {
-                near.push((k, x));
+                // Within capacity (≤ TILE entries per row): no allocation.
+                near.push(neardup::Near::new(k, x));
             }
         }
     }
 
-    /// Overwrites the flagged entries of row i with [`neardup::leaky_pair`] (slope `a`).
+    /// Overwrites the flagged entries of row i with [`neardup::fix_row`] (slope `a`).
     /// Inlined into the per-instruction-set tile loops, so the `mul_add`s are FMA instructions.
     #[inline(always)]
     #[allow(clippy::too_many_arguments)]
@@ -726,30 +727,25 @@ impl<'a> LimitPlan<'a> {
         s12: &mut [f64],
         dot: &mut [f64],
         theta: &mut [f64],
-        near: &[(usize, f64)],
+        near: &mut [neardup::Near],
     ) {
-        let (p1, p2) = (&*self.p1, self.p2());
-        let layers = self.spec.depth - 1;
-        for &(k, s1) in near {
-            let j = j0 + k;
-            let pc = neardup::PairChain {
-                slope: a,
-                beta2: self.spec.beta * self.spec.beta,
-                layers,
-                var_i: &p1.var[i..],
-                sd_i: &p1.sd[i..],
-                var_j: &p2.var[j..],
-                sd_j: &p2.sd[j..],
-                ddiag_i: &p1.ddiag[i..],
-                stride_i: p1.n,
-                stride: p2.n,
-            };
-            if let Some((s, d, t)) = neardup::leaky_pair(&pc, self.x1, i, self.x2, j, s1) {
-                s12[k] = s;
-                dot[k] = d;
-                theta[k] = t;
-            }
+        if near.is_empty() {
+            return;
         }
+        let (p1, p2) = (&*self.p1, self.p2());
+        let rd = neardup::RowData {
+            slope: a,
+            beta2: self.spec.beta * self.spec.beta,
+            layers: self.spec.depth - 1,
+            var_i: &p1.var[i..],
+            sd_i: &p1.sd[i..],
+            ddiag_i: &p1.ddiag[i..],
+            stride_i: p1.n,
+            var_j: &p2.var[j0..],
+            sd_j: &p2.sd[j0..],
+            stride: p2.n,
+        };
+        neardup::fix_row(&rd, self.x1, i, self.x2, j0, near, s12, dot, theta);
     }
 
     /// Computes the tile rows i0..i1 × cols j0..j1 (≤ TILE each) into `out`. With
@@ -879,7 +875,7 @@ impl<'a> LimitPlan<'a> {
                 }
                 chain::row(kind, &r, s12, dot, theta);
                 if let Some(a) = slope {
-                    self.fix_near(a, i, j0, s12, dot, theta, &sc.near);
+                    self.fix_near(a, i, j0, s12, dot, theta, &mut sc.near);
                 }
                 if let Some(k) = diag {
                     // The per-point chain, with the fused chain's Θ update (one rounding), so a
