@@ -4,7 +4,9 @@
 //!
 //! `tests/data/limit_neardup_mpmath.txt` is the output of
 //! `python3 tools/limit_reference_neardup.py`: pairs y = ±x + 10^-k‖x‖u (k = 1…15) with u
-//! mostly angular or mostly radial, slopes 0, 0.2 and −0.5, β = 0 and 0.3, depths 2–6.
+//! mostly angular or mostly radial, slopes 0, 0.2 and −0.5, β = 0 and 0.3, depths 2–6; and
+//! independent small points at β = 1, depths 2–8, whose correlation β² drives towards 1 in the
+//! deep layers (not flagged at layer 1: the fused chain's accuracy there).
 
 use ntk::activation::Activation;
 use ntk::kernel::limit::{limit_kernel, LimitOutputs, LimitSpec};
@@ -84,7 +86,7 @@ fn leaky_relu_near_pairs_5d_against_mpmath() {
         }
         n += 1;
     }
-    assert_eq!(n, 2400, "reference lines");
+    assert_eq!(n, 2484, "reference lines");
     for (k, w) in &worst {
         eprintln!("{k}: worst {w:e}");
     }

@@ -13,6 +13,9 @@ y is rounded to f64; the references are for the f64 values, taken as exact.
 Slopes a = 0 (ReLU), 0.2 and -0.5; beta = 0 and 0.3; depths 2..6. Recursion and closed forms
 as in tools/limit_reference_closed.py (Sigma^(1) = x.y/5 + beta^2, theta = acos(rho)).
 At 80 digits 1 - rho >= 1e-40 here keeps >= 40 correct digits in acos and sqrt(p - c^2).
+Also pairs of independent random points of variance ~0.01 at beta = 1, depths 2..8, whose
+correlation beta^2 drives towards 1 in the deeper layers (1 - rho ~ 1e-5 at depth 8) although
+the pair is not near at layer 1.
 Output, one line per (slope, case, beta, depth):
   slope name depth beta x0..x4 y0..y4 Sigma SigmaDot Theta
 """
@@ -78,6 +81,23 @@ def main():
                     vals = " ".join(mp.nstr(v, 30) for v in (c, ed, th))
                     pts = " ".join(repr(v) for v in list(x) + list(y))
                     print(f"{slope!r} {name} {depth} {beta!r} {pts} {vals}")
+        rng = random.Random(5)
+        for q in range(4):
+            x = [rng.gauss(0, 1) * 0.1 for _ in range(N0)]
+            y = [rng.gauss(0, 1) * 0.1 for _ in range(N0)]
+            beta = 1.0
+            b2 = mp.mpf(beta) ** 2
+            s1, s2, c = cov(x, x) + b2, cov(y, y) + b2, cov(x, y) + b2
+            th = c
+            for depth in range(2, 9):
+                e, ed = expect(a, s1, s2, c)
+                e1, _ = expect(a, s1, s1, s1)
+                e2, _ = expect(a, s2, s2, s2)
+                s1, s2, c = e1 + b2, e2 + b2, e + b2
+                th = th * ed + c
+                vals = " ".join(mp.nstr(v, 30) for v in (c, ed, th))
+                pts = " ".join(repr(v) for v in list(x) + list(y))
+                print(f"{slope!r} small{q}_betadriven_k0 {depth} {beta!r} {pts} {vals}")
 
 
 if __name__ == "__main__":
