@@ -5,29 +5,32 @@
 //! inside the band 1 − ρ² < 16ε, dropping the angle the arc-cosine kernels depend on linearly.
 //! The pairs the Gram GEMM flags as close (1 − ρ² < [`NEAR_REL`] at layer 1) are recomputed here
 //! after the fused chain, in a fix-up pass, from a cancellation-free quantity carried through
-//! the layers: with a = √s_i, b = √s_j, r = ab, the gap
-//!   c = ab − s12 ≥ 0 (ρ ≈ +1)   or   c̄ = ab + s12 ≥ 0 (ρ ≈ −1),
-//! and δ = a − b. Then det = c(2r − c) and the angle ψ (θ on the + side, φ = π − θ on the −
+//! the layers: with a = √s_i, b = √s_j, r = ab, the gap c = ab − s12 ≥ 0 (ρ ≈ +1) or
+//! c̄ = ab + s12 ≥ 0 (ρ ≈ −1), and δ = a − b. Then det = c(2r − c) and the angle ψ (θ on the + side, φ = π − θ on the −
 //! side) is atan2(√det, r − c) ∈ [0, π/2]: no subtraction of nearly equal numbers.
 //!
-//! Layer 1 (Σ^(1) = xᵀx′/n_0 + β²): d = s_i + s_j − 2 s12 = ‖x − x′‖²/n_0 (β² cancels),
-//! s_i + s_j + 2 s12 = ‖x + x′‖²/n_0 + 4β², s_i − s_j = (x − x′)ᵀ(x + x′)/n_0, all summed directly
-//! from the inputs; δ = (s_i − s_j)/(a + b) and, since 2(ab ∓ s12) = (s_i + s_j ∓ 2 s12) − δ²,
-//!   c = (‖x − x′‖²/n_0 − δ²)/2,   c̄ = (‖x + x′‖²/n_0 + 4β² − δ²)/2.
-//! (This stays exact while the angular part of x − x′ is not far below its radial part.)
+//! Layer 1 (Σ^(1) = xᵀx′/n_0 + β²), from the inputs directly: δ = (s_i − s_j)/(a + b) with
+//! s_i − s_j = (x − x′)ᵀ(x + x′)/n_0, and
+//! - n_0 ≤ [`LAGRANGE_MAX_DIM`]: Lagrange's identity, exact for any offset direction,
+//!   det = Σ_{k<l} (x_k x′_l − x_l x′_k)²/n_0² + β²‖x − x′‖²/n_0 (each minor by Kahan's FMA
+//!   algorithm, every term ≥ 0), c = det/(r + |s12|) on either side;
+//! - n_0 > [`LAGRANGE_MAX_DIM`]: as 2(ab ∓ s12) = (s_i + s_j ∓ 2 s12) − δ²,
+//!   c = (‖x − x′‖²/n_0 − δ²)/2 and c̄ = (‖x + x′‖²/n_0 + 4β² − δ²)/2, exact while the angular
+//!   part of x ∓ x′ is not far below its radial part (relative error ≈ ε·(radial/angular)²).
 //!
 //! Layer map of leaky ReLU with slope α, h = (1 + α²)/2, k = (1 − α)²/(2π),
 //! E = k√det + (h − kθ)s12, E′ = h − kθ, and g(ψ) = sin ψ − ψ cos ψ ≥ 0 (a series for ψ ≤ 1):
-//! - + side: E = h s12 + k·r·g(θ), E′ = h − kθ; with s′ = h s + β² per point,
+//! - ρ ≈ +1: E = h s12 + k·r·g(θ), E′ = h − kθ; with s′ = h s + β² per point,
 //!   a′b′ − (h r + β²) = β²hδ²/(a′b′ + h r + β²), so
 //!   c′ = a′b′ − E − β² = β²hδ²/(a′b′ + h r + β²) + (h c − k·r·g(θ)),
 //!   where h c − k r g = r[h(1 − cos θ) − k g(θ)] > 0 for θ ≤ π/2 (no cancellation).
-//! - − side (θ = π − φ, h − kπ = α): E = −α(r − c̄) + k·r·g(φ), E′ = α + kφ, and
+//! - ρ ≈ −1 (θ = π − φ, h − kπ = α): E = −α(r − c̄) + k·r·g(φ), E′ = α + kφ, and
 //!   c̄′ = a′b′ + E + β² = (β²h(s_i + s_j) + β⁴)/(a′b′ + h r) + β² + (h − α) r + α c̄ + k r g(φ),
 //!   with h − α = (1 − α)²/2 ≥ 0.
 //! - δ′ = a′ − b′ = h(s_i − s_j)/(a′ + b′) = h δ (a + b)/(a′ + b′).
-//! A gap that passes r (|ρ| < 0) switches side: c̄ = 2r − c.
-//! Θ^(l+1) = Θ^(l)·E′ + Σ^(l+1) as in the fused chain.
+//!
+//! A gap that passes r (ρ changes sign) switches side: c̄ = 2r − c. Θ^(l+1) = Θ^(l)·E′ + Σ^(l+1)
+//! as in the fused chain.
 //!
 //! An exact copy of x (x′ = x bit for bit) gets x's own per-point chain, so it gives the
 //! diagonal value bit for bit (the fused chain's snapped h·(√s_i·√s_j) could differ from
