@@ -23,6 +23,9 @@
 //!   computed (on diagonal tiles only the lower triangle) and mirrored, so the result is exactly
 //!   symmetric; diagonal entries take the per-point chain values, so Σ(x, x) is bit-identical to
 //!   the variance chain.
+//! - Near-duplicate and near-antipodal pairs of (leaky) ReLU (1 − ρ² < [`neardup::NEAR_REL`] at
+//!   layer 1, flagged from the Gram entries) are recomputed after the fused chain from the
+//!   cancellation-free gap √s_i√s_j ∓ s12 ([`neardup`]); exact copies take the per-point chain.
 //! - [`LimitPlan::compute_block`] computes any block K(X1[i0:i1], X2[j0:j1]) into strided views,
 //!   reusing the per-point data: the core of a tiled or out-of-core caller.
 //!
