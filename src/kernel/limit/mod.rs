@@ -23,6 +23,9 @@
 //!   computed (on diagonal tiles only the lower triangle) and mirrored, so the result is exactly
 //!   symmetric; diagonal entries take the per-point chain values, so Σ(x, x) is bit-identical to
 //!   the variance chain.
+//! - Near-duplicate and near-antipodal pairs of (leaky) ReLU (1 − ρ² < [`neardup::NEAR_REL`] at
+//!   layer 1, flagged from the Gram entries) are recomputed after the fused chain from the
+//!   cancellation-free gap √s_i√s_j ∓ s12 ([`neardup`]); exact copies take the per-point chain.
 //! - [`LimitPlan::compute_block`] computes any block K(X1[i0:i1], X2[j0:j1]) into strided views,
 //!   reusing the per-point data: the core of a tiled or out-of-core caller.
 //!
@@ -44,6 +47,7 @@
 pub mod chain;
 pub mod closed_form;
 pub mod fastmath;
+pub mod neardup;
 pub mod numerical;
 pub mod prepared;
 pub mod quadrature;
@@ -580,6 +584,8 @@ struct Scratch {
     var_i: Vec<f64>,
     sd_i: Vec<f64>,
     mean_i: Vec<f64>,
+    /// Entries (column offset, Σ^(1)) of the row flagged for the near-duplicate fix-up.
+    near: Vec<neardup::Near>,
 }
 
 impl Scratch {
@@ -594,6 +600,7 @@ impl Scratch {
             var_i: vec![0.0; layers],
             sd_i: vec![0.0; layers],
             mean_i: vec![0.0; layers],
+            near: Vec::with_capacity(cols),
         }
     }
 }
@@ -791,6 +798,62 @@ impl<'a> LimitPlan<'a> {
         ])
     }
 
+    /// Collects the entries of row i (columns j0..) that [`neardup::is_near`] flags at layer 1
+    /// (the diagonal entry excluded).
+    #[inline(always)]
+    fn flag_near(
+        &self,
+        i: usize,
+        j0: usize,
+        diag: Option<usize>,
+        s12: &[f64],
+        near: &mut Vec<neardup::Near>,
+    ) {
+        near.clear();
+        let (p1, p2) = (&*self.p1, self.p2());
+        let si = p1.var[i];
+        let sj = &p2.var[j0..j0 + s12.len()];
+        for (k, (&x, &v)) in s12.iter().zip(sj).enumerate() {
+            if neardup::is_near(si, v, x) && Some(k) != diag {
+                // Within capacity (≤ TILE entries per row): no allocation.
+                near.push(neardup::Near::new(k, x));
+            }
+        }
+    }
+
+    /// Overwrites the flagged entries of row i with [`neardup::fix_row`] (slope `a`).
+    /// Inlined into the per-instruction-set tile loops, so the `mul_add`s are FMA instructions.
+    #[inline(always)]
+    #[allow(clippy::too_many_arguments)]
+    fn fix_near(
+        &self,
+        a: f64,
+        i: usize,
+        j0: usize,
+        s12: &mut [f64],
+        dot: &mut [f64],
+        theta: &mut [f64],
+        near: &mut [neardup::Near],
+    ) {
+        if near.is_empty() {
+            return;
+        }
+        let (p1, p2) = (&*self.p1, self.p2());
+        let rd = neardup::RowData {
+            slope: a,
+            beta2: self.spec.beta * self.spec.beta,
+            layers: self.spec.depth - 1,
+            var_i: &p1.var[i..],
+            sd_i: &p1.sd[i..],
+            ddiag_i: &p1.ddiag[i..],
+            stride_i: p1.n,
+            var_j: &p2.var[j0..],
+            sd_j: &p2.sd[j0..],
+            stride: p2.n,
+        };
+        neardup::fix_row(&rd, self.x1, i, self.x2, j0, near, s12, dot, theta);
+    }
+
     /// Computes the tile rows i0..i1 × cols j0..j1 (≤ TILE each) into `out`. With
     /// `lower_only`, only entries with j ≤ i (mirrored when `out.mirror`).
     ///
@@ -926,7 +989,19 @@ impl<'a> LimitPlan<'a> {
                         stride: p2.n,
                         zero_variance: p1.has_zero || p2.has_zero,
                     };
+                    // Near-duplicate / near-antipodal pairs of leaky ReLU: flagged from Σ^(1)
+                    // before the chain overwrites it, recomputed after it (see `neardup`).
+                    let slope = match kind {
+                        ClosedForm::LeakyRelu(a) if layers > 0 => Some(a),
+                        _ => None,
+                    };
+                    if slope.is_some() {
+                        self.flag_near(i, j0, diag, s12, &mut sc.near);
+                    }
                     chain::row(kind, &r, s12, dot, theta);
+                    if let Some(a) = slope {
+                        self.fix_near(a, i, j0, s12, dot, theta, &mut sc.near);
+                    }
                     if let Some(k) = diag {
                         // The per-point chain, with the fused chain's Θ update (one rounding), so
                         // a separate copy of the point gets the same bits.
