@@ -6,6 +6,9 @@
 //! single-process flow to 1e-12. A second run uses 3 ranks and sizes that do not divide evenly.
 //! `mpi_solver_matches_single_process` runs the distributed PCG solver (ntk_mpi_solve.c) at
 //! -np 2 and 3 against the single-process ntk_solver (alpha and predictions <= 1e-10).
+//! Both also run one case with the architecture options (issue #13: `--parameterization
+//! standard`, non-unit per-layer `--w-std` / `--b-std`, per-layer `--activation`), checked
+//! against the single-process library in the same way.
 //!
 //! When mpicc or mpirun is missing the test is skipped with a message, except under CI=true,
 //! where it fails (CI installs OpenMPI via scripts/install-deps.sh).
@@ -77,6 +80,32 @@ fn mpi_program_matches_single_process() {
     for (np, args) in [
         ("2", vec!["-c", "-1"]),
         ("3", vec!["-c", "-1", "-N", "301", "-M", "50", "-s", "20"]),
+        // Issue #13: standard parameterization, non-unit per-layer sigma_w / sigma_b, per-layer
+        // activations (built with ntk_network_create_arch); eta scaled down by the width, as the
+        // standard-parameterization kernel grows like n_l.
+        (
+            "3",
+            vec![
+                "-c",
+                "-1",
+                "-N",
+                "151",
+                "-M",
+                "31",
+                "-s",
+                "20",
+                "-e",
+                "0.005",
+                "--parameterization",
+                "standard",
+                "--w-std",
+                "1.5",
+                "--b-std",
+                "0.3,0.2,0.1",
+                "--activation",
+                "erf,relu",
+            ],
+        ),
     ] {
         let stdout = run(
             Command::new("mpirun")
@@ -86,6 +115,12 @@ fn mpi_program_matches_single_process() {
             &format!("mpirun -np {np} ntk_mpi {}", args.join(" ")),
         );
         assert!(stdout.trim_end().ends_with("PASS"), "{stdout}");
+        if args.contains(&"standard") {
+            assert!(
+                stdout.contains("architecture: L = 3, standard parameterization, sigma_w = 1.5 1.5 1.5, sigma_b = 0.3 0.2 0.1"),
+                "architecture options not applied: {stdout}"
+            );
+        }
         for kind in ["limit", "empirical"] {
             assert!(
                 stdout.contains(&format!(
@@ -141,6 +176,33 @@ fn mpi_solver_matches_single_process() {
             "3",
             vec![
                 "-c", "-1", "-N", "700", "-M", "50", "-k", "1", "-r", "0", "-l", "1e-3",
+            ],
+        ),
+        // Issue #13: standard parameterization, per-layer sigma_w, uniform sigma_b, erf then
+        // ReLU, hidden width 32 (the standard limit kernel depends on it).
+        (
+            "3",
+            vec![
+                "-c",
+                "-1",
+                "-N",
+                "301",
+                "-M",
+                "31",
+                "-k",
+                "2",
+                "-r",
+                "20",
+                "-w",
+                "32",
+                "--parameterization",
+                "standard",
+                "--w-std",
+                "1.2,1.5,0.8",
+                "--b-std",
+                "0.5",
+                "--activation",
+                "erf,relu",
             ],
         ),
     ] {

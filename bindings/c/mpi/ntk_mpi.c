@@ -31,6 +31,11 @@
  *          -w hidden width of the empirical network (64)  -B beta (0.1)  -s steps (50)
  *          -e eta (0.5)  -k limit|empirical|both (both)  -1 one library thread per rank
  *          -c check against single-process  -b benchmark the kernel only
+ *          --w-std, --b-std, --parameterization ntk|standard, --activation: per-layer or uniform
+ *          architecture (ntk_mpi_arch.h; the defaults are the uniform sigma_w = 1, sigma_b = beta,
+ *          ReLU, NTK network of the options above). The network is built with
+ *          ntk_network_create_arch; the limit kernel's hidden widths are the -w width (they only
+ *          matter in the standard parameterization).
  *
  * Run: mpirun -np 2 ./ntk_mpi -c -1        (as root: mpirun --allow-run-as-root ...)
  */
@@ -43,6 +48,7 @@
 #include <time.h>
 
 #include "ntk.h"
+#include "ntk_mpi_arch.h"
 
 #define KIND_LIMIT 0
 #define KIND_EMPIRICAL 1
@@ -72,6 +78,7 @@ typedef struct {
     size_t n, m, d, depth, width, steps;
     double beta, eta;
     int kinds, one_thread, check, bench;
+    arch_options arch;
 } options;
 
 /* Deterministic inputs in [-1.5, 1.5) (identical on every rank). */
@@ -237,19 +244,13 @@ static int run_kind(const options *o, int kind, const double *x, const double *y
     memset(&k, 0, sizeof k);
     k.kind = kind;
     {
-        /* The limit kernel only uses the network's depth, activation and beta. */
+        /* The limit kernel uses the network's depth, per-layer sigmas and activations, and (in
+         * the standard parameterization only) its hidden widths. */
         size_t *widths = (size_t *)xmalloc((o->depth + 1) * sizeof(size_t)), l;
-        ntk_network_config cfg;
-        memset(&cfg, 0, sizeof cfg);
         widths[0] = d;
-        for (l = 1; l < o->depth; l++) widths[l] = kind == KIND_EMPIRICAL ? o->width : 1;
+        for (l = 1; l < o->depth; l++) widths[l] = o->width;
         widths[o->depth] = 1;
-        cfg.widths = widths;
-        cfg.num_widths = o->depth + 1;
-        cfg.activation = NTK_ACTIVATION_RELU;
-        cfg.beta = o->beta;
-        cfg.seed = 2018; /* same parameters on every rank */
-        NTK_OK(ntk_network_create(&cfg, &k.net));
+        NTK_OK(arch_network_create(&o->arch, widths, o->depth + 1, o->beta, &k.net));
         free(widths);
     }
     split(n, cnt, dsp);
@@ -429,10 +430,14 @@ int main(int argc, char **argv) {
     o.one_thread = 0;
     o.check = 0;
     o.bench = 0;
+    arch_defaults(&o.arch);
     for (i = 1; i < argc; i++) {
         const char *a = argv[i];
         const char *v = i + 1 < argc ? argv[i + 1] : "";
-        if (strcmp(a, "-1") == 0) o.one_thread = 1;
+        int ar = arch_parse_option(&o.arch, argc, argv, &i, rank_);
+        if (ar < 0) o.kinds = 0;
+        else if (ar > 0) continue;
+        else if (strcmp(a, "-1") == 0) o.one_thread = 1;
         else if (strcmp(a, "-c") == 0) o.check = 1;
         else if (strcmp(a, "-b") == 0) o.bench = 1;
         else if (strcmp(a, "-N") == 0) o.n = arg_size(v), i++;
@@ -449,11 +454,18 @@ int main(int argc, char **argv) {
         } else o.kinds = 0;
         if (o.kinds == 0 || o.n == 0 || o.d == 0 || o.depth == 0) {
             if (rank_ == 0) fprintf(stderr, "usage: ntk_mpi [-N n] [-M m] [-d d] [-L depth] [-w width] [-B beta] "
-                                            "[-s steps] [-e eta] [-k limit|empirical|both] [-1] [-c] [-b]\n");
+                                            "[-s steps] [-e eta] [-k limit|empirical|both] [-1] [-c] [-b] "
+                                            "[--w-std s[,s...]] [--b-std s[,s...]] "
+                                            "[--parameterization ntk|standard] [--activation a[,a...]]\n");
             MPI_Finalize();
             return 1;
         }
     }
+    if (!arch_check(&o.arch, o.depth, rank_)) {
+        MPI_Finalize();
+        return 1;
+    }
+    if (rank_ == 0) arch_print(&o.arch, o.depth, o.beta);
     if (o.one_thread) NTK_OK(ntk_set_num_threads(1));
 
     x = (double *)xmalloc(o.n * o.d * sizeof(double));

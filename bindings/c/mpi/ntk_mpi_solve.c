@@ -31,6 +31,10 @@
  *          -B beta (0.1)  -k right-hand sides (2)  -r preconditioner rank (50, 0 = none)
  *          -l lambda as a fraction of tr(K)/N (1e-4)  -t rtol (1e-12)  -i max iterations (5000)
  *          -C cache each rank's block  -1 one library thread per rank  -c check  -b bench
+ *          -w hidden width (64; the limit kernel depends on it only in the standard
+ *          parameterization)  --w-std, --b-std, --parameterization ntk|standard, --activation:
+ *          per-layer or uniform architecture (ntk_mpi_arch.h; the defaults are the uniform
+ *          sigma_w = 1, sigma_b = beta, ReLU, NTK network), built with ntk_network_create_arch
  * Inputs: N + M points on the unit sphere in d dimensions; targets sin(3 x_0 + j) + (j+1) x_1 x_2.
  *
  * Run: mpirun -np 2 ./ntk_mpi_solve -c -1        (as root: mpirun --allow-run-as-root ...)
@@ -43,6 +47,7 @@
 #include <string.h>
 
 #include "ntk.h"
+#include "ntk_mpi_arch.h"
 
 #define ROWS 256
 #define COLS 8192
@@ -69,9 +74,10 @@ static void *xmalloc(size_t n) {
 }
 
 typedef struct {
-    size_t n, m, d, depth, k, rank, max_it;
+    size_t n, m, d, depth, k, rank, max_it, width;
     double beta, lambda_frac, rtol;
     int cache, one_thread, check, bench;
+    arch_options arch;
 } options;
 
 static ntk_matrix view(const double *x, size_t rows, size_t cols, ptrdiff_t rs, ptrdiff_t cs) {
@@ -487,7 +493,6 @@ int main(int argc, char **argv) {
     op K;
     precond pc;
     ntk_network *net = NULL;
-    ntk_network_config cfg;
     ntk_limit_points *pts = NULL, *tpts = NULL;
     size_t *widths, i, j, l, n, m, d, k, rows, t0, trows, it, passes = 0;
     int *cnt, *dsp, *cntk, *dspk, *tcnt, *tdsp, *tcntk, *tdspk, r, failures = 0;
@@ -508,9 +513,17 @@ int main(int argc, char **argv) {
     o.beta = 0.1;
     o.lambda_frac = 1e-4;
     o.rtol = 1e-12;
+    o.width = 64;
+    arch_defaults(&o.arch);
     for (r = 1; r < argc; r++) {
         const char *a = argv[r], *v = r + 1 < argc ? argv[r + 1] : "0";
-        if (!strcmp(a, "-N")) o.n = (size_t)atol(v), r++;
+        int ar = arch_parse_option(&o.arch, argc, argv, &r, rank_);
+        if (ar < 0) {
+            MPI_Finalize();
+            return 2;
+        } else if (ar > 0) continue;
+        else if (!strcmp(a, "-N")) o.n = (size_t)atol(v), r++;
+        else if (!strcmp(a, "-w")) o.width = (size_t)atol(v), r++;
         else if (!strcmp(a, "-M")) o.m = (size_t)atol(v), r++;
         else if (!strcmp(a, "-d")) o.d = (size_t)atol(v), r++;
         else if (!strcmp(a, "-L")) o.depth = (size_t)atol(v), r++;
@@ -534,24 +547,25 @@ int main(int argc, char **argv) {
     m = o.m;
     d = o.d;
     k = o.k;
-    if (n < (size_t)size_ || m < (size_t)size_ || d == 0 || k == 0 || o.depth == 0) {
-        if (rank_ == 0) fprintf(stderr, "need N, M >= ranks and d, k, L >= 1\n");
+    if (n < (size_t)size_ || m < (size_t)size_ || d == 0 || k == 0 || o.depth == 0 || o.width == 0) {
+        if (rank_ == 0) fprintf(stderr, "need N, M >= ranks and d, k, L, w >= 1\n");
         MPI_Finalize();
         return 2;
     }
+    if (!arch_check(&o.arch, o.depth, rank_)) {
+        MPI_Finalize();
+        return 2;
+    }
+    if (rank_ == 0) arch_print(&o.arch, o.depth, o.beta);
     if (o.one_thread) NTK_OK(ntk_set_num_threads(1));
 
     widths = (size_t *)xmalloc((o.depth + 1) * sizeof *widths);
     widths[0] = d;
-    for (l = 1; l < o.depth; l++) widths[l] = 1; /* the limit kernel uses only depth, sigma, beta */
+    /* The limit kernel uses the depth, per-layer sigmas and activations, and (standard
+     * parameterization only) the hidden widths. */
+    for (l = 1; l < o.depth; l++) widths[l] = o.width;
     widths[o.depth] = 1;
-    memset(&cfg, 0, sizeof cfg);
-    cfg.widths = widths;
-    cfg.num_widths = o.depth + 1;
-    cfg.activation = NTK_ACTIVATION_RELU;
-    cfg.beta = o.beta;
-    cfg.seed = 2018;
-    NTK_OK(ntk_network_create(&cfg, &net));
+    NTK_OK(arch_network_create(&o.arch, widths, o.depth + 1, o.beta, &net));
 
     cnt = (int *)xmalloc((size_t)size_ * sizeof *cnt);
     dsp = (int *)xmalloc((size_t)size_ * sizeof *dsp);
