@@ -27,34 +27,19 @@
 #include <string.h>
 
 #include "ntk.h"
-#include "ntk_r_interrupt.h"
+#include "ntk_r_common.h"
 #include "predict_r.h"
 
 static SEXP network_tag = NULL;
 static SEXP flow_tag = NULL;
 
 /* Raises an R error describing a failed call; `status` must not be NTK_STATUS_OK. */
-static void raise_status(enum ntk_status status) {
+void ntk_r_raise(enum ntk_status status) {
     char msg[2048];
     snprintf(msg, sizeof msg, "%s: %s", ntk_status_str((int)status), ntk_last_error());
     Rf_error("%s", msg);
 }
 
-#define NTK_R_CHECK(call)                                                                      \
-    do {                                                                                       \
-        enum ntk_status status_ = (call);                                                      \
-        if (status_ != NTK_STATUS_OK) raise_status(status_);                                   \
-    } while (0)
-
-/* A long call whose last argument is the options: interruptible by the user (see
- * ntk_r_interrupt.h); `call` is written with INTR where the options go. */
-#define NTK_R_CHECK_INTERRUPTIBLE(call)                                                        \
-    do {                                                                                       \
-        ntk_r_interrupt intr_;                                                                 \
-        const ntk_options *INTR = ntk_r_interruptible(&intr_);                                 \
-        enum ntk_status status_ = (call);                                                      \
-        ntk_r_finish(&intr_, status_);                                                         \
-    } while (0)
 
 static void network_finalizer(SEXP ptr) {
     ntk_network *net = (ntk_network *)R_ExternalPtrAddr(ptr);
@@ -65,7 +50,7 @@ static void network_finalizer(SEXP ptr) {
 }
 
 /* The handle inside an "ntk_network" object; R error when it is not one or has been freed. */
-static ntk_network *get_network(SEXP obj) {
+ntk_network *ntk_r_network(SEXP obj) {
     ntk_network *net;
     if (TYPEOF(obj) != EXTPTRSXP || !Rf_inherits(obj, "ntk_network") ||
         R_ExternalPtrTag(obj) != network_tag) {
@@ -204,7 +189,7 @@ static SEXP C_network_is_valid(SEXP obj) {
 }
 
 static SEXP C_network_clone(SEXP obj) {
-    ntk_network *net = get_network(obj), *copy = NULL;
+    ntk_network *net = ntk_r_network(obj), *copy = NULL;
     SEXP result = PROTECT(new_network_object(Rf_duplicate(Rf_getAttrib(obj, Rf_install("widths")))));
     NTK_R_CHECK(ntk_network_clone(net, &copy));
     R_SetExternalPtrAddr(result, copy);
@@ -213,7 +198,7 @@ static SEXP C_network_clone(SEXP obj) {
 }
 
 static SEXP C_network_shape(SEXP obj) {
-    ntk_network *net = get_network(obj);
+    ntk_network *net = ntk_r_network(obj);
     size_t depth = 0, p = 0;
     SEXP out;
     NTK_R_CHECK(ntk_network_shape(net, &depth, &p));
@@ -231,7 +216,7 @@ static size_t num_params_of(ntk_network *net) {
 }
 
 static SEXP C_network_get_params(SEXP obj) {
-    ntk_network *net = get_network(obj);
+    ntk_network *net = ntk_r_network(obj);
     size_t p = num_params_of(net);
     SEXP out = PROTECT(Rf_allocVector(REALSXP, (R_xlen_t)p));
     NTK_R_CHECK(ntk_network_get_params(net, REAL(out), p));
@@ -240,7 +225,7 @@ static SEXP C_network_get_params(SEXP obj) {
 }
 
 static SEXP C_network_set_params(SEXP obj, SEXP theta) {
-    ntk_network *net = get_network(obj);
+    ntk_network *net = ntk_r_network(obj);
     if (TYPEOF(theta) != REALSXP) Rf_error("params must be a double vector");
     NTK_R_CHECK(ntk_network_set_params(net, REAL(theta), (size_t)XLENGTH(theta)));
     return R_NilValue;
@@ -248,7 +233,7 @@ static SEXP C_network_set_params(SEXP obj, SEXP theta) {
 
 /* x: an N x n_0 double matrix (column-major, passed as is); returns the N x n_L output. */
 static SEXP C_network_forward(SEXP obj, SEXP x) {
-    ntk_network *net = get_network(obj);
+    ntk_network *net = ntk_r_network(obj);
     SEXP dim, widths, out;
     ntk_matrix xv;
     ntk_matrix_mut ov;
@@ -278,7 +263,7 @@ static SEXP C_network_forward(SEXP obj, SEXP x) {
 /* ---- matrices --------------------------------------------------------------------------- */
 
 /* A double matrix (or vector = one column) as a column-major view without copying. */
-static ntk_matrix as_view(SEXP x, const char *what) {
+ntk_matrix ntk_r_view(SEXP x, const char *what) {
     ntk_matrix m;
     if (TYPEOF(x) != REALSXP) Rf_error("%s must be a double matrix", what);
     if (Rf_isMatrix(x)) {
@@ -295,7 +280,7 @@ static ntk_matrix as_view(SEXP x, const char *what) {
     return m;
 }
 
-static ntk_matrix_mut as_view_mut(SEXP x) {
+ntk_matrix_mut ntk_r_view_mut(SEXP x) {
     ntk_matrix_mut m;
     SEXP dim = Rf_getAttrib(x, R_DimSymbol);
     m.data = REAL(x);
@@ -303,6 +288,16 @@ static ntk_matrix_mut as_view_mut(SEXP x) {
     m.cols = (size_t)INTEGER(dim)[1];
     m.row_stride = 1;
     m.col_stride = (ptrdiff_t)m.rows;
+    return m;
+}
+
+ntk_matrix_mut ntk_r_view_mut_shape(SEXP x, size_t rows, size_t cols) {
+    ntk_matrix_mut m;
+    m.data = REAL(x);
+    m.rows = rows;
+    m.cols = cols;
+    m.row_stride = 1;
+    m.col_stride = (ptrdiff_t)rows;
     return m;
 }
 
@@ -329,14 +324,14 @@ static size_t output_dim_of(SEXP net_obj) {
 /* which: bit 0 NNGP, bit 1 Sigma-dot, bit 2 NTK. Returns list(nngp, sigma_dot, ntk) with NULL for
  * the kernels not requested. */
 static SEXP C_kernel_limit(SEXP obj, SEXP x1, SEXP x2, SEXP which) {
-    ntk_network *net = get_network(obj);
-    ntk_matrix v1 = as_view(x1, "x1"), v2 = v1;
+    ntk_network *net = ntk_r_network(obj);
+    ntk_matrix v1 = ntk_r_view(x1, "x1"), v2 = v1;
     int w = as_code(which, "which"), i;
     size_t n2;
     ntk_matrix_mut views[3];
     SEXP result, names;
     static const char *const kernel_names[3] = {"nngp", "sigma_dot", "ntk"};
-    if (x2 != R_NilValue) v2 = as_view(x2, "x2");
+    if (x2 != R_NilValue) v2 = ntk_r_view(x2, "x2");
     n2 = x2 != R_NilValue ? v2.rows : v1.rows;
     result = PROTECT(Rf_allocVector(VECSXP, 3));
     names = PROTECT(Rf_allocVector(STRSXP, 3));
@@ -345,7 +340,7 @@ static SEXP C_kernel_limit(SEXP obj, SEXP x1, SEXP x2, SEXP which) {
         if (w & (1 << i)) {
             SEXP m = alloc_matrix(v1.rows, n2);
             SET_VECTOR_ELT(result, i, m); /* protected through `result` from here on */
-            views[i] = as_view_mut(m);
+            views[i] = ntk_r_view_mut(m);
         }
     }
     Rf_setAttrib(result, R_NamesSymbol, names);
@@ -360,26 +355,26 @@ static SEXP C_kernel_limit(SEXP obj, SEXP x1, SEXP x2, SEXP which) {
 
 /* x2 = NULL for x2 = x1; mode/method: integer codes of ntk_kernel_mode / ntk_kernel_method. */
 static SEXP C_kernel_empirical(SEXP obj, SEXP x1, SEXP x2, SEXP mode, SEXP method) {
-    ntk_network *net = get_network(obj);
-    ntk_matrix v1 = as_view(x1, "x1"), v2 = v1;
+    ntk_network *net = ntk_r_network(obj);
+    ntk_matrix v1 = ntk_r_view(x1, "x1"), v2 = v1;
     int m = as_code(mode, "mode"), me = as_code(method, "method");
     size_t k = m == NTK_KERNEL_MODE_FULL ? output_dim_of(obj) : 1, n2;
     SEXP out;
-    if (x2 != R_NilValue) v2 = as_view(x2, "x2");
+    if (x2 != R_NilValue) v2 = ntk_r_view(x2, "x2");
     n2 = x2 != R_NilValue ? v2.rows : v1.rows;
     /* an invalid mode is reported by the library; the output shape then does not matter */
     out = PROTECT(alloc_matrix(v1.rows * k, n2 * k));
     NTK_R_CHECK_INTERRUPTIBLE(
-        ntk_kernel_empirical(net, v1, x2 != R_NilValue ? &v2 : NULL, m, me, as_view_mut(out), INTR));
+        ntk_kernel_empirical(net, v1, x2 != R_NilValue ? &v2 : NULL, m, me, ntk_r_view_mut(out), INTR));
     UNPROTECT(1);
     return out;
 }
 
 static SEXP C_network_jacobian(SEXP obj, SEXP x) {
-    ntk_network *net = get_network(obj);
-    ntk_matrix v = as_view(x, "x");
+    ntk_network *net = ntk_r_network(obj);
+    ntk_matrix v = ntk_r_view(x, "x");
     SEXP out = PROTECT(alloc_matrix(v.rows * output_dim_of(obj), num_params_of(net)));
-    NTK_R_CHECK_INTERRUPTIBLE(ntk_network_jacobian(net, v, as_view_mut(out), INTR));
+    NTK_R_CHECK_INTERRUPTIBLE(ntk_network_jacobian(net, v, ntk_r_view_mut(out), INTR));
     UNPROTECT(1);
     return out;
 }
@@ -413,15 +408,15 @@ static size_t flow_dim(SEXP obj, int i) {
 
 static SEXP C_flow_create(SEXP kernel, SEXP y, SEXP f0, SEXP test_kernel, SEXP test_f0, SEXP cost,
                           SEXP options) {
-    ntk_matrix kv = as_view(kernel, "kernel"), yv = as_view(y, "y"), fv = as_view(f0, "f0");
+    ntk_matrix kv = ntk_r_view(kernel, "kernel"), yv = ntk_r_view(y, "y"), fv = ntk_r_view(f0, "f0");
     ntk_matrix tk = kv, tf = fv;
     ntk_flow_options opt;
     ntk_flow *flow = NULL;
     int c = as_code(cost, "cost");
     SEXP result, dims, cls;
     if (TYPEOF(options) != REALSXP || XLENGTH(options) != 4) Rf_error("options must be 4 numbers");
-    if (test_kernel != R_NilValue) tk = as_view(test_kernel, "test_kernel");
-    if (test_f0 != R_NilValue) tf = as_view(test_f0, "test_f0");
+    if (test_kernel != R_NilValue) tk = ntk_r_view(test_kernel, "test_kernel");
+    if (test_f0 != R_NilValue) tf = ntk_r_view(test_f0, "test_f0");
     opt.method = (int)REAL(options)[0];
     if ((double)opt.method != REAL(options)[0]) Rf_error("options method must be an integer code");
     opt.rtol = REAL(options)[1];
@@ -484,7 +479,7 @@ static SEXP C_flow_loss(SEXP obj) {
 static SEXP C_flow_outputs(SEXP obj) {
     ntk_flow *flow = get_flow(obj);
     SEXP out = PROTECT(alloc_matrix(flow_dim(obj, 0), flow_dim(obj, 1)));
-    NTK_R_CHECK(ntk_flow_outputs(flow, as_view_mut(out)));
+    NTK_R_CHECK(ntk_flow_outputs(flow, ntk_r_view_mut(out)));
     UNPROTECT(1);
     return out;
 }
@@ -492,7 +487,7 @@ static SEXP C_flow_outputs(SEXP obj) {
 static SEXP C_flow_predict(SEXP obj) {
     ntk_flow *flow = get_flow(obj);
     SEXP out = PROTECT(alloc_matrix(flow_dim(obj, 2), flow_dim(obj, 1)));
-    NTK_R_CHECK(ntk_flow_predict(flow, as_view_mut(out)));
+    NTK_R_CHECK(ntk_flow_predict(flow, ntk_r_view_mut(out)));
     UNPROTECT(1);
     return out;
 }
@@ -500,8 +495,8 @@ static SEXP C_flow_predict(SEXP obj) {
 /* ---- training ---------------------------------------------------------------------------- */
 
 static SEXP C_network_train(SEXP obj, SEXP x, SEXP y, SEXP cost, SEXP learning_rate, SEXP steps) {
-    ntk_network *net = get_network(obj);
-    ntk_matrix xv = as_view(x, "x"), yv = as_view(y, "y");
+    ntk_network *net = ntk_r_network(obj);
+    ntk_matrix xv = ntk_r_view(x, "x"), yv = ntk_r_view(y, "y");
     int c = as_code(cost, "cost");
     double s = whole_number(Rf_asReal(steps), "steps");
     SEXP history;
@@ -516,7 +511,7 @@ static SEXP C_network_train(SEXP obj, SEXP x, SEXP y, SEXP cost, SEXP learning_r
 /* ---- spectrum ---------------------------------------------------------------------------- */
 
 static SEXP C_kernel_spectrum(SEXP k, SEXP count, SEXP which) {
-    ntk_matrix kv = as_view(k, "k");
+    ntk_matrix kv = ntk_r_view(k, "k");
     double n = whole_number(Rf_asReal(count), "count");
     int w = as_code(which, "which");
     SEXP ev;
@@ -528,7 +523,7 @@ static SEXP C_kernel_spectrum(SEXP k, SEXP count, SEXP which) {
 }
 
 static SEXP C_kernel_condition(SEXP k) {
-    ntk_matrix kv = as_view(k, "k");
+    ntk_matrix kv = ntk_r_view(k, "k");
     SEXP out = PROTECT(Rf_allocVector(REALSXP, 3)), names;
     NTK_R_CHECK(ntk_kernel_condition(kv, &REAL(out)[0], &REAL(out)[1], &REAL(out)[2]));
     names = PROTECT(Rf_allocVector(STRSXP, 3));

@@ -14,46 +14,9 @@
 #include <string.h>
 
 #include "ntk.h"
-#include "ntk_r_interrupt.h"
+#include "ntk_r_common.h"
 #include "predict_r.h"
 
-/* A long call whose last-but-one (create) or last (law) argument is the options: interruptible
- * by the user (Ctrl-C / Esc; see ntk_r_interrupt.h); `call` is written with INTR where the
- * options go. The library's error, or the interrupt, is raised after the call has returned. */
-#define PREDICT_R_INTERRUPTIBLE(call)                                                          \
-    do {                                                                                       \
-        ntk_r_interrupt intr_;                                                                 \
-        const ntk_options *INTR = ntk_r_interruptible(&intr_);                                 \
-        enum ntk_status st_ = (call);                                                          \
-        ntk_r_finish(&intr_, st_);                                                             \
-    } while (0)
-
-static ntk_matrix view_of(SEXP x, const char *what) {
-    ntk_matrix m;
-    if (TYPEOF(x) != REALSXP) Rf_error("%s must be a double matrix", what);
-    if (Rf_isMatrix(x)) {
-        SEXP dim = Rf_getAttrib(x, R_DimSymbol);
-        m.rows = (size_t)INTEGER(dim)[0];
-        m.cols = (size_t)INTEGER(dim)[1];
-    } else {
-        m.rows = (size_t)XLENGTH(x);
-        m.cols = 1;
-    }
-    m.data = REAL(x);
-    m.row_stride = 1;
-    m.col_stride = (ptrdiff_t)m.rows;
-    return m;
-}
-
-static ntk_matrix_mut view_mut_of(SEXP x, size_t rows, size_t cols) {
-    ntk_matrix_mut m;
-    m.data = REAL(x);
-    m.rows = rows;
-    m.cols = cols;
-    m.row_stride = 1;
-    m.col_stride = (ptrdiff_t)rows;
-    return m;
-}
 
 static void predictor_finalizer(SEXP ptr) {
     ntk_predictor *p = (ntk_predictor *)R_ExternalPtrAddr(ptr);
@@ -115,13 +78,13 @@ static ntk_predict_config config_of(SEXP config) {
 }
 
 SEXP C_predictor_create(SEXP kernel_train, SEXP nngp_train, SEXP y, SEXP config) {
-    ntk_matrix kv = view_of(kernel_train, "kernel_train"), yv = view_of(y, "y"), sv = kv;
+    ntk_matrix kv = ntk_r_view(kernel_train, "kernel_train"), yv = ntk_r_view(y, "y"), sv = kv;
     ntk_predict_config cfg = config_of(config);
     ntk_predictor *p = NULL;
     SEXP result;
-    if (nngp_train != R_NilValue) sv = view_of(nngp_train, "nngp_train");
+    if (nngp_train != R_NilValue) sv = ntk_r_view(nngp_train, "nngp_train");
     result = PROTECT(new_object("ntk_predictor", predictor_finalizer, (double)yv.rows, (double)yv.cols));
-    PREDICT_R_INTERRUPTIBLE(ntk_predictor_create(&cfg, kv, nngp_train != R_NilValue ? &sv : NULL, yv, INTR, &p));
+    NTK_R_CHECK_INTERRUPTIBLE(ntk_predictor_create(&cfg, kv, nngp_train != R_NilValue ? &sv : NULL, yv, INTR, &p));
     R_SetExternalPtrAddr(result, p);
     UNPROTECT(1);
     return result;
@@ -130,13 +93,13 @@ SEXP C_predictor_create(SEXP kernel_train, SEXP nngp_train, SEXP y, SEXP config)
 SEXP C_predictor_test_create(SEXP predictor, SEXP kernel_test_train, SEXP nngp_test_train,
                              SEXP nngp_test_test) {
     ntk_predictor *p = (ntk_predictor *)get_handle(predictor, "ntk_predictor");
-    ntk_matrix kv = view_of(kernel_test_train, "kernel_test_train"), sv = kv, pv = kv;
+    ntk_matrix kv = ntk_r_view(kernel_test_train, "kernel_test_train"), sv = kv, pv = kv;
     ntk_predictor_test *t = NULL;
     SEXP result;
-    if (nngp_test_train != R_NilValue) sv = view_of(nngp_test_train, "nngp_test_train");
-    if (nngp_test_test != R_NilValue) pv = view_of(nngp_test_test, "nngp_test_test");
+    if (nngp_test_train != R_NilValue) sv = ntk_r_view(nngp_test_train, "nngp_test_train");
+    if (nngp_test_test != R_NilValue) pv = ntk_r_view(nngp_test_test, "nngp_test_test");
     result = PROTECT(new_object("ntk_predictor_test", test_finalizer, (double)kv.rows, dim_of(predictor, 1)));
-    PREDICT_R_INTERRUPTIBLE(ntk_predictor_test_create(p, kv, nngp_test_train != R_NilValue ? &sv : NULL,
+    NTK_R_CHECK_INTERRUPTIBLE(ntk_predictor_test_create(p, kv, nngp_test_train != R_NilValue ? &sv : NULL,
                                                       nngp_test_test != R_NilValue ? &pv : NULL, INTR, &t));
     R_SetExternalPtrAddr(result, t);
     UNPROTECT(1);
@@ -170,30 +133,26 @@ SEXP C_predictor_law(SEXP test, SEXP t, SEXP cov) {
     ntk_matrix_mut mv, cv;
     if (c == NA_INTEGER || c < 0 || c > 2) Rf_error("cov must be 0, 1 or 2");
     out = PROTECT(law_result(m, k, c, &mean, &covv));
-    mv = view_mut_of(mean, m, k);
-    cv = view_mut_of(c == 0 ? mean : covv, m, c == 1 ? m : 1);
-    PREDICT_R_INTERRUPTIBLE(ntk_predictor_law(ts, Rf_asReal(t), &mv, c == 0 ? NULL : &cv, INTR));
+    mv = ntk_r_view_mut_shape(mean, m, k);
+    cv = ntk_r_view_mut_shape(c == 0 ? mean : covv, m, c == 1 ? m : 1);
+    NTK_R_CHECK_INTERRUPTIBLE(ntk_predictor_law(ts, Rf_asReal(t), &mv, c == 0 ? NULL : &cv, INTR));
     UNPROTECT(1);
     return out;
 }
 
 SEXP C_ensemble_law(SEXP net, SEXP x_train, SEXP y, SEXP x_test, SEXP t, SEXP config, SEXP cov) {
     ntk_network *n;
-    ntk_matrix xv = view_of(x_train, "x_train"), yv = view_of(y, "y"), tv = view_of(x_test, "x_test");
+    ntk_matrix xv = ntk_r_view(x_train, "x_train"), yv = ntk_r_view(y, "y"), tv = ntk_r_view(x_test, "x_test");
     ntk_predict_config cfg = config_of(config);
     int c = Rf_asInteger(cov);
     SEXP out, mean, covv;
     ntk_matrix_mut mv, cv;
-    if (TYPEOF(net) != EXTPTRSXP || !Rf_inherits(net, "ntk_network") ||
-        R_ExternalPtrTag(net) != Rf_install("ntk_network"))
-        Rf_error("expected an ntk_network object");
-    n = (ntk_network *)R_ExternalPtrAddr(net);
-    if (n == NULL) Rf_error("this ntk_network has been freed (or was restored from a saved session)");
+    n = ntk_r_network(net);
     if (c == NA_INTEGER || c < 0 || c > 2) Rf_error("cov must be 0, 1 or 2");
     out = PROTECT(law_result(tv.rows, yv.cols, c, &mean, &covv));
-    mv = view_mut_of(mean, tv.rows, yv.cols);
-    cv = view_mut_of(c == 0 ? mean : covv, tv.rows, c == 1 ? tv.rows : 1);
-    PREDICT_R_INTERRUPTIBLE(ntk_ensemble_law(n, &cfg, xv, yv, tv, Rf_asReal(t), &mv, c == 0 ? NULL : &cv, INTR));
+    mv = ntk_r_view_mut_shape(mean, tv.rows, yv.cols);
+    cv = ntk_r_view_mut_shape(c == 0 ? mean : covv, tv.rows, c == 1 ? tv.rows : 1);
+    NTK_R_CHECK_INTERRUPTIBLE(ntk_ensemble_law(n, &cfg, xv, yv, tv, Rf_asReal(t), &mv, c == 0 ? NULL : &cv, INTR));
     UNPROTECT(1);
     return out;
 }

@@ -18,7 +18,7 @@
 #include <string.h>
 
 #include "ntk.h"
-#include "ntk_r_interrupt.h"
+#include "ntk_r_common.h"
 
 SEXP C_solver_create(SEXP net_obj, SEXP x, SEXP kernel, SEXP cache_bytes, SEXP rank);
 SEXP C_solver_free(SEXP obj);
@@ -27,28 +27,6 @@ SEXP C_solver_describe(SEXP obj);
 SEXP C_solver_solve(SEXP obj, SEXP lambda, SEXP y, SEXP rtol, SEXP max_iterations);
 SEXP C_solver_predict(SEXP obj, SEXP x_test, SEXP alpha);
 
-static void solve_raise(enum ntk_status status) {
-    char msg[2048];
-    snprintf(msg, sizeof msg, "%s: %s", ntk_status_str((int)status), ntk_last_error());
-    Rf_error("%s", msg);
-}
-
-#define SOLVE_R_CHECK(call)                                                                    \
-    do {                                                                                       \
-        enum ntk_status status_ = (call);                                                      \
-        if (status_ != NTK_STATUS_OK) solve_raise(status_);                                    \
-    } while (0)
-
-/* A long call taking options: interruptible by the user (Ctrl-C / Esc; see ntk_r_interrupt.h);
- * `call` is written with INTR where the options go. The library's error, or the interrupt, is
- * raised after the call has returned (the handle's finalizer is already registered). */
-#define SOLVE_R_INTERRUPTIBLE(call)                                                            \
-    do {                                                                                       \
-        ntk_r_interrupt intr_;                                                                 \
-        const ntk_options *INTR = ntk_r_interruptible(&intr_);                                 \
-        enum ntk_status status_ = (call);                                                      \
-        ntk_r_finish(&intr_, status_);                                                         \
-    } while (0)
 
 static SEXP solver_tag(void) { return Rf_install("ntk_solver"); }
 
@@ -69,44 +47,6 @@ static ntk_solver *get_solver(SEXP obj) {
     return s;
 }
 
-static ntk_network *network_of(SEXP obj) {
-    ntk_network *net;
-    if (TYPEOF(obj) != EXTPTRSXP || !Rf_inherits(obj, "ntk_network") ||
-        R_ExternalPtrTag(obj) != Rf_install("ntk_network"))
-        Rf_error("expected an ntk_network object");
-    net = (ntk_network *)R_ExternalPtrAddr(obj);
-    if (net == NULL) Rf_error("this ntk_network has been freed (or was restored from a saved session)");
-    return net;
-}
-
-static ntk_matrix view_of(SEXP x, const char *what) {
-    ntk_matrix m;
-    if (TYPEOF(x) != REALSXP) Rf_error("%s must be a double matrix", what);
-    if (Rf_isMatrix(x)) {
-        SEXP dim = Rf_getAttrib(x, R_DimSymbol);
-        m.rows = (size_t)INTEGER(dim)[0];
-        m.cols = (size_t)INTEGER(dim)[1];
-    } else {
-        m.rows = (size_t)XLENGTH(x);
-        m.cols = 1;
-    }
-    m.data = REAL(x);
-    m.row_stride = 1;
-    m.col_stride = (ptrdiff_t)m.rows;
-    return m;
-}
-
-static ntk_matrix_mut view_mut_of(SEXP x) {
-    ntk_matrix_mut m;
-    SEXP dim = Rf_getAttrib(x, R_DimSymbol);
-    m.data = REAL(x);
-    m.rows = (size_t)INTEGER(dim)[0];
-    m.cols = (size_t)INTEGER(dim)[1];
-    m.row_stride = 1;
-    m.col_stride = (ptrdiff_t)m.rows;
-    return m;
-}
-
 static double whole(SEXP v, const char *what) {
     double d = Rf_asReal(v);
     if (!R_FINITE(d) || d < 0 || d != floor(d) || d > 9007199254740992.0)
@@ -120,8 +60,8 @@ static SEXP matrix_of(size_t rows, size_t cols) {
 }
 
 SEXP C_solver_create(SEXP net_obj, SEXP x, SEXP kernel, SEXP cache_bytes, SEXP rank) {
-    ntk_network *net = network_of(net_obj);
-    ntk_matrix xv = view_of(x, "x");
+    ntk_network *net = ntk_r_network(net_obj);
+    ntk_matrix xv = ntk_r_view(x, "x");
     ntk_solver_config cfg;
     ntk_solver *s = NULL;
     SEXP ptr, cls;
@@ -134,7 +74,7 @@ SEXP C_solver_create(SEXP net_obj, SEXP x, SEXP kernel, SEXP cache_bytes, SEXP r
     R_RegisterCFinalizerEx(ptr, solver_finalizer, TRUE);
     cls = PROTECT(Rf_mkString("ntk_solver"));
     Rf_setAttrib(ptr, R_ClassSymbol, cls);
-    SOLVE_R_INTERRUPTIBLE(ntk_solver_create(net, xv, &cfg, INTR, &s));
+    NTK_R_CHECK_INTERRUPTIBLE(ntk_solver_create(net, xv, &cfg, INTR, &s));
     R_SetExternalPtrAddr(ptr, s);
     UNPROTECT(2);
     return ptr;
@@ -158,7 +98,7 @@ SEXP C_solver_describe(SEXP obj) {
     SEXP out, names;
     static const char *const nm[5] = {"num_points", "rank", "cached_rows", "trace", "trace_residual"};
     int i;
-    SOLVE_R_CHECK(ntk_solver_describe(s, &n, &r, &c, &t, &tr));
+    NTK_R_CHECK(ntk_solver_describe(s, &n, &r, &c, &t, &tr));
     out = PROTECT(Rf_allocVector(REALSXP, 5));
     REAL(out)[0] = (double)n;
     REAL(out)[1] = (double)r;
@@ -175,7 +115,7 @@ SEXP C_solver_describe(SEXP obj) {
 /* list(alpha = N x k matrix, iterations, kernel_passes, residual) */
 SEXP C_solver_solve(SEXP obj, SEXP lambda, SEXP y, SEXP rtol, SEXP max_iterations) {
     ntk_solver *s = get_solver(obj);
-    ntk_matrix yv = view_of(y, "y");
+    ntk_matrix yv = ntk_r_view(y, "y");
     ntk_solve_info info;
     double it = whole(max_iterations, "max_iterations");
     SEXP alpha, out, names;
@@ -184,7 +124,7 @@ SEXP C_solver_solve(SEXP obj, SEXP lambda, SEXP y, SEXP rtol, SEXP max_iteration
     out = PROTECT(Rf_allocVector(VECSXP, 4));
     alpha = matrix_of(yv.rows, yv.cols);
     SET_VECTOR_ELT(out, 0, alpha);
-    SOLVE_R_INTERRUPTIBLE(ntk_solver_solve(s, Rf_asReal(lambda), yv, Rf_asReal(rtol), (size_t)it, view_mut_of(alpha),
+    NTK_R_CHECK_INTERRUPTIBLE(ntk_solver_solve(s, Rf_asReal(lambda), yv, Rf_asReal(rtol), (size_t)it, ntk_r_view_mut(alpha),
                                            &info, INTR));
     SET_VECTOR_ELT(out, 1, Rf_ScalarReal((double)info.iterations));
     SET_VECTOR_ELT(out, 2, Rf_ScalarReal((double)info.kernel_passes));
@@ -198,9 +138,9 @@ SEXP C_solver_solve(SEXP obj, SEXP lambda, SEXP y, SEXP rtol, SEXP max_iteration
 
 SEXP C_solver_predict(SEXP obj, SEXP x_test, SEXP alpha) {
     ntk_solver *s = get_solver(obj);
-    ntk_matrix xv = view_of(x_test, "x_test"), av = view_of(alpha, "alpha");
+    ntk_matrix xv = ntk_r_view(x_test, "x_test"), av = ntk_r_view(alpha, "alpha");
     SEXP out = PROTECT(matrix_of(xv.rows, av.cols));
-    SOLVE_R_INTERRUPTIBLE(ntk_solver_predict(s, xv, av, view_mut_of(out), INTR));
+    NTK_R_CHECK_INTERRUPTIBLE(ntk_solver_predict(s, xv, av, ntk_r_view_mut(out), INTR));
     UNPROTECT(1);
     return out;
 }

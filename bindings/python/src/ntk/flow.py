@@ -16,6 +16,7 @@ from typing import Any, Optional, Union
 import numpy as np
 
 from . import _lib
+from ._handle import Handle
 from ._arrays import as_input, as_output
 from ._progress import ProgressCallback, call
 from .errors import check
@@ -31,7 +32,7 @@ class FlowMethod(enum.IntEnum):
     ODE = 3  #: any cost, adaptive Dormand-Prince 5(4)
 
 
-class Flow:
+class Flow(Handle):
     """A kernel gradient flow at t = 0 (``ntk_flow_create``).
 
     Args:
@@ -49,6 +50,8 @@ class Flow:
     All inputs are copied by the library. Raises InvalidArgumentError, NonFiniteError,
     NumericalError (not PSD).
     """
+
+    _free_name = "ntk_flow_free"
 
     def __init__(
         self,
@@ -86,30 +89,6 @@ class Flow:
         )
         self._ptr = out
         self._n, self._k = ya.shape
-
-    @property
-    def _handle(self):
-        if not self._ptr:
-            raise ValueError("this ntk.Flow has been closed")
-        return self._ptr
-
-    def close(self) -> None:
-        """Frees the handle now (idempotent)."""
-        if getattr(self, "_ptr", None):
-            _lib.lib.ntk_flow_free(self._ptr)
-            self._ptr = ctypes.c_void_p()
-
-    def __del__(self):
-        try:
-            self.close()
-        except Exception:  # interpreter shutdown: the module's globals may already be gone
-            pass
-
-    def __enter__(self) -> "Flow":
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.close()
 
     def __repr__(self) -> str:
         if not self._ptr:

@@ -20,6 +20,7 @@ from typing import Any, Callable, List, Optional, Sequence, Union
 import numpy as np
 
 from . import _lib
+from ._handle import Handle
 from ._arrays import as_float_array, as_input, as_output
 from ._progress import ProgressCallback, call
 from .errors import NTKError, check
@@ -99,7 +100,7 @@ class _CustomActivation:
             raise RuntimeError("the custom activation raised an exception") from e
 
 
-class Network:
+class Network(Handle):
     """A fully connected network in NTK parameterization (``ntk_network``).
 
     Args:
@@ -122,6 +123,8 @@ class Network:
 
     The handle is freed by :meth:`close`, by ``with``, or when garbage-collected.
     """
+
+    _free_name = "ntk_network_free"
 
     def __init__(
         self,
@@ -179,12 +182,6 @@ class Network:
         net._depth, net._num_params = like._depth, like._num_params
         return net
 
-    @property
-    def _handle(self) -> ctypes.c_void_p:
-        if not self._ptr:
-            raise ValueError("this ntk.Network has been closed")
-        return self._ptr
-
     def _finish(self, status: int) -> None:
         if self._custom is not None:
             self._custom.reraise()
@@ -197,24 +194,6 @@ class Network:
             if self._custom is not None:
                 self._custom.reraise()
             raise
-
-    def close(self) -> None:
-        """Frees the library handle now (idempotent); later use raises ``ValueError``."""
-        if getattr(self, "_ptr", None):
-            _lib.lib.ntk_network_free(self._ptr)
-            self._ptr = ctypes.c_void_p()
-
-    def __del__(self):
-        try:
-            self.close()
-        except Exception:  # interpreter shutdown: the module's globals may already be gone
-            pass
-
-    def __enter__(self) -> "Network":
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.close()
 
     def __repr__(self) -> str:
         act = self._activation.name.lower() if isinstance(self._activation, Activation) else self._activation

@@ -30,6 +30,7 @@ from typing import Any, NamedTuple, Optional, Union
 import numpy as np
 
 from . import _lib
+from ._handle import Handle as _Handle
 from ._arrays import as_input, as_output
 from ._progress import Progress, ProgressCallback, call
 from .network import Network, _enum_value
@@ -81,35 +82,6 @@ def _result(mean: np.ndarray, ca: Optional[np.ndarray], cov: str) -> EnsembleLaw
     if ca is not None and cov == "diagonal":
         ca = ca[:, 0]
     return EnsembleLaw(mean, ca)
-
-
-class _Handle:
-    _free_name = ""
-    _ptr: ctypes.c_void_p
-
-    @property
-    def _handle(self):
-        if not self._ptr:
-            raise ValueError(f"this ntk.{type(self).__name__} has been closed")
-        return self._ptr
-
-    def close(self) -> None:
-        """Frees the handle now (idempotent); later use raises ``ValueError``."""
-        if getattr(self, "_ptr", None):
-            getattr(_lib.lib, self._free_name)(self._ptr)
-            self._ptr = ctypes.c_void_p()
-
-    def __del__(self):
-        try:
-            self.close()
-        except Exception:  # interpreter shutdown: the module's globals may already be gone
-            pass
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.close()
 
 
 class PredictiveLaw(_Handle):

@@ -19,6 +19,7 @@ from typing import Any, NamedTuple, Optional, Union
 import numpy as np
 
 from . import _lib
+from ._handle import Handle
 from ._arrays import as_input, as_output
 from ._progress import Progress, ProgressCallback, call
 from .errors import check
@@ -63,7 +64,7 @@ class Regression(NamedTuple):
     residual: float
 
 
-class KernelSolver:
+class KernelSolver(Handle):
     """Prepares kernel regression on the N training points ``x`` (``ntk_solver_create``).
 
     Args:
@@ -81,6 +82,8 @@ class KernelSolver:
     (cache, factor: checked before any kernel work), NumericalError (a non-finite kernel entry,
     zero trace), CancelledError.
     """
+
+    _free_name = "ntk_solver_free"
 
     def __init__(
         self,
@@ -109,30 +112,6 @@ class KernelSolver:
         self._ptr = out
         self.n, self.input_dim = xa.shape
         self.kernel = SolverKernel(cfg.kernel)
-
-    @property
-    def _handle(self):
-        if not self._ptr:
-            raise ValueError("this ntk.KernelSolver has been closed")
-        return self._ptr
-
-    def close(self) -> None:
-        """Frees the handle now (idempotent); later use raises ``ValueError``."""
-        if getattr(self, "_ptr", None):
-            _lib.lib.ntk_solver_free(self._ptr)
-            self._ptr = ctypes.c_void_p()
-
-    def __del__(self):
-        try:
-            self.close()
-        except Exception:  # interpreter shutdown: the module's globals may already be gone
-            pass
-
-    def __enter__(self) -> "KernelSolver":
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.close()
 
     def __repr__(self) -> str:
         if not self._ptr:

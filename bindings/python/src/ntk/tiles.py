@@ -14,6 +14,7 @@ from typing import Any, Optional, Sequence, Union
 import numpy as np
 
 from . import _lib
+from ._handle import Handle
 from ._arrays import as_input, as_output
 from ._progress import Progress, ProgressCallback, call
 from .errors import check
@@ -21,8 +22,7 @@ from .kernels import KernelMode, _get_names, _limit_outputs
 from .network import Network, _enum_value
 
 
-class _Points:
-    _free = None
+class _Points(Handle):
     _len = None
 
     def __init__(self, network: Network, x: Any, create, progress):
@@ -39,34 +39,10 @@ class _Points:
         p.finish(status)
         self._ptr = out
 
-    @property
-    def _handle(self):
-        if not self._ptr:
-            raise ValueError(f"this ntk.{type(self).__name__} has been closed")
-        return self._ptr
-
     def __len__(self) -> int:
         n = ctypes.c_size_t()
         check(type(self)._len(self._handle, ctypes.byref(n)))
         return int(n.value)
-
-    def close(self) -> None:
-        """Frees the handle now (idempotent)."""
-        if getattr(self, "_ptr", None):
-            type(self)._free(self._ptr)
-            self._ptr = ctypes.c_void_p()
-
-    def __del__(self):
-        try:
-            self.close()
-        except Exception:  # interpreter shutdown: the module's globals may already be gone
-            pass
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.close()
 
 
 class LimitPoints(_Points):
@@ -76,7 +52,7 @@ class LimitPoints(_Points):
     O(N L) work and memory. Cancellable.
     """
 
-    _free = staticmethod(lambda p: _lib.lib.ntk_limit_points_free(p))
+    _free_name = "ntk_limit_points_free"
     _len = staticmethod(lambda p, n: _lib.lib.ntk_limit_points_len(p, n))
 
     def __init__(self, network: Network, x: Any, *, progress: Optional[ProgressCallback] = None):
@@ -90,7 +66,7 @@ class EmpiricalFeatures(_Points):
     changed since raises InvalidArgumentError. Cancellable.
     """
 
-    _free = staticmethod(lambda p: _lib.lib.ntk_empirical_features_free(p))
+    _free_name = "ntk_empirical_features_free"
     _len = staticmethod(lambda p, n: _lib.lib.ntk_empirical_features_len(p, n))
 
     def __init__(self, network: Network, x: Any, *, progress: Optional[ProgressCallback] = None):
