@@ -230,3 +230,26 @@ fn committed_c_example_outputs_are_current() {
         );
     }
 }
+
+/// The Julia and R suites check 36 architectures against neural-tangents from a copy of
+/// tests/data/arch_nt.txt without its Jacobian and empirical-NTK lines (the packages' suites need
+/// no repository paths); this checks the copies are current.
+#[test]
+fn committed_architecture_references_are_current() {
+    let full = std::fs::read_to_string(repo().join("tests/data/arch_nt.txt")).unwrap();
+    let want: String = full
+        .lines()
+        .filter(|l| !l.starts_with("mat jac ") && !l.starts_with("mat entk "))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    for copy in [
+        "bindings/julia/test/arch_nt.txt",
+        "bindings/r/tests/sourced/arch_nt.txt",
+    ] {
+        let committed = std::fs::read_to_string(repo().join(copy)).unwrap();
+        assert!(
+            committed == want,
+            "{copy} is stale: regenerate it with grep -v -E '^mat (jac|entk) ' tests/data/arch_nt.txt"
+        );
+    }
+}

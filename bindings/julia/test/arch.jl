@@ -1,5 +1,6 @@
 # Tests of per-layer architectures (bindings/julia/src/arch.jl), included from runtests.jl.
-# Reference: tests/data/arch_nt.txt (tools/arch_reference.py, neural-tangents 0.6.5): 36 random
+# Reference: arch_nt.txt beside this file, tests/data/arch_nt.txt without the Jacobian and
+# empirical-NTK lines (kept equal by tests/packaging.rs; tools/arch_reference.py, neural-tangents 0.6.5): 36 random
 # stax.serial(Dense(W_std, b_std, parameterization), act, ...) networks on neural-tangents' own
 # parameters; forward outputs within 1e-12 and limit NNGP/NTK within 1e-12 relative (off the
 # correlation-1 pairs where a ReLU-type layer makes neural-tangents' arccos lose ~1e-8).
@@ -29,7 +30,7 @@ function read_arch_cases(path)
 end
 
 @testset "architectures vs neural-tangents" begin
-    cases = read_arch_cases(joinpath(@__DIR__, "..", "..", "..", "tests", "data", "arch_nt.txt"))
+    cases = read_arch_cases(joinpath(@__DIR__, "arch_nt.txt"))
     @test length(cases) >= 30
     for c in cases
         ls = c["layers"]

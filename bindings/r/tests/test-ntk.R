@@ -547,9 +547,7 @@ source(file.path(script_dir, "sourced", "solve-checks.R"))  # the kernel-regress
 source(file.path(script_dir, "sourced", "interrupt-checks.R"))  # Ctrl-C in the predictive law and the solver
 
 # Per-layer architectures (issue #13).
-source(file.path(dirname(normalizePath(sub("^--file=", "", grep("^--file=", commandArgs(FALSE),
-                                                                 value = TRUE)[1]))), "arch.Rinc"),
-       local = TRUE)
+source(file.path(script_dir, "sourced", "arch-checks.R"), local = TRUE)
 
 if (failures > 0L) {
     cat(sprintf("test-ntk.R: %d of %d checks FAILED\n", failures, checks))

@@ -1,12 +1,11 @@
 # Per-layer architectures (issue #13), sourced by test-ntk.R (uses its check/check_error).
-# Reference: tests/data/arch_nt.txt (tools/arch_reference.py, neural-tangents 0.6.5): 36 random
+# Reference: arch_nt.txt beside this file, tests/data/arch_nt.txt without the Jacobian and
+# empirical-NTK lines (kept equal by tests/packaging.rs; tools/arch_reference.py, neural-tangents 0.6.5): 36 random
 # stax.serial(Dense(W_std, b_std, parameterization), act, ...) networks on neural-tangents' own
 # parameters; forward outputs and limit NNGP/NTK within 1e-12 relative (off the correlation-1
 # pairs where a ReLU-type layer makes neural-tangents' arccos lose ~1e-8).
 local({
-    here <- dirname(normalizePath(sub("^--file=", "",
-                                      grep("^--file=", commandArgs(FALSE), value = TRUE)[1])))
-    path <- file.path(here, "..", "..", "..", "tests", "data", "arch_nt.txt")
+    path <- file.path(script_dir, "sourced", "arch_nt.txt")
     acts <- c(relu = "relu", leaky = "leaky_relu", erf = "erf", gelu = "gelu", sin = "sin",
               identity = "identity")
     cases <- list()
