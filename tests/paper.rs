@@ -663,7 +663,12 @@ fn progress_counts_every_pass_and_a_stop_ends_the_phase() {
             Some(core::Stopped),
             "stop after {stop_after}"
         );
-        assert!(m.done.load(Relaxed) < m.total.load(Relaxed));
+        // A stop at the first report leaves the phase's work undone whatever the scheduling; a
+        // later stop may land after the last report of every item (the library reports a
+        // training run's progress at its own pace), so only the Stopped result is asserted then.
+        if stop_after == 1 {
+            assert!(m.done.load(Relaxed) < m.total.load(Relaxed));
+        }
         let m = counting(stop_after);
         assert_eq!(core::convergence(&s, &m).err(), Some(core::Stopped));
     }
