@@ -4,9 +4,12 @@ row, at the row's thread count (OPENBLAS_NUM_THREADS is set by run.py).
 - dgemm rate: numpy's OpenBLAS dgemm on 2000 × 2000 operands (2·n³ flops), median of 3; OpenBLAS
   is faster here than the `matrixmultiply` GEMM ntk uses, so this is the machine's, not ntk's, rate.
 - store bandwidth: `ndarray.fill` over a 256 MB buffer already touched once, median of 3.
-- limit rows: the Gram GEMM X·Xᵀ of the row's own inputs (timed, median of 5), plus writing the two
-  N × N outputs (NNGP and NTK, 16·N² bytes) at the store bandwidth. Everything a limit kernel must
-  do beyond that (L − 1 layer maps per entry) is above the floor.
+- limit rows: the Gram matrix X·Xᵀ of the row's inputs, one triangle (N²·d flops; the other is its
+  mirror) at the dgemm rate, plus writing the two N × N outputs (NNGP and NTK, 16·N² bytes) at the
+  store bandwidth. Everything a limit kernel must do beyond that (L − 1 layer maps per entry) is
+  above the floor. (Timing numpy's full x @ x.T instead would count the output stores twice and
+  the mirrored triangle's flops: at N = 4000 it took 59.5 ms against 9.6 ms by the formula, above
+  ntk's whole kernel.)
 - empirical rows: the smaller of the two flop counts of src/kernel/empirical/method.rs (structured:
   forward and n_L backward passes, one Gram per layer of inputs and of cotangents, the Hadamard
   products; Jacobian contraction: J, then J·Jᵀ), symmetric case, at the dgemm rate.
@@ -62,17 +65,15 @@ def empirical_flops(widths, n, mode_full):
 
 def measure(kind, p, inputs):
     rate = dgemm_rate()
-    if kind == "limit":
-        x = np.ascontiguousarray(inputs["x"])
-        n = x.shape[0]
-        g = np.empty((n, n))
-        np.dot(x, x.T, out=g)
-        gram = _median_time(lambda: np.dot(x, x.T, out=g), 5)
+    if kind in ("limit", "limit_arch"):
+        n, d = inputs["x"].shape
+        gram = float(n) * n * d / rate
         bw = store_bandwidth()
         write = 16.0 * n * n / bw
         return {"floor_s": gram + write, "gram_s": gram, "write_s": write, "dgemm_gflops": rate / 1e9,
                 "store_gbs": bw / 1e9,
-                "what": f"Gram {gram * 1e3:.1f} ms + outputs {16 * n * n / 1e6:.0f} MB at {bw / 1e9:.1f} GB/s"}
+                "what": f"Gram {n * n * d / 1e9:.2f} GFLOP at {rate / 1e9:.0f} GFLOP/s + outputs "
+                        f"{16 * n * n / 1e6:.0f} MB at {bw / 1e9:.1f} GB/s"}
     if kind == "empirical":
         outputs = p["outputs"]
         flops = empirical_flops(EMPIRICAL_WIDTHS + [outputs], p["n"], outputs > 1)

@@ -59,7 +59,7 @@ SLOW_S = 20.0
 
 # peer name: (column title, the kinds of workload it runs, {workload: reason it is not run})
 PEERS = {
-    "nt": ("neural-tangents", {"limit", "empirical", "flow", "ensemble"}, PEER_SKIP),
+    "nt": ("neural-tangents", {"limit", "limit_arch", "empirical", "flow", "ensemble"}, PEER_SKIP),
     # The Jacobian recipe holds J (N·k·P doubles: 4.7 GB at N = 1024, 11.8 GB at k = 10).
     "torch-jacobian": ("PyTorch Jacobian contraction", {"empirical"}, {}),
     # NTK-vector products: each vjp returns a parameter-sized cotangent (P = 576k doubles) per
@@ -288,7 +288,7 @@ def main():
         if args.only and args.only not in name:
             continue
         row = {"workload": name, "kind": kind, "ntk": {}, "peers": {}}
-        if not args.no_floor and kind in ("limit", "empirical"):
+        if not args.no_floor and kind in ("limit", "limit_arch", "empirical"):
             row["floor"] = run_worker(sys.executable, "floor", name, top, 1, "", args.timeout)
         for th in threads:
             runs = args.runs if not (kind == "limit" and "tanh N=2000" in name) else max(3, args.runs // 2)
