@@ -49,30 +49,10 @@
 
 #include "ntk.h"
 #include "ntk_mpi_arch.h"
+#include "ntk_mpi_common.h"
 
 #define KIND_LIMIT 0
 #define KIND_EMPIRICAL 1
-
-static int rank_ = 0, size_ = 1;
-
-#define NTK_OK(call)                                                                             \
-    do {                                                                                         \
-        enum ntk_status st_ = (call);                                                            \
-        if (st_ != NTK_STATUS_OK) {                                                              \
-            fprintf(stderr, "rank %d: %s failed: %s: %s\n", rank_, #call,                        \
-                    ntk_status_str((int)st_), ntk_last_error());                                 \
-            MPI_Abort(MPI_COMM_WORLD, 2);                                                        \
-        }                                                                                        \
-    } while (0)
-
-static void *xmalloc(size_t n) {
-    void *p = malloc(n > 0 ? n : 1);
-    if (p == NULL) {
-        fprintf(stderr, "rank %d: out of memory (%lu bytes)\n", rank_, (unsigned long)n);
-        MPI_Abort(MPI_COMM_WORLD, 3);
-    }
-    return p;
-}
 
 typedef struct {
     size_t n, m, d, depth, width, steps;
@@ -89,26 +69,6 @@ static void fill(double *x, size_t n, unsigned long seed) {
         s = (s * 1103515245UL + 12345UL) & 0x7fffffffUL;
         x[i] = 3.0 * ((double)s / 2147483648.0) - 1.5;
     }
-}
-
-static ntk_matrix view(const double *x, size_t rows, size_t cols) {
-    ntk_matrix v;
-    v.data = x;
-    v.rows = rows;
-    v.cols = cols;
-    v.row_stride = (ptrdiff_t)cols;
-    v.col_stride = 1;
-    return v;
-}
-
-static ntk_matrix_mut view_mut(double *x, size_t rows, size_t cols) {
-    ntk_matrix_mut v;
-    v.data = x;
-    v.rows = rows;
-    v.cols = cols;
-    v.row_stride = (ptrdiff_t)cols;
-    v.col_stride = 1;
-    return v;
 }
 
 /* Peak resident set size of this process in MiB (VmHWM), or -1. */
@@ -155,9 +115,9 @@ static prepared prepare(const kernel *k, const double *x, size_t n, size_t d) {
     p.ef = NULL;
     p.lp = NULL;
     if (k->kind == KIND_EMPIRICAL)
-        NTK_OK(ntk_empirical_features_create(k->net, view(x, n, d), NULL, &p.ef));
+        NTK_OK(ntk_empirical_features_create(k->net, view(x, n, d, (ptrdiff_t)d, 1), NULL, &p.ef));
     else
-        NTK_OK(ntk_limit_points_create(k->net, view(x, n, d), NULL, &p.lp));
+        NTK_OK(ntk_limit_points_create(k->net, view(x, n, d, (ptrdiff_t)d, 1), NULL, &p.lp));
     return p;
 }
 
@@ -169,7 +129,7 @@ static void release(prepared *p) {
 /* out (i1-i0) x (j1-j0), row-major: K(rows[i0:i1], cols[j0:j1]). */
 static void block(const kernel *k, const prepared *rows, size_t i0, size_t i1, const prepared *cols, size_t j0,
                   size_t j1, double *out) {
-    ntk_matrix_mut o = view_mut(out, i1 - i0, j1 - j0);
+    ntk_matrix_mut o = view_mut(out, i1 - i0, j1 - j0, (ptrdiff_t)(j1 - j0), 1);
     if (k->kind == KIND_EMPIRICAL)
         NTK_OK(ntk_kernel_empirical_tile(k->net, rows->ef, i0, i1, cols->ef, j0, j1, NTK_KERNEL_MODE_TRACE, o,
                                          NULL));
@@ -179,9 +139,9 @@ static void block(const kernel *k, const prepared *rows, size_t i0, size_t i1, c
 
 /* Single-process kernel K(X1, X2) (x2 = NULL: X2 = X1), n1 x n2 row-major. */
 static void whole(const kernel *k, const double *x1, size_t n1, const double *x2, size_t n2, size_t d, double *out) {
-    ntk_matrix a = view(x1, n1, d), b;
-    ntk_matrix_mut o = view_mut(out, n1, x2 != NULL ? n2 : n1);
-    if (x2 != NULL) b = view(x2, n2, d);
+    ntk_matrix a = view(x1, n1, d, (ptrdiff_t)d, 1), b;
+    ntk_matrix_mut o = view_mut(out, n1, x2 != NULL ? n2 : n1, (ptrdiff_t)(x2 != NULL ? n2 : n1), 1);
+    if (x2 != NULL) b = view(x2, n2, d, (ptrdiff_t)d, 1);
     if (k->kind == KIND_EMPIRICAL)
         NTK_OK(ntk_kernel_empirical(k->net, a, x2 != NULL ? &b : NULL, NTK_KERNEL_MODE_TRACE,
                                     NTK_KERNEL_METHOD_STRUCTURED, o, NULL));

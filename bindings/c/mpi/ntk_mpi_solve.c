@@ -48,30 +48,10 @@
 
 #include "ntk.h"
 #include "ntk_mpi_arch.h"
+#include "ntk_mpi_common.h"
 
 #define ROWS 256
 #define COLS 8192
-
-static int rank_ = 0, size_ = 1;
-
-#define NTK_OK(call)                                                                             \
-    do {                                                                                         \
-        enum ntk_status st_ = (call);                                                            \
-        if (st_ != NTK_STATUS_OK) {                                                              \
-            fprintf(stderr, "rank %d: %s failed: %s: %s\n", rank_, #call,                        \
-                    ntk_status_str((int)st_), ntk_last_error());                                 \
-            MPI_Abort(MPI_COMM_WORLD, 2);                                                        \
-        }                                                                                        \
-    } while (0)
-
-static void *xmalloc(size_t n) {
-    void *p = calloc(n > 0 ? n : 1, 1);
-    if (p == NULL) {
-        fprintf(stderr, "rank %d: out of memory (%lu bytes)\n", rank_, (unsigned long)n);
-        MPI_Abort(MPI_COMM_WORLD, 3);
-    }
-    return p;
-}
 
 typedef struct {
     size_t n, m, d, depth, k, rank, max_it, width;
@@ -79,26 +59,6 @@ typedef struct {
     int cache, one_thread, check, bench;
     arch_options arch;
 } options;
-
-static ntk_matrix view(const double *x, size_t rows, size_t cols, ptrdiff_t rs, ptrdiff_t cs) {
-    ntk_matrix v;
-    v.data = x;
-    v.rows = rows;
-    v.cols = cols;
-    v.row_stride = rs;
-    v.col_stride = cs;
-    return v;
-}
-
-static ntk_matrix_mut view_mut(double *x, size_t rows, size_t cols, ptrdiff_t rs, ptrdiff_t cs) {
-    ntk_matrix_mut v;
-    v.data = x;
-    v.rows = rows;
-    v.cols = cols;
-    v.row_stride = rs;
-    v.col_stride = cs;
-    return v;
-}
 
 static double vmhwm_mib(void) {
     char line[256];
