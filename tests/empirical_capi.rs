@@ -4,7 +4,7 @@
 use ntk::ffi::empirical::{ntk_kernel_empirical, ntk_network_jacobian};
 use ntk::ffi::network::{ntk_network, ntk_network_config, ntk_network_create, ntk_network_free};
 use ntk::ffi::{ntk_last_error, ntk_matrix, ntk_matrix_mut, ntk_options, ntk_status};
-use ntk::kernel::empirical::{self, KernelMode, Method};
+use ntk::kernel::empirical::{self, KernelMethod, KernelMode};
 use ntk::linalg::{MatMut, MatRef};
 use std::ffi::{c_int, c_void, CStr};
 use std::ptr::{null, null_mut};
@@ -90,9 +90,9 @@ fn results_equal_the_rust_api() {
             KernelMode::Full
         };
         let rmeth = [
-            Method::Auto,
-            Method::JacobianContraction,
-            Method::Structured,
+            KernelMethod::Auto,
+            KernelMethod::JacobianContraction,
+            KernelMethod::Structured,
         ][method as usize];
         for with_x2 in [false, true] {
             let nb = if with_x2 { n2 } else { n1 };
