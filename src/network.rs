@@ -635,18 +635,8 @@ impl Network {
     }
 }
 
-/// Fails with `NonFinite` naming the first NaN/Inf entry of `x`.
-pub fn check_finite(x: MatRef<'_>, name: &str) -> Result<()> {
-    for i in 0..x.rows() {
-        for j in 0..x.cols() {
-            let v = x.at(i, j);
-            if !v.is_finite() {
-                return Err(crate::Error::NonFinite(format!("{name}[{i},{j}] = {v}")));
-            }
-        }
-    }
-    Ok(())
-}
+/// Kept at its old path (limit kernels and the C API use it); defined in [`crate::linalg::finite`].
+pub use crate::linalg::finite::check_finite;
 
 #[cfg(test)]
 mod tests {

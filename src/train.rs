@@ -54,7 +54,7 @@ pub fn train(
     let mut d = crate::error::try_zeroed(nk, "cost derivative (N x n_L)")?;
     let yv = y.try_to_row_major("copy of y (N x n_L)")?;
     net.check_input(x, "x")?;
-    crate::network::check_finite(MatRef::from_row_major(&yv, n, k), "y")?;
+    crate::linalg::check_finite(MatRef::from_row_major(&yv, n, k), "y")?;
     if !learning_rate.is_finite() {
         return Err(Error::NonFinite(format!("learning_rate = {learning_rate}")));
     }

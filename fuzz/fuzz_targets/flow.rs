@@ -1,4 +1,4 @@
-//! libFuzzer target: see fuzz/harness.rs (fuzz_flow) for what is generated and asserted.
+//! libFuzzer target: see fuzz/harness/flow.rs (fuzz_flow) for what is generated and asserted.
 #![no_main]
 
 #[path = "../harness.rs"]

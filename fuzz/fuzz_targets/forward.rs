@@ -1,4 +1,4 @@
-//! libFuzzer target: see fuzz/harness.rs (fuzz_forward) for what is generated and asserted.
+//! libFuzzer target: see fuzz/harness/forward.rs (fuzz_forward) for what is generated and asserted.
 #![no_main]
 
 #[path = "../harness.rs"]

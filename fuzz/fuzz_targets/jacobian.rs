@@ -1,4 +1,4 @@
-//! libFuzzer target: see fuzz/harness.rs (fuzz_jacobian) for what is generated and asserted.
+//! libFuzzer target: see fuzz/harness/jacobian.rs (fuzz_jacobian) for what is generated and asserted.
 #![no_main]
 
 #[path = "../harness.rs"]

@@ -28,15 +28,16 @@
 //! as `Error::Numerical`). Eigenvalues within that tolerance below 0 are used as 0.
 
 pub mod krylov;
+mod mse;
 pub mod ode;
+mod ode_driver;
 pub mod spectral;
 
 pub use crate::loss::Cost;
 pub use ode::OdeTolerances;
 
 use crate::error::{checked_mul, try_zeroed};
-use crate::linalg::{matvec, par_gemm, symmetric, MatMut, MatRef};
-use crate::network::check_finite;
+use crate::linalg::{check_finite, symmetric, MatMut, MatRef};
 use crate::parallel::Progress;
 use crate::{invalid, Error, Result};
 
@@ -407,219 +408,6 @@ impl Flow {
 
     fn uses_ode(&self) -> bool {
         self.cost != Cost::Mse || self.options.method == FlowMethod::Ode
-    }
-
-    /// The closed-form MSE outputs at `times`.
-    fn evaluate_mse(&mut self, times: &[f64]) -> Result<Vec<FlowOutputs>> {
-        // r_0 = f_0 − y, the MSE residual.
-        let mut r0 = vec![0.0; self.f0.len()];
-        Cost::Mse.gradients(&self.f0, &self.y, self.k, &mut r0);
-        let any_inf = times.iter().any(|t| t.is_infinite());
-        let d = self.d as f64;
-        let use_eigen = match self.options.method {
-            FlowMethod::Eigen => true,
-            FlowMethod::Krylov => any_inf,
-            FlowMethod::Ode => unreachable!(),
-            FlowMethod::Auto => {
-                if any_inf || self.spectral.is_some() {
-                    true
-                } else {
-                    let eigen_cost = 9.0 * d * d * d;
-                    let estimate = self.krylov_estimate();
-                    self.krylov_flops + estimate > eigen_cost
-                }
-            }
-        };
-        let mut outs = if use_eigen {
-            if self.spectral.is_none() {
-                self.spectral = Some(spectral::Spectral::new(&self.kernel, self.d, &r0, self.r)?);
-            }
-            let sp = self.spectral.as_ref().unwrap();
-            times
-                .iter()
-                .map(|&t| {
-                    sp.outputs(
-                        t,
-                        self.n,
-                        &self.y,
-                        self.test_kernel
-                            .as_deref()
-                            .map(|tk| (tk, self.dm, &self.test_f0[..])),
-                    )
-                })
-                .collect::<Result<Vec<_>>>()?
-        } else {
-            self.krylov_mse(times, &r0)?
-        };
-        // t = 0 is exactly the initial state.
-        for (o, &t) in outs.iter_mut().zip(times) {
-            if t == 0.0 {
-                o.train.copy_from_slice(&self.f0);
-                o.test.copy_from_slice(&self.test_f0);
-            }
-        }
-        Ok(outs)
-    }
-
-    fn krylov_estimate(&self) -> f64 {
-        let d = self.d as f64;
-        self.r as f64 * self.krylov_steps as f64 * 8.0 * d * d
-    }
-
-    fn krylov_mse(&mut self, times: &[f64], r0: &[f64]) -> Result<Vec<FlowOutputs>> {
-        let (d, r, nf) = (self.d, self.r, self.n as f64);
-        let with_test = self.test_kernel.is_some();
-        let mut outs: Vec<FlowOutputs> = times
-            .iter()
-            .map(|_| FlowOutputs {
-                train: self.y.clone(),
-                test: self.test_f0.clone(),
-            })
-            .collect();
-        let mut col = vec![0.0; d];
-        let mut tcol = vec![0.0; self.dm];
-        let mut max_steps = 0;
-        for j in 0..r {
-            for i in 0..d {
-                col[i] = r0[i * r + j];
-            }
-            let mut funcs: Vec<Box<dyn Fn(f64) -> f64>> = Vec::new();
-            for &t in times {
-                funcs.push(Box::new(move |l: f64| (-t * l.max(0.0) / nf).exp()));
-            }
-            if with_test {
-                for &t in times {
-                    funcs.push(Box::new(move |l: f64| spectral::phi(t, l.max(0.0), nf)));
-                }
-            }
-            let refs: Vec<&dyn Fn(f64) -> f64> = funcs.iter().map(|b| b.as_ref()).collect();
-            let res = krylov::lanczos_apply(&self.kernel, d, &col, &refs, self.options.krylov_tol)?;
-            max_steps = max_steps.max(res.steps);
-            self.krylov_flops += res.steps as f64 * 8.0 * (d as f64) * (d as f64);
-            for (ti, out) in outs.iter_mut().enumerate() {
-                for i in 0..d {
-                    out.train[i * r + j] += res.vectors[ti][i];
-                }
-                if let Some(tk) = &self.test_kernel {
-                    matvec(tk, self.dm, d, &res.vectors[times.len() + ti], &mut tcol);
-                    for (i, v) in tcol.iter().enumerate() {
-                        out.test[i * r + j] -= v;
-                    }
-                }
-            }
-        }
-        self.krylov_steps = max_steps.max(1);
-        Ok(outs)
-    }
-
-    /// Integrates the flow ODE for train and test outputs from t0 to t1.
-    fn integrate(
-        &self,
-        t0: f64,
-        t1: f64,
-        state: &mut FlowOutputs,
-        progress: &mut Progress<'_>,
-    ) -> Result<()> {
-        let (d, r, k, dm) = (self.d, self.r, self.k, self.dm);
-        if self.cost == Cost::Mse {
-            self.check_mse_stiffness(t0, t1)?;
-        }
-        // Report about every 2^16 multiply-adds of right-hand side (6 evaluations per step), at
-        // most every 64 steps.
-        let work = 6 * (d + dm).saturating_mul(d).saturating_mul(r);
-        let report_every = ((1usize << 16) / work.max(1)).clamp(1, 64);
-        let ntrain = d * r;
-        let mut y = state.train.clone();
-        y.extend_from_slice(&state.test);
-        let mut grad = vec![0.0; ntrain];
-        let scale = -1.0 / self.n as f64;
-        let rhs = |_t: f64, s: &[f64], ds: &mut [f64]| -> Result<()> {
-            self.cost.gradients(&s[..ntrain], &self.y, k, &mut grad);
-            let g = MatRef::from_row_major(&grad, d, r);
-            let (dtrain, dtest) = ds.split_at_mut(ntrain);
-            crate::parallel::install(|| {
-                par_gemm(
-                    scale,
-                    MatRef::from_row_major(&self.kernel, d, d),
-                    g,
-                    0.0,
-                    MatMut::from_row_major(dtrain, d, r),
-                );
-                if let Some(tk) = &self.test_kernel {
-                    par_gemm(
-                        scale,
-                        MatRef::from_row_major(tk, dm, d),
-                        g,
-                        0.0,
-                        MatMut::from_row_major(dtest, dm, r),
-                    );
-                }
-            });
-            Ok(())
-        };
-        ode::integrate(
-            rhs,
-            t0,
-            t1,
-            &mut y,
-            self.options.ode,
-            progress,
-            report_every,
-        )?;
-        state.test.copy_from_slice(&y[ntrain..]);
-        y.truncate(ntrain);
-        state.train = y;
-        Ok(())
-    }
-}
-
-impl Flow {
-    /// Fails fast on an MSE request that stability makes hopeless for the explicit ODE method,
-    /// instead of running [`ode::MAX_STEPS`] steps. The MSE flow's Jacobian is the constant −K/N
-    /// and Dormand–Prince is stable only for h·λ_max(K)/N ≲ 3.3, so at least
-    /// |t1 − t0|·λ/(3.3·N) steps are needed for any lower bound λ ≤ λ_max(K). λ is the largest of
-    /// max_i K_ii and the Rayleigh quotients of a few power iterations started from the basis
-    /// vector of that diagonal entry (each a lower bound; O(D²) each).
-    fn check_mse_stiffness(&self, t0: f64, t1: f64) -> Result<()> {
-        let d = self.d;
-        let span = (t1 - t0).abs();
-        let steps_for = |lambda: f64| span * lambda / (3.3 * self.n as f64);
-        let (imax, max_diag) = (0..d)
-            .map(|i| (i, self.kernel[i * d + i]))
-            .fold((0, 0.0), |a, b| if b.1 > a.1 { b } else { a });
-        let mut lambda = max_diag;
-        if steps_for(lambda) <= ode::MAX_STEPS as f64 && max_diag > 0.0 {
-            let mut v = vec![0.0; d];
-            let mut w = vec![0.0; d];
-            v[imax] = 1.0;
-            for _ in 0..8 {
-                matvec(&self.kernel, d, d, &v, &mut w);
-                let vv: f64 = v.iter().map(|x| x * x).sum();
-                let rq = v.iter().zip(&w).map(|(a, b)| a * b).sum::<f64>() / vv;
-                if rq.is_finite() {
-                    lambda = lambda.max(rq);
-                }
-                let norm = w.iter().map(|x| x * x).sum::<f64>().sqrt();
-                if !(norm > 0.0 && norm.is_finite()) || steps_for(lambda) > ode::MAX_STEPS as f64 {
-                    break;
-                }
-                v.iter_mut().zip(&w).for_each(|(a, b)| *a = b / norm);
-            }
-        }
-        let min_steps = steps_for(lambda);
-        if min_steps > ode::MAX_STEPS as f64 {
-            return Err(Error::Numerical(format!(
-                "the ODE method would need at least {min_steps:.3e} steps, above its cap of {} \
-                 (stiff MSE flow: the interval [{}, {}] with lambda_max(K) >= {lambda:e}, \
-                 N = {}, and an explicit step h <= 3.3 N / lambda_max); use the eigen or Krylov \
-                 method for MSE",
-                ode::MAX_STEPS,
-                ode::fmt_time(t0),
-                ode::fmt_time(t1),
-                self.n
-            )));
-        }
-        Ok(())
     }
 }
 

@@ -1,3 +1,4 @@
 //! Kernels of the network: infinite-width limits and finite-width (empirical) tangent kernels.
 pub mod empirical;
+pub(crate) mod hash;
 pub mod limit;

@@ -1,12 +1,16 @@
-//! Strided matrix views and the GEMM wrapper.
+//! Linear algebra: strided matrix views ([`view`]), the GEMM wrappers and matrix–vector product
+//! (this module), finiteness checks ([`finite`]) and dense symmetric factorizations on faer
+//! ([`symmetric`]: symmetry/PSD checks, eigendecomposition, faer's fixed parallel split).
 //!
 //! A view is (pointer, rows, cols, row stride, column stride) with strides in elements: element
 //! (i, j) lives at `ptr + i*rs + j*cs`. This is the representation that crosses the C boundary, so
 //! row-major C and column-major Julia/R/Fortran matrices are used in place.
 
+pub mod finite;
 pub mod symmetric;
 pub mod view;
 
+pub use finite::{check_finite, check_finite_result};
 pub use view::{MatMut, MatRef};
 
 use rayon::prelude::*;

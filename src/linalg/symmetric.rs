@@ -254,7 +254,7 @@ pub fn check_symmetric(k: MatRef<'_>, name: &str) -> Result<()> {
     if k.cols() != n {
         return crate::invalid!("{name} is {}x{}, must be square", n, k.cols());
     }
-    crate::network::check_finite(k, name)?;
+    super::check_finite(k, name)?;
     let maxdiag = (0..n).map(|i| k.at(i, i).abs()).fold(0.0, f64::max);
     for i in 0..n {
         for j in 0..i {

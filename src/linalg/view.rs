@@ -425,24 +425,8 @@ impl<'a> SharedMatMut<'a> {
         unsafe { MatMut::from_raw(ptr, r1 - r0, c1 - c0, self.rs, self.cs) }
     }
 }
-/// Fails with `Numerical` naming the first NaN/Inf element of a computed result. Finite inputs
-/// can still give a non-finite result (overflow of huge inputs such as 1e200, whose products
-/// exceed the double range, or a custom activation returning NaN); the C API reports that
-/// instead of returning success with Inf/NaN in the output.
-pub fn check_finite_result(out: MatRef<'_>, name: &str) -> crate::Result<()> {
-    for i in 0..out.rows() {
-        for j in 0..out.cols() {
-            let v = out.at(i, j);
-            if !v.is_finite() {
-                return Err(crate::Error::Numerical(format!(
-                    "{name}[{i},{j}] = {v}: the result overflowed the double range or the \
-                     activation returned NaN/Inf (inputs are finite; rescale them)"
-                )));
-            }
-        }
-    }
-    Ok(())
-}
+/// Kept at its old path for the C API's callers; defined in [`super::finite`].
+pub use super::finite::check_finite_result;
 
 #[cfg(test)]
 mod tests {

@@ -46,8 +46,7 @@ use crate::error::{checked_mul, try_zeroed};
 use crate::linalg::symmetric::{
     check_psd, check_symmetric, ensure_gemm_workspace, faer_par, to_faer, SymEigen, PSD_RTOL,
 };
-use crate::linalg::{MatMut, MatRef};
-use crate::network::check_finite;
+use crate::linalg::{check_finite, MatMut, MatRef};
 use crate::parallel::Progress;
 use crate::{invalid, Error, Result};
 use std::sync::Arc;

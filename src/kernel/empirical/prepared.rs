@@ -35,14 +35,8 @@ pub struct NetworkFingerprint(pub u64);
 impl NetworkFingerprint {
     /// O(P) to compute.
     pub fn of(net: &Network) -> NetworkFingerprint {
-        const PRIME: u64 = 0x0000_0100_0000_01b3;
-        let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-        let mut eat = |bytes: &[u8]| {
-            for &b in bytes {
-                h ^= b as u64;
-                h = h.wrapping_mul(PRIME);
-            }
-        };
+        let mut h = crate::kernel::hash::Fnv1a::new();
+        let mut eat = |bytes: &[u8]| h.write(bytes);
         for &w in net.widths() {
             eat(&(w as u64).to_le_bytes());
         }
@@ -60,7 +54,7 @@ impl NetworkFingerprint {
         for &p in net.params() {
             eat(&p.to_bits().to_le_bytes());
         }
-        NetworkFingerprint(h)
+        NetworkFingerprint(h.finish())
     }
 }
 

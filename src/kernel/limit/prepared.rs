@@ -34,14 +34,8 @@ pub struct LimitPoints {
 
 /// FNV-1a of the spec; a custom activation is identified by its object address.
 fn spec_key(spec: &LimitSpec) -> u64 {
-    const PRIME: u64 = 0x0000_0100_0000_01b3;
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    let mut eat = |bytes: &[u8]| {
-        for &b in bytes {
-            h ^= b as u64;
-            h = h.wrapping_mul(PRIME);
-        }
-    };
+    let mut h = crate::kernel::hash::Fnv1a::new();
+    let mut eat = |bytes: &[u8]| h.write(bytes);
     eat(&(spec.depth as u64).to_le_bytes());
     eat(format!("{:?}", spec.activation).as_bytes());
     if let crate::activation::Activation::Custom(f) = &spec.activation {
@@ -65,7 +59,7 @@ fn spec_key(spec: &LimitSpec) -> u64 {
             }
         }
     }
-    h
+    h.finish()
 }
 
 impl LimitPoints {
