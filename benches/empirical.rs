@@ -6,7 +6,7 @@
 //! Times are medians of ≥ 5 runs.
 
 use ntk::activation::Activation;
-use ntk::kernel::empirical::{self, KernelMode, Method};
+use ntk::kernel::empirical::{self, KernelMethod, KernelMode};
 use ntk::linalg::{gemm, par_gemm, MatMut, MatRef};
 use ntk::network::{Network, NetworkConfig};
 use ntk::parallel::Progress;
@@ -109,7 +109,7 @@ fn main() {
                 MatRef::from_row_major(&x, n, 100),
                 None,
                 KernelMode::Trace,
-                Method::Structured,
+                KernelMethod::Structured,
                 MatMut::from_row_major(&mut out, n, n),
                 &mut Progress::none(),
             )
@@ -136,7 +136,7 @@ fn main() {
                 MatRef::from_row_major(&x, n, 100),
                 None,
                 KernelMode::Trace,
-                Method::Structured,
+                KernelMethod::Structured,
                 MatMut::from_row_major(&mut out, n, n),
                 &mut Progress::none(),
             )
@@ -161,13 +161,13 @@ fn main() {
                 MatRef::from_row_major(&x, n, 100),
                 None,
                 KernelMode::Trace,
-                Method::JacobianContraction,
+                KernelMethod::JacobianContraction,
                 MatMut::from_row_major(&mut out, n, n),
                 &mut Progress::none(),
             )
             .unwrap()
         });
-        let c = empirical::cost(&net, n, n, true, KernelMode::Trace).contraction / 1e9;
+        let c = empirical::flop_count(&net, n, n, true, KernelMode::Trace).contraction / 1e9;
         println!(
             "jacobian contraction trace N={n}: {t:.3} s ({c:.1} GFLOP -> {:.1} GFLOP/s)",
             c / t
@@ -194,14 +194,14 @@ fn main() {
                 MatRef::from_row_major(&x, n, 100),
                 None,
                 KernelMode::Full,
-                Method::Structured,
+                KernelMethod::Structured,
             )
             .unwrap();
             std::hint::black_box(v);
         });
         let peak = status_kib("VmHWM:");
         let mib = |v: Option<u64>| v.map_or("?".into(), |v| format!("{:.0}", v as f64 / 1024.0));
-        let f = empirical::cost(&net10, n, n, true, KernelMode::Full).structured / 1e9;
+        let f = empirical::flop_count(&net10, n, n, true, KernelMode::Full).structured / 1e9;
         println!(
             "structured full, 10 outputs, N={n} (output 2560x2560 = 50 MiB): {t:.3} s ({f:.1} GFLOP -> {:.1} GFLOP/s), peak RSS {} MiB, RSS before the case {} MiB{}",
             f / t,

@@ -12,7 +12,7 @@
 //! Krylov agrees with the eigendecomposition to 2e-12 (train) and 3e-15 (test).
 //! neural-tangents on the same machine kind: 1.5 s / 12.9 s.
 
-use ntk::flow::{Cost, Flow, FlowOptions, Method};
+use ntk::flow::{Cost, Flow, FlowMethod, FlowOptions};
 use ntk::linalg::MatRef;
 use std::f64::consts::PI;
 use std::time::Instant;
@@ -80,7 +80,7 @@ fn main() {
         let f0 = vec![0.0; n];
         let tf0 = vec![0.0; m];
         let times = [1.0, 10.0, 100.0];
-        let run = |method: Method| {
+        let run = |method: FlowMethod| {
             let t0 = Instant::now();
             let mut fl = Flow::new(
                 MatRef::from_row_major(&k, n, n),
@@ -109,7 +109,7 @@ fn main() {
         let mut auto_t = Vec::new();
         let mut auto_out = None;
         for _ in 0..runs {
-            let (t, o) = run(Method::Auto);
+            let (t, o) = run(FlowMethod::Auto);
             auto_t.push(t);
             auto_out = Some(o);
         }
@@ -121,7 +121,7 @@ fn main() {
         let mut eig_t = Vec::new();
         let mut eig_out = None;
         for _ in 0..runs {
-            let (t, o) = run(Method::Eigen);
+            let (t, o) = run(FlowMethod::Eigen);
             eig_t.push(t);
             eig_out = Some(o);
         }
@@ -143,12 +143,12 @@ fn main() {
             );
         }
         if n == 2000 {
-            let fk = ntk::flow::dense::to_faer(MatRef::from_row_major(&k, n, n)).unwrap();
+            let fk = ntk::linalg::symmetric::to_faer(MatRef::from_row_major(&k, n, n)).unwrap();
             let mut bits = Vec::new();
             for th in [1, 2] {
                 ntk::parallel::set_num_threads(th).unwrap();
                 let t0 = Instant::now();
-                let e = ntk::flow::dense::SymEigen::new(&fk, true).unwrap();
+                let e = ntk::linalg::symmetric::SymEigen::new(&fk, true).unwrap();
                 println!(
                     "  eigendecomposition alone at {th} thread(s): {:.3} s",
                     t0.elapsed().as_secs_f64()

@@ -16,6 +16,7 @@ pub mod ffi;
 pub mod flow;
 pub mod kernel;
 pub mod linalg;
+pub mod loss;
 pub mod network;
 pub mod parallel;
 pub mod predict;

@@ -6,7 +6,7 @@
 //! (faer, tridiagonalization + QR-type iteration: about 4/3·N³ flops), bit-identical at any
 //! thread count.
 
-use crate::flow::dense::{load_symmetric, EigWork, SymEigen};
+use crate::linalg::symmetric::{load_symmetric, EigWork, SymEigen};
 use crate::linalg::MatRef;
 use crate::{invalid, Result};
 

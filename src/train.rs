@@ -3,13 +3,13 @@
 //! Minimizes C(θ) = (1/N)·Σ_i c(f_θ(x_i), y_i) with θ ← θ − η·∂_θC. Since
 //! ∂_θC = (1/N)·Σ_i J_iᵀ·d_i (J_i = ∂f(x_i)/∂θ, d_i = ∂c/∂f), the outputs move by
 //! Δf(x) ≈ −(η/N)·Σ_j Θ(x, x_j)·d_j with Θ = J·Jᵀ: s steps with learning rate η follow the kernel
-//! flow of [`crate::flow`] with K = Θ up to t = s·η. For MSE, c = ½‖f − y‖², so
+//! flow of [`crate::flow`] (the loss and its output gradient d: [`crate::loss`]) with K = Θ up to t = s·η. For MSE, c = ½‖f − y‖², so
 //! C = (1/2N)·Σ‖f − y‖² and d = f − y.
 //!
 //! Cost per step: one forward and one backward pass, about 6·N·Σ_l n_l·n_{l+1} flops.
 
-use crate::flow::Cost;
 use crate::linalg::MatRef;
+use crate::loss::Cost;
 use crate::network::Network;
 use crate::parallel::Progress;
 use crate::{invalid, Error, Result};

@@ -9,7 +9,7 @@
 //! tests/arch_nt.rs.
 
 use ntk::activation::Activation;
-use ntk::kernel::empirical::{self, KernelMode, Method};
+use ntk::kernel::empirical::{self, KernelMethod, KernelMode};
 use ntk::kernel::limit::{limit_kernel, LimitOutputs, LimitSpec};
 use ntk::linalg::{MatMut, MatRef};
 use ntk::network::{Architecture, LayerSpec, Network, Parameterization};
@@ -62,7 +62,7 @@ fn slope(p: Parameterization) -> (f64, Vec<f64>) {
         for seed in 0..seeds {
             let net = Network::with_architecture(arch(n, p, 100 + seed)).unwrap();
             let (t, _, _) =
-                empirical::empirical_ntk_vec(&net, xv, None, KernelMode::Trace, Method::Auto)
+                empirical::empirical_ntk_vec(&net, xv, None, KernelMode::Trace, KernelMethod::Auto)
                     .unwrap();
             let d = t
                 .iter()

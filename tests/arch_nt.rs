@@ -11,7 +11,7 @@
 //! neural-tangents' arccos lose ~1e-8 at correlation 1 (diagonal entries and duplicate pairs).
 
 use ntk::activation::Activation;
-use ntk::kernel::empirical::{self, KernelMode, Method};
+use ntk::kernel::empirical::{self, KernelMethod, KernelMode};
 use ntk::kernel::limit::{limit_kernel, LimitOutputs, LimitSpec};
 use ntk::linalg::{MatMut, MatRef};
 use ntk::network::{Architecture, LayerSpec, Network, Parameterization};
@@ -167,7 +167,7 @@ fn forward_jacobian_empirical_ntk_match_neural_tangents() {
         .unwrap();
         let ej = rel(&j, &c.m("jac").2, |_| true);
         let mut errs = vec![ef, ej];
-        for method in [Method::Structured, Method::JacobianContraction] {
+        for method in [KernelMethod::Structured, KernelMethod::JacobianContraction] {
             let (t, r, cc) =
                 empirical::empirical_ntk_vec(&net, x, None, KernelMode::Full, method).unwrap();
             assert_eq!((r, cc), (n * k, n * k));

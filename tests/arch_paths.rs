@@ -8,7 +8,7 @@
 use ntk::activation::Activation;
 use ntk::flow::Cost;
 use ntk::kernel::empirical::prepared::{empirical_tile, EmpiricalFeatures};
-use ntk::kernel::empirical::{self, KernelMode, Method};
+use ntk::kernel::empirical::{self, KernelMethod, KernelMode};
 use ntk::kernel::limit::prepared::{limit_tile, LimitPoints};
 use ntk::kernel::limit::{limit_kernel, BlockOutputs, LimitMethod, LimitOutputs, LimitSpec};
 use ntk::linalg::{MatMut, MatRef};
@@ -244,7 +244,8 @@ fn empirical_tiles_of_prepared_features_give_the_whole_kernel() {
         let xv = MatRef::from_row_major(&x, n, 3);
         for mode in [KernelMode::Trace, KernelMode::Full] {
             let (whole, r, c) =
-                empirical::empirical_ntk_vec(&net, xv, None, mode, Method::Structured).unwrap();
+                empirical::empirical_ntk_vec(&net, xv, None, mode, KernelMethod::Structured)
+                    .unwrap();
             let s = r / n;
             let f = EmpiricalFeatures::new(&net, xv).unwrap();
             let (rows, cols) = ((5, 33), (0, 40));

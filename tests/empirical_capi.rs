@@ -7,7 +7,7 @@ use common::{c_net, last_error, CNet};
 use ntk::ffi::empirical::{ntk_kernel_empirical, ntk_network_jacobian};
 use ntk::ffi::network::ntk_network;
 use ntk::ffi::{ntk_matrix, ntk_matrix_mut, ntk_options, ntk_status};
-use ntk::kernel::empirical::{self, KernelMode, Method};
+use ntk::kernel::empirical::{self, KernelMethod, KernelMode};
 use ntk::linalg::{MatMut, MatRef};
 use std::ffi::{c_int, c_void};
 use std::ptr::{null, null_mut};
@@ -58,9 +58,9 @@ fn results_equal_the_rust_api() {
             KernelMode::Full
         };
         let rmeth = [
-            Method::Auto,
-            Method::JacobianContraction,
-            Method::Structured,
+            KernelMethod::Auto,
+            KernelMethod::JacobianContraction,
+            KernelMethod::Structured,
         ][method as usize];
         for with_x2 in [false, true] {
             let nb = if with_x2 { n2 } else { n1 };

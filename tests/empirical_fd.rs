@@ -4,7 +4,7 @@
 mod common;
 
 use ntk::activation::Activation;
-use ntk::kernel::empirical::{self, KernelMode, Method};
+use ntk::kernel::empirical::{self, KernelMethod, KernelMode};
 use ntk::linalg::{MatMut, MatRef};
 use ntk::network::Network;
 use ntk::parallel::Progress;
@@ -101,9 +101,9 @@ fn check_net(act: Activation, beta: f64, seed: u64) {
         let full_ref = gram(&j1, n1 * k, jb, nb * k);
         let scale = full_ref.iter().fold(0.0f64, |m, v| m.max(v.abs()));
         for method in [
-            Method::Structured,
-            Method::JacobianContraction,
-            Method::Auto,
+            KernelMethod::Structured,
+            KernelMethod::JacobianContraction,
+            KernelMethod::Auto,
         ] {
             let x2v = xb.map(|v: &Vec<f64>| MatRef::from_row_major(v, nb, 3));
             let (full, r, c) = empirical::empirical_ntk_vec(

@@ -6,7 +6,7 @@
 //! atan2; erf: Williams 1997), independently of the library's limit module.
 
 use ntk::activation::Activation;
-use ntk::kernel::empirical::{self, KernelMode, Method};
+use ntk::kernel::empirical::{self, KernelMethod, KernelMode};
 use ntk::linalg::MatRef;
 use ntk::network::{Network, NetworkConfig};
 use std::f64::consts::PI;
@@ -105,9 +105,10 @@ fn check_convergence(relu: bool, depth: usize) {
             })
             .unwrap();
             let xv = MatRef::from_row_major(&x, POINTS, 2);
-            let tr = empirical::empirical_ntk_vec(&net, xv, None, KernelMode::Trace, Method::Auto)
-                .unwrap()
-                .0;
+            let tr =
+                empirical::empirical_ntk_vec(&net, xv, None, KernelMode::Trace, KernelMethod::Auto)
+                    .unwrap()
+                    .0;
             let rms = (tr
                 .iter()
                 .zip(&limit)
@@ -116,9 +117,10 @@ fn check_convergence(relu: bool, depth: usize) {
                 / tr.len() as f64)
                 .sqrt();
             dt += rms / scale;
-            let full = empirical::empirical_ntk_vec(&net, xv, None, KernelMode::Full, Method::Auto)
-                .unwrap()
-                .0;
+            let full =
+                empirical::empirical_ntk_vec(&net, xv, None, KernelMode::Full, KernelMethod::Auto)
+                    .unwrap()
+                    .0;
             let m = N_OUT * POINTS;
             let mut off = 0.0;
             for i in 0..POINTS {

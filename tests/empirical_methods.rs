@@ -4,7 +4,7 @@
 mod common;
 
 use ntk::activation::Activation;
-use ntk::kernel::empirical::{self, KernelMode, Method};
+use ntk::kernel::empirical::{self, KernelMethod, KernelMode};
 use ntk::linalg::MatRef;
 use ntk::network::Network;
 
@@ -16,7 +16,7 @@ fn kernel(
     n1: usize,
     x2: Option<(&[f64], usize)>,
     mode: KernelMode,
-    method: Method,
+    method: KernelMethod,
 ) -> Vec<f64> {
     let d = net.input_dim();
     empirical::empirical_ntk_vec(
@@ -65,8 +65,8 @@ fn contraction_equals_structured() {
                 );
                 for mode in [KernelMode::Trace, KernelMode::Full] {
                     for x2o in [None, Some((&x2[..], n2))] {
-                        let s = kernel(&nw, &x1, n1, x2o, mode, Method::Structured);
-                        let c = kernel(&nw, &x1, n1, x2o, mode, Method::JacobianContraction);
+                        let s = kernel(&nw, &x1, n1, x2o, mode, KernelMethod::Structured);
+                        let c = kernel(&nw, &x1, n1, x2o, mode, KernelMethod::JacobianContraction);
                         let r = rel_diff(&s, &c);
                         worst = worst.max(r);
                         assert!(r < 1e-12, "{act:?} n_L={n_out} beta={beta} {mode:?}: {r:e}");
@@ -86,8 +86,8 @@ fn contraction_over_several_parameter_chunks_equals_structured() {
     assert!(nw.num_params() > empirical::contraction::chunk_columns(nw.num_params(), n * 3));
     let x = points(n, d, 0.4);
     for mode in [KernelMode::Trace, KernelMode::Full] {
-        let s = kernel(&nw, &x, n, None, mode, Method::Structured);
-        let c = kernel(&nw, &x, n, None, mode, Method::JacobianContraction);
+        let s = kernel(&nw, &x, n, None, mode, KernelMethod::Structured);
+        let c = kernel(&nw, &x, n, None, mode, KernelMethod::JacobianContraction);
         let r = rel_diff(&s, &c);
         assert!(r < 1e-12, "{mode:?}: {r:e}");
     }
@@ -101,7 +101,7 @@ fn symmetric_shortcut_matches_general_path_and_is_symmetric() {
     for n_out in [1, 2] {
         let nw = net(vec![d, 20, 20, n_out], Activation::Relu, 0.1, 4);
         for mode in [KernelMode::Trace, KernelMode::Full] {
-            for method in [Method::Structured, Method::JacobianContraction] {
+            for method in [KernelMethod::Structured, KernelMethod::JacobianContraction] {
                 let sym = kernel(&nw, &x, n, None, mode, method);
                 let gen = kernel(&nw, &x, n, Some((&copy, n)), mode, method);
                 let m = if mode == KernelMode::Full {
@@ -136,7 +136,7 @@ fn trace_mode_is_mean_of_full_block_diagonals() {
         n1,
         Some((&x2, n2)),
         KernelMode::Full,
-        Method::Structured,
+        KernelMethod::Structured,
     );
     let tr = kernel(
         &nw,
@@ -144,7 +144,7 @@ fn trace_mode_is_mean_of_full_block_diagonals() {
         n1,
         Some((&x2, n2)),
         KernelMode::Trace,
-        Method::Structured,
+        KernelMethod::Structured,
     );
     let mut want = vec![0.0; n1 * n2];
     for i in 0..n1 {
@@ -161,25 +161,25 @@ fn trace_mode_is_mean_of_full_block_diagonals() {
 #[test]
 fn auto_follows_the_cost_formula() {
     let wide = net(vec![10, 64, 64, 1], Activation::Relu, 0.1, 1);
-    let c = empirical::cost(&wide, 100, 100, true, KernelMode::Trace);
+    let c = empirical::flop_count(&wide, 100, 100, true, KernelMode::Trace);
     assert!(c.structured < c.contraction);
     assert_eq!(
-        empirical::choose_method(&wide, 100, 100, true, KernelMode::Trace, Method::Auto),
-        Method::Structured
+        empirical::choose_method(&wide, 100, 100, true, KernelMode::Trace, KernelMethod::Auto),
+        KernelMethod::Structured
     );
     // A width-1 chain: P is tiny and the per-layer Hadamard products dominate.
     let thin = net(vec![1, 1, 1, 1, 1, 1, 1], Activation::Tanh, 0.1, 1);
-    let c = empirical::cost(&thin, 100, 100, true, KernelMode::Trace);
+    let c = empirical::flop_count(&thin, 100, 100, true, KernelMode::Trace);
     assert!(c.contraction < c.structured, "{c:?}");
     let x = points(50, 1, 0.2);
-    let auto = kernel(&thin, &x, 50, None, KernelMode::Trace, Method::Auto);
+    let auto = kernel(&thin, &x, 50, None, KernelMode::Trace, KernelMethod::Auto);
     let con = kernel(
         &thin,
         &x,
         50,
         None,
         KernelMode::Trace,
-        Method::JacobianContraction,
+        KernelMethod::JacobianContraction,
     );
     assert_eq!(auto, con);
 }
@@ -193,7 +193,7 @@ fn bit_identical_at_one_and_three_threads() {
     let run = || {
         let mut all = Vec::new();
         for mode in [KernelMode::Trace, KernelMode::Full] {
-            for method in [Method::Structured, Method::JacobianContraction] {
+            for method in [KernelMethod::Structured, KernelMethod::JacobianContraction] {
                 all.push(kernel(&nw, &x1, n1, None, mode, method));
                 all.push(kernel(&nw, &x1, n1, Some((&x2, n2)), mode, method));
             }

@@ -5,8 +5,8 @@ mod flow_support;
 
 use flow_support::*;
 use ntk::activation::Activation;
-use ntk::flow::dense::{to_faer, SymEigen};
-use ntk::flow::{Cost, Flow, FlowOptions, Method};
+use ntk::flow::{Cost, Flow, FlowMethod, FlowOptions};
+use ntk::linalg::symmetric::{to_faer, SymEigen};
 use ntk::linalg::MatRef;
 use ntk::network::{Network, NetworkConfig};
 use ntk::parallel::{set_num_threads, Progress};
@@ -29,7 +29,7 @@ fn run_all() -> Vec<u64> {
             .flat_map(|i| (0..n).map(move |j| (i, j)))
             .map(|(i, j)| u.at(i, j).to_bits()),
     );
-    for method in [Method::Eigen, Method::Krylov, Method::Ode] {
+    for method in [FlowMethod::Eigen, FlowMethod::Krylov, FlowMethod::Ode] {
         let mut fl = Flow::new(
             MatRef::from_row_major(&kern, n, n),
             MatRef::from_row_major(&y, n, 1),
@@ -45,7 +45,7 @@ fn run_all() -> Vec<u64> {
             },
         )
         .unwrap();
-        fl.set_time(if method == Method::Ode { 2.0 } else { 30.0 })
+        fl.set_time(if method == FlowMethod::Ode { 2.0 } else { 30.0 })
             .unwrap();
         bits.extend(
             fl.outputs()

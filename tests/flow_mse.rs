@@ -4,7 +4,7 @@
 mod flow_support;
 
 use flow_support::*;
-use ntk::flow::{Cost, Flow, FlowOptions, Method, OdeTolerances};
+use ntk::flow::{Cost, Flow, FlowMethod, FlowOptions, OdeTolerances};
 use ntk::linalg::MatRef;
 
 struct Problem {
@@ -34,7 +34,7 @@ fn problem(n: usize, m: usize, k: usize) -> Problem {
     }
 }
 
-fn flow(p: &Problem, method: Method) -> Flow {
+fn flow(p: &Problem, method: FlowMethod) -> Flow {
     let opts = FlowOptions {
         method,
         ode: OdeTolerances {
@@ -76,7 +76,12 @@ fn reference(p: &Problem, t: f64) -> (Vec<f64>, Vec<f64>) {
 #[test]
 fn closed_form_matches_matrix_exponential_and_ode() {
     let p = problem(10, 4, 2);
-    for method in [Method::Eigen, Method::Krylov, Method::Ode, Method::Auto] {
+    for method in [
+        FlowMethod::Eigen,
+        FlowMethod::Krylov,
+        FlowMethod::Ode,
+        FlowMethod::Auto,
+    ] {
         let mut fl = flow(&p, method);
         for &t in &[0.5, 3.0, 40.0] {
             fl.set_time(t).unwrap();
@@ -97,11 +102,11 @@ fn closed_form_matches_matrix_exponential_and_ode() {
 #[test]
 fn full_kernel_layout_equals_scalar_kernel() {
     let p = problem(7, 3, 3);
-    let mut scalar = flow(&p, Method::Eigen);
+    let mut scalar = flow(&p, FlowMethod::Eigen);
     let full_k = kron_identity(&p.kern, p.n, p.n, p.k);
     let full_t = kron_identity(&p.test_kern, p.m, p.n, p.k);
     let (d, dm) = (p.n * p.k, p.m * p.k);
-    for method in [Method::Eigen, Method::Krylov] {
+    for method in [FlowMethod::Eigen, FlowMethod::Krylov] {
         let mut full = Flow::new(
             MatRef::from_row_major(&full_k, d, d),
             MatRef::from_row_major(&p.y, p.n, p.k),
@@ -129,7 +134,7 @@ fn full_kernel_layout_equals_scalar_kernel() {
 #[test]
 fn infinite_time_is_kernel_regression() {
     let p = problem(9, 5, 2);
-    let mut fl = flow(&p, Method::Auto);
+    let mut fl = flow(&p, FlowMethod::Auto);
     fl.set_time(f64::INFINITY).unwrap();
     // Kernel regression: f*_∞ = f*0 + K* K⁻¹ (y − f0), f_∞ = y.
     let rhs: Vec<f64> = p.y.iter().zip(&p.f0).map(|(y, f)| y - f).collect();
@@ -148,7 +153,7 @@ fn infinite_time_is_kernel_regression() {
 #[test]
 fn cost_decreases_and_its_derivative_is_the_kernel_norm_of_the_residual() {
     let p = problem(8, 2, 2);
-    let mut fl = flow(&p, Method::Eigen);
+    let mut fl = flow(&p, FlowMethod::Eigen);
     let (n, k) = (p.n, p.k);
     let mut previous = f64::INFINITY;
     for i in 0..40 {
@@ -190,8 +195,8 @@ fn eigen_and_krylov_agree_on_a_larger_problem() {
         f0: vec![0.0; n],
         tf0: vec![0.0; 30],
     };
-    let mut e = flow(&p, Method::Eigen);
-    let mut kr = flow(&p, Method::Krylov);
+    let mut e = flow(&p, FlowMethod::Eigen);
+    let mut kr = flow(&p, FlowMethod::Krylov);
     let times = [1.0, 10.0, 100.0, 1000.0];
     let a = e.evaluate(&times).unwrap();
     let b = kr.evaluate(&times).unwrap();
@@ -223,8 +228,8 @@ fn singular_kernel_with_duplicate_points_stays_finite() {
             f0: vec![0.0; 6],
             tf0: vec![0.0; 3],
         };
-        let mut e = flow(&p, Method::Eigen);
-        let mut kr = flow(&p, Method::Krylov);
+        let mut e = flow(&p, FlowMethod::Eigen);
+        let mut kr = flow(&p, FlowMethod::Krylov);
         for &t in &[1.0, 50.0, 1e4] {
             e.set_time(t).unwrap();
             kr.set_time(t).unwrap();
@@ -269,8 +274,8 @@ fn auto_uses_krylov_until_its_work_would_exceed_one_eigendecomposition() {
         f0: vec![0.0; n],
         tf0: vec![0.0; 1],
     };
-    let mut auto = flow(&p, Method::Auto);
-    let mut eigen = flow(&p, Method::Eigen);
+    let mut auto = flow(&p, FlowMethod::Auto);
+    let mut eigen = flow(&p, FlowMethod::Eigen);
     let mut krylov_calls = 0;
     for i in 1..=200 {
         let t = i as f64;
@@ -289,7 +294,7 @@ fn auto_uses_krylov_until_its_work_would_exceed_one_eigendecomposition() {
 #[test]
 fn hopelessly_stiff_ode_request_fails_fast_and_leaves_the_flow_unchanged() {
     let p = problem(6, 2, 1);
-    let mut f = flow(&p, Method::Ode);
+    let mut f = flow(&p, FlowMethod::Ode);
     let before = f.outputs().to_vec();
     let start = std::time::Instant::now();
     let err = f.set_time(1e300).unwrap_err();
@@ -306,9 +311,9 @@ fn eigen_krylov_and_ode_agree_above_the_parallel_block_sizes() {
     for n in [130, 300] {
         let p = problem(n, 7, 2);
         let t = 10.0;
-        let mut ode = flow(&p, Method::Ode);
+        let mut ode = flow(&p, FlowMethod::Ode);
         ode.set_time(t).unwrap();
-        for method in [Method::Eigen, Method::Krylov] {
+        for method in [FlowMethod::Eigen, FlowMethod::Krylov] {
             let mut f = flow(&p, method);
             f.set_time(t).unwrap();
             let rel = rel_err(f.outputs(), ode.outputs());

@@ -688,7 +688,7 @@ fn progress_counts_every_pass_and_a_stop_ends_the_phase() {
         ntk::linalg::MatRef::from_row_major(&[1.0, 0.0], 1, 2),
         Some(ntk::linalg::MatRef::from_row_major(&grid, 21, 2)),
         ntk::kernel::empirical::KernelMode::Trace,
-        ntk::kernel::empirical::Method::Structured,
+        ntk::kernel::empirical::KernelMethod::Structured,
     )
     .unwrap();
     let blocked = &f1.widths[0].at_init[0];

@@ -1,5 +1,5 @@
 //! faer's x86 GEMM backend reserves a per-thread packing buffer on first use with an infallible
-//! allocation (an abort under RLIMIT_AS, issue #20). `ntk::flow::dense::gemm_workspace_bytes`
+//! allocation (an abort under RLIMIT_AS, issue #20). `ntk::linalg::symmetric::gemm_workspace_bytes`
 //! reproduces its size so that the library can reserve it fallibly first; this checks the
 //! estimate against the address space the backend really maps on a fresh thread (VmSize from
 //! /proc/self/status, Linux). One test in its own binary, so no other test allocates meanwhile.
@@ -24,7 +24,7 @@ fn gemm_workspace_estimate_matches_the_backend() {
             .unwrap()
             * 1024
     }
-    let estimate = ntk::flow::dense::gemm_workspace_bytes();
+    let estimate = ntk::linalg::symmetric::gemm_workspace_bytes();
     let delta = std::thread::spawn(|| {
         let a: faer::Mat<f64> = faer::Mat::zeros(17, 17);
         let mut c: faer::Mat<f64> = faer::Mat::zeros(17, 17);

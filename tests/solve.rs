@@ -10,7 +10,7 @@
 
 use faer::prelude::Solve;
 use ntk::activation::Activation;
-use ntk::kernel::empirical::{empirical_ntk_vec, KernelMode, Method};
+use ntk::kernel::empirical::{empirical_ntk_vec, KernelMethod, KernelMode};
 use ntk::kernel::limit::{limit_kernel, LimitOutputs, LimitSpec};
 use ntk::linalg::{MatMut, MatRef};
 use ntk::network::{Network, NetworkConfig};
@@ -346,7 +346,7 @@ fn empirical_trace_solver_matches_dense() {
         MatRef::from_row_major(&x, n, d),
         None,
         KernelMode::Trace,
-        Method::Structured,
+        KernelMethod::Structured,
     )
     .unwrap();
     let tr: f64 = (0..n).map(|i| kd[i * n + i]).sum();

@@ -6,7 +6,7 @@ mod common;
 
 use ntk::activation::Activation;
 use ntk::kernel::empirical::prepared::{empirical_tile, tile_shape, EmpiricalFeatures};
-use ntk::kernel::empirical::{self, KernelMode, Method};
+use ntk::kernel::empirical::{self, KernelMethod, KernelMode};
 use ntk::linalg::{MatMut, MatRef};
 use ntk::network::Network;
 use ntk::parallel::Progress;
@@ -35,7 +35,7 @@ fn full_kernel(
         MatRef::from_row_major(x1, n1, d),
         x2.map(|(x, n)| MatRef::from_row_major(x, n, d)),
         mode,
-        Method::Structured,
+        KernelMethod::Structured,
     )
     .unwrap()
 }
@@ -194,7 +194,7 @@ fn tile_matches_jacobian_contraction() {
         MatRef::from_row_major(&x, n, d),
         None,
         KernelMode::Full,
-        Method::JacobianContraction,
+        KernelMethod::JacobianContraction,
     )
     .unwrap();
     let f = EmpiricalFeatures::new(&net, MatRef::from_row_major(&x, n, d)).unwrap();

@@ -7,7 +7,7 @@
 
 use ntk::activation::Activation;
 use ntk::flow::Cost;
-use ntk::kernel::empirical::{empirical_ntk_vec, KernelMode, Method};
+use ntk::kernel::empirical::{empirical_ntk_vec, KernelMethod, KernelMode};
 use ntk::kernel::limit::{limit_kernel, LimitOutputs, LimitSpec};
 use ntk::linalg::{MatMut, MatRef};
 use ntk::network::{Network, NetworkConfig};
@@ -207,7 +207,7 @@ fn empirical(net: &Network, x1: &[f64], x2: &[f64]) -> Vec<f64> {
         MatRef::from_row_major(x1, n1, 2),
         Some(MatRef::from_row_major(x2, n2, 2)),
         KernelMode::Trace,
-        Method::Structured,
+        KernelMethod::Structured,
     )
     .expect("empirical kernel")
     .0

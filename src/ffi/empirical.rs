@@ -3,7 +3,7 @@
 use super::network::network_ref;
 use super::view::{check_disjoint, check_finite_result};
 use super::{ffi_fn, ntk_matrix, ntk_matrix_mut, ntk_options, ntk_status, with_progress};
-use crate::kernel::empirical::{self, KernelMode, Method};
+use crate::kernel::empirical::{self, KernelMethod as Method, KernelMode};
 use crate::{Error, Result};
 use std::ffi::c_int;
 

@@ -1,7 +1,7 @@
 //! Kernel gradient flows and kernel spectra through the C ABI.
 
 use super::{ffi_fn, non_null, ntk_matrix, ntk_matrix_mut, ntk_options, ntk_status, with_progress};
-use crate::flow::{Cost, Flow, FlowOptions, Method, OdeTolerances};
+use crate::flow::{Cost, Flow, FlowMethod as Method, FlowOptions, OdeTolerances};
 use crate::linalg::MatRef;
 use crate::spectrum::Which;
 use crate::{Error, Result};

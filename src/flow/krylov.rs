@@ -11,51 +11,10 @@
 //! stops when, for every g, ‖c_m − c_previous‖ ≤ tol·‖v‖·max_θ |g(θ)| (θ the Ritz values), i.e. the
 //! change is below `tol` relative to ‖g(K)‖·‖v‖.
 
-use crate::flow::dense::SymEigen;
+use crate::linalg::symmetric::SymEigen;
+use crate::linalg::{dot, matvec};
 use crate::Result;
 use faer::Mat;
-use rayon::prelude::*;
-
-/// Rows per parallel block of [`symmetric_matvec`] (fixed, so the bits do not depend on threads).
-pub const MATVEC_ROW_BLOCK: usize = 64;
-
-/// out = A·x for a row-major A (rows × cols). Rows are split in fixed blocks; each entry is one
-/// sequential dot product, so the result is bit-identical at any thread count.
-pub fn matvec(a: &[f64], rows: usize, cols: usize, x: &[f64], out: &mut [f64]) {
-    debug_assert_eq!(a.len(), rows * cols);
-    let work = |(b, chunk): (usize, &mut [f64])| {
-        for (r, o) in chunk.iter_mut().enumerate() {
-            let i = b * MATVEC_ROW_BLOCK + r;
-            *o = dot(&a[i * cols..(i + 1) * cols], x);
-        }
-    };
-    if rows * cols < 1 << 16 {
-        out.chunks_mut(MATVEC_ROW_BLOCK).enumerate().for_each(work);
-    } else {
-        crate::parallel::install(|| {
-            out.par_chunks_mut(MATVEC_ROW_BLOCK)
-                .enumerate()
-                .for_each(work)
-        });
-    }
-}
-
-/// Dot product with four fixed partial sums (deterministic order).
-pub fn dot(a: &[f64], b: &[f64]) -> f64 {
-    let mut s = [0.0f64; 4];
-    let n4 = a.len() / 4 * 4;
-    for i in (0..n4).step_by(4) {
-        s[0] += a[i] * b[i];
-        s[1] += a[i + 1] * b[i + 1];
-        s[2] += a[i + 2] * b[i + 2];
-        s[3] += a[i + 3] * b[i + 3];
-    }
-    let mut t = (s[0] + s[1]) + (s[2] + s[3]);
-    for i in n4..a.len() {
-        t += a[i] * b[i];
-    }
-    t
-}
 
 /// Result of [`lanczos_apply`].
 pub struct LanczosResult {

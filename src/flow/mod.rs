@@ -16,35 +16,33 @@
 //!   (φ_t(0) = t/N, so singular K needs no special care at finite t). It is evaluated either
 //!   spectrally (one eigendecomposition K = U·Λ·Uᵀ, ~9·D³ flops, then O(D²·k) per time; see
 //!   [`spectral`]) or by Lanczos ([`krylov`], O(D²) per step, tens of steps), chosen by the cost
-//!   rule of [`Method::Auto`]. At t = ∞ the spectral path gives kernel regression with the
+//!   rule of [`FlowMethod::Auto`]. At t = ∞ the spectral path gives kernel regression with the
 //!   pseudo-inverse: eigenvalues λ ≤ D·ε·λ_max count as 0 (e^{−∞·0} = 1, φ_∞(0) = 0).
 //! - Other costs (softmax cross-entropy) are integrated by the adaptive Dormand–Prince 5(4)
 //!   integrator of [`ode`], which can also be asked for MSE to cross-check.
 //!
 //! # Validation of K
-//! K must be finite, symmetric to relative tolerance [`dense::SYMMETRY_RTOL`] (the error names the
-//! first asymmetric pair) and positive semi-definite up to [`dense::PSD_RTOL`]·max_i K_ii
+//! K must be finite, symmetric to relative tolerance [`crate::linalg::symmetric::SYMMETRY_RTOL`] (the error names the
+//! first asymmetric pair) and positive semi-definite up to [`crate::linalg::symmetric::PSD_RTOL`]·max_i K_ii
 //! (checked once at creation by a Cholesky factorization, D³/3 flops; an indefinite K is reported
 //! as `Error::Numerical`). Eigenvalues within that tolerance below 0 are used as 0.
 
-pub mod cost;
-pub mod dense;
 pub mod krylov;
 pub mod ode;
 pub mod spectral;
 
-pub use cost::Cost;
+pub use crate::loss::Cost;
 pub use ode::OdeTolerances;
 
 use crate::error::{checked_mul, try_zeroed};
-use crate::linalg::{par_gemm, MatMut, MatRef};
+use crate::linalg::{matvec, par_gemm, symmetric, MatMut, MatRef};
 use crate::network::check_finite;
 use crate::parallel::Progress;
 use crate::{invalid, Error, Result};
 
 /// How the MSE flow is evaluated.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Method {
+pub enum FlowMethod {
     /// MSE: spectral or Krylov by the cost rule below; other costs: ODE.
     ///
     /// Cost rule (ski rental): the eigendecomposition costs about E = 9·D³ flops once. A Krylov
@@ -65,7 +63,7 @@ pub enum Method {
 /// Options of a flow.
 #[derive(Clone, Copy, Debug)]
 pub struct FlowOptions {
-    pub method: Method,
+    pub method: FlowMethod,
     /// Tolerances of the ODE integrator.
     pub ode: OdeTolerances,
     /// Relative tolerance of the Lanczos evaluation (default 1e-13).
@@ -75,7 +73,7 @@ pub struct FlowOptions {
 impl Default for FlowOptions {
     fn default() -> Self {
         FlowOptions {
-            method: Method::Auto,
+            method: FlowMethod::Auto,
             ode: OdeTolerances::default(),
             krylov_tol: 1e-13,
         }
@@ -219,7 +217,7 @@ impl Flow {
         // Every allocation before any O(D^2) read.
         let dd = checked_mul(d, d, "kernel")?;
         let mut kmat = try_zeroed(dd, "copy of kernel")?;
-        let psd_work = dense::PsdWork::try_new(d, "kernel")?;
+        let psd_work = symmetric::PsdWork::try_new(d, "kernel")?;
         let mut y_copy = try_zeroed(nk, "y")?;
         let mut f0_copy = try_zeroed(nk, "f0")?;
         let test_bufs = match test {
@@ -234,7 +232,7 @@ impl Flow {
         MatMut::from_row_major(&mut y_copy, n, k).copy_from(y);
         check_finite(f0, "f0")?;
         MatMut::from_row_major(&mut f0_copy, n, k).copy_from(f0);
-        dense::check_symmetric(kernel, "kernel")?;
+        symmetric::check_symmetric(kernel, "kernel")?;
         MatMut::from_row_major(&mut kmat, d, d).copy_from(kernel);
         let (y, f0) = (y_copy, f0_copy);
         let (dm, test_kernel, test_f0) = match (test, test_bufs) {
@@ -247,7 +245,7 @@ impl Flow {
             }
             _ => (0, None, Vec::new()),
         };
-        dense::check_psd_with(MatRef::from_row_major(&kmat, d, d), psd_work, "kernel")?;
+        symmetric::check_psd_with(MatRef::from_row_major(&kmat, d, d), psd_work, "kernel")?;
         let current = FlowOutputs {
             train: f0.clone(),
             test: test_f0.clone(),
@@ -366,7 +364,7 @@ impl Flow {
             match result {
                 Ok(out) => out,
                 Err(e) => {
-                    // Roll back the caches so that the cost rule of Method::Auto decides later
+                    // Roll back the caches so that the cost rule of FlowMethod::Auto decides later
                     // calls exactly as if this one had not happened.
                     if !saved.0 {
                         self.spectral = None;
@@ -408,19 +406,21 @@ impl Flow {
     }
 
     fn uses_ode(&self) -> bool {
-        self.cost != Cost::Mse || self.options.method == Method::Ode
+        self.cost != Cost::Mse || self.options.method == FlowMethod::Ode
     }
 
     /// The closed-form MSE outputs at `times`.
     fn evaluate_mse(&mut self, times: &[f64]) -> Result<Vec<FlowOutputs>> {
-        let r0: Vec<f64> = self.f0.iter().zip(&self.y).map(|(f, y)| f - y).collect();
+        // r_0 = f_0 − y, the MSE residual.
+        let mut r0 = vec![0.0; self.f0.len()];
+        Cost::Mse.gradients(&self.f0, &self.y, self.k, &mut r0);
         let any_inf = times.iter().any(|t| t.is_infinite());
         let d = self.d as f64;
         let use_eigen = match self.options.method {
-            Method::Eigen => true,
-            Method::Krylov => any_inf,
-            Method::Ode => unreachable!(),
-            Method::Auto => {
+            FlowMethod::Eigen => true,
+            FlowMethod::Krylov => any_inf,
+            FlowMethod::Ode => unreachable!(),
+            FlowMethod::Auto => {
                 if any_inf || self.spectral.is_some() {
                     true
                 } else {
@@ -501,7 +501,7 @@ impl Flow {
                     out.train[i * r + j] += res.vectors[ti][i];
                 }
                 if let Some(tk) = &self.test_kernel {
-                    krylov::matvec(tk, self.dm, d, &res.vectors[times.len() + ti], &mut tcol);
+                    matvec(tk, self.dm, d, &res.vectors[times.len() + ti], &mut tcol);
                     for (i, v) in tcol.iter().enumerate() {
                         out.test[i * r + j] -= v;
                     }
@@ -593,7 +593,7 @@ impl Flow {
             let mut w = vec![0.0; d];
             v[imax] = 1.0;
             for _ in 0..8 {
-                krylov::matvec(&self.kernel, d, d, &v, &mut w);
+                matvec(&self.kernel, d, d, &v, &mut w);
                 let vv: f64 = v.iter().map(|x| x * x).sum();
                 let rq = v.iter().zip(&w).map(|(a, b)| a * b).sum::<f64>() / vv;
                 if rq.is_finite() {

@@ -6,9 +6,9 @@
 //! PSD tolerance) are used as 0. At t = ∞, eigenvalues λ ≤ D·ε·λ_max count as 0 (pseudo-inverse,
 //! as in LAPACK's least-squares solvers): e = 1 and φ = 0 there, e = 0 and φ = 1/λ elsewhere.
 
-use crate::flow::dense::{to_faer, EigWork, SymEigen};
-use crate::flow::krylov::matvec;
 use crate::flow::FlowOutputs;
+use crate::linalg::matvec;
+use crate::linalg::symmetric::{to_faer, EigWork, SymEigen};
 use crate::linalg::{gemm, MatMut, MatRef};
 use crate::Result;
 

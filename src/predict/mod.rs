@@ -43,8 +43,8 @@
 //! Everything runs on the library pool with fixed row blocks: bit-identical at any thread count.
 
 use crate::error::{checked_mul, try_zeroed};
-use crate::flow::dense::{
-    check_psd, check_symmetric, ensure_gemm_workspace, to_faer, SymEigen, PSD_RTOL,
+use crate::linalg::symmetric::{
+    check_psd, check_symmetric, ensure_gemm_workspace, faer_par, to_faer, SymEigen, PSD_RTOL,
 };
 use crate::linalg::{MatMut, MatRef};
 use crate::network::check_finite;
@@ -290,8 +290,8 @@ pub struct TestSet {
 }
 
 /// C ← α·A·B + β·C (β ∈ {0, 1}) with faer's matrix product on the library pool, split into the
-/// fixed number of tasks [`crate::flow::dense::FAER_PAR`] (so the bits do not depend on the pool
-/// size, as for the eigendecomposition). About 1.3–1.5× the rate of `linalg::par_gemm` on the
+/// fixed number of tasks [`crate::linalg::symmetric::FAER_PAR`] (so the bits do not depend on the
+/// pool size, as for the eigendecomposition). About 1.3–1.5× the rate of `linalg::par_gemm` on the
 /// M × N × N products here (measured 0.14–0.18 s against 0.22–0.23 s for 500 × 2000 × 2000).
 fn par_gemm(alpha: f64, a: MatRef<'_>, b: MatRef<'_>, beta: f64, c: MatMut<'_>) {
     debug_assert!(beta == 0.0 || beta == 1.0);
@@ -332,7 +332,7 @@ fn par_gemm(alpha: f64, a: MatRef<'_>, b: MatRef<'_>, beta: f64, c: MatMut<'_>) 
     } else {
         faer::Accum::Add
     };
-    faer::linalg::matmul::matmul(fc, accum, fa, fb, alpha, crate::flow::dense::faer_par());
+    faer::linalg::matmul::matmul(fc, accum, fa, fb, alpha, faer_par());
 }
 
 /// Per-eigenvalue weights at time t: φ_t (mean, NTK covariance) and w_t (NNGP covariance).
@@ -913,7 +913,7 @@ fn means_by_flow(
             MatRef::from_row_major(ktx, m, n),
             MatRef::from_row_major(&zeros_test, m, k),
         )),
-        crate::flow::Cost::Mse,
+        crate::loss::Cost::Mse,
         crate::flow::FlowOptions::default(),
     )?;
     Ok(flow

@@ -16,18 +16,24 @@
 //! Since P ≥ A + H for every architecture, the structured form wins except for very small widths
 //! where its per-layer Hadamard term dominates; AUTO picks the smaller count (ties → structured).
 
-use super::{KernelMode, Method};
+use super::{KernelMethod, KernelMode};
 use crate::network::Network;
 
 /// Estimated flops of both methods.
 #[derive(Clone, Copy, Debug, PartialEq)]
-pub struct Cost {
+pub struct FlopCount {
     pub structured: f64,
     pub contraction: f64,
 }
 
 /// The flop counts of the module documentation.
-pub fn cost(net: &Network, n1: usize, n2: usize, symmetric: bool, mode: KernelMode) -> Cost {
+pub fn flop_count(
+    net: &Network,
+    n1: usize,
+    n2: usize,
+    symmetric: bool,
+    mode: KernelMode,
+) -> FlopCount {
     let w: Vec<f64> = net.widths().iter().map(|&v| v as f64).collect();
     let depth = net.depth();
     let n_out = w[depth];
@@ -45,28 +51,28 @@ pub fn cost(net: &Network, n1: usize, n2: usize, symmetric: bool, mode: KernelMo
     let h: f64 = (1..depth).map(|l| w[l]).sum();
     let p = net.num_params() as f64;
     let pairs = 2.0 * s * n1f * n2f;
-    Cost {
+    FlopCount {
         structured: pass + pairs * (a + k * h) + pairs * k * depth as f64,
         contraction: pass + f * n_out * p + pairs * k * p,
     }
 }
 
-/// Resolves [`Method::Auto`] by [`cost`]; other methods are returned unchanged.
+/// Resolves [`KernelMethod::Auto`] by [`flop_count`]; other methods are returned unchanged.
 pub fn choose_method(
     net: &Network,
     n1: usize,
     n2: usize,
     symmetric: bool,
     mode: KernelMode,
-    method: Method,
-) -> Method {
+    method: KernelMethod,
+) -> KernelMethod {
     match method {
-        Method::Auto => {
-            let c = cost(net, n1, n2, symmetric, mode);
+        KernelMethod::Auto => {
+            let c = flop_count(net, n1, n2, symmetric, mode);
             if c.contraction < c.structured {
-                Method::JacobianContraction
+                KernelMethod::JacobianContraction
             } else {
-                Method::Structured
+                KernelMethod::Structured
             }
         }
         m => m,

@@ -17,12 +17,12 @@
 //! # Methods
 //! Both start with one forward pass and n_L backward passes per batch (one per output
 //! cotangent e_a), giving α^(l)(x) (N × n_l) and δ^(l)_a(x) = ∂f_a/∂α̃^(l) (N × n_l per output).
-//! - [`Method::JacobianContraction`] forms the Jacobian J (rows i·n_L + a, columns in θ order) a
+//! - [`KernelMethod::JacobianContraction`] forms the Jacobian J (rows i·n_L + a, columns in θ order) a
 //!   block of parameter columns at a time and accumulates J1 · J2ᵀ ([`contraction`]).
-//! - [`Method::Structured`] never forms J: a dense layer l contributes
+//! - [`KernelMethod::Structured`] never forms J: a dense layer l contributes
 //!   (α^(l)(x)·α^(l)(x′)/n_l + β²) · (δ^(l+1)_a(x) · δ^(l+1)_b(x′)), see [`structured`]
 //!   (Novak, Sohl-Dickstein & Schoenholz 2022, "Fast finite width neural tangent kernel").
-//! - [`Method::Auto`] takes the one with the smaller flop count of [`method::cost`].
+//! - [`KernelMethod::Auto`] takes the one with the smaller flop count of [`method::flop_count`].
 //!
 //! Both methods are parallel over fixed tiles of the output (boundaries independent of the thread
 //! count) and bit-identical at any thread count.
@@ -36,7 +36,7 @@ pub mod structured;
 pub mod tiles;
 
 pub use jacobian::jacobian;
-pub use method::{choose_method, cost, Cost};
+pub use method::{choose_method, flop_count, FlopCount};
 
 use crate::linalg::{MatMut, MatRef};
 use crate::network::Network;
@@ -54,8 +54,8 @@ pub enum KernelMode {
 
 /// How the empirical kernel is computed (see the module documentation).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Method {
-    /// The cheaper of the two by [`method::cost`].
+pub enum KernelMethod {
+    /// The cheaper of the two by [`method::flop_count`].
     Auto,
     /// J1 · J2ᵀ with J built a block of parameters at a time.
     JacobianContraction,
@@ -93,7 +93,7 @@ pub fn empirical_ntk(
     x1: MatRef<'_>,
     x2: Option<MatRef<'_>>,
     mode: KernelMode,
-    method: Method,
+    method: KernelMethod,
     out: MatMut<'_>,
     progress: &mut Progress<'_>,
 ) -> Result<()> {
@@ -132,7 +132,7 @@ pub fn empirical_ntk(
         Ok((f1, f2))
     })?;
     match chosen {
-        Method::Structured => structured::kernel(net, &f1, f2.as_ref(), mode, out, progress),
+        KernelMethod::Structured => structured::kernel(net, &f1, f2.as_ref(), mode, out, progress),
         _ => contraction::kernel(net, &f1, f2.as_ref(), mode, out, progress),
     }
 }
@@ -143,7 +143,7 @@ pub fn empirical_ntk_vec(
     x1: MatRef<'_>,
     x2: Option<MatRef<'_>>,
     mode: KernelMode,
-    method: Method,
+    method: KernelMethod,
 ) -> Result<(Vec<f64>, usize, usize)> {
     let n2 = x2.map_or(x1.rows(), |v| v.rows());
     let (r, c) = output_shape(net, x1.rows(), n2, mode)?;

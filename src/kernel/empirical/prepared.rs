@@ -12,7 +12,7 @@
 //! size of the full kernel, so a kernel larger than memory can be streamed block by block.
 //!
 //! Bits: every entry of a block is produced by the same operations as the corresponding entry of
-//! [`super::empirical_ntk`] with [`super::Method::Structured`] (GEMM entries do not depend on
+//! [`super::empirical_ntk`] with [`super::KernelMethod::Structured`] (GEMM entries do not depend on
 //! where the block starts or how large it is, and x·x′ = x′·x exactly), so blocks assembled
 //! into the full matrix equal it bit for bit, at any thread count. Features computed on a
 //! subset of the points equal those computed on the whole set, so ranks of a distributed

@@ -1,6 +1,8 @@
-//! Costs c(f, y) of one point and their output gradients d = ∂c/∂f.
+//! The loss: costs c(f, y) of one point and their output gradients (residuals) d = ∂c/∂f —
+//! d = f − y for MSE, d = softmax(f) − y for softmax cross-entropy with targets summing to one.
 //!
-//! The flow and the trainer use the empirical cost C = (1/N)·Σ_i c(f(x_i), y_i), so that
+//! One definition serves the kernel flow ([`crate::flow`]) and the trainer ([`crate::train`]):
+//! both use the empirical cost C = (1/N)·Σ_i c(f(x_i), y_i), so that
 //! gradient descent on θ moves the outputs by ∂_t f(x) = −(1/N)·Σ_j Θ(x, x_j)·d(x_j).
 
 /// A per-point cost. New costs add a variant and the two methods below.

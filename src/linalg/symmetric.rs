@@ -1,4 +1,5 @@
-//! Dense symmetric factorizations on `faer`, and the checks a kernel Gram matrix must pass.
+//! Dense symmetric linear algebra on `faer`: the symmetry and PSD checks a kernel Gram matrix must
+//! pass, the symmetric eigendecomposition, and faer's fixed parallel split.
 //!
 //! faer runs with a FIXED parallel split ([`FAER_PAR`]) inside the library pool: the way faer
 //! divides the work depends only on that constant, never on how many threads the pool has, so the
@@ -14,12 +15,12 @@ use faer::{Mat, Par};
 use std::num::NonZeroUsize;
 
 /// The parallel split handed to faer (a constant: see the module documentation).
-pub fn faer_par() -> Par {
+pub(crate) fn faer_par() -> Par {
     Par::Rayon(NonZeroUsize::new(FAER_PAR).unwrap())
 }
 
 /// Number of tasks faer splits its parallel loops into (independent of the pool size).
-pub const FAER_PAR: usize = 2;
+pub(crate) const FAER_PAR: usize = 2;
 
 /// Relative tolerance of the symmetry check: |K_ij − K_ji| ≤ SYMMETRY_RTOL·max(|K_ij|, |K_ji|,
 /// max_i |K_ii|·1e-300).
@@ -33,7 +34,7 @@ pub const PSD_RTOL: f64 = 1e-9;
 /// A zero-filled `nrows × ncols` faer matrix, allocated fallibly: `Error::Allocation` naming
 /// `what` when the memory cannot be had (faer's own constructors panic instead). The
 /// reservation is O(1); the zero fill runs only once the memory is there.
-pub fn try_mat(nrows: usize, ncols: usize, what: &str) -> Result<Mat<f64>> {
+pub(crate) fn try_mat(nrows: usize, ncols: usize, what: &str) -> Result<Mat<f64>> {
     let len = checked_mul(nrows, ncols, what)?;
     let bytes = checked_mul(len, 8, what)?;
     let mut m: Mat<f64> = Mat::new();
@@ -138,7 +139,7 @@ fn warm_gemm_thread(need: usize) -> Result<()> {
         Error::Allocation(format!(
             "faer's matrix-multiply workspace: cannot reserve {need} bytes for a library thread \
              (the address space is limited; the backend needs this per thread, see \
-             ntk::flow::dense::ensure_gemm_workspace)"
+             ntk::linalg::symmetric::ensure_gemm_workspace)"
         ))
     })?;
     drop(probe);
@@ -277,7 +278,7 @@ pub fn check_symmetric(k: MatRef<'_>, name: &str) -> Result<()> {
 /// the top of the range; scaling by a power of two is exact (no rounding, except for entries that
 /// are subnormal relative to the largest, which carry no weight in the spectrum anyway), and
 /// eigenvalues scale with it: λ(2^e K) = 2^e λ(K).
-pub fn pow2_scale_exponent(maxabs: f64) -> i32 {
+pub(crate) fn pow2_scale_exponent(maxabs: f64) -> i32 {
     const LO: f64 = 6.223015277861142e-61; // 2^-200
     const HI: f64 = 1.6069380442589903e60; // 2^200
     if maxabs == 0.0 || !maxabs.is_finite() || (LO..=HI).contains(&maxabs) {
@@ -296,7 +297,7 @@ pub fn pow2_scale_exponent(maxabs: f64) -> i32 {
 
 /// x·2^e for any |e| ≤ 2200, exactly when the result is normal (applied in steps of at most
 /// 2^±1000 so that no factor over- or underflows).
-pub fn scale_pow2(mut x: f64, mut e: i32) -> f64 {
+pub(crate) fn scale_pow2(mut x: f64, mut e: i32) -> f64 {
     while e != 0 {
         let s = e.clamp(-1000, 1000);
         x *= f64::from_bits(((1023 + s) as u64) << 52);
