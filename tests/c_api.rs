@@ -15,6 +15,9 @@
 //! Adding a C test later is mechanical: drop `bindings/c/tests/test_<topic>.c` (include
 //! `ntk_test.h`, end `main` with `return ntk_test_summary("test_<topic>");`).
 
+mod common;
+use common::lib_dir;
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -36,26 +39,6 @@ fn repo() -> PathBuf {
 /// cdylib and staticlib, in the same rustc invocation as the rlib the tests link, into
 /// `target/<profile>/deps/` (next to this test binary); only `cargo build` also copies them up to
 /// `target/<profile>/`. So the test binary's own directory is searched first, then its parent.
-fn lib_dir() -> PathBuf {
-    let exe = std::env::current_exe().expect("path of the test binary");
-    let deps = exe.parent().expect("test binary has a parent directory");
-    let candidates = [
-        deps.to_path_buf(),
-        deps.parent().unwrap_or(deps).to_path_buf(),
-    ];
-    candidates
-        .iter()
-        .find(|d| d.join("libntk.so").is_file() && d.join("libntk.a").is_file())
-        .cloned()
-        .unwrap_or_else(|| {
-            panic!(
-                "libntk.so / libntk.a not found in {} or its parent: the crate's cdylib and \
-                 staticlib should be built by `cargo test`",
-                deps.display()
-            )
-        })
-}
-
 /// SONAME recorded in a shared library (`readelf -d`), if any.
 fn soname(lib: &Path) -> Option<String> {
     let out = Command::new("readelf").arg("-d").arg(lib).output().ok()?;

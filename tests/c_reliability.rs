@@ -17,20 +17,14 @@
 //!
 //! The same programs run under valgrind and AddressSanitizer in scripts/sanitizers.sh.
 
+mod common;
+use common::lib_dir;
+
 use std::path::PathBuf;
 use std::process::Command;
 
 /// The directory holding libntk.a of this build: cargo test builds the crate's staticlib next to
 /// the test binary (target/<profile>/deps); `cargo build` also copies it one level up.
-fn lib_dir() -> PathBuf {
-    let exe = std::env::current_exe().unwrap();
-    let deps = exe.parent().unwrap().to_path_buf();
-    let up = deps.parent().unwrap().to_path_buf();
-    [deps, up]
-        .into_iter()
-        .find(|d| d.join("libntk.a").is_file())
-        .expect("libntk.a next to the test binary (built by cargo test)")
-}
 
 fn compile(name: &str) -> PathBuf {
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));

@@ -1,51 +1,27 @@
 //! The C entry points: results equal the Rust API, and every bad-input class is rejected with
 //! the right status before the output is touched.
 
+mod common;
+use common::{c_net, last_error, CNet};
+
 use ntk::ffi::empirical::{ntk_kernel_empirical, ntk_network_jacobian};
-use ntk::ffi::network::{ntk_network, ntk_network_config, ntk_network_create, ntk_network_free};
-use ntk::ffi::{ntk_last_error, ntk_matrix, ntk_matrix_mut, ntk_options, ntk_status};
+use ntk::ffi::network::ntk_network;
+use ntk::ffi::{ntk_matrix, ntk_matrix_mut, ntk_options, ntk_status};
 use ntk::kernel::empirical::{self, KernelMethod, KernelMode};
 use ntk::linalg::{MatMut, MatRef};
-use std::ffi::{c_int, c_void, CStr};
+use std::ffi::{c_int, c_void};
 use std::ptr::{null, null_mut};
 
 const D: usize = 3;
 const K: usize = 2;
 
-struct Net(*mut ntk_network);
-impl Drop for Net {
-    fn drop(&mut self) {
-        unsafe { ntk_network_free(self.0) }
-    }
-}
-
-fn make_net() -> Net {
-    let widths = [D, 7, 6, K];
-    let cfg = ntk_network_config {
-        widths: widths.as_ptr(),
-        num_widths: widths.len(),
-        activation: 4, // tanh
-        activation_param: 0.0,
-        beta: 0.4,
-        seed: 3,
-        custom_sigma: None,
-        custom_dsigma: None,
-        custom_user_data: null_mut(),
-    };
-    let mut h = null_mut();
-    assert_eq!(unsafe { ntk_network_create(&cfg, &mut h) }, ntk_status::Ok);
-    Net(h)
+fn make_net() -> CNet {
+    c_net(&[D, 7, 6, K], 4 /* tanh */, 0.0, 0.4, 3)
 }
 
 /// The same network built through the Rust API (same config, same parameter stream).
 fn rust_net() -> ntk::network::Network {
-    ntk::network::Network::new(ntk::network::NetworkConfig {
-        widths: vec![D, 7, 6, K],
-        activation: ntk::activation::Activation::Tanh,
-        beta: 0.4,
-        seed: 3,
-    })
-    .unwrap()
+    common::net(vec![D, 7, 6, K], ntk::activation::Activation::Tanh, 0.4, 3)
 }
 
 use ntk::ffi::view::row_major_view as m;
@@ -53,15 +29,7 @@ use ntk::ffi::view::row_major_view as m;
 use ntk::ffi::view::row_major_view_mut as mm;
 
 fn points(n: usize, shift: f64) -> Vec<f64> {
-    (0..n * D)
-        .map(|k| (k as f64 * 0.61 + shift).cos())
-        .collect()
-}
-
-fn last_error() -> String {
-    unsafe { CStr::from_ptr(ntk_last_error()) }
-        .to_string_lossy()
-        .into_owned()
+    common::wave(n * D, f64::cos, 0.61, shift, 1.0)
 }
 
 unsafe extern "C" fn cancel_at_second(ud: *mut c_void, _done: u64, _total: u64) -> c_int {

@@ -1,26 +1,20 @@
 //! The parameter Jacobian and the empirical NTK against central finite differences of the
 //! forward pass (an independent reference: only `Network::forward` and θ perturbations are used).
 
+mod common;
+
 use ntk::activation::Activation;
 use ntk::kernel::empirical::{self, KernelMethod, KernelMode};
 use ntk::linalg::{MatMut, MatRef};
-use ntk::network::{Network, NetworkConfig};
+use ntk::network::Network;
 use ntk::parallel::Progress;
 
 fn net(act: Activation, beta: f64, seed: u64) -> Network {
-    Network::new(NetworkConfig {
-        widths: vec![3, 6, 5, 2],
-        activation: act,
-        beta,
-        seed,
-    })
-    .unwrap()
+    common::net(vec![3, 6, 5, 2], act, beta, seed)
 }
 
 fn points(n: usize, shift: f64) -> Vec<f64> {
-    (0..n * 3)
-        .map(|k| (k as f64 * 0.731 + shift).sin() * 1.3)
-        .collect()
+    common::wave(n * 3, f64::sin, 0.731, shift, 1.3)
 }
 
 /// Central differences: column p of J_fd is (f(θ + h e_p) − f(θ − h e_p)) / 2h. Row-major

@@ -1,26 +1,14 @@
 //! The two methods against each other, the symmetric shortcut against the general path, the
 //! trace mode against the full blocks, and bit-identical results at 1 and 3 threads.
 
+mod common;
+
 use ntk::activation::Activation;
 use ntk::kernel::empirical::{self, KernelMethod, KernelMode};
 use ntk::linalg::MatRef;
-use ntk::network::{Network, NetworkConfig};
+use ntk::network::Network;
 
-fn net(widths: Vec<usize>, act: Activation, beta: f64, seed: u64) -> Network {
-    Network::new(NetworkConfig {
-        widths,
-        activation: act,
-        beta,
-        seed,
-    })
-    .unwrap()
-}
-
-fn points(n: usize, d: usize, shift: f64) -> Vec<f64> {
-    (0..n * d)
-        .map(|k| (k as f64 * 0.377 + shift).sin() * 1.1 + 0.05 * (k % 7) as f64)
-        .collect()
-}
+use common::{net, points};
 
 fn kernel(
     net: &Network,

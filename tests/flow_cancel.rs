@@ -9,21 +9,18 @@
 //!   soft cross-entropy targets) return NTK_STATUS_NUMERICAL well under a second, while a large
 //!   but saturating cross-entropy flow (step size growing) is integrated.
 
+mod common;
+use common::last_error;
+
 mod flow_support;
 
 use flow_support::*;
 use ntk::ffi::flow::*;
 use ntk::ffi::view::{row_major_view as m, row_major_view_mut as mm};
-use ntk::ffi::{ntk_last_error, ntk_options, ntk_status};
-use std::ffi::{c_int, c_void, CStr};
+use ntk::ffi::{ntk_options, ntk_status};
+use std::ffi::{c_int, c_void};
 use std::ptr::{null, null_mut};
 use std::time::{Duration, Instant};
-
-fn last_error() -> String {
-    unsafe { CStr::from_ptr(ntk_last_error()) }
-        .to_string_lossy()
-        .into_owned()
-}
 
 /// Records every progress call and cancels at call `cancel_at` (never when 0).
 #[derive(Default)]

@@ -1,25 +1,22 @@
 //! The flow, spectrum and training C functions: a round trip against the Rust API and every
 //! error path (NULL, shapes, NaN, asymmetric or indefinite kernels, bad times, bad enums, cancel).
 
+mod common;
+use common::last_error;
+
 mod flow_support;
 
 use flow_support::*;
 use ntk::ffi::flow::*;
 use ntk::ffi::network::*;
 use ntk::ffi::train::ntk_network_train;
-use ntk::ffi::{ntk_last_error, ntk_options, ntk_status};
-use std::ffi::{c_int, c_void, CStr};
+use ntk::ffi::{ntk_options, ntk_status};
+use std::ffi::{c_int, c_void};
 use std::ptr::{null, null_mut};
 
 use ntk::ffi::view::row_major_view as m;
 
 use ntk::ffi::view::row_major_view_mut as mm;
-
-fn last_error() -> String {
-    unsafe { CStr::from_ptr(ntk_last_error()) }
-        .to_string_lossy()
-        .into_owned()
-}
 
 struct Data {
     n: usize,

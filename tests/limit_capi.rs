@@ -1,6 +1,8 @@
 //! The C entry point `ntk_kernel_limit`: results equal the Rust API, and every error path
 //! returns its status without writing the outputs.
 
+mod common;
+
 use ntk::ffi::limit::ntk_kernel_limit;
 use ntk::ffi::network::{ntk_network, ntk_network_config, ntk_network_create, ntk_network_free};
 use ntk::ffi::{ntk_matrix, ntk_matrix_mut, ntk_options, ntk_status};
@@ -8,23 +10,7 @@ use std::ffi::c_void;
 use std::ptr::{null, null_mut};
 
 fn net(activation: i32, widths: &[usize]) -> *mut ntk_network {
-    let cfg = ntk_network_config {
-        widths: widths.as_ptr(),
-        num_widths: widths.len(),
-        activation,
-        activation_param: 0.0,
-        beta: 0.2,
-        seed: 1,
-        custom_sigma: None,
-        custom_dsigma: None,
-        custom_user_data: null_mut(),
-    };
-    let mut out = null_mut();
-    assert_eq!(
-        unsafe { ntk_network_create(&cfg, &mut out) },
-        ntk_status::Ok
-    );
-    out
+    common::c_net(widths, activation, 0.0, 0.2, 1).into_raw()
 }
 
 use ntk::ffi::view::row_major_view as m;

@@ -13,6 +13,9 @@
 //! When mpicc or mpirun is missing the test is skipped with a message, except under CI=true,
 //! where it fails (CI installs OpenMPI via scripts/install-deps.sh).
 
+mod common;
+use common::lib_dir;
+
 use std::path::PathBuf;
 use std::process::Command;
 
@@ -26,14 +29,6 @@ fn on_path(tool: &str) -> bool {
 }
 
 /// The directory holding libntk.a of THIS build (cargo puts it next to the test binary).
-fn lib_dir() -> PathBuf {
-    let exe = std::env::current_exe().unwrap();
-    let deps = exe.parent().unwrap().to_path_buf();
-    [deps.clone(), deps.parent().unwrap().to_path_buf()]
-        .into_iter()
-        .find(|d| d.join("libntk.a").is_file())
-        .expect("libntk.a next to the test binary")
-}
 
 fn run(cmd: &mut Command, what: &str) -> String {
     let out = cmd

@@ -3,14 +3,17 @@
 //! argument, and no output is written (outputs are filled with a sentinel and compared bit for
 //! bit afterwards; handles passed as `out` keep their sentinel pointer).
 
+mod common;
+use common::{c_config, c_net, last_error, CNet as Net};
+
 use ntk::ffi::empirical::{ntk_kernel_empirical, ntk_network_jacobian};
 use ntk::ffi::network::{
     ntk_network, ntk_network_clone, ntk_network_config, ntk_network_create, ntk_network_forward,
     ntk_network_free, ntk_network_get_params, ntk_network_set_params, ntk_network_shape,
 };
 use ntk::ffi::{
-    ntk_get_num_threads, ntk_last_error, ntk_matrix, ntk_matrix_mut, ntk_options,
-    ntk_set_num_threads, ntk_status, ntk_status_str,
+    ntk_get_num_threads, ntk_matrix, ntk_matrix_mut, ntk_options, ntk_set_num_threads, ntk_status,
+    ntk_status_str,
 };
 use std::ffi::{c_int, c_void, CStr};
 use std::ptr::{null, null_mut};
@@ -19,42 +22,16 @@ const SENTINEL: f64 = -3.5e7;
 const D: usize = 3;
 const K: usize = 2;
 
-struct Net(*mut ntk_network);
-impl Drop for Net {
-    fn drop(&mut self) {
-        unsafe { ntk_network_free(self.0) }
-    }
-}
-
 fn config(widths: &[usize]) -> ntk_network_config {
-    ntk_network_config {
-        widths: widths.as_ptr(),
-        num_widths: widths.len(),
-        activation: 3, // erf
-        activation_param: 0.0,
-        beta: 0.3,
-        seed: 11,
-        custom_sigma: None,
-        custom_dsigma: None,
-        custom_user_data: null_mut(),
-    }
+    c_config(widths, 3 /* erf */, 0.0, 0.3, 11)
 }
 
 fn make(widths: &[usize]) -> Net {
-    let mut h = null_mut();
-    let st = unsafe { ntk_network_create(&config(widths), &mut h) };
-    assert_eq!(st, ntk_status::Ok, "{}", last_error());
-    Net(h)
+    c_net(widths, 3 /* erf */, 0.0, 0.3, 11)
 }
 
 fn net() -> Net {
     make(&[D, 5, 4, K])
-}
-
-fn last_error() -> String {
-    unsafe { CStr::from_ptr(ntk_last_error()) }
-        .to_string_lossy()
-        .into_owned()
 }
 
 /// Asserts the status and that the message names `arg`.
@@ -73,7 +50,7 @@ use ntk::ffi::view::row_major_view as m;
 use ntk::ffi::view::row_major_view_mut as mm;
 
 fn points(n: usize) -> Vec<f64> {
-    (0..n * D).map(|k| (k as f64 * 0.37).sin()).collect()
+    common::wave(n * D, f64::sin, 0.37, 0.0, 1.0)
 }
 
 /// An output buffer with a sentinel, checked untouched on drop of the check.

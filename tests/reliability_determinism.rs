@@ -6,11 +6,11 @@
 //!   next call on the same handle succeeds and gives the same bits as an uncancelled call.
 //! The library's thread count is global, so the tests here take a lock.
 
+mod common;
+use common::{c_net, CNet as Net};
+
 use ntk::ffi::empirical::{ntk_kernel_empirical, ntk_network_jacobian};
-use ntk::ffi::network::{
-    ntk_network, ntk_network_config, ntk_network_create, ntk_network_forward, ntk_network_free,
-    ntk_network_shape,
-};
+use ntk::ffi::network::{ntk_network_forward, ntk_network_free, ntk_network_shape};
 use ntk::ffi::{ntk_matrix, ntk_matrix_mut, ntk_options, ntk_set_num_threads, ntk_status};
 use std::ffi::{c_int, c_void};
 use std::ptr::{null, null_mut};
@@ -23,35 +23,12 @@ const K: usize = 3;
 const N1: usize = 70;
 const N2: usize = 23;
 
-struct Net(*mut ntk_network);
-impl Drop for Net {
-    fn drop(&mut self) {
-        unsafe { ntk_network_free(self.0) }
-    }
-}
-
 fn make(activation: c_int) -> Net {
-    let widths = [D, 40, 33, K];
-    let cfg = ntk_network_config {
-        widths: widths.as_ptr(),
-        num_widths: widths.len(),
-        activation,
-        activation_param: 0.1,
-        beta: 0.2,
-        seed: 1234,
-        custom_sigma: None,
-        custom_dsigma: None,
-        custom_user_data: null_mut(),
-    };
-    let mut h = null_mut();
-    assert_eq!(unsafe { ntk_network_create(&cfg, &mut h) }, ntk_status::Ok);
-    Net(h)
+    c_net(&[D, 40, 33, K], activation, 0.1, 0.2, 1234)
 }
 
 fn points(n: usize, shift: f64) -> Vec<f64> {
-    (0..n * D)
-        .map(|k| (0.713 * k as f64 + shift).sin() * 1.3)
-        .collect()
+    common::wave(n * D, f64::sin, 0.713, shift, 1.3)
 }
 
 fn m(data: &[f64], rows: usize) -> ntk_matrix {

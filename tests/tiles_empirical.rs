@@ -2,11 +2,13 @@
 //! (both modes, symmetric and two-set kernels, features of a subset of the points, 1 and 3
 //! threads); ranges, shapes and features of another network are rejected.
 
+mod common;
+
 use ntk::activation::Activation;
 use ntk::kernel::empirical::prepared::{empirical_tile, tile_shape, EmpiricalFeatures};
 use ntk::kernel::empirical::{self, KernelMethod, KernelMode};
 use ntk::linalg::{MatMut, MatRef};
-use ntk::network::{Network, NetworkConfig};
+use ntk::network::Network;
 use ntk::parallel::Progress;
 use ntk::Error;
 
@@ -15,20 +17,10 @@ fn net(widths: Vec<usize>, seed: u64) -> Network {
 }
 
 fn net_with(widths: Vec<usize>, seed: u64, activation: Activation) -> Network {
-    Network::new(NetworkConfig {
-        widths,
-        activation,
-        beta: 0.3,
-        seed,
-    })
-    .unwrap()
+    common::net(widths, activation, 0.3, seed)
 }
 
-fn points(n: usize, d: usize, shift: f64) -> Vec<f64> {
-    (0..n * d)
-        .map(|k| (k as f64 * 0.377 + shift).sin() * 1.1 + 0.05 * (k % 7) as f64)
-        .collect()
-}
+use common::points;
 
 fn full_kernel(
     net: &Network,

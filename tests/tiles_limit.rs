@@ -3,6 +3,8 @@
 //! erf closed forms; 1 and 3 threads); a ReLU entry matches an independent arc-cosine
 //! recursion; ranges, shapes and points prepared for another kernel are rejected.
 
+mod common;
+
 use ntk::activation::Activation;
 use ntk::kernel::limit::prepared::{limit_tile, LimitPoints};
 use ntk::kernel::limit::{limit_kernel, BlockOutputs, LimitOutputs, LimitSpec};
@@ -10,11 +12,7 @@ use ntk::linalg::{MatMut, MatRef};
 use ntk::parallel::Progress;
 use ntk::Error;
 
-fn points(n: usize, d: usize, shift: f64) -> Vec<f64> {
-    (0..n * d)
-        .map(|k| (k as f64 * 0.377 + shift).sin() * 1.1 + 0.05 * (k % 7) as f64)
-        .collect()
-}
+use common::points;
 
 /// The three kernels of (x1, x2) by `limit_kernel`, row-major.
 fn full(

@@ -1,0 +1,123 @@
+//! Helpers shared by the integration tests (each test file is its own crate and says
+//! `mod common;`): test inputs, networks built through the Rust and the C API, the C last-error
+//! message, and the directory of the built libraries. Nothing here computes a reference value.
+#![allow(dead_code)]
+
+use ntk::activation::Activation;
+use ntk::ffi::network::{ntk_network, ntk_network_config, ntk_network_create, ntk_network_free};
+use ntk::ffi::{ntk_last_error, ntk_status};
+use ntk::network::{Network, NetworkConfig};
+use std::ffi::{c_int, CStr};
+use std::path::PathBuf;
+use std::ptr::null_mut;
+
+/// `n` points in R^d, row-major: x_k = sin(0.377 k + shift)·1.1 + 0.05 (k mod 7) for
+/// k < n·d, so that rows differ in direction and norm and `shift` gives a second, distinct set.
+pub fn points(n: usize, d: usize, shift: f64) -> Vec<f64> {
+    (0..n * d)
+        .map(|k| (k as f64 * 0.377 + shift).sin() * 1.1 + 0.05 * (k % 7) as f64)
+        .collect()
+}
+
+/// `len` samples of a wave: v_k = f(k·freq + shift)·amp (f = sin or cos).
+pub fn wave(len: usize, f: fn(f64) -> f64, freq: f64, shift: f64, amp: f64) -> Vec<f64> {
+    (0..len).map(|k| f(k as f64 * freq + shift) * amp).collect()
+}
+
+/// A network through the Rust API (`Network::new`), panicking on a bad configuration.
+pub fn net(widths: Vec<usize>, activation: Activation, beta: f64, seed: u64) -> Network {
+    Network::new(NetworkConfig {
+        widths,
+        activation,
+        beta,
+        seed,
+    })
+    .unwrap()
+}
+
+/// An owned C network handle, freed on drop.
+pub struct CNet(pub *mut ntk_network);
+
+impl Drop for CNet {
+    fn drop(&mut self) {
+        // SAFETY: the handle came from ntk_network_create and is freed once.
+        unsafe { ntk_network_free(self.0) }
+    }
+}
+
+impl CNet {
+    /// Gives up ownership: the caller frees the handle with `ntk_network_free`.
+    pub fn into_raw(self) -> *mut ntk_network {
+        let h = self.0;
+        std::mem::forget(self);
+        h
+    }
+}
+
+/// The C configuration of a network without custom activation (borrows `widths`).
+pub fn c_config(
+    widths: &[usize],
+    activation: c_int,
+    activation_param: f64,
+    beta: f64,
+    seed: u64,
+) -> ntk_network_config {
+    ntk_network_config {
+        widths: widths.as_ptr(),
+        num_widths: widths.len(),
+        activation,
+        activation_param,
+        beta,
+        seed,
+        custom_sigma: None,
+        custom_dsigma: None,
+        custom_user_data: null_mut(),
+    }
+}
+
+/// A network through the C API (`ntk_network_create`), panicking with the last error on failure.
+pub fn c_net(
+    widths: &[usize],
+    activation: c_int,
+    activation_param: f64,
+    beta: f64,
+    seed: u64,
+) -> CNet {
+    let cfg = c_config(widths, activation, activation_param, beta, seed);
+    let mut h = null_mut();
+    // SAFETY: `cfg` points at `widths`, alive for the call; `h` is a valid out-pointer.
+    let st = unsafe { ntk_network_create(&cfg, &mut h) };
+    assert_eq!(st, ntk_status::Ok, "{}", last_error());
+    CNet(h)
+}
+
+/// The calling thread's last C API error message ("" after a success).
+pub fn last_error() -> String {
+    // SAFETY: ntk_last_error returns a NUL-terminated thread-local string that stays valid
+    // until the next call on this thread; it is copied at once.
+    unsafe { CStr::from_ptr(ntk_last_error()) }
+        .to_string_lossy()
+        .into_owned()
+}
+
+/// The directory holding the crate's `libntk.so` and `libntk.a`, which `cargo test` builds next
+/// to (or one level above) the test binary.
+pub fn lib_dir() -> PathBuf {
+    let exe = std::env::current_exe().expect("path of the test binary");
+    let deps = exe.parent().expect("test binary has a parent directory");
+    let candidates = [
+        deps.to_path_buf(),
+        deps.parent().unwrap_or(deps).to_path_buf(),
+    ];
+    candidates
+        .iter()
+        .find(|d| d.join("libntk.so").is_file() && d.join("libntk.a").is_file())
+        .cloned()
+        .unwrap_or_else(|| {
+            panic!(
+                "libntk.so / libntk.a not found in {} or its parent: the crate's cdylib and \
+                 staticlib should be built by `cargo test`",
+                deps.display()
+            )
+        })
+}
