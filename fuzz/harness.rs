@@ -20,29 +20,29 @@
 
 #[path = "harness/common.rs"]
 mod common;
-#[path = "harness/forward.rs"]
-mod forward;
 #[path = "harness/empirical.rs"]
 mod empirical;
-#[path = "harness/jacobian.rs"]
-mod jacobian;
 #[path = "harness/flow.rs"]
 mod flow;
-#[path = "harness/spectrum.rs"]
-mod spectrum;
-#[path = "harness/train.rs"]
-mod train;
+#[path = "harness/forward.rs"]
+mod forward;
+#[path = "harness/jacobian.rs"]
+mod jacobian;
 #[path = "harness/limit.rs"]
 mod limit;
+#[path = "harness/spectrum.rs"]
+mod spectrum;
 #[path = "harness/tiles.rs"]
 mod tiles;
+#[path = "harness/train.rs"]
+mod train;
 
 pub use common::*;
-pub use forward::*;
 pub use empirical::*;
-pub use jacobian::*;
 pub use flow::*;
-pub use spectrum::*;
-pub use train::*;
+pub use forward::*;
+pub use jacobian::*;
 pub use limit::*;
+pub use spectrum::*;
 pub use tiles::*;
+pub use train::*;

@@ -4,7 +4,7 @@
 use ntk::ffi::network::{
     ntk_network, ntk_network_config, ntk_network_create, ntk_network_free, ntk_network_shape,
 };
-use ntk::ffi::{ntk_last_error, ntk_matrix, ntk_matrix_mut, ntk_status};
+use ntk::ffi::{ntk_last_error, ntk_matrix, ntk_matrix_mut, ntk_options, ntk_status};
 use std::ffi::{c_int, c_void, CStr};
 use std::ptr::null_mut;
 
@@ -448,6 +448,54 @@ pub(crate) unsafe extern "C" fn progress_cb(ud: *mut c_void, done: u64, total: u
     assert!(done <= total, "progress: done {done} > total {total}");
     c.calls += 1;
     (c.cancel_at != 0 && c.calls >= c.cancel_at) as c_int
+}
+
+/// The `ntk_options` of one call with [`progress_cb`] cancelling at call `cancel_at` (never when
+/// 0). The counter lives on the heap, so the options' `user_data` stays valid when this moves.
+pub(crate) struct CancelOpts {
+    cancel: *mut Cancel,
+    opts: ntk_options,
+}
+
+impl CancelOpts {
+    pub(crate) fn new(cancel_at: u64) -> CancelOpts {
+        let cancel = Box::into_raw(Box::new(Cancel {
+            calls: 0,
+            cancel_at,
+        }));
+        CancelOpts {
+            cancel,
+            opts: ntk_options {
+                progress: Some(progress_cb),
+                user_data: cancel as *mut c_void,
+            },
+        }
+    }
+
+    /// The options when a cancel is planned or `force` (a callback that never cancels), else
+    /// NULL (no options).
+    pub(crate) fn ptr(&self, force: bool) -> *const ntk_options {
+        if self.cancel_at() > 0 || force {
+            &self.opts
+        } else {
+            std::ptr::null()
+        }
+    }
+
+    /// Callback calls so far.
+    pub(crate) fn calls(&self) -> u64 {
+        unsafe { (*self.cancel).calls }
+    }
+
+    fn cancel_at(&self) -> u64 {
+        unsafe { (*self.cancel).cancel_at }
+    }
+}
+
+impl Drop for CancelOpts {
+    fn drop(&mut self) {
+        drop(unsafe { Box::from_raw(self.cancel) });
+    }
 }
 
 /// get_params / set_params (one entry replaced by a decoded value, wrong lengths) and clone: a

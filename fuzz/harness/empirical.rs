@@ -2,8 +2,8 @@
 
 use super::*;
 use ntk::ffi::empirical::ntk_kernel_empirical;
-use ntk::ffi::{ntk_matrix, ntk_options, ntk_status};
-use std::ffi::{c_int, c_void};
+use ntk::ffi::{ntk_matrix, ntk_status};
+use std::ffi::c_int;
 use std::ptr::null_mut;
 
 /// Target: ntk_kernel_empirical (modes, methods, X2 absent or present, cancel).
@@ -59,19 +59,8 @@ pub fn fuzz_empirical(data: &[u8]) -> Option<ntk_status> {
     let x2m = x2.as_input(nulls == 3);
     let net = if nulls == 1 { null_mut() } else { m.net.0 };
     let x2p: *const ntk_matrix = if with_x2 { &x2m } else { std::ptr::null() };
-    let mut cancel = Cancel {
-        calls: 0,
-        cancel_at,
-    };
-    let opts = ntk_options {
-        progress: Some(progress_cb),
-        user_data: &mut cancel as *mut Cancel as *mut c_void,
-    };
-    let optp: *const ntk_options = if cancel_at > 0 || nulls == 5 {
-        &opts
-    } else {
-        std::ptr::null()
-    };
+    let cancel = CancelOpts::new(cancel_at);
+    let optp = cancel.ptr(nulls == 5);
     let om = out.as_output(nulls == 4);
     let st = unsafe { ntk_kernel_empirical(net, x1m, x2p, mode, method, om, optp) };
     check_status(st, "ntk_kernel_empirical");

@@ -2,8 +2,7 @@
 
 use super::*;
 use ntk::ffi::empirical::ntk_network_jacobian;
-use ntk::ffi::{ntk_options, ntk_status};
-use std::ffi::c_void;
+use ntk::ffi::ntk_status;
 use std::ptr::null_mut;
 
 /// Target: ntk_network_jacobian.
@@ -32,19 +31,8 @@ pub fn fuzz_jacobian(data: &[u8]) -> Option<ntk_status> {
     let before = out.data.clone();
     let net = if nulls == 1 { null_mut() } else { m.net.0 };
     let xm = x.as_input(nulls == 2);
-    let mut cancel = Cancel {
-        calls: 0,
-        cancel_at,
-    };
-    let opts = ntk_options {
-        progress: Some(progress_cb),
-        user_data: &mut cancel as *mut Cancel as *mut c_void,
-    };
-    let optp: *const ntk_options = if cancel_at > 0 {
-        &opts
-    } else {
-        std::ptr::null()
-    };
+    let cancel = CancelOpts::new(cancel_at);
+    let optp = cancel.ptr(false);
     let st = unsafe { ntk_network_jacobian(net, xm, out.as_output(nulls == 3), optp) };
     check_status(st, "ntk_network_jacobian");
     assert_eq!(bits(&x.data), bits(&x_before), "jacobian modified x");

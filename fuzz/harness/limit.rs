@@ -3,7 +3,7 @@
 
 use super::*;
 use ntk::ffi::network::{ntk_network, ntk_network_config, ntk_network_create};
-use ntk::ffi::{ntk_matrix, ntk_matrix_mut, ntk_options, ntk_status};
+use ntk::ffi::{ntk_matrix, ntk_matrix_mut, ntk_status};
 use std::ffi::{c_int, c_void};
 use std::ptr::null_mut;
 
@@ -281,19 +281,8 @@ pub fn fuzz_limit(data: &[u8]) -> Option<ntk_status> {
         descs[1].as_mut().unwrap().data = x1m.data as *mut f64;
     }
     let net = if nulls == 1 { null_mut() } else { m.net.0 };
-    let mut cancel = Cancel {
-        calls: 0,
-        cancel_at,
-    };
-    let opts = ntk_options {
-        progress: Some(progress_cb),
-        user_data: &mut cancel as *mut Cancel as *mut c_void,
-    };
-    let optp: *const ntk_options = if cancel_at > 0 || nulls == 7 {
-        &opts
-    } else {
-        std::ptr::null()
-    };
+    let cancel = CancelOpts::new(cancel_at);
+    let optp = cancel.ptr(nulls == 7);
     let ptr = |d: &mut Option<ntk_matrix_mut>| -> *mut ntk_matrix_mut {
         d.as_mut().map_or(null_mut(), |m| m as *mut ntk_matrix_mut)
     };

@@ -4,8 +4,8 @@
 use super::*;
 use ntk::ffi::empirical::ntk_kernel_empirical;
 use ntk::ffi::network::ntk_network;
-use ntk::ffi::{ntk_matrix, ntk_matrix_mut, ntk_options, ntk_status};
-use std::ffi::{c_int, c_void};
+use ntk::ffi::{ntk_matrix, ntk_matrix_mut, ntk_status};
+use std::ffi::c_int;
 use std::ptr::null_mut;
 
 use ntk::ffi::tiles::{
@@ -143,19 +143,8 @@ fn limit_points(
 ) -> (ntk_status, Option<PointsHandle>) {
     let nulls = b.u8() % 16;
     let cancel_at = decode_cancel(b, 3);
-    let mut cancel = Cancel {
-        calls: 0,
-        cancel_at,
-    };
-    let opts = ntk_options {
-        progress: Some(progress_cb),
-        user_data: &mut cancel as *mut Cancel as *mut c_void,
-    };
-    let optp: *const ntk_options = if cancel_at > 0 || nulls == 4 {
-        &opts
-    } else {
-        std::ptr::null()
-    };
+    let cancel = CancelOpts::new(cancel_at);
+    let optp = cancel.ptr(nulls == 4);
     let x_before = x.data.clone();
     let sentinel = 0x7171usize as *mut ntk_limit_points;
     let mut h = sentinel;
@@ -178,7 +167,7 @@ fn limit_points(
         assert_eq!(h, sentinel, "{what} wrote *out on failure");
         return (st, None);
     }
-    assert!(cancel_at == 0 || cancel.calls < cancel_at);
+    assert!(cancel_at == 0 || cancel.calls() < cancel_at);
     assert!(!h.is_null() && h != sentinel);
     let p = PointsHandle(h);
     let mut n = usize::MAX;
@@ -302,19 +291,8 @@ fn fuzz_limit_tiles(b: &mut Bytes<'_>) -> Option<ntk_status> {
             descs[2] = descs[0];
         }
         let requested: Vec<bool> = descs.iter().map(|d| d.is_some()).collect();
-        let mut cancel = Cancel {
-            calls: 0,
-            cancel_at,
-        };
-        let opts = ntk_options {
-            progress: Some(progress_cb),
-            user_data: &mut cancel as *mut Cancel as *mut c_void,
-        };
-        let optp: *const ntk_options = if cancel_at > 0 {
-            &opts
-        } else {
-            std::ptr::null()
-        };
+        let cancel = CancelOpts::new(cancel_at);
+        let optp = cancel.ptr(false);
         let ptr = |d: &mut Option<ntk_matrix_mut>| -> *mut ntk_matrix_mut {
             d.as_mut().map_or(null_mut(), |m| m as *mut ntk_matrix_mut)
         };
@@ -424,19 +402,8 @@ fn empirical_features(
 ) -> Option<FeaturesHandle> {
     let nulls = b.u8() % 16;
     let cancel_at = decode_cancel(b, 2);
-    let mut cancel = Cancel {
-        calls: 0,
-        cancel_at,
-    };
-    let opts = ntk_options {
-        progress: Some(progress_cb),
-        user_data: &mut cancel as *mut Cancel as *mut c_void,
-    };
-    let optp: *const ntk_options = if cancel_at > 0 || nulls == 4 {
-        &opts
-    } else {
-        std::ptr::null()
-    };
+    let cancel = CancelOpts::new(cancel_at);
+    let optp = cancel.ptr(nulls == 4);
     let x_before = x.data.clone();
     let sentinel = 0x7272usize as *mut ntk_empirical_features;
     let mut h = sentinel;
@@ -589,19 +556,8 @@ fn fuzz_empirical_tiles(b: &mut Bytes<'_>) -> Option<ntk_status> {
         let before = out.data.clone();
         let nulls = b.u8() % 32;
         let cancel_at = decode_cancel(b, 4);
-        let mut cancel = Cancel {
-            calls: 0,
-            cancel_at,
-        };
-        let opts = ntk_options {
-            progress: Some(progress_cb),
-            user_data: &mut cancel as *mut Cancel as *mut c_void,
-        };
-        let optp: *const ntk_options = if cancel_at > 0 {
-            &opts
-        } else {
-            std::ptr::null()
-        };
+        let cancel = CancelOpts::new(cancel_at);
+        let optp = cancel.ptr(false);
         let st = unsafe {
             ntk_kernel_empirical_tile(
                 if nulls == 1 { null_mut() } else { m.net.0 },

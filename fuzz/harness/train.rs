@@ -1,8 +1,8 @@
 //! Target `train`: ntk_network_train.
 
 use super::*;
-use ntk::ffi::{ntk_options, ntk_status};
-use std::ffi::{c_int, c_void};
+use ntk::ffi::ntk_status;
+use std::ffi::c_int;
 use std::ptr::null_mut;
 
 /// Target: ntk_network_train (random network, data, cost, learning rate, steps, cancel). On
@@ -59,14 +59,7 @@ pub fn fuzz_train(data: &[u8]) -> Option<ntk_status> {
     } else {
         0
     };
-    let mut cancel = Cancel {
-        calls: 0,
-        cancel_at,
-    };
-    let opts = ntk_options {
-        progress: Some(progress_cb),
-        user_data: &mut cancel as *mut Cancel as *mut c_void,
-    };
+    let cancel = CancelOpts::new(cancel_at);
     let mut before = vec![0.0; m.p];
     unsafe { ntk_network_get_params(m.net.0, before.as_mut_ptr(), m.p) };
     let nulls = b.u8();
@@ -83,11 +76,7 @@ pub fn fuzz_train(data: &[u8]) -> Option<ntk_status> {
             } else {
                 null_mut()
             },
-            if cancel_at > 0 {
-                &opts
-            } else {
-                std::ptr::null()
-            },
+            cancel.ptr(false),
         )
     };
     check_status(st, "ntk_network_train");
