@@ -37,12 +37,9 @@ mod tiles;
 #[path = "harness/train.rs"]
 mod train;
 
-pub use common::*;
-pub use empirical::*;
-pub use flow::*;
-pub use forward::*;
-pub use jacobian::*;
-pub use limit::*;
-pub use spectrum::*;
-pub use tiles::*;
-pub use train::*;
+// Each includer (one fuzz target, or the replay test) uses only some of these.
+#[allow(unused_imports)]
+pub use {
+    common::*, empirical::*, flow::*, forward::*, jacobian::*, limit::*, spectrum::*, tiles::*,
+    train::*,
+};
