@@ -1,7 +1,7 @@
 //! Finiteness checks of strided views, in one place for every caller (network inputs, limit and
 //! empirical kernels, flow, train, predict and the C API).
 //!
-//! Both checks run one row-major scan ([`first_non_finite`], O(rows·cols) reads, no allocation)
+//! Both checks run one row-major scan (`first_non_finite`, O(rows·cols) reads, no allocation)
 //! and report the first NaN/±Inf entry with one message shape, `{name}[i,j] = v`. They differ in
 //! the error kind only, which is the C status the caller gets:
 //! - [`check_finite`] for data the caller passed in: `Error::NonFinite` (`NTK_STATUS_NON_FINITE`);
@@ -24,7 +24,7 @@ pub(crate) fn first_non_finite(x: MatRef<'_>) -> Option<(usize, usize, f64)> {
     None
 }
 
-/// Fails with `NonFinite` naming the first NaN/Inf entry of the input `x`: "`name`[i,j] = v".
+/// Fails with `NonFinite` naming the first NaN/Inf entry of the input `x`: `"name[i,j] = v"`.
 pub fn check_finite(x: MatRef<'_>, name: &str) -> Result<()> {
     match first_non_finite(x) {
         None => Ok(()),
@@ -33,7 +33,7 @@ pub fn check_finite(x: MatRef<'_>, name: &str) -> Result<()> {
 }
 
 /// Fails with `Numerical` naming the first NaN/Inf element of a computed result:
-/// "`name`[i,j] = v: …" with the cause. Finite inputs can still give a non-finite result
+/// `"name[i,j] = v: …"` with the cause. Finite inputs can still give a non-finite result
 /// (overflow of huge inputs such as 1e200, whose products exceed the double range, or a custom
 /// activation returning NaN); the C API reports that instead of returning success with Inf/NaN
 /// in the output.

@@ -1,9 +1,9 @@
 //! Dense symmetric linear algebra on `faer`: the symmetry and PSD checks a kernel Gram matrix must
 //! pass, the symmetric eigendecomposition, and faer's fixed parallel split.
 //!
-//! faer runs with a FIXED parallel split ([`FAER_PAR`]) inside the library pool: the way faer
-//! divides the work depends only on that constant, never on how many threads the pool has, so the
-//! bits of every factorization are the same at 1, 2 or 3 threads (checked by
+//! faer runs with a FIXED parallel split (`FAER_PAR` = 2 tasks) inside the library pool: the way
+//! faer divides the work depends only on that constant, never on how many threads the pool has, so
+//! the bits of every factorization are the same at 1, 2 or 3 threads (checked by
 //! `tests/flow_determinism.rs`).
 
 use crate::error::checked_mul;
@@ -47,7 +47,7 @@ pub(crate) fn try_mat(nrows: usize, ncols: usize, what: &str) -> Result<Mat<f64>
     Ok(m)
 }
 
-/// Copies a square view into a faer matrix (column-major), allocated fallibly ([`try_mat`]).
+/// Copies a square view into a faer matrix (column-major), allocated fallibly.
 pub fn to_faer(k: MatRef<'_>) -> Result<Mat<f64>> {
     let n = k.rows();
     let mut m = try_mat(n, k.cols(), "kernel copy")?;
@@ -361,7 +361,7 @@ pub fn check_psd(k: &Mat<f64>, name: &str) -> Result<()> {
 }
 
 /// [`check_psd`] on a symmetric view, with a workspace reserved beforehand ([`PsdWork`]).
-/// The factorization runs on 2^e·K with e from [`pow2_scale_exponent`] (exact), so kernels of
+/// The factorization runs on 2^e·K with e from `pow2_scale_exponent` (exact), so kernels of
 /// subnormal or huge scale are checked like any other; messages give the unscaled values.
 pub fn check_psd_with(k: MatRef<'_>, work: PsdWork, name: &str) -> Result<()> {
     let n = k.rows();
@@ -447,7 +447,7 @@ impl SymEigen {
     /// Eigendecomposition of the symmetric `k` (lower triangle read). With `vectors = false` only
     /// the eigenvalues are computed (about 4/3·D³ flops instead of about 9·D³). All memory is
     /// reserved fallibly ([`EigWork`]); kernels of extreme scale are decomposed as 2^e·K
-    /// ([`pow2_scale_exponent`]; one extra fallible copy of K in that case only).
+    /// (`pow2_scale_exponent`; one extra fallible copy of K in that case only).
     pub fn new(k: &Mat<f64>, vectors: bool) -> Result<SymEigen> {
         let work = EigWork::try_new(k.nrows(), vectors)?;
         let e = pow2_scale_exponent(max_abs(k));
