@@ -11,6 +11,7 @@
 //! The `extern "C"` layer lives in [`ffi`] and only converts and checks.
 
 pub mod activation;
+pub mod array;
 pub mod error;
 pub mod ffi;
 pub mod flow;
