@@ -4,7 +4,8 @@
 //!   -pedantic` and linked dynamically (rpath on the build directory); `test_network.c` is also
 //!   linked statically (`libntk.a -lpthread -ldl -lm`), so both artifacts are exercised;
 //! - the example `bindings/c/example.c` is built through its Makefile (dynamic and static) and run;
-//! - when `valgrind` is on PATH (CI installs it), each test program also runs under
+//! - when `valgrind` is on PATH (CI installs it; under CI=true its absence fails the test), each
+//!   test program also runs under
 //!   `valgrind --leak-check=full`, failing on any memory error or definite/indirect leak.
 //!   (Rayon's worker threads are alive at exit, so their thread-local blocks show as "possibly
 //!   lost"; those are not counted.) Set NTK_SKIP_VALGRIND=1 to skip that part.
@@ -217,6 +218,27 @@ fn c_example_builds_with_its_makefile_and_runs() {
     }
 }
 
+/// True under CI (`.ci/run` exports `CI=true`). There a missing tool is a failure, not a skip:
+/// `scripts/install-deps.sh` installs valgrind and pkg-config, so their absence means the
+/// environment is broken and the test would otherwise pass without checking anything.
+fn in_ci() -> bool {
+    std::env::var("CI").is_ok_and(|v| v == "true")
+}
+
+/// Skips (returns false) when `tool` is missing outside CI; panics when it is missing under CI.
+fn require_tool(tool: &str, present: bool, what: &str) -> bool {
+    if present {
+        return true;
+    }
+    assert!(
+        !in_ci(),
+        "CI=true but {tool} is not on PATH, so {what} cannot run \
+         (scripts/install-deps.sh installs it: apt-get install {tool})"
+    );
+    eprintln!("*** {tool} not found: SKIPPING {what} ***");
+    false
+}
+
 fn have_valgrind() -> bool {
     Command::new("valgrind")
         .arg("--version")
@@ -227,11 +249,11 @@ fn have_valgrind() -> bool {
 #[test]
 fn c_test_programs_are_clean_under_valgrind() {
     if std::env::var_os("NTK_SKIP_VALGRIND").is_some() {
+        // an explicit request, not a missing tool; CI never sets it
         eprintln!("NTK_SKIP_VALGRIND set: skipping the valgrind run");
         return;
     }
-    if !have_valgrind() {
-        eprintln!("*** valgrind not found: SKIPPING the valgrind run of the C tests ***");
+    if !require_tool("valgrind", have_valgrind(), "the valgrind run of the C tests") {
         return;
     }
     for src in c_tests() {
@@ -262,8 +284,7 @@ fn installed_copy_builds_with_pkg_config() {
         .arg("--version")
         .output()
         .is_ok_and(|o| o.status.success());
-    if !have_pkg_config {
-        eprintln!("*** pkg-config not found: SKIPPING the install test ***");
+    if !require_tool("pkg-config", have_pkg_config, "the install test") {
         return;
     }
     let out = run(

@@ -1,5 +1,6 @@
 //! Kernel gradient flows and kernel spectra through the C ABI.
 
+use super::handle::{box_into, free_box, handle_mut, handle_ref, opaque_handle};
 use super::{ffi_fn, non_null, ntk_matrix, ntk_matrix_mut, ntk_options, ntk_status, with_progress};
 use crate::flow::{Cost, Flow, FlowMethod as Method, FlowOptions, OdeTolerances};
 use crate::linalg::MatRef;
@@ -68,6 +69,7 @@ pub struct ntk_flow_options {
 pub struct ntk_flow {
     pub(crate) flow: Flow,
 }
+opaque_handle!(ntk_flow { flow: Flow });
 
 pub(crate) fn cost_from_c(cost: c_int) -> Result<Cost> {
     match cost {
@@ -114,16 +116,6 @@ fn options_from_c(options: *const ntk_flow_options) -> Result<FlowOptions> {
         o.krylov_tol = c.krylov_tol;
     }
     Ok(o)
-}
-
-unsafe fn flow_ref<'a>(flow: *const ntk_flow) -> Result<&'a Flow> {
-    non_null(flow, "flow")?;
-    Ok(unsafe { &(*flow).flow })
-}
-
-unsafe fn flow_mut<'a>(flow: *mut ntk_flow) -> Result<&'a mut Flow> {
-    non_null(flow, "flow")?;
-    Ok(unsafe { &mut (*flow).flow })
 }
 
 /// Creates the kernel gradient flow d f_t(x)/dt = -(1/N) sum_j K(x, x_j) d_j,
@@ -185,7 +177,7 @@ pub unsafe extern "C" fn ntk_flow_create(
                 }
             };
         let flow = Flow::new(kv, yv, fv, test, cost, opts)?;
-        unsafe { *out = Box::into_raw(Box::new(ntk_flow { flow })) };
+        unsafe { box_into(out, flow) };
         Ok(())
     })
 }
@@ -193,11 +185,8 @@ pub unsafe extern "C" fn ntk_flow_create(
 /// Frees a flow. NULL is accepted and ignored.
 #[no_mangle]
 pub unsafe extern "C" fn ntk_flow_free(flow: *mut ntk_flow) {
-    if !flow.is_null() {
-        let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            drop(unsafe { Box::from_raw(flow) })
-        }));
-    }
+    // SAFETY: the C contract: NULL or a handle of ours, not used again.
+    unsafe { free_box(flow) }
 }
 
 /// Advances the flow by `dt` (> 0, finite): the same as ntk_flow_set_time(flow, t + dt,
@@ -210,7 +199,7 @@ pub unsafe extern "C" fn ntk_flow_step(
     options: *const ntk_options,
 ) -> ntk_status {
     ffi_fn!("ntk_flow_step", {
-        let f = unsafe { flow_mut(flow) }?;
+        let f = unsafe { handle_mut(flow, "flow") }?;
         with_progress(options, |progress| f.step_with(dt, progress))
     })
 }
@@ -239,7 +228,7 @@ pub unsafe extern "C" fn ntk_flow_set_time(
     options: *const ntk_options,
 ) -> ntk_status {
     ffi_fn!("ntk_flow_set_time", {
-        let f = unsafe { flow_mut(flow) }?;
+        let f = unsafe { handle_mut(flow, "flow") }?;
         with_progress(options, |progress| f.set_time_with(t, progress))
     })
 }
@@ -248,7 +237,7 @@ pub unsafe extern "C" fn ntk_flow_set_time(
 #[no_mangle]
 pub unsafe extern "C" fn ntk_flow_time(flow: *const ntk_flow, t: *mut f64) -> ntk_status {
     ffi_fn!("ntk_flow_time", {
-        let f = unsafe { flow_ref(flow) }?;
+        let f = unsafe { handle_ref(flow, "flow") }?;
         non_null(t, "t")?;
         unsafe { *t = f.time() };
         Ok(())
@@ -279,7 +268,7 @@ pub unsafe extern "C" fn ntk_flow_outputs(
     out: ntk_matrix_mut,
 ) -> ntk_status {
     ffi_fn!("ntk_flow_outputs", {
-        let f = unsafe { flow_ref(flow) }?;
+        let f = unsafe { handle_ref(flow, "flow") }?;
         write_rows(&out, f.outputs(), f.num_train(), f.output_dim(), "out")
     })
 }
@@ -293,7 +282,7 @@ pub unsafe extern "C" fn ntk_flow_predict(
     out: ntk_matrix_mut,
 ) -> ntk_status {
     ffi_fn!("ntk_flow_predict", {
-        let f = unsafe { flow_ref(flow) }?;
+        let f = unsafe { handle_ref(flow, "flow") }?;
         if f.num_test() == 0 {
             return crate::invalid!("the flow was created without test_kernel / test_f0");
         }
@@ -306,7 +295,7 @@ pub unsafe extern "C" fn ntk_flow_predict(
 #[no_mangle]
 pub unsafe extern "C" fn ntk_flow_loss(flow: *const ntk_flow, loss: *mut f64) -> ntk_status {
     ffi_fn!("ntk_flow_loss", {
-        let f = unsafe { flow_ref(flow) }?;
+        let f = unsafe { handle_ref(flow, "flow") }?;
         non_null(loss, "loss")?;
         let value = f.loss();
         if !value.is_finite() {

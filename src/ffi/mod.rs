@@ -11,6 +11,7 @@
 
 pub mod empirical;
 pub mod flow;
+pub(crate) mod handle;
 pub mod limit;
 pub mod network;
 pub mod predict;

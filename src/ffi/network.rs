@@ -1,5 +1,6 @@
 //! Network handles: create, free, forward, parameters.
 
+use super::handle::{box_into, free_box, handle_mut, handle_ref, opaque_handle};
 use super::{ffi_fn, non_null, ntk_matrix, ntk_matrix_mut, ntk_status};
 use crate::activation::{Activation, ScalarActivation};
 use crate::network::{Network, NetworkConfig};
@@ -60,6 +61,7 @@ pub struct ntk_network_config {
 pub struct ntk_network {
     pub(crate) net: Network,
 }
+opaque_handle!(ntk_network { net: Network });
 
 struct CActivation {
     sigma: unsafe extern "C" fn(f64, *mut c_void) -> f64,
@@ -176,8 +178,7 @@ pub unsafe extern "C" fn ntk_network_create(
         non_null(out, "out")?;
         let cfg = unsafe { config_from_c(config) }?;
         let net = Network::new(cfg)?;
-        let handle = Box::new(ntk_network { net });
-        unsafe { *out = Box::into_raw(handle) };
+        unsafe { box_into(out, net) };
         Ok(())
     })
 }
@@ -185,11 +186,8 @@ pub unsafe extern "C" fn ntk_network_create(
 /// Frees a network. NULL is accepted and ignored.
 #[no_mangle]
 pub unsafe extern "C" fn ntk_network_free(network: *mut ntk_network) {
-    if !network.is_null() {
-        let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            drop(unsafe { Box::from_raw(network) })
-        }));
-    }
+    // SAFETY: the C contract: NULL or a handle of ours, not used again.
+    unsafe { free_box(network) }
 }
 
 /// Copies a network (architecture and current parameters) into a new handle `*out`.
@@ -202,19 +200,21 @@ pub unsafe extern "C" fn ntk_network_clone(
         let net = unsafe { network_ref(network) }?;
         non_null(out, "out")?;
         let copy = net.try_clone()?;
-        unsafe { *out = Box::into_raw(Box::new(ntk_network { net: copy })) };
+        unsafe { box_into(out, copy) };
         Ok(())
     })
 }
 
+/// The network behind the `network` argument (named so on NULL).
 pub(crate) unsafe fn network_ref<'a>(network: *const ntk_network) -> Result<&'a Network> {
-    non_null(network, "network")?;
-    Ok(unsafe { &(*network).net })
+    // SAFETY: forwarded from the caller's contract.
+    unsafe { handle_ref(network, "network") }
 }
 
+/// The network behind a mutating call's `network` argument.
 pub(crate) unsafe fn network_mut<'a>(network: *mut ntk_network) -> Result<&'a mut Network> {
-    non_null(network, "network")?;
-    Ok(unsafe { &mut (*network).net })
+    // SAFETY: forwarded from the caller's contract (exclusive access).
+    unsafe { handle_mut(network, "network") }
 }
 
 /// Writes the number of weight layers L to `*depth` and the parameter count P to `*num_params`
@@ -650,8 +650,7 @@ pub unsafe extern "C" fn ntk_network_create_arch(
         non_null(out, "out")?;
         let a = unsafe { architecture_from_c(arch) }?;
         let net = Network::with_architecture(a)?;
-        let handle = Box::new(ntk_network { net });
-        unsafe { *out = Box::into_raw(handle) };
+        unsafe { box_into(out, net) };
         Ok(())
     })
 }

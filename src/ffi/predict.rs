@@ -1,5 +1,6 @@
 //! The trained ensemble's predictive law through the C ABI (see [`crate::predict`]).
 
+use super::handle::{box_into, free_box, handle_ref, opaque_handle};
 use super::network::{network_ref, ntk_network};
 use super::view::{check_disjoint, check_finite_result, check_outputs_disjoint};
 use super::{ffi_fn, non_null, ntk_matrix, ntk_matrix_mut, ntk_options, ntk_status, with_progress};
@@ -37,11 +38,13 @@ pub struct ntk_predict_config {
 pub struct ntk_predictor {
     pub(crate) pred: Predictor,
 }
+opaque_handle!(ntk_predictor { pred: Predictor });
 
 /// Opaque test side of a predictive law (test kernels projected on the predictor's eigenbasis).
 pub struct ntk_predictor_test {
     pub(crate) test: TestSet,
 }
+opaque_handle!(ntk_predictor_test { test: TestSet });
 
 fn config_from_c(config: *const ntk_predict_config) -> Result<(Law, Ridge)> {
     if config.is_null() {
@@ -130,7 +133,7 @@ pub unsafe extern "C" fn ntk_predictor_create(
         let pred = with_progress(options, |progress| {
             Predictor::new(law, kv, sv, yv, ridge, progress)
         })?;
-        unsafe { *out = Box::into_raw(Box::new(ntk_predictor { pred })) };
+        unsafe { box_into(out, pred) };
         Ok(())
     })
 }
@@ -139,11 +142,8 @@ pub unsafe extern "C" fn ntk_predictor_create(
 /// data).
 #[no_mangle]
 pub unsafe extern "C" fn ntk_predictor_free(predictor: *mut ntk_predictor) {
-    if !predictor.is_null() {
-        let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            drop(unsafe { Box::from_raw(predictor) })
-        }));
-    }
+    // SAFETY: the C contract: NULL or a handle of ours, not used again.
+    unsafe { free_box(predictor) }
 }
 
 /// Creates the test side of a predictive law for M test points.
@@ -166,14 +166,13 @@ pub unsafe extern "C" fn ntk_predictor_test_create(
     out: *mut *mut ntk_predictor_test,
 ) -> ntk_status {
     ffi_fn!("ntk_predictor_test_create", {
-        non_null(predictor, "predictor")?;
+        let pred = unsafe { handle_ref(predictor, "predictor") }?;
         non_null(out, "out")?;
-        let pred = unsafe { &(*predictor).pred };
         let kv = unsafe { kernel_test_train.to_ref("kernel_test_train") }?;
         let sv = unsafe { opt_ref(nngp_test_train, "nngp_test_train") }?;
         let pv = unsafe { opt_ref(nngp_test_test, "nngp_test_test") }?;
         let test = with_progress(options, |progress| TestSet::new(pred, kv, sv, pv, progress))?;
-        unsafe { *out = Box::into_raw(Box::new(ntk_predictor_test { test })) };
+        unsafe { box_into(out, test) };
         Ok(())
     })
 }
@@ -181,11 +180,8 @@ pub unsafe extern "C" fn ntk_predictor_test_create(
 /// Frees a test set. NULL is accepted.
 #[no_mangle]
 pub unsafe extern "C" fn ntk_predictor_test_free(test: *mut ntk_predictor_test) {
-    if !test.is_null() {
-        let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            drop(unsafe { Box::from_raw(test) })
-        }));
-    }
+    // SAFETY: the C contract: NULL or a handle of ours, not used again.
+    unsafe { free_box(test) }
 }
 
 /// Which covariance an output view asks for: M x M full, M x 1 variances.
@@ -283,8 +279,7 @@ pub unsafe extern "C" fn ntk_predictor_law(
     options: *const ntk_options,
 ) -> ntk_status {
     ffi_fn!("ntk_predictor_law", {
-        non_null(test, "test")?;
-        let ts = unsafe { &(*test).test };
+        let ts = unsafe { handle_ref(test, "test") }?;
         crate::predict::check_time(t)?;
         let (m, k) = (ts.num_test(), ts.output_dim());
         let kind = check_law_outputs(mean, cov, m, k, &[])?;

@@ -2,6 +2,7 @@
 //! training points' per-point data, an optional row cache and the preconditioner; solves of
 //! (K + lambda I) alpha = Y by preconditioned CG and streamed predictions K(X*, X) alpha.
 
+use super::handle::{box_into, free_box, handle_ref, opaque_handle};
 use super::network::{network_ref, ntk_network};
 use super::view::check_disjoint;
 use super::{ffi_fn, non_null, ntk_matrix, ntk_matrix_mut, ntk_options, ntk_status, with_progress};
@@ -53,8 +54,11 @@ pub struct ntk_solve_info {
 /// preconditioner factor. Read-only after creation: solves and predictions may run concurrently
 /// on one handle (ntk_solver_progress then reports whichever wrote last).
 pub struct ntk_solver {
-    inner: KernelSolver,
+    pub(crate) inner: KernelSolver,
 }
+opaque_handle!(ntk_solver {
+    inner: KernelSolver
+});
 
 fn kernel_from_c(k: c_int) -> Result<SolverKernel> {
     match k {
@@ -65,11 +69,6 @@ fn kernel_from_c(k: c_int) -> Result<SolverKernel> {
             "config.kernel = {v} is not an ntk_solver_kernel value (0 = LIMIT_NTK, 1 = LIMIT_NNGP, 2 = EMPIRICAL_TRACE)"
         ))),
     }
-}
-
-unsafe fn solver_ref<'a>(s: *const ntk_solver) -> Result<&'a KernelSolver> {
-    non_null(s, "solver")?;
-    Ok(unsafe { &(*s).inner })
 }
 
 /// Prepares a kernel-regression solver for the N training points `x` (N x n_0, finite):
@@ -114,7 +113,7 @@ pub unsafe extern "C" fn ntk_solver_create(
                 progress,
             )
         })?;
-        unsafe { *out = Box::into_raw(Box::new(ntk_solver { inner })) };
+        unsafe { box_into(out, inner) };
         Ok(())
     })
 }
@@ -122,11 +121,8 @@ pub unsafe extern "C" fn ntk_solver_create(
 /// Frees a solver. NULL is accepted and ignored.
 #[no_mangle]
 pub unsafe extern "C" fn ntk_solver_free(solver: *mut ntk_solver) {
-    if !solver.is_null() {
-        let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            drop(unsafe { Box::from_raw(solver) })
-        }));
-    }
+    // SAFETY: the C contract: NULL or a handle of ours, not used again.
+    unsafe { free_box(solver) }
 }
 
 /// Describes a solver: each output may be NULL. `num_points` = N, `rank` = the rank of the
@@ -142,7 +138,7 @@ pub unsafe extern "C" fn ntk_solver_describe(
     trace_residual: *mut f64,
 ) -> ntk_status {
     ffi_fn!("ntk_solver_describe", {
-        let s = unsafe { solver_ref(solver) }?;
+        let s = unsafe { handle_ref(solver, "solver") }?;
         unsafe {
             if !num_points.is_null() {
                 *num_points = s.len();
@@ -201,7 +197,7 @@ pub unsafe extern "C" fn ntk_solver_solve(
     options: *const ntk_options,
 ) -> ntk_status {
     ffi_fn!("ntk_solver_solve", {
-        let s = unsafe { solver_ref(solver) }?;
+        let s = unsafe { handle_ref(solver, "solver") }?;
         if !lambda.is_finite() {
             return Err(Error::NonFinite(format!("lambda = {lambda}")));
         }
@@ -235,7 +231,7 @@ pub unsafe extern "C" fn ntk_solver_progress(
     residual: *mut f64,
 ) -> ntk_status {
     ffi_fn!("ntk_solver_progress", {
-        let s = unsafe { solver_ref(solver) }?;
+        let s = unsafe { handle_ref(solver, "solver") }?;
         let (it, res) = s.progress_state();
         unsafe {
             if !iteration.is_null() {
@@ -265,7 +261,7 @@ pub unsafe extern "C" fn ntk_solver_predict(
     options: *const ntk_options,
 ) -> ntk_status {
     ffi_fn!("ntk_solver_predict", {
-        let s = unsafe { solver_ref(solver) }?;
+        let s = unsafe { handle_ref(solver, "solver") }?;
         let xv = unsafe { x_test.to_ref("x_test") }?;
         let av = unsafe { alpha.to_ref("alpha") }?;
         out.expect_shape(xv.rows(), av.cols(), "out")?;

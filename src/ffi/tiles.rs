@@ -2,6 +2,7 @@
 //! kernel computed straight into a caller's strided view (for out-of-core and distributed use).
 
 use super::empirical::mode_from_c;
+use super::handle::{box_into, free_box, handle_ref, opaque_handle};
 use super::network::{network_ref, ntk_network};
 use super::view::check_finite_result;
 use super::{ffi_fn, non_null, ntk_matrix, ntk_matrix_mut, ntk_options, ntk_status, with_progress};
@@ -18,14 +19,9 @@ use std::ffi::c_int;
 pub struct ntk_empirical_features {
     pub(crate) inner: EmpiricalFeatures,
 }
-
-unsafe fn features_ref<'a>(
-    f: *const ntk_empirical_features,
-    name: &str,
-) -> Result<&'a EmpiricalFeatures> {
-    non_null(f, name)?;
-    Ok(unsafe { &(*f).inner })
-}
+opaque_handle!(ntk_empirical_features {
+    inner: EmpiricalFeatures
+});
 
 /// Prepares the empirical-NTK features of the N points `x` (N x n_0, points are rows, finite):
 /// one forward pass and n_L backward passes, cost ~ 2 N (1 + n_L) sum_l n_l n_{l+1} flops,
@@ -59,7 +55,7 @@ pub unsafe extern "C" fn ntk_empirical_features_create(
             progress.report(1, 1)?;
             Ok(f)
         })?;
-        unsafe { *out = Box::into_raw(Box::new(ntk_empirical_features { inner })) };
+        unsafe { box_into(out, inner) };
         Ok(())
     })
 }
@@ -67,11 +63,8 @@ pub unsafe extern "C" fn ntk_empirical_features_create(
 /// Frees features. NULL is accepted and ignored.
 #[no_mangle]
 pub unsafe extern "C" fn ntk_empirical_features_free(features: *mut ntk_empirical_features) {
-    if !features.is_null() {
-        let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            drop(unsafe { Box::from_raw(features) })
-        }));
-    }
+    // SAFETY: the C contract: NULL or a handle of ours, not used again.
+    unsafe { free_box(features) }
 }
 
 /// Writes the number of points N of `features` to `*num_points`.
@@ -81,7 +74,7 @@ pub unsafe extern "C" fn ntk_empirical_features_len(
     num_points: *mut usize,
 ) -> ntk_status {
     ffi_fn!("ntk_empirical_features_len", {
-        let f = unsafe { features_ref(features, "features") }?;
+        let f = unsafe { handle_ref(features, "features") }?;
         non_null(num_points, "num_points")?;
         unsafe { *num_points = f.len() };
         Ok(())
@@ -125,8 +118,8 @@ pub unsafe extern "C" fn ntk_kernel_empirical_tile(
 ) -> ntk_status {
     ffi_fn!("ntk_kernel_empirical_tile", {
         let net = unsafe { network_ref(network) }?;
-        let f1 = unsafe { features_ref(f1, "f1") }?;
-        let f2 = unsafe { features_ref(f2, "f2") }?;
+        let f1 = unsafe { handle_ref(f1, "f1") }?;
+        let f2 = unsafe { handle_ref(f2, "f2") }?;
         let mode = mode_from_c(mode)?;
         check_tile(net, f1, (i0, i1), f2, (j0, j1), mode, (out.rows, out.cols))?;
         let (rows, cols) = tile_shape(net, i0, i1, j0, j1, mode)?;
@@ -153,6 +146,9 @@ pub unsafe extern "C" fn ntk_kernel_empirical_tile(
 pub struct ntk_limit_points {
     pub(crate) inner: crate::kernel::limit::prepared::LimitPoints,
 }
+opaque_handle!(ntk_limit_points {
+    inner: crate::kernel::limit::prepared::LimitPoints
+});
 
 /// Prepares the N points `x` (N x n_0, finite; n_0 must be the network's input dimension) for
 /// limit-kernel tiles of the architecture of `network` (depth L, activation, beta): copies `x`
@@ -187,7 +183,7 @@ pub unsafe extern "C" fn ntk_limit_points_create(
         let inner = with_progress(options, |progress| {
             crate::kernel::limit::prepared::LimitPoints::new(&spec, xv, progress)
         })?;
-        unsafe { *out = Box::into_raw(Box::new(ntk_limit_points { inner })) };
+        unsafe { box_into(out, inner) };
         Ok(())
     })
 }
@@ -195,11 +191,8 @@ pub unsafe extern "C" fn ntk_limit_points_create(
 /// Frees prepared limit points. NULL is accepted and ignored.
 #[no_mangle]
 pub unsafe extern "C" fn ntk_limit_points_free(points: *mut ntk_limit_points) {
-    if !points.is_null() {
-        let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            drop(unsafe { Box::from_raw(points) })
-        }));
-    }
+    // SAFETY: the C contract: NULL or a handle of ours, not used again.
+    unsafe { free_box(points) }
 }
 
 /// Writes the number of points N of `points` to `*num_points`.
@@ -209,9 +202,9 @@ pub unsafe extern "C" fn ntk_limit_points_len(
     num_points: *mut usize,
 ) -> ntk_status {
     ffi_fn!("ntk_limit_points_len", {
-        non_null(points, "points")?;
+        let p = unsafe { handle_ref(points, "points") }?;
         non_null(num_points, "num_points")?;
-        unsafe { *num_points = (*points).inner.len() };
+        unsafe { *num_points = p.len() };
         Ok(())
     })
 }
@@ -254,9 +247,8 @@ pub unsafe extern "C" fn ntk_kernel_limit_tile(
 ) -> ntk_status {
     ffi_fn!("ntk_kernel_limit_tile", {
         use crate::kernel::limit::prepared::{check_limit_tile, limit_tile};
-        non_null(p1, "p1")?;
-        non_null(p2, "p2")?;
-        let (a, b) = unsafe { (&(*p1).inner, &(*p2).inner) };
+        let a = unsafe { handle_ref(p1, "p1") }?;
+        let b = unsafe { handle_ref(p2, "p2") }?;
         let outs: [(*mut ntk_matrix_mut, &str); 3] =
             [(nngp, "nngp"), (sigma_dot, "sigma_dot"), (ntk, "ntk")];
         if outs.iter().all(|(p, _)| p.is_null()) {
