@@ -52,6 +52,15 @@ fn arch(widths: &[usize], layers: &[ntk_layer], seed: u64) -> ntk_architecture {
     a
 }
 
+/// Creates from a valid `a` (panics with the message otherwise).
+fn create(a: &ntk_architecture) -> *mut ntk_network {
+    let mut h = null_mut();
+    // SAFETY: `a` is a complete, initialized struct; `h` a valid out-pointer.
+    let st = unsafe { ntk_network_create_arch(a, &mut h) };
+    assert_eq!(st, ntk_status::Ok, "{}", last_error());
+    h
+}
+
 /// Creates from `a` and expects INVALID_ARGUMENT naming `field`, with `*out` untouched.
 fn rejected(a: *const ntk_architecture, field: &str) {
     let sentinel = 0x5a5a_usize as *mut ntk_network;
@@ -72,14 +81,7 @@ fn another_headers_struct_is_rejected_naming_the_field_never_misread() {
     assert_eq!(good.struct_size, size_of::<ntk_architecture>());
     assert_eq!(good.layer_size, size_of::<ntk_layer>());
     // Sanity: the good one is accepted.
-    let mut h = null_mut();
-    assert_eq!(
-        unsafe { ntk_network_create_arch(&good, &mut h) },
-        ntk_status::Ok,
-        "{}",
-        last_error()
-    );
-    unsafe { ntk_network_free(h) };
+    unsafe { ntk_network_free(create(&good)) };
 
     // A smaller struct (an older layout) and a larger one (a newer header than the library).
     for size in [
@@ -163,13 +165,7 @@ fn the_old_entry_point_keeps_its_meaning() {
     let ls = layers(4, beta);
     assert_eq!(ls[3].activation, NONE);
     let a = arch(&widths, &ls, seed);
-    let mut new = null_mut();
-    assert_eq!(
-        unsafe { ntk_network_create_arch(&a, &mut new) },
-        ntk_status::Ok,
-        "{}",
-        last_error()
-    );
+    let new = create(&a);
     let p: usize = widths.windows(2).map(|w| w[1] * (w[0] + 1)).sum();
     let (mut t_old, mut t_new) = (vec![0.0; p], vec![1.0; p]);
     assert_eq!(
