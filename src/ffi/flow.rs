@@ -1,7 +1,9 @@
 //! Kernel gradient flows and kernel spectra through the C ABI.
 
 use super::handle::{box_into, free_box, handle_mut, handle_ref, opaque_handle};
-use super::{ffi_fn, non_null, ntk_matrix, ntk_matrix_mut, ntk_options, ntk_status, with_progress};
+use super::{
+    c_enum, ffi_fn, non_null, ntk_matrix, ntk_matrix_mut, ntk_options, ntk_status, with_progress,
+};
 use crate::flow::{Cost, Flow, FlowMethod as Method, FlowOptions, OdeTolerances};
 use crate::linalg::MatRef;
 use crate::spectrum::Which;
@@ -18,6 +20,7 @@ pub enum ntk_cost {
     /// summing to one).
     CrossEntropy = 1,
 }
+c_enum!(ntk_cost { Mse, CrossEntropy });
 
 /// How a flow is evaluated (ntk_flow_options.method).
 #[repr(C)]
@@ -33,6 +36,12 @@ pub enum ntk_flow_method {
     /// Any cost through the adaptive Dormand-Prince 5(4) integrator.
     Ode = 3,
 }
+c_enum!(ntk_flow_method {
+    Auto,
+    Eigen,
+    Krylov,
+    Ode
+});
 
 /// Which eigenvalues ntk_kernel_spectrum returns.
 #[repr(C)]
@@ -45,6 +54,11 @@ pub enum ntk_spectrum_which {
     /// The `count` largest, descending.
     Largest = 2,
 }
+c_enum!(ntk_spectrum_which {
+    All,
+    Smallest,
+    Largest
+});
 
 /// Options of a flow. Pass NULL for the defaults. A tolerance field (rtol, atol, krylov_tol)
 /// <= 0 means its default; NaN or +-Inf there is NTK_STATUS_NON_FINITE. `method` must be an
@@ -72,13 +86,10 @@ pub struct ntk_flow {
 opaque_handle!(ntk_flow { flow: Flow });
 
 pub(crate) fn cost_from_c(cost: c_int) -> Result<Cost> {
-    match cost {
-        0 => Ok(Cost::Mse),
-        1 => Ok(Cost::CrossEntropy),
-        other => Err(Error::InvalidArgument(format!(
-            "cost = {other} is not an ntk_cost value (0..=1)"
-        ))),
-    }
+    Ok(match ntk_cost::from_c(cost, "cost")? {
+        ntk_cost::Mse => Cost::Mse,
+        ntk_cost::CrossEntropy => Cost::CrossEntropy,
+    })
 }
 
 fn options_from_c(options: *const ntk_flow_options) -> Result<FlowOptions> {
@@ -87,16 +98,11 @@ fn options_from_c(options: *const ntk_flow_options) -> Result<FlowOptions> {
         return Ok(o);
     }
     let c = unsafe { *options };
-    o.method = match c.method {
-        0 => Method::Auto,
-        1 => Method::Eigen,
-        2 => Method::Krylov,
-        3 => Method::Ode,
-        other => {
-            return Err(Error::InvalidArgument(format!(
-                "options.method = {other} is not an ntk_flow_method value (0..=3)"
-            )))
-        }
+    o.method = match ntk_flow_method::from_c(c.method, "options.method")? {
+        ntk_flow_method::Auto => Method::Auto,
+        ntk_flow_method::Eigen => Method::Eigen,
+        ntk_flow_method::Krylov => Method::Krylov,
+        ntk_flow_method::Ode => Method::Ode,
     };
     for (v, name) in [
         (c.rtol, "options.rtol"),
@@ -339,15 +345,10 @@ pub unsafe extern "C" fn ntk_kernel_spectrum(
     ffi_fn!("ntk_kernel_spectrum", {
         let kv = unsafe { k.to_ref("k") }?;
         non_null(eigenvalues, "eigenvalues")?;
-        let which = match which {
-            0 => Which::All,
-            1 => Which::Smallest,
-            2 => Which::Largest,
-            other => {
-                return crate::invalid!(
-                    "which = {other} is not an ntk_spectrum_which value (0..=2)"
-                )
-            }
+        let which = match ntk_spectrum_which::from_c(which, "which")? {
+            ntk_spectrum_which::All => Which::All,
+            ntk_spectrum_which::Smallest => Which::Smallest,
+            ntk_spectrum_which::Largest => Which::Largest,
         };
         if count == 0 || count > kv.rows() {
             return crate::invalid!("count = {count}: must be in 1..={}", kv.rows());
