@@ -1,6 +1,7 @@
 //! Kernel gradient flows and kernel spectra through the C ABI.
 
 use super::handle::{box_into, free_box, handle_mut, handle_ref, opaque_handle};
+use super::view::vector_out;
 use super::{
     c_enum, ffi_fn, non_null, ntk_matrix, ntk_matrix_mut, ntk_options, ntk_status, with_progress,
 };
@@ -315,17 +316,6 @@ pub unsafe extern "C" fn ntk_flow_loss(flow: *const ntk_flow, loss: *mut f64) ->
     })
 }
 
-/// A length-`count` output vector as an ntk_matrix_mut, for the overlap checks.
-fn vector_out(p: *mut f64, count: usize) -> ntk_matrix_mut {
-    ntk_matrix_mut {
-        data: p,
-        rows: count,
-        cols: 1,
-        row_stride: 1,
-        col_stride: 1,
-    }
-}
-
 /// Eigenvalues of the symmetric kernel matrix `k` (N x N; finite, symmetric to relative 1e-10):
 /// `which` = NTK_SPECTRUM_WHICH_ALL (count = N, ascending), _SMALLEST (the `count` smallest,
 /// ascending) or _LARGEST (the `count` largest, descending), written to `eigenvalues`.
@@ -353,7 +343,10 @@ pub unsafe extern "C" fn ntk_kernel_spectrum(
         if count == 0 || count > kv.rows() {
             return crate::invalid!("count = {count}: must be in 1..={}", kv.rows());
         }
-        super::view::check_disjoint(&vector_out(eigenvalues, count), "eigenvalues", &[(&k, "k")])?;
+        super::view::check_outputs(
+            &[(vector_out(eigenvalues, count), "eigenvalues")],
+            &[(&k, "k")],
+        )?;
         let v = crate::spectrum::spectrum(kv, count, which)?;
         unsafe { std::slice::from_raw_parts_mut(eigenvalues, count) }.copy_from_slice(&v);
         Ok(())
@@ -373,29 +366,16 @@ pub unsafe extern "C" fn ntk_kernel_condition(
 ) -> ntk_status {
     ffi_fn!("ntk_kernel_condition", {
         let kv = unsafe { k.to_ref("k") }?;
-        for (p, name) in [
+        let outs: Vec<(ntk_matrix_mut, &str)> = [
             (lambda_min, "lambda_min"),
             (lambda_max, "lambda_max"),
             (condition, "condition"),
-        ] {
-            if !p.is_null() {
-                super::view::check_disjoint(&vector_out(p, 1), name, &[(&k, "k")])?;
-            }
-        }
-        let outs = [
-            (vector_out(lambda_min, 1), "lambda_min"),
-            (vector_out(lambda_max, 1), "lambda_max"),
-            (vector_out(condition, 1), "condition"),
-        ];
-        for a in 0..3 {
-            for b in a + 1..3 {
-                if !outs[a].0.data.is_null() && !outs[b].0.data.is_null() {
-                    super::view::check_outputs_disjoint(
-                        &outs[a].0, outs[a].1, &outs[b].0, outs[b].1,
-                    )?;
-                }
-            }
-        }
+        ]
+        .into_iter()
+        .filter(|(p, _)| !p.is_null())
+        .map(|(p, name)| (vector_out(p, 1), name))
+        .collect();
+        super::view::check_outputs(&outs, &[(&k, "k")])?;
         let (lo, hi, c) = crate::spectrum::condition(kv)?;
         unsafe {
             if !lambda_min.is_null() {

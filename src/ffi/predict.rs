@@ -2,7 +2,7 @@
 
 use super::handle::{box_into, free_box, handle_ref, opaque_handle};
 use super::network::{network_ref, ntk_network};
-use super::view::{check_disjoint, check_finite_result, check_outputs_disjoint};
+use super::view::{check_finite_result, check_outputs, optional_out};
 use super::{
     c_enum, ffi_fn, non_null, ntk_matrix, ntk_matrix_mut, ntk_options, ntk_status, with_progress,
 };
@@ -210,21 +210,18 @@ fn check_law_outputs(
         ));
     }
     let mut kind = CovKind::None;
-    if !mean.is_null() {
-        let mv = unsafe { *mean };
+    let mut given = Vec::new();
+    if let Some(mv) = unsafe { optional_out(mean) } {
         mv.expect_shape(m, k, "mean")?;
         unsafe { mv.to_mut("mean") }?;
-        check_disjoint(&mv, "mean", inputs)?;
+        given.push((mv, "mean"));
     }
-    if !cov.is_null() {
-        let cv = unsafe { *cov };
+    if let Some(cv) = unsafe { optional_out(cov) } {
         kind = cov_kind(&cv, m)?;
         unsafe { cv.to_mut("cov") }?;
-        check_disjoint(&cv, "cov", inputs)?;
-        if !mean.is_null() {
-            check_outputs_disjoint(&unsafe { *mean }, "mean", &cv, "cov")?;
-        }
+        given.push((cv, "cov"));
     }
+    check_outputs(&given, inputs)?;
     Ok(kind)
 }
 
