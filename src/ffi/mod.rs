@@ -11,6 +11,7 @@
 
 pub mod empirical;
 pub mod flow;
+pub mod spectrum;
 pub(crate) mod handle;
 pub mod limit;
 pub mod network;
@@ -313,7 +314,8 @@ mod tests {
             |e| e as c_int,
             ntk_parameterization::c_name,
         );
-        use flow::{ntk_cost, ntk_flow_method, ntk_spectrum_which};
+        use flow::{ntk_cost, ntk_flow_method};
+        use spectrum::ntk_spectrum_which;
         check(ntk_cost::ALL, |e| e as c_int, ntk_cost::c_name);
         check(
             ntk_flow_method::ALL,
