@@ -1,7 +1,7 @@
 //! Target `spectrum`: ntk_kernel_spectrum and ntk_kernel_condition.
 
 use super::*;
-use ntk::ffi::flow::{ntk_kernel_condition, ntk_kernel_spectrum};
+use ntk::ffi::spectrum::{ntk_kernel_condition, ntk_kernel_spectrum};
 use ntk::ffi::{ntk_matrix, ntk_status};
 use std::ffi::c_int;
 use std::ptr::null_mut;

@@ -2,9 +2,9 @@
 
 use super::network::network_ref;
 use super::view::{check_disjoint, check_finite_result};
-use super::{ffi_fn, ntk_matrix, ntk_matrix_mut, ntk_options, ntk_status, with_progress};
+use super::{c_enum, ffi_fn, ntk_matrix, ntk_matrix_mut, ntk_options, ntk_status, with_progress};
 use crate::kernel::empirical::{self, KernelMethod as Method, KernelMode};
-use crate::{Error, Result};
+use crate::Result;
 use std::ffi::c_int;
 
 /// Which part of the n_L x n_L kernel blocks a kernel call returns (values of `mode`).
@@ -17,6 +17,7 @@ pub enum ntk_kernel_mode {
     /// (N1*n_L) x (N2*n_L) matrix: entry (i*n_L + a, j*n_L + b) = Theta_ab(x1_i, x2_j).
     Full = 1,
 }
+c_enum!(ntk_kernel_mode { Trace, Full });
 
 /// How an empirical kernel is computed (values of `method`).
 #[repr(C)]
@@ -29,26 +30,25 @@ pub enum ntk_kernel_method {
     /// Per-layer structured form; never forms the Jacobian.
     Structured = 2,
 }
+c_enum!(ntk_kernel_method {
+    Auto,
+    JacobianContraction,
+    Structured
+});
 
 pub(crate) fn mode_from_c(mode: c_int) -> Result<KernelMode> {
-    match mode {
-        0 => Ok(KernelMode::Trace),
-        1 => Ok(KernelMode::Full),
-        m => Err(Error::InvalidArgument(format!(
-            "mode = {m} is not an ntk_kernel_mode value (0 = TRACE, 1 = FULL)"
-        ))),
-    }
+    Ok(match ntk_kernel_mode::from_c(mode, "mode")? {
+        ntk_kernel_mode::Trace => KernelMode::Trace,
+        ntk_kernel_mode::Full => KernelMode::Full,
+    })
 }
 
 fn method_from_c(method: c_int) -> Result<Method> {
-    match method {
-        0 => Ok(Method::Auto),
-        1 => Ok(Method::JacobianContraction),
-        2 => Ok(Method::Structured),
-        m => Err(Error::InvalidArgument(format!(
-            "method = {m} is not an ntk_kernel_method value (0 = AUTO, 1 = JACOBIAN_CONTRACTION, 2 = STRUCTURED)"
-        ))),
-    }
+    Ok(match ntk_kernel_method::from_c(method, "method")? {
+        ntk_kernel_method::Auto => Method::Auto,
+        ntk_kernel_method::JacobianContraction => Method::JacobianContraction,
+        ntk_kernel_method::Structured => Method::Structured,
+    })
 }
 
 /// Empirical (finite-width) NTK of the network at its current parameters:

@@ -1,12 +1,17 @@
-//! Kernel gradient flows and kernel spectra through the C ABI.
+//! Kernel gradient flows through the C ABI.
 
 use super::handle::{box_into, free_box, handle_mut, handle_ref, opaque_handle};
-use super::{ffi_fn, non_null, ntk_matrix, ntk_matrix_mut, ntk_options, ntk_status, with_progress};
+use super::{
+    c_enum, ffi_fn, non_null, ntk_matrix, ntk_matrix_mut, ntk_options, ntk_status, with_progress,
+};
 use crate::flow::{Cost, Flow, FlowMethod as Method, FlowOptions, OdeTolerances};
 use crate::linalg::MatRef;
-use crate::spectrum::Which;
 use crate::{Error, Result};
 use std::ffi::c_int;
+
+// The spectrum entry points lived here before src/ffi/spectrum.rs; kept reachable by their old
+// Rust paths (the C symbols do not depend on the module).
+pub use super::spectrum::{ntk_kernel_condition, ntk_kernel_spectrum, ntk_spectrum_which};
 
 /// Per-point costs c(f, y) (values of the `cost` arguments).
 #[repr(C)]
@@ -18,6 +23,7 @@ pub enum ntk_cost {
     /// summing to one).
     CrossEntropy = 1,
 }
+c_enum!(ntk_cost { Mse, CrossEntropy });
 
 /// How a flow is evaluated (ntk_flow_options.method).
 #[repr(C)]
@@ -33,18 +39,12 @@ pub enum ntk_flow_method {
     /// Any cost through the adaptive Dormand-Prince 5(4) integrator.
     Ode = 3,
 }
-
-/// Which eigenvalues ntk_kernel_spectrum returns.
-#[repr(C)]
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum ntk_spectrum_which {
-    /// All N eigenvalues (count must be N), ascending.
-    All = 0,
-    /// The `count` smallest, ascending.
-    Smallest = 1,
-    /// The `count` largest, descending.
-    Largest = 2,
-}
+c_enum!(ntk_flow_method {
+    Auto,
+    Eigen,
+    Krylov,
+    Ode
+});
 
 /// Options of a flow. Pass NULL for the defaults. A tolerance field (rtol, atol, krylov_tol)
 /// <= 0 means its default; NaN or +-Inf there is NTK_STATUS_NON_FINITE. `method` must be an
@@ -72,13 +72,10 @@ pub struct ntk_flow {
 opaque_handle!(ntk_flow { flow: Flow });
 
 pub(crate) fn cost_from_c(cost: c_int) -> Result<Cost> {
-    match cost {
-        0 => Ok(Cost::Mse),
-        1 => Ok(Cost::CrossEntropy),
-        other => Err(Error::InvalidArgument(format!(
-            "cost = {other} is not an ntk_cost value (0..=1)"
-        ))),
-    }
+    Ok(match ntk_cost::from_c(cost, "cost")? {
+        ntk_cost::Mse => Cost::Mse,
+        ntk_cost::CrossEntropy => Cost::CrossEntropy,
+    })
 }
 
 fn options_from_c(options: *const ntk_flow_options) -> Result<FlowOptions> {
@@ -87,16 +84,11 @@ fn options_from_c(options: *const ntk_flow_options) -> Result<FlowOptions> {
         return Ok(o);
     }
     let c = unsafe { *options };
-    o.method = match c.method {
-        0 => Method::Auto,
-        1 => Method::Eigen,
-        2 => Method::Krylov,
-        3 => Method::Ode,
-        other => {
-            return Err(Error::InvalidArgument(format!(
-                "options.method = {other} is not an ntk_flow_method value (0..=3)"
-            )))
-        }
+    o.method = match ntk_flow_method::from_c(c.method, "options.method")? {
+        ntk_flow_method::Auto => Method::Auto,
+        ntk_flow_method::Eigen => Method::Eigen,
+        ntk_flow_method::Krylov => Method::Krylov,
+        ntk_flow_method::Ode => Method::Ode,
     };
     for (v, name) in [
         (c.rtol, "options.rtol"),
@@ -305,108 +297,6 @@ pub unsafe extern "C" fn ntk_flow_loss(flow: *const ntk_flow, loss: *mut f64) ->
             )));
         }
         unsafe { *loss = value };
-        Ok(())
-    })
-}
-
-/// A length-`count` output vector as an ntk_matrix_mut, for the overlap checks.
-fn vector_out(p: *mut f64, count: usize) -> ntk_matrix_mut {
-    ntk_matrix_mut {
-        data: p,
-        rows: count,
-        cols: 1,
-        row_stride: 1,
-        col_stride: 1,
-    }
-}
-
-/// Eigenvalues of the symmetric kernel matrix `k` (N x N; finite, symmetric to relative 1e-10):
-/// `which` = NTK_SPECTRUM_WHICH_ALL (count = N, ascending), _SMALLEST (the `count` smallest,
-/// ascending) or _LARGEST (the `count` largest, descending), written to `eigenvalues`.
-/// Cost: one eigenvalue decomposition, about 4/3 N^3 flops. Reentrant.
-///
-/// All memory (an 8 N^2-byte copy of k, the decomposition's workspace, faer's per-thread
-/// matrix-multiply buffer) is reserved before k is read: a k that cannot be afforded, even a
-/// broadcast view of any N, gives NTK_STATUS_ALLOCATION in O(1). Kernels of any scale
-/// (subnormal entries included) are decomposed exactly scaled by a power of two.
-#[no_mangle]
-pub unsafe extern "C" fn ntk_kernel_spectrum(
-    k: ntk_matrix,
-    eigenvalues: *mut f64,
-    count: usize,
-    which: c_int,
-) -> ntk_status {
-    ffi_fn!("ntk_kernel_spectrum", {
-        let kv = unsafe { k.to_ref("k") }?;
-        non_null(eigenvalues, "eigenvalues")?;
-        let which = match which {
-            0 => Which::All,
-            1 => Which::Smallest,
-            2 => Which::Largest,
-            other => {
-                return crate::invalid!(
-                    "which = {other} is not an ntk_spectrum_which value (0..=2)"
-                )
-            }
-        };
-        if count == 0 || count > kv.rows() {
-            return crate::invalid!("count = {count}: must be in 1..={}", kv.rows());
-        }
-        super::view::check_disjoint(&vector_out(eigenvalues, count), "eigenvalues", &[(&k, "k")])?;
-        let v = crate::spectrum::spectrum(kv, count, which)?;
-        unsafe { std::slice::from_raw_parts_mut(eigenvalues, count) }.copy_from_slice(&v);
-        Ok(())
-    })
-}
-
-/// Smallest and largest eigenvalues of the symmetric `k` and its condition number
-/// lambda_max / lambda_min (INFINITY when lambda_min <= 0). Any output pointer may be NULL.
-/// Cost: one eigenvalue decomposition (about 4/3 N^3 flops). Reentrant. Memory and scale as
-/// for ntk_kernel_spectrum (NTK_STATUS_ALLOCATION in O(1) for a k that cannot be afforded).
-#[no_mangle]
-pub unsafe extern "C" fn ntk_kernel_condition(
-    k: ntk_matrix,
-    lambda_min: *mut f64,
-    lambda_max: *mut f64,
-    condition: *mut f64,
-) -> ntk_status {
-    ffi_fn!("ntk_kernel_condition", {
-        let kv = unsafe { k.to_ref("k") }?;
-        for (p, name) in [
-            (lambda_min, "lambda_min"),
-            (lambda_max, "lambda_max"),
-            (condition, "condition"),
-        ] {
-            if !p.is_null() {
-                super::view::check_disjoint(&vector_out(p, 1), name, &[(&k, "k")])?;
-            }
-        }
-        let outs = [
-            (vector_out(lambda_min, 1), "lambda_min"),
-            (vector_out(lambda_max, 1), "lambda_max"),
-            (vector_out(condition, 1), "condition"),
-        ];
-        for a in 0..3 {
-            for b in a + 1..3 {
-                if !outs[a].0.data.is_null() && !outs[b].0.data.is_null() {
-                    super::view::check_outputs_disjoint(
-                        &outs[a].0, outs[a].1, &outs[b].0, outs[b].1,
-                    )?;
-                }
-            }
-        }
-        let (lo, hi, c) = crate::spectrum::condition(kv)?;
-        unsafe {
-            if !lambda_min.is_null() {
-                *lambda_min = lo;
-            }
-            if !lambda_max.is_null() {
-                *lambda_max = hi;
-            }
-            if !condition.is_null() {
-                *condition = c;
-            }
-        }
         Ok(())
     })
 }

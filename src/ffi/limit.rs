@@ -1,7 +1,7 @@
 //! C entry point of the infinite-width kernels.
 
 use super::network::{network_ref, ntk_network};
-use super::view::{check_disjoint, check_outputs_disjoint};
+use super::view::{check_outputs, optional_out};
 use super::{ffi_fn, ntk_matrix, ntk_matrix_mut, ntk_options, ntk_status, with_progress};
 use crate::kernel::limit::{limit_kernel, LimitOutputs, LimitSpec};
 use crate::Error;
@@ -85,8 +85,7 @@ pub unsafe extern "C" fn ntk_kernel_limit(
         }
         let mut descs: Vec<(ntk_matrix_mut, &str)> = Vec::new();
         for (p, name) in outs {
-            if !p.is_null() {
-                let m = unsafe { *p };
+            if let Some(m) = unsafe { optional_out(p) } {
                 m.expect_shape(n1, n2, name)?;
                 descs.push((m, name));
             }
@@ -98,13 +97,8 @@ pub unsafe extern "C" fn ntk_kernel_limit(
         let mut views = Vec::new();
         for (m, name) in &descs {
             views.push(unsafe { m.to_mut(name) }?);
-            check_disjoint(m, name, &inputs)?;
         }
-        for a in 0..descs.len() {
-            for b in a + 1..descs.len() {
-                check_outputs_disjoint(&descs[a].0, descs[a].1, &descs[b].0, descs[b].1)?;
-            }
-        }
+        check_outputs(&descs, &inputs)?;
         crate::network::check_finite(x1v, "x1")?;
         if let Some(v) = x2v {
             crate::network::check_finite(v, "x2")?;

@@ -11,6 +11,7 @@
 
 pub mod empirical;
 pub mod flow;
+pub mod spectrum;
 pub(crate) mod handle;
 pub mod limit;
 pub mod network;
@@ -25,6 +26,66 @@ use std::cell::RefCell;
 use std::ffi::{c_char, c_int, c_void, CStr, CString};
 
 pub use view::{ntk_matrix, ntk_matrix_mut};
+
+/// Decoding of a `repr(C)` enum's values from the `c_int` a C caller passes, derived from the
+/// enum's own discriminants (written once, in the enum):
+/// `c_enum!(ntk_cost { Mse, CrossEntropy });` gives `ntk_cost::ALL`, `ntk_cost::from_c(v, arg)`
+/// (`Err(InvalidArgument)` naming `arg` and listing the values for an unknown `v`) and
+/// `ntk_cost::c_name()` (the header's name, e.g. "NTK_COST_CROSS_ENTROPY"). The variant list
+/// must be complete: an exhaustive match makes a forgotten variant a compile error.
+macro_rules! c_enum {
+    ($ty:ident { $($v:ident),+ $(,)? }) => {
+        impl $ty {
+            /// Every variant, in declaration order.
+            #[allow(dead_code)]
+            pub(crate) const ALL: &'static [$ty] = &[$($ty::$v),+];
+
+            /// The variant whose discriminant is `value`; `arg` names the argument on error.
+            #[allow(dead_code)]
+            pub(crate) fn from_c(value: std::ffi::c_int, arg: &str) -> $crate::Result<$ty> {
+                // A forgotten variant in the list above fails to compile here.
+                const _: fn($ty) = |e| match e { $($ty::$v => ()),+ };
+                Self::ALL
+                    .iter()
+                    .copied()
+                    .find(|&e| e as std::ffi::c_int == value)
+                    .ok_or_else(|| $crate::Error::InvalidArgument(format!(
+                        "{arg} = {value} is not an {} value ({})",
+                        stringify!($ty),
+                        Self::ALL
+                            .iter()
+                            .map(|&e| format!("{} = {}", e as std::ffi::c_int, e.c_name()))
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    )))
+            }
+
+            /// The name the header gives the variant (cbindgen's ScreamingSnakeCase with the
+            /// enum's name as prefix).
+            #[allow(dead_code)]
+            pub(crate) fn c_name(self) -> String {
+                let variant = match self { $($ty::$v => stringify!($v)),+ };
+                $crate::ffi::c_variant_name(stringify!($ty), variant)
+            }
+        }
+    };
+}
+pub(crate) use c_enum;
+
+/// `NTK_COST_CROSS_ENTROPY` from `ntk_cost` and `CrossEntropy`: the rule of cbindgen.toml
+/// (`rename_variants = "ScreamingSnakeCase"`, `prefix_with_name`).
+pub(crate) fn c_variant_name(ty: &str, variant: &str) -> String {
+    let mut s = ty.to_ascii_uppercase();
+    let mut prev_lower = true;
+    for c in variant.chars() {
+        if c.is_ascii_uppercase() && prev_lower {
+            s.push('_');
+        }
+        prev_lower = c.is_ascii_lowercase() || c.is_ascii_digit();
+        s.push(c.to_ascii_uppercase());
+    }
+    s
+}
 
 /// Result of every C API call.
 #[repr(C)]
@@ -47,6 +108,16 @@ pub enum ntk_status {
     /// An internal error (a caught panic); please report it.
     Internal = 7,
 }
+c_enum!(ntk_status {
+    Ok,
+    NullPointer,
+    InvalidArgument,
+    NonFinite,
+    Allocation,
+    Cancelled,
+    Numerical,
+    Internal
+});
 
 impl From<&Error> for ntk_status {
     fn from(e: &Error) -> Self {
@@ -160,18 +231,18 @@ pub(crate) fn with_progress<R>(
 /// The string is static.
 #[no_mangle]
 pub extern "C" fn ntk_status_str(status: c_int) -> *const c_char {
-    let s: &'static CStr = match status {
-        0 => c"NTK_STATUS_OK",
-        1 => c"NTK_STATUS_NULL_POINTER",
-        2 => c"NTK_STATUS_INVALID_ARGUMENT",
-        3 => c"NTK_STATUS_NON_FINITE",
-        4 => c"NTK_STATUS_ALLOCATION",
-        5 => c"NTK_STATUS_CANCELLED",
-        6 => c"NTK_STATUS_NUMERICAL",
-        7 => c"NTK_STATUS_INTERNAL",
-        _ => c"NTK_STATUS_UNKNOWN",
-    };
-    s.as_ptr()
+    // The names, derived once from the enum (c_enum!), live for the whole program.
+    static NAMES: std::sync::OnceLock<Vec<(c_int, CString)>> = std::sync::OnceLock::new();
+    let names = NAMES.get_or_init(|| {
+        ntk_status::ALL
+            .iter()
+            .map(|&s| (s as c_int, CString::new(s.c_name()).unwrap_or_default()))
+            .collect()
+    });
+    match names.iter().find(|(v, _)| *v == status) {
+        Some((_, name)) => name.as_ptr(),
+        None => c"NTK_STATUS_UNKNOWN".as_ptr(),
+    }
 }
 
 /// Message describing the last failed call on this thread ("" after a successful call).
@@ -215,4 +286,86 @@ pub unsafe extern "C" fn ntk_get_num_threads(out: *mut usize) -> ntk_status {
         unsafe { *out = n };
         Ok(())
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Each decoded enum's derived C names and values are the header's (cbindgen's own
+    /// output), and an unknown value is rejected naming the argument.
+    #[test]
+    fn c_enum_names_and_values_are_the_headers() {
+        fn check<T: Copy>(all: &[T], code: impl Fn(T) -> c_int, name: impl Fn(T) -> String) {
+            for &e in all {
+                let line = format!("  {} = {},\n", name(e), code(e));
+                assert!(
+                    crate::GENERATED_HEADER.contains(&line),
+                    "ntk.h lacks `{}`",
+                    line.trim()
+                );
+            }
+        }
+        check(ntk_status::ALL, |e| e as c_int, ntk_status::c_name);
+        use network::{ntk_activation, ntk_parameterization};
+        check(ntk_activation::ALL, |e| e as c_int, ntk_activation::c_name);
+        check(
+            ntk_parameterization::ALL,
+            |e| e as c_int,
+            ntk_parameterization::c_name,
+        );
+        use flow::{ntk_cost, ntk_flow_method};
+        use spectrum::ntk_spectrum_which;
+        check(ntk_cost::ALL, |e| e as c_int, ntk_cost::c_name);
+        check(
+            ntk_flow_method::ALL,
+            |e| e as c_int,
+            ntk_flow_method::c_name,
+        );
+        check(
+            ntk_spectrum_which::ALL,
+            |e| e as c_int,
+            ntk_spectrum_which::c_name,
+        );
+        use empirical::{ntk_kernel_method, ntk_kernel_mode};
+        check(
+            ntk_kernel_mode::ALL,
+            |e| e as c_int,
+            ntk_kernel_mode::c_name,
+        );
+        check(
+            ntk_kernel_method::ALL,
+            |e| e as c_int,
+            ntk_kernel_method::c_name,
+        );
+        check(
+            predict::ntk_law::ALL,
+            |e| e as c_int,
+            predict::ntk_law::c_name,
+        );
+        use solve::ntk_solver_kernel;
+        check(
+            ntk_solver_kernel::ALL,
+            |e| e as c_int,
+            ntk_solver_kernel::c_name,
+        );
+        assert_eq!(
+            ntk_activation::from_c(-1, "a").unwrap(),
+            ntk_activation::None
+        );
+        let e = ntk_cost::from_c(2, "cost").unwrap_err().to_string();
+        assert!(
+            e.contains(
+                "cost = 2 is not an ntk_cost value (0 = NTK_COST_MSE, 1 = NTK_COST_CROSS_ENTROPY)"
+            ),
+            "{e}"
+        );
+        let s = |v| {
+            unsafe { CStr::from_ptr(ntk_status_str(v)) }
+                .to_str()
+                .unwrap()
+        };
+        assert_eq!(s(3), "NTK_STATUS_NON_FINITE");
+        assert_eq!(s(8), "NTK_STATUS_UNKNOWN");
+    }
 }

@@ -1,7 +1,7 @@
 //! Network handles: create, free, forward, parameters.
 
 use super::handle::{box_into, free_box, handle_mut, handle_ref, opaque_handle};
-use super::{ffi_fn, non_null, ntk_matrix, ntk_matrix_mut, ntk_status};
+use super::{c_enum, ffi_fn, non_null, ntk_matrix, ntk_matrix_mut, ntk_status};
 use crate::activation::{Activation, ScalarActivation};
 use crate::network::{Network, NetworkConfig};
 use crate::{Error, Result};
@@ -31,6 +31,20 @@ pub enum ntk_activation {
     /// No activation: only `ntk_layer.activation` of the output layer (ntk_network_create_arch).
     None = -1,
 }
+c_enum!(ntk_activation {
+    Identity,
+    Relu,
+    LeakyRelu,
+    Erf,
+    Tanh,
+    Sigmoid,
+    Softplus,
+    Gelu,
+    Sin,
+    Cos,
+    Custom,
+    None
+});
 
 /// A scalar function of the user's: `f(x, user_data)`.
 pub type ntk_scalar_fn = Option<unsafe extern "C" fn(x: f64, user_data: *mut c_void) -> f64>;
@@ -84,10 +98,11 @@ impl ScalarActivation for CActivation {
 
 /// Converts the C activation fields to an [`Activation`].
 pub(crate) fn activation_from_c(cfg: &ntk_network_config) -> Result<Activation> {
-    let a = match cfg.activation {
-        0 => Activation::Identity,
-        1 => Activation::Relu,
-        2 => {
+    use ntk_activation as A;
+    let a = match A::from_c(cfg.activation, "config.activation")? {
+        A::Identity => Activation::Identity,
+        A::Relu => Activation::Relu,
+        A::LeakyRelu => {
             if !cfg.activation_param.is_finite() {
                 return Err(Error::NonFinite(format!(
                     "config.activation_param (leaky slope) = {}",
@@ -96,14 +111,14 @@ pub(crate) fn activation_from_c(cfg: &ntk_network_config) -> Result<Activation> 
             }
             Activation::LeakyRelu(cfg.activation_param)
         }
-        3 => Activation::Erf,
-        4 => Activation::Tanh,
-        5 => Activation::Sigmoid,
-        6 => Activation::Softplus,
-        7 => Activation::Gelu,
-        8 => Activation::Sin,
-        9 => Activation::Cos,
-        10 => {
+        A::Erf => Activation::Erf,
+        A::Tanh => Activation::Tanh,
+        A::Sigmoid => Activation::Sigmoid,
+        A::Softplus => Activation::Softplus,
+        A::Gelu => Activation::Gelu,
+        A::Sin => Activation::Sin,
+        A::Cos => Activation::Cos,
+        A::Custom => {
             let (Some(sigma), Some(dsigma)) = (cfg.custom_sigma, cfg.custom_dsigma) else {
                 return Err(Error::NullPointer(
                     "config.custom_sigma / config.custom_dsigma (required for NTK_ACTIVATION_CUSTOM)".into(),
@@ -115,9 +130,11 @@ pub(crate) fn activation_from_c(cfg: &ntk_network_config) -> Result<Activation> 
                 user_data: cfg.custom_user_data,
             }))
         }
-        other => {
+        A::None => {
             return Err(Error::InvalidArgument(format!(
-                "config.activation = {other} is not an ntk_activation value (0..=10)"
+                "config.activation = {} (NTK_ACTIVATION_NONE): a network layer needs an \
+                 activation (NONE is only for the output layer of an ntk_layer)",
+                A::None as c_int
             )))
         }
     };
@@ -361,6 +378,7 @@ pub enum ntk_parameterization {
     /// z = W h + b, W ~ N(0, sigma_w^2 / n_in), b ~ N(0, sigma_b^2).
     Standard = 1,
 }
+c_enum!(ntk_parameterization { Ntk, Standard });
 
 /// One weight layer l = 0 ... L-1: weight and bias scales and the activation applied to its
 /// output (NTK_ACTIVATION_NONE on the output layer l = L-1; one of ntk_activation otherwise).
@@ -500,16 +518,11 @@ pub(crate) unsafe fn architecture_from_c(
             a.version
         )));
     }
-    let parameterization = match a.parameterization {
-        0 => Parameterization::Ntk,
-        1 => Parameterization::Standard,
-        other => {
-            return Err(Error::InvalidArgument(format!(
-                "arch.parameterization = {other} is not an ntk_parameterization value (0 = NTK, \
-                 1 = standard)"
-            )))
-        }
-    };
+    let parameterization =
+        match ntk_parameterization::from_c(a.parameterization, "arch.parameterization")? {
+            ntk_parameterization::Ntk => Parameterization::Ntk,
+            ntk_parameterization::Standard => Parameterization::Standard,
+        };
     if a.num_widths < 2 {
         return Err(Error::InvalidArgument(format!(
             "arch.num_widths = {}: need at least 2 (n_0 and n_L)",

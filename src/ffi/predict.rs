@@ -2,8 +2,10 @@
 
 use super::handle::{box_into, free_box, handle_ref, opaque_handle};
 use super::network::{network_ref, ntk_network};
-use super::view::{check_disjoint, check_finite_result, check_outputs_disjoint};
-use super::{ffi_fn, non_null, ntk_matrix, ntk_matrix_mut, ntk_options, ntk_status, with_progress};
+use super::view::{check_finite_result, check_outputs, optional_out};
+use super::{
+    c_enum, ffi_fn, non_null, ntk_matrix, ntk_matrix_mut, ntk_options, ntk_status, with_progress,
+};
 use crate::linalg::MatRef;
 use crate::predict::{CovKind, Law, Predictor, Ridge, TestSet};
 use crate::{Error, Result};
@@ -20,6 +22,7 @@ pub enum ntk_law {
     /// Bayesian GP posterior.
     Nngp = 1,
 }
+c_enum!(ntk_law { Ntk, Nngp });
 
 /// Settings of a predictor. Pass NULL for the defaults (NTK law, no ridge).
 #[repr(C)]
@@ -51,14 +54,9 @@ fn config_from_c(config: *const ntk_predict_config) -> Result<(Law, Ridge)> {
         return Ok((Law::Ntk, Ridge::Absolute(0.0)));
     }
     let c = unsafe { *config };
-    let law = match c.law {
-        0 => Law::Ntk,
-        1 => Law::Nngp,
-        other => {
-            return Err(Error::InvalidArgument(format!(
-                "config.law = {other} is not an ntk_law value (0..=1)"
-            )))
-        }
+    let law = match ntk_law::from_c(c.law, "config.law")? {
+        ntk_law::Ntk => Law::Ntk,
+        ntk_law::Nngp => Law::Nngp,
     };
     if !c.ridge.is_finite() {
         return Err(Error::NonFinite(format!("config.ridge = {}", c.ridge)));
@@ -212,21 +210,18 @@ fn check_law_outputs(
         ));
     }
     let mut kind = CovKind::None;
-    if !mean.is_null() {
-        let mv = unsafe { *mean };
+    let mut given = Vec::new();
+    if let Some(mv) = unsafe { optional_out(mean) } {
         mv.expect_shape(m, k, "mean")?;
         unsafe { mv.to_mut("mean") }?;
-        check_disjoint(&mv, "mean", inputs)?;
+        given.push((mv, "mean"));
     }
-    if !cov.is_null() {
-        let cv = unsafe { *cov };
+    if let Some(cv) = unsafe { optional_out(cov) } {
         kind = cov_kind(&cv, m)?;
         unsafe { cv.to_mut("cov") }?;
-        check_disjoint(&cv, "cov", inputs)?;
-        if !mean.is_null() {
-            check_outputs_disjoint(&unsafe { *mean }, "mean", &cv, "cov")?;
-        }
+        given.push((cv, "cov"));
     }
+    check_outputs(&given, inputs)?;
     Ok(kind)
 }
 

@@ -5,7 +5,9 @@
 use super::handle::{box_into, free_box, handle_ref, opaque_handle};
 use super::network::{network_ref, ntk_network};
 use super::view::check_disjoint;
-use super::{ffi_fn, non_null, ntk_matrix, ntk_matrix_mut, ntk_options, ntk_status, with_progress};
+use super::{
+    c_enum, ffi_fn, non_null, ntk_matrix, ntk_matrix_mut, ntk_options, ntk_status, with_progress,
+};
 use crate::solve::{KernelSolver, KernelSource, SolverConfig, SolverKernel};
 use crate::{Error, Result};
 use std::ffi::c_int;
@@ -22,6 +24,11 @@ pub enum ntk_solver_kernel {
     /// Empirical NTK in TRACE mode of the network at its current parameters (copied).
     EmpiricalTrace = 2,
 }
+c_enum!(ntk_solver_kernel {
+    LimitNtk,
+    LimitNngp,
+    EmpiricalTrace
+});
 
 /// Construction parameters of a solver.
 #[repr(C)]
@@ -61,14 +68,11 @@ opaque_handle!(ntk_solver {
 });
 
 fn kernel_from_c(k: c_int) -> Result<SolverKernel> {
-    match k {
-        0 => Ok(SolverKernel::LimitNtk),
-        1 => Ok(SolverKernel::LimitNngp),
-        2 => Ok(SolverKernel::EmpiricalTrace),
-        v => Err(Error::InvalidArgument(format!(
-            "config.kernel = {v} is not an ntk_solver_kernel value (0 = LIMIT_NTK, 1 = LIMIT_NNGP, 2 = EMPIRICAL_TRACE)"
-        ))),
-    }
+    Ok(match ntk_solver_kernel::from_c(k, "config.kernel")? {
+        ntk_solver_kernel::LimitNtk => SolverKernel::LimitNtk,
+        ntk_solver_kernel::LimitNngp => SolverKernel::LimitNngp,
+        ntk_solver_kernel::EmpiricalTrace => SolverKernel::EmpiricalTrace,
+    })
 }
 
 /// Prepares a kernel-regression solver for the N training points `x` (N x n_0, finite):

@@ -259,13 +259,7 @@ pub unsafe extern "C" fn ntk_kernel_limit_tile(
         }
         let descs: Vec<Option<ntk_matrix_mut>> = outs
             .iter()
-            .map(|(p, _)| {
-                if p.is_null() {
-                    None
-                } else {
-                    Some(unsafe { **p })
-                }
-            })
+            .map(|&(p, _)| unsafe { super::view::optional_out(p) })
             .collect();
         let shapes = [0, 1, 2].map(|k| descs[k].map(|m| (m.rows, m.cols)));
         check_limit_tile(a, (i0, i1), b, (j0, j1), shapes)?;
@@ -276,13 +270,12 @@ pub unsafe extern "C" fn ntk_kernel_limit_tile(
                 None => None,
             });
         }
-        for x in 0..3 {
-            for y in x + 1..3 {
-                if let (Some(m), Some(n)) = (&descs[x], &descs[y]) {
-                    super::view::check_outputs_disjoint(m, outs[x].1, n, outs[y].1)?;
-                }
-            }
-        }
+        let given: Vec<(ntk_matrix_mut, &str)> = descs
+            .iter()
+            .zip(outs.iter())
+            .filter_map(|(d, &(_, name))| d.map(|m| (m, name)))
+            .collect();
+        super::view::check_outputs(&given, &[])?;
         let mut it = views.iter_mut();
         let mut take = || it.next().and_then(|v| v.as_mut().map(|v| v.reborrow()));
         let out = crate::kernel::limit::BlockOutputs {

@@ -2,7 +2,7 @@
 
 use super::flow::cost_from_c;
 use super::network::{network_mut, ntk_network};
-use super::{ffi_fn, ntk_matrix, ntk_matrix_mut, ntk_options, ntk_status, with_progress};
+use super::{ffi_fn, ntk_matrix, ntk_options, ntk_status, with_progress};
 use std::ffi::c_int;
 
 /// Full-batch gradient descent: `steps` updates theta <- theta - learning_rate * dC/dtheta of
@@ -41,15 +41,9 @@ pub unsafe extern "C" fn ntk_network_train(
         let history = if loss_history.is_null() {
             None
         } else {
-            let hv = ntk_matrix_mut {
-                data: loss_history,
-                rows: len,
-                cols: 1,
-                row_stride: 1,
-                col_stride: 1,
-            };
+            let hv = super::view::vector_out(loss_history, len);
             unsafe { hv.to_mut("loss_history") }?;
-            super::view::check_disjoint(&hv, "loss_history", &[(&x, "x"), (&y, "y")])?;
+            super::view::check_outputs(&[(hv, "loss_history")], &[(&x, "x"), (&y, "y")])?;
             Some(unsafe { std::slice::from_raw_parts_mut(loss_history, len) })
         };
         with_progress(options, |progress| {

@@ -258,6 +258,43 @@ pub(crate) fn check_outputs_disjoint(
     Ok(())
 }
 
+/// The one rule for a call's outputs (optional ones included: pass those given): no output
+/// overlaps an input ([`check_disjoint`]) and no two outputs overlap each other
+/// ([`check_outputs_disjoint`]), all checked before anything is written.
+pub(crate) fn check_outputs(
+    outs: &[(ntk_matrix_mut, &str)],
+    inputs: &[(&ntk_matrix, &str)],
+) -> Result<()> {
+    for (i, (o, on)) in outs.iter().enumerate() {
+        check_disjoint(o, on, inputs)?;
+        for (p, pn) in &outs[i + 1..] {
+            check_outputs_disjoint(o, on, p, pn)?;
+        }
+    }
+    Ok(())
+}
+
+/// The view behind an optional output argument (None for NULL).
+///
+/// # Safety
+/// `p` is NULL or points to a readable `ntk_matrix_mut` (the C contract).
+pub(crate) unsafe fn optional_out(p: *const ntk_matrix_mut) -> Option<ntk_matrix_mut> {
+    // SAFETY: non-NULL by the check, readable by the caller's contract.
+    (!p.is_null()).then(|| unsafe { *p })
+}
+
+/// A length-`count` vector output (contiguous doubles at `p`) as an [`ntk_matrix_mut`], for
+/// the overlap checks.
+pub(crate) fn vector_out(p: *mut f64, count: usize) -> ntk_matrix_mut {
+    ntk_matrix_mut {
+        data: p,
+        rows: count,
+        cols: 1,
+        row_stride: 1,
+        col_stride: 1,
+    }
+}
+
 pub(crate) use crate::linalg::view::check_finite_result;
 
 #[cfg(test)]
