@@ -916,3 +916,62 @@ enum ntk_status ntk_network_train(struct ntk_network *network,
 #endif  // __cplusplus
 
 #endif  /* NTK_H */
+
+#ifndef NTK_H_VIEWS
+#define NTK_H_VIEWS
+
+// View constructors (static inline, no library call). Each fills all five fields of the view
+// and checks nothing: the ntk_* function that receives the view validates it (NULL data,
+// empty shape, strides outside the address space, aliasing outputs).
+
+// The general strided view: element (i, j) at data[i*row_stride + j*col_stride].
+static inline ntk_matrix ntk_matrix_strided(const double *data,
+                                            size_t rows,
+                                            size_t cols,
+                                            ptrdiff_t row_stride,
+                                            ptrdiff_t col_stride) {
+  ntk_matrix m;
+  m.data = data;
+  m.rows = rows;
+  m.cols = cols;
+  m.row_stride = row_stride;
+  m.col_stride = col_stride;
+  return m;
+}
+
+// A row-major (C) rows x cols array: element (i, j) at data[i*cols + j].
+static inline ntk_matrix ntk_matrix_row_major(const double *data, size_t rows, size_t cols) {
+  return ntk_matrix_strided(data, rows, cols, (ptrdiff_t)cols, 1);
+}
+
+// A column-major (Fortran, Julia, R) rows x cols array: element (i, j) at data[i + j*rows].
+static inline ntk_matrix ntk_matrix_col_major(const double *data, size_t rows, size_t cols) {
+  return ntk_matrix_strided(data, rows, cols, 1, (ptrdiff_t)rows);
+}
+
+// The writable strided view: element (i, j) at data[i*row_stride + j*col_stride].
+static inline ntk_matrix_mut ntk_matrix_strided_mut(double *data,
+                                                    size_t rows,
+                                                    size_t cols,
+                                                    ptrdiff_t row_stride,
+                                                    ptrdiff_t col_stride) {
+  ntk_matrix_mut m;
+  m.data = data;
+  m.rows = rows;
+  m.cols = cols;
+  m.row_stride = row_stride;
+  m.col_stride = col_stride;
+  return m;
+}
+
+// A writable row-major rows x cols array: element (i, j) at data[i*cols + j].
+static inline ntk_matrix_mut ntk_matrix_row_major_mut(double *data, size_t rows, size_t cols) {
+  return ntk_matrix_strided_mut(data, rows, cols, (ptrdiff_t)cols, 1);
+}
+
+// A writable column-major rows x cols array: element (i, j) at data[i + j*rows].
+static inline ntk_matrix_mut ntk_matrix_col_major_mut(double *data, size_t rows, size_t cols) {
+  return ntk_matrix_strided_mut(data, rows, cols, 1, (ptrdiff_t)rows);
+}
+
+#endif  /* NTK_H_VIEWS */

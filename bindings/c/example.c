@@ -41,7 +41,7 @@ int main(void) {
     ntk_flow *flow = NULL;
     size_t depth, num_params, threads, i;
     ntk_matrix xv;
-    ntk_matrix_mut fv;
+    ntk_matrix_mut fv, tv;
     enum ntk_status status;
 
     printf("ntk %s (header %s)\n", ntk_version(), NTK_VERSION_STRING);
@@ -64,16 +64,8 @@ int main(void) {
         x[i][0] = cos(g);
         x[i][1] = sin(g);
     }
-    xv.data = &x[0][0];
-    xv.rows = N_POINTS;
-    xv.cols = 2;
-    xv.row_stride = 2; /* row-major: next row is 2 elements further */
-    xv.col_stride = 1;
-    fv.data = f;
-    fv.rows = N_POINTS;
-    fv.cols = 1;
-    fv.row_stride = 1;
-    fv.col_stride = 1;
+    xv = ntk_matrix_row_major(&x[0][0], N_POINTS, 2); /* row-major: next row is 2 elements further */
+    fv = ntk_matrix_row_major_mut(f, N_POINTS, 1);
     NTK_CHECK(ntk_network_forward(net, xv, fv));
     printf("forward pass f(x) on the unit circle:\n");
     for (i = 0; i < N_POINTS; i++) {
@@ -90,21 +82,21 @@ int main(void) {
      * points: only n_0 = 2, L = 3, ReLU and beta = 0.1 of the network matter. On the unit circle
      * Theta_inf(x_0, x_j) depends on the angle gamma_j only. x2 = NULL: x2 = x1; the NNGP and
      * Sigma-dot outputs are not wanted here (NULL). */
-    NTK_CHECK(ntk_kernel_limit(net, xv, NULL, NULL, NULL,
-                               &(ntk_matrix_mut){&theta_inf[0][0], N_POINTS, N_POINTS, N_POINTS, 1}, NULL));
+    tv = ntk_matrix_row_major_mut(&theta_inf[0][0], N_POINTS, N_POINTS);
+    NTK_CHECK(ntk_kernel_limit(net, xv, NULL, NULL, NULL, &tv, NULL));
     printf("limit NTK Theta_inf(x_0, x_j) for gamma_j = 2 pi j / 8:\n");
     for (i = 0; i < N_POINTS; i++) printf("  Theta_inf[0,%lu] = %.17g\n", (unsigned long)i, theta_inf[0][i]);
 
     /* The empirical NTK at initialization, TRACE mode: Theta(x_i, x_j), an 8 x 8 matrix. x2 = NULL
      * means x2 = x1 (the result is then exactly symmetric). */
     NTK_CHECK(ntk_kernel_empirical(net, xv, NULL, NTK_KERNEL_MODE_TRACE, NTK_KERNEL_METHOD_AUTO,
-                                   (ntk_matrix_mut){&kemp[0][0], N_POINTS, N_POINTS, N_POINTS, 1}, NULL));
+                                   ntk_matrix_row_major_mut(&kemp[0][0], N_POINTS, N_POINTS), NULL));
     printf("empirical NTK Theta(x_0, x_j) at initialization (width 256), and its ratio to Theta_inf:\n");
     for (i = 0; i < N_POINTS; i++)
         printf("  K_emp[0,%lu] = %.17g  (ratio %.3f)\n", (unsigned long)i, kemp[0][i], kemp[0][i] / theta_inf[0][i]);
-    NTK_CHECK(ntk_kernel_spectrum((ntk_matrix){&kemp[0][0], N_POINTS, N_POINTS, N_POINTS, 1}, ev,
+    NTK_CHECK(ntk_kernel_spectrum(ntk_matrix_row_major(&kemp[0][0], N_POINTS, N_POINTS), ev,
                                   N_POINTS, NTK_SPECTRUM_WHICH_ALL));
-    NTK_CHECK(ntk_kernel_condition((ntk_matrix){&kemp[0][0], N_POINTS, N_POINTS, N_POINTS, 1}, &lmin,
+    NTK_CHECK(ntk_kernel_condition(ntk_matrix_row_major(&kemp[0][0], N_POINTS, N_POINTS), &lmin,
                                    &lmax, &cond));
     printf("its eigenvalues: %.6g ... %.6g, condition number %.6g\n", ev[0], ev[N_POINTS - 1], cond);
 
@@ -113,12 +105,12 @@ int main(void) {
     {
         double y[N_POINTS];
         for (i = 0; i < N_POINTS; i++) y[i] = cos(3.0 * 2.0 * pi * (double)i / N_POINTS);
-        NTK_CHECK(ntk_flow_create((ntk_matrix){&kemp[0][0], N_POINTS, N_POINTS, N_POINTS, 1},
-                                  (ntk_matrix){y, N_POINTS, 1, 1, 1}, (ntk_matrix){f, N_POINTS, 1, 1, 1},
+        NTK_CHECK(ntk_flow_create(ntk_matrix_row_major(&kemp[0][0], N_POINTS, N_POINTS),
+                                  ntk_matrix_row_major(y, N_POINTS, 1), ntk_matrix_row_major(f, N_POINTS, 1),
                                   NULL, NULL, NTK_COST_MSE, NULL, &flow));
     }
     NTK_CHECK(ntk_flow_set_time(flow, 10.0, NULL));
-    NTK_CHECK(ntk_flow_outputs(flow, (ntk_matrix_mut){ft, N_POINTS, 1, 1, 1}));
+    NTK_CHECK(ntk_flow_outputs(flow, ntk_matrix_row_major_mut(ft, N_POINTS, 1)));
     NTK_CHECK(ntk_flow_time(flow, &t));
     NTK_CHECK(ntk_flow_loss(flow, &loss));
     printf("kernel flow at t = %g: loss %.6g\n", t, loss);
@@ -131,7 +123,7 @@ int main(void) {
         ntk_network *trained = NULL;
         for (i = 0; i < N_POINTS; i++) y[i] = cos(3.0 * 2.0 * pi * (double)i / N_POINTS);
         NTK_CHECK(ntk_network_clone(net, &trained));
-        NTK_CHECK(ntk_network_train(trained, xv, (ntk_matrix){y, N_POINTS, 1, 1, 1}, NTK_COST_MSE, 1.0,
+        NTK_CHECK(ntk_network_train(trained, xv, ntk_matrix_row_major(y, N_POINTS, 1), NTK_COST_MSE, 1.0,
                                     20, history, NULL));
         printf("gradient descent, learning rate 1, loss after s steps:\n");
         for (i = 0; i <= 20; i += 5) printf("  loss[%lu,0] = %.17g\n", (unsigned long)i, history[i]);

@@ -58,12 +58,10 @@ struct matrix {
     double &operator()(size_t i, size_t j) { return data[i * cols + j]; }
     double operator()(size_t i, size_t j) const { return data[i * cols + j]; }
     ntk_matrix view() const {
-        ntk_matrix m = {data.data(), rows, cols, static_cast<ptrdiff_t>(cols), 1};
-        return m;
+        return ntk_matrix_row_major(data.data(), rows, cols);
     }
     ntk_matrix_mut view_mut() {
-        ntk_matrix_mut m = {data.data(), rows, cols, static_cast<ptrdiff_t>(cols), 1};
-        return m;
+        return ntk_matrix_row_major_mut(data.data(), rows, cols);
     }
 };
 

@@ -52,25 +52,21 @@ static void bad(ntk_status st, double t0, ntk_status want, const char *arg, cons
     }
 }
 
-static ntk_matrix bc(const double *one, size_t r, size_t c) {
-    ntk_matrix m = {one, r, c, 0, 0};
-    return m;
-}
 
 static void kernel_calls(size_t n, const char *what) {
     static const double one = 1.0;
     double ev[3] = {0, 0, 0}, lo, hi, c;
     ntk_flow *f = NULL;
     double t0 = now();
-    bad(ntk_kernel_spectrum(bc(&one, n, n), ev, 3, NTK_SPECTRUM_WHICH_LARGEST), t0,
+    bad(ntk_kernel_spectrum(ntk_matrix_strided(&one, n, n, 0, 0), ev, 3, NTK_SPECTRUM_WHICH_LARGEST), t0,
         NTK_STATUS_ALLOCATION, "k", what);
     t0 = now();
-    bad(ntk_kernel_spectrum(bc(&one, n, n), ev, n < 3 ? n : 3, NTK_SPECTRUM_WHICH_SMALLEST), t0,
+    bad(ntk_kernel_spectrum(ntk_matrix_strided(&one, n, n, 0, 0), ev, n < 3 ? n : 3, NTK_SPECTRUM_WHICH_SMALLEST), t0,
         NTK_STATUS_ALLOCATION, "k", what);
     t0 = now();
-    bad(ntk_kernel_condition(bc(&one, n, n), &lo, &hi, &c), t0, NTK_STATUS_ALLOCATION, "k", what);
+    bad(ntk_kernel_condition(ntk_matrix_strided(&one, n, n, 0, 0), &lo, &hi, &c), t0, NTK_STATUS_ALLOCATION, "k", what);
     t0 = now();
-    bad(ntk_flow_create(bc(&one, n, n), bc(&one, n, 1), bc(&one, n, 1), NULL, NULL, 0, NULL, &f),
+    bad(ntk_flow_create(ntk_matrix_strided(&one, n, n, 0, 0), ntk_matrix_strided(&one, n, 1, 0, 0), ntk_matrix_strided(&one, n, 1, 0, 0), NULL, NULL, 0, NULL, &f),
         t0, NTK_STATUS_ALLOCATION, "kernel", what);
     if (f) failures++;
 }
@@ -94,7 +90,7 @@ static uint64_t next(void) {
 static int case_property(void) {
     static const double one = 1.0;
     double k2[4] = {2, 1, 1, 2}, y2[2] = {1, 0};
-    ntk_matrix k2v = {k2, 2, 2, 2, 1}, y2v = {y2, 2, 1, 1, 1};
+    ntk_matrix k2v = ntk_matrix_row_major(k2, 2, 2), y2v = ntk_matrix_row_major(y2, 2, 1);
     for (int t = 0; t < 200; t++) {
         /* N from 2^15 (8 GiB per copy, beyond the 1 GiB limit) to 2^62. */
         size_t n = ((size_t)1 << (15 + next() % 48)) + (size_t)(next() % 1000);
@@ -102,7 +98,7 @@ static int case_property(void) {
         /* test_kernel M x 2 with M unallocatable (2^27 x 2 doubles = 2 GiB and beyond), next
          * to a valid 2 x 2 kernel. */
         size_t m = ((size_t)1 << (27 + next() % 36)) + (size_t)(next() % 1000);
-        ntk_matrix tk = bc(&one, m, 2), tf = bc(&one, m, 1);
+        ntk_matrix tk = ntk_matrix_strided(&one, m, 2, 0, 0), tf = ntk_matrix_strided(&one, m, 1, 0, 0);
         ntk_flow *f = NULL;
         double t0 = now();
         bad(ntk_flow_create(k2v, y2v, y2v, &tk, &tf, 0, NULL, &f), t0, NTK_STATUS_ALLOCATION,
@@ -135,7 +131,7 @@ static int case_gemm(int want_ok) {
             for (size_t j = 0; j < n; j++)
                 k[i * n + j] = (i == j) ? 2.0 : 1.0 / (1.0 + (double)(i > j ? i - j : j - i));
         }
-        ntk_matrix kv = {k, n, n, (ptrdiff_t)n, 1}, yv = {y, n, 1, 1, 1};
+        ntk_matrix kv = ntk_matrix_row_major(k, n, n), yv = ntk_matrix_row_major(y, n, 1);
         ntk_flow *f = NULL;
         ntk_status st = ntk_flow_create(kv, yv, yv, NULL, NULL, 0, NULL, &f);
         printf("gemm: flow_create 512: %s %s\n", ntk_status_str(st), ntk_last_error());
@@ -146,7 +142,7 @@ static int case_gemm(int want_ok) {
             if (!(st == NTK_STATUS_OK || (!want_ok && st == NTK_STATUS_ALLOCATION))) failures++;
         }
         ntk_flow_free(f);
-        ntk_matrix k64 = {k, 64, 64, (ptrdiff_t)n, 1};
+        ntk_matrix k64 = ntk_matrix_strided(k, 64, 64, (ptrdiff_t)n, 1);
         double ev[64];
         st = ntk_kernel_spectrum(k64, ev, 64, NTK_SPECTRUM_WHICH_ALL);
         printf("gemm: spectrum 64: %s %s\n", ntk_status_str(st), ntk_last_error());
@@ -202,8 +198,8 @@ static int case_budget(double cancel_after, double f, const char *want) {
     if (ntk_network_create(&c, &net) != NTK_STATUS_OK) return 1;
     /* Two nearly parallel points (a correlated pair) and a third. */
     double x[9] = {1.0, 0.5, 0.2, 1.0, 0.5, 0.21, -0.3, 0.8, 0.1}, o[9], o2[9];
-    ntk_matrix xv = {x, 3, 3, 3, 1};
-    ntk_matrix_mut ov = {o, 3, 3, 3, 1}, ov2 = {o2, 3, 3, 3, 1};
+    ntk_matrix xv = ntk_matrix_row_major(x, 3, 3);
+    ntk_matrix_mut ov = ntk_matrix_row_major_mut(o, 3, 3), ov2 = ntk_matrix_row_major_mut(o2, 3, 3);
     watch w;
     memset(&w, 0, sizeof w);
     w.monotone = 1;

@@ -109,17 +109,17 @@ static int case_predictor(unsigned long long headroom) {
         x[2 * i + 1] = sin(0.37 * (double)i) * (1.0 + 0.01 * (double)i);
         if (i < NP) y[i] = sin(3.0 * x[2 * i]);
     }
-    ntk_matrix xv = {x, t, 2, 2, 1};
-    ntk_matrix_mut sv = {sigma, t, t, (ptrdiff_t)t, 1}, tv = {theta, t, t, (ptrdiff_t)t, 1};
+    ntk_matrix xv = ntk_matrix_row_major(x, t, 2);
+    ntk_matrix_mut sv = ntk_matrix_row_major_mut(sigma, t, t), tv = ntk_matrix_row_major_mut(theta, t, t);
     if (ntk_kernel_limit(net, xv, NULL, &sv, NULL, &tv, NULL) != NTK_STATUS_OK) return 1;
     /* Blocks of the (NP + MP) x (NP + MP) kernels as strided views. */
-    ntk_matrix txx = {theta, NP, NP, (ptrdiff_t)t, 1}, sxx = {sigma, NP, NP, (ptrdiff_t)t, 1};
-    ntk_matrix ttx = {theta + NP * t, MP, NP, (ptrdiff_t)t, 1};
-    ntk_matrix stx = {sigma + NP * t, MP, NP, (ptrdiff_t)t, 1};
-    ntk_matrix stt = {sigma + NP * t + NP, MP, MP, (ptrdiff_t)t, 1};
-    ntk_matrix yv = {y, NP, 1, 1, 1};
-    ntk_matrix_mut mv = {mean, MP, 1, 1, 1}, cv = {cov, MP, MP, MP, 1};
-    ntk_matrix xtr = {x, NP, 2, 2, 1}, xte = {x + 2 * NP, MP, 2, 2, 1};
+    ntk_matrix txx = ntk_matrix_strided(theta, NP, NP, (ptrdiff_t)t, 1), sxx = ntk_matrix_strided(sigma, NP, NP, (ptrdiff_t)t, 1);
+    ntk_matrix ttx = ntk_matrix_strided(theta + NP * t, MP, NP, (ptrdiff_t)t, 1);
+    ntk_matrix stx = ntk_matrix_strided(sigma + NP * t, MP, NP, (ptrdiff_t)t, 1);
+    ntk_matrix stt = ntk_matrix_strided(sigma + NP * t + NP, MP, MP, (ptrdiff_t)t, 1);
+    ntk_matrix yv = ntk_matrix_row_major(y, NP, 1);
+    ntk_matrix_mut mv = ntk_matrix_row_major_mut(mean, MP, 1), cv = ntk_matrix_row_major_mut(cov, MP, MP);
+    ntk_matrix xtr = ntk_matrix_row_major(x, NP, 2), xte = ntk_matrix_row_major(x + 2 * NP, MP, 2);
     ntk_status st = ntk_predictor_create(NULL, txx, &sxx, yv, NULL, &p);
     if (st != NTK_STATUS_OK) {
         fprintf(stderr, "setup: predictor_create %s %s\n", ntk_status_str(st), ntk_last_error());
@@ -167,8 +167,8 @@ static int case_solver(unsigned long long headroom) {
         x[3 * i + 2] = cos(0.017 * (double)i + 1.0);
         y[i] = sin(2.0 * x[3 * i]) + x[3 * i + 1];
     }
-    ntk_matrix xv = {x, NS, 3, 3, 1}, yv = {y, NS, 1, 1, 1};
-    ntk_matrix_mut av = {alpha, NS, 1, 1, 1}, fv = {f, NS, 1, 1, 1};
+    ntk_matrix xv = ntk_matrix_row_major(x, NS, 3), yv = ntk_matrix_row_major(y, NS, 1);
+    ntk_matrix_mut av = ntk_matrix_row_major_mut(alpha, NS, 1), fv = ntk_matrix_row_major_mut(f, NS, 1);
     memset(&cfg, 0, sizeof cfg);
     cfg.kernel = NTK_SOLVER_KERNEL_LIMIT_NTK;
     cfg.precond_rank = 200;
@@ -188,7 +188,7 @@ static int case_solver(unsigned long long headroom) {
         st = ntk_solver_solve(s, 1e-2, yv, 1e-8, 2000, av, &info, NULL);
         seen(st, "solver_solve");
         if (st == NTK_STATUS_OK) {
-            ntk_matrix a = {alpha, NS, 1, 1, 1};
+            ntk_matrix a = ntk_matrix_row_major(alpha, NS, 1);
             seen(ntk_solver_predict(s, xv, a, fv, NULL), "solver_predict");
         }
     }

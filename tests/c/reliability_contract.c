@@ -63,15 +63,6 @@ static void untouched(const double *b, size_t n, int line) {
 }
 #define UNTOUCHED(b, n) untouched((b), (n), __LINE__)
 
-static ntk_matrix in(const double *d, size_t r, size_t c) {
-    ntk_matrix m = {d, r, c, (ptrdiff_t)c, 1};
-    return m;
-}
-static ntk_matrix_mut outm(double *d, size_t r, size_t c) {
-    ntk_matrix_mut m = {d, r, c, (ptrdiff_t)c, 1};
-    return m;
-}
-
 static ntk_network_config config(const size_t *w, size_t n) {
     ntk_network_config c;
     memset(&c, 0, sizeof c);
@@ -112,26 +103,26 @@ int main(void) {
     EXPECT(ntk_network_set_params(NULL, params, p), NTK_STATUS_NULL_POINTER, "`network`");
     EXPECT(ntk_network_set_params(net, NULL, p), NTK_STATUS_NULL_POINTER, "`params`");
     EXPECT(ntk_get_num_threads(NULL), NTK_STATUS_NULL_POINTER, "`out`");
-    EXPECT(ntk_network_forward(NULL, in(x, 4, 3), outm(buf, 4, 2)), NTK_STATUS_NULL_POINTER,
+    EXPECT(ntk_network_forward(NULL, ntk_matrix_row_major(x, 4, 3), ntk_matrix_row_major_mut(buf, 4, 2)), NTK_STATUS_NULL_POINTER,
            "`network`");
-    EXPECT(ntk_network_forward(net, in(NULL, 4, 3), outm(buf, 4, 2)), NTK_STATUS_NULL_POINTER,
+    EXPECT(ntk_network_forward(net, ntk_matrix_row_major(NULL, 4, 3), ntk_matrix_row_major_mut(buf, 4, 2)), NTK_STATUS_NULL_POINTER,
            "x.data");
-    EXPECT(ntk_network_forward(net, in(x, 4, 3), outm(NULL, 4, 2)), NTK_STATUS_NULL_POINTER,
+    EXPECT(ntk_network_forward(net, ntk_matrix_row_major(x, 4, 3), ntk_matrix_row_major_mut(NULL, 4, 2)), NTK_STATUS_NULL_POINTER,
            "out.data");
-    ntk_matrix xnull = in(NULL, 4, 3);
-    EXPECT(ntk_kernel_empirical(NULL, in(x, 4, 3), NULL, 0, 0, outm(buf, 4, 4), NULL),
+    ntk_matrix xnull = ntk_matrix_row_major(NULL, 4, 3);
+    EXPECT(ntk_kernel_empirical(NULL, ntk_matrix_row_major(x, 4, 3), NULL, 0, 0, ntk_matrix_row_major_mut(buf, 4, 4), NULL),
            NTK_STATUS_NULL_POINTER, "`network`");
-    EXPECT(ntk_kernel_empirical(net, in(NULL, 4, 3), NULL, 0, 0, outm(buf, 4, 4), NULL),
+    EXPECT(ntk_kernel_empirical(net, ntk_matrix_row_major(NULL, 4, 3), NULL, 0, 0, ntk_matrix_row_major_mut(buf, 4, 4), NULL),
            NTK_STATUS_NULL_POINTER, "x1.data");
-    EXPECT(ntk_kernel_empirical(net, in(x, 4, 3), &xnull, 0, 0, outm(buf, 4, 4), NULL),
+    EXPECT(ntk_kernel_empirical(net, ntk_matrix_row_major(x, 4, 3), &xnull, 0, 0, ntk_matrix_row_major_mut(buf, 4, 4), NULL),
            NTK_STATUS_NULL_POINTER, "x2.data");
-    EXPECT(ntk_kernel_empirical(net, in(x, 4, 3), NULL, 0, 0, outm(NULL, 4, 4), NULL),
+    EXPECT(ntk_kernel_empirical(net, ntk_matrix_row_major(x, 4, 3), NULL, 0, 0, ntk_matrix_row_major_mut(NULL, 4, 4), NULL),
            NTK_STATUS_NULL_POINTER, "out.data");
-    EXPECT(ntk_network_jacobian(NULL, in(x, 4, 3), outm(buf, 8, p), NULL),
+    EXPECT(ntk_network_jacobian(NULL, ntk_matrix_row_major(x, 4, 3), ntk_matrix_row_major_mut(buf, 8, p), NULL),
            NTK_STATUS_NULL_POINTER, "`network`");
-    EXPECT(ntk_network_jacobian(net, in(NULL, 4, 3), outm(buf, 8, p), NULL),
+    EXPECT(ntk_network_jacobian(net, ntk_matrix_row_major(NULL, 4, 3), ntk_matrix_row_major_mut(buf, 8, p), NULL),
            NTK_STATUS_NULL_POINTER, "x.data");
-    EXPECT(ntk_network_jacobian(net, in(x, 4, 3), outm(NULL, 8, p), NULL),
+    EXPECT(ntk_network_jacobian(net, ntk_matrix_row_major(x, 4, 3), ntk_matrix_row_major_mut(NULL, 8, p), NULL),
            NTK_STATUS_NULL_POINTER, "out.data");
     ntk_network_free(NULL);
 
@@ -152,10 +143,10 @@ int main(void) {
     c2 = config(whuge, 3);
     EXPECT(ntk_network_create(&c2, &h), NTK_STATUS_ALLOCATION, "network parameters");
     EXPECT(ntk_set_num_threads((size_t)1 << 20), NTK_STATUS_INVALID_ARGUMENT, "num_threads");
-    EXPECT(ntk_network_forward(net, in(x, 0, 3), outm(buf, 0, 2)), NTK_STATUS_INVALID_ARGUMENT,
+    EXPECT(ntk_network_forward(net, ntk_matrix_row_major(x, 0, 3), ntk_matrix_row_major_mut(buf, 0, 2)), NTK_STATUS_INVALID_ARGUMENT,
            "x is empty");
-    ntk_matrix huge = {x, (size_t)1 << 63, 3, 0, 1};
-    EXPECT(ntk_kernel_empirical(net, huge, NULL, NTK_KERNEL_MODE_FULL, 0, outm(buf, 2, 2), NULL),
+    ntk_matrix huge = ntk_matrix_strided(x, (size_t)1 << 63, 3, 0, 1);
+    EXPECT(ntk_kernel_empirical(net, huge, NULL, NTK_KERNEL_MODE_FULL, 0, ntk_matrix_row_major_mut(buf, 2, 2), NULL),
            NTK_STATUS_ALLOCATION, "kernel rows");
     if (h != sentinel) {
         fprintf(stderr, "FAIL: *out written by a failed create\n");
@@ -163,23 +154,23 @@ int main(void) {
     }
 
     /* strides */
-    ntk_matrix_mut alias = outm(buf, 4, 2);
+    ntk_matrix_mut alias = ntk_matrix_row_major_mut(buf, 4, 2);
     alias.row_stride = 0;
-    EXPECT(ntk_network_forward(net, in(x, 4, 3), alias), NTK_STATUS_INVALID_ARGUMENT,
+    EXPECT(ntk_network_forward(net, ntk_matrix_row_major(x, 4, 3), alias), NTK_STATUS_INVALID_ARGUMENT,
            "out: strides");
-    ntk_matrix far = in(x, 4, 3);
+    ntk_matrix far = ntk_matrix_row_major(x, 4, 3);
     far.row_stride = PTRDIFF_MAX / 2;
-    EXPECT(ntk_network_forward(net, far, outm(buf, 4, 2)), NTK_STATUS_ALLOCATION, "x: rows");
+    EXPECT(ntk_network_forward(net, far, ntk_matrix_row_major_mut(buf, 4, 2)), NTK_STATUS_ALLOCATION, "x: rows");
     double xo[20];
     memcpy(xo, x, sizeof x);
-    ntk_matrix_mut over = {xo + 4, 4, 2, 2, 1};
-    EXPECT(ntk_network_forward(net, in(xo, 4, 3), over), NTK_STATUS_INVALID_ARGUMENT,
+    ntk_matrix_mut over = ntk_matrix_row_major_mut(xo + 4, 4, 2);
+    EXPECT(ntk_network_forward(net, ntk_matrix_row_major(xo, 4, 3), over), NTK_STATUS_INVALID_ARGUMENT,
            "out overlaps the memory of x");
 
     /* shapes */
-    EXPECT(ntk_network_forward(net, in(x, 4, 2), outm(buf, 4, 2)), NTK_STATUS_INVALID_ARGUMENT,
+    EXPECT(ntk_network_forward(net, ntk_matrix_row_major(x, 4, 2), ntk_matrix_row_major_mut(buf, 4, 2)), NTK_STATUS_INVALID_ARGUMENT,
            "x has 2 columns");
-    EXPECT(ntk_network_forward(net, in(x, 4, 3), outm(buf, 4, 3)), NTK_STATUS_INVALID_ARGUMENT,
+    EXPECT(ntk_network_forward(net, ntk_matrix_row_major(x, 4, 3), ntk_matrix_row_major_mut(buf, 4, 3)), NTK_STATUS_INVALID_ARGUMENT,
            "out is 4x3");
     EXPECT(ntk_network_get_params(net, params, p + 1), NTK_STATUS_INVALID_ARGUMENT, "len");
 
@@ -187,11 +178,11 @@ int main(void) {
     double xn[12];
     memcpy(xn, x, sizeof x);
     xn[5] = NAN;
-    EXPECT(ntk_network_forward(net, in(xn, 4, 3), outm(buf, 4, 2)), NTK_STATUS_NON_FINITE,
+    EXPECT(ntk_network_forward(net, ntk_matrix_row_major(xn, 4, 3), ntk_matrix_row_major_mut(buf, 4, 2)), NTK_STATUS_NON_FINITE,
            "x[1,2]");
     xn[5] = -INFINITY;
-    ntk_matrix x2bad = in(xn, 4, 3);
-    EXPECT(ntk_kernel_empirical(net, in(x, 4, 3), &x2bad, 0, 0, outm(buf, 4, 4), NULL),
+    ntk_matrix x2bad = ntk_matrix_row_major(xn, 4, 3);
+    EXPECT(ntk_kernel_empirical(net, ntk_matrix_row_major(x, 4, 3), &x2bad, 0, 0, ntk_matrix_row_major_mut(buf, 4, 4), NULL),
            NTK_STATUS_NON_FINITE, "x2[1,2]");
     c2 = cfg;
     c2.beta = -0.25;
@@ -201,9 +192,9 @@ int main(void) {
     c2 = cfg;
     c2.activation = 11;
     EXPECT(ntk_network_create(&c2, &h), NTK_STATUS_INVALID_ARGUMENT, "config.activation");
-    EXPECT(ntk_kernel_empirical(net, in(x, 4, 3), NULL, 7, 0, outm(buf, 4, 4), NULL),
+    EXPECT(ntk_kernel_empirical(net, ntk_matrix_row_major(x, 4, 3), NULL, 7, 0, ntk_matrix_row_major_mut(buf, 4, 4), NULL),
            NTK_STATUS_INVALID_ARGUMENT, "mode");
-    EXPECT(ntk_kernel_empirical(net, in(x, 4, 3), NULL, 0, -1, outm(buf, 4, 4), NULL),
+    EXPECT(ntk_kernel_empirical(net, ntk_matrix_row_major(x, 4, 3), NULL, 0, -1, ntk_matrix_row_major_mut(buf, 4, 4), NULL),
            NTK_STATUS_INVALID_ARGUMENT, "method");
     double pn[64];
     ntk_network_get_params(net, pn, p);
@@ -212,7 +203,7 @@ int main(void) {
     /* overflowing result */
     double xb[12];
     for (int i = 0; i < 12; i++) xb[i] = 1e200;
-    EXPECT(ntk_kernel_empirical(net, in(xb, 4, 3), NULL, 0, 0, outm(buf + 128, 4, 4), NULL),
+    EXPECT(ntk_kernel_empirical(net, ntk_matrix_row_major(xb, 4, 3), NULL, 0, 0, ntk_matrix_row_major_mut(buf + 128, 4, 4), NULL),
            NTK_STATUS_NUMERICAL, "out[0,0]");
     fill(buf + 128, 16);
 
@@ -221,40 +212,40 @@ int main(void) {
         double lb[64], xl[12];
         fill(lb, 64);
         memcpy(xl, x, sizeof x);
-        ntk_matrix_mut lo = outm(lb, 4, 4), lo2 = outm(lb + 16, 2, 2);
-        ntk_matrix xnul = in(NULL, 4, 3);
-        EXPECT(ntk_kernel_limit(NULL, in(x, 4, 3), NULL, &lo, NULL, NULL, NULL),
+        ntk_matrix_mut lo = ntk_matrix_row_major_mut(lb, 4, 4), lo2 = ntk_matrix_row_major_mut(lb + 16, 2, 2);
+        ntk_matrix xnul = ntk_matrix_row_major(NULL, 4, 3);
+        EXPECT(ntk_kernel_limit(NULL, ntk_matrix_row_major(x, 4, 3), NULL, &lo, NULL, NULL, NULL),
                NTK_STATUS_NULL_POINTER, "`network`");
-        EXPECT(ntk_kernel_limit(net, in(NULL, 4, 3), NULL, &lo, NULL, NULL, NULL),
+        EXPECT(ntk_kernel_limit(net, ntk_matrix_row_major(NULL, 4, 3), NULL, &lo, NULL, NULL, NULL),
                NTK_STATUS_NULL_POINTER, "x1.data");
-        EXPECT(ntk_kernel_limit(net, in(x, 4, 3), &xnul, &lo, NULL, NULL, NULL),
+        EXPECT(ntk_kernel_limit(net, ntk_matrix_row_major(x, 4, 3), &xnul, &lo, NULL, NULL, NULL),
                NTK_STATUS_NULL_POINTER, "x2.data");
-        EXPECT(ntk_kernel_limit(net, in(x, 4, 3), NULL, NULL, NULL, NULL, NULL),
+        EXPECT(ntk_kernel_limit(net, ntk_matrix_row_major(x, 4, 3), NULL, NULL, NULL, NULL, NULL),
                NTK_STATUS_NULL_POINTER, "nngp, sigma_dot and ntk");
-        ntk_matrix_mut lwrong = outm(lb, 4, 3);
-        EXPECT(ntk_kernel_limit(net, in(x, 4, 3), NULL, &lwrong, NULL, NULL, NULL),
+        ntk_matrix_mut lwrong = ntk_matrix_row_major_mut(lb, 4, 3);
+        EXPECT(ntk_kernel_limit(net, ntk_matrix_row_major(x, 4, 3), NULL, &lwrong, NULL, NULL, NULL),
                NTK_STATUS_INVALID_ARGUMENT, "nngp is 4x3, expected 4x4");
-        EXPECT(ntk_kernel_limit(net, in(x, 4, 2), NULL, &lo, NULL, NULL, NULL),
+        EXPECT(ntk_kernel_limit(net, ntk_matrix_row_major(x, 4, 2), NULL, &lo, NULL, NULL, NULL),
                NTK_STATUS_INVALID_ARGUMENT, "x1 has 2 columns");
         ntk_matrix_mut same = lo;
-        EXPECT(ntk_kernel_limit(net, in(x, 4, 3), NULL, &lo, NULL, &same, NULL),
+        EXPECT(ntk_kernel_limit(net, ntk_matrix_row_major(x, 4, 3), NULL, &lo, NULL, &same, NULL),
                NTK_STATUS_INVALID_ARGUMENT, "nngp and ntk overlap");
-        ntk_matrix_mut inx = {xl, 2, 2, 2, 1};
-        EXPECT(ntk_kernel_limit(net, in(xl, 2, 3), NULL, NULL, &inx, NULL, NULL),
+        ntk_matrix_mut inx = ntk_matrix_row_major_mut(xl, 2, 2);
+        EXPECT(ntk_kernel_limit(net, ntk_matrix_row_major(xl, 2, 3), NULL, NULL, &inx, NULL, NULL),
                NTK_STATUS_INVALID_ARGUMENT, "sigma_dot overlaps the memory of x1");
         xl[5] = NAN;
-        EXPECT(ntk_kernel_limit(net, in(xl, 4, 3), NULL, &lo, NULL, NULL, NULL),
+        EXPECT(ntk_kernel_limit(net, ntk_matrix_row_major(xl, 4, 3), NULL, &lo, NULL, NULL, NULL),
                NTK_STATUS_NON_FINITE, "x1[1,2]");
         ntk_limit_points *lp = (ntk_limit_points *)(uintptr_t)0x77, *lps = lp;
-        EXPECT(ntk_limit_points_create(net, in(xl, 4, 3), NULL, &lp), NTK_STATUS_NON_FINITE,
+        EXPECT(ntk_limit_points_create(net, ntk_matrix_row_major(xl, 4, 3), NULL, &lp), NTK_STATUS_NON_FINITE,
                "x[1,2]");
-        EXPECT(ntk_limit_points_create(NULL, in(x, 4, 3), NULL, &lp), NTK_STATUS_NULL_POINTER,
+        EXPECT(ntk_limit_points_create(NULL, ntk_matrix_row_major(x, 4, 3), NULL, &lp), NTK_STATUS_NULL_POINTER,
                "`network`");
-        EXPECT(ntk_limit_points_create(net, in(x, 4, 3), NULL, NULL), NTK_STATUS_NULL_POINTER,
+        EXPECT(ntk_limit_points_create(net, ntk_matrix_row_major(x, 4, 3), NULL, NULL), NTK_STATUS_NULL_POINTER,
                "`out`");
-        EXPECT(ntk_limit_points_create(net, in(x, 4, 2), NULL, &lp), NTK_STATUS_INVALID_ARGUMENT,
+        EXPECT(ntk_limit_points_create(net, ntk_matrix_row_major(x, 4, 2), NULL, &lp), NTK_STATUS_INVALID_ARGUMENT,
                "x has 2 columns");
-        ntk_matrix hugepts = {x, (size_t)1 << 40, 3, 0, 1};
+        ntk_matrix hugepts = ntk_matrix_strided(x, (size_t)1 << 40, 3, 0, 1);
         EXPECT(ntk_limit_points_create(net, hugepts, NULL, &lp), NTK_STATUS_ALLOCATION, "points");
         if (lp != lps) {
             fprintf(stderr, "FAIL: *out written by a failed ntk_limit_points_create\n");
@@ -264,9 +255,9 @@ int main(void) {
         const size_t w3[] = {3, 4, 4, 2};
         ntk_network_config c3 = config(w3, 4);
         ntk_network *deep = NULL;
-        if (ntk_limit_points_create(net, in(x, 4, 3), NULL, &p1) != NTK_STATUS_OK ||
+        if (ntk_limit_points_create(net, ntk_matrix_row_major(x, 4, 3), NULL, &p1) != NTK_STATUS_OK ||
             ntk_network_create(&c3, &deep) != NTK_STATUS_OK ||
-            ntk_limit_points_create(deep, in(x, 4, 3), NULL, &p3) != NTK_STATUS_OK) {
+            ntk_limit_points_create(deep, ntk_matrix_row_major(x, 4, 3), NULL, &p3) != NTK_STATUS_OK) {
             fprintf(stderr, "FAIL: cannot prepare limit points: %s\n", ntk_last_error());
             return 1;
         }
@@ -285,7 +276,7 @@ int main(void) {
                NTK_STATUS_INVALID_ARGUMENT, "j1 = 5");
         EXPECT(ntk_kernel_limit_tile(p1, 0, 2, p3, 0, 2, &lo2, NULL, NULL, NULL),
                NTK_STATUS_INVALID_ARGUMENT, "p1 and p2 were prepared for different limit kernels");
-        ntk_matrix_mut t23 = outm(lb + 16, 2, 3);
+        ntk_matrix_mut t23 = ntk_matrix_row_major_mut(lb + 16, 2, 3);
         EXPECT(ntk_kernel_limit_tile(p1, 0, 2, p1, 0, 2, NULL, NULL, &t23, NULL),
                NTK_STATUS_INVALID_ARGUMENT, "ntk is 2x3, expected 2x2");
         if (np != 77) failures++;
@@ -293,11 +284,11 @@ int main(void) {
         /* empirical features and tiles */
         ntk_empirical_features *f1 = NULL, *fs = (ntk_empirical_features *)(uintptr_t)0x78;
         ntk_empirical_features *fo = fs;
-        EXPECT(ntk_empirical_features_create(NULL, in(x, 4, 3), NULL, &fo),
+        EXPECT(ntk_empirical_features_create(NULL, ntk_matrix_row_major(x, 4, 3), NULL, &fo),
                NTK_STATUS_NULL_POINTER, "`network`");
-        EXPECT(ntk_empirical_features_create(net, in(x, 4, 3), NULL, NULL),
+        EXPECT(ntk_empirical_features_create(net, ntk_matrix_row_major(x, 4, 3), NULL, NULL),
                NTK_STATUS_NULL_POINTER, "`out`");
-        EXPECT(ntk_empirical_features_create(net, in(xl, 4, 3), NULL, &fo), NTK_STATUS_NON_FINITE,
+        EXPECT(ntk_empirical_features_create(net, ntk_matrix_row_major(xl, 4, 3), NULL, &fo), NTK_STATUS_NON_FINITE,
                "x[1,2]");
         EXPECT(ntk_empirical_features_create(net, hugepts, NULL, &fo), NTK_STATUS_ALLOCATION,
                "points");
@@ -305,7 +296,7 @@ int main(void) {
             fprintf(stderr, "FAIL: *out written by a failed ntk_empirical_features_create\n");
             failures++;
         }
-        if (ntk_empirical_features_create(net, in(x, 4, 3), NULL, &f1) != NTK_STATUS_OK) {
+        if (ntk_empirical_features_create(net, ntk_matrix_row_major(x, 4, 3), NULL, &f1) != NTK_STATUS_OK) {
             fprintf(stderr, "FAIL: cannot prepare features: %s\n", ntk_last_error());
             return 1;
         }
@@ -327,12 +318,12 @@ int main(void) {
         /* overflow: finite inputs, non-finite kernels */
         double lbig[12], lk[16];
         for (int i = 0; i < 12; i++) lbig[i] = 1e200;
-        ntk_matrix_mut lko = outm(lk, 4, 4);
-        EXPECT(ntk_kernel_limit(net, in(lbig, 4, 3), NULL, NULL, NULL, &lko, NULL),
+        ntk_matrix_mut lko = ntk_matrix_row_major_mut(lk, 4, 4);
+        EXPECT(ntk_kernel_limit(net, ntk_matrix_row_major(lbig, 4, 3), NULL, NULL, NULL, &lko, NULL),
                NTK_STATUS_NUMERICAL, "ntk[");
         ntk_empirical_features *fb = NULL;
-        if (ntk_empirical_features_create(net, in(lbig, 4, 3), NULL, &fb) == NTK_STATUS_OK) {
-            EXPECT(ntk_kernel_empirical_tile(net, fb, 0, 2, fb, 0, 2, 0, outm(lk, 2, 2), NULL),
+        if (ntk_empirical_features_create(net, ntk_matrix_row_major(lbig, 4, 3), NULL, &fb) == NTK_STATUS_OK) {
+            EXPECT(ntk_kernel_empirical_tile(net, fb, 0, 2, fb, 0, 2, 0, ntk_matrix_row_major_mut(lk, 2, 2), NULL),
                    NTK_STATUS_NUMERICAL, "out[");
         } else {
             fprintf(stderr, "FAIL: features of 1e200: %s\n", ntk_last_error());
@@ -344,7 +335,7 @@ int main(void) {
         ntk_network_get_params(net, pc, p);
         pc[0] += 0.5;
         ntk_network_set_params(net, pc, p);
-        EXPECT(ntk_kernel_empirical_tile(net, f1, 0, 2, f1, 0, 2, 0, outm(lk, 2, 2), NULL),
+        EXPECT(ntk_kernel_empirical_tile(net, f1, 0, 2, f1, 0, 2, 0, ntk_matrix_row_major_mut(lk, 2, 2), NULL),
                NTK_STATUS_INVALID_ARGUMENT, "f1 was computed with different parameters");
         pc[0] -= 0.5;
         ntk_network_set_params(net, pc, p);
@@ -368,7 +359,7 @@ int main(void) {
 
     /* success clears the message */
     double ok[8];
-    if (ntk_network_forward(net, in(x, 4, 3), outm(ok, 4, 2)) != NTK_STATUS_OK ||
+    if (ntk_network_forward(net, ntk_matrix_row_major(x, 4, 3), ntk_matrix_row_major_mut(ok, 4, 2)) != NTK_STATUS_OK ||
         ntk_last_error()[0] != '\0') {
         fprintf(stderr, "FAIL: success did not clear the last error\n");
         failures++;

@@ -68,18 +68,6 @@ static ntk_status timed(ntk_status st, double t0, ntk_status want, int line) {
 
 #define SENT (-3.5e7)
 
-static ntk_matrix in(const double *d, size_t r, size_t c) {
-    ntk_matrix m = {d, r, c, (ptrdiff_t)c, 1};
-    return m;
-}
-static ntk_matrix_mut outm(double *d, size_t r, size_t c) {
-    ntk_matrix_mut m = {d, r, c, (ptrdiff_t)c, 1};
-    return m;
-}
-static ntk_matrix broadcast(const double *one, size_t n, size_t m) {
-    ntk_matrix b = {one, n, m, 0, 0};
-    return b;
-}
 
 /* ---- 1. broadcast kernels that cannot be allocated ------------------------------------------ */
 static void broadcast_kernels(void) {
@@ -88,22 +76,22 @@ static void broadcast_kernels(void) {
     for (int s = 0; s < 3; s++) {
         size_t n = sizes[s];
         double ev[2] = {SENT, SENT}, lo = SENT, hi = SENT, c = SENT;
-        ntk_matrix k = broadcast(&one, n, n);
+        ntk_matrix k = ntk_matrix_strided(&one, n, n, 0, 0);
         EXPECT(ntk_kernel_spectrum(k, ev, 2, NTK_SPECTRUM_WHICH_SMALLEST), NTK_STATUS_ALLOCATION,
                "k");
         EXPECT(ntk_kernel_condition(k, &lo, &hi, &c), NTK_STATUS_ALLOCATION, "k");
         CHECK(ev[0] == SENT && ev[1] == SENT && lo == SENT && hi == SENT && c == SENT);
         ntk_flow *f = NULL;
-        EXPECT(ntk_flow_create(k, broadcast(&one, n, 1), broadcast(&one, n, 1), NULL, NULL, 0, NULL,
+        EXPECT(ntk_flow_create(k, ntk_matrix_strided(&one, n, 1, 0, 0), ntk_matrix_strided(&one, n, 1, 0, 0), NULL, NULL, 0, NULL,
                                &f),
                NTK_STATUS_ALLOCATION, "kernel");
         CHECK(f == NULL);
     }
     /* A small kernel with a test kernel that cannot be allocated. */
     double k2[4] = {2, 1, 1, 2}, y2[2] = {1, 0};
-    ntk_matrix tk = broadcast(&one, (size_t)1 << 40, 2), tf = broadcast(&one, (size_t)1 << 40, 1);
+    ntk_matrix tk = ntk_matrix_strided(&one, (size_t)1 << 40, 2, 0, 0), tf = ntk_matrix_strided(&one, (size_t)1 << 40, 1, 0, 0);
     ntk_flow *f = NULL;
-    EXPECT(ntk_flow_create(in(k2, 2, 2), in(y2, 2, 1), in(y2, 2, 1), &tk, &tf, 0, NULL, &f),
+    EXPECT(ntk_flow_create(ntk_matrix_row_major(k2, 2, 2), ntk_matrix_row_major(y2, 2, 1), ntk_matrix_row_major(y2, 2, 1), &tk, &tf, 0, NULL, &f),
            NTK_STATUS_ALLOCATION, "test_kernel");
     CHECK(f == NULL);
 }
@@ -124,15 +112,15 @@ static void all_subsets_numerical(ntk_network *net, const double *x, size_t n, s
                                   int line) {
     double o[3][16];
     ntk_limit_points *p = NULL;
-    ntk_status pst = ntk_limit_points_create(net, in(x, n, d), NULL, &p);
+    ntk_status pst = ntk_limit_points_create(net, ntk_matrix_row_major(x, n, d), NULL, &p);
     for (int mask = 1; mask < 8; mask++) {
         ntk_matrix_mut v[3];
         ntk_matrix_mut *ptr[3];
         for (int q = 0; q < 3; q++) {
-            v[q] = outm(o[q], n, n);
+            v[q] = ntk_matrix_row_major_mut(o[q], n, n);
             ptr[q] = (mask >> q & 1) ? &v[q] : NULL;
         }
-        ntk_status st = ntk_kernel_limit(net, in(x, n, d), NULL, ptr[0], ptr[1], ptr[2], NULL);
+        ntk_status st = ntk_kernel_limit(net, ntk_matrix_row_major(x, n, d), NULL, ptr[0], ptr[1], ptr[2], NULL);
         if (st != NTK_STATUS_NUMERICAL) {
             fprintf(stderr, "FAIL line %d: kernel_limit outputs mask %d gave %s (%s)\n", line, mask,
                     ntk_status_str(st), ntk_last_error());
@@ -173,9 +161,9 @@ static void limit_chain_nonfinite(void) {
     /* Control: moderate inputs are OK for every subset (so the above fails for its reason). */
     const double x[6] = {0.3, -0.2, 0.5, 0.1, 0.4, -0.6};
     double o[4];
-    ntk_matrix_mut v = outm(o, 2, 2);
-    EXPECT(ntk_kernel_limit(net, in(x, 2, 3), NULL, &v, NULL, NULL, NULL), NTK_STATUS_OK, "");
-    EXPECT(ntk_kernel_limit(net, in(x, 2, 3), NULL, NULL, &v, NULL, NULL), NTK_STATUS_OK, "");
+    ntk_matrix_mut v = ntk_matrix_row_major_mut(o, 2, 2);
+    EXPECT(ntk_kernel_limit(net, ntk_matrix_row_major(x, 2, 3), NULL, &v, NULL, NULL, NULL), NTK_STATUS_OK, "");
+    EXPECT(ntk_kernel_limit(net, ntk_matrix_row_major(x, 2, 3), NULL, NULL, &v, NULL, NULL), NTK_STATUS_OK, "");
     ntk_network_free(net);
 
     /* A custom sigma returning NaN for |x| > 2, L = 3. */
@@ -197,16 +185,16 @@ static void limit_chain_nonfinite(void) {
 static void subnormal_kernels(void) {
     double k[16], ev[4], lo, hi, cond;
     for (int i = 0; i < 16; i++) k[i] = (i % 5 == 0) ? 1e-310 : 0.0;
-    EXPECT(ntk_kernel_spectrum(in(k, 4, 4), ev, 4, NTK_SPECTRUM_WHICH_ALL), NTK_STATUS_OK, "");
+    EXPECT(ntk_kernel_spectrum(ntk_matrix_row_major(k, 4, 4), ev, 4, NTK_SPECTRUM_WHICH_ALL), NTK_STATUS_OK, "");
     for (int i = 0; i < 4; i++) CHECK(ev[i] == 1e-310);
-    EXPECT(ntk_kernel_condition(in(k, 4, 4), &lo, &hi, &cond), NTK_STATUS_OK, "");
+    EXPECT(ntk_kernel_condition(ntk_matrix_row_major(k, 4, 4), &lo, &hi, &cond), NTK_STATUS_OK, "");
     CHECK(lo == 1e-310 && hi == 1e-310 && cond == 1.0);
 
     /* All entries e: eigenvalues {0, 0, 0, 4e}. */
     const double es[2] = {1e-310, 4.9e-324};
     for (int t = 0; t < 2; t++) {
         for (int i = 0; i < 16; i++) k[i] = es[t];
-        EXPECT(ntk_kernel_spectrum(in(k, 4, 4), ev, 4, NTK_SPECTRUM_WHICH_ALL), NTK_STATUS_OK, "");
+        EXPECT(ntk_kernel_spectrum(ntk_matrix_row_major(k, 4, 4), ev, 4, NTK_SPECTRUM_WHICH_ALL), NTK_STATUS_OK, "");
         CHECK(fabs(ev[3] - 4.0 * es[t]) <= 1e-12 * 4.0 * es[t] + 4.9e-324);
         for (int i = 0; i < 3; i++) CHECK(fabs(ev[i]) <= 1e-12 * 4.0 * es[t] + 4.9e-324);
     }
@@ -217,18 +205,18 @@ static void subnormal_kernels(void) {
     for (int method = 1; method <= 3; method++) {
         ntk_flow_options o = {method, 0, 0, 0};
         ntk_flow *f = NULL;
-        EXPECT(ntk_flow_create(in(k, 4, 4), in(y, 4, 1), in(f0, 4, 1), NULL, NULL, 0, &o, &f),
+        EXPECT(ntk_flow_create(ntk_matrix_row_major(k, 4, 4), ntk_matrix_row_major(y, 4, 1), ntk_matrix_row_major(f0, 4, 1), NULL, NULL, 0, &o, &f),
                NTK_STATUS_OK, "");
         if (!f) continue;
         EXPECT(ntk_flow_set_time(f, 1.0, NULL), NTK_STATUS_OK, "");
-        EXPECT(ntk_flow_outputs(f, outm(out, 4, 1)), NTK_STATUS_OK, "");
+        EXPECT(ntk_flow_outputs(f, ntk_matrix_row_major_mut(out, 4, 1)), NTK_STATUS_OK, "");
         for (int i = 0; i < 4; i++) CHECK(fabs(out[i] - f0[i]) <= 1e-14);
         ntk_flow_free(f);
     }
 
     /* %g-style numbers in messages: an asymmetric subnormal pair prints as 1e-310. */
     double a[4] = {1e-310, 1e-310, 3e-310, 1e-310};
-    EXPECT(ntk_kernel_spectrum(in(a, 2, 2), ev, 2, NTK_SPECTRUM_WHICH_ALL),
+    EXPECT(ntk_kernel_spectrum(ntk_matrix_row_major(a, 2, 2), ev, 2, NTK_SPECTRUM_WHICH_ALL),
            NTK_STATUS_INVALID_ARGUMENT, "= 3e-310 but k[0,1] = 1e-310");
     CHECK(strlen(ntk_last_error()) < 200);
 }
@@ -241,23 +229,23 @@ static void flow_options_and_blame(void) {
     ntk_flow *f = NULL, *sentinel = (ntk_flow *)(uintptr_t)0x10;
     f = sentinel;
     ntk_flow_options o = {-1, 0, 0, 0};
-    EXPECT(ntk_flow_create(in(k, 4, 4), in(y, 4, 2), in(f0, 4, 2), NULL, NULL, 0, &o, &f),
+    EXPECT(ntk_flow_create(ntk_matrix_row_major(k, 4, 4), ntk_matrix_row_major(y, 4, 2), ntk_matrix_row_major(f0, 4, 2), NULL, NULL, 0, &o, &f),
            NTK_STATUS_INVALID_ARGUMENT, "method");
     o.method = INT32_MIN;
-    EXPECT(ntk_flow_create(in(k, 4, 4), in(y, 4, 2), in(f0, 4, 2), NULL, NULL, 0, &o, &f),
+    EXPECT(ntk_flow_create(ntk_matrix_row_major(k, 4, 4), ntk_matrix_row_major(y, 4, 2), ntk_matrix_row_major(f0, 4, 2), NULL, NULL, 0, &o, &f),
            NTK_STATUS_INVALID_ARGUMENT, "method");
     CHECK(f == sentinel);
     /* tolerances <= 0 mean their defaults */
     ntk_flow_options neg = {0, -1.0, -5.0, -1e-3};
     f = NULL;
-    EXPECT(ntk_flow_create(in(k, 4, 4), in(y, 4, 2), in(f0, 4, 2), NULL, NULL, 0, &neg, &f),
+    EXPECT(ntk_flow_create(ntk_matrix_row_major(k, 4, 4), ntk_matrix_row_major(y, 4, 2), ntk_matrix_row_major(f0, 4, 2), NULL, NULL, 0, &neg, &f),
            NTK_STATUS_OK, "");
     ntk_flow_free(f);
     /* an rtol that double precision cannot meet is blamed by name */
     double targets[8] = {1, 0, 0, 1, 1, 0, 0, 1};
     ntk_flow_options tiny = {NTK_FLOW_METHOD_ODE, 1e-300, 1e-300, 0};
     f = NULL;
-    EXPECT(ntk_flow_create(in(k, 4, 4), in(targets, 4, 2), in(f0, 4, 2), NULL, NULL,
+    EXPECT(ntk_flow_create(ntk_matrix_row_major(k, 4, 4), ntk_matrix_row_major(targets, 4, 2), ntk_matrix_row_major(f0, 4, 2), NULL, NULL,
                            NTK_COST_CROSS_ENTROPY, &tiny, &f),
            NTK_STATUS_OK, "");
     if (f) {
@@ -267,11 +255,11 @@ static void flow_options_and_blame(void) {
 
     /* 7: kernel 4x4, y 3x2, f0 4x2: y disagrees, not f0. */
     f = sentinel;
-    EXPECT(ntk_flow_create(in(k, 4, 4), in(y, 3, 2), in(f0, 4, 2), NULL, NULL, 0, NULL, &f),
+    EXPECT(ntk_flow_create(ntk_matrix_row_major(k, 4, 4), ntk_matrix_row_major(y, 3, 2), ntk_matrix_row_major(f0, 4, 2), NULL, NULL, 0, NULL, &f),
            NTK_STATUS_INVALID_ARGUMENT, "y is 3x2");
     CHECK(f == sentinel);
     /* y and kernel agree, f0 does not: f0 named. */
-    EXPECT(ntk_flow_create(in(k, 4, 4), in(y, 4, 2), in(f0, 3, 2), NULL, NULL, 0, NULL, &f),
+    EXPECT(ntk_flow_create(ntk_matrix_row_major(k, 4, 4), ntk_matrix_row_major(y, 4, 2), ntk_matrix_row_major(f0, 3, 2), NULL, NULL, 0, NULL, &f),
            NTK_STATUS_INVALID_ARGUMENT, "f0 is 3x2");
 
     /* network_forward: a SIZE_MAX-row broadcast x is a valid view; the output cannot exist. */
@@ -288,9 +276,9 @@ static void flow_options_and_blame(void) {
         return;
     }
     const double row[3] = {0.1, 0.2, 0.3};
-    ntk_matrix xb = {row, SIZE_MAX, 3, 0, 1};
+    ntk_matrix xb = ntk_matrix_strided(row, SIZE_MAX, 3, 0, 1);
     for (int i = 0; i < 8; i++) out[i] = SENT;
-    EXPECT(ntk_network_forward(net, xb, outm(out, 4, 2)), NTK_STATUS_INVALID_ARGUMENT, "out");
+    EXPECT(ntk_network_forward(net, xb, ntk_matrix_row_major_mut(out, 4, 2)), NTK_STATUS_INVALID_ARGUMENT, "out");
     CHECK(strstr(ntk_last_error(), "x:") == NULL);
     for (int i = 0; i < 8; i++) CHECK(out[i] == SENT);
     ntk_network_free(net);
@@ -344,22 +332,22 @@ static void limit_progress_monotone(void) {
     for (int i = 0; i < 5 * 10; i++) x2[i] = cos(0.9 * i + 0.2 * i * i);
     static trace t;
     ntk_options opt = {record, &t};
-    ntk_matrix x2v = in(x2, 10, 5);
-    ntk_matrix_mut v = outm(o, 14, 10);
+    ntk_matrix x2v = ntk_matrix_row_major(x2, 10, 5);
+    ntk_matrix_mut v = ntk_matrix_row_major_mut(o, 14, 10);
     t.n = 0;
-    EXPECT(ntk_kernel_limit(net, in(x1, 14, 5), &x2v, NULL, NULL, &v, &opt), NTK_STATUS_OK, "");
+    EXPECT(ntk_kernel_limit(net, ntk_matrix_row_major(x1, 14, 5), &x2v, NULL, NULL, &v, &opt), NTK_STATUS_OK, "");
     check_trace(&t, __LINE__);
-    ntk_matrix_mut vs = outm(o, 14, 14);
+    ntk_matrix_mut vs = ntk_matrix_row_major_mut(o, 14, 14);
     t.n = 0;
-    EXPECT(ntk_kernel_limit(net, in(x1, 14, 5), NULL, &vs, NULL, NULL, &opt), NTK_STATUS_OK, "");
+    EXPECT(ntk_kernel_limit(net, ntk_matrix_row_major(x1, 14, 5), NULL, &vs, NULL, NULL, &opt), NTK_STATUS_OK, "");
     check_trace(&t, __LINE__);
     ntk_limit_points *p = NULL;
     t.n = 0;
-    EXPECT(ntk_limit_points_create(net, in(x1, 14, 5), &opt, &p), NTK_STATUS_OK, "");
+    EXPECT(ntk_limit_points_create(net, ntk_matrix_row_major(x1, 14, 5), &opt, &p), NTK_STATUS_OK, "");
     check_trace(&t, __LINE__);
     if (p) {
         t.n = 0;
-        ntk_matrix_mut vt = outm(o, 6, 10);
+        ntk_matrix_mut vt = ntk_matrix_row_major_mut(o, 6, 10);
         EXPECT(ntk_kernel_limit_tile(p, 4, 10, p, 0, 10, NULL, NULL, &vt, &opt), NTK_STATUS_OK, "");
         check_trace(&t, __LINE__);
     }

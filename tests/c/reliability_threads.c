@@ -41,30 +41,21 @@ static size_t num_params;
 /* Results of the serial run. */
 static double fwd_ref[N * K], ktr_ref[N * N], kfull_ref[(N * K) * (8 * K)], jac_ref[N * K * 400];
 
-static ntk_matrix in(const double *d, size_t r, size_t c) {
-    ntk_matrix m = {d, r, c, (ptrdiff_t)c, 1};
-    return m;
-}
-static ntk_matrix_mut outm(double *d, size_t r, size_t c) {
-    ntk_matrix_mut m = {d, r, c, (ptrdiff_t)c, 1};
-    return m;
-}
-
 /* Every computation, into caller buffers; returns the first non-OK status. */
 static ntk_status compute(double *fwd, double *ktr, double *kfull, double *jac,
                           const ntk_options *opts) {
     ntk_status st;
-    ntk_matrix x2 = in(x + 16 * D, 8, D);
-    st = ntk_network_forward(net, in(x, N, D), outm(fwd, N, K));
+    ntk_matrix x2 = ntk_matrix_row_major(x + 16 * D, 8, D);
+    st = ntk_network_forward(net, ntk_matrix_row_major(x, N, D), ntk_matrix_row_major_mut(fwd, N, K));
     if (st) return st;
-    st = ntk_kernel_empirical(net, in(x, N, D), NULL, NTK_KERNEL_MODE_TRACE,
-                              NTK_KERNEL_METHOD_AUTO, outm(ktr, N, N), opts);
+    st = ntk_kernel_empirical(net, ntk_matrix_row_major(x, N, D), NULL, NTK_KERNEL_MODE_TRACE,
+                              NTK_KERNEL_METHOD_AUTO, ntk_matrix_row_major_mut(ktr, N, N), opts);
     if (st) return st;
-    st = ntk_kernel_empirical(net, in(x, N, D), &x2, NTK_KERNEL_MODE_FULL,
-                              NTK_KERNEL_METHOD_JACOBIAN_CONTRACTION, outm(kfull, N * K, 8 * K),
+    st = ntk_kernel_empirical(net, ntk_matrix_row_major(x, N, D), &x2, NTK_KERNEL_MODE_FULL,
+                              NTK_KERNEL_METHOD_JACOBIAN_CONTRACTION, ntk_matrix_row_major_mut(kfull, N * K, 8 * K),
                               opts);
     if (st) return st;
-    return ntk_network_jacobian(net, in(x, N, D), outm(jac, N * K, num_params), opts);
+    return ntk_network_jacobian(net, ntk_matrix_row_major(x, N, D), ntk_matrix_row_major_mut(jac, N * K, num_params), opts);
 }
 
 static int same(const double *a, const double *b, size_t n) {

@@ -115,9 +115,9 @@ static prepared prepare(const kernel *k, const double *x, size_t n, size_t d) {
     p.ef = NULL;
     p.lp = NULL;
     if (k->kind == KIND_EMPIRICAL)
-        NTK_OK(ntk_empirical_features_create(k->net, view(x, n, d, (ptrdiff_t)d, 1), NULL, &p.ef));
+        NTK_OK(ntk_empirical_features_create(k->net, ntk_matrix_row_major(x, n, d), NULL, &p.ef));
     else
-        NTK_OK(ntk_limit_points_create(k->net, view(x, n, d, (ptrdiff_t)d, 1), NULL, &p.lp));
+        NTK_OK(ntk_limit_points_create(k->net, ntk_matrix_row_major(x, n, d), NULL, &p.lp));
     return p;
 }
 
@@ -129,7 +129,7 @@ static void release(prepared *p) {
 /* out (i1-i0) x (j1-j0), row-major: K(rows[i0:i1], cols[j0:j1]). */
 static void block(const kernel *k, const prepared *rows, size_t i0, size_t i1, const prepared *cols, size_t j0,
                   size_t j1, double *out) {
-    ntk_matrix_mut o = view_mut(out, i1 - i0, j1 - j0, (ptrdiff_t)(j1 - j0), 1);
+    ntk_matrix_mut o = ntk_matrix_strided_mut(out, i1 - i0, j1 - j0, (ptrdiff_t)(j1 - j0), 1);
     if (k->kind == KIND_EMPIRICAL)
         NTK_OK(ntk_kernel_empirical_tile(k->net, rows->ef, i0, i1, cols->ef, j0, j1, NTK_KERNEL_MODE_TRACE, o,
                                          NULL));
@@ -139,9 +139,9 @@ static void block(const kernel *k, const prepared *rows, size_t i0, size_t i1, c
 
 /* Single-process kernel K(X1, X2) (x2 = NULL: X2 = X1), n1 x n2 row-major. */
 static void whole(const kernel *k, const double *x1, size_t n1, const double *x2, size_t n2, size_t d, double *out) {
-    ntk_matrix a = view(x1, n1, d, (ptrdiff_t)d, 1), b;
-    ntk_matrix_mut o = view_mut(out, n1, x2 != NULL ? n2 : n1, (ptrdiff_t)(x2 != NULL ? n2 : n1), 1);
-    if (x2 != NULL) b = view(x2, n2, d, (ptrdiff_t)d, 1);
+    ntk_matrix a = ntk_matrix_row_major(x1, n1, d), b;
+    ntk_matrix_mut o = ntk_matrix_strided_mut(out, n1, x2 != NULL ? n2 : n1, (ptrdiff_t)(x2 != NULL ? n2 : n1), 1);
+    if (x2 != NULL) b = ntk_matrix_row_major(x2, n2, d);
     if (k->kind == KIND_EMPIRICAL)
         NTK_OK(ntk_kernel_empirical(k->net, a, x2 != NULL ? &b : NULL, NTK_KERNEL_MODE_TRACE,
                                     NTK_KERNEL_METHOD_STRUCTURED, o, NULL));

@@ -35,25 +35,4 @@ static void *xmalloc(size_t n) {
     return p;
 }
 
-/* Element (i, j) at x[i*rs + j*cs]. */
-static ntk_matrix view(const double *x, size_t rows, size_t cols, ptrdiff_t rs, ptrdiff_t cs) {
-    ntk_matrix v;
-    v.data = x;
-    v.rows = rows;
-    v.cols = cols;
-    v.row_stride = rs;
-    v.col_stride = cs;
-    return v;
-}
-
-static ntk_matrix_mut view_mut(double *x, size_t rows, size_t cols, ptrdiff_t rs, ptrdiff_t cs) {
-    ntk_matrix_mut v;
-    v.data = x;
-    v.rows = rows;
-    v.cols = cols;
-    v.row_stride = rs;
-    v.col_stride = cs;
-    return v;
-}
-
 #endif

@@ -120,7 +120,7 @@ typedef struct {
 } op;
 
 static void tile(op *o, size_t i0, size_t i1, size_t j0, size_t j1, double *out, ptrdiff_t rs) {
-    ntk_matrix_mut v = view_mut(out, i1 - i0, j1 - j0, rs, 1);
+    ntk_matrix_mut v = ntk_matrix_strided_mut(out, i1 - i0, j1 - j0, rs, 1);
     double t = MPI_Wtime();
     NTK_OK(ntk_kernel_limit_tile(o->p, i0, i1, o->p, j0, j1, NULL, NULL, &v, NULL));
     o->t_kernel += MPI_Wtime() - t;
@@ -559,7 +559,7 @@ int main(int argc, char **argv) {
     MPI_Barrier(MPI_COMM_WORLD);
     t_start = MPI_Wtime();
     memset(&K, 0, sizeof K);
-    NTK_OK(ntk_limit_points_create(net, view(x, n, d, (ptrdiff_t)d, 1), NULL, &pts));
+    NTK_OK(ntk_limit_points_create(net, ntk_matrix_row_major(x, n, d), NULL, &pts));
     K.p = pts;
     K.n = n;
     K.r0 = (size_t)dsp[rank_];
@@ -617,7 +617,7 @@ int main(int argc, char **argv) {
     MPI_Allgatherv(aloc, (int)(rows * k), MPI_DOUBLE, afull, cntk, dspk, MPI_DOUBLE, MPI_COMM_WORLD);
     ploc = (double *)xmalloc((trows > 0 ? trows : 1) * k * sizeof *ploc);
     t_start = MPI_Wtime();
-    NTK_OK(ntk_limit_points_create(net, view(xt + t0 * d, trows, d, (ptrdiff_t)d, 1), NULL, &tpts));
+    NTK_OK(ntk_limit_points_create(net, ntk_matrix_row_major(xt + t0 * d, trows, d), NULL, &tpts));
     {
         size_t a, c, q;
         memset(ploc, 0, trows * k * sizeof *ploc);
@@ -625,7 +625,7 @@ int main(int argc, char **argv) {
             size_t h = a + ROWS < trows ? ROWS : trows - a;
             for (c = 0; c < n; c += COLS) {
                 size_t w = c + COLS < n ? COLS : n - c;
-                ntk_matrix_mut v = view_mut(K.tile, h, w, (ptrdiff_t)w, 1);
+                ntk_matrix_mut v = ntk_matrix_row_major_mut(K.tile, h, w);
                 NTK_OK(ntk_kernel_limit_tile(tpts, a, a + h, pts, c, c + w, NULL, NULL, &v, NULL));
                 for (i = 0; i < h; i++)
                     for (j = 0; j < k; j++) {
@@ -661,11 +661,11 @@ int main(int argc, char **argv) {
         sc.kernel = NTK_SOLVER_KERNEL_LIMIT_NTK;
         sc.cache_bytes = 0;
         sc.precond_rank = o.rank;
-        NTK_OK(ntk_solver_create(net, view(x, n, d, (ptrdiff_t)d, 1), &sc, NULL, &s));
-        NTK_OK(ntk_solver_solve(s, lambda, view(y, n, k, (ptrdiff_t)k, 1), o.rtol, o.max_it,
-                                view_mut(aref, n, k, (ptrdiff_t)k, 1), &info, NULL));
-        NTK_OK(ntk_solver_predict(s, view(xt, m, d, (ptrdiff_t)d, 1), view(aref, n, k, (ptrdiff_t)k, 1),
-                                  view_mut(pref, m, k, (ptrdiff_t)k, 1), NULL));
+        NTK_OK(ntk_solver_create(net, ntk_matrix_row_major(x, n, d), &sc, NULL, &s));
+        NTK_OK(ntk_solver_solve(s, lambda, ntk_matrix_row_major(y, n, k), o.rtol, o.max_it,
+                                ntk_matrix_row_major_mut(aref, n, k), &info, NULL));
+        NTK_OK(ntk_solver_predict(s, ntk_matrix_row_major(xt, m, d), ntk_matrix_row_major(aref, n, k),
+                                  ntk_matrix_row_major_mut(pref, m, k), NULL));
         ea = rel_diff(aall, aref, n * k);
         ep = rel_diff(pall, pref, m * k);
         printf("single-process ntk_solver_solve: %zu iterations, residual %.3e\n", info.iterations, info.residual);

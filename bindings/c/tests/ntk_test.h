@@ -8,7 +8,6 @@
  * ntk_test_forward_reference()   the forward pass recomputed with plain loops from the
  *                                parameters (independent of the library's GEMM path).
  * ntk_test_close / _same_bits    relative closeness / bitwise equality of arrays.
- * ntk_test_view / _view_mut      row-major views of contiguous arrays.
  * ntk_test_set / _all_bits       sentinel fills and the check that they are untouched.
  *
  * Each program returns ntk_test_summary() from main: 0 when every check passed.
@@ -169,27 +168,6 @@ static inline void ntk_test_fill(double *x, size_t n, unsigned long seed) {
         s = (s * 1103515245UL + 12345UL) & 0x7fffffffUL;
         x[i] = 3.0 * ((double)s / 2147483648.0) - 1.5;
     }
-}
-
-/* Row-major views of contiguous arrays. */
-static inline ntk_matrix ntk_test_view(const double *data, size_t rows, size_t cols) {
-    ntk_matrix m;
-    m.data = data;
-    m.rows = rows;
-    m.cols = cols;
-    m.row_stride = (ptrdiff_t)cols;
-    m.col_stride = 1;
-    return m;
-}
-
-static inline ntk_matrix_mut ntk_test_view_mut(double *data, size_t rows, size_t cols) {
-    ntk_matrix_mut m;
-    m.data = data;
-    m.rows = rows;
-    m.cols = cols;
-    m.row_stride = (ptrdiff_t)cols;
-    m.col_stride = 1;
-    return m;
 }
 
 /* Sets n doubles to v / checks that all n doubles have exactly the bits of v. */

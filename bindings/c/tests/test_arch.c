@@ -54,26 +54,6 @@ static const double NTK_NT[] = {
     -11.273732466586353, 11.140499567760289, 6.042663224243215,
     87.20810946628762};
 
-static ntk_matrix view(const double *d, size_t r, size_t c) {
-    ntk_matrix m;
-    m.data = d;
-    m.rows = r;
-    m.cols = c;
-    m.row_stride = (ptrdiff_t)c;
-    m.col_stride = 1;
-    return m;
-}
-
-static ntk_matrix_mut view_mut(double *d, size_t r, size_t c) {
-    ntk_matrix_mut m;
-    m.data = d;
-    m.rows = r;
-    m.cols = c;
-    m.row_stride = (ptrdiff_t)c;
-    m.col_stride = 1;
-    return m;
-}
-
 static double max_abs(const double *a, size_t n) {
     double m = 0.0;
     size_t i;
@@ -113,11 +93,11 @@ static void test_matches_neural_tangents(void) {
     CHECK_STATUS(ntk_network_create_arch(&arch, &net), NTK_STATUS_OK);
     if (!net) return;
     CHECK_STATUS(ntk_network_set_params(net, THETA, sizeof THETA / sizeof THETA[0]), NTK_STATUS_OK);
-    CHECK_STATUS(ntk_network_forward(net, view(X, N, 3), view_mut(f, N, 1)), NTK_STATUS_OK);
+    CHECK_STATUS(ntk_network_forward(net, ntk_matrix_row_major(X, N, 3), ntk_matrix_row_major_mut(f, N, 1)), NTK_STATUS_OK);
     for (i = 0; i < N; i++) CHECK(fabs(f[i] - F_NT[i]) <= 1e-12 * max_abs(F_NT, N));
-    mn = view_mut(nngp, N, N);
-    mt = view_mut(ntk, N, N);
-    CHECK_STATUS(ntk_kernel_limit(net, view(X, N, 3), NULL, &mn, NULL, &mt, NULL), NTK_STATUS_OK);
+    mn = ntk_matrix_row_major_mut(nngp, N, N);
+    mt = ntk_matrix_row_major_mut(ntk, N, N);
+    CHECK_STATUS(ntk_kernel_limit(net, ntk_matrix_row_major(X, N, 3), NULL, &mn, NULL, &mt, NULL), NTK_STATUS_OK);
     for (i = 0; i < N; i++) {
         for (j = 0; j < N; j++) {
             double tol = i == j ? 1e-7 : 1e-12;

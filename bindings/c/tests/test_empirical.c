@@ -48,11 +48,11 @@ static void fd_jacobian(const ntk_network *net, const double *x, size_t n, doubl
         double keep = theta[p];
         theta[p] = keep + h;
         CHECK_STATUS(ntk_network_set_params(tmp, theta, NP), NTK_STATUS_OK);
-        CHECK_STATUS(ntk_network_forward(tmp, ntk_test_view(x, n, N0), ntk_test_view_mut(fp, n, NL)),
+        CHECK_STATUS(ntk_network_forward(tmp, ntk_matrix_row_major(x, n, N0), ntk_matrix_row_major_mut(fp, n, NL)),
                      NTK_STATUS_OK);
         theta[p] = keep - h;
         CHECK_STATUS(ntk_network_set_params(tmp, theta, NP), NTK_STATUS_OK);
-        CHECK_STATUS(ntk_network_forward(tmp, ntk_test_view(x, n, N0), ntk_test_view_mut(fm, n, NL)),
+        CHECK_STATUS(ntk_network_forward(tmp, ntk_matrix_row_major(x, n, N0), ntk_matrix_row_major_mut(fm, n, NL)),
                      NTK_STATUS_OK);
         theta[p] = keep;
         for (r = 0; r < n * NL; r++) jac[r * NP + p] = (fp[r] - fm[r]) / (2.0 * h);
@@ -87,7 +87,7 @@ static void test_jacobian_vs_finite_differences(int activation, const char *what
     ntk_network *net = make_net(activation);
     double x[N1 * N0], jac[N1 * NL * NP], fd[N1 * NL * NP];
     ntk_test_fill(x, N1 * N0, 3);
-    CHECK_STATUS(ntk_network_jacobian(net, ntk_test_view(x, N1, N0), ntk_test_view_mut(jac, N1 * NL, NP),
+    CHECK_STATUS(ntk_network_jacobian(net, ntk_matrix_row_major(x, N1, N0), ntk_matrix_row_major_mut(jac, N1 * NL, NP),
                                       NULL),
                  NTK_STATUS_OK);
     fd_jacobian(net, x, N1, fd);
@@ -105,10 +105,10 @@ static void test_kernels_vs_references(void) {
     ntk_matrix x2v;
     ntk_test_fill(x1, N1 * N0, 1);
     ntk_test_fill(x2, N2 * N0, 2);
-    x2v = ntk_test_view(x2, N2, N0);
-    CHECK_STATUS(ntk_network_jacobian(net, ntk_test_view(x1, N1, N0), ntk_test_view_mut(j1, N1 * NL, NP), NULL),
+    x2v = ntk_matrix_row_major(x2, N2, N0);
+    CHECK_STATUS(ntk_network_jacobian(net, ntk_matrix_row_major(x1, N1, N0), ntk_matrix_row_major_mut(j1, N1 * NL, NP), NULL),
                  NTK_STATUS_OK);
-    CHECK_STATUS(ntk_network_jacobian(net, x2v, ntk_test_view_mut(j2, N2 * NL, NP), NULL), NTK_STATUS_OK);
+    CHECK_STATUS(ntk_network_jacobian(net, x2v, ntk_matrix_row_major_mut(j2, N2 * NL, NP), NULL), NTK_STATUS_OK);
     contract(j1, N1, j2, N2, ref_full);
     trace_of_full(ref_full, N1, N2, ref_trace);
     fd_jacobian(net, x1, N1, fd1);
@@ -117,34 +117,34 @@ static void test_kernels_vs_references(void) {
     trace_of_full(fd_full, N1, N2, fd_trace);
 
     for (method = NTK_KERNEL_METHOD_AUTO; method <= NTK_KERNEL_METHOD_STRUCTURED; method++) {
-        CHECK_STATUS(ntk_kernel_empirical(net, ntk_test_view(x1, N1, N0), &x2v, NTK_KERNEL_MODE_FULL,
-                                          method, ntk_test_view_mut(full, N1 * NL, N2 * NL), NULL),
+        CHECK_STATUS(ntk_kernel_empirical(net, ntk_matrix_row_major(x1, N1, N0), &x2v, NTK_KERNEL_MODE_FULL,
+                                          method, ntk_matrix_row_major_mut(full, N1 * NL, N2 * NL), NULL),
                      NTK_STATUS_OK);
         ntk_test_close(full, ref_full, N1 * NL * N2 * NL, 1e-13, "FULL kernel vs J1 J2^T");
         ntk_test_close(full, fd_full, N1 * NL * N2 * NL, 1e-7, "FULL kernel vs finite differences");
-        CHECK_STATUS(ntk_kernel_empirical(net, ntk_test_view(x1, N1, N0), &x2v, NTK_KERNEL_MODE_TRACE,
-                                          method, ntk_test_view_mut(trace, N1, N2), NULL),
+        CHECK_STATUS(ntk_kernel_empirical(net, ntk_matrix_row_major(x1, N1, N0), &x2v, NTK_KERNEL_MODE_TRACE,
+                                          method, ntk_matrix_row_major_mut(trace, N1, N2), NULL),
                      NTK_STATUS_OK);
         ntk_test_close(trace, ref_trace, N1 * N2, 1e-13, "TRACE kernel vs trace of J1 J2^T / n_L");
         ntk_test_close(trace, fd_trace, N1 * N2, 1e-7, "TRACE kernel vs finite differences");
     }
     /* the two methods agree to rounding */
-    CHECK_STATUS(ntk_kernel_empirical(net, ntk_test_view(x1, N1, N0), &x2v, NTK_KERNEL_MODE_FULL,
+    CHECK_STATUS(ntk_kernel_empirical(net, ntk_matrix_row_major(x1, N1, N0), &x2v, NTK_KERNEL_MODE_FULL,
                                       NTK_KERNEL_METHOD_JACOBIAN_CONTRACTION,
-                                      ntk_test_view_mut(other, N1 * NL, N2 * NL), NULL),
+                                      ntk_matrix_row_major_mut(other, N1 * NL, N2 * NL), NULL),
                  NTK_STATUS_OK);
     ntk_test_close(full, other, N1 * NL * N2 * NL, 1e-13, "STRUCTURED vs JACOBIAN_CONTRACTION");
 
     /* x2 = NULL means x2 = x1: symmetric, PSD diagonal, same numbers as passing x1 twice */
     {
         double sym[N1 * N1], twice[N1 * N1], jj[N1 * NL * N1 * NL], jtr[N1 * N1];
-        ntk_matrix x1v = ntk_test_view(x1, N1, N0);
+        ntk_matrix x1v = ntk_matrix_row_major(x1, N1, N0);
         size_t i, j;
         CHECK_STATUS(ntk_kernel_empirical(net, x1v, NULL, NTK_KERNEL_MODE_TRACE, NTK_KERNEL_METHOD_AUTO,
-                                          ntk_test_view_mut(sym, N1, N1), NULL),
+                                          ntk_matrix_row_major_mut(sym, N1, N1), NULL),
                      NTK_STATUS_OK);
         CHECK_STATUS(ntk_kernel_empirical(net, x1v, &x1v, NTK_KERNEL_MODE_TRACE, NTK_KERNEL_METHOD_AUTO,
-                                          ntk_test_view_mut(twice, N1, N1), NULL),
+                                          ntk_matrix_row_major_mut(twice, N1, N1), NULL),
                      NTK_STATUS_OK);
         ntk_test_close(sym, twice, N1 * N1, 1e-14, "x2 = NULL vs x2 = x1");
         contract(j1, N1, j1, N1, jj);
@@ -167,22 +167,14 @@ static void test_layouts_and_threads(void) {
     ntk_matrix_mut ov;
     size_t i, j, threads = 0;
     ntk_test_fill(x1, N1 * N0, 5);
-    CHECK_STATUS(ntk_kernel_empirical(net, ntk_test_view(x1, N1, N0), NULL, NTK_KERNEL_MODE_TRACE,
-                                      NTK_KERNEL_METHOD_AUTO, ntk_test_view_mut(want, N1, N1), NULL),
+    CHECK_STATUS(ntk_kernel_empirical(net, ntk_matrix_row_major(x1, N1, N0), NULL, NTK_KERNEL_MODE_TRACE,
+                                      NTK_KERNEL_METHOD_AUTO, ntk_matrix_row_major_mut(want, N1, N1), NULL),
                  NTK_STATUS_OK);
     for (i = 0; i < N1; i++)
         for (j = 0; j < N0; j++) xc[j * N1 + i] = x1[i * N0 + j];
-    xv.data = xc;
-    xv.rows = N1;
-    xv.cols = N0;
-    xv.row_stride = 1;
-    xv.col_stride = N1;
+    xv = ntk_matrix_col_major(xc, N1, N0);
     ntk_test_set(big, N1 * N1 * 3, SENTINEL);
-    ov.data = big + 1;
-    ov.rows = N1;
-    ov.cols = N1;
-    ov.row_stride = 3;
-    ov.col_stride = 3 * N1; /* column-major with gaps */
+    ov = ntk_matrix_strided_mut(big + 1, N1, N1, 3, 3 * N1); /* column-major with gaps */
     CHECK_STATUS(ntk_kernel_empirical(net, xv, NULL, NTK_KERNEL_MODE_TRACE, NTK_KERNEL_METHOD_AUTO, ov, NULL),
                  NTK_STATUS_OK);
     for (i = 0; i < N1; i++)
@@ -194,16 +186,16 @@ static void test_layouts_and_threads(void) {
 
     CHECK_STATUS(ntk_get_num_threads(&threads), NTK_STATUS_OK);
     CHECK_STATUS(ntk_set_num_threads(1), NTK_STATUS_OK);
-    CHECK_STATUS(ntk_kernel_empirical(net, ntk_test_view(x1, N1, N0), NULL, NTK_KERNEL_MODE_FULL,
-                                      NTK_KERNEL_METHOD_AUTO, ntk_test_view_mut(full1, N1 * NL, N1 * NL), NULL),
+    CHECK_STATUS(ntk_kernel_empirical(net, ntk_matrix_row_major(x1, N1, N0), NULL, NTK_KERNEL_MODE_FULL,
+                                      NTK_KERNEL_METHOD_AUTO, ntk_matrix_row_major_mut(full1, N1 * NL, N1 * NL), NULL),
                  NTK_STATUS_OK);
-    CHECK_STATUS(ntk_network_jacobian(net, ntk_test_view(x1, N1, N0), ntk_test_view_mut(jac1, N1 * NL, NP), NULL),
+    CHECK_STATUS(ntk_network_jacobian(net, ntk_matrix_row_major(x1, N1, N0), ntk_matrix_row_major_mut(jac1, N1 * NL, NP), NULL),
                  NTK_STATUS_OK);
     CHECK_STATUS(ntk_set_num_threads(3), NTK_STATUS_OK);
-    CHECK_STATUS(ntk_kernel_empirical(net, ntk_test_view(x1, N1, N0), NULL, NTK_KERNEL_MODE_FULL,
-                                      NTK_KERNEL_METHOD_AUTO, ntk_test_view_mut(full3, N1 * NL, N1 * NL), NULL),
+    CHECK_STATUS(ntk_kernel_empirical(net, ntk_matrix_row_major(x1, N1, N0), NULL, NTK_KERNEL_MODE_FULL,
+                                      NTK_KERNEL_METHOD_AUTO, ntk_matrix_row_major_mut(full3, N1 * NL, N1 * NL), NULL),
                  NTK_STATUS_OK);
-    CHECK_STATUS(ntk_network_jacobian(net, ntk_test_view(x1, N1, N0), ntk_test_view_mut(jac3, N1 * NL, NP), NULL),
+    CHECK_STATUS(ntk_network_jacobian(net, ntk_matrix_row_major(x1, N1, N0), ntk_matrix_row_major_mut(jac3, N1 * NL, NP), NULL),
                  NTK_STATUS_OK);
     ntk_test_same_bits(full1, full3, N1 * NL * N1 * NL, "FULL kernel, 1 vs 3 threads");
     ntk_test_same_bits(jac1, jac3, N1 * NL * NP, "Jacobian, 1 vs 3 threads");
@@ -240,30 +232,30 @@ static void test_progress(void) {
         return;
     }
     ntk_test_fill(x, M * N0, 9);
-    CHECK_STATUS(ntk_kernel_empirical(net, ntk_test_view(x, M, N0), NULL, NTK_KERNEL_MODE_TRACE,
-                                      NTK_KERNEL_METHOD_AUTO, ntk_test_view_mut(ref, M, M), NULL),
+    CHECK_STATUS(ntk_kernel_empirical(net, ntk_matrix_row_major(x, M, N0), NULL, NTK_KERNEL_MODE_TRACE,
+                                      NTK_KERNEL_METHOD_AUTO, ntk_matrix_row_major_mut(ref, M, M), NULL),
                  NTK_STATUS_OK);
     opt.progress = never_cancel;
     opt.user_data = &seen;
-    CHECK_STATUS(ntk_kernel_empirical(net, ntk_test_view(x, M, N0), NULL, NTK_KERNEL_MODE_TRACE,
-                                      NTK_KERNEL_METHOD_AUTO, ntk_test_view_mut(k, M, M), &opt),
+    CHECK_STATUS(ntk_kernel_empirical(net, ntk_matrix_row_major(x, M, N0), NULL, NTK_KERNEL_MODE_TRACE,
+                                      NTK_KERNEL_METHOD_AUTO, ntk_matrix_row_major_mut(k, M, M), &opt),
                  NTK_STATUS_OK);
     CHECK(seen >= 2);
     ntk_test_same_bits(k, ref, M * M, "kernel with a progress callback");
     opt.progress = cancel_at_second;
     opt.user_data = NULL;
     calls = 0;
-    CHECK_STATUS(ntk_kernel_empirical(net, ntk_test_view(x, M, N0), NULL, NTK_KERNEL_MODE_TRACE,
-                                      NTK_KERNEL_METHOD_AUTO, ntk_test_view_mut(k, M, M), &opt),
+    CHECK_STATUS(ntk_kernel_empirical(net, ntk_matrix_row_major(x, M, N0), NULL, NTK_KERNEL_MODE_TRACE,
+                                      NTK_KERNEL_METHOD_AUTO, ntk_matrix_row_major_mut(k, M, M), &opt),
                  NTK_STATUS_CANCELLED);
     CHECK(calls == 2);
     calls = 0;
-    CHECK_STATUS(ntk_network_jacobian(net, ntk_test_view(x, M, N0), ntk_test_view_mut(jac, M * NL, NP), &opt),
+    CHECK_STATUS(ntk_network_jacobian(net, ntk_matrix_row_major(x, M, N0), ntk_matrix_row_major_mut(jac, M * NL, NP), &opt),
                  NTK_STATUS_CANCELLED);
     seen = 0;
     opt.progress = never_cancel;
     opt.user_data = &seen;
-    CHECK_STATUS(ntk_network_jacobian(net, ntk_test_view(x, M, N0), ntk_test_view_mut(jac, M * NL, NP), &opt),
+    CHECK_STATUS(ntk_network_jacobian(net, ntk_matrix_row_major(x, M, N0), ntk_matrix_row_major_mut(jac, M * NL, NP), &opt),
                  NTK_STATUS_OK);
     CHECK(seen >= 1);
     free(x);
@@ -281,9 +273,9 @@ static void test_kernel_errors(void) {
     ntk_test_fill(x1, N1 * N0, 1);
     ntk_test_fill(x2, N2 * N0, 2);
     ntk_test_set(out, sizeof out / sizeof out[0], SENTINEL);
-    x1v = ntk_test_view(x1, N1, N0);
-    x2v = ntk_test_view(x2, N2, N0);
-    ov = ntk_test_view_mut(out, N1, N2);
+    x1v = ntk_matrix_row_major(x1, N1, N0);
+    x2v = ntk_matrix_row_major(x2, N2, N0);
+    ov = ntk_matrix_row_major_mut(out, N1, N2);
 #define K(net_, x1_, x2p_, mode_, method_, out_) ntk_kernel_empirical(net_, x1_, x2p_, mode_, method_, out_, NULL)
     /* NULL pointers */
     CHECK_ERROR(K(NULL, x1v, &x2v, 0, 0, ov), NTK_STATUS_NULL_POINTER, "network");
@@ -305,16 +297,16 @@ static void test_kernel_errors(void) {
     CHECK_ERROR(K(net, x1v, &x2v, 0, -1, ov), NTK_STATUS_INVALID_ARGUMENT, "method");
     /* bad shapes: out of the other mode, transposed, x columns */
     CHECK_ERROR(K(net, x1v, &x2v, NTK_KERNEL_MODE_FULL, 0, ov), NTK_STATUS_INVALID_ARGUMENT, "out");
-    CHECK_ERROR(K(net, x1v, &x2v, NTK_KERNEL_MODE_TRACE, 0, ntk_test_view_mut(out, N1 * NL, N2 * NL)),
+    CHECK_ERROR(K(net, x1v, &x2v, NTK_KERNEL_MODE_TRACE, 0, ntk_matrix_row_major_mut(out, N1 * NL, N2 * NL)),
                 NTK_STATUS_INVALID_ARGUMENT, "out");
-    CHECK_ERROR(K(net, x1v, &x2v, 0, 0, ntk_test_view_mut(out, N2, N1)), NTK_STATUS_INVALID_ARGUMENT, "out");
+    CHECK_ERROR(K(net, x1v, &x2v, 0, 0, ntk_matrix_row_major_mut(out, N2, N1)), NTK_STATUS_INVALID_ARGUMENT, "out");
     CHECK_ERROR(K(net, x1v, NULL, 0, 0, ov), NTK_STATUS_INVALID_ARGUMENT, "out"); /* needs N1 x N1 */
-    CHECK_ERROR(K(net, ntk_test_view(x1, N1, N0 - 1), &x2v, 0, 0, ov), NTK_STATUS_INVALID_ARGUMENT, "x1");
-    bad = ntk_test_view(x2, N2, N0 - 1);
+    CHECK_ERROR(K(net, ntk_matrix_row_major(x1, N1, N0 - 1), &x2v, 0, 0, ov), NTK_STATUS_INVALID_ARGUMENT, "x1");
+    bad = ntk_matrix_row_major(x2, N2, N0 - 1);
     CHECK_ERROR(K(net, x1v, &bad, 0, 0, ov), NTK_STATUS_INVALID_ARGUMENT, "x2");
     bad = x1v;
     bad.rows = 0;
-    CHECK_ERROR(K(net, bad, &x2v, 0, 0, ntk_test_view_mut(out, 0, N2)), NTK_STATUS_INVALID_ARGUMENT, "");
+    CHECK_ERROR(K(net, bad, &x2v, 0, 0, ntk_matrix_row_major_mut(out, 0, N2)), NTK_STATUS_INVALID_ARGUMENT, "");
     /* aliasing output strides */
     {
         ntk_matrix_mut o2 = ov;
@@ -339,17 +331,17 @@ static void test_kernel_errors(void) {
     /* output overlapping x1 or x2 */
     ntk_test_set(shared, 64, 0.125);
     {
-        ntk_matrix s1 = ntk_test_view(shared, N1, N0);
-        ntk_matrix s2 = ntk_test_view(shared + 20, N2, N0);
-        CHECK_ERROR(K(net, s1, &x2v, 0, 0, ntk_test_view_mut(shared + 2, N1, N2)),
+        ntk_matrix s1 = ntk_matrix_row_major(shared, N1, N0);
+        ntk_matrix s2 = ntk_matrix_row_major(shared + 20, N2, N0);
+        CHECK_ERROR(K(net, s1, &x2v, 0, 0, ntk_matrix_row_major_mut(shared + 2, N1, N2)),
                     NTK_STATUS_INVALID_ARGUMENT, "overlap");
-        CHECK_ERROR(K(net, x1v, &s2, 0, 0, ntk_test_view_mut(shared + 10, N1, N2)),
+        CHECK_ERROR(K(net, x1v, &s2, 0, 0, ntk_matrix_row_major_mut(shared + 10, N1, N2)),
                     NTK_STATUS_INVALID_ARGUMENT, "overlap");
-        CHECK_ERROR(K(net, s1, NULL, 0, 0, ntk_test_view_mut(shared, N1, N1)), NTK_STATUS_INVALID_ARGUMENT,
+        CHECK_ERROR(K(net, s1, NULL, 0, 0, ntk_matrix_row_major_mut(shared, N1, N1)), NTK_STATUS_INVALID_ARGUMENT,
                     "overlap");
         CHECK(ntk_test_all_bits(shared, 64, 0.125));
         /* adjacent is fine */
-        CHECK_STATUS(K(net, s1, NULL, 0, 0, ntk_test_view_mut(shared + N1 * N0, N1, N1)), NTK_STATUS_OK);
+        CHECK_STATUS(K(net, s1, NULL, 0, 0, ntk_matrix_row_major_mut(shared + N1 * N0, N1, N1)), NTK_STATUS_OK);
     }
 #undef K
     ntk_network_free(net);
@@ -362,8 +354,8 @@ static void test_jacobian_errors(void) {
     ntk_matrix_mut jv, badm;
     ntk_test_fill(x, N1 * N0, 4);
     ntk_test_set(jac, N1 * NL * NP + 4, SENTINEL);
-    xv = ntk_test_view(x, N1, N0);
-    jv = ntk_test_view_mut(jac, N1 * NL, NP);
+    xv = ntk_matrix_row_major(x, N1, N0);
+    jv = ntk_matrix_row_major_mut(jac, N1 * NL, NP);
     CHECK_ERROR(ntk_network_jacobian(NULL, xv, jv, NULL), NTK_STATUS_NULL_POINTER, "network");
     bad = xv;
     bad.data = NULL;
@@ -371,11 +363,11 @@ static void test_jacobian_errors(void) {
     badm = jv;
     badm.data = NULL;
     CHECK_ERROR(ntk_network_jacobian(net, xv, badm, NULL), NTK_STATUS_NULL_POINTER, "out");
-    CHECK_ERROR(ntk_network_jacobian(net, xv, ntk_test_view_mut(jac, N1, NP), NULL), NTK_STATUS_INVALID_ARGUMENT,
+    CHECK_ERROR(ntk_network_jacobian(net, xv, ntk_matrix_row_major_mut(jac, N1, NP), NULL), NTK_STATUS_INVALID_ARGUMENT,
                 "out");
-    CHECK_ERROR(ntk_network_jacobian(net, xv, ntk_test_view_mut(jac, N1 * NL, NP - 1), NULL),
+    CHECK_ERROR(ntk_network_jacobian(net, xv, ntk_matrix_row_major_mut(jac, N1 * NL, NP - 1), NULL),
                 NTK_STATUS_INVALID_ARGUMENT, "out");
-    CHECK_ERROR(ntk_network_jacobian(net, ntk_test_view(x, N1, N0 - 1), jv, NULL), NTK_STATUS_INVALID_ARGUMENT,
+    CHECK_ERROR(ntk_network_jacobian(net, ntk_matrix_row_major(x, N1, N0 - 1), jv, NULL), NTK_STATUS_INVALID_ARGUMENT,
                 "x");
     badm = jv;
     badm.col_stride = 0;
@@ -385,8 +377,8 @@ static void test_jacobian_errors(void) {
     x[5] = 0.0;
     CHECK(ntk_test_all_bits(jac, N1 * NL * NP + 4, SENTINEL));
     memcpy(shared, x, sizeof x);
-    CHECK_ERROR(ntk_network_jacobian(net, ntk_test_view(shared, N1, N0),
-                                     ntk_test_view_mut(shared + N1 * N0 - 1, N1 * NL, NP), NULL),
+    CHECK_ERROR(ntk_network_jacobian(net, ntk_matrix_row_major(shared, N1, N0),
+                                     ntk_matrix_row_major_mut(shared + N1 * N0 - 1, N1 * NL, NP), NULL),
                 NTK_STATUS_INVALID_ARGUMENT, "overlap");
     CHECK(memcmp(shared, x, sizeof x) == 0);
     ntk_network_free(net);

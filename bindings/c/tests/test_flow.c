@@ -104,8 +104,8 @@ static void kron_identity(const double *k, size_t rows, size_t cols, size_t kk, 
 static ntk_flow *make_flow(const double *kernel, size_t d, const double *test_kernel, size_t dm, int cost,
                            const ntk_flow_options *opt) {
     ntk_flow *flow = NULL;
-    ntk_matrix kv = ntk_test_view(kernel, d, d), yv = ntk_test_view(Y, N, KO), fv = ntk_test_view(F0, N, KO);
-    ntk_matrix tk = ntk_test_view(test_kernel, dm, d), tf = ntk_test_view(FS0, M, KO);
+    ntk_matrix kv = ntk_matrix_row_major(kernel, d, d), yv = ntk_matrix_row_major(Y, N, KO), fv = ntk_matrix_row_major(F0, N, KO);
+    ntk_matrix tk = ntk_matrix_row_major(test_kernel, dm, d), tf = ntk_matrix_row_major(FS0, M, KO);
     CHECK_STATUS(ntk_flow_create(kv, yv, fv, &tk, &tf, cost, opt, &flow), NTK_STATUS_OK);
     return flow;
 }
@@ -114,8 +114,8 @@ static void check_flow_at(ntk_flow *flow, double t, double tol, const char *what
     double ft[N * KO], fst[M * KO], ref_t[N * KO], ref_s[M * KO], loss = -1.0, now = -1.0;
     CHECK_STATUS(ntk_flow_time(flow, &now), NTK_STATUS_OK);
     CHECK(now == t);
-    CHECK_STATUS(ntk_flow_outputs(flow, ntk_test_view_mut(ft, N, KO)), NTK_STATUS_OK);
-    CHECK_STATUS(ntk_flow_predict(flow, ntk_test_view_mut(fst, M, KO)), NTK_STATUS_OK);
+    CHECK_STATUS(ntk_flow_outputs(flow, ntk_matrix_row_major_mut(ft, N, KO)), NTK_STATUS_OK);
+    CHECK_STATUS(ntk_flow_predict(flow, ntk_matrix_row_major_mut(fst, M, KO)), NTK_STATUS_OK);
     CHECK_STATUS(ntk_flow_loss(flow, &loss), NTK_STATUS_OK);
     mse_reference(t, ref_t, ref_s);
     ntk_test_close(ft, ref_t, N * KO, tol, what);
@@ -172,8 +172,8 @@ static void test_mse_infinity(void) {
     CHECK_STATUS(ntk_flow_set_time(flow, INFINITY, NULL), NTK_STATUS_OK);
     CHECK_STATUS(ntk_flow_time(flow, &t), NTK_STATUS_OK);
     CHECK(isinf(t) && t > 0);
-    CHECK_STATUS(ntk_flow_outputs(flow, ntk_test_view_mut(ft, N, KO)), NTK_STATUS_OK);
-    CHECK_STATUS(ntk_flow_predict(flow, ntk_test_view_mut(fst, M, KO)), NTK_STATUS_OK);
+    CHECK_STATUS(ntk_flow_outputs(flow, ntk_matrix_row_major_mut(ft, N, KO)), NTK_STATUS_OK);
+    CHECK_STATUS(ntk_flow_predict(flow, ntk_matrix_row_major_mut(fst, M, KO)), NTK_STATUS_OK);
     CHECK_STATUS(ntk_flow_loss(flow, &loss), NTK_STATUS_OK);
     ntk_test_close(ft, Y, N * KO, 1e-10, "t = inf: training outputs reach the targets");
     ntk_test_close(fst, ref_s, M * KO, 1e-10, "t = inf: kernel regression K* K^-1");
@@ -196,19 +196,15 @@ static void test_full_kernel_and_layouts(void) {
     full = make_flow(kfull, N * KO, ksfull, M * KO, NTK_COST_MSE, NULL);
     CHECK_STATUS(ntk_flow_set_time(scalar, 1.3, NULL), NTK_STATUS_OK);
     CHECK_STATUS(ntk_flow_set_time(full, 1.3, NULL), NTK_STATUS_OK);
-    CHECK_STATUS(ntk_flow_outputs(scalar, ntk_test_view_mut(a, N, KO)), NTK_STATUS_OK);
-    CHECK_STATUS(ntk_flow_outputs(full, ntk_test_view_mut(b, N, KO)), NTK_STATUS_OK);
-    CHECK_STATUS(ntk_flow_predict(scalar, ntk_test_view_mut(sa, M, KO)), NTK_STATUS_OK);
-    CHECK_STATUS(ntk_flow_predict(full, ntk_test_view_mut(sb, M, KO)), NTK_STATUS_OK);
+    CHECK_STATUS(ntk_flow_outputs(scalar, ntk_matrix_row_major_mut(a, N, KO)), NTK_STATUS_OK);
+    CHECK_STATUS(ntk_flow_outputs(full, ntk_matrix_row_major_mut(b, N, KO)), NTK_STATUS_OK);
+    CHECK_STATUS(ntk_flow_predict(scalar, ntk_matrix_row_major_mut(sa, M, KO)), NTK_STATUS_OK);
+    CHECK_STATUS(ntk_flow_predict(full, ntk_matrix_row_major_mut(sb, M, KO)), NTK_STATUS_OK);
     ntk_test_close(a, b, N * KO, 1e-12, "full kernel K (x) I vs scalar kernel (train)");
     ntk_test_close(sa, sb, M * KO, 1e-12, "full kernel K (x) I vs scalar kernel (test)");
     /* strided column-major output with gaps */
     ntk_test_set(colmajor, N * KO * 2, SENTINEL);
-    cm.data = colmajor;
-    cm.rows = N;
-    cm.cols = KO;
-    cm.row_stride = 2;
-    cm.col_stride = 2 * N;
+    cm = ntk_matrix_strided_mut(colmajor, N, KO, 2, 2 * N);
     CHECK_STATUS(ntk_flow_outputs(scalar, cm), NTK_STATUS_OK);
     for (i = 0; i < N; i++)
         for (j = 0; j < KO; j++) {
@@ -249,7 +245,7 @@ static void test_cross_entropy(void) {
     const int steps = 3000;
     const double h = t_end / steps;
     ntk_flow *flow = NULL;
-    ntk_matrix tk = ntk_test_view(KS, M, N), tf;
+    ntk_matrix tk = ntk_matrix_row_major(KS, M, N), tf;
     size_t i, a;
     int s, method;
     ntk_test_fill(f0, N * KC, 31);
@@ -274,20 +270,20 @@ static void test_cross_entropy(void) {
         for (a = 0; a < KC; a++) ref_loss -= y[i * KC + a] * (f[i * KC + a] - mx - log(z));
     }
     ref_loss /= N;
-    tf = ntk_test_view(fs0, M, KC);
+    tf = ntk_matrix_row_major(fs0, M, KC);
     /* AUTO integrates for cross-entropy; ODE explicitly */
     for (method = NTK_FLOW_METHOD_AUTO; method <= NTK_FLOW_METHOD_ODE; method += NTK_FLOW_METHOD_ODE) {
         ntk_flow_options opt;
         memset(&opt, 0, sizeof opt);
         opt.method = method;
         flow = NULL;
-        CHECK_STATUS(ntk_flow_create(ntk_test_view(K, N, N), ntk_test_view(y, N, KC), ntk_test_view(f0, N, KC),
+        CHECK_STATUS(ntk_flow_create(ntk_matrix_row_major(K, N, N), ntk_matrix_row_major(y, N, KC), ntk_matrix_row_major(f0, N, KC),
                                      &tk, &tf, NTK_COST_CROSS_ENTROPY, &opt, &flow),
                      NTK_STATUS_OK);
         CHECK_STATUS(ntk_flow_step(flow, 0.5, NULL), NTK_STATUS_OK);
         CHECK_STATUS(ntk_flow_set_time(flow, t_end, NULL), NTK_STATUS_OK);
-        CHECK_STATUS(ntk_flow_outputs(flow, ntk_test_view_mut(got, N, KC)), NTK_STATUS_OK);
-        CHECK_STATUS(ntk_flow_predict(flow, ntk_test_view_mut(gots, M, KC)), NTK_STATUS_OK);
+        CHECK_STATUS(ntk_flow_outputs(flow, ntk_matrix_row_major_mut(got, N, KC)), NTK_STATUS_OK);
+        CHECK_STATUS(ntk_flow_predict(flow, ntk_matrix_row_major_mut(gots, M, KC)), NTK_STATUS_OK);
         CHECK_STATUS(ntk_flow_loss(flow, &loss), NTK_STATUS_OK);
         ntk_test_close(got, f, N * KC, 1e-8, "cross-entropy flow vs RK4 (train)");
         ntk_test_close(gots, fs, M * KC, 1e-8, "cross-entropy flow vs RK4 (test)");
@@ -301,8 +297,8 @@ static void test_cross_entropy(void) {
 static void test_create_errors(void) {
     ntk_flow *const untouched = (ntk_flow *)(uintptr_t)0x1;
     ntk_flow *flow = untouched;
-    ntk_matrix kv = ntk_test_view(K, N, N), yv = ntk_test_view(Y, N, KO), fv = ntk_test_view(F0, N, KO);
-    ntk_matrix tk = ntk_test_view(KS, M, N), tf = ntk_test_view(FS0, M, KO), bad;
+    ntk_matrix kv = ntk_matrix_row_major(K, N, N), yv = ntk_matrix_row_major(Y, N, KO), fv = ntk_matrix_row_major(F0, N, KO);
+    ntk_matrix tk = ntk_matrix_row_major(KS, M, N), tf = ntk_matrix_row_major(FS0, M, KO), bad;
     ntk_flow_options opt;
     double kb[N * N], yb[N * KO];
     memset(&opt, 0, sizeof opt);
@@ -341,37 +337,37 @@ static void test_create_errors(void) {
     opt.rtol = 1.5;
     CHECK_ERROR(C(kv, yv, fv, NULL, NULL, 0, &opt, &flow), NTK_STATUS_INVALID_ARGUMENT, "rtol");
     /* shapes */
-    CHECK_ERROR(C(ntk_test_view(K, N - 1, N - 1), yv, fv, NULL, NULL, 0, NULL, &flow), NTK_STATUS_INVALID_ARGUMENT,
+    CHECK_ERROR(C(ntk_matrix_row_major(K, N - 1, N - 1), yv, fv, NULL, NULL, 0, NULL, &flow), NTK_STATUS_INVALID_ARGUMENT,
                 "kernel");
-    CHECK_ERROR(C(ntk_test_view(K, N, N - 1), yv, fv, NULL, NULL, 0, NULL, &flow), NTK_STATUS_INVALID_ARGUMENT,
+    CHECK_ERROR(C(ntk_matrix_row_major(K, N, N - 1), yv, fv, NULL, NULL, 0, NULL, &flow), NTK_STATUS_INVALID_ARGUMENT,
                 "kernel");
-    CHECK_ERROR(C(kv, yv, ntk_test_view(F0, N, KO - 1), NULL, NULL, 0, NULL, &flow), NTK_STATUS_INVALID_ARGUMENT,
+    CHECK_ERROR(C(kv, yv, ntk_matrix_row_major(F0, N, KO - 1), NULL, NULL, 0, NULL, &flow), NTK_STATUS_INVALID_ARGUMENT,
                 "f0");
-    CHECK_ERROR(C(kv, ntk_test_view(Y, 0, KO), fv, NULL, NULL, 0, NULL, &flow), NTK_STATUS_INVALID_ARGUMENT, "y");
-    bad = ntk_test_view(KS, M, N - 1);
+    CHECK_ERROR(C(kv, ntk_matrix_row_major(Y, 0, KO), fv, NULL, NULL, 0, NULL, &flow), NTK_STATUS_INVALID_ARGUMENT, "y");
+    bad = ntk_matrix_row_major(KS, M, N - 1);
     CHECK_ERROR(C(kv, yv, fv, &bad, &tf, 0, NULL, &flow), NTK_STATUS_INVALID_ARGUMENT, "test_kernel");
-    bad = ntk_test_view(FS0, M - 1, KO);
+    bad = ntk_matrix_row_major(FS0, M - 1, KO);
     CHECK_ERROR(C(kv, yv, fv, &tk, &bad, 0, NULL, &flow), NTK_STATUS_INVALID_ARGUMENT, "test_f0");
     /* asymmetric, indefinite, non-finite */
     memcpy(kb, K, sizeof K);
     kb[0 * N + 2] += 1e-3;
-    CHECK_ERROR(C(ntk_test_view(kb, N, N), yv, fv, NULL, NULL, 0, NULL, &flow), NTK_STATUS_INVALID_ARGUMENT,
+    CHECK_ERROR(C(ntk_matrix_row_major(kb, N, N), yv, fv, NULL, NULL, 0, NULL, &flow), NTK_STATUS_INVALID_ARGUMENT,
                 "symmetric");
     memcpy(kb, K, sizeof K);
     kb[1 * N + 1] = -1.0;
-    CHECK_ERROR(C(ntk_test_view(kb, N, N), yv, fv, NULL, NULL, 0, NULL, &flow), NTK_STATUS_NUMERICAL,
+    CHECK_ERROR(C(ntk_matrix_row_major(kb, N, N), yv, fv, NULL, NULL, 0, NULL, &flow), NTK_STATUS_NUMERICAL,
                 "positive semi-definite");
     memcpy(kb, K, sizeof K);
     kb[0 * N + 1] = kb[1 * N + 0] = 10.0; /* symmetric, positive diagonal, indefinite */
-    CHECK_ERROR(C(ntk_test_view(kb, N, N), yv, fv, NULL, NULL, 0, NULL, &flow), NTK_STATUS_NUMERICAL,
+    CHECK_ERROR(C(ntk_matrix_row_major(kb, N, N), yv, fv, NULL, NULL, 0, NULL, &flow), NTK_STATUS_NUMERICAL,
                 "positive semi-definite");
     memcpy(kb, K, sizeof K);
     kb[4] = NAN;
-    CHECK_ERROR(C(ntk_test_view(kb, N, N), yv, fv, NULL, NULL, 0, NULL, &flow), NTK_STATUS_NON_FINITE, "kernel");
+    CHECK_ERROR(C(ntk_matrix_row_major(kb, N, N), yv, fv, NULL, NULL, 0, NULL, &flow), NTK_STATUS_NON_FINITE, "kernel");
     memcpy(yb, Y, sizeof Y);
     yb[3] = INFINITY;
-    CHECK_ERROR(C(kv, ntk_test_view(yb, N, KO), fv, NULL, NULL, 0, NULL, &flow), NTK_STATUS_NON_FINITE, "y");
-    CHECK_ERROR(C(kv, yv, ntk_test_view(yb, N, KO), NULL, NULL, 0, NULL, &flow), NTK_STATUS_NON_FINITE, "f0");
+    CHECK_ERROR(C(kv, ntk_matrix_row_major(yb, N, KO), fv, NULL, NULL, 0, NULL, &flow), NTK_STATUS_NON_FINITE, "y");
+    CHECK_ERROR(C(kv, yv, ntk_matrix_row_major(yb, N, KO), NULL, NULL, 0, NULL, &flow), NTK_STATUS_NON_FINITE, "f0");
 #undef C
     CHECK(flow == untouched);
 }
@@ -379,10 +375,10 @@ static void test_create_errors(void) {
 static void test_handle_errors(void) {
     ntk_flow *flow = make_flow(K, N, KS, M, NTK_COST_MSE, NULL), *plain = NULL;
     double out[N * KO + 4], t = SENTINEL, loss = SENTINEL, before[N * KO], after[N * KO];
-    ntk_matrix_mut ov = ntk_test_view_mut(out, N, KO), bad;
+    ntk_matrix_mut ov = ntk_matrix_row_major_mut(out, N, KO), bad;
     ntk_test_set(out, N * KO + 4, SENTINEL);
     CHECK_STATUS(ntk_flow_set_time(flow, 0.5, NULL), NTK_STATUS_OK);
-    CHECK_STATUS(ntk_flow_outputs(flow, ntk_test_view_mut(before, N, KO)), NTK_STATUS_OK);
+    CHECK_STATUS(ntk_flow_outputs(flow, ntk_matrix_row_major_mut(before, N, KO)), NTK_STATUS_OK);
     /* step */
     CHECK_ERROR(ntk_flow_step(NULL, 0.1, NULL), NTK_STATUS_NULL_POINTER, "flow");
     CHECK_ERROR(ntk_flow_step(flow, 0.0, NULL), NTK_STATUS_INVALID_ARGUMENT, "dt");
@@ -397,7 +393,7 @@ static void test_handle_errors(void) {
     /* the flow is unchanged by the failed calls */
     CHECK_STATUS(ntk_flow_time(flow, &t), NTK_STATUS_OK);
     CHECK(t == 0.5);
-    CHECK_STATUS(ntk_flow_outputs(flow, ntk_test_view_mut(after, N, KO)), NTK_STATUS_OK);
+    CHECK_STATUS(ntk_flow_outputs(flow, ntk_matrix_row_major_mut(after, N, KO)), NTK_STATUS_OK);
     ntk_test_same_bits(before, after, N * KO, "flow unchanged by failed step/set_time");
     /* time / loss */
     t = SENTINEL;
@@ -412,17 +408,17 @@ static void test_handle_errors(void) {
     bad = ov;
     bad.data = NULL;
     CHECK_ERROR(ntk_flow_outputs(flow, bad), NTK_STATUS_NULL_POINTER, "out");
-    CHECK_ERROR(ntk_flow_outputs(flow, ntk_test_view_mut(out, N, KO + 1)), NTK_STATUS_INVALID_ARGUMENT, "out");
-    CHECK_ERROR(ntk_flow_outputs(flow, ntk_test_view_mut(out, N + 1, KO)), NTK_STATUS_INVALID_ARGUMENT, "out");
+    CHECK_ERROR(ntk_flow_outputs(flow, ntk_matrix_row_major_mut(out, N, KO + 1)), NTK_STATUS_INVALID_ARGUMENT, "out");
+    CHECK_ERROR(ntk_flow_outputs(flow, ntk_matrix_row_major_mut(out, N + 1, KO)), NTK_STATUS_INVALID_ARGUMENT, "out");
     bad = ov;
     bad.row_stride = 0;
     CHECK_ERROR(ntk_flow_outputs(flow, bad), NTK_STATUS_INVALID_ARGUMENT, "out");
-    CHECK_ERROR(ntk_flow_predict(NULL, ntk_test_view_mut(out, M, KO)), NTK_STATUS_NULL_POINTER, "flow");
+    CHECK_ERROR(ntk_flow_predict(NULL, ntk_matrix_row_major_mut(out, M, KO)), NTK_STATUS_NULL_POINTER, "flow");
     CHECK_ERROR(ntk_flow_predict(flow, ov), NTK_STATUS_INVALID_ARGUMENT, "out"); /* N x k, not M x k */
-    CHECK_STATUS(ntk_flow_create(ntk_test_view(K, N, N), ntk_test_view(Y, N, KO), ntk_test_view(F0, N, KO), NULL,
+    CHECK_STATUS(ntk_flow_create(ntk_matrix_row_major(K, N, N), ntk_matrix_row_major(Y, N, KO), ntk_matrix_row_major(F0, N, KO), NULL,
                                  NULL, NTK_COST_MSE, NULL, &plain),
                  NTK_STATUS_OK);
-    CHECK_ERROR(ntk_flow_predict(plain, ntk_test_view_mut(out, M, KO)), NTK_STATUS_INVALID_ARGUMENT, "test");
+    CHECK_ERROR(ntk_flow_predict(plain, ntk_matrix_row_major_mut(out, M, KO)), NTK_STATUS_INVALID_ARGUMENT, "test");
     CHECK(ntk_test_all_bits(out, N * KO + 4, SENTINEL));
     ntk_flow_free(plain);
     ntk_flow_free(NULL); /* accepted and ignored */
@@ -466,7 +462,7 @@ static ntk_flow *make_ce_flow(double scale) {
     for (i = 0; i < N * N; i++) k[i] = K[i] * scale;
     for (i = 0; i < N * KC; i++) y[i] = (i % KC == i / KC % KC) ? 0.8 : 0.1; /* soft targets */
     ntk_test_fill(f0, N * KC, 31);
-    CHECK_STATUS(ntk_flow_create(ntk_test_view(k, N, N), ntk_test_view(y, N, KC), ntk_test_view(f0, N, KC), NULL,
+    CHECK_STATUS(ntk_flow_create(ntk_matrix_row_major(k, N, N), ntk_matrix_row_major(y, N, KC), ntk_matrix_row_major(f0, N, KC), NULL,
                                  NULL, NTK_COST_CROSS_ENTROPY, NULL, &flow),
                  NTK_STATUS_OK);
     return flow;
@@ -474,7 +470,7 @@ static ntk_flow *make_ce_flow(double scale) {
 
 static void flow_state(ntk_flow *flow, double *state) {
     CHECK_STATUS(ntk_flow_time(flow, &state[0]), NTK_STATUS_OK);
-    CHECK_STATUS(ntk_flow_outputs(flow, ntk_test_view_mut(state + 1, N, KC)), NTK_STATUS_OK);
+    CHECK_STATUS(ntk_flow_outputs(flow, ntk_matrix_row_major_mut(state + 1, N, KC)), NTK_STATUS_OK);
 }
 
 static void test_progress_and_cancel(void) {

@@ -102,15 +102,15 @@ static void check_against_reference(int activation, double a, double beta, size_
     ntk_network *net = make_net(activation, a, beta, depth);
     double x1[N1 * N0], x2[N2 * N0], k[N1 * N2], s[N1 * N2], t[N1 * N2], rk[N1 * N2], rs[N1 * N2], rt[N1 * N2];
     ntk_matrix x2v;
-    ntk_matrix_mut kv = ntk_test_view_mut(k, N1, N2), sv = ntk_test_view_mut(s, N1, N2),
-                   tv = ntk_test_view_mut(t, N1, N2);
+    ntk_matrix_mut kv = ntk_matrix_row_major_mut(k, N1, N2), sv = ntk_matrix_row_major_mut(s, N1, N2),
+                   tv = ntk_matrix_row_major_mut(t, N1, N2);
     char msg[160];
     ntk_test_fill(x1, N1 * N0, 51);
     ntk_test_fill(x2, N2 * N0, 52);
     if (beta > 0.0) x1[0] = x1[1] = x1[2] = 0.0; /* a zero input: variance beta^2 only */
     memcpy(x2 + N0, x1 + 2 * N0, N0 * sizeof(double)); /* a repeated point: correlation 1 */
-    x2v = ntk_test_view(x2, N2, N0);
-    CHECK_STATUS(ntk_kernel_limit(net, ntk_test_view(x1, N1, N0), &x2v, &kv, &sv, &tv, NULL), NTK_STATUS_OK);
+    x2v = ntk_matrix_row_major(x2, N2, N0);
+    CHECK_STATUS(ntk_kernel_limit(net, ntk_matrix_row_major(x1, N1, N0), &x2v, &kv, &sv, &tv, NULL), NTK_STATUS_OK);
     reference(activation, a, beta, depth, x1, N1, x2, N2, rk, rs, rt);
     snprintf(msg, sizeof msg, "%s: NNGP vs closed form", what);
     ntk_test_close(k, rk, N1 * N2, 1e-12, msg);
@@ -135,11 +135,11 @@ static void test_variants(void) {
     ntk_network *net = make_net(NTK_ACTIVATION_RELU, 0.0, 0.1, 3);
     double x[N1 * N0], t[N1 * N1], t2[N1 * N1], k[N1 * N1], big[N1 * N1 * 2], t1[N1 * N1], t3[N1 * N1];
     ntk_matrix xv;
-    ntk_matrix_mut tv = ntk_test_view_mut(t, N1, N1), t2v = ntk_test_view_mut(t2, N1, N1),
-                   kv = ntk_test_view_mut(k, N1, N1), bv;
+    ntk_matrix_mut tv = ntk_matrix_row_major_mut(t, N1, N1), t2v = ntk_matrix_row_major_mut(t2, N1, N1),
+                   kv = ntk_matrix_row_major_mut(k, N1, N1), bv, tv1, tv3;
     size_t i, j, threads = 0;
     ntk_test_fill(x, N1 * N0, 53);
-    xv = ntk_test_view(x, N1, N0);
+    xv = ntk_matrix_row_major(x, N1, N0);
     CHECK_STATUS(ntk_kernel_limit(net, xv, NULL, NULL, NULL, &tv, NULL), NTK_STATUS_OK);
     CHECK_STATUS(ntk_kernel_limit(net, xv, &xv, &kv, NULL, &t2v, NULL), NTK_STATUS_OK);
     ntk_test_close(t, t2, N1 * N1, 1e-15, "x2 = NULL vs x2 = x1");
@@ -150,17 +150,13 @@ static void test_variants(void) {
     CHECK_STATUS(ntk_kernel_limit(net, xv, NULL, &t2v, NULL, NULL, NULL), NTK_STATUS_OK);
     {
         double k2[N1 * N1];
-        ntk_matrix_mut k2v = ntk_test_view_mut(k2, N1, N1);
+        ntk_matrix_mut k2v = ntk_matrix_row_major_mut(k2, N1, N1);
         CHECK_STATUS(ntk_kernel_limit(net, xv, NULL, &k2v, NULL, &tv, NULL), NTK_STATUS_OK);
         ntk_test_same_bits(t2, k2, N1 * N1, "NNGP alone vs with the NTK");
     }
     /* column-major output with gaps */
     ntk_test_set(big, N1 * N1 * 2, SENTINEL);
-    bv.data = big;
-    bv.rows = N1;
-    bv.cols = N1;
-    bv.row_stride = 2;
-    bv.col_stride = 2 * N1;
+    bv = ntk_matrix_strided_mut(big, N1, N1, 2, 2 * N1);
     CHECK_STATUS(ntk_kernel_limit(net, xv, NULL, NULL, NULL, &bv, NULL), NTK_STATUS_OK);
     for (i = 0; i < N1; i++)
         for (j = 0; j < N1; j++) {
@@ -170,10 +166,12 @@ static void test_variants(void) {
     /* thread count */
     CHECK_STATUS(ntk_get_num_threads(&threads), NTK_STATUS_OK);
     CHECK_STATUS(ntk_set_num_threads(1), NTK_STATUS_OK);
-    CHECK_STATUS(ntk_kernel_limit(net, xv, NULL, NULL, NULL, &(ntk_matrix_mut){t1, N1, N1, N1, 1}, NULL),
+    tv1 = ntk_matrix_row_major_mut(t1, N1, N1);
+    CHECK_STATUS(ntk_kernel_limit(net, xv, NULL, NULL, NULL, &tv1, NULL),
                  NTK_STATUS_OK);
     CHECK_STATUS(ntk_set_num_threads(3), NTK_STATUS_OK);
-    CHECK_STATUS(ntk_kernel_limit(net, xv, NULL, NULL, NULL, &(ntk_matrix_mut){t3, N1, N1, N1, 1}, NULL),
+    tv3 = ntk_matrix_row_major_mut(t3, N1, N1);
+    CHECK_STATUS(ntk_kernel_limit(net, xv, NULL, NULL, NULL, &tv3, NULL),
                  NTK_STATUS_OK);
     CHECK_STATUS(ntk_set_num_threads(threads), NTK_STATUS_OK);
     ntk_test_same_bits(t1, t3, N1 * N1, "limit NTK, 1 vs 3 threads");
@@ -197,10 +195,10 @@ static void test_errors(void) {
     ntk_test_fill(x2, N2 * N0, 62);
     ntk_test_set(a, N1 * N2 + 4, SENTINEL);
     ntk_test_set(b, N1 * N2 + 4, SENTINEL);
-    x1v = ntk_test_view(x1, N1, N0);
-    x2v = ntk_test_view(x2, N2, N0);
-    av = ntk_test_view_mut(a, N1, N2);
-    bv = ntk_test_view_mut(b, N1, N2);
+    x1v = ntk_matrix_row_major(x1, N1, N0);
+    x2v = ntk_matrix_row_major(x2, N2, N0);
+    av = ntk_matrix_row_major_mut(a, N1, N2);
+    bv = ntk_matrix_row_major_mut(b, N1, N2);
     CHECK_ERROR(ntk_kernel_limit(NULL, x1v, &x2v, NULL, NULL, &av, NULL), NTK_STATUS_NULL_POINTER, "network");
     bad = x1v;
     bad.data = NULL;
@@ -213,14 +211,14 @@ static void test_errors(void) {
     m.data = NULL;
     CHECK_ERROR(ntk_kernel_limit(net, x1v, &x2v, &m, NULL, NULL, NULL), NTK_STATUS_NULL_POINTER, "nngp");
     /* shapes */
-    m = ntk_test_view_mut(a, N2, N1);
+    m = ntk_matrix_row_major_mut(a, N2, N1);
     CHECK_ERROR(ntk_kernel_limit(net, x1v, &x2v, NULL, NULL, &m, NULL), NTK_STATUS_INVALID_ARGUMENT, "ntk");
-    m = ntk_test_view_mut(a, N1, N2 - 1);
+    m = ntk_matrix_row_major_mut(a, N1, N2 - 1);
     CHECK_ERROR(ntk_kernel_limit(net, x1v, &x2v, NULL, &m, &bv, NULL), NTK_STATUS_INVALID_ARGUMENT, "sigma_dot");
     CHECK_ERROR(ntk_kernel_limit(net, x1v, NULL, NULL, NULL, &av, NULL), NTK_STATUS_INVALID_ARGUMENT, "ntk");
-    CHECK_ERROR(ntk_kernel_limit(net, ntk_test_view(x1, N1, N0 - 1), &x2v, NULL, NULL, &av, NULL),
+    CHECK_ERROR(ntk_kernel_limit(net, ntk_matrix_row_major(x1, N1, N0 - 1), &x2v, NULL, NULL, &av, NULL),
                 NTK_STATUS_INVALID_ARGUMENT, "x1");
-    bad = ntk_test_view(x2, N2, N0 - 1);
+    bad = ntk_matrix_row_major(x2, N2, N0 - 1);
     CHECK_ERROR(ntk_kernel_limit(net, x1v, &bad, NULL, NULL, &av, NULL), NTK_STATUS_INVALID_ARGUMENT, "x2");
     m = av;
     m.row_stride = 0;
@@ -228,8 +226,8 @@ static void test_errors(void) {
     /* two outputs in the same memory, output overlapping an input */
     CHECK_ERROR(ntk_kernel_limit(net, x1v, &x2v, &av, NULL, &av, NULL), NTK_STATUS_INVALID_ARGUMENT, "overlap");
     memcpy(shared, x1, sizeof x1);
-    m = ntk_test_view_mut(shared + 3, N1, N2);
-    CHECK_ERROR(ntk_kernel_limit(net, ntk_test_view(shared, N1, N0), &x2v, NULL, NULL, &m, NULL),
+    m = ntk_matrix_row_major_mut(shared + 3, N1, N2);
+    CHECK_ERROR(ntk_kernel_limit(net, ntk_matrix_row_major(shared, N1, N0), &x2v, NULL, NULL, &m, NULL),
                 NTK_STATUS_INVALID_ARGUMENT, "overlap");
     CHECK(memcmp(shared, x1, sizeof x1) == 0);
     /* non-finite inputs */

@@ -27,26 +27,6 @@ static ntk_network_config tanh_config(void) {
     return cfg;
 }
 
-static ntk_matrix row_major(const double *data, size_t rows, size_t cols) {
-    ntk_matrix m;
-    m.data = data;
-    m.rows = rows;
-    m.cols = cols;
-    m.row_stride = (ptrdiff_t)cols;
-    m.col_stride = 1;
-    return m;
-}
-
-static ntk_matrix_mut row_major_mut(double *data, size_t rows, size_t cols) {
-    ntk_matrix_mut m;
-    m.data = data;
-    m.rows = rows;
-    m.cols = cols;
-    m.row_stride = (ptrdiff_t)cols;
-    m.col_stride = 1;
-    return m;
-}
-
 static void fill(double *a, size_t n, double v) {
     size_t i;
     for (i = 0; i < n; i++) a[i] = v;
@@ -109,7 +89,7 @@ static void check_forward_against_reference(const ntk_network *net, const size_t
     CHECK(n0 <= 8 && nl <= 8);
     CHECK_STATUS(ntk_network_get_params(net, theta, p), NTK_STATUS_OK);
     ntk_test_fill(x, N_POINTS * n0, 7);
-    CHECK_STATUS(ntk_network_forward(net, row_major(x, N_POINTS, n0), row_major_mut(got, N_POINTS, nl)),
+    CHECK_STATUS(ntk_network_forward(net, ntk_matrix_row_major(x, N_POINTS, n0), ntk_matrix_row_major_mut(got, N_POINTS, nl)),
                  NTK_STATUS_OK);
     CHECK(ntk_test_forward_reference(widths, num_widths, theta, beta, sigma, user_data, x, N_POINTS,
                                      want));
@@ -233,9 +213,9 @@ static void test_params_and_clone(void) {
     CHECK_STATUS(ntk_network_get_params(copy, theta_copy, NUM_PARAMS), NTK_STATUS_OK);
     ntk_test_same_bits(theta, theta_copy, NUM_PARAMS, "clone parameters");
     ntk_test_fill(x, N_POINTS * 3, 3);
-    CHECK_STATUS(ntk_network_forward(net, row_major(x, N_POINTS, 3), row_major_mut(f1, N_POINTS, 2)),
+    CHECK_STATUS(ntk_network_forward(net, ntk_matrix_row_major(x, N_POINTS, 3), ntk_matrix_row_major_mut(f1, N_POINTS, 2)),
                  NTK_STATUS_OK);
-    CHECK_STATUS(ntk_network_forward(copy, row_major(x, N_POINTS, 3), row_major_mut(f2, N_POINTS, 2)),
+    CHECK_STATUS(ntk_network_forward(copy, ntk_matrix_row_major(x, N_POINTS, 3), ntk_matrix_row_major_mut(f2, N_POINTS, 2)),
                  NTK_STATUS_OK);
     ntk_test_same_bits(f1, f2, N_POINTS * 2, "clone forward");
 
@@ -246,7 +226,7 @@ static void test_params_and_clone(void) {
     ntk_test_same_bits(theta, theta_copy, NUM_PARAMS, "set_params round trip");
     check_forward_against_reference(copy, WIDTHS, NUM_WIDTHS, 0.3, ntk_test_tanh, NULL,
                                     "forward after set_params");
-    CHECK_STATUS(ntk_network_forward(net, row_major(x, N_POINTS, 3), row_major_mut(f2, N_POINTS, 2)),
+    CHECK_STATUS(ntk_network_forward(net, ntk_matrix_row_major(x, N_POINTS, 3), ntk_matrix_row_major_mut(f2, N_POINTS, 2)),
                  NTK_STATUS_OK);
     ntk_test_same_bits(f1, f2, N_POINTS * 2, "original unchanged by set_params on its clone");
     ntk_network_free(copy);
@@ -264,22 +244,14 @@ static void test_strides(void) {
     size_t i, j;
     CHECK_STATUS(ntk_network_create(&cfg, &net), NTK_STATUS_OK);
     ntk_test_fill(x, N_POINTS * 3, 11);
-    CHECK_STATUS(ntk_network_forward(net, row_major(x, N_POINTS, 3), row_major_mut(want, N_POINTS, 2)),
+    CHECK_STATUS(ntk_network_forward(net, ntk_matrix_row_major(x, N_POINTS, 3), ntk_matrix_row_major_mut(want, N_POINTS, 2)),
                  NTK_STATUS_OK);
 
     /* Column-major x and out (Julia/R/Fortran layout): row_stride = 1, col_stride = rows. */
     for (i = 0; i < N_POINTS; i++)
         for (j = 0; j < 3; j++) xc[j * N_POINTS + i] = x[i * 3 + j];
-    xv.data = xc;
-    xv.rows = N_POINTS;
-    xv.cols = 3;
-    xv.row_stride = 1;
-    xv.col_stride = N_POINTS;
-    ov.data = got;
-    ov.rows = N_POINTS;
-    ov.cols = 2;
-    ov.row_stride = 1;
-    ov.col_stride = N_POINTS;
+    xv = ntk_matrix_col_major(xc, N_POINTS, 3);
+    ov = ntk_matrix_col_major_mut(got, N_POINTS, 2);
     CHECK_STATUS(ntk_network_forward(net, xv, ov), NTK_STATUS_OK);
     {
         double back[N_POINTS * 2];
@@ -293,17 +265,9 @@ static void test_strides(void) {
     fill(xbig, sizeof xbig / sizeof xbig[0], 1e300);
     for (i = 0; i < N_POINTS; i++)
         for (j = 0; j < 3; j++) xbig[i * 12 + 1 + 2 * j] = x[i * 3 + j];
-    xv.data = xbig + 1;
-    xv.rows = N_POINTS;
-    xv.cols = 3;
-    xv.row_stride = 12;
-    xv.col_stride = 2;
+    xv = ntk_matrix_strided(xbig + 1, N_POINTS, 3, 12, 2);
     fill(outbig, sizeof outbig / sizeof outbig[0], SENTINEL);
-    ov.data = outbig + (N_POINTS - 1) * 6;
-    ov.rows = N_POINTS;
-    ov.cols = 2;
-    ov.row_stride = -6;
-    ov.col_stride = 3;
+    ov = ntk_matrix_strided_mut(outbig + (N_POINTS - 1) * 6, N_POINTS, 2, -6, 3);
     CHECK_STATUS(ntk_network_forward(net, xv, ov), NTK_STATUS_OK);
     for (i = 0; i < N_POINTS; i++) {
         for (j = 0; j < 2; j++) got[i * 2 + j] = outbig[(N_POINTS - 1 - i) * 6 + 3 * j];
@@ -313,12 +277,8 @@ static void test_strides(void) {
     ntk_test_same_bits(got, want, N_POINTS * 2, "strided/negative-stride views vs row-major");
 
     /* Broadcasting an input: row_stride 0 repeats row 2 of x N times. */
-    xv.data = x + 2 * 3;
-    xv.rows = N_POINTS;
-    xv.cols = 3;
-    xv.row_stride = 0;
-    xv.col_stride = 1;
-    CHECK_STATUS(ntk_network_forward(net, xv, row_major_mut(bcast, N_POINTS, 2)), NTK_STATUS_OK);
+    xv = ntk_matrix_strided(x + 2 * 3, N_POINTS, 3, 0, 1);
+    CHECK_STATUS(ntk_network_forward(net, xv, ntk_matrix_row_major_mut(bcast, N_POINTS, 2)), NTK_STATUS_OK);
     for (i = 0; i < N_POINTS; i++) ntk_test_same_bits(bcast + 2 * i, want + 2 * 2, 2, "broadcast row");
     ntk_network_free(net);
 }
@@ -456,8 +416,8 @@ static void test_forward_errors(void) {
     ntk_test_fill(x, N_POINTS * 3, 1);
     fill(out, N_POINTS * 2 + 4, SENTINEL);
 
-#define XV row_major(x, N_POINTS, 3)
-#define OV row_major_mut(out, N_POINTS, 2)
+#define XV ntk_matrix_row_major(x, N_POINTS, 3)
+#define OV ntk_matrix_row_major_mut(out, N_POINTS, 2)
     CHECK_ERROR(ntk_network_forward(NULL, XV, OV), NTK_STATUS_NULL_POINTER, "network");
     xv = XV;
     xv.data = NULL;
@@ -473,14 +433,14 @@ static void test_forward_errors(void) {
     xv = XV;
     xv.cols = 0;
     CHECK_ERROR(ntk_network_forward(net, xv, OV), NTK_STATUS_INVALID_ARGUMENT, "x");
-    xv = row_major(x, N_POINTS - 1, 3); /* 4 points but out has 5 rows */
+    xv = ntk_matrix_row_major(x, N_POINTS - 1, 3); /* 4 points but out has 5 rows */
     CHECK_ERROR(ntk_network_forward(net, xv, OV), NTK_STATUS_INVALID_ARGUMENT, "out");
-    xv = row_major(x, N_POINTS, 2); /* n_0 is 3 */
-    CHECK_ERROR(ntk_network_forward(net, xv, row_major_mut(out, N_POINTS, 2)),
+    xv = ntk_matrix_row_major(x, N_POINTS, 2); /* n_0 is 3 */
+    CHECK_ERROR(ntk_network_forward(net, xv, ntk_matrix_row_major_mut(out, N_POINTS, 2)),
                 NTK_STATUS_INVALID_ARGUMENT, "x has 2 columns");
-    CHECK_ERROR(ntk_network_forward(net, XV, row_major_mut(out, N_POINTS, 3)),
+    CHECK_ERROR(ntk_network_forward(net, XV, ntk_matrix_row_major_mut(out, N_POINTS, 3)),
                 NTK_STATUS_INVALID_ARGUMENT, "out");
-    CHECK_ERROR(ntk_network_forward(net, XV, row_major_mut(out, N_POINTS + 1, 2)),
+    CHECK_ERROR(ntk_network_forward(net, XV, ntk_matrix_row_major_mut(out, N_POINTS + 1, 2)),
                 NTK_STATUS_INVALID_ARGUMENT, "out");
     ov = OV;
     ov.rows = 0;
@@ -513,16 +473,16 @@ static void test_forward_errors(void) {
 
     /* output overlapping the input: the same buffer, and a partial overlap */
     memcpy(shared, x, sizeof x);
-    CHECK_ERROR(ntk_network_forward(net, row_major(shared, N_POINTS, 3),
-                                    row_major_mut(shared, N_POINTS, 2)),
+    CHECK_ERROR(ntk_network_forward(net, ntk_matrix_row_major(shared, N_POINTS, 3),
+                                    ntk_matrix_row_major_mut(shared, N_POINTS, 2)),
                 NTK_STATUS_INVALID_ARGUMENT, "overlap");
-    CHECK_ERROR(ntk_network_forward(net, row_major(shared, N_POINTS, 3),
-                                    row_major_mut(shared + N_POINTS * 3 - 1, N_POINTS, 2)),
+    CHECK_ERROR(ntk_network_forward(net, ntk_matrix_row_major(shared, N_POINTS, 3),
+                                    ntk_matrix_row_major_mut(shared + N_POINTS * 3 - 1, N_POINTS, 2)),
                 NTK_STATUS_INVALID_ARGUMENT, "overlap");
     CHECK(memcmp(shared, x, sizeof x) == 0);
     /* adjacent but disjoint is fine */
-    CHECK_STATUS(ntk_network_forward(net, row_major(shared, N_POINTS, 3),
-                                     row_major_mut(shared + N_POINTS * 3, N_POINTS, 2)),
+    CHECK_STATUS(ntk_network_forward(net, ntk_matrix_row_major(shared, N_POINTS, 3),
+                                     ntk_matrix_row_major_mut(shared + N_POINTS * 3, N_POINTS, 2)),
                  NTK_STATUS_OK);
 
     /* non-finite inputs name the element */

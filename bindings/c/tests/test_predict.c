@@ -135,15 +135,15 @@ static void test_ntk_law(void) {
     double mean[M * K], cov[M * M], rmean[M * K], rcov[M * M], var[M], covc[M * M];
     double times[3] = {0.7, 6.0, INFINITY};
     size_t i, j;
-    ntk_matrix_mut mv = ntk_test_view_mut(mean, M, K), cv = ntk_test_view_mut(cov, M, M);
-    ntk_matrix_mut vv = ntk_test_view_mut(var, M, 1);
-    ntk_matrix_mut ccol = {covc, M, M, 1, M}; /* column-major */
-    ntk_matrix sxx = ntk_test_view(SXX, N, N), stx = ntk_test_view(STX, M, N);
-    ntk_matrix stt = ntk_test_view(STT, M, M);
-    CHECK_STATUS(ntk_predictor_create(NULL, ntk_test_view(TXX, N, N), &sxx, ntk_test_view(Y, N, K),
+    ntk_matrix_mut mv = ntk_matrix_row_major_mut(mean, M, K), cv = ntk_matrix_row_major_mut(cov, M, M);
+    ntk_matrix_mut vv = ntk_matrix_row_major_mut(var, M, 1);
+    ntk_matrix_mut ccol = ntk_matrix_col_major_mut(covc, M, M); /* column-major */
+    ntk_matrix sxx = ntk_matrix_row_major(SXX, N, N), stx = ntk_matrix_row_major(STX, M, N);
+    ntk_matrix stt = ntk_matrix_row_major(STT, M, M);
+    CHECK_STATUS(ntk_predictor_create(NULL, ntk_matrix_row_major(TXX, N, N), &sxx, ntk_matrix_row_major(Y, N, K),
                                       NULL, &pred),
                  NTK_STATUS_OK);
-    CHECK_STATUS(ntk_predictor_test_create(pred, ntk_test_view(TTX, M, N), &stx, &stt, NULL, &ts),
+    CHECK_STATUS(ntk_predictor_test_create(pred, ntk_matrix_row_major(TTX, M, N), &stx, &stt, NULL, &ts),
                  NTK_STATUS_OK);
     ntk_predictor_free(pred); /* the test set shares the data */
     for (i = 0; i < 3; i++) {
@@ -171,9 +171,9 @@ static void test_ntk_law(void) {
     CHECK_ERROR(ntk_predictor_law(ts, 1.0, NULL, NULL, NULL), NTK_STATUS_NULL_POINTER, "mean");
     CHECK_ERROR(ntk_predictor_law(NULL, 1.0, &mv, &cv, NULL), NTK_STATUS_NULL_POINTER, "test");
     {
-        ntk_matrix_mut bad = ntk_test_view_mut(cov, 1, M);
-        ntk_matrix_mut badm = ntk_test_view_mut(mean, M, K + 1 - 1 - 1);
-        ntk_matrix_mut overlap = {mean, M, M, 1, 1}; /* aliases itself */
+        ntk_matrix_mut bad = ntk_matrix_row_major_mut(cov, 1, M);
+        ntk_matrix_mut badm = ntk_matrix_row_major_mut(mean, M, K + 1 - 1 - 1);
+        ntk_matrix_mut overlap = ntk_matrix_strided_mut(mean, M, M, 1, 1); /* aliases itself */
         CHECK_ERROR(ntk_predictor_law(ts, 1.0, &mv, &bad, NULL), NTK_STATUS_INVALID_ARGUMENT, "cov");
         CHECK_ERROR(ntk_predictor_law(ts, 1.0, &badm, NULL, NULL), NTK_STATUS_INVALID_ARGUMENT, "mean");
         CHECK_ERROR(ntk_predictor_law(ts, 1.0, NULL, &overlap, NULL), NTK_STATUS_INVALID_ARGUMENT, "cov");
@@ -196,14 +196,14 @@ static void test_nngp_law_and_ridge(void) {
     ntk_predictor *pred = NULL;
     ntk_predictor_test *ts = NULL;
     double mean[M * K], cov[M * M], rmean[M * K], rcov[M * M];
-    ntk_matrix_mut mv = ntk_test_view_mut(mean, M, K), cv = ntk_test_view_mut(cov, M, M);
-    ntk_matrix stt = ntk_test_view(STT, M, M);
+    ntk_matrix_mut mv = ntk_matrix_row_major_mut(mean, M, K), cv = ntk_matrix_row_major_mut(cov, M, M);
+    ntk_matrix stt = ntk_matrix_row_major(STT, M, M);
     ntk_predict_config cfg = {NTK_LAW_NNGP, 0.0, 0};
     double tr = (SXX[0] + SXX[4] + SXX[8]) / N;
-    CHECK_STATUS(ntk_predictor_create(&cfg, ntk_test_view(SXX, N, N), NULL, ntk_test_view(Y, N, K),
+    CHECK_STATUS(ntk_predictor_create(&cfg, ntk_matrix_row_major(SXX, N, N), NULL, ntk_matrix_row_major(Y, N, K),
                                       NULL, &pred),
                  NTK_STATUS_OK);
-    CHECK_STATUS(ntk_predictor_test_create(pred, ntk_test_view(STX, M, N), NULL, &stt, NULL, &ts),
+    CHECK_STATUS(ntk_predictor_test_create(pred, ntk_matrix_row_major(STX, M, N), NULL, &stt, NULL, &ts),
                  NTK_STATUS_OK);
     CHECK_STATUS(ntk_predictor_law(ts, INFINITY, &mv, &cv, NULL), NTK_STATUS_OK);
     reference(SXX, STX, 0.0, INFINITY, rmean, rcov); /* the GP posterior */
@@ -220,10 +220,10 @@ static void test_nngp_law_and_ridge(void) {
     {
         ntk_predict_config rc = {NTK_LAW_NTK, 0.1, 1};
         double trt = 0.1 * (TXX[0] + TXX[4] + TXX[8]) / N;
-        CHECK_STATUS(ntk_predictor_create(&rc, ntk_test_view(TXX, N, N), NULL,
-                                          ntk_test_view(Y, N, K), NULL, &pred),
+        CHECK_STATUS(ntk_predictor_create(&rc, ntk_matrix_row_major(TXX, N, N), NULL,
+                                          ntk_matrix_row_major(Y, N, K), NULL, &pred),
                      NTK_STATUS_OK);
-        CHECK_STATUS(ntk_predictor_test_create(pred, ntk_test_view(TTX, M, N), NULL, NULL, NULL, &ts),
+        CHECK_STATUS(ntk_predictor_test_create(pred, ntk_matrix_row_major(TTX, M, N), NULL, NULL, NULL, &ts),
                      NTK_STATUS_OK);
         CHECK_STATUS(ntk_predictor_law(ts, 3.0, &mv, NULL, NULL), NTK_STATUS_OK);
         reference(TXX, TTX, trt, 3.0, rmean, rcov);
@@ -239,8 +239,8 @@ static void test_nngp_law_and_ridge(void) {
 static void test_create_errors(void) {
     ntk_predictor *pred = (ntk_predictor *)&SG; /* sentinel: must stay unchanged */
     ntk_predictor *const keep = pred;
-    ntk_matrix txx = ntk_test_view(TXX, N, N), y = ntk_test_view(Y, N, K);
-    ntk_matrix sxx = ntk_test_view(SXX, N, N);
+    ntk_matrix txx = ntk_matrix_row_major(TXX, N, N), y = ntk_matrix_row_major(Y, N, K);
+    ntk_matrix sxx = ntk_matrix_row_major(SXX, N, N);
     double indef[N * N] = {1.0, 2.0, 0.0, 2.0, 1.0, 0.0, 0.0, 0.0, 1.0};
     double ybad[N * K];
     ntk_predict_config bad_law = {7, 0.0, 0}, neg = {NTK_LAW_NTK, -0.5, 0};
@@ -254,16 +254,16 @@ static void test_create_errors(void) {
                 "ridge");
     CHECK_ERROR(ntk_predictor_create(&nan_ridge, txx, NULL, y, NULL, &pred), NTK_STATUS_NON_FINITE,
                 "ridge");
-    CHECK_ERROR(ntk_predictor_create(NULL, ntk_test_view(indef, N, N), NULL, y, NULL, &pred),
+    CHECK_ERROR(ntk_predictor_create(NULL, ntk_matrix_row_major(indef, N, N), NULL, y, NULL, &pred),
                 NTK_STATUS_NUMERICAL, "positive semi-definite");
-    CHECK_ERROR(ntk_predictor_create(NULL, txx, NULL, ntk_test_view(ybad, N, K), NULL, &pred),
+    CHECK_ERROR(ntk_predictor_create(NULL, txx, NULL, ntk_matrix_row_major(ybad, N, K), NULL, &pred),
                 NTK_STATUS_NON_FINITE, "y");
-    CHECK_ERROR(ntk_predictor_create(NULL, ntk_test_view(TXX, N - 1, N - 1), NULL, y, NULL, &pred),
+    CHECK_ERROR(ntk_predictor_create(NULL, ntk_matrix_row_major(TXX, N - 1, N - 1), NULL, y, NULL, &pred),
                 NTK_STATUS_INVALID_ARGUMENT, "kernel_train");
     CHECK_ERROR(ntk_predictor_create(&nngp, sxx, &sxx, y, NULL, &pred), NTK_STATUS_INVALID_ARGUMENT,
                 "nngp_train");
     {
-        ntk_matrix asym = ntk_test_view(TTX, N - 1, N); /* 2 x 3: not square */
+        ntk_matrix asym = ntk_matrix_row_major(TTX, N - 1, N); /* 2 x 3: not square */
         CHECK_ERROR(ntk_predictor_create(NULL, txx, &asym, y, NULL, &pred),
                     NTK_STATUS_INVALID_ARGUMENT, "nngp_train");
     }
@@ -273,23 +273,23 @@ static void test_create_errors(void) {
     CHECK_STATUS(ntk_predictor_create(NULL, txx, &sxx, y, NULL, &pred), NTK_STATUS_OK);
     {
         ntk_predictor_test *ts = (ntk_predictor_test *)&SG, *const tkeep = ts;
-        ntk_matrix stx = ntk_test_view(STX, M, N), stt = ntk_test_view(STT, M, M);
-        ntk_matrix stt_bad = ntk_test_view(STT, M, M - 1);
+        ntk_matrix stx = ntk_matrix_row_major(STX, M, N), stt = ntk_matrix_row_major(STT, M, M);
+        ntk_matrix stt_bad = ntk_matrix_row_major(STT, M, M - 1);
         double nanstx[M * N];
         memcpy(nanstx, STX, sizeof nanstx);
         nanstx[4] = INFINITY;
-        CHECK_ERROR(ntk_predictor_test_create(pred, ntk_test_view(TTX, M, N - 1), &stx, &stt, NULL, &ts),
+        CHECK_ERROR(ntk_predictor_test_create(pred, ntk_matrix_row_major(TTX, M, N - 1), &stx, &stt, NULL, &ts),
                     NTK_STATUS_INVALID_ARGUMENT, "kernel_test_train");
-        CHECK_ERROR(ntk_predictor_test_create(pred, ntk_test_view(TTX, M, N), &stx, &stt_bad, NULL, &ts),
+        CHECK_ERROR(ntk_predictor_test_create(pred, ntk_matrix_row_major(TTX, M, N), &stx, &stt_bad, NULL, &ts),
                     NTK_STATUS_INVALID_ARGUMENT, "nngp_test_test");
-        CHECK_ERROR(ntk_predictor_test_create(pred, ntk_test_view(TTX, M, N), &stx, NULL, NULL, &ts),
+        CHECK_ERROR(ntk_predictor_test_create(pred, ntk_matrix_row_major(TTX, M, N), &stx, NULL, NULL, &ts),
                     NTK_STATUS_INVALID_ARGUMENT, "nngp_test_train");
         {
-            ntk_matrix nv = ntk_test_view(nanstx, M, N);
-            CHECK_ERROR(ntk_predictor_test_create(pred, ntk_test_view(TTX, M, N), &nv, &stt, NULL, &ts),
+            ntk_matrix nv = ntk_matrix_row_major(nanstx, M, N);
+            CHECK_ERROR(ntk_predictor_test_create(pred, ntk_matrix_row_major(TTX, M, N), &nv, &stt, NULL, &ts),
                         NTK_STATUS_NON_FINITE, "nngp_test_train");
         }
-        CHECK_ERROR(ntk_predictor_test_create(NULL, ntk_test_view(TTX, M, N), NULL, NULL, NULL, &ts),
+        CHECK_ERROR(ntk_predictor_test_create(NULL, ntk_matrix_row_major(TTX, M, N), NULL, NULL, NULL, &ts),
                     NTK_STATUS_NULL_POINTER, "predictor");
         CHECK(ts == tkeep);
     }
@@ -312,10 +312,10 @@ static void test_from_points(void) {
     double mean[M * 2], cov[M * M], hmean[M * 2], hcov[M * M], var[M];
     ntk_predictor *pred = NULL;
     ntk_predictor_test *ts = NULL;
-    ntk_matrix_mut mv = ntk_test_view_mut(mean, M, 2), cv = ntk_test_view_mut(cov, M, M);
-    ntk_matrix_mut hmv = ntk_test_view_mut(hmean, M, 2), hcv = ntk_test_view_mut(hcov, M, M);
-    ntk_matrix_mut vv = ntk_test_view_mut(var, M, 1);
-    ntk_matrix xtrv, xtev, yv = ntk_test_view(Y, N, 2);
+    ntk_matrix_mut mv = ntk_matrix_row_major_mut(mean, M, 2), cv = ntk_matrix_row_major_mut(cov, M, M);
+    ntk_matrix_mut hmv = ntk_matrix_row_major_mut(hmean, M, 2), hcv = ntk_matrix_row_major_mut(hcov, M, M);
+    ntk_matrix_mut vv = ntk_matrix_row_major_mut(var, M, 1);
+    ntk_matrix xtrv, xtev, yv = ntk_matrix_row_major(Y, N, 2);
     memset(&cfg, 0, sizeof cfg);
     cfg.widths = widths;
     cfg.num_widths = 4;
@@ -325,22 +325,22 @@ static void test_from_points(void) {
     CHECK_STATUS(ntk_network_create(&cfg, &net), NTK_STATUS_OK);
     ntk_test_fill(xtr, N * 3, 31);
     ntk_test_fill(xte, M * 3, 32);
-    xtrv = ntk_test_view(xtr, N, 3);
-    xtev = ntk_test_view(xte, M, 3);
+    xtrv = ntk_matrix_row_major(xtr, N, 3);
+    xtev = ntk_matrix_row_major(xte, M, 3);
     {
-        ntk_matrix_mut a = ntk_test_view_mut(ksg, N, N), b = ntk_test_view_mut(kth, N, N);
-        ntk_matrix_mut c = ntk_test_view_mut(tsg, M, N), d = ntk_test_view_mut(tth, M, N);
-        ntk_matrix_mut e = ntk_test_view_mut(ssg, M, M);
+        ntk_matrix_mut a = ntk_matrix_row_major_mut(ksg, N, N), b = ntk_matrix_row_major_mut(kth, N, N);
+        ntk_matrix_mut c = ntk_matrix_row_major_mut(tsg, M, N), d = ntk_matrix_row_major_mut(tth, M, N);
+        ntk_matrix_mut e = ntk_matrix_row_major_mut(ssg, M, M);
         CHECK_STATUS(ntk_kernel_limit(net, xtrv, NULL, &a, NULL, &b, NULL), NTK_STATUS_OK);
         CHECK_STATUS(ntk_kernel_limit(net, xtev, &xtrv, &c, NULL, &d, NULL), NTK_STATUS_OK);
         CHECK_STATUS(ntk_kernel_limit(net, xtev, NULL, &e, NULL, NULL, NULL), NTK_STATUS_OK);
     }
     {
-        ntk_matrix s = ntk_test_view(ksg, N, N), st = ntk_test_view(tsg, M, N);
-        ntk_matrix ss = ntk_test_view(ssg, M, M);
-        CHECK_STATUS(ntk_predictor_create(NULL, ntk_test_view(kth, N, N), &s, yv, NULL, &pred),
+        ntk_matrix s = ntk_matrix_row_major(ksg, N, N), st = ntk_matrix_row_major(tsg, M, N);
+        ntk_matrix ss = ntk_matrix_row_major(ssg, M, M);
+        CHECK_STATUS(ntk_predictor_create(NULL, ntk_matrix_row_major(kth, N, N), &s, yv, NULL, &pred),
                      NTK_STATUS_OK);
-        CHECK_STATUS(ntk_predictor_test_create(pred, ntk_test_view(tth, M, N), &st, &ss, NULL, &ts),
+        CHECK_STATUS(ntk_predictor_test_create(pred, ntk_matrix_row_major(tth, M, N), &st, &ss, NULL, &ts),
                      NTK_STATUS_OK);
     }
     CHECK_STATUS(ntk_predictor_law(ts, 50.0, &hmv, &hcv, NULL), NTK_STATUS_OK);
@@ -350,14 +350,14 @@ static void test_from_points(void) {
     CHECK_STATUS(ntk_ensemble_law(net, NULL, xtrv, yv, xtev, 50.0, NULL, &vv, NULL), NTK_STATUS_OK);
     CHECK(fabs(var[0] - hcov[0]) <= 1e-13 * hcov[0] && fabs(var[1] - hcov[3]) <= 1e-13 * hcov[3]);
     ntk_test_set(mean, M * 2, SENTINEL);
-    CHECK_ERROR(ntk_ensemble_law(net, NULL, xtrv, ntk_test_view(Y, N, 1), xtev, 1.0, &mv, NULL, NULL),
+    CHECK_ERROR(ntk_ensemble_law(net, NULL, xtrv, ntk_matrix_row_major(Y, N, 1), xtev, 1.0, &mv, NULL, NULL),
                 NTK_STATUS_INVALID_ARGUMENT, "y");
-    CHECK_ERROR(ntk_ensemble_law(net, NULL, xtrv, yv, ntk_test_view(xte, M, 2), 1.0, &mv, NULL, NULL),
+    CHECK_ERROR(ntk_ensemble_law(net, NULL, xtrv, yv, ntk_matrix_row_major(xte, M, 2), 1.0, &mv, NULL, NULL),
                 NTK_STATUS_INVALID_ARGUMENT, "x_test");
     CHECK_ERROR(ntk_ensemble_law(NULL, NULL, xtrv, yv, xtev, 1.0, &mv, NULL, NULL),
                 NTK_STATUS_NULL_POINTER, "network");
     {
-        ntk_matrix_mut over = {xte, M, 2, 2, 1}; /* overlaps the input x_test */
+        ntk_matrix_mut over = ntk_matrix_row_major_mut(xte, M, 2); /* overlaps the input x_test */
         CHECK_ERROR(ntk_ensemble_law(net, NULL, xtrv, yv, xtev, 1.0, &over, NULL, NULL),
                     NTK_STATUS_INVALID_ARGUMENT, "mean");
     }

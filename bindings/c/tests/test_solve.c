@@ -18,26 +18,6 @@
 
 static const size_t WIDTHS[] = {D, 8, 8, 1};
 
-static ntk_matrix view(const double *data, size_t rows, size_t cols, ptrdiff_t rs, ptrdiff_t cs) {
-    ntk_matrix m;
-    m.data = data;
-    m.rows = rows;
-    m.cols = cols;
-    m.row_stride = rs;
-    m.col_stride = cs;
-    return m;
-}
-
-static ntk_matrix_mut view_mut(double *data, size_t rows, size_t cols, ptrdiff_t rs, ptrdiff_t cs) {
-    ntk_matrix_mut m;
-    m.data = data;
-    m.rows = rows;
-    m.cols = cols;
-    m.row_stride = rs;
-    m.col_stride = cs;
-    return m;
-}
-
 static int all_equal(const double *a, size_t n, double v) {
     size_t i;
     for (i = 0; i < n; i++) {
@@ -136,6 +116,7 @@ int main(void) {
     ntk_solver_config sc;
     ntk_solve_info info;
     ntk_matrix_mut kv;
+    ntk_matrix xv;
     size_t i, j, n_points = 0, rank = 0, rows = 0;
     double trace = 0.0, tres = 0.0, lambda;
     progress_state ps;
@@ -153,13 +134,13 @@ int main(void) {
     for (j = 0; j < K; j++)
         for (i = 0; i < N; i++) y[j * N + i] = sin(3.0 * x[i * D] + (double)j) + x[i * D + 1] * (double)(j + 1);
 
-    kv = view_mut(kern, N, N, N, 1);
-    CHECK_STATUS(ntk_kernel_limit(net, view(x, N, D, D, 1), NULL, NULL, NULL, &kv, NULL), NTK_STATUS_OK);
+    kv = ntk_matrix_row_major_mut(kern, N, N);
+    CHECK_STATUS(ntk_kernel_limit(net, ntk_matrix_row_major(x, N, D), NULL, NULL, NULL, &kv, NULL), NTK_STATUS_OK);
 
     sc.kernel = NTK_SOLVER_KERNEL_LIMIT_NTK;
     sc.cache_bytes = 0;
     sc.precond_rank = 20;
-    CHECK_STATUS(ntk_solver_create(net, view(x, N, D, D, 1), &sc, NULL, &solver), NTK_STATUS_OK);
+    CHECK_STATUS(ntk_solver_create(net, ntk_matrix_row_major(x, N, D), &sc, NULL, &solver), NTK_STATUS_OK);
     CHECK_STATUS(ntk_solver_describe(solver, &n_points, &rank, &rows, &trace, &tres), NTK_STATUS_OK);
     CHECK(n_points == N && rank == 20 && rows == 0);
     CHECK(trace > 0.0 && tres >= 0.0 && tres < trace);
@@ -170,7 +151,7 @@ int main(void) {
     CHECK(dense_solve(kern, N, lambda, y, K, want));
     ntk_test_set(alpha, N * K, SENTINEL);
     memset(&info, 0, sizeof info);
-    CHECK_STATUS(ntk_solver_solve(solver, lambda, view(y, N, K, 1, N), 1e-12, 1000, view_mut(alpha, N, K, 1, N),
+    CHECK_STATUS(ntk_solver_solve(solver, lambda, ntk_matrix_col_major(y, N, K), 1e-12, 1000, ntk_matrix_col_major_mut(alpha, N, K),
                                   &info, NULL),
                  NTK_STATUS_OK);
     CHECK(info.iterations > 0 && info.kernel_passes > info.iterations && info.residual <= 1e-12);
@@ -180,20 +161,21 @@ int main(void) {
 
     /* Cached rows (all of them): the same bits; y and alpha row-major this time. */
     sc.cache_bytes = (size_t)N * N * 8;
-    CHECK_STATUS(ntk_solver_create(net, view(x, N, D, D, 1), &sc, NULL, &cached), NTK_STATUS_OK);
+    CHECK_STATUS(ntk_solver_create(net, ntk_matrix_row_major(x, N, D), &sc, NULL, &cached), NTK_STATUS_OK);
     CHECK_STATUS(ntk_solver_describe(cached, NULL, NULL, &rows, NULL, NULL), NTK_STATUS_OK);
     CHECK(rows == N);
     for (j = 0; j < K; j++)
         for (i = 0; i < N; i++) ycm[i * K + j] = y[j * N + i];
-    CHECK_STATUS(ntk_solver_solve(cached, lambda, view(ycm, N, K, K, 1), 1e-12, 1000, view_mut(alpha2, N, K, K, 1),
+    CHECK_STATUS(ntk_solver_solve(cached, lambda, ntk_matrix_row_major(ycm, N, K), 1e-12, 1000, ntk_matrix_row_major_mut(alpha2, N, K),
                                   NULL, NULL),
                  NTK_STATUS_OK);
     for (j = 0; j < K; j++)
         for (i = 0; i < N; i++) CHECK(alpha2[i * K + j] == alpha[j * N + i]);
 
     /* Predictions vs K(X*, X) alpha. */
-    kv = view_mut(kx, M, N, N, 1);
-    CHECK_STATUS(ntk_kernel_limit(net, view(xt, M, D, D, 1), &(ntk_matrix){x, N, D, D, 1}, NULL, NULL, &kv, NULL),
+    kv = ntk_matrix_row_major_mut(kx, M, N);
+    xv = ntk_matrix_row_major(x, N, D);
+    CHECK_STATUS(ntk_kernel_limit(net, ntk_matrix_row_major(xt, M, D), &xv, NULL, NULL, &kv, NULL),
                  NTK_STATUS_OK);
     for (i = 0; i < M; i++)
         for (j = 0; j < K; j++) {
@@ -202,7 +184,7 @@ int main(void) {
             for (c = 0; c < N; c++) s += kx[i * N + c] * alpha[j * N + c];
             pref[i * K + j] = s;
         }
-    CHECK_STATUS(ntk_solver_predict(solver, view(xt, M, D, D, 1), view(alpha, N, K, 1, N), view_mut(pred, M, K, K, 1),
+    CHECK_STATUS(ntk_solver_predict(solver, ntk_matrix_row_major(xt, M, D), ntk_matrix_col_major(alpha, N, K), ntk_matrix_row_major_mut(pred, M, K),
                                     NULL),
                  NTK_STATUS_OK);
     CHECK(rel_diff(pred, pref, M * K) < 1e-13);
@@ -213,7 +195,7 @@ int main(void) {
     ps.monotone = 1;
     opts.progress = on_progress;
     opts.user_data = &ps;
-    CHECK_STATUS(ntk_solver_solve(solver, lambda, view(y, N, K, 1, N), 1e-12, 1000, view_mut(alpha2, N, K, 1, N), NULL,
+    CHECK_STATUS(ntk_solver_solve(solver, lambda, ntk_matrix_col_major(y, N, K), 1e-12, 1000, ntk_matrix_col_major_mut(alpha2, N, K), NULL,
                                   &opts),
                  NTK_STATUS_OK);
     CHECK(ps.calls > (int)info.iterations && ps.monotone && ps.last_total == 1000);
@@ -223,35 +205,35 @@ int main(void) {
     ps.monotone = 1;
     ps.cancel_at = 3;
     ntk_test_set(alpha2, N * K, SENTINEL);
-    CHECK_STATUS(ntk_solver_solve(solver, lambda, view(y, N, K, 1, N), 1e-12, 1000, view_mut(alpha2, N, K, 1, N), NULL,
+    CHECK_STATUS(ntk_solver_solve(solver, lambda, ntk_matrix_col_major(y, N, K), 1e-12, 1000, ntk_matrix_col_major_mut(alpha2, N, K), NULL,
                                   &opts),
                  NTK_STATUS_CANCELLED);
     CHECK(all_equal(alpha2, N * K, SENTINEL));
     ps.calls = 0;
     ps.cancel_at = 1;
-    CHECK_STATUS(ntk_solver_create(net, view(x, N, D, D, 1), &sc, &opts, &out), NTK_STATUS_CANCELLED);
+    CHECK_STATUS(ntk_solver_create(net, ntk_matrix_row_major(x, N, D), &sc, &opts, &out), NTK_STATUS_CANCELLED);
     CHECK(out == NULL);
 
     /* Errors: NULLs. */
     sc.cache_bytes = 0;
-    CHECK_ERROR(ntk_solver_create(NULL, view(x, N, D, D, 1), &sc, NULL, &out), NTK_STATUS_NULL_POINTER, "network");
-    CHECK_ERROR(ntk_solver_create(net, view(x, N, D, D, 1), NULL, NULL, &out), NTK_STATUS_NULL_POINTER, "config");
-    CHECK_ERROR(ntk_solver_create(net, view(x, N, D, D, 1), &sc, NULL, NULL), NTK_STATUS_NULL_POINTER, "out");
-    CHECK_ERROR(ntk_solver_create(net, view(NULL, N, D, D, 1), &sc, NULL, &out), NTK_STATUS_NULL_POINTER, "x");
-    CHECK_ERROR(ntk_solver_solve(NULL, lambda, view(y, N, K, 1, N), 1e-12, 10, view_mut(alpha2, N, K, 1, N), NULL,
+    CHECK_ERROR(ntk_solver_create(NULL, ntk_matrix_row_major(x, N, D), &sc, NULL, &out), NTK_STATUS_NULL_POINTER, "network");
+    CHECK_ERROR(ntk_solver_create(net, ntk_matrix_row_major(x, N, D), NULL, NULL, &out), NTK_STATUS_NULL_POINTER, "config");
+    CHECK_ERROR(ntk_solver_create(net, ntk_matrix_row_major(x, N, D), &sc, NULL, NULL), NTK_STATUS_NULL_POINTER, "out");
+    CHECK_ERROR(ntk_solver_create(net, ntk_matrix_row_major(NULL, N, D), &sc, NULL, &out), NTK_STATUS_NULL_POINTER, "x");
+    CHECK_ERROR(ntk_solver_solve(NULL, lambda, ntk_matrix_col_major(y, N, K), 1e-12, 10, ntk_matrix_col_major_mut(alpha2, N, K), NULL,
                                  NULL),
                 NTK_STATUS_NULL_POINTER, "solver");
-    CHECK_ERROR(ntk_solver_solve(solver, lambda, view(NULL, N, K, 1, N), 1e-12, 10, view_mut(alpha2, N, K, 1, N),
+    CHECK_ERROR(ntk_solver_solve(solver, lambda, ntk_matrix_col_major(NULL, N, K), 1e-12, 10, ntk_matrix_col_major_mut(alpha2, N, K),
                                  NULL, NULL),
                 NTK_STATUS_NULL_POINTER, "y");
-    CHECK_ERROR(ntk_solver_solve(solver, lambda, view(y, N, K, 1, N), 1e-12, 10, view_mut(NULL, N, K, 1, N), NULL,
+    CHECK_ERROR(ntk_solver_solve(solver, lambda, ntk_matrix_col_major(y, N, K), 1e-12, 10, ntk_matrix_col_major_mut(NULL, N, K), NULL,
                                  NULL),
                 NTK_STATUS_NULL_POINTER, "alpha");
-    CHECK_ERROR(ntk_solver_predict(NULL, view(xt, M, D, D, 1), view(alpha, N, K, 1, N), view_mut(pred, M, K, K, 1),
+    CHECK_ERROR(ntk_solver_predict(NULL, ntk_matrix_row_major(xt, M, D), ntk_matrix_col_major(alpha, N, K), ntk_matrix_row_major_mut(pred, M, K),
                                    NULL),
                 NTK_STATUS_NULL_POINTER, "solver");
-    CHECK_ERROR(ntk_solver_predict(solver, view(NULL, M, D, D, 1), view(alpha, N, K, 1, N),
-                                   view_mut(pred, M, K, K, 1), NULL),
+    CHECK_ERROR(ntk_solver_predict(solver, ntk_matrix_row_major(NULL, M, D), ntk_matrix_col_major(alpha, N, K),
+                                   ntk_matrix_row_major_mut(pred, M, K), NULL),
                 NTK_STATUS_NULL_POINTER, "x_test");
     CHECK_ERROR(ntk_solver_progress(NULL, NULL, NULL), NTK_STATUS_NULL_POINTER, "solver");
     CHECK_ERROR(ntk_solver_describe(NULL, NULL, NULL, NULL, NULL, NULL), NTK_STATUS_NULL_POINTER, "solver");
@@ -260,43 +242,43 @@ int main(void) {
 
     /* Invalid arguments. */
     sc.kernel = 7;
-    CHECK_ERROR(ntk_solver_create(net, view(x, N, D, D, 1), &sc, NULL, &out), NTK_STATUS_INVALID_ARGUMENT,
+    CHECK_ERROR(ntk_solver_create(net, ntk_matrix_row_major(x, N, D), &sc, NULL, &out), NTK_STATUS_INVALID_ARGUMENT,
                 "config.kernel = 7");
     sc.kernel = NTK_SOLVER_KERNEL_LIMIT_NNGP;
-    CHECK_ERROR(ntk_solver_create(net, view(x, N, D - 1, D, 1), &sc, NULL, &out), NTK_STATUS_INVALID_ARGUMENT,
+    CHECK_ERROR(ntk_solver_create(net, ntk_matrix_strided(x, N, D - 1, D, 1), &sc, NULL, &out), NTK_STATUS_INVALID_ARGUMENT,
                 "n_0");
     ntk_test_set(alpha2, N * K, SENTINEL);
-    CHECK_ERROR(ntk_solver_solve(solver, -1.0, view(y, N, K, 1, N), 1e-12, 10, view_mut(alpha2, N, K, 1, N), NULL,
+    CHECK_ERROR(ntk_solver_solve(solver, -1.0, ntk_matrix_col_major(y, N, K), 1e-12, 10, ntk_matrix_col_major_mut(alpha2, N, K), NULL,
                                  NULL),
                 NTK_STATUS_INVALID_ARGUMENT, "lambda");
-    CHECK_ERROR(ntk_solver_solve(solver, lambda, view(y, N, K, 1, N), 0.0, 10, view_mut(alpha2, N, K, 1, N), NULL,
+    CHECK_ERROR(ntk_solver_solve(solver, lambda, ntk_matrix_col_major(y, N, K), 0.0, 10, ntk_matrix_col_major_mut(alpha2, N, K), NULL,
                                  NULL),
                 NTK_STATUS_INVALID_ARGUMENT, "rtol");
-    CHECK_ERROR(ntk_solver_solve(solver, lambda, view(y, N, K, 1, N), 1.5, 10, view_mut(alpha2, N, K, 1, N), NULL,
+    CHECK_ERROR(ntk_solver_solve(solver, lambda, ntk_matrix_col_major(y, N, K), 1.5, 10, ntk_matrix_col_major_mut(alpha2, N, K), NULL,
                                  NULL),
                 NTK_STATUS_INVALID_ARGUMENT, "rtol");
-    CHECK_ERROR(ntk_solver_solve(solver, lambda, view(y, N - 1, K, 1, N), 1e-12, 10, view_mut(alpha2, N - 1, K, 1, N),
+    CHECK_ERROR(ntk_solver_solve(solver, lambda, ntk_matrix_strided(y, N - 1, K, 1, N), 1e-12, 10, ntk_matrix_strided_mut(alpha2, N - 1, K, 1, N),
                                  NULL, NULL),
                 NTK_STATUS_INVALID_ARGUMENT, "y");
-    CHECK_ERROR(ntk_solver_solve(solver, lambda, view(y, N, K, 1, N), 1e-12, 10, view_mut(alpha2, N, 1, 1, N), NULL,
+    CHECK_ERROR(ntk_solver_solve(solver, lambda, ntk_matrix_col_major(y, N, K), 1e-12, 10, ntk_matrix_col_major_mut(alpha2, N, 1), NULL,
                                  NULL),
                 NTK_STATUS_INVALID_ARGUMENT, "alpha");
-    CHECK_ERROR(ntk_solver_solve(solver, lambda, view(y, N, K, 1, N), 1e-12, 10, view_mut(y, N, K, 1, N), NULL, NULL),
+    CHECK_ERROR(ntk_solver_solve(solver, lambda, ntk_matrix_col_major(y, N, K), 1e-12, 10, ntk_matrix_col_major_mut(y, N, K), NULL, NULL),
                 NTK_STATUS_INVALID_ARGUMENT, "overlaps");
-    CHECK_ERROR(ntk_solver_solve(solver, lambda, view(y, N, K, 1, N), 1e-12, 10, view_mut(alpha2, N, K, 0, N), NULL,
+    CHECK_ERROR(ntk_solver_solve(solver, lambda, ntk_matrix_col_major(y, N, K), 1e-12, 10, ntk_matrix_strided_mut(alpha2, N, K, 0, N), NULL,
                                  NULL),
                 NTK_STATUS_INVALID_ARGUMENT, "alpha");
-    CHECK_ERROR(ntk_solver_predict(solver, view(xt, M, D - 1, D, 1), view(alpha, N, K, 1, N),
-                                   view_mut(pred, M, K, K, 1), NULL),
+    CHECK_ERROR(ntk_solver_predict(solver, ntk_matrix_strided(xt, M, D - 1, D, 1), ntk_matrix_col_major(alpha, N, K),
+                                   ntk_matrix_row_major_mut(pred, M, K), NULL),
                 NTK_STATUS_INVALID_ARGUMENT, "x_test");
-    CHECK_ERROR(ntk_solver_predict(solver, view(xt, M, D, D, 1), view(alpha, N - 1, K, 1, N),
-                                   view_mut(pred, M, K, K, 1), NULL),
+    CHECK_ERROR(ntk_solver_predict(solver, ntk_matrix_row_major(xt, M, D), ntk_matrix_strided(alpha, N - 1, K, 1, N),
+                                   ntk_matrix_row_major_mut(pred, M, K), NULL),
                 NTK_STATUS_INVALID_ARGUMENT, "alpha");
-    CHECK_ERROR(ntk_solver_predict(solver, view(xt, M, D, D, 1), view(alpha, N, K, 1, N),
-                                   view_mut(pred, M - 1, K, K, 1), NULL),
+    CHECK_ERROR(ntk_solver_predict(solver, ntk_matrix_row_major(xt, M, D), ntk_matrix_col_major(alpha, N, K),
+                                   ntk_matrix_row_major_mut(pred, M - 1, K), NULL),
                 NTK_STATUS_INVALID_ARGUMENT, "out");
-    CHECK_ERROR(ntk_solver_predict(solver, view(xt, M, D, D, 1), view(alpha, N, K, 1, N),
-                                   view_mut(alpha, M, K, K, 1), NULL),
+    CHECK_ERROR(ntk_solver_predict(solver, ntk_matrix_row_major(xt, M, D), ntk_matrix_col_major(alpha, N, K),
+                                   ntk_matrix_row_major_mut(alpha, M, K), NULL),
                 NTK_STATUS_INVALID_ARGUMENT, "overlaps");
 
     /* Non-finite values, named. */
@@ -308,33 +290,33 @@ int main(void) {
         xb[5 * D + 1] = NAN;
         yb[N + 9] = INFINITY;
         ab[4] = NAN;
-        CHECK_ERROR(ntk_solver_create(net, view(xb, N, D, D, 1), &sc, NULL, &out), NTK_STATUS_NON_FINITE, "x");
+        CHECK_ERROR(ntk_solver_create(net, ntk_matrix_row_major(xb, N, D), &sc, NULL, &out), NTK_STATUS_NON_FINITE, "x");
         ntk_test_set(alpha2, N * K, SENTINEL);
-        CHECK_ERROR(ntk_solver_solve(solver, NAN, view(y, N, K, 1, N), 1e-12, 10, view_mut(alpha2, N, K, 1, N), NULL,
+        CHECK_ERROR(ntk_solver_solve(solver, NAN, ntk_matrix_col_major(y, N, K), 1e-12, 10, ntk_matrix_col_major_mut(alpha2, N, K), NULL,
                                      NULL),
                     NTK_STATUS_NON_FINITE, "lambda");
-        CHECK_ERROR(ntk_solver_solve(solver, lambda, view(yb, N, K, 1, N), 1e-12, 10, view_mut(alpha2, N, K, 1, N),
+        CHECK_ERROR(ntk_solver_solve(solver, lambda, ntk_matrix_col_major(yb, N, K), 1e-12, 10, ntk_matrix_col_major_mut(alpha2, N, K),
                                      NULL, NULL),
                     NTK_STATUS_NON_FINITE, "y[9, 1]");
         CHECK(all_equal(alpha2, N * K, SENTINEL));
         ntk_test_set(pred, M * K, SENTINEL);
-        CHECK_ERROR(ntk_solver_predict(solver, view(xb, M, D, D, 1), view(alpha, N, K, 1, N),
-                                       view_mut(pred, M, K, K, 1), NULL),
+        CHECK_ERROR(ntk_solver_predict(solver, ntk_matrix_row_major(xb, M, D), ntk_matrix_col_major(alpha, N, K),
+                                       ntk_matrix_row_major_mut(pred, M, K), NULL),
                     NTK_STATUS_NON_FINITE, "x_test[5, 1]");
-        CHECK_ERROR(ntk_solver_predict(solver, view(xt, M, D, D, 1), view(ab, N, K, 1, N), view_mut(pred, M, K, K, 1),
+        CHECK_ERROR(ntk_solver_predict(solver, ntk_matrix_row_major(xt, M, D), ntk_matrix_col_major(ab, N, K), ntk_matrix_row_major_mut(pred, M, K),
                                        NULL),
                     NTK_STATUS_NON_FINITE, "alpha[4, 0]");
         CHECK(all_equal(pred, M * K, SENTINEL));
     }
 
     /* A broadcast x of 2^40 points cannot be allocated: ALLOCATION, not an abort. */
-    CHECK_STATUS(ntk_solver_create(net, view(x, (size_t)1 << 40, D, 0, 1), &sc, NULL, &out),
+    CHECK_STATUS(ntk_solver_create(net, ntk_matrix_strided(x, (size_t)1 << 40, D, 0, 1), &sc, NULL, &out),
                  NTK_STATUS_ALLOCATION);
     CHECK(out == NULL);
 
     /* Too few iterations: NUMERICAL, alpha untouched. */
     ntk_test_set(alpha2, N * K, SENTINEL);
-    CHECK_ERROR(ntk_solver_solve(solver, lambda, view(y, N, K, 1, N), 1e-12, 2, view_mut(alpha2, N, K, 1, N), NULL,
+    CHECK_ERROR(ntk_solver_solve(solver, lambda, ntk_matrix_col_major(y, N, K), 1e-12, 2, ntk_matrix_col_major_mut(alpha2, N, K), NULL,
                                  NULL),
                 NTK_STATUS_NUMERICAL, "max_iterations = 2");
     CHECK(all_equal(alpha2, N * K, SENTINEL));

@@ -30,7 +30,7 @@ static void build(const double *lambda, double *k) {
 static void test_known_spectrum(void) {
     double k[N * N], ev[N + 2], want[N], lmin = 0, lmax = 0, cond = 0;
     size_t i;
-    ntk_matrix kv = ntk_test_view(k, N, N);
+    ntk_matrix kv = ntk_matrix_row_major(k, N, N);
     build(LAMBDA, k);
     ntk_test_set(ev, N + 2, SENTINEL);
     CHECK_STATUS(ntk_kernel_spectrum(kv, ev, N, NTK_SPECTRUM_WHICH_ALL), NTK_STATUS_OK);
@@ -75,10 +75,10 @@ static void test_empirical_ntk_spectrum(void) {
     cfg.seed = 3;
     CHECK_STATUS(ntk_network_create(&cfg, &net), NTK_STATUS_OK);
     ntk_test_fill(x, M * 2, 8);
-    CHECK_STATUS(ntk_kernel_empirical(net, ntk_test_view(x, M, 2), NULL, NTK_KERNEL_MODE_TRACE,
-                                      NTK_KERNEL_METHOD_AUTO, ntk_test_view_mut(k, M, M), NULL),
+    CHECK_STATUS(ntk_kernel_empirical(net, ntk_matrix_row_major(x, M, 2), NULL, NTK_KERNEL_MODE_TRACE,
+                                      NTK_KERNEL_METHOD_AUTO, ntk_matrix_row_major_mut(k, M, M), NULL),
                  NTK_STATUS_OK);
-    CHECK_STATUS(ntk_kernel_spectrum(ntk_test_view(k, M, M), ev, M, NTK_SPECTRUM_WHICH_ALL), NTK_STATUS_OK);
+    CHECK_STATUS(ntk_kernel_spectrum(ntk_matrix_row_major(k, M, M), ev, M, NTK_SPECTRUM_WHICH_ALL), NTK_STATUS_OK);
     for (i = 0; i < M; i++) {
         sum += ev[i];
         tr += k[i * M + i];
@@ -91,7 +91,7 @@ static void test_empirical_ntk_spectrum(void) {
 
 static void test_errors(void) {
     double k[N * N], ev[N + 1], kb[N * N], lmin = SENTINEL, lmax = SENTINEL, cond = SENTINEL;
-    ntk_matrix kv = ntk_test_view(k, N, N), bad;
+    ntk_matrix kv = ntk_matrix_row_major(k, N, N), bad;
     build(LAMBDA, k);
     ntk_test_set(ev, N + 1, SENTINEL);
     bad = kv;
@@ -103,19 +103,19 @@ static void test_errors(void) {
     CHECK_ERROR(ntk_kernel_spectrum(kv, ev, 0, 1), NTK_STATUS_INVALID_ARGUMENT, "count");
     CHECK_ERROR(ntk_kernel_spectrum(kv, ev, N + 1, 1), NTK_STATUS_INVALID_ARGUMENT, "count");
     CHECK_ERROR(ntk_kernel_spectrum(kv, ev, N - 1, NTK_SPECTRUM_WHICH_ALL), NTK_STATUS_INVALID_ARGUMENT, "count");
-    CHECK_ERROR(ntk_kernel_spectrum(ntk_test_view(k, N, N - 1), ev, 2, 1), NTK_STATUS_INVALID_ARGUMENT, "square");
+    CHECK_ERROR(ntk_kernel_spectrum(ntk_matrix_row_major(k, N, N - 1), ev, 2, 1), NTK_STATUS_INVALID_ARGUMENT, "square");
     memcpy(kb, k, sizeof k);
     kb[1] += 1e-6;
-    CHECK_ERROR(ntk_kernel_spectrum(ntk_test_view(kb, N, N), ev, N, 0), NTK_STATUS_INVALID_ARGUMENT, "symmetric");
-    CHECK_ERROR(ntk_kernel_condition(ntk_test_view(kb, N, N), &lmin, &lmax, &cond), NTK_STATUS_INVALID_ARGUMENT,
+    CHECK_ERROR(ntk_kernel_spectrum(ntk_matrix_row_major(kb, N, N), ev, N, 0), NTK_STATUS_INVALID_ARGUMENT, "symmetric");
+    CHECK_ERROR(ntk_kernel_condition(ntk_matrix_row_major(kb, N, N), &lmin, &lmax, &cond), NTK_STATUS_INVALID_ARGUMENT,
                 "symmetric");
     memcpy(kb, k, sizeof k);
     kb[12] = NAN;
-    CHECK_ERROR(ntk_kernel_spectrum(ntk_test_view(kb, N, N), ev, N, 0), NTK_STATUS_NON_FINITE, "k");
-    CHECK_ERROR(ntk_kernel_condition(ntk_test_view(kb, N, N), &lmin, &lmax, &cond), NTK_STATUS_NON_FINITE, "k");
+    CHECK_ERROR(ntk_kernel_spectrum(ntk_matrix_row_major(kb, N, N), ev, N, 0), NTK_STATUS_NON_FINITE, "k");
+    CHECK_ERROR(ntk_kernel_condition(ntk_matrix_row_major(kb, N, N), &lmin, &lmax, &cond), NTK_STATUS_NON_FINITE, "k");
     /* eigenvalues overlapping k */
     memcpy(kb, k, sizeof k);
-    CHECK_ERROR(ntk_kernel_spectrum(ntk_test_view(kb, N, N), kb + 3, N, 0), NTK_STATUS_INVALID_ARGUMENT, "overlap");
+    CHECK_ERROR(ntk_kernel_spectrum(ntk_matrix_row_major(kb, N, N), kb + 3, N, 0), NTK_STATUS_INVALID_ARGUMENT, "overlap");
     CHECK(memcmp(kb, k, sizeof k) == 0);
     CHECK_ERROR(ntk_kernel_condition(bad, &lmin, &lmax, &cond), NTK_STATUS_NULL_POINTER, "k");
     CHECK(ntk_test_all_bits(ev, N + 1, SENTINEL));

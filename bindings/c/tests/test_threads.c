@@ -22,38 +22,18 @@ struct job {
     int error_ok;
 };
 
-static ntk_matrix xview(const double *x) {
-    ntk_matrix m;
-    m.data = x;
-    m.rows = N_POINTS;
-    m.cols = 5;
-    m.row_stride = 5;
-    m.col_stride = 1;
-    return m;
-}
-
-static ntk_matrix_mut oview(double *o) {
-    ntk_matrix_mut m;
-    m.data = o;
-    m.rows = N_POINTS;
-    m.cols = 3;
-    m.row_stride = 3;
-    m.col_stride = 1;
-    return m;
-}
-
 static void *worker(void *arg) {
     struct job *job = (struct job *)arg;
     double out[N_POINTS * 3];
     int r;
     for (r = 0; r < REPEATS; r++) {
-        if (ntk_network_forward(job->net, xview(job->x), oview(out)) != NTK_STATUS_OK ||
+        if (ntk_network_forward(job->net, ntk_matrix_row_major(job->x, N_POINTS, 5), ntk_matrix_row_major_mut(out, N_POINTS, 3)) != NTK_STATUS_OK ||
             memcmp(out, job->expected, sizeof out) != 0) {
             job->mismatches++;
         }
     }
     /* an error on this thread sets this thread's message only */
-    job->error_ok = ntk_network_forward(NULL, xview(job->x), oview(out)) == NTK_STATUS_NULL_POINTER &&
+    job->error_ok = ntk_network_forward(NULL, ntk_matrix_row_major(job->x, N_POINTS, 5), ntk_matrix_row_major_mut(out, N_POINTS, 3)) == NTK_STATUS_NULL_POINTER &&
                     strstr(ntk_last_error(), "network") != NULL;
     return NULL;
 }
@@ -79,9 +59,9 @@ int main(void) {
 
     /* bit-identical results at 1 and 3 library threads, and equal to the plain-loop reference */
     CHECK_STATUS(ntk_set_num_threads(1), NTK_STATUS_OK);
-    CHECK_STATUS(ntk_network_forward(net, xview(x), oview(expected)), NTK_STATUS_OK);
+    CHECK_STATUS(ntk_network_forward(net, ntk_matrix_row_major(x, N_POINTS, 5), ntk_matrix_row_major_mut(expected, N_POINTS, 3)), NTK_STATUS_OK);
     CHECK_STATUS(ntk_set_num_threads(3), NTK_STATUS_OK);
-    CHECK_STATUS(ntk_network_forward(net, xview(x), oview(other)), NTK_STATUS_OK);
+    CHECK_STATUS(ntk_network_forward(net, ntk_matrix_row_major(x, N_POINTS, 5), ntk_matrix_row_major_mut(other, N_POINTS, 3)), NTK_STATUS_OK);
     ntk_test_same_bits(expected, other, N_POINTS * 3, "1 vs 3 library threads");
     CHECK_STATUS(ntk_network_shape(net, NULL, &p), NTK_STATUS_OK);
     CHECK(p == sizeof theta / sizeof theta[0]);
@@ -104,7 +84,7 @@ int main(void) {
         CHECK(jobs[t].error_ok);
     }
     /* the workers' errors did not touch this thread's (empty, after a success) message */
-    CHECK_STATUS(ntk_network_forward(net, xview(x), oview(other)), NTK_STATUS_OK);
+    CHECK_STATUS(ntk_network_forward(net, ntk_matrix_row_major(x, N_POINTS, 5), ntk_matrix_row_major_mut(other, N_POINTS, 3)), NTK_STATUS_OK);
     CHECK(ntk_last_error()[0] == '\0');
     ntk_test_same_bits(expected, other, N_POINTS * 3, "after the concurrent calls");
 

@@ -18,26 +18,6 @@ static const size_t WIDTHS[] = {D, 16, 11, 3};
 #define NUM_WIDTHS (sizeof WIDTHS / sizeof WIDTHS[0])
 #define K 3
 
-static ntk_matrix row_major(const double *data, size_t rows, size_t cols) {
-    ntk_matrix m;
-    m.data = data;
-    m.rows = rows;
-    m.cols = cols;
-    m.row_stride = (ptrdiff_t)cols;
-    m.col_stride = 1;
-    return m;
-}
-
-static ntk_matrix_mut strided_mut(double *data, size_t rows, size_t cols, ptrdiff_t rs, ptrdiff_t cs) {
-    ntk_matrix_mut m;
-    m.data = data;
-    m.rows = rows;
-    m.cols = cols;
-    m.row_stride = rs;
-    m.col_stride = cs;
-    return m;
-}
-
 static int all_equal(const double *a, size_t n, double v) {
     size_t i;
     for (i = 0; i < n; i++) {
@@ -54,7 +34,7 @@ static void assemble(const ntk_network *net, const ntk_empirical_features *f1, c
     for (a = 0; a + 1 < nr; a++) {
         for (b = 0; b + 1 < nc; b++) {
             double *p = out + rcuts[a] * s * cols + ccuts[b] * s;
-            ntk_matrix_mut blk = strided_mut(p, (rcuts[a + 1] - rcuts[a]) * s, (ccuts[b + 1] - ccuts[b]) * s,
+            ntk_matrix_mut blk = ntk_matrix_strided_mut(p, (rcuts[a + 1] - rcuts[a]) * s, (ccuts[b + 1] - ccuts[b]) * s,
                                              (ptrdiff_t)cols, 1);
             CHECK_STATUS(ntk_kernel_empirical_tile(net, f1, rcuts[a], rcuts[a + 1], f2, ccuts[b], ccuts[b + 1],
                                                    mode, blk, NULL),
@@ -73,7 +53,7 @@ static void limit_tiles(const double *x1, const double *x2) {
     ntk_network_config cfg;
     ntk_network *net = NULL, *other = NULL;
     ntk_limit_points *p1 = NULL, *p2 = NULL, *po = NULL;
-    ntk_matrix m1 = row_major(x1, N1, D), m2 = row_major(x2, N2, D);
+    ntk_matrix m1 = ntk_matrix_row_major(x1, N1, D), m2 = ntk_matrix_row_major(x2, N2, D);
     ntk_matrix_mut a, b;
     size_t pass, r, c, n = 0;
     double small[4], keep[4] = {SENTINEL, SENTINEL, SENTINEL, SENTINEL};
@@ -96,13 +76,13 @@ static void limit_tiles(const double *x1, const double *x2) {
         const ntk_limit_points *q = pass == 0 ? p1 : p2;
         const size_t *cuts = pass == 0 ? cc : cc2;
         size_t ncuts = pass == 0 ? 4 : 3;
-        a = strided_mut(nn, N1, n2, (ptrdiff_t)n2, 1);
-        b = strided_mut(th, N1, n2, (ptrdiff_t)n2, 1);
+        a = ntk_matrix_row_major_mut(nn, N1, n2);
+        b = ntk_matrix_row_major_mut(th, N1, n2);
         CHECK_STATUS(ntk_kernel_limit(net, m1, pass == 0 ? NULL : &m2, &a, NULL, &b, NULL), NTK_STATUS_OK);
         for (r = 0; r + 1 < 4; r++) {
             for (c = 0; c + 1 < ncuts; c++) {
-                a = strided_mut(nn_t + rc[r] * n2 + cuts[c], rc[r + 1] - rc[r], cuts[c + 1] - cuts[c], (ptrdiff_t)n2, 1);
-                b = strided_mut(th_t + rc[r] * n2 + cuts[c], rc[r + 1] - rc[r], cuts[c + 1] - cuts[c], (ptrdiff_t)n2, 1);
+                a = ntk_matrix_strided_mut(nn_t + rc[r] * n2 + cuts[c], rc[r + 1] - rc[r], cuts[c + 1] - cuts[c], (ptrdiff_t)n2, 1);
+                b = ntk_matrix_strided_mut(th_t + rc[r] * n2 + cuts[c], rc[r + 1] - rc[r], cuts[c + 1] - cuts[c], (ptrdiff_t)n2, 1);
                 CHECK_STATUS(ntk_kernel_limit_tile(p1, rc[r], rc[r + 1], q, cuts[c], cuts[c + 1], &a, NULL, &b, NULL),
                              NTK_STATUS_OK);
             }
@@ -110,7 +90,7 @@ static void limit_tiles(const double *x1, const double *x2) {
         ntk_test_same_bits(nn_t, nn, N1 * n2, pass == 0 ? "limit nngp X2 = X1" : "limit nngp two sets");
         ntk_test_same_bits(th_t, th, N1 * n2, pass == 0 ? "limit ntk X2 = X1" : "limit ntk two sets");
     }
-    a = strided_mut(small, 2, 2, 2, 1);
+    a = ntk_matrix_row_major_mut(small, 2, 2);
     memcpy(small, keep, sizeof small);
     CHECK_ERROR(ntk_kernel_limit_tile(p1, 0, 2, po, 0, 2, NULL, NULL, &a, NULL), NTK_STATUS_INVALID_ARGUMENT,
                 "different limit kernels");
@@ -123,7 +103,7 @@ static void limit_tiles(const double *x1, const double *x2) {
     CHECK_ERROR(ntk_kernel_limit_tile(p1, 0, 2, p2, 0, 2, &a, NULL, &a, NULL), NTK_STATUS_INVALID_ARGUMENT, "overlap");
     CHECK_ERROR(ntk_kernel_limit_tile(NULL, 0, 2, p2, 0, 2, NULL, NULL, &a, NULL), NTK_STATUS_NULL_POINTER, "p1");
     CHECK(memcmp(small, keep, sizeof small) == 0);
-    CHECK_ERROR(ntk_limit_points_create(net, row_major(x1, N1, D + 1), NULL, &po), NTK_STATUS_INVALID_ARGUMENT, "n_0");
+    CHECK_ERROR(ntk_limit_points_create(net, ntk_matrix_row_major(x1, N1, D + 1), NULL, &po), NTK_STATUS_INVALID_ARGUMENT, "n_0");
     ntk_limit_points_free(p1);
     ntk_limit_points_free(p2);
     ntk_limit_points_free(po);
@@ -158,8 +138,8 @@ int main(void) {
     CHECK_STATUS(ntk_network_create(&cfg, &other), NTK_STATUS_OK);
     ntk_test_fill(x1, N1 * D, 1);
     ntk_test_fill(x2, N2 * D, 2);
-    m1 = row_major(x1, N1, D);
-    m2 = row_major(x2, N2, D);
+    m1 = ntk_matrix_row_major(x1, N1, D);
+    m2 = ntk_matrix_row_major(x2, N2, D);
     CHECK_STATUS(ntk_empirical_features_create(net, m1, NULL, &f1), NTK_STATUS_OK);
     CHECK_STATUS(ntk_empirical_features_create(net, m2, NULL, &f2), NTK_STATUS_OK);
     CHECK_STATUS(ntk_empirical_features_create(other, m1, NULL, &fo), NTK_STATUS_OK);
@@ -172,13 +152,13 @@ int main(void) {
         size_t s = mode == NTK_KERNEL_MODE_FULL ? K : 1;
         /* X2 = X1 */
         CHECK_STATUS(ntk_kernel_empirical(net, m1, NULL, mode, NTK_KERNEL_METHOD_STRUCTURED,
-                                          strided_mut(full, N1 * s, N1 * s, (ptrdiff_t)(N1 * s), 1), NULL),
+                                          ntk_matrix_strided_mut(full, N1 * s, N1 * s, (ptrdiff_t)(N1 * s), 1), NULL),
                      NTK_STATUS_OK);
         assemble(net, f1, f1, rc_sym, 5, cc_sym, 4, mode, tiled, N1 * s);
         ntk_test_same_bits(tiled, full, N1 * s * N1 * s, mode == NTK_KERNEL_MODE_FULL ? "symmetric full" : "symmetric trace");
         /* two point sets */
         CHECK_STATUS(ntk_kernel_empirical(net, m1, &m2, mode, NTK_KERNEL_METHOD_STRUCTURED,
-                                          strided_mut(full, N1 * s, N2 * s, (ptrdiff_t)(N2 * s), 1), NULL),
+                                          ntk_matrix_strided_mut(full, N1 * s, N2 * s, (ptrdiff_t)(N2 * s), 1), NULL),
                      NTK_STATUS_OK);
         assemble(net, f1, f2, rc2, 3, cc2, 3, mode, tiled, N2 * s);
         ntk_test_same_bits(tiled, full, N1 * s * N2 * s, mode == NTK_KERNEL_MODE_FULL ? "two sets full" : "two sets trace");
@@ -186,7 +166,7 @@ int main(void) {
 
     /* Column-major destination: rows 10..14 x columns 40..45 of the full-mode (X1, X2) kernel. */
     CHECK_STATUS(ntk_kernel_empirical_tile(net, f1, 10, 14, f2, 40, 45, NTK_KERNEL_MODE_FULL,
-                                           strided_mut(cm, 4 * K, 5 * K, 1, 4 * K), NULL),
+                                           ntk_matrix_col_major_mut(cm, 4 * K, 5 * K), NULL),
                  NTK_STATUS_OK);
     {
         size_t i, j, bad = 0;
@@ -199,7 +179,7 @@ int main(void) {
     /* Errors: output untouched. */
     {
         size_t i;
-        ntk_matrix_mut o = strided_mut(small, 6, 4, 4, 1);
+        ntk_matrix_mut o = ntk_matrix_row_major_mut(small, 6, 4);
         for (i = 0; i < 24; i++) small[i] = SENTINEL;
         CHECK_ERROR(ntk_kernel_empirical_tile(net, f1, 5, 5, f2, 0, 4, NTK_KERNEL_MODE_TRACE, o, NULL),
                     NTK_STATUS_INVALID_ARGUMENT, "range");
@@ -240,7 +220,7 @@ int main(void) {
         }
         CHECK(all_equal(small, 24, SENTINEL));
         CHECK_ERROR(ntk_empirical_features_create(net, m1, NULL, NULL), NTK_STATUS_NULL_POINTER, "out");
-        CHECK_ERROR(ntk_empirical_features_create(net, row_major(x1, N1, D + 1), NULL, &fo),
+        CHECK_ERROR(ntk_empirical_features_create(net, ntk_matrix_row_major(x1, N1, D + 1), NULL, &fo),
                     NTK_STATUS_INVALID_ARGUMENT, "x");
     }
 

@@ -69,7 +69,7 @@ static void test_loss_history(void) {
     CHECK_STATUS(ntk_network_get_params(net, theta, NP), NTK_STATUS_OK);
     outputs_from_params(theta, f);
     ntk_test_set(hist, 31, SENTINEL);
-    CHECK_STATUS(ntk_network_train(net, ntk_test_view(X, N, N0), ntk_test_view(Y, N, NL), NTK_COST_MSE, 0.5, 30,
+    CHECK_STATUS(ntk_network_train(net, ntk_matrix_row_major(X, N, N0), ntk_matrix_row_major(Y, N, NL), NTK_COST_MSE, 0.5, 30,
                                    hist, NULL),
                  NTK_STATUS_OK);
     ntk_test_close(&hist[0], (double[]){mse(f)}, 1, 1e-13, "loss_history[0] vs plain-loop loss");
@@ -82,7 +82,7 @@ static void test_loss_history(void) {
     {
         double before[NP], after[NP], h0[2] = {SENTINEL, SENTINEL};
         CHECK_STATUS(ntk_network_get_params(net, before, NP), NTK_STATUS_OK);
-        CHECK_STATUS(ntk_network_train(net, ntk_test_view(X, N, N0), ntk_test_view(Y, N, NL), NTK_COST_MSE, 0.5, 0,
+        CHECK_STATUS(ntk_network_train(net, ntk_matrix_row_major(X, N, N0), ntk_matrix_row_major(Y, N, NL), NTK_COST_MSE, 0.5, 0,
                                        h0, NULL),
                      NTK_STATUS_OK);
         CHECK_STATUS(ntk_network_get_params(net, after, NP), NTK_STATUS_OK);
@@ -103,12 +103,12 @@ static void test_one_step(int cost, const char *what_theta, const char *what_f) 
     CHECK_STATUS(ntk_network_get_params(net, theta0, NP), NTK_STATUS_OK);
     outputs_from_params(theta0, f0);
     residual(f0, cost, d);
-    CHECK_STATUS(ntk_network_jacobian(net, ntk_test_view(X, N, N0), ntk_test_view_mut(jac, N * NL, NP), NULL),
+    CHECK_STATUS(ntk_network_jacobian(net, ntk_matrix_row_major(X, N, N0), ntk_matrix_row_major_mut(jac, N * NL, NP), NULL),
                  NTK_STATUS_OK);
-    CHECK_STATUS(ntk_kernel_empirical(net, ntk_test_view(X, N, N0), NULL, NTK_KERNEL_MODE_FULL,
-                                      NTK_KERNEL_METHOD_AUTO, ntk_test_view_mut(theta_k, N * NL, N * NL), NULL),
+    CHECK_STATUS(ntk_kernel_empirical(net, ntk_matrix_row_major(X, N, N0), NULL, NTK_KERNEL_MODE_FULL,
+                                      NTK_KERNEL_METHOD_AUTO, ntk_matrix_row_major_mut(theta_k, N * NL, N * NL), NULL),
                  NTK_STATUS_OK);
-    CHECK_STATUS(ntk_network_train(net, ntk_test_view(X, N, N0), ntk_test_view(y, N, NL), cost, eta, 1, NULL, NULL),
+    CHECK_STATUS(ntk_network_train(net, ntk_matrix_row_major(X, N, N0), ntk_matrix_row_major(y, N, NL), cost, eta, 1, NULL, NULL),
                  NTK_STATUS_OK);
     CHECK_STATUS(ntk_network_get_params(net, theta1, NP), NTK_STATUS_OK);
     for (p = 0; p < NP; p++) {
@@ -144,7 +144,7 @@ static void test_cross_entropy_decreases(void) {
     ntk_network *net = make_net();
     double hist[21];
     size_t s;
-    CHECK_STATUS(ntk_network_train(net, ntk_test_view(X, N, N0), ntk_test_view(YP, N, NL), NTK_COST_CROSS_ENTROPY,
+    CHECK_STATUS(ntk_network_train(net, ntk_matrix_row_major(X, N, N0), ntk_matrix_row_major(YP, N, NL), NTK_COST_CROSS_ENTROPY,
                                    1.0, 20, hist, NULL),
                  NTK_STATUS_OK);
     for (s = 1; s <= 20; s++) CHECK(hist[s] < hist[s - 1]);
@@ -159,15 +159,15 @@ static void test_determinism(void) {
     size_t threads = 0, s;
     CHECK_STATUS(ntk_get_num_threads(&threads), NTK_STATUS_OK);
     CHECK_STATUS(ntk_set_num_threads(1), NTK_STATUS_OK);
-    CHECK_STATUS(ntk_network_train(a, ntk_test_view(X, N, N0), ntk_test_view(Y, N, NL), NTK_COST_MSE, 0.3, 5, ha,
+    CHECK_STATUS(ntk_network_train(a, ntk_matrix_row_major(X, N, N0), ntk_matrix_row_major(Y, N, NL), NTK_COST_MSE, 0.3, 5, ha,
                                    NULL),
                  NTK_STATUS_OK);
     CHECK_STATUS(ntk_set_num_threads(3), NTK_STATUS_OK);
-    CHECK_STATUS(ntk_network_train(b, ntk_test_view(X, N, N0), ntk_test_view(Y, N, NL), NTK_COST_MSE, 0.3, 5, hb,
+    CHECK_STATUS(ntk_network_train(b, ntk_matrix_row_major(X, N, N0), ntk_matrix_row_major(Y, N, NL), NTK_COST_MSE, 0.3, 5, hb,
                                    NULL),
                  NTK_STATUS_OK);
     for (s = 0; s < 5; s++)
-        CHECK_STATUS(ntk_network_train(c, ntk_test_view(X, N, N0), ntk_test_view(Y, N, NL), NTK_COST_MSE, 0.3, 1,
+        CHECK_STATUS(ntk_network_train(c, ntk_matrix_row_major(X, N, N0), ntk_matrix_row_major(Y, N, NL), NTK_COST_MSE, 0.3, 1,
                                        NULL, NULL),
                      NTK_STATUS_OK);
     CHECK_STATUS(ntk_set_num_threads(threads), NTK_STATUS_OK);
@@ -202,11 +202,11 @@ static void test_cancel(void) {
     opt.progress = cancel_at;
     opt.user_data = &st;
     ntk_test_set(hist, 11, SENTINEL);
-    CHECK_STATUS(ntk_network_train(net, ntk_test_view(X, N, N0), ntk_test_view(Y, N, NL), NTK_COST_MSE, 0.3, 10,
+    CHECK_STATUS(ntk_network_train(net, ntk_matrix_row_major(X, N, N0), ntk_matrix_row_major(Y, N, NL), NTK_COST_MSE, 0.3, 10,
                                    hist, &opt),
                  NTK_STATUS_CANCELLED);
     CHECK(st.last_done == 3 && st.last_total == 10);
-    CHECK_STATUS(ntk_network_train(ref, ntk_test_view(X, N, N0), ntk_test_view(Y, N, NL), NTK_COST_MSE, 0.3, 3,
+    CHECK_STATUS(ntk_network_train(ref, ntk_matrix_row_major(X, N, N0), ntk_matrix_row_major(Y, N, NL), NTK_COST_MSE, 0.3, 3,
                                    href, NULL),
                  NTK_STATUS_OK);
     CHECK_STATUS(ntk_network_get_params(net, t1, NP), NTK_STATUS_OK);
@@ -222,7 +222,7 @@ static void test_divergence(void) {
     ntk_network *net = make_net();
     double theta[NP], hist[101];
     size_t p;
-    CHECK_ERROR(ntk_network_train(net, ntk_test_view(X, N, N0), ntk_test_view(Y, N, NL), NTK_COST_MSE, 1e150, 100,
+    CHECK_ERROR(ntk_network_train(net, ntk_matrix_row_major(X, N, N0), ntk_matrix_row_major(Y, N, NL), NTK_COST_MSE, 1e150, 100,
                                   hist, NULL),
                 NTK_STATUS_NUMERICAL, "not finite");
     CHECK_STATUS(ntk_network_get_params(net, theta, NP), NTK_STATUS_OK);
@@ -233,7 +233,7 @@ static void test_divergence(void) {
 static void test_errors(void) {
     ntk_network *net = make_net();
     double before[NP], after[NP], hist[6], xb[N * N0], yb[N * NL], shared[N * N0 + 8];
-    ntk_matrix xv = ntk_test_view(X, N, N0), yv = ntk_test_view(Y, N, NL), bad;
+    ntk_matrix xv = ntk_matrix_row_major(X, N, N0), yv = ntk_matrix_row_major(Y, N, NL), bad;
     CHECK_STATUS(ntk_network_get_params(net, before, NP), NTK_STATUS_OK);
     ntk_test_set(hist, 6, SENTINEL);
 #define T(net_, x_, y_, cost_, lr_, steps_, h_) ntk_network_train(net_, x_, y_, cost_, lr_, steps_, h_, NULL)
@@ -251,18 +251,18 @@ static void test_errors(void) {
     CHECK_ERROR(T(net, xv, yv, 0, NAN, 5, hist), NTK_STATUS_NON_FINITE, "learning_rate");
     CHECK_ERROR(T(net, xv, yv, 0, INFINITY, 5, hist), NTK_STATUS_NON_FINITE, "learning_rate");
     CHECK_ERROR(T(net, xv, yv, 0, 0.1, SIZE_MAX, hist), NTK_STATUS_INVALID_ARGUMENT, "steps");
-    CHECK_ERROR(T(net, ntk_test_view(X, N, N0 - 1), yv, 0, 0.1, 5, hist), NTK_STATUS_INVALID_ARGUMENT, "x");
-    CHECK_ERROR(T(net, xv, ntk_test_view(Y, N, NL - 1), 0, 0.1, 5, hist), NTK_STATUS_INVALID_ARGUMENT, "y");
-    CHECK_ERROR(T(net, xv, ntk_test_view(Y, N - 1, NL), 0, 0.1, 5, hist), NTK_STATUS_INVALID_ARGUMENT, "y");
+    CHECK_ERROR(T(net, ntk_matrix_row_major(X, N, N0 - 1), yv, 0, 0.1, 5, hist), NTK_STATUS_INVALID_ARGUMENT, "x");
+    CHECK_ERROR(T(net, xv, ntk_matrix_row_major(Y, N, NL - 1), 0, 0.1, 5, hist), NTK_STATUS_INVALID_ARGUMENT, "y");
+    CHECK_ERROR(T(net, xv, ntk_matrix_row_major(Y, N - 1, NL), 0, 0.1, 5, hist), NTK_STATUS_INVALID_ARGUMENT, "y");
     memcpy(xb, X, sizeof X);
     xb[7] = NAN;
-    CHECK_ERROR(T(net, ntk_test_view(xb, N, N0), yv, 0, 0.1, 5, hist), NTK_STATUS_NON_FINITE, "x");
+    CHECK_ERROR(T(net, ntk_matrix_row_major(xb, N, N0), yv, 0, 0.1, 5, hist), NTK_STATUS_NON_FINITE, "x");
     memcpy(yb, Y, sizeof Y);
     yb[9] = -INFINITY;
-    CHECK_ERROR(T(net, xv, ntk_test_view(yb, N, NL), 0, 0.1, 5, hist), NTK_STATUS_NON_FINITE, "y");
+    CHECK_ERROR(T(net, xv, ntk_matrix_row_major(yb, N, NL), 0, 0.1, 5, hist), NTK_STATUS_NON_FINITE, "y");
     /* loss_history overlapping x */
     memcpy(shared, X, sizeof X);
-    CHECK_ERROR(T(net, ntk_test_view(shared, N, N0), yv, 0, 0.1, 5, shared + N * N0 - 2), NTK_STATUS_INVALID_ARGUMENT,
+    CHECK_ERROR(T(net, ntk_matrix_row_major(shared, N, N0), yv, 0, 0.1, 5, shared + N * N0 - 2), NTK_STATUS_INVALID_ARGUMENT,
                 "overlap");
     CHECK(memcmp(shared, X, sizeof X) == 0);
 #undef T

@@ -245,16 +245,8 @@ static SEXP C_network_forward(SEXP obj, SEXP x) {
     if (TYPEOF(widths) != REALSXP || XLENGTH(widths) < 2) Rf_error("corrupt ntk_network widths");
     n_out = (int)REAL(widths)[XLENGTH(widths) - 1];
     out = PROTECT(Rf_allocMatrix(REALSXP, n, n_out));
-    xv.data = REAL(x);
-    xv.rows = (size_t)n;
-    xv.cols = (size_t)INTEGER(dim)[1];
-    xv.row_stride = 1;
-    xv.col_stride = (ptrdiff_t)n;
-    ov.data = REAL(out);
-    ov.rows = (size_t)n;
-    ov.cols = (size_t)n_out;
-    ov.row_stride = 1;
-    ov.col_stride = (ptrdiff_t)n;
+    xv = ntk_matrix_col_major(REAL(x), (size_t)n, (size_t)INTEGER(dim)[1]);
+    ov = ntk_matrix_col_major_mut(REAL(out), (size_t)n, (size_t)n_out);
     NTK_R_CHECK(ntk_network_forward(net, xv, ov));
     UNPROTECT(1);
     return out;
@@ -264,41 +256,26 @@ static SEXP C_network_forward(SEXP obj, SEXP x) {
 
 /* A double matrix (or vector = one column) as a column-major view without copying. */
 ntk_matrix ntk_r_view(SEXP x, const char *what) {
-    ntk_matrix m;
+    size_t rows, cols;
     if (TYPEOF(x) != REALSXP) Rf_error("%s must be a double matrix", what);
     if (Rf_isMatrix(x)) {
         SEXP dim = Rf_getAttrib(x, R_DimSymbol);
-        m.rows = (size_t)INTEGER(dim)[0];
-        m.cols = (size_t)INTEGER(dim)[1];
+        rows = (size_t)INTEGER(dim)[0];
+        cols = (size_t)INTEGER(dim)[1];
     } else {
-        m.rows = (size_t)XLENGTH(x);
-        m.cols = 1;
+        rows = (size_t)XLENGTH(x);
+        cols = 1;
     }
-    m.data = REAL(x);
-    m.row_stride = 1;
-    m.col_stride = (ptrdiff_t)m.rows;
-    return m;
+    return ntk_matrix_col_major(REAL(x), rows, cols);
 }
 
 ntk_matrix_mut ntk_r_view_mut(SEXP x) {
-    ntk_matrix_mut m;
     SEXP dim = Rf_getAttrib(x, R_DimSymbol);
-    m.data = REAL(x);
-    m.rows = (size_t)INTEGER(dim)[0];
-    m.cols = (size_t)INTEGER(dim)[1];
-    m.row_stride = 1;
-    m.col_stride = (ptrdiff_t)m.rows;
-    return m;
+    return ntk_matrix_col_major_mut(REAL(x), (size_t)INTEGER(dim)[0], (size_t)INTEGER(dim)[1]);
 }
 
 ntk_matrix_mut ntk_r_view_mut_shape(SEXP x, size_t rows, size_t cols) {
-    ntk_matrix_mut m;
-    m.data = REAL(x);
-    m.rows = rows;
-    m.cols = cols;
-    m.row_stride = 1;
-    m.col_stride = (ptrdiff_t)rows;
-    return m;
+    return ntk_matrix_col_major_mut(REAL(x), rows, cols);
 }
 
 static int as_code(SEXP v, const char *what) {
