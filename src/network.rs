@@ -21,6 +21,7 @@
 
 use crate::activation::Activation;
 use crate::error::{checked_mul, try_zeroed};
+use crate::linalg::finite::{check_activation, check_scale, Bound};
 use crate::linalg::{par_gemm, MatMut, MatRef};
 use crate::rng::Rng;
 use crate::{invalid, Result};
@@ -98,24 +99,13 @@ impl Architecture {
             );
         }
         for (l, ls) in self.layers.iter().enumerate() {
-            if !ls.sigma_w.is_finite() {
-                return Err(crate::Error::NonFinite(format!(
-                    "layers[{l}].sigma_w = {}",
-                    ls.sigma_w
-                )));
-            }
-            if ls.sigma_w <= 0.0 {
-                return invalid!("layers[{l}].sigma_w = {}: must be > 0", ls.sigma_w);
-            }
-            if !ls.sigma_b.is_finite() {
-                return Err(crate::Error::NonFinite(format!(
-                    "layers[{l}].sigma_b = {}",
-                    ls.sigma_b
-                )));
-            }
-            if ls.sigma_b < 0.0 {
-                return invalid!("layers[{l}].sigma_b = {}: must be >= 0", ls.sigma_b);
-            }
+            // The one scale rule (linalg::finite): NaN/Inf → NON_FINITE, out of range → INVALID.
+            check_scale(&format!("layers[{l}].sigma_w"), ls.sigma_w, Bound::Positive)?;
+            check_scale(
+                &format!("layers[{l}].sigma_b"),
+                ls.sigma_b,
+                Bound::NonNegative,
+            )?;
             match (&ls.activation, l + 1 < depth) {
                 (None, true) => {
                     return invalid!("layers[{l}].activation: a hidden layer needs an activation")
@@ -125,12 +115,10 @@ impl Architecture {
                     "layers[{l}].activation: the output layer (l = L-1 = {l}) takes no activation"
                 )
                 }
-                (Some(Activation::LeakyRelu(a)), _) if !a.is_finite() => {
-                    return Err(crate::Error::NonFinite(format!(
-                        "layers[{l}].activation_param (leaky slope) = {a}"
-                    )))
+                (Some(act), _) => {
+                    check_activation(&format!("layers[{l}].activation_param (leaky slope)"), act)?
                 }
-                _ => {}
+                (None, false) => {}
             }
         }
         Ok(())
@@ -251,14 +239,8 @@ impl NetworkConfig {
         if let Some(l) = self.widths.iter().position(|&w| w == 0) {
             return invalid!("widths[{l}] = 0: every layer needs at least one unit");
         }
-        if !self.beta.is_finite() || self.beta < 0.0 {
-            return invalid!("beta = {}: must be finite and >= 0", self.beta);
-        }
-        if let Activation::LeakyRelu(a) = self.activation {
-            if !a.is_finite() {
-                return invalid!("activation_param (leaky slope) = {a}: must be finite");
-            }
-        }
+        check_scale("beta", self.beta, Bound::NonNegative)?;
+        check_activation("activation_param (leaky slope)", &self.activation)?;
         param_count(&self.widths)
     }
 

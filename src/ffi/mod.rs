@@ -11,12 +11,12 @@
 
 pub mod empirical;
 pub mod flow;
-pub mod spectrum;
 pub(crate) mod handle;
 pub mod limit;
 pub mod network;
 pub mod predict;
 pub mod solve;
+pub mod spectrum;
 pub mod tiles;
 pub mod train;
 pub mod view;

@@ -195,15 +195,9 @@ impl LimitSpec {
             }
             return a.validate_layers();
         }
-        if !self.beta.is_finite() || self.beta < 0.0 {
-            return invalid!("beta = {}: must be finite and >= 0", self.beta);
-        }
-        if let Activation::LeakyRelu(a) = self.activation {
-            if !a.is_finite() {
-                return invalid!("leaky ReLU slope = {a}: must be finite");
-            }
-        }
-        Ok(())
+        use crate::linalg::finite::{check_activation, check_scale, Bound};
+        check_scale("beta", self.beta, Bound::NonNegative)?;
+        check_activation("activation_param (leaky slope)", &self.activation)
     }
 
     fn closed_form(&self) -> Option<ClosedForm> {
