@@ -3,7 +3,7 @@
 //! For a training set (x_1 … x_N) with targets y_i ∈ R^k, outputs follow
 //!   ∂_t f_t(x) = −(1/N)·Σ_j K(x, x_j)·d_j,   d_j = ∂c/∂f (f_t(x_j), y_j),
 //! the gradient flow of C = (1/N)·Σ_i c(f(x_i), y_i) under the kernel K. This is the time scale of
-//! the paper: s steps of gradient descent with learning rate η on θ (see [`crate::train`]) follow the
+//! the paper: s steps of gradient descent with learning rate η on θ (see [`mod@crate::train`]) follow the
 //! flow with K = Θ up to time t = s·η.
 //!
 //! K is given either as an N × N scalar kernel used as K ⊗ Id_k (each output dimension evolves

@@ -5,7 +5,7 @@
 //! An infinitely wide network at initialization is a centred Gaussian process f_0 ~ GP(0, Σ)
 //! (Σ = Σ^(L), the NNGP kernel). Trained by gradient flow on the square loss
 //! C = (1/2N)·Σ_i ‖f(x_i) − y_i‖² it follows the linear flow ∂_t f = −Θ·(f_t − y)/N with the
-//! deterministic limit NTK Θ = Θ^(L)_∞ (the time scale of [`crate::flow`] and [`crate::train`]:
+//! deterministic limit NTK Θ = Θ^(L)_∞ (the time scale of [`crate::flow`] and [`mod@crate::train`]:
 //! s steps of learning rate η reach t = s·η). Solving it, with K = Θ_xx + λI (λ the ridge) and
 //! Ψ_t = K^{-1}(I − e^{−K t/N}) = U·diag(φ_t(λ_i))·Uᵀ, φ_t(λ) = (1 − e^{−λt/N})/λ:
 //!   f_t(X*) = f_0(X*) + Θ_*x·Ψ_t·(y − f_0(X)),

@@ -3,7 +3,7 @@
 //!
 //! K is a limit kernel (NNGP Σ^(L) or NTK Θ^(L)_∞, from [`LimitPoints`]) or the empirical NTK in
 //! trace mode (from [`EmpiricalFeatures`]) of N training points. Every product K·V is assembled
-//! from tiles K(X[r0:r1], X[c0:c1]) of [`ROW_BLOCK`] rows and a fixed number of columns (chosen
+//! from tiles K(X\[r0:r1\], X\[c0:c1\]) of [`ROW_BLOCK`] rows and a fixed number of columns (chosen
 //! from the kernel's per-entry cost, never from the thread count), either
 //! - recomputed on the fly (matrix-free: one tile buffer, O(N·k) memory for the iteration), or
 //! - read from the first rows of K cached at construction, up to a caller-set byte budget

@@ -1,4 +1,4 @@
-//! Prepared points and kernel tiles: any block Θ(X1[i0:i1], X2[j0:j1]) of the empirical NTK,
+//! Prepared points and kernel tiles: any block Θ(X1\[i0:i1\], X2\[j0:j1\]) of the empirical NTK,
 //! computed straight into a caller-provided strided view from per-point features computed once.
 //!
 //! [`EmpiricalFeatures`] owns a copy of the points and their [`BatchFeatures`] (one forward pass
@@ -198,7 +198,7 @@ pub fn check_tile(
     Ok(())
 }
 
-/// Computes the block Θ(X1[i0:i1], X2[j0:j1]) in `mode` into `out`
+/// Computes the block Θ(X1\[i0:i1\], X2\[j0:j1\]) in `mode` into `out`
 /// ((i1−i0) × (j1−j0) in trace mode, ((i1−i0)·n_L) × ((j1−j0)·n_L) in full mode; entry
 /// (i·n_L + a, j·n_L + b) = Θ_ab(x1_{i0+i}, x2_{j0+j})).
 ///
