@@ -42,7 +42,9 @@ fn main() {
     let mut state = 3u64;
     let x: Vec<f64> = (0..n * d)
         .map(|_| {
-            state = state.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            state = state
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
             ((state >> 11) as f64 / (1u64 << 53) as f64) * 2.0 - 1.0
         })
         .collect();
@@ -88,7 +90,13 @@ fn main() {
     println!("N = {n}, d = {d}, L = 5, ReLU, 1 thread, {rounds} interleaved rounds");
     for (r, (name, _)) in rows.iter().enumerate() {
         let m = med(&mut times[r].clone());
-        let (lo, hi) = (times[r].iter().cloned().fold(f64::INFINITY, f64::min), times[r].iter().cloned().fold(0.0, f64::max));
-        println!("{name:36} median {m:.4} s  (min {lo:.4}, max {hi:.4})  ratio {:.3}", m / base);
+        let (lo, hi) = (
+            times[r].iter().cloned().fold(f64::INFINITY, f64::min),
+            times[r].iter().cloned().fold(0.0, f64::max),
+        );
+        println!(
+            "{name:36} median {m:.4} s  (min {lo:.4}, max {hi:.4})  ratio {:.3}",
+            m / base
+        );
     }
 }

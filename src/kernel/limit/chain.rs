@@ -252,7 +252,11 @@ fn layer_loop<M: PairMap>(
     let sj = &r.var_j[..w];
     let dj = &r.sd_j[..w];
     let mj = &r.mean_j[..w];
-    let NextLayer { w: wn, b: bn, standard } = next;
+    let NextLayer {
+        w: wn,
+        b: bn,
+        standard,
+    } = next;
     // The parameterization is a loop-invariant branch: two loops, no test per entry.
     if let Some(nl) = standard {
         for k in 0..w {
