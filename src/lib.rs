@@ -47,6 +47,8 @@
 //! # Ok::<(), ntk::Error>(())
 //! ```
 
+#![warn(missing_docs)]
+
 pub mod activation;
 pub mod array;
 pub mod error;
@@ -78,7 +80,3 @@ pub use predict::{ensemble_law_points, CovKind, Gaussian, Law, Predictor, Ridge,
 pub use solve::{KernelSolver, KernelSource, SolveInfo, SolverConfig, SolverKernel};
 pub use spectrum::{condition, eigenvalues, spectrum, Which};
 pub use train::train;
-
-/// The header cbindgen generated for this build (compared with `include/ntk.h` by a test).
-#[doc(hidden)]
-pub const GENERATED_HEADER: &str = include_str!(concat!(env!("OUT_DIR"), "/ntk.h"));

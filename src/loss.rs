@@ -68,7 +68,7 @@ impl Cost {
 }
 
 /// log Σ exp(f_c), computed stably (max subtracted).
-pub fn log_sum_exp(f: &[f64]) -> f64 {
+pub(crate) fn log_sum_exp(f: &[f64]) -> f64 {
     let m = f.iter().cloned().fold(f64::NEG_INFINITY, f64::max);
     if !m.is_finite() {
         return m;

@@ -41,8 +41,11 @@ pub enum Parameterization {
 /// (`None` on the output layer, required on every hidden layer).
 #[derive(Clone, Debug)]
 pub struct LayerSpec {
+    /// σ_w^(l) > 0, finite: the weight scale.
     pub sigma_w: f64,
+    /// σ_b^(l) ≥ 0, finite: the bias scale.
     pub sigma_b: f64,
+    /// σ after this layer: required on hidden layers, `None` on the output layer.
     pub activation: Option<Activation>,
 }
 
@@ -50,9 +53,13 @@ pub struct LayerSpec {
 /// parameterization and the seed of θ.
 #[derive(Clone, Debug)]
 pub struct Architecture {
+    /// n_0 … n_L (at least two entries, all ≥ 1).
     pub widths: Vec<usize>,
+    /// One per weight layer (L = widths.len() − 1).
     pub layers: Vec<LayerSpec>,
+    /// NTK or standard parameterization.
     pub parameterization: Parameterization,
+    /// Seed of θ (the stream of [`crate::rng`]).
     pub seed: u64,
 }
 
@@ -221,9 +228,11 @@ fn param_count(widths: &[usize]) -> Result<usize> {
 pub struct NetworkConfig {
     /// n_0 … n_L (at least two entries, all ≥ 1).
     pub widths: Vec<usize>,
+    /// σ after every hidden layer.
     pub activation: Activation,
     /// β ≥ 0, finite.
     pub beta: f64,
+    /// Seed of θ (the stream of [`crate::rng`]).
     pub seed: u64,
 }
 
@@ -376,9 +385,11 @@ impl Network {
     pub fn architecture(&self) -> &Architecture {
         &self.arch
     }
+    /// NTK or standard parameterization.
     pub fn parameterization(&self) -> Parameterization {
         self.arch.parameterization
     }
+    /// The widths n_0 … n_L.
     pub fn widths(&self) -> &[usize] {
         &self.arch.widths
     }
@@ -386,9 +397,11 @@ impl Network {
     pub fn depth(&self) -> usize {
         self.arch.widths.len() - 1
     }
+    /// Input dimension n_0.
     pub fn input_dim(&self) -> usize {
         self.arch.widths[0]
     }
+    /// Output dimension n_L.
     pub fn output_dim(&self) -> usize {
         *self.arch.widths.last().unwrap()
     }
@@ -587,7 +600,29 @@ impl Network {
         }
     }
 
-    /// f_θ(X) for the rows of `x` (N × n_0), written into `out` (N × n_L).
+    /// f_θ(X) for the rows of `x` (N × n_0), written into `out` (N × n_L): layer by layer
+    /// α̃^(l+1) = σ_w W^(l) α^(l) / √n_l + σ_b b^(l) (NTK parameterization; W α + b in the
+    /// standard one), α^(l) = σ(α̃^(l)), f = α̃^(L).
+    ///
+    /// Cost: one GEMM per layer, 2·N·Σ_l n_l·n_{l+1} flops, on the library pool (bits
+    /// independent of the thread count).
+    ///
+    /// # Errors
+    /// `InvalidArgument` when `x` does not have n_0 columns or `out` is not N × n_L, `NonFinite`
+    /// for NaN/±Inf in `x`, `Numerical` when an output overflows, `Allocation`. `out` is written
+    /// only on success.
+    ///
+    /// ```
+    /// use ntk::{Activation, MatMut, MatRef, Network, NetworkConfig};
+    ///
+    /// // L = 1 (no hidden layer): f(x) = w·x/√2 + β b is affine, so f(a + c) − f(c) = f(a) − f(0).
+    /// let net = Network::new(NetworkConfig { widths: vec![2, 1], activation: Activation::Relu, beta: 0.5, seed: 3 })?;
+    /// let x = [0.0, 0.0, 1.0, -2.0, 0.5, 0.25, 1.5, -1.75]; // 0, a, c, a + c
+    /// let mut f = [0.0; 4];
+    /// net.forward(MatRef::from_row_major(&x, 4, 2), MatMut::from_row_major(&mut f, 4, 1))?;
+    /// assert!(((f[3] - f[2]) - (f[1] - f[0])).abs() < 1e-14);
+    /// # Ok::<(), ntk::Error>(())
+    /// ```
     pub fn forward(&self, x: MatRef<'_>, mut out: MatMut<'_>) -> Result<()> {
         if out.rows() != x.rows() || out.cols() != self.output_dim() {
             return invalid!(
@@ -605,7 +640,7 @@ impl Network {
     }
 
     /// Checks that `x` has n_0 columns and finite entries.
-    pub fn check_input(&self, x: MatRef<'_>, name: &str) -> Result<()> {
+    pub(crate) fn check_input(&self, x: MatRef<'_>, name: &str) -> Result<()> {
         if x.cols() != self.input_dim() {
             return invalid!(
                 "{name} has {} columns, the network's input dimension n_0 is {}",
@@ -618,7 +653,7 @@ impl Network {
 }
 
 /// Kept at its old path (limit kernels and the C API use it); defined in [`crate::linalg::finite`].
-pub use crate::linalg::finite::check_finite;
+pub(crate) use crate::linalg::finite::check_finite;
 
 #[cfg(test)]
 mod tests {

@@ -67,7 +67,7 @@ pub fn install<R: Send>(f: impl FnOnce() -> R + Send) -> R {
 /// Runs `f` on the calling thread inside a rayon scope of the library's pool: jobs spawned on
 /// the scope run on the pool while `f` continues (used to poll progress on the calling thread
 /// while the pool works, see `kernel::limit::watch`).
-pub fn in_place_scope<'s, R>(f: impl FnOnce(&rayon::Scope<'s>) -> R) -> R {
+pub(crate) fn in_place_scope<'s, R>(f: impl FnOnce(&rayon::Scope<'s>) -> R) -> R {
     let (_, p) = pool();
     p.in_place_scope(f)
 }
@@ -86,12 +86,14 @@ impl<'a> Progress<'a> {
         Progress { callback: None }
     }
 
+    /// Reports to `callback` (called on the calling thread; return `false` to cancel).
     pub fn new(callback: &'a mut ProgressFn<'a>) -> Self {
         Progress {
             callback: Some(callback),
         }
     }
 
+    /// Whether a callback is installed (computations may then split work into waves to report).
     pub fn has_callback(&self) -> bool {
         self.callback.is_some()
     }
@@ -113,7 +115,7 @@ impl<'a> Progress<'a> {
 /// before the next wave; items already done stay done.
 ///
 /// `work` must write only to data owned by item `i`, so that the order of items does not matter.
-pub fn for_each_item<F>(n: usize, progress: &mut Progress<'_>, work: F) -> Result<()>
+pub(crate) fn for_each_item<F>(n: usize, progress: &mut Progress<'_>, work: F) -> Result<()>
 where
     F: Fn(usize) + Sync + Send,
 {
@@ -124,7 +126,7 @@ where
 /// worker reuses for the items it runs (rayon's `for_each_init`: `init` runs once per split of
 /// the item range, far fewer times than once per item). Results must not depend on which state
 /// ran an item.
-pub fn for_each_item_init<S, I, F>(
+pub(crate) fn for_each_item_init<S, I, F>(
     n: usize,
     progress: &mut Progress<'_>,
     init: I,

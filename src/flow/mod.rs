@@ -15,7 +15,7 @@
 //!   f_t = y + e^{−tK/N}·r_0,  f*_t = f*_0 − K*·φ_t(K)·r_0,  φ_t(λ) = (1 − e^{−tλ/N})/λ
 //!   (φ_t(0) = t/N, so singular K needs no special care at finite t). It is evaluated either
 //!   spectrally (one eigendecomposition K = U·Λ·Uᵀ, ~9·D³ flops, then O(D²·k) per time; see
-//!   [`spectral`]) or by Lanczos ([`krylov`], O(D²) per step, tens of steps), chosen by the cost
+//!   `spectral`) or by Lanczos (`krylov`, O(D²) per step, tens of steps), chosen by the cost
 //!   rule of [`FlowMethod::Auto`]. At t = ∞ the spectral path gives kernel regression with the
 //!   pseudo-inverse: eigenvalues λ ≤ D·ε·λ_max count as 0 (e^{−∞·0} = 1, φ_∞(0) = 0).
 //! - Other costs (softmax cross-entropy) are integrated by the adaptive Dormand–Prince 5(4)
@@ -27,11 +27,11 @@
 //! (checked once at creation by a Cholesky factorization, D³/3 flops; an indefinite K is reported
 //! as `Error::Numerical`). Eigenvalues within that tolerance below 0 are used as 0.
 
-pub mod krylov;
+pub(crate) mod krylov;
 mod mse;
 pub mod ode;
 mod ode_driver;
-pub mod spectral;
+pub(crate) mod spectral;
 
 pub use crate::loss::Cost;
 pub use ode::OdeTolerances;
@@ -64,6 +64,7 @@ pub enum FlowMethod {
 /// Options of a flow.
 #[derive(Clone, Copy, Debug)]
 pub struct FlowOptions {
+    /// How the MSE flow is evaluated (other costs always integrate the ODE).
     pub method: FlowMethod,
     /// Tolerances of the ODE integrator.
     pub ode: OdeTolerances,
@@ -84,7 +85,9 @@ impl Default for FlowOptions {
 /// Outputs at one time: train (N × k) and test (M × k), row-major.
 #[derive(Clone, Debug, PartialEq)]
 pub struct FlowOutputs {
+    /// Training outputs f_t, N × k row-major.
     pub train: Vec<f64>,
+    /// Test outputs f*_t, M × k row-major (empty without test points).
     pub test: Vec<f64>,
 }
 
@@ -134,6 +137,25 @@ impl Flow {
     /// buffers), so that inputs that cannot be afforded — even broadcast views — fail with
     /// `Error::Allocation` in O(1); then the O(D²) scans (finiteness, symmetry); then the D³/3
     /// Cholesky factorization.
+    ///
+    /// Cost: O(D²) copies and scans plus D³/3 flops (D = N, or N·k for a full kernel); each later
+    /// time as in the module documentation.
+    ///
+    /// # Errors
+    /// `InvalidArgument` (shapes, options, K not symmetric: the first asymmetric pair is named),
+    /// `NonFinite` (any input), `Numerical` (K not positive semi-definite), `Allocation`.
+    ///
+    /// ```
+    /// use ntk::{Cost, Flow, FlowOptions, MatRef};
+    ///
+    /// // K = 2·I on N = 2 points, MSE: f_t = y + e^{−tK/N}(f_0 − y) = y + e^{−t}(f_0 − y).
+    /// let (k, y, f0) = ([2.0, 0.0, 0.0, 2.0], [1.0, -1.0], [0.0, 0.0]);
+    /// fn m(v: &[f64], r: usize, c: usize) -> MatRef<'_> { MatRef::from_row_major(v, r, c) }
+    /// let mut flow = Flow::new(m(&k, 2, 2), m(&y, 2, 1), m(&f0, 2, 1), None, Cost::Mse, FlowOptions::default())?;
+    /// flow.set_time(1.0)?;
+    /// assert!((flow.outputs()[1] - (-1.0 + (-1.0f64).exp())).abs() < 1e-14);
+    /// # Ok::<(), ntk::Error>(())
+    /// ```
     pub fn new(
         kernel: MatRef<'_>,
         y: MatRef<'_>,
@@ -285,6 +307,7 @@ impl Flow {
     pub fn num_test(&self) -> usize {
         self.m
     }
+    /// The loss the flow follows.
     pub fn cost(&self) -> Cost {
         self.cost
     }

@@ -31,7 +31,9 @@ use crate::{Error, Result};
 /// Tolerances of the integrator.
 #[derive(Clone, Copy, Debug)]
 pub struct OdeTolerances {
+    /// Relative tolerance of each step's local error estimate.
     pub rtol: f64,
+    /// Absolute tolerance of each step's local error estimate.
     pub atol: f64,
 }
 
@@ -100,8 +102,11 @@ const E: [f64; 7] = [
 /// Statistics of an integration.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct OdeStats {
+    /// Accepted steps.
     pub accepted: usize,
+    /// Rejected steps (error estimate above tolerance).
     pub rejected: usize,
+    /// Right-hand-side evaluations (kernel products).
     pub evaluations: usize,
 }
 

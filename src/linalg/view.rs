@@ -425,8 +425,8 @@ impl<'a> SharedMatMut<'a> {
         unsafe { MatMut::from_raw(ptr, r1 - r0, c1 - c0, self.rs, self.cs) }
     }
 }
-/// Kept at its old path for the C API's callers; defined in [`super::finite`].
-pub use super::finite::check_finite_result;
+/// Kept at its old path for the C API's callers; defined in `linalg::finite`.
+pub(crate) use super::finite::check_finite_result;
 
 #[cfg(test)]
 mod tests {

@@ -90,7 +90,9 @@ pub enum CovKind {
 /// diagonal entries, or empty), shared by the k outputs.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Gaussian {
+    /// μ_t, M × k row-major.
     pub mean: Vec<f64>,
+    /// Σ_t: M × M row-major ([`CovKind::Full`]), its M diagonal entries ([`CovKind::Diagonal`]) or empty ([`CovKind::None`]).
     pub cov: Vec<f64>,
 }
 
@@ -128,7 +130,7 @@ fn check_square(k: MatRef<'_>, n: usize, name: &str) -> Result<()> {
 }
 
 /// Checks t ≥ 0 (t = +∞ allowed); NaN is `NonFinite`.
-pub fn check_time(t: f64) -> Result<()> {
+pub(crate) fn check_time(t: f64) -> Result<()> {
     if t.is_nan() {
         return Err(Error::NonFinite(format!("t = {t}")));
     }
@@ -146,6 +148,14 @@ impl Predictor {
     /// - `sigma`: Σ_xx (N × N, same checks) for the NTK law's covariance; `None` allows means only.
     ///   Must be `None` for the NNGP law (its prior is `kernel`).
     /// - `y`: N × k targets. `ridge`: λ ≥ 0, finite.
+    ///
+    /// Cost: about 9·N³ flops (eigendecomposition with vectors) plus N³/3 (Cholesky of Σ_xx)
+    /// plus 2·N²·k (Uᵀy).
+    ///
+    /// # Errors
+    /// `InvalidArgument` (shapes, asymmetric kernels, λ < 0, `sigma` with the NNGP law),
+    /// `NonFinite` (inputs, λ), `Numerical` (a kernel not positive semi-definite, or a relative
+    /// ridge that overflows), `Cancelled` (progress), `Allocation`.
     pub fn new(
         law: Law,
         kernel: MatRef<'_>,
@@ -250,6 +260,7 @@ impl Predictor {
         })
     }
 
+    /// Which Gaussian process the predictor trains.
     pub fn law(&self) -> Law {
         self.inner.law
     }
@@ -511,6 +522,26 @@ impl TestSet {
 
     /// The law at time t ≥ 0 (+∞ allowed): mean (M × k) and the covariance `cov`.
     /// Progress: (0, 3) … (3, 3) between the products (cancel there: `Error::Cancelled`).
+    ///
+    /// Cost: see the module documentation (mean 2·M·N·k flops; covariances up to
+    /// 4·M·N² + 3·M²·N).
+    ///
+    /// # Errors
+    /// `NonFinite` (t = NaN), `InvalidArgument` (t < 0, a covariance this test set cannot give),
+    /// `Cancelled`, `Allocation`.
+    ///
+    /// ```
+    /// use ntk::{CovKind, Law, MatRef, Predictor, Progress, Ridge, TestSet};
+    ///
+    /// // The NNGP law at t = ∞ is the GP posterior: mean Σ_*x Σ_xx⁻¹ y, cov Σ_** − Σ_*x Σ_xx⁻¹ Σ_x*.
+    /// fn m(v: &[f64], r: usize, c: usize) -> MatRef<'_> { MatRef::from_row_major(v, r, c) }
+    /// let (kxx, y, ksx, kss) = ([2.0, 0.0, 0.0, 1.0], [1.0, 3.0], [1.0, 0.5], [2.0]);
+    /// let p = Predictor::new(Law::Nngp, m(&kxx, 2, 2), None, m(&y, 2, 1), Ridge::Absolute(0.0), &mut Progress::none())?;
+    /// let ts = TestSet::new(&p, m(&ksx, 1, 2), None, Some(m(&kss, 1, 1)), &mut Progress::none())?;
+    /// let g = ts.law(f64::INFINITY, CovKind::Full, &mut Progress::none())?;
+    /// assert!((g.mean[0] - 2.0).abs() < 1e-14 && (g.cov[0] - 1.25).abs() < 1e-14);
+    /// # Ok::<(), ntk::Error>(())
+    /// ```
     pub fn law(&self, t: f64, cov: CovKind, progress: &mut Progress<'_>) -> Result<Gaussian> {
         check_time(t)?;
         let available = self.covariance();

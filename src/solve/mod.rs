@@ -73,12 +73,18 @@ pub enum SolverKernel {
 
 /// The training points and their per-point data.
 pub enum KernelSource {
+    /// A limit kernel of prepared points.
     Limit {
+        /// The prepared training points.
         points: LimitPoints,
+        /// Σ^(L) (NNGP) when true, else Θ^(L)_∞.
         nngp: bool,
     },
+    /// The empirical NTK (trace) of a network.
     Empirical {
+        /// The network, at the parameters it had when the source was made.
         net: Network,
+        /// The prepared features of the training points.
         features: EmpiricalFeatures,
     },
 }
@@ -589,11 +595,31 @@ impl KernelSolver {
     /// column's true relative residual ‖y_j − (K + λI)α_j‖/‖y_j‖ ≤ `rtol` (columns with y_j = 0
     /// get α_j = 0). At most `max_iterations` CG iterations.
     ///
-    /// Errors: InvalidArgument (shapes, λ < 0 or non-finite, rtol not in (0, 1)), NonFinite (y),
-    /// Allocation, Cancelled (progress), Numerical (K + λI not positive definite along a search
-    /// direction, or rtol not reached within max_iterations: the message gives the residual).
     /// `alpha` is written only on success. Progress: (iteration, max_iterations) after every
     /// tile or cached wave; [`Self::progress_state`] gives the residual of the last iteration.
+    ///
+    /// Cost per iteration: ~N²/2 kernel entries (only uncached rows recomputed) plus 2·N²·k
+    /// flops, plus the preconditioner's 4·N·r·k.
+    ///
+    /// # Errors
+    /// InvalidArgument (shapes, λ < 0 or non-finite, rtol not in (0, 1)), NonFinite (y),
+    /// Allocation, Cancelled (progress), Numerical (K + λI not positive definite along a search
+    /// direction, or rtol not reached within max_iterations: the message gives the residual).
+    ///
+    /// ```
+    /// use ntk::{Activation, KernelSolver, KernelSource, MatMut, MatRef, Network, NetworkConfig, Progress, SolverConfig, SolverKernel};
+    ///
+    /// // L = 1: the limit NTK is xᵀx′/n_0 + β²; on these two points K = [[1.25, 0.25], [0.25, 1.25]].
+    /// let net = Network::new(NetworkConfig { widths: vec![2, 1], activation: Activation::Relu, beta: 0.5, seed: 1 })?;
+    /// let (x, y) = ([1.0, 1.0, 1.0, -1.0], [1.5, 1.0]);
+    /// let src = KernelSource::new(&net, MatRef::from_row_major(&x, 2, 2), SolverKernel::LimitNtk, &mut Progress::none())?;
+    /// let s = KernelSolver::new(src, SolverConfig::default(), &mut Progress::none())?;
+    /// let mut alpha = [0.0; 2];
+    /// s.solve(0.0, MatRef::from_row_major(&y, 2, 1), 1e-14, 10, MatMut::from_row_major(&mut alpha, 2, 1), &mut Progress::none())?;
+    /// // K⁻¹y = (1/1.5)·[[1.25, −0.25], [−0.25, 1.25]]·y = [1.0833…, 0.5833…].
+    /// assert!((alpha[0] - 1.625 / 1.5).abs() < 1e-13 && (alpha[1] - 0.875 / 1.5).abs() < 1e-13);
+    /// # Ok::<(), ntk::Error>(())
+    /// ```
     pub fn solve(
         &self,
         lambda: f64,
