@@ -96,6 +96,11 @@ impl Architecture {
     }
 
     /// Checks the per-layer values (naming the layer and the field); not the widths.
+    ///
+    /// # Errors
+    /// `InvalidArgument` (not one layer per weight layer, σ_w ≤ 0, σ_b < 0, a hidden layer
+    /// without activation or an output layer with one, a bad leaky slope; the layer and field
+    /// are named), `NonFinite` (a non-finite scale or slope).
     pub fn validate_layers(&self) -> Result<()> {
         let depth = self.depth();
         if self.layers.len() != depth {
@@ -132,6 +137,10 @@ impl Architecture {
     }
 
     /// Checks everything and returns the parameter count P = Σ n_{l+1}(n_l + 1).
+    ///
+    /// # Errors
+    /// As [`Architecture::validate_layers`], and `InvalidArgument` for fewer than two widths or a
+    /// zero width, `Allocation` when P overflows `usize`.
     pub fn validate(&self) -> Result<usize> {
         let p = param_count(&self.widths)?;
         self.validate_layers()?;
@@ -238,6 +247,10 @@ pub struct NetworkConfig {
 
 impl NetworkConfig {
     /// Checks the configuration and returns the parameter count P = Σ n_{l+1}(n_l + 1).
+    ///
+    /// # Errors
+    /// `InvalidArgument` (fewer than two widths, a zero width, β < 0, a bad leaky slope), `NonFinite`
+    /// (β, the slope), `Allocation` when P overflows `usize`.
     pub fn validate(&self) -> Result<usize> {
         if self.widths.len() < 2 {
             return invalid!(
@@ -302,6 +315,11 @@ pub struct Network {
 
 impl Network {
     /// Builds the network and draws θ from the seeded stream (σ_w = 1, σ_b = β, NTK).
+    ///
+    /// Cost: P normal draws (P = Σ n_{l+1}(n_l + 1)), 8·P bytes.
+    ///
+    /// # Errors
+    /// As [`NetworkConfig::validate`], and `Allocation` when θ cannot be allocated.
     pub fn new(config: NetworkConfig) -> Result<Network> {
         config.validate()?;
         let arch = config.architecture();
@@ -311,6 +329,9 @@ impl Network {
     /// Builds a network of any [`Architecture`] and draws θ: N(0, 1) per layer from its own
     /// stream (the same numbers as [`Network::new`] for the same widths and seed), then, in the
     /// standard parameterization, W^(l) scaled by σ_w^(l)/√n_l and b^(l) by σ_b^(l).
+    ///
+    /// # Errors
+    /// As [`Architecture::validate`], and `Allocation` when θ cannot be allocated.
     pub fn with_architecture(arch: Architecture) -> Result<Network> {
         arch.validate()?;
         let depth = arch.depth();
@@ -363,6 +384,9 @@ impl Network {
     }
 
     /// A copy of the network, with fallible allocation of the parameters.
+    ///
+    /// # Errors
+    /// `Allocation` when the copy of θ cannot be had.
     pub fn try_clone(&self) -> Result<Network> {
         let mut params = try_zeroed(self.params.len(), "network parameters")?;
         params.copy_from_slice(&self.params);
@@ -497,6 +521,11 @@ impl Network {
 
     /// Forward pass of a batch (rows of `x` are points, N × n_0), keeping every layer for the
     /// backward pass. Must run inside [`crate::parallel::install`] to use the library's threads.
+    ///
+    /// Cost: as [`Network::forward`], memory N·Σ_l n_l doubles.
+    ///
+    /// # Errors
+    /// As [`Network::forward`] (columns, `NonFinite` input, `Allocation`).
     pub fn forward_cache(&self, x: MatRef<'_>) -> Result<ForwardCache> {
         self.check_input(x, "x")?;
         let n = x.rows();
@@ -529,6 +558,9 @@ impl Network {
     /// f(x_i)) / ∂α̃^(l) for l = 1 … L (element l−1, each N × n_l row-major):
     ///   δ^(L) = cot,  δ^(l) = s_w^(l) (δ^(l+1) W^(l)) ⊙ σ_l′(α̃^(l))  (s_w: [`Network::weight_scale`]).
     /// Cost 2·N·Σ n_l n_{l+1} flops. Must run inside [`crate::parallel::install`].
+    ///
+    /// # Errors
+    /// `InvalidArgument` when `cot` is not N × n_L, `Allocation`.
     pub fn backward_deltas(&self, cache: &ForwardCache, cot: MatRef<'_>) -> Result<Vec<Vec<f64>>> {
         let n = cache.n;
         let w = &self.arch.widths;

@@ -24,6 +24,9 @@ fn default_threads() -> usize {
 pub const MAX_THREADS: usize = 1024;
 
 /// Sets the number of worker threads used by later computations (0 = one per core).
+///
+/// # Errors
+/// `InvalidArgument` for n > [`MAX_THREADS`], `Allocation` when the pool cannot be built.
 pub fn set_num_threads(n: usize) -> Result<()> {
     if n > MAX_THREADS {
         return crate::invalid!("num_threads = {n} exceeds the maximum {MAX_THREADS}");
@@ -99,6 +102,9 @@ impl<'a> Progress<'a> {
     }
 
     /// Reports (done, total); returns `Err(Cancelled)` when the callback asks to stop.
+    ///
+    /// # Errors
+    /// `Cancelled` when the callback returned false.
     pub fn report(&mut self, done: u64, total: u64) -> Result<()> {
         if let Some(cb) = self.callback.as_mut() {
             if !cb(done, total) {

@@ -337,11 +337,17 @@ impl Flow {
     }
 
     /// Advances the flow by `dt` > 0 (finite). Mutates the flow; on error it is unchanged.
+    ///
+    /// # Errors
+    /// `NonFinite` (dt not finite), `InvalidArgument` (dt ≤ 0), and those of [`Flow::set_time`].
     pub fn step(&mut self, dt: f64) -> Result<()> {
         self.step_with(dt, &mut Progress::none())
     }
 
     /// [`Flow::step`] with progress reporting and cancellation (see [`Flow::set_time_with`]).
+    ///
+    /// # Errors
+    /// As [`Flow::step`], and `Cancelled` (progress).
     pub fn step_with(&mut self, dt: f64, progress: &mut Progress<'_>) -> Result<()> {
         if !dt.is_finite() {
             return Err(Error::NonFinite(format!("dt = {dt}")));
@@ -355,6 +361,13 @@ impl Flow {
     /// Moves the flow to the absolute time `t` ≥ 0 (t = +∞ allowed for MSE: kernel regression).
     /// MSE is evaluated from t = 0 in closed form; ODE methods integrate from the current state
     /// (backwards when t is earlier). Mutates the flow; on error it is unchanged.
+    ///
+    /// Cost: MSE, one Lanczos run (O(D²) per step) or, once, the eigendecomposition (~9·D³) and
+    /// then O(D²·k); ODE, a few D² right-hand sides per step.
+    ///
+    /// # Errors
+    /// `NonFinite` (t = NaN or −∞), `InvalidArgument` (t < 0, t = ∞ for a cost other than MSE),
+    /// `Numerical` (the training outputs overflow, or the ODE exceeds its step budget), `Allocation`.
     pub fn set_time(&mut self, t: f64) -> Result<()> {
         self.set_time_with(t, &mut Progress::none())
     }
@@ -368,6 +381,9 @@ impl Flow {
     /// `Error::Cancelled` at any report, the flow is exactly as before the call (time, outputs and
     /// the cached eigendecomposition / cost-rule state), so a later call gives bit-identical
     /// results to a flow that was never cancelled.
+    ///
+    /// # Errors
+    /// As [`Flow::set_time`], and `Cancelled` (progress).
     pub fn set_time_with(&mut self, t: f64, progress: &mut Progress<'_>) -> Result<()> {
         check_time(t, self.cost)?;
         let out = if self.uses_ode() {
@@ -406,6 +422,9 @@ impl Flow {
     /// Outputs at several absolute times without moving the flow (one eigendecomposition or one
     /// Krylov space per right-hand side serves all the times). For ODE methods the integration
     /// starts from t = 0 and passes through the times in increasing order.
+    ///
+    /// # Errors
+    /// As [`Flow::set_time`] for each time.
     pub fn evaluate(&mut self, times: &[f64]) -> Result<Vec<FlowOutputs>> {
         for &t in times {
             check_time(t, self.cost)?;

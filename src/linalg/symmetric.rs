@@ -48,6 +48,9 @@ pub(crate) fn try_mat(nrows: usize, ncols: usize, what: &str) -> Result<Mat<f64>
 }
 
 /// Copies a square view into a faer matrix (column-major), allocated fallibly.
+///
+/// # Errors
+/// `Allocation` when the copy cannot be had.
 pub fn to_faer(k: MatRef<'_>) -> Result<Mat<f64>> {
     let n = k.rows();
     let mut m = try_mat(n, k.cols(), "kernel copy")?;
@@ -451,6 +454,9 @@ impl SymEigen {
     /// the eigenvalues are computed (about 4/3·D³ flops instead of about 9·D³). All memory is
     /// reserved fallibly (`EigWork`); kernels of extreme scale are decomposed as 2^e·K
     /// (`pow2_scale_exponent`; one extra fallible copy of K in that case only).
+    ///
+    /// # Errors
+    /// `Allocation` (workspace or the scaled copy), `Numerical` if the iteration does not converge.
     pub fn new(k: &Mat<f64>, vectors: bool) -> Result<SymEigen> {
         let work = EigWork::try_new(k.nrows(), vectors)?;
         let e = pow2_scale_exponent(max_abs(k));

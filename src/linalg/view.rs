@@ -177,6 +177,9 @@ impl<'a> MatRef<'a> {
 
     /// Row-major copy with fallible allocation (an `Error::Allocation` naming `what` instead of
     /// an abort when a huge view, e.g. a stride-0 broadcast of billions of rows, cannot be had).
+    ///
+    /// # Errors
+    /// `Allocation` (naming `what`) when rows·cols overflows or cannot be allocated.
     pub fn try_to_row_major(&self, what: &str) -> crate::Result<Vec<f64>> {
         let len = crate::error::checked_mul(self.rows, self.cols, what)?;
         let mut v = crate::error::try_zeroed(len, what)?;

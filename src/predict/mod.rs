@@ -378,6 +378,12 @@ impl TestSet {
     /// - `sigma`: Σ_*x (M × N), NTK law only, given exactly when `prior` is.
     /// - `prior`: Σ_** (M × M, symmetric) or its diagonal as M × 1 (then only diagonal
     ///   covariances); `None` for means only. Needs a predictor with covariance.
+    ///
+    /// Cost: P = K_*x·U (2·M·N² flops), and Q = Σ_*x·U (2·M·N²) for the NTK law's covariance.
+    ///
+    /// # Errors
+    /// `InvalidArgument` (shapes; `sigma`/`prior` not given together for the NTK law; a covariance
+    /// without a predictor that has one; Σ_** not symmetric), `NonFinite`, `Cancelled`, `Allocation`.
     pub fn new(
         pred: &Predictor,
         kernel: MatRef<'_>,
@@ -743,6 +749,10 @@ fn symmetrize(c: &mut [f64], m: usize) {
 /// (`CovKind::None`) go through the MSE flow ([`crate::flow::Flow`] from f_0 = 0, method `Auto`:
 /// Lanczos at finite t while cheaper than the eigendecomposition; t = ∞ by the
 /// eigendecomposition).
+///
+/// # Errors
+/// `InvalidArgument` (columns of x_test and x_train, rows of y, t < 0, the spec), `NonFinite`
+/// (inputs, t = NaN), `Numerical` (a kernel not PSD), `Cancelled`, `Allocation`.
 #[allow(clippy::too_many_arguments)]
 pub fn ensemble_law_points(
     spec: &crate::kernel::limit::LimitSpec,

@@ -98,6 +98,9 @@ enum TestPoints {
 impl KernelSource {
     /// Prepares the N points `x` (N × n_0, finite) for `kernel` of `net`'s architecture
     /// (limit: depth, activation, β; empirical: the network at its current parameters, copied).
+    ///
+    /// # Errors
+    /// `InvalidArgument` (columns of `x`, no rows), `NonFinite` (x), `Cancelled`, `Allocation`.
     pub fn new(
         net: &Network,
         x: MatRef<'_>,
@@ -308,6 +311,13 @@ impl KernelSolver {
     /// Builds the solver: the diagonal of K (N/ROW_BLOCK diagonal tiles), the row cache (its
     /// rows' tiles) and the rank-r pivoted Cholesky factor (r kernel rows, read from the cache
     /// where possible). Progress: (done, total) over these units of work; cancel → Cancelled.
+    ///
+    /// Cost: N diagonal entries, cached·N entries for the row cache, r·N entries and O(N·r²)
+    /// flops for the preconditioner.
+    ///
+    /// # Errors
+    /// `Allocation` (cache, factor, tiles), `Cancelled` (progress), `Numerical` (the trace of K
+    /// is not positive and finite).
     pub fn new(
         source: KernelSource,
         config: SolverConfig,
@@ -817,6 +827,9 @@ impl KernelSolver {
     /// training points in column blocks, so memory is one tile plus one chunk's per-point data
     /// for any M. Cost: M·N kernel entries plus 2·M·N·k flops. `out` is written only on success;
     /// progress (chunks done, chunks) after every tile.
+    ///
+    /// # Errors
+    /// `InvalidArgument` (shapes), `NonFinite` (x_test, α), `Cancelled`, `Allocation`.
     pub fn predict(
         &self,
         x_test: MatRef<'_>,

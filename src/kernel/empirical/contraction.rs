@@ -32,7 +32,7 @@ pub fn chunk_columns(p: usize, rows: usize) -> usize {
 }
 
 /// Computes the kernel into `out` (shape checked by the caller). `f2 = None`: X2 = X1.
-pub fn kernel(
+pub(crate) fn kernel(
     net: &Network,
     f1: &BatchFeatures<'_>,
     f2: Option<&BatchFeatures<'_>>,

@@ -64,6 +64,9 @@ pub enum KernelMethod {
 }
 
 /// The shape of the output of [`empirical_ntk`] for N1, N2 points.
+///
+/// # Errors
+/// `Allocation` when N·n_L overflows `usize`.
 pub fn output_shape(
     net: &Network,
     n1: usize,
@@ -161,6 +164,9 @@ pub fn empirical_ntk(
 }
 
 /// Convenience wrapper returning the kernel as a row-major `Vec` with its shape.
+///
+/// # Errors
+/// As [`empirical_ntk`] (the output is allocated fallibly: `Allocation`).
 pub fn empirical_ntk_vec(
     net: &Network,
     x1: MatRef<'_>,

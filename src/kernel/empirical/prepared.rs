@@ -71,6 +71,9 @@ pub struct EmpiricalFeatures {
 impl EmpiricalFeatures {
     /// Copies `x` (N × n_0, N ≥ 1, finite) and computes its features on the library pool.
     /// Cost: one forward and n_L backward passes over the N points; memory O(N·n_L·Σ n_l).
+    ///
+    /// # Errors
+    /// `InvalidArgument` (no rows, wrong number of columns), `NonFinite` (x), `Allocation`.
     pub fn new(net: &Network, x: MatRef<'_>) -> Result<EmpiricalFeatures> {
         if x.cols() != net.input_dim() {
             // The column count first (as check_input does), without scanning the values.
@@ -154,6 +157,10 @@ fn check_range(r0: usize, r1: usize, n: usize, names: [&str; 3]) -> Result<()> {
 }
 
 /// The shape of the block rows i0..i1 × columns j0..j1 in `mode`.
+///
+/// # Errors
+/// `Allocation` when the shape overflows `usize` (the ranges themselves are checked by
+/// [`empirical_tile`]).
 pub fn tile_shape(
     net: &Network,
     i0: usize,
