@@ -468,29 +468,6 @@ enum ntk_status ntk_flow_predict(const struct ntk_flow *flow, struct ntk_matrix_
 // NTK_STATUS_NUMERICAL (`*loss` unchanged) when the loss overflows the double range.
 enum ntk_status ntk_flow_loss(const struct ntk_flow *flow, double *loss);
 
-// Eigenvalues of the symmetric kernel matrix `k` (N x N; finite, symmetric to relative 1e-10):
-// `which` = NTK_SPECTRUM_WHICH_ALL (count = N, ascending), _SMALLEST (the `count` smallest,
-// ascending) or _LARGEST (the `count` largest, descending), written to `eigenvalues`.
-// Cost: one eigenvalue decomposition, about 4/3 N^3 flops. Reentrant.
-//
-// All memory (an 8 N^2-byte copy of k, the decomposition's workspace, faer's per-thread
-// matrix-multiply buffer) is reserved before k is read: a k that cannot be afforded, even a
-// broadcast view of any N, gives NTK_STATUS_ALLOCATION in O(1). Kernels of any scale
-// (subnormal entries included) are decomposed exactly scaled by a power of two.
-enum ntk_status ntk_kernel_spectrum(struct ntk_matrix k,
-                                    double *eigenvalues,
-                                    size_t count,
-                                    int which);
-
-// Smallest and largest eigenvalues of the symmetric `k` and its condition number
-// lambda_max / lambda_min (INFINITY when lambda_min <= 0). Any output pointer may be NULL.
-// Cost: one eigenvalue decomposition (about 4/3 N^3 flops). Reentrant. Memory and scale as
-// for ntk_kernel_spectrum (NTK_STATUS_ALLOCATION in O(1) for a k that cannot be afforded).
-enum ntk_status ntk_kernel_condition(struct ntk_matrix k,
-                                     double *lambda_min,
-                                     double *lambda_max,
-                                     double *condition);
-
 // Infinite-width kernels of the network's architecture (Jacot et al. 2018):
 // Sigma^(L) (NNGP), Sigma-dot^(L) and the NTK Theta^(L), for the N1 rows of `x1` against the
 // N2 rows of `x2`:
@@ -775,6 +752,29 @@ enum ntk_status ntk_solver_predict(const struct ntk_solver *solver,
                                    struct ntk_matrix alpha,
                                    struct ntk_matrix_mut out,
                                    const struct ntk_options *options);
+
+// Eigenvalues of the symmetric kernel matrix `k` (N x N; finite, symmetric to relative 1e-10):
+// `which` = NTK_SPECTRUM_WHICH_ALL (count = N, ascending), _SMALLEST (the `count` smallest,
+// ascending) or _LARGEST (the `count` largest, descending), written to `eigenvalues`.
+// Cost: one eigenvalue decomposition, about 4/3 N^3 flops. Reentrant.
+//
+// All memory (an 8 N^2-byte copy of k, the decomposition's workspace, faer's per-thread
+// matrix-multiply buffer) is reserved before k is read: a k that cannot be afforded, even a
+// broadcast view of any N, gives NTK_STATUS_ALLOCATION in O(1). Kernels of any scale
+// (subnormal entries included) are decomposed exactly scaled by a power of two.
+enum ntk_status ntk_kernel_spectrum(struct ntk_matrix k,
+                                    double *eigenvalues,
+                                    size_t count,
+                                    int which);
+
+// Smallest and largest eigenvalues of the symmetric `k` and its condition number
+// lambda_max / lambda_min (INFINITY when lambda_min <= 0). Any output pointer may be NULL.
+// Cost: one eigenvalue decomposition (about 4/3 N^3 flops). Reentrant. Memory and scale as
+// for ntk_kernel_spectrum (NTK_STATUS_ALLOCATION in O(1) for a k that cannot be afforded).
+enum ntk_status ntk_kernel_condition(struct ntk_matrix k,
+                                     double *lambda_min,
+                                     double *lambda_max,
+                                     double *condition);
 
 // Prepares the empirical-NTK features of the N points `x` (N x n_0, points are rows, finite):
 // one forward pass and n_L backward passes, cost ~ 2 N (1 + n_L) sum_l n_l n_{l+1} flops,

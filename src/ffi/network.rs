@@ -3,6 +3,7 @@
 use super::handle::{box_into, free_box, handle_mut, handle_ref, opaque_handle};
 use super::{c_enum, ffi_fn, non_null, ntk_matrix, ntk_matrix_mut, ntk_status};
 use crate::activation::{Activation, ScalarActivation};
+use crate::linalg::finite::{check_leaky_slope, check_scale, Bound};
 use crate::network::{Network, NetworkConfig};
 use crate::{Error, Result};
 use std::ffi::{c_int, c_void};
@@ -103,12 +104,10 @@ pub(crate) fn activation_from_c(cfg: &ntk_network_config) -> Result<Activation> 
         A::Identity => Activation::Identity,
         A::Relu => Activation::Relu,
         A::LeakyRelu => {
-            if !cfg.activation_param.is_finite() {
-                return Err(Error::NonFinite(format!(
-                    "config.activation_param (leaky slope) = {}",
-                    cfg.activation_param
-                )));
-            }
+            check_leaky_slope(
+                "config.activation_param (leaky slope)",
+                cfg.activation_param,
+            )?;
             Activation::LeakyRelu(cfg.activation_param)
         }
         A::Erf => Activation::Erf,
@@ -167,15 +166,7 @@ pub(crate) unsafe fn config_from_c(config: *const ntk_network_config) -> Result<
             widths[l]
         )));
     }
-    if !cfg.beta.is_finite() {
-        return Err(Error::NonFinite(format!("config.beta = {}", cfg.beta)));
-    }
-    if cfg.beta < 0.0 {
-        return Err(Error::InvalidArgument(format!(
-            "config.beta = {}: must be >= 0",
-            crate::error::g(cfg.beta)
-        )));
-    }
+    check_scale("config.beta", cfg.beta, Bound::NonNegative)?;
     Ok(NetworkConfig {
         widths,
         activation: activation_from_c(cfg)?,
@@ -565,34 +556,8 @@ pub(crate) unsafe fn architecture_from_c(
             )
         };
         let name = |f: &str| format!("arch.layers[{l}].{f}");
-        if !ly.sigma_w.is_finite() {
-            return Err(Error::NonFinite(format!(
-                "{} = {}",
-                name("sigma_w"),
-                ly.sigma_w
-            )));
-        }
-        if ly.sigma_w <= 0.0 {
-            return Err(Error::InvalidArgument(format!(
-                "{} = {}: must be > 0",
-                name("sigma_w"),
-                crate::error::g(ly.sigma_w)
-            )));
-        }
-        if !ly.sigma_b.is_finite() {
-            return Err(Error::NonFinite(format!(
-                "{} = {}",
-                name("sigma_b"),
-                ly.sigma_b
-            )));
-        }
-        if ly.sigma_b < 0.0 {
-            return Err(Error::InvalidArgument(format!(
-                "{} = {}: must be >= 0",
-                name("sigma_b"),
-                crate::error::g(ly.sigma_b)
-            )));
-        }
+        check_scale(&name("sigma_w"), ly.sigma_w, Bound::Positive)?;
+        check_scale(&name("sigma_b"), ly.sigma_b, Bound::NonNegative)?;
         let activation = if l + 1 == depth {
             if ly.activation != NTK_NO_ACTIVATION {
                 return Err(Error::InvalidArgument(format!(

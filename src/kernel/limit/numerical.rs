@@ -181,6 +181,7 @@ pub enum PairOutcome {
 /// E[σ(u)σ(v)] and E[σ′(u)σ′(v)] by nested adaptive quadrature (step 3 of the module docs).
 /// Requires s11 > 0 and s22 > 0. Non-finite inputs give NaN. Unbudgeted: see
 /// [`pair_quadrature_budgeted`] for the bounded form the kernels use.
+#[cfg(test)]
 pub fn pair_quadrature(act: &Activation, s11: f64, s22: f64, s12: f64) -> (f64, f64) {
     match pair_quadrature_budgeted(act, s11, s22, s12, &AtomicBool::new(false), u64::MAX).0 {
         PairOutcome::Done(e, ed) => (e, ed),

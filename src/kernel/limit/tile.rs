@@ -1,0 +1,531 @@
+//! The per-tile kernel: one GEMM for the tile's Gram entries, then the L−1 layer maps row by row
+//! in per-worker scratch ([`Scratch`]), written through raw strided outputs ([`TileOut`]) and
+//! compiled once per instruction set.
+
+use super::closed_form::{self, ClosedForm};
+use super::general::GeneralRow;
+use super::plan::LimitPlan;
+use super::{chain, fastmath, neardup, numerical, snap_row, SNAP_REL};
+use crate::linalg::view::check_finite_result;
+use crate::linalg::{gemm, MatMut};
+use crate::{Error, Result};
+use std::sync::atomic::{AtomicBool, Ordering};
+
+/// Raw strided output pointer shared by the tiles (each writes only its own elements).
+#[derive(Clone, Copy)]
+pub(super) struct RawOut {
+    pub(super) ptr: *mut f64,
+    pub(super) rs: isize,
+    pub(super) cs: isize,
+}
+unsafe impl Send for RawOut {}
+unsafe impl Sync for RawOut {}
+
+impl RawOut {
+    pub(super) fn of(m: &Option<MatMut<'_>>) -> Option<RawOut> {
+        m.as_ref().map(|m| RawOut {
+            ptr: m.as_mut_ptr(),
+            rs: m.row_stride(),
+            cs: m.col_stride(),
+        })
+    }
+    /// # Safety
+    /// (i, j) inside the view, and no other thread writes it.
+    #[inline(always)]
+    pub(super) unsafe fn put(&self, i: usize, j: usize, v: f64) {
+        *self.ptr.offset(i as isize * self.rs + j as isize * self.cs) = v;
+    }
+    /// # Safety
+    /// (i, j) inside the view.
+    #[inline(always)]
+    pub(super) unsafe fn get(&self, i: usize, j: usize) -> f64 {
+        *self.ptr.offset(i as isize * self.rs + j as isize * self.cs)
+    }
+    /// Writes `vals` to (i, j), (i, j+1), …
+    /// # Safety
+    /// The elements lie inside the view, and no other thread writes them.
+    #[inline(always)]
+    pub(super) unsafe fn put_row(&self, i: usize, j: usize, vals: &[f64]) {
+        if self.cs == 1 {
+            let dst = self.ptr.offset(i as isize * self.rs + j as isize);
+            std::ptr::copy_nonoverlapping(vals.as_ptr(), dst, vals.len());
+        } else {
+            for (k, &v) in vals.iter().enumerate() {
+                self.put(i, j + k, v);
+            }
+        }
+    }
+}
+
+/// Where a tile writes: element (i, j) goes to (i − row_off, j − col_off) of each present
+/// output, and with `mirror` also to (j, i).
+pub(super) struct TileOut<'s> {
+    pub(super) raws: [Option<RawOut>; 3],
+    pub(super) row_off: usize,
+    pub(super) col_off: usize,
+    pub(super) mirror: bool,
+    /// Set when a written value is NaN/±Inf (overflow of huge but finite inputs, or a custom σ
+    /// returning NaN); checked per row while the row is in L1, so a finite result costs no
+    /// second pass over the N×N outputs.
+    pub(super) nonfinite: AtomicBool,
+    /// Per quantity (nngp, sigma_dot, ntk) that was not requested: a non-finite value was seen.
+    pub(super) hidden_nonfinite: [AtomicBool; 3],
+    /// Set on cancel or when a pair exceeded its budget: tiles stop at the next row or outer node.
+    pub(super) stop: &'s AtomicBool,
+    /// A pair quadrature exceeded [`numerical::PAIR_EVAL_BUDGET`].
+    pub(super) over_budget: AtomicBool,
+}
+
+impl<'s> TileOut<'s> {
+    pub(super) fn new(
+        raws: [Option<RawOut>; 3],
+        row_off: usize,
+        col_off: usize,
+        mirror: bool,
+        stop: &'s AtomicBool,
+    ) -> TileOut<'s> {
+        TileOut {
+            raws,
+            row_off,
+            col_off,
+            mirror,
+            nonfinite: AtomicBool::new(false),
+            hidden_nonfinite: Default::default(),
+            stop,
+            over_budget: AtomicBool::new(false),
+        }
+    }
+
+    /// `Err(Numerical)` naming the first non-finite element when a tile flagged one; when only a
+    /// quantity that was not requested went non-finite, naming that quantity.
+    pub(super) fn check(&self, outs: [(&Option<MatMut<'_>>, &str); 3]) -> Result<()> {
+        if self.over_budget.load(Ordering::Relaxed) {
+            return Err(Error::Numerical(format!(
+                "a pair's Gaussian expectation needs more than {} activation evaluations (the \
+                 work budget per pair and layer, PAIR_EVAL_BUDGET): the activation varies too \
+                 fast for the adaptive quadrature of highly correlated pairs (e.g. sin(1000 x))",
+                numerical::PAIR_EVAL_BUDGET
+            )));
+        }
+        if !self.nonfinite.load(Ordering::Relaxed) {
+            return Ok(());
+        }
+        for (m, name) in outs {
+            if let Some(m) = m {
+                check_finite_result(m.as_ref(), name)?;
+            }
+        }
+        for (q, name) in ["nngp", "sigma_dot", "ntk"].into_iter().enumerate() {
+            if self.hidden_nonfinite[q].load(Ordering::Relaxed) {
+                return Err(Error::Numerical(format!(
+                    "{name} (not requested) is not finite: the layer chain overflows the double \
+                     range or the activation returns NaN/Inf, so the requested outputs cannot be \
+                     trusted either"
+                )));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Per-tile scratch arrays.
+pub(super) struct Scratch {
+    pub(super) gram: Vec<f64>,
+    pub(super) s12: Vec<f64>,
+    pub(super) dot: Vec<f64>,
+    pub(super) theta: Vec<f64>,
+    pub(super) rho: Vec<f64>,
+    pub(super) tmp: Vec<f64>,
+    /// Per-layer values of the row point (fused closed-form chain).
+    pub(super) var_i: Vec<f64>,
+    pub(super) sd_i: Vec<f64>,
+    pub(super) mean_i: Vec<f64>,
+    /// Entries (column offset, Σ^(1)) of the row flagged for the near-duplicate fix-up.
+    pub(super) near: Vec<neardup::Near>,
+}
+
+impl Scratch {
+    pub(super) fn new(rows: usize, cols: usize, layers: usize) -> Scratch {
+        Scratch {
+            gram: vec![0.0; rows * cols],
+            s12: vec![0.0; cols],
+            dot: vec![0.0; cols],
+            theta: vec![0.0; cols],
+            rho: vec![0.0; cols],
+            tmp: vec![0.0; cols],
+            var_i: vec![0.0; layers],
+            sd_i: vec![0.0; layers],
+            mean_i: vec![0.0; layers],
+            near: Vec::with_capacity(cols),
+        }
+    }
+}
+
+/// A copy of `LimitPlan::tile_impl` compiled with the given target features.
+macro_rules! tile_for_isa {
+    ($name:ident, $features:literal) => {
+        #[cfg(target_arch = "x86_64")]
+        #[target_feature(enable = $features)]
+        #[allow(clippy::too_many_arguments)]
+        unsafe fn $name(
+            &self,
+            i0: usize,
+            i1: usize,
+            j0: usize,
+            j1: usize,
+            lower_only: bool,
+            sc: &mut Scratch,
+            out: &TileOut,
+        ) {
+            self.tile_impl(i0, i1, j0, j1, lower_only, sc, out)
+        }
+    };
+}
+
+impl LimitPlan<'_> {
+    /// Collects the entries of row i (columns j0..) that [`neardup::is_near`] flags at layer 1
+    /// (the diagonal entry excluded).
+    #[inline(always)]
+    fn flag_near(
+        &self,
+        i: usize,
+        j0: usize,
+        diag: Option<usize>,
+        s12: &[f64],
+        near: &mut Vec<neardup::Near>,
+    ) {
+        near.clear();
+        let (p1, p2) = (&*self.p1, self.p2());
+        let si = p1.var[i];
+        let sj = &p2.var[j0..j0 + s12.len()];
+        for (k, (&x, &v)) in s12.iter().zip(sj).enumerate() {
+            if neardup::is_near(si, v, x) && Some(k) != diag {
+                // Within capacity (≤ TILE entries per row): no allocation.
+                near.push(neardup::Near::new(k, x));
+            }
+        }
+    }
+
+    /// Overwrites the flagged entries of row i with [`neardup::fix_row`] (slope `a`).
+    /// Inlined into the per-instruction-set tile loops, so the `mul_add`s are FMA instructions.
+    #[inline(always)]
+    #[allow(clippy::too_many_arguments)]
+    fn fix_near(
+        &self,
+        a: f64,
+        i: usize,
+        j0: usize,
+        s12: &mut [f64],
+        dot: &mut [f64],
+        theta: &mut [f64],
+        near: &mut [neardup::Near],
+    ) {
+        if near.is_empty() {
+            return;
+        }
+        let (p1, p2) = (&*self.p1, self.p2());
+        let rd = neardup::RowData {
+            slope: a,
+            beta2: self.spec.beta * self.spec.beta,
+            layers: self.spec.depth - 1,
+            var_i: &p1.var[i..],
+            sd_i: &p1.sd[i..],
+            ddiag_i: &p1.ddiag[i..],
+            stride_i: p1.n,
+            var_j: &p2.var[j0..],
+            sd_j: &p2.sd[j0..],
+            stride: p2.n,
+        };
+        neardup::fix_row(&rd, self.x1, i, self.x2, j0, near, s12, dot, theta);
+    }
+
+    /// Computes the tile rows i0..i1 × cols j0..j1 (≤ TILE each) into `out`. With
+    /// `lower_only`, only entries with j ≤ i (mirrored when `out.mirror`).
+    ///
+    /// # Safety
+    /// The tile's elements (and their mirrors) lie inside the outputs and no other thread
+    /// writes them.
+    pub(super) unsafe fn tile(
+        &self,
+        i0: usize,
+        i1: usize,
+        j0: usize,
+        j1: usize,
+        lower_only: bool,
+        sc: &mut Scratch,
+        out: &TileOut,
+    ) {
+        // One copy of the tile loop per instruction set, chosen per tile: the fused chain is
+        // inlined into it (all copies give the same bits, see `chain`).
+        #[cfg(target_arch = "x86_64")]
+        {
+            if fastmath::has_avx512() {
+                return self.tile_avx512(i0, i1, j0, j1, lower_only, sc, out);
+            }
+            if fastmath::has_avx2() {
+                return self.tile_avx2(i0, i1, j0, j1, lower_only, sc, out);
+            }
+        }
+        self.tile_impl(i0, i1, j0, j1, lower_only, sc, out)
+    }
+
+    tile_for_isa!(tile_avx512, "avx512f,avx2,fma");
+    tile_for_isa!(tile_avx2, "avx2,fma");
+
+    #[inline(always)]
+    #[allow(clippy::too_many_arguments)]
+    unsafe fn tile_impl(
+        &self,
+        i0: usize,
+        i1: usize,
+        j0: usize,
+        j1: usize,
+        lower_only: bool,
+        sc: &mut Scratch,
+        out: &TileOut,
+    ) {
+        let (h, w) = (i1 - i0, j1 - j0);
+        if h == 0 || w == 0 {
+            return;
+        }
+        let n0 = self.x1.cols() as f64;
+        let beta2 = self.spec.beta * self.spec.beta;
+        let depth = self.spec.depth;
+        let layers = depth - 1;
+        let sym = self.symmetric();
+        let (p1, p2) = (&*self.p1, self.p2());
+        let gram = &mut sc.gram[..h * w];
+        gemm(
+            1.0 / n0,
+            self.x1.rows_range(i0, i1),
+            self.x2.rows_range(j0, j1).t(),
+            0.0,
+            MatMut::from_row_major(gram, h, w),
+        );
+        let k1 = numerical::DEGREE + 1;
+        let fused = match self.closed {
+            Some(kind @ (ClosedForm::LeakyRelu(_) | ClosedForm::Erf | ClosedForm::Gelu)) => {
+                Some(kind)
+            }
+            _ => None,
+        };
+        for i in i0..i1 {
+            if out.stop.load(Ordering::Relaxed) {
+                return; // cancelled, or a pair over budget: the call fails, the rest is moot
+            }
+            let wi = if lower_only {
+                (i + 1).saturating_sub(j0).min(w)
+            } else {
+                w
+            };
+            if wi == 0 {
+                continue;
+            }
+            let s12 = &mut sc.s12[..wi];
+            let dot = &mut sc.dot[..wi];
+            let theta = &mut sc.theta[..wi];
+            let g = &gram[(i - i0) * w..(i - i0) * w + wi];
+            if let Some(arch) = self.spec.arch.as_deref() {
+                let diag = if sym && i >= j0 && i < j0 + wi {
+                    Some(i - j0)
+                } else {
+                    None
+                };
+                let rho = &mut sc.rho[..wi];
+                let tmp = &mut sc.tmp[..wi];
+                let rows = GeneralRow {
+                    s12: &mut *s12,
+                    dot: &mut *dot,
+                    theta: &mut *theta,
+                    rho,
+                    tmp,
+                };
+                if !self.general_row(arch, i, j0, g, diag, rows, out) {
+                    return;
+                }
+            } else {
+                for k in 0..wi {
+                    s12[k] = g[k] + beta2;
+                }
+                // Diagonal entry of X1 = X2 (if in this row): take the per-point chain.
+                let diag = if sym && i >= j0 && i < j0 + wi {
+                    Some(i - j0)
+                } else {
+                    None
+                };
+                if let Some(k) = diag {
+                    s12[k] = p1.var[i];
+                }
+                if let Some(kind) = fused {
+                    for l in 0..layers {
+                        sc.var_i[l] = p1.var[l * p1.n + i];
+                        sc.sd_i[l] = p1.sd[l * p1.n + i];
+                        sc.mean_i[l] = p1.mean_d[l * p1.n + i];
+                    }
+                    let r = chain::RowChain {
+                        layers,
+                        beta2,
+                        var_i: &sc.var_i,
+                        sd_i: &sc.sd_i,
+                        mean_i: &sc.mean_i,
+                        var_j: &p2.var[j0..],
+                        sd_j: &p2.sd[j0..],
+                        mean_j: p2.mean_d.get(j0..).unwrap_or(&[]),
+                        stride: p2.n,
+                        zero_variance: p1.has_zero || p2.has_zero,
+                    };
+                    // Near-duplicate / near-antipodal pairs of leaky ReLU: flagged from Σ^(1)
+                    // before the chain overwrites it, recomputed after it (see `neardup`).
+                    let slope = match kind {
+                        ClosedForm::LeakyRelu(a) if layers > 0 => Some(a),
+                        _ => None,
+                    };
+                    if slope.is_some() {
+                        self.flag_near(i, j0, diag, s12, &mut sc.near);
+                    }
+                    chain::row(kind, &r, s12, dot, theta);
+                    if let Some(a) = slope {
+                        self.fix_near(a, i, j0, s12, dot, theta, &mut sc.near);
+                    }
+                    if let Some(k) = diag {
+                        // The per-point chain, with the fused chain's Θ update (one rounding), so
+                        // a separate copy of the point gets the same bits.
+                        let mut th = p1.var[i];
+                        for l in 0..layers {
+                            th = th.mul_add(p1.ddiag[l * p1.n + i], p1.var[(l + 1) * p1.n + i]);
+                        }
+                        s12[k] = p1.var[layers * p1.n + i];
+                        dot[k] = if layers > 0 {
+                            p1.ddiag[(layers - 1) * p1.n + i]
+                        } else {
+                            0.0
+                        };
+                        theta[k] = th;
+                    }
+                } else {
+                    theta.copy_from_slice(s12);
+                    dot.fill(0.0);
+                }
+                for l in 0..if fused.is_some() { 0 } else { layers } {
+                    let si = p1.var[l * p1.n + i];
+                    let sj = &p2.var[l * p2.n + j0..l * p2.n + j0 + wi];
+                    snap_row(si, sj, s12);
+                    match self.closed {
+                        // Handled by the fused chain above (this loop runs 0 times for them).
+                        Some(ClosedForm::LeakyRelu(_) | ClosedForm::Erf | ClosedForm::Gelu) => {}
+                        Some(ClosedForm::Sin) => closed_form::trig_row(false, si, sj, s12, dot),
+                        Some(ClosedForm::Cos) => closed_form::trig_row(true, si, sj, s12, dot),
+                        Some(ClosedForm::Identity) => dot.fill(1.0),
+                        None => {
+                            let rho = &mut sc.rho[..wi];
+                            let tmp = &mut sc.tmp[..wi];
+                            let ri = p1.sd[l * p1.n + i];
+                            let rj = &p2.sd[l * p2.n + j0..l * p2.n + j0 + wi];
+                            for k in 0..wi {
+                                let den = ri * rj[k];
+                                let p = si * sj[k];
+                                rho[k] = if p > 0.0 && s12[k] * s12[k] >= p * (1.0 - SNAP_REL) {
+                                    1.0f64.copysign(s12[k])
+                                } else if den > 0.0 {
+                                    (s12[k] / den).clamp(-1.0, 1.0)
+                                } else if (s12[k] * den).is_nan() {
+                                    // A NaN covariance or variance stays NaN (it was read as
+                                    // correlation 0, i.e. a zero variance, giving OK with wrong
+                                    // values).
+                                    f64::NAN
+                                } else {
+                                    0.0
+                                };
+                            }
+                            let base = l * k1;
+                            let ci: Vec<f64> =
+                                (0..k1).map(|k| p1.c[(base + k) * p1.n + i]).collect();
+                            let di: Vec<f64> =
+                                (0..k1).map(|k| p1.d[(base + k) * p1.n + i]).collect();
+                            let cj = &p2.c[base * p2.n + j0..];
+                            let dj = &p2.d[base * p2.n + j0..];
+                            let s12_in: Vec<f64> = s12.to_vec();
+                            numerical::series_row(&ci, cj, p2.n, rho, s12);
+                            numerical::series_row(&di, dj, p2.n, rho, tmp);
+                            dot.copy_from_slice(tmp);
+                            for k in 0..wi {
+                                if rho[k].abs() > numerical::RHO_SERIES_MAX && Some(k) != diag {
+                                    let (e, ed) = match numerical::pair_quadrature_budgeted(
+                                        &self.spec.activation,
+                                        si,
+                                        sj[k],
+                                        s12_in[k],
+                                        &out.stop,
+                                        numerical::PAIR_EVAL_BUDGET,
+                                    )
+                                    .0
+                                    {
+                                        numerical::PairOutcome::Done(e, ed) => (e, ed),
+                                        numerical::PairOutcome::Stopped => return,
+                                        numerical::PairOutcome::OverBudget => {
+                                            out.over_budget.store(true, Ordering::Relaxed);
+                                            out.stop.store(true, Ordering::Relaxed);
+                                            return;
+                                        }
+                                    };
+                                    s12[k] = e;
+                                    dot[k] = ed;
+                                }
+                            }
+                        }
+                    }
+                    for k in 0..wi {
+                        s12[k] += beta2;
+                    }
+                    if let Some(k) = diag {
+                        s12[k] = p1.var[(l + 1) * p1.n + i];
+                        dot[k] = p1.ddiag[l * p1.n + i];
+                    }
+                    for k in 0..wi {
+                        theta[k] = theta[k] * dot[k] + s12[k];
+                    }
+                }
+            }
+            // The largest exponent field of the row (an integer max, which vectorizes): all ones
+            // means NaN or ±Inf.
+            // The quantities not requested are checked too: a NaN anywhere in the chain (e.g. a
+            // NaN Σ̇ when only the NNGP is asked for) must fail the call, not vanish.
+            const EXP: u64 = 0x7FF0_0000_0000_0000;
+            let mut exp_max = 0u64;
+            for (q, (raw, vals)) in out.raws.iter().zip([&*s12, &*dot, &*theta]).enumerate() {
+                if let Some(r) = raw {
+                    r.put_row(i - out.row_off, j0 - out.col_off, vals);
+                }
+                let e = vals.iter().fold(0u64, |m, v| m.max(v.to_bits() & EXP));
+                if e == EXP && raw.is_none() {
+                    out.hidden_nonfinite[q].store(true, Ordering::Relaxed);
+                }
+                exp_max = exp_max.max(e);
+            }
+            if exp_max == EXP {
+                out.nonfinite.store(true, Ordering::Relaxed);
+            }
+        }
+        if out.mirror {
+            // (j, i) ← (i, j) for the entries written above, j ≠ i: row by row of the mirror
+            // block, so the writes are contiguous for row-major outputs (the reads come from
+            // the block just written, still in cache). Bound by the stores' memory traffic:
+            // 8×8 register-blocked transposes measured no faster.
+            for r in out.raws.iter().flatten() {
+                for j in j0..j1 {
+                    let i_start = if lower_only { (j + 1).max(i0) } else { i0 };
+                    if r.cs == 1 {
+                        let dst = r.ptr.offset(j as isize * r.rs);
+                        for i in i_start..i1 {
+                            *dst.add(i) = r.get(i, j);
+                        }
+                    } else {
+                        for i in i_start..i1 {
+                            r.put(j, i, r.get(i, j));
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
