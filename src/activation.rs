@@ -12,13 +12,17 @@ use std::sync::Arc;
 /// computed by numerical integration, so σ must be cheap, pure and thread-safe (it is called from
 /// several threads at once).
 pub trait ScalarActivation: Send + Sync {
+    /// σ(x).
     fn sigma(&self, x: f64) -> f64;
+    /// σ′(x), the derivative of [`ScalarActivation::sigma`].
     fn dsigma(&self, x: f64) -> f64;
 }
 
 /// A pair of plain Rust functions as a [`ScalarActivation`].
 pub struct FnActivation<F: Fn(f64) -> f64, G: Fn(f64) -> f64> {
+    /// σ.
     pub sigma: F,
+    /// σ′.
     pub dsigma: G,
 }
 
@@ -38,12 +42,15 @@ where
 /// The nonlinearity applied after every hidden layer.
 #[derive(Clone)]
 pub enum Activation {
+    /// σ(x) = x (the limit kernels are then linear in xᵀx′; Θ has low rank).
     Identity,
+    /// σ(x) = max(x, 0) (arc-cosine closed forms).
     Relu,
     /// max(x, a·x) for slope a.
     LeakyRelu(f64),
     /// erf(x)
     Erf,
+    /// σ(x) = tanh(x).
     Tanh,
     /// Logistic 1 / (1 + e^{−x}).
     Sigmoid,
@@ -51,8 +58,11 @@ pub enum Activation {
     Softplus,
     /// Exact GELU x·Φ(x) with Φ the standard normal CDF.
     Gelu,
+    /// σ(x) = sin(x) (closed forms).
     Sin,
+    /// σ(x) = cos(x) (closed forms).
     Cos,
+    /// A user-supplied pair (σ, σ′); its limit kernels are computed by quadrature.
     Custom(Arc<dyn ScalarActivation>),
 }
 
@@ -69,6 +79,8 @@ impl fmt::Debug for Activation {
 const FRAC_1_SQRT_2PI: f64 = 0.398_942_280_401_432_7;
 
 impl Activation {
+    /// The lower-case name (`"relu"`, `"leaky_relu"`, …; `"custom"` for
+    /// [`Activation::Custom`]).
     pub fn name(&self) -> &'static str {
         match self {
             Activation::Identity => "identity",
@@ -169,7 +181,7 @@ impl Activation {
 
 /// Logistic function, evaluated without overflow for any finite x.
 #[inline]
-pub fn sigmoid(x: f64) -> f64 {
+pub(crate) fn sigmoid(x: f64) -> f64 {
     if x >= 0.0 {
         1.0 / (1.0 + libm::exp(-x))
     } else {
@@ -180,7 +192,7 @@ pub fn sigmoid(x: f64) -> f64 {
 
 /// Standard normal CDF Φ(x) = erfc(−x/√2)/2 (accurate in both tails).
 #[inline]
-pub fn normal_cdf(x: f64) -> f64 {
+pub(crate) fn normal_cdf(x: f64) -> f64 {
     0.5 * libm::erfc(-x * std::f64::consts::FRAC_1_SQRT_2)
 }
 

@@ -7,7 +7,7 @@
 //! | limit NNGP / NTK | [`limit_kernels`] | [`limit_kernel`] |
 //! | kernel gradient flow | [`flow`], [`flow_outputs`], [`flow_predictions`] | [`Flow::new`] |
 //! | gradient descent | [`train`] | [`crate::train::train`] |
-//! | spectrum | [`eigenvalues`], [`condition`] | [`crate::spectrum`] |
+//! | spectrum | [`eigenvalues`], [`condition`] | [`mod@crate::spectrum`] |
 //! | predictive law | [`predictor`], [`test_set`], [`law`], [`ensemble_law`] | [`crate::predict`] |
 //! | kernel regression | [`kernel_solver`], [`solve`], [`solve_into`], [`solve_predict`] | [`crate::solve`] |
 //!

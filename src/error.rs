@@ -21,6 +21,7 @@ pub enum Error {
     Internal(String),
 }
 
+/// The crate's result type: `Ok(T)` or one [`Error`] (one variant per C status).
 pub type Result<T> = std::result::Result<T, Error>;
 
 impl fmt::Display for Error {
@@ -46,14 +47,14 @@ macro_rules! invalid {
 }
 
 /// Checked product of sizes, naming what is being sized in the error.
-pub fn checked_mul(a: usize, b: usize, what: &str) -> Result<usize> {
+pub(crate) fn checked_mul(a: usize, b: usize, what: &str) -> Result<usize> {
     a.checked_mul(b)
         .ok_or_else(|| Error::Allocation(format!("size of {what} overflows ({a} x {b})")))
 }
 
 /// Allocates a zeroed `Vec<f64>` of `len` elements, returning an error instead of aborting
 /// when the memory cannot be had.
-pub fn try_zeroed(len: usize, what: &str) -> Result<Vec<f64>> {
+pub(crate) fn try_zeroed(len: usize, what: &str) -> Result<Vec<f64>> {
     let mut v: Vec<f64> = Vec::new();
     v.try_reserve_exact(len).map_err(|_| {
         Error::Allocation(format!(
@@ -68,7 +69,7 @@ pub fn try_zeroed(len: usize, what: &str) -> Result<Vec<f64>> {
 /// A number formatted for a message like C's `%g`: the shortest round-trip decimal when
 /// 1e-4 ≤ |x| < 1e16 (or x = 0), scientific otherwise, so that a subnormal prints as "1e-310"
 /// instead of about 330 digits.
-pub fn g(x: f64) -> String {
+pub(crate) fn g(x: f64) -> String {
     let a = x.abs();
     if x == 0.0 || !x.is_finite() || (1e-4..1e16).contains(&a) {
         format!("{x}")

@@ -1,7 +1,7 @@
 //! The loss: costs c(f, y) of one point and their output gradients (residuals) d = ∂c/∂f —
 //! d = f − y for MSE, d = softmax(f) − y for softmax cross-entropy with targets summing to one.
 //!
-//! One definition serves the kernel flow ([`crate::flow`]) and the trainer ([`crate::train`]):
+//! One definition serves the kernel flow ([`crate::flow`]) and the trainer ([`mod@crate::train`]):
 //! both use the empirical cost C = (1/N)·Σ_i c(f(x_i), y_i), so that
 //! gradient descent on θ moves the outputs by ∂_t f(x) = −(1/N)·Σ_j Θ(x, x_j)·d(x_j).
 
@@ -68,7 +68,7 @@ impl Cost {
 }
 
 /// log Σ exp(f_c), computed stably (max subtracted).
-pub fn log_sum_exp(f: &[f64]) -> f64 {
+pub(crate) fn log_sum_exp(f: &[f64]) -> f64 {
     let m = f.iter().cloned().fold(f64::NEG_INFINITY, f64::max);
     if !m.is_finite() {
         return m;

@@ -41,8 +41,11 @@ pub enum Parameterization {
 /// (`None` on the output layer, required on every hidden layer).
 #[derive(Clone, Debug)]
 pub struct LayerSpec {
+    /// σ_w^(l) > 0, finite: the weight scale.
     pub sigma_w: f64,
+    /// σ_b^(l) ≥ 0, finite: the bias scale.
     pub sigma_b: f64,
+    /// σ after this layer: required on hidden layers, `None` on the output layer.
     pub activation: Option<Activation>,
 }
 
@@ -50,9 +53,13 @@ pub struct LayerSpec {
 /// parameterization and the seed of θ.
 #[derive(Clone, Debug)]
 pub struct Architecture {
+    /// n_0 … n_L (at least two entries, all ≥ 1).
     pub widths: Vec<usize>,
+    /// One per weight layer (L = widths.len() − 1).
     pub layers: Vec<LayerSpec>,
+    /// NTK or standard parameterization.
     pub parameterization: Parameterization,
+    /// Seed of θ (the stream of [`crate::rng`]).
     pub seed: u64,
 }
 
@@ -89,6 +96,11 @@ impl Architecture {
     }
 
     /// Checks the per-layer values (naming the layer and the field); not the widths.
+    ///
+    /// # Errors
+    /// `InvalidArgument` (not one layer per weight layer, σ_w ≤ 0, σ_b < 0, a hidden layer
+    /// without activation or an output layer with one, a bad leaky slope; the layer and field
+    /// are named), `NonFinite` (a non-finite scale or slope).
     pub fn validate_layers(&self) -> Result<()> {
         let depth = self.depth();
         if self.layers.len() != depth {
@@ -125,6 +137,10 @@ impl Architecture {
     }
 
     /// Checks everything and returns the parameter count P = Σ n_{l+1}(n_l + 1).
+    ///
+    /// # Errors
+    /// As [`Architecture::validate_layers`], and `InvalidArgument` for fewer than two widths or a
+    /// zero width, `Allocation` when P overflows `usize`.
     pub fn validate(&self) -> Result<usize> {
         let p = param_count(&self.widths)?;
         self.validate_layers()?;
@@ -221,14 +237,20 @@ fn param_count(widths: &[usize]) -> Result<usize> {
 pub struct NetworkConfig {
     /// n_0 … n_L (at least two entries, all ≥ 1).
     pub widths: Vec<usize>,
+    /// σ after every hidden layer.
     pub activation: Activation,
     /// β ≥ 0, finite.
     pub beta: f64,
+    /// Seed of θ (the stream of [`crate::rng`]).
     pub seed: u64,
 }
 
 impl NetworkConfig {
     /// Checks the configuration and returns the parameter count P = Σ n_{l+1}(n_l + 1).
+    ///
+    /// # Errors
+    /// `InvalidArgument` (fewer than two widths, a zero width, β < 0, a bad leaky slope), `NonFinite`
+    /// (β, the slope), `Allocation` when P overflows `usize`.
     pub fn validate(&self) -> Result<usize> {
         if self.widths.len() < 2 {
             return invalid!(
@@ -293,6 +315,11 @@ pub struct Network {
 
 impl Network {
     /// Builds the network and draws θ from the seeded stream (σ_w = 1, σ_b = β, NTK).
+    ///
+    /// Cost: P normal draws (P = Σ n_{l+1}(n_l + 1)), 8·P bytes.
+    ///
+    /// # Errors
+    /// As [`NetworkConfig::validate`], and `Allocation` when θ cannot be allocated.
     pub fn new(config: NetworkConfig) -> Result<Network> {
         config.validate()?;
         let arch = config.architecture();
@@ -302,6 +329,9 @@ impl Network {
     /// Builds a network of any [`Architecture`] and draws θ: N(0, 1) per layer from its own
     /// stream (the same numbers as [`Network::new`] for the same widths and seed), then, in the
     /// standard parameterization, W^(l) scaled by σ_w^(l)/√n_l and b^(l) by σ_b^(l).
+    ///
+    /// # Errors
+    /// As [`Architecture::validate`], and `Allocation` when θ cannot be allocated.
     pub fn with_architecture(arch: Architecture) -> Result<Network> {
         arch.validate()?;
         let depth = arch.depth();
@@ -354,6 +384,9 @@ impl Network {
     }
 
     /// A copy of the network, with fallible allocation of the parameters.
+    ///
+    /// # Errors
+    /// `Allocation` when the copy of θ cannot be had.
     pub fn try_clone(&self) -> Result<Network> {
         let mut params = try_zeroed(self.params.len(), "network parameters")?;
         params.copy_from_slice(&self.params);
@@ -376,9 +409,11 @@ impl Network {
     pub fn architecture(&self) -> &Architecture {
         &self.arch
     }
+    /// NTK or standard parameterization.
     pub fn parameterization(&self) -> Parameterization {
         self.arch.parameterization
     }
+    /// The widths n_0 … n_L.
     pub fn widths(&self) -> &[usize] {
         &self.arch.widths
     }
@@ -386,9 +421,11 @@ impl Network {
     pub fn depth(&self) -> usize {
         self.arch.widths.len() - 1
     }
+    /// Input dimension n_0.
     pub fn input_dim(&self) -> usize {
         self.arch.widths[0]
     }
+    /// Output dimension n_L.
     pub fn output_dim(&self) -> usize {
         *self.arch.widths.last().unwrap()
     }
@@ -484,6 +521,11 @@ impl Network {
 
     /// Forward pass of a batch (rows of `x` are points, N × n_0), keeping every layer for the
     /// backward pass. Must run inside [`crate::parallel::install`] to use the library's threads.
+    ///
+    /// Cost: as [`Network::forward`], memory N·Σ_l n_l doubles.
+    ///
+    /// # Errors
+    /// As [`Network::forward`] (columns, `NonFinite` input, `Allocation`).
     pub fn forward_cache(&self, x: MatRef<'_>) -> Result<ForwardCache> {
         self.check_input(x, "x")?;
         let n = x.rows();
@@ -516,6 +558,9 @@ impl Network {
     /// f(x_i)) / ∂α̃^(l) for l = 1 … L (element l−1, each N × n_l row-major):
     ///   δ^(L) = cot,  δ^(l) = s_w^(l) (δ^(l+1) W^(l)) ⊙ σ_l′(α̃^(l))  (s_w: [`Network::weight_scale`]).
     /// Cost 2·N·Σ n_l n_{l+1} flops. Must run inside [`crate::parallel::install`].
+    ///
+    /// # Errors
+    /// `InvalidArgument` when `cot` is not N × n_L, `Allocation`.
     pub fn backward_deltas(&self, cache: &ForwardCache, cot: MatRef<'_>) -> Result<Vec<Vec<f64>>> {
         let n = cache.n;
         let w = &self.arch.widths;
@@ -587,7 +632,29 @@ impl Network {
         }
     }
 
-    /// f_θ(X) for the rows of `x` (N × n_0), written into `out` (N × n_L).
+    /// f_θ(X) for the rows of `x` (N × n_0), written into `out` (N × n_L): layer by layer
+    /// α̃^(l+1) = σ_w W^(l) α^(l) / √n_l + σ_b b^(l) (NTK parameterization; W α + b in the
+    /// standard one), α^(l) = σ(α̃^(l)), f = α̃^(L).
+    ///
+    /// Cost: one GEMM per layer, 2·N·Σ_l n_l·n_{l+1} flops, on the library pool (bits
+    /// independent of the thread count).
+    ///
+    /// # Errors
+    /// `InvalidArgument` when `x` does not have n_0 columns or `out` is not N × n_L, `NonFinite`
+    /// for NaN/±Inf in `x`, `Numerical` when an output overflows, `Allocation`. `out` is written
+    /// only on success.
+    ///
+    /// ```
+    /// use ntk::{Activation, MatMut, MatRef, Network, NetworkConfig};
+    ///
+    /// // L = 1 (no hidden layer): f(x) = w·x/√2 + β b is affine, so f(a + c) − f(c) = f(a) − f(0).
+    /// let net = Network::new(NetworkConfig { widths: vec![2, 1], activation: Activation::Relu, beta: 0.5, seed: 3 })?;
+    /// let x = [0.0, 0.0, 1.0, -2.0, 0.5, 0.25, 1.5, -1.75]; // 0, a, c, a + c
+    /// let mut f = [0.0; 4];
+    /// net.forward(MatRef::from_row_major(&x, 4, 2), MatMut::from_row_major(&mut f, 4, 1))?;
+    /// assert!(((f[3] - f[2]) - (f[1] - f[0])).abs() < 1e-14);
+    /// # Ok::<(), ntk::Error>(())
+    /// ```
     pub fn forward(&self, x: MatRef<'_>, mut out: MatMut<'_>) -> Result<()> {
         if out.rows() != x.rows() || out.cols() != self.output_dim() {
             return invalid!(
@@ -605,7 +672,7 @@ impl Network {
     }
 
     /// Checks that `x` has n_0 columns and finite entries.
-    pub fn check_input(&self, x: MatRef<'_>, name: &str) -> Result<()> {
+    pub(crate) fn check_input(&self, x: MatRef<'_>, name: &str) -> Result<()> {
         if x.cols() != self.input_dim() {
             return invalid!(
                 "{name} has {} columns, the network's input dimension n_0 is {}",
@@ -618,7 +685,7 @@ impl Network {
 }
 
 /// Kept at its old path (limit kernels and the C API use it); defined in [`crate::linalg::finite`].
-pub use crate::linalg::finite::check_finite;
+pub(crate) use crate::linalg::finite::check_finite;
 
 #[cfg(test)]
 mod tests {

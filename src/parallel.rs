@@ -24,6 +24,9 @@ fn default_threads() -> usize {
 pub const MAX_THREADS: usize = 1024;
 
 /// Sets the number of worker threads used by later computations (0 = one per core).
+///
+/// # Errors
+/// `InvalidArgument` for n > [`MAX_THREADS`], `Allocation` when the pool cannot be built.
 pub fn set_num_threads(n: usize) -> Result<()> {
     if n > MAX_THREADS {
         return crate::invalid!("num_threads = {n} exceeds the maximum {MAX_THREADS}");
@@ -67,7 +70,7 @@ pub fn install<R: Send>(f: impl FnOnce() -> R + Send) -> R {
 /// Runs `f` on the calling thread inside a rayon scope of the library's pool: jobs spawned on
 /// the scope run on the pool while `f` continues (used to poll progress on the calling thread
 /// while the pool works, see `kernel::limit::watch`).
-pub fn in_place_scope<'s, R>(f: impl FnOnce(&rayon::Scope<'s>) -> R) -> R {
+pub(crate) fn in_place_scope<'s, R>(f: impl FnOnce(&rayon::Scope<'s>) -> R) -> R {
     let (_, p) = pool();
     p.in_place_scope(f)
 }
@@ -86,17 +89,22 @@ impl<'a> Progress<'a> {
         Progress { callback: None }
     }
 
+    /// Reports to `callback` (called on the calling thread; return `false` to cancel).
     pub fn new(callback: &'a mut ProgressFn<'a>) -> Self {
         Progress {
             callback: Some(callback),
         }
     }
 
+    /// Whether a callback is installed (computations may then split work into waves to report).
     pub fn has_callback(&self) -> bool {
         self.callback.is_some()
     }
 
     /// Reports (done, total); returns `Err(Cancelled)` when the callback asks to stop.
+    ///
+    /// # Errors
+    /// `Cancelled` when the callback returned false.
     pub fn report(&mut self, done: u64, total: u64) -> Result<()> {
         if let Some(cb) = self.callback.as_mut() {
             if !cb(done, total) {
@@ -113,7 +121,7 @@ impl<'a> Progress<'a> {
 /// before the next wave; items already done stay done.
 ///
 /// `work` must write only to data owned by item `i`, so that the order of items does not matter.
-pub fn for_each_item<F>(n: usize, progress: &mut Progress<'_>, work: F) -> Result<()>
+pub(crate) fn for_each_item<F>(n: usize, progress: &mut Progress<'_>, work: F) -> Result<()>
 where
     F: Fn(usize) + Sync + Send,
 {
@@ -124,7 +132,7 @@ where
 /// worker reuses for the items it runs (rayon's `for_each_init`: `init` runs once per split of
 /// the item range, far fewer times than once per item). Results must not depend on which state
 /// ran an item.
-pub fn for_each_item_init<S, I, F>(
+pub(crate) fn for_each_item_init<S, I, F>(
     n: usize,
     progress: &mut Progress<'_>,
     init: I,

@@ -47,6 +47,7 @@ impl Rng {
         Rng::new(seed ^ 0x9E37_79B9_7F4A_7C15u64.wrapping_mul(layer as u64 + 1))
     }
 
+    /// The next 64 bits of xoshiro256++: (s₀ + s₃) rotl 23 + s₀, then the state update.
     pub fn next_u64(&mut self) -> u64 {
         let s = &mut self.s;
         let result = s[0].wrapping_add(s[3]).rotate_left(23).wrapping_add(s[0]);

@@ -28,12 +28,33 @@ pub enum Which {
 /// even a broadcast view — fails with `Error::Allocation` in O(1); then the O(N²) scans
 /// (finiteness, symmetry); then the O(N³) decomposition. Kernels of any scale (subnormal entries
 /// included) are decomposed exactly scaled by a power of two.
+///
+/// Cost: about 4/3·N³ flops (tridiagonalization and QR-type iteration, no eigenvectors).
+///
+/// # Errors
+/// `InvalidArgument` (not square, not symmetric to relative 1e-10), `NonFinite`, `Allocation`.
 pub fn eigenvalues(k: MatRef<'_>) -> Result<Vec<f64>> {
     let (fk, work) = load_symmetric(k, "k", |n| EigWork::try_new(n, false))?;
     Ok(SymEigen::from_owned(fk, work)?.values)
 }
 
 /// `count` eigenvalues of `k` selected by `which` (see [`Which`]).
+///
+/// Cost: as [`eigenvalues`] (all N are computed; about 4/3·N³ flops).
+///
+/// # Errors
+/// `InvalidArgument` (not square, not symmetric, `count` = 0 or > N, or ≠ N for
+/// [`Which::All`]), `NonFinite`, `Allocation`.
+///
+/// ```
+/// use ntk::{MatRef, Which};
+///
+/// // [[2, 1], [1, 2]] has eigenvalues 1 and 3.
+/// let k = [2.0, 1.0, 1.0, 2.0];
+/// let top = ntk::spectrum(MatRef::from_row_major(&k, 2, 2), 1, Which::Largest)?;
+/// assert!((top[0] - 3.0).abs() < 1e-15);
+/// # Ok::<(), ntk::Error>(())
+/// ```
 pub fn spectrum(k: MatRef<'_>, count: usize, which: Which) -> Result<Vec<f64>> {
     let n = k.rows();
     match which {
@@ -52,6 +73,8 @@ pub fn spectrum(k: MatRef<'_>, count: usize, which: Which) -> Result<Vec<f64>> {
 }
 
 /// (λ_min, λ_max, condition number λ_max/λ_min; +∞ when λ_min ≤ 0).
+///
+/// Cost and `# Errors`: as [`eigenvalues`].
 pub fn condition(k: MatRef<'_>) -> Result<(f64, f64, f64)> {
     let v = eigenvalues(k)?;
     let (lo, hi) = (v[0], *v.last().unwrap());

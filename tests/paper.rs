@@ -697,3 +697,224 @@ fn progress_counts_every_pass_and_a_stop_ends_the_phase() {
         assert!((a - b).abs() <= 1e-13 * b.abs(), "{a} vs {b}");
     }
 }
+
+// ---- A non-default architecture (issue #13): standard parameterization, σ_w = 1.5, σ_b = 0.1, erf ----
+
+/// The non-default network of the options at reduced sizes, every experiment that trains.
+struct ArchData {
+    s: Settings,
+    fig1: core::Fig1,
+    fig2: core::Fig2,
+    fig5: core::Fig5,
+}
+
+fn arch_data() -> &'static ArchData {
+    static D: OnceLock<ArchData> = OnceLock::new();
+    D.get_or_init(|| {
+        let mut s = Settings::test();
+        s.arch =
+            core::arch_from_options(4, Some("1.5"), Some("0.1"), Some("erf"), Some("standard"))
+                .expect("valid options");
+        s.fig1_widths = vec![128, 512];
+        s.fig1_inits = 3;
+        s.fig1_steps = 30;
+        s.gamma_points = 13;
+        s.fig2_widths = vec![512];
+        s.fig2_inits = 12;
+        s.fig2_steps = 60;
+        s.fig5_features = vec![16, 64, 256, 1024];
+        ArchData {
+            fig1: core::figure1(&s, &Silent).unwrap(),
+            fig2: core::figure2(&s, &Silent).unwrap(),
+            fig5: core::random_features(&s, &Silent).unwrap(),
+            s,
+        }
+    })
+}
+
+/// Θ_∞(x_0, x_γ) of the architecture written out here (not through the options), by the
+/// library's limit kernel directly.
+fn direct_limit(width: usize, x0: &[f64], grid: &[f64]) -> Vec<f64> {
+    use ntk::kernel::limit::{limit_kernel, LimitOutputs, LimitSpec};
+    use ntk::linalg::{MatMut, MatRef};
+    let arch = ntk::network::Architecture::uniform(
+        vec![2, width, width, width, 1],
+        ntk::activation::Activation::Erf,
+        1.5,
+        0.1,
+        ntk::network::Parameterization::Standard,
+        0,
+    );
+    let m = grid.len() / 2;
+    let mut ntk_out = vec![0.0; m];
+    limit_kernel(
+        &LimitSpec::of_architecture(&arch),
+        MatRef::from_row_major(x0, 1, 2),
+        Some(MatRef::from_row_major(grid, m, 2)),
+        LimitOutputs {
+            nngp: None,
+            sigma_dot: None,
+            ntk: Some(MatMut::from_row_major(&mut ntk_out, 1, m)),
+        },
+        &mut ntk::parallel::Progress::none(),
+    )
+    .unwrap();
+    ntk_out
+}
+
+fn rel_frobenius(a: &[f64], b: &[f64]) -> f64 {
+    let d: f64 = a.iter().zip(b).map(|(x, y)| (x - y) * (x - y)).sum();
+    (d / b.iter().map(|y| y * y).sum::<f64>()).sqrt()
+}
+
+#[test]
+fn non_default_architecture_reports_the_libraries_limit_and_its_networks_approach_it() {
+    let d = arch_data();
+    let f1 = &d.fig1;
+    let grid = core::circle(&f1.gammas);
+    for w in &f1.widths {
+        let want = direct_limit(w.width, &[1.0, 0.0], &grid);
+        for (g, (a, b)) in w.limit.iter().zip(&want).enumerate() {
+            assert!(
+                (a - b).abs() <= 1e-13 * b.abs(),
+                "width {}, γ index {g}: reported {a} vs limit_kernel {b}",
+                w.width
+            );
+        }
+        // Standard parameterization: Θ_∞ grows with the widths (≈ n·E per layer).
+        assert!(w.eta > 0.0 && w.eta.is_finite(), "η = {}", w.eta);
+        // The networks' kernels at init scatter around this width's limit (mean over inits).
+        let m = w.at_init.len() as f64;
+        let mean: Vec<f64> = (0..want.len())
+            .map(|g| w.at_init.iter().map(|k| k[g]).sum::<f64>() / m)
+            .collect();
+        let dev = rel_frobenius(&mean, &want);
+        // Training with η = c·2N/λ_max is stable: the kernel moves little.
+        let moved: f64 = w
+            .trained
+            .iter()
+            .zip(&w.at_init)
+            .map(|(t, i)| rel_frobenius(t, i))
+            .fold(0.0, f64::max);
+        assert!(
+            dev < 0.2,
+            "width {}: ‖mean Θ(0) − Θ∞‖/‖Θ∞‖ = {dev}",
+            w.width
+        );
+        assert!(moved < 0.2, "width {}: kernel moved by {moved}", w.width);
+        eprintln!(
+            "width {}: η = {:.4e}, deviation {dev:.4}, moved {moved:.4}",
+            w.width, w.eta
+        );
+    }
+    // The two widths have different limits (the standard NTK depends on them) and η follows.
+    // At γ = 0 (x = x_0): Θ_∞ ≈ 4× at 4× the width.
+    let (a, b) = (&f1.widths[0], &f1.widths[1]);
+    let c = f1.gammas.len() / 2;
+    assert_eq!(f1.gammas[c], 0.0);
+    assert!(
+        b.limit[c] > 2.0 * a.limit[c],
+        "{} vs {}",
+        b.limit[c],
+        a.limit[c]
+    );
+    assert!(b.eta < 0.5 * a.eta, "η {} vs {}", b.eta, a.eta);
+    assert!(d.s.network_name().contains("standard"));
+}
+
+#[test]
+fn non_default_architecture_trained_mean_tracks_the_limit_prediction() {
+    let d = arch_data();
+    let f2 = &d.fig2;
+    let w = &f2.widths[0];
+    let band = &w.bands[0];
+    assert_eq!(band.t, d.s.fig2_steps as f64 * w.eta);
+    let m = w.functions.len() as f64;
+    let z90 = 1.281_551_565_544_600_5;
+    let (mut worst, mut worst_mc) = (0.0f64, 0.0f64);
+    for g in 0..band.mean.len() {
+        let mean = w.functions.iter().map(|f| f[g]).sum::<f64>() / m;
+        let sd = (band.p90[g] - band.p10[g]) / (2.0 * z90);
+        // The mean of m independent trained networks is within a few standard errors of the
+        // limit law's mean (the Monte-Carlo band), plus a small finite-width bias.
+        let z = (mean - band.mean[g]).abs() / (sd / m.sqrt() + 0.02);
+        worst = worst.max(z);
+        worst_mc = worst_mc.max((mean - band.mean[g]).abs() / (sd / m.sqrt()));
+    }
+    eprintln!(
+        "trained mean vs limit mean: worst z {worst:.3} ({worst_mc:.3} without the bias allowance)"
+    );
+    assert!(
+        worst < 4.0,
+        "worst |mean − limit mean| / (sd/√m + 0.02) = {worst}"
+    );
+    // The trained functions fit the training targets (the law's mean interpolates them at t·λ ≫ N).
+    let inside = band.coverage(&w.functions);
+    assert!(inside > 0.5, "fraction inside the 10–90 % band {inside}");
+}
+
+#[test]
+fn non_default_architecture_random_features_use_its_first_layer() {
+    let f = &arch_data().fig5;
+    // K̃ of erf features with σ_w = 1.5, σ_b = 0.1 converges to the limit K of that layer
+    // (a wrong K would stall the deviation at its bias instead of falling as P^(−1/2)).
+    assert!(
+        (-0.75..=-0.35).contains(&f.slope_kernel_deviation),
+        "slope {} rows {:?}",
+        f.slope_kernel_deviation,
+        f.rows
+    );
+    assert!(
+        f.rows.last().unwrap().kernel_deviation < 0.1,
+        "{:?}",
+        f.rows
+    );
+    for r in &f.rows {
+        assert!(r.gd_gap < 1e-11, "P = {}: gap {:e}", r.features, r.gd_gap);
+    }
+}
+
+#[test]
+fn bad_architecture_options_name_the_option() {
+    let o = |w: Option<&str>, b: Option<&str>, a: Option<&str>, p: Option<&str>| {
+        core::arch_from_options(4, w, b, a, p)
+            .err()
+            .unwrap_or_default()
+    };
+    for (got, want) in [
+        (o(Some("0"), None, None, None), "--w-std"),
+        (o(Some("1,nan"), None, None, None), "--w-std"),
+        (
+            o(Some("1,2"), None, None, None),
+            "--w-std: 2 values for depth L = 4",
+        ),
+        (o(None, Some("-0.1"), None, None), "--b-std"),
+        (o(None, Some("x"), None, None), "--b-std"),
+        (
+            o(None, None, Some("swish"), None),
+            "--activation: unknown activation \"swish\"",
+        ),
+        (
+            o(None, None, Some("relu,erf"), None),
+            "--activation: 2 values",
+        ),
+        (o(None, None, Some("leaky_relu:z"), None), "--activation"),
+        (o(None, None, None, Some("mup")), "--parameterization"),
+    ] {
+        assert!(got.starts_with(want), "{got:?} should start with {want:?}");
+    }
+    assert!(core::parse_lr_fraction("1.5")
+        .unwrap_err()
+        .starts_with("--lr-fraction"));
+    assert!(core::parse_lr_fraction("0").is_err());
+    assert_eq!(core::parse_lr_fraction("0.25"), Ok(0.25));
+    // Per-layer lists are taken layer by layer; no options give the default network.
+    let a = core::arch_from_options(4, Some("1,2,3,4"), None, Some("relu,erf,tanh"), None).unwrap();
+    assert_eq!(a.layers[2].sigma_w, 3.0);
+    assert_eq!(a.layers[1].activation.as_ref().unwrap().name(), "erf");
+    assert!(a.layers[3].activation.is_none());
+    let mut s = Settings::test();
+    assert!(s.default_network());
+    s.arch = core::arch_from_options(4, None, None, None, None).unwrap();
+    assert!(s.default_network());
+}

@@ -27,6 +27,7 @@ def _mlp(nonlin, depth, width=512, out=1):
 NONLIN = {
     "relu": stax.Relu,
     "erf": stax.Erf,
+    "gelu": lambda: stax.Gelu(approximate=False),
     "tanh": lambda: stax.ElementwiseNumerical(jnp.tanh, deg=25),
 }
 

@@ -7,7 +7,7 @@ import os
 import numpy as np
 
 BETA = 0.1
-ACT = {"identity": 0, "relu": 1, "erf": 3, "tanh": 4}
+ACT = {"identity": 0, "relu": 1, "erf": 3, "tanh": 4, "gelu": 7, "custom": 10}
 
 
 class Matrix(C.Structure):
@@ -64,9 +64,28 @@ def set_threads(n):
     check(lib().ntk_set_num_threads(C.c_size_t(n)))
 
 
+_CUSTOM = None
+
+
+def custom_fns():
+    """(sigma, sigma') of custom_sigma.c as C function pointers (compiled once with cc)."""
+    global _CUSTOM
+    if _CUSTOM is None:
+        import subprocess
+        import tempfile
+        here = os.path.dirname(os.path.abspath(__file__))
+        so = os.path.join(tempfile.mkdtemp(prefix="ntk-bench-"), "custom_sigma.so")
+        subprocess.run(["cc", "-O2", "-shared", "-fPIC", "-o", so,
+                        os.path.join(here, "custom_sigma.c"), "-lm"], check=True)
+        cl = C.CDLL(so)
+        _CUSTOM = (cl, C.cast(cl.ntk_bench_sigma, C.c_void_p), C.cast(cl.ntk_bench_dsigma, C.c_void_p))
+    return _CUSTOM[1], _CUSTOM[2]
+
+
 def network(widths, act, seed=0):
     w = (C.c_size_t * len(widths))(*widths)
-    cfg = NetworkConfig(w, len(widths), ACT[act], 0.0, BETA, seed, None, None, None)
+    fs, fd = custom_fns() if act == "custom" else (None, None)
+    cfg = NetworkConfig(w, len(widths), ACT[act], 0.0, BETA, seed, fs, fd, None)
     handle = C.c_void_p()
     check(lib().ntk_network_create(C.byref(cfg), C.byref(handle)))
     return handle

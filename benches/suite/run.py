@@ -41,6 +41,11 @@ WORKLOADS = {
     "limit erf N=2000": ("limit", {"act": "erf", "n": 2000}),
     "limit tanh N=400": ("limit", {"act": "tanh", "n": 400}),
     "limit tanh N=2000": ("limit", {"act": "tanh", "n": 2000}),
+    # Low-dimensional inputs (issue #17): large pair correlations at every layer.
+    "limit tanh N=2000 d=5": ("limit", {"act": "tanh", "n": 2000, "d": 5}),
+    "limit gelu N=2000": ("limit", {"act": "gelu", "n": 2000}),
+    # A user σ (tanh through the C callback, benches/suite/custom_sigma.c).
+    "limit custom N=2000": ("limit", {"act": "custom", "n": 2000}),
     # Issue #13: standard parameterization, σ_w² = 2, σ_b² = 0.01, widths 100-512⁴-1.
     "limit relu standard N=2000": ("limit_arch", {"act": "relu", "n": 2000}),
     "empirical trace N=256": ("empirical", {"n": 256, "outputs": 1}),
@@ -51,7 +56,10 @@ WORKLOADS = {
     "ensemble law N=2000 M=500": ("ensemble", {"n": 2000, "m": 500}),
 }
 # neural-tangents' quadrature needs O(N²·deg²) memory: 80 GB at N = 2000 (out of memory here).
-PEER_SKIP = {"limit tanh N=2000": "ElementwiseNumerical needs ~80 GB (N²·deg² doubles)"}
+# It has closed forms for Erf, Gelu, Relu, … but none for tanh or a user σ.
+PEER_SKIP = {"limit tanh N=2000": "ElementwiseNumerical needs ~80 GB (N²·deg² doubles)",
+             "limit tanh N=2000 d=5": "no tanh closed form; ElementwiseNumerical needs ~80 GB",
+             "limit custom N=2000": "no closed form for a user σ; ElementwiseNumerical needs ~80 GB"}
 TIMES = [1.0, 10.0, 100.0]
 ENSEMBLE_TIMES = [10.0, 100.0, float("inf")]
 # A warm-up slower than this is followed by one timed run only (the table says so).
@@ -95,7 +103,7 @@ def make_inputs(kind, p):
     import numpy as np
     rng = np.random.default_rng(20181)
     if kind in ("limit", "limit_arch"):
-        return {"x": rng.standard_normal((p["n"], 100))}
+        return {"x": rng.standard_normal((p["n"], p.get("d", 100)))}
     if kind == "empirical":
         return {"x": rng.standard_normal((p["n"], 100))}
     n, m = p["n"], p.get("m", p["n"] // 4)
@@ -291,7 +299,8 @@ def main():
         if not args.no_floor and kind in ("limit", "limit_arch", "empirical"):
             row["floor"] = run_worker(sys.executable, "floor", name, top, 1, "", args.timeout)
         for th in threads:
-            runs = args.runs if not (kind == "limit" and "tanh N=2000" in name) else max(3, args.runs // 2)
+            slow = kind == "limit" and p["n"] >= 2000 and p.get("act") in ("tanh", "custom")
+            runs = args.runs if not slow else max(3, args.runs // 2)
             r = run_worker(sys.executable, "ntk", name, th, runs, os.path.join(tmp, f"ntk-{len(rows)}-{th}.npz"),
                            args.timeout)
             row["ntk"][th] = r

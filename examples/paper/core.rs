@@ -1,6 +1,8 @@
 //! The numeric core of the paper job: the experiments of Jacot, Gabriel & Hongler (2018),
-//! section 6, on this library's public Rust API. ReLU, β = 0.1, η = 1, MSE, one output,
-//! inputs on the unit circle x = (cos γ, sin γ), NTK parameterization, θ ~ N(0, 1).
+//! section 6, on this library's public Rust API. By default ReLU, β = 0.1, η = 1, MSE, one
+//! output, inputs on the unit circle x = (cos γ, sin γ), NTK parameterization, θ ~ N(0, 1); the
+//! network of every experiment that trains is [`Settings::arch`] (σ_w, σ_b and activation per
+//! layer, either parameterization), with the learning rate of [`Settings::learning_rate`].
 //!
 //! Shared by `examples/paper/main.rs` (full size, figures) and `tests/paper.rs` (reduced size,
 //! asserting the scientific claims).
@@ -10,7 +12,7 @@ use ntk::flow::Cost;
 use ntk::kernel::empirical::{empirical_ntk_vec, KernelMethod, KernelMode};
 use ntk::kernel::limit::{limit_kernel, LimitOutputs, LimitSpec};
 use ntk::linalg::{MatMut, MatRef};
-use ntk::network::{Network, NetworkConfig};
+use ntk::network::{Architecture, LayerSpec, Network, NetworkConfig, Parameterization};
 use ntk::parallel::Progress;
 use ntk::predict::{ensemble_law_points, CovKind, Law, Ridge};
 use std::f64::consts::PI;
@@ -80,9 +82,247 @@ pub struct Settings {
     /// Figure 5 (the seed's section 3, F^lin): numbers of random features P, repetitions per P.
     pub fig5_features: Vec<usize>,
     pub fig5_seeds: usize,
+    /// The network of every experiment that trains: σ_w, σ_b and activation per weight layer
+    /// and the parameterization (its widths are a template `[2, 1, …, 1]`; each experiment sets
+    /// its own, and its seeds). Default: σ_w = 1, σ_b = β, ReLU, NTK parameterization.
+    pub arch: Architecture,
+    /// c of the standard parameterization's learning rate η = c·2N/λ_max (see
+    /// [`Settings::learning_rate`]); unused in the NTK parameterization.
+    pub lr_fraction: f64,
+}
+
+/// The default network: depth L, σ_w = 1, σ_b = β, ReLU, NTK parameterization.
+pub fn default_arch(depth: usize) -> Architecture {
+    let mut widths = vec![2];
+    widths.extend(std::iter::repeat_n(1, depth));
+    Architecture::uniform(
+        widths,
+        Activation::Relu,
+        1.0,
+        BETA,
+        Parameterization::Ntk,
+        0,
+    )
+}
+
+/// Activation names of the options (those of bindings/c/mpi/ntk_mpi_arch.h).
+pub const ACTIVATION_NAMES: &str =
+    "relu, erf, tanh, sigmoid, softplus, gelu, sin, cos, identity, leaky_relu:a";
+
+fn parse_activation(v: &str) -> Result<Activation, String> {
+    Ok(match v {
+        "relu" => Activation::Relu,
+        "erf" => Activation::Erf,
+        "tanh" => Activation::Tanh,
+        "sigmoid" => Activation::Sigmoid,
+        "softplus" => Activation::Softplus,
+        "gelu" => Activation::Gelu,
+        "sin" => Activation::Sin,
+        "cos" => Activation::Cos,
+        "identity" => Activation::Identity,
+        _ => match v.strip_prefix("leaky_relu:").map(str::parse::<f64>) {
+            Some(Ok(a)) if a.is_finite() => Activation::LeakyRelu(a),
+            Some(_) => {
+                return Err(format!(
+                    "--activation: {v:?} needs a finite slope (leaky_relu:0.1)"
+                ))
+            }
+            None => {
+                return Err(format!(
+                    "--activation: unknown activation {v:?} (one of {ACTIVATION_NAMES})"
+                ))
+            }
+        },
+    })
+}
+
+/// Parses "v" or "v0,v1,…" of option `opt`: finite numbers, > 0 (`positive`) or ≥ 0.
+fn parse_scales(opt: &str, v: &str, positive: bool) -> Result<Vec<f64>, String> {
+    v.split(',')
+        .enumerate()
+        .map(|(l, t)| {
+            let x: f64 = t
+                .trim()
+                .parse()
+                .map_err(|_| format!("{opt}: {t:?} (entry {l} of {v:?}) is not a number"))?;
+            if !x.is_finite() || x < 0.0 || (positive && x == 0.0) {
+                return Err(format!(
+                    "{opt}: entry {l} = {x} must be finite and {}",
+                    if positive { "> 0" } else { "≥ 0" }
+                ));
+            }
+            Ok(x)
+        })
+        .collect()
+}
+
+/// The architecture of the options `--w-std`, `--b-std`, `--activation`, `--parameterization`
+/// (`None`: not given) for networks of `depth` weight layers, with ntk_mpi's conventions: σ lists
+/// take 1 (uniform) or L values, activations 1 or L − 1 (one per hidden layer); defaults σ_w = 1,
+/// σ_b = β, ReLU, NTK. Errors name the option.
+pub fn arch_from_options(
+    depth: usize,
+    w_std: Option<&str>,
+    b_std: Option<&str>,
+    activation: Option<&str>,
+    parameterization: Option<&str>,
+) -> Result<Architecture, String> {
+    let w = w_std.map_or(Ok(vec![1.0]), |v| parse_scales("--w-std", v, true))?;
+    let b = b_std.map_or(Ok(vec![BETA]), |v| parse_scales("--b-std", v, false))?;
+    let acts = activation.map_or(Ok(vec![Activation::Relu]), |v| {
+        v.split(',').map(|t| parse_activation(t.trim())).collect()
+    })?;
+    let p = match parameterization.unwrap_or("ntk") {
+        "ntk" => Parameterization::Ntk,
+        "standard" => Parameterization::Standard,
+        other => {
+            return Err(format!(
+                "--parameterization: {other:?} is not ntk or standard"
+            ))
+        }
+    };
+    for (opt, n, want) in [("--w-std", w.len(), depth), ("--b-std", b.len(), depth)] {
+        if n != 1 && n != want {
+            return Err(format!(
+                "{opt}: {n} values for depth L = {depth} (give 1 or {want}, one per weight layer)"
+            ));
+        }
+    }
+    if acts.len() != 1 && acts.len() + 1 != depth {
+        return Err(format!(
+            "--activation: {} values for depth L = {depth} (give 1 or {}, one per hidden layer)",
+            acts.len(),
+            depth - 1
+        ));
+    }
+    let pick = |v: &[f64], l: usize| if v.len() == 1 { v[0] } else { v[l] };
+    let mut arch = default_arch(depth);
+    arch.parameterization = p;
+    arch.layers = (0..depth)
+        .map(|l| LayerSpec {
+            sigma_w: pick(&w, l),
+            sigma_b: pick(&b, l),
+            activation: (l + 1 < depth).then(|| acts[if acts.len() == 1 { 0 } else { l }].clone()),
+        })
+        .collect();
+    arch.validate_layers()
+        .map_err(|e| format!("architecture: {e}"))?;
+    Ok(arch)
+}
+
+/// `--lr-fraction C`: 0 < C < 1 (C ≥ 1 is at or past the stability bound η = 2N/λ_max).
+pub fn parse_lr_fraction(v: &str) -> Result<f64, String> {
+    match v.trim().parse::<f64>() {
+        Ok(c) if c > 0.0 && c < 1.0 => Ok(c),
+        _ => Err(format!(
+            "--lr-fraction: {v:?} must be a number in (0, 1) (η = C·2N/λ_max; C ≥ 1 diverges)"
+        )),
+    }
 }
 
 impl Settings {
+    /// The architecture for an experiment of `depth` weight layers, hidden width `width`
+    /// (widths [2, width, …, width, 1]) and `seed`. A uniform [`Settings::arch`] extends to any
+    /// depth; a per-layer one must have `depth` layers (the option parser checks it).
+    pub fn arch_for(&self, depth: usize, width: usize, seed: u64) -> Architecture {
+        let t = &self.arch;
+        let layers = if t.layers.len() == depth {
+            t.layers.clone()
+        } else {
+            let (h, o) = (&t.layers[0], t.layers.last().expect("a layer"));
+            assert!(
+                t.layers[..t.layers.len() - 1]
+                    .iter()
+                    .all(|l| l.sigma_w == h.sigma_w
+                        && l.sigma_b == h.sigma_b
+                        && format!("{:?}", l.activation) == format!("{:?}", h.activation))
+                    && o.sigma_w == h.sigma_w
+                    && o.sigma_b == h.sigma_b,
+                "a per-layer architecture of depth {} used at depth {depth}",
+                t.layers.len()
+            );
+            (0..depth)
+                .map(|l| LayerSpec {
+                    activation: if l + 1 < depth {
+                        h.activation.clone().or(Some(Activation::Identity))
+                    } else {
+                        None
+                    },
+                    ..h.clone()
+                })
+                .collect()
+        };
+        Architecture {
+            widths: hidden(depth, width),
+            layers,
+            parameterization: t.parameterization,
+            seed,
+        }
+    }
+
+    /// True for the default network (σ_w = 1, σ_b = β, ReLU, NTK parameterization).
+    pub fn default_network(&self) -> bool {
+        matches!(self.arch.as_legacy(), Some((Activation::Relu, b)) if b == BETA)
+    }
+
+    /// "ReLU" for the default network, else its activations, parameterization and scales.
+    pub fn network_name(&self) -> String {
+        if self.default_network() {
+            return "ReLU".into();
+        }
+        let a = &self.arch;
+        let list = |f: &dyn Fn(&LayerSpec) -> String| {
+            let v: Vec<String> = a.layers.iter().map(f).collect();
+            if v.iter().all(|x| *x == v[0]) {
+                v[0].clone()
+            } else {
+                v.join(",")
+            }
+        };
+        let acts: Vec<String> = a.layers[..a.layers.len() - 1]
+            .iter()
+            .map(|l| {
+                l.activation
+                    .as_ref()
+                    .map_or("-".into(), |x| x.name().to_string())
+            })
+            .collect();
+        let acts = if acts.iter().all(|x| *x == acts[0]) {
+            acts[0].clone()
+        } else {
+            acts.join(",")
+        };
+        format!(
+            "{acts}, {} param., σ_w = {}, σ_b = {}",
+            match a.parameterization {
+                Parameterization::Ntk => "NTK",
+                Parameterization::Standard => "standard",
+            },
+            list(&|l| format!("{}", l.sigma_w)),
+            list(&|l| format!("{}", l.sigma_b))
+        )
+    }
+
+    /// The learning rate of gradient descent on the training points `xtrain` for networks of
+    /// architecture `arch` (its widths matter in the standard parameterization):
+    /// - NTK parameterization: η = 1 (the paper's; Θ_∞ is O(1) in the widths);
+    /// - standard parameterization: η = c·2N/λ_max(Θ_∞(X, X)), c = [`Settings::lr_fraction`]:
+    ///   Θ_∞ grows like the widths there (Θ^(l+1) = Θ^(l)Σ̇ + n_l E + 1), and a step
+    ///   f ← f − (η/N)Θ(f − y) is stable iff η λ_max/N < 2, so η is that bound times c.
+    ///
+    /// Cost: one limit Gram on N points and its eigenvalues, O(N²·L + N³).
+    pub fn learning_rate(&self, arch: &Architecture, xtrain: &[f64]) -> f64 {
+        if arch.parameterization == Parameterization::Ntk {
+            return 1.0;
+        }
+        let n = xtrain.len() / 2;
+        let (_, theta) = limit_kernels_arch(arch, xtrain, xtrain);
+        let ev = ntk::spectrum::eigenvalues(MatRef::from_row_major(&theta, n, n))
+            .expect("eigenvalues of the training Gram");
+        let lmax = ev.iter().cloned().fold(0.0, f64::max);
+        self.lr_fraction * 2.0 * n as f64 / lmax
+    }
+
     /// The sizes of the paper (Figure 1 at n = 10000 takes several minutes on 2 cores).
     pub fn paper() -> Settings {
         Settings {
@@ -105,6 +345,8 @@ impl Settings {
             pd_depth: 4,
             fig5_features: vec![16, 64, 256, 1024, 4096, 16384, 65536],
             fig5_seeds: 6,
+            arch: default_arch(4),
+            lr_fraction: 0.5,
         }
     }
 
@@ -141,7 +383,20 @@ impl Settings {
             pd_depth: 4,
             fig5_features: vec![16, 64, 256, 1024, 4096],
             fig5_seeds: 4,
+            arch: default_arch(4),
+            lr_fraction: 0.5,
         }
+    }
+}
+
+/// A training time t = steps·η: as an integer when it is one (η = 1: "200"), else 4 digits.
+pub fn fmt_t(t: f64) -> String {
+    if t.is_infinite() {
+        "inf".into()
+    } else if t.fract() == 0.0 {
+        format!("{t}")
+    } else {
+        format!("{t:.4}")
     }
 }
 
@@ -174,18 +429,34 @@ fn hidden(depth: usize, width: usize) -> Vec<usize> {
     w
 }
 
-/// Limit NNGP Σ and NTK Θ_∞ between two sets of points on the plane (row-major N1 × N2 each).
+/// The network of `arch` (θ from `arch.seed`).
+fn arch_net(arch: Architecture) -> Network {
+    Network::with_architecture(arch).expect("valid network")
+}
+
+/// Limit NNGP Σ and NTK Θ_∞ between two sets of points on the plane (row-major N1 × N2 each)
+/// of the depth-L network with σ_w = 1, σ_b = β and activation `act`, NTK parameterization.
 pub fn limit_kernels(
     act: Activation,
     depth: usize,
     x1: &[f64],
     x2: &[f64],
 ) -> (Vec<f64>, Vec<f64>) {
+    limit_kernels_spec(&LimitSpec::new(depth, act, BETA), x1, x2)
+}
+
+/// [`limit_kernels`] of an architecture (its widths matter in the standard parameterization;
+/// the default architecture gives exactly [`limit_kernels`] of ReLU).
+pub fn limit_kernels_arch(arch: &Architecture, x1: &[f64], x2: &[f64]) -> (Vec<f64>, Vec<f64>) {
+    limit_kernels_spec(&LimitSpec::of_architecture(arch), x1, x2)
+}
+
+fn limit_kernels_spec(spec: &LimitSpec, x1: &[f64], x2: &[f64]) -> (Vec<f64>, Vec<f64>) {
     let (n1, n2) = (x1.len() / 2, x2.len() / 2);
     let mut nngp = vec![0.0; n1 * n2];
     let mut ntk = vec![0.0; n1 * n2];
     limit_kernel(
-        &LimitSpec::new(depth, act, BETA),
+        spec,
         MatRef::from_row_major(x1, n1, 2),
         Some(MatRef::from_row_major(x2, n2, 2)),
         LimitOutputs {
@@ -251,13 +522,14 @@ fn outputs(net: &Network, x: &[f64]) -> Vec<f64> {
     f
 }
 
-/// Full-batch gradient descent with η = 1 for `steps` steps (t = steps) on MSE; each step on N
+/// Full-batch gradient descent with learning rate `eta` for `steps` steps (t = steps·η) on MSE; each step on N
 /// points is N units (forward-backward passes) of `mon`, which can stop it between steps (the
 /// library's progress callback).
 fn train(
     net: &mut Network,
     x: &[f64],
     y: &[f64],
+    eta: f64,
     steps: usize,
     mon: &dyn Monitor,
 ) -> Result<(), Stopped> {
@@ -273,7 +545,7 @@ fn train(
         MatRef::from_row_major(x, n, 2),
         MatRef::from_row_major(y, n, 1),
         Cost::Mse,
-        1.0,
+        eta,
         steps,
         None,
         &mut Progress::new(&mut cb),
@@ -359,11 +631,17 @@ pub struct Fig1Width {
     /// Θ(x_0, x_γ) per initialization at t = 0 and after training.
     pub at_init: Vec<Vec<f64>>,
     pub trained: Vec<Vec<f64>>,
+    /// Θ_∞(x_0, x_γ) of this width's architecture (the same for every width in the NTK
+    /// parameterization; it grows with the widths in the standard one).
+    pub limit: Vec<f64>,
+    /// The learning rate of the training ([`Settings::learning_rate`]).
+    pub eta: f64,
 }
 
 #[derive(Clone, Debug)]
 pub struct Fig1 {
     pub gammas: Vec<f64>,
+    /// Θ_∞(x_0, x_γ) of the first width (every width's in the NTK parameterization).
     pub limit: Vec<f64>,
     pub widths: Vec<Fig1Width>,
 }
@@ -373,11 +651,19 @@ pub fn figure1(s: &Settings, mon: &dyn Monitor) -> Result<Fig1, Stopped> {
     let gammas = gamma_grid(s.gamma_points);
     let grid = circle(&gammas);
     let x0 = [1.0, 0.0];
-    let (_, limit) = limit_kernels(Activation::Relu, s.fig1_depth, &x0, &grid);
     let xtrain = circle(&angles(11, s.fig1_train_points));
     let ytrain = normals(12, s.fig1_train_points);
-    let mut widths = Vec::new();
+    let mut widths: Vec<Fig1Width> = Vec::new();
+    let standard = s.arch.parameterization == Parameterization::Standard;
     for &n in &s.fig1_widths {
+        // The limit of this width's architecture: computed once in the NTK parameterization,
+        // where it does not depend on the widths.
+        let arch_n = s.arch_for(s.fig1_depth, n, 0);
+        let limit = match widths.first() {
+            Some(w) if !standard => w.limit.clone(),
+            _ => limit_kernels_arch(&arch_n, &x0, &grid).1,
+        };
+        let eta = s.learning_rate(&arch_n, &xtrain);
         mon.phase(
             &format!("figure 1, width {n}, {} networks", s.fig1_inits),
             PASSES,
@@ -388,9 +674,9 @@ pub fn figure1(s: &Settings, mon: &dyn Monitor) -> Result<Fig1, Stopped> {
             if !mon.work(0) {
                 return Err(Stopped);
             }
-            let mut net = relu_net(hidden(s.fig1_depth, n), 1000 + i as u64);
+            let mut net = arch_net(s.arch_for(s.fig1_depth, n, 1000 + i as u64));
             let before = empirical_mon(&net, &x0, &grid, mon)?;
-            train(&mut net, &xtrain, &ytrain, s.fig1_steps, mon)?;
+            train(&mut net, &xtrain, &ytrain, eta, s.fig1_steps, mon)?;
             let after = empirical_mon(&net, &x0, &grid, mon)?;
             Ok((before, after))
         })
@@ -398,18 +684,21 @@ pub fn figure1(s: &Settings, mon: &dyn Monitor) -> Result<Fig1, Stopped> {
         .collect::<Result<Vec<_>, Stopped>>()?;
         mon.note(&format!(
             "figure 1: width {n}, {} initializations trained to t = {}",
-            s.fig1_inits, s.fig1_steps
+            s.fig1_inits,
+            fmt_t(s.fig1_steps as f64 * eta)
         ));
         let (at_init, trained) = runs.into_iter().unzip();
         widths.push(Fig1Width {
             width: n,
             at_init,
             trained,
+            limit,
+            eta,
         });
     }
     Ok(Fig1 {
         gammas,
-        limit,
+        limit: widths[0].limit.clone(),
         widths,
     })
 }
@@ -419,6 +708,11 @@ pub struct Fig2Width {
     pub width: usize,
     /// f_θ(x_γ) after training, per initialization.
     pub functions: Vec<Vec<f64>>,
+    /// The limit law of this width's architecture at t = steps·η and t = ∞ (the same for every
+    /// width in the NTK parameterization).
+    pub bands: Vec<Band>,
+    /// The learning rate of the training ([`Settings::learning_rate`]).
+    pub eta: f64,
 }
 
 /// The limiting Gaussian law of f_t on a set of points: mean and 10th / 90th percentiles.
@@ -448,7 +742,8 @@ pub struct Fig2 {
     pub gammas: Vec<f64>,
     pub train_gammas: Vec<f64>,
     pub train_y: Vec<f64>,
-    /// The limit law at the trained time t = steps and at t = ∞.
+    /// The limit law at the trained time t = steps·η and at t = ∞, of the widest width (every
+    /// width's in the NTK parameterization).
     pub bands: Vec<Band>,
     pub widths: Vec<Fig2Width>,
 }
@@ -472,10 +767,28 @@ const Z90: f64 = 1.281_551_565_544_600_5;
 /// f_t(x) = f_0(x) + A_t(x) (y − f_0(X)) with A_t(x) = Θ(x, X) Θ(X, X)⁻¹ (I − e^{−tΘ(X,X)/N}):
 /// a Gaussian with mean A_t(x) y and variance Σ(x, x) − 2 A_t(x) Σ(X, x) + A_t(x) Σ(X, X) A_t(x)ᵀ.
 /// The band is mean ± z₀.₉·√variance. Cost: O(N³ + M N²) for M points, N training points.
+#[allow(dead_code)] // used by tests/paper.rs
 pub fn limit_band(depth: usize, xtrain: &[f64], ytrain: &[f64], x: &[f64], t: f64) -> Band {
+    limit_band_spec(
+        &LimitSpec::new(depth, Activation::Relu, BETA),
+        xtrain,
+        ytrain,
+        x,
+        t,
+    )
+}
+
+/// [`limit_band`] of any network's limit kernels.
+pub fn limit_band_spec(
+    spec: &LimitSpec,
+    xtrain: &[f64],
+    ytrain: &[f64],
+    x: &[f64],
+    t: f64,
+) -> Band {
     let (nt, g) = (ytrain.len(), x.len() / 2);
     let law = ensemble_law_points(
-        &LimitSpec::new(depth, Activation::Relu, BETA),
+        spec,
         Law::Ntk,
         MatRef::from_row_major(xtrain, nt, 2),
         MatRef::from_row_major(ytrain, nt, 1),
@@ -511,12 +824,23 @@ pub fn figure2(s: &Settings, mon: &dyn Monitor) -> Result<Fig2, Stopped> {
     let xtrain = circle(&train_gammas);
     let train_y = vec![-0.6, 0.4, 0.8, -0.3];
     let depth = s.fig2_depth;
-    let bands = [s.fig2_steps as f64, f64::INFINITY]
-        .into_iter()
-        .map(|t| limit_band(depth, &xtrain, &train_y, &grid, t))
-        .collect();
-    let mut widths = Vec::new();
+    let standard = s.arch.parameterization == Parameterization::Standard;
+    // The law at t = steps·η (the flow time of `steps` steps) and at t = ∞.
+    let bands_of = |arch: &Architecture, eta: f64| -> Vec<Band> {
+        let spec = LimitSpec::of_architecture(arch);
+        [s.fig2_steps as f64 * eta, f64::INFINITY]
+            .into_iter()
+            .map(|t| limit_band_spec(&spec, &xtrain, &train_y, &grid, t))
+            .collect()
+    };
+    let mut widths: Vec<Fig2Width> = Vec::new();
     for &n in &s.fig2_widths {
+        let arch_n = s.arch_for(depth, n, 0);
+        let eta = s.learning_rate(&arch_n, &xtrain);
+        let bands = match widths.first() {
+            Some(w) if !standard => w.bands.clone(),
+            _ => bands_of(&arch_n, eta),
+        };
         mon.phase(
             &format!("figure 2, width {n}, {} networks", s.fig2_inits),
             PASSES,
@@ -527,39 +851,43 @@ pub fn figure2(s: &Settings, mon: &dyn Monitor) -> Result<Fig2, Stopped> {
             if !mon.work(0) {
                 return Err(Stopped);
             }
-            let mut net = relu_net(hidden(depth, n), 2000 + i as u64);
-            train(&mut net, &xtrain, &train_y, s.fig2_steps, mon)?;
+            let mut net = arch_net(s.arch_for(depth, n, 2000 + i as u64));
+            train(&mut net, &xtrain, &train_y, eta, s.fig2_steps, mon)?;
             Ok(outputs(&net, &grid))
         })
         .into_iter()
         .collect::<Result<Vec<_>, Stopped>>()?;
         mon.note(&format!(
             "figure 2: width {n}, {} initializations trained to t = {}",
-            s.fig2_inits, s.fig2_steps
+            s.fig2_inits,
+            fmt_t(s.fig2_steps as f64 * eta)
         ));
         widths.push(Fig2Width {
             width: n,
             functions,
+            bands,
+            eta,
         });
     }
     Ok(Fig2 {
         gammas,
         train_gammas,
         train_y,
-        bands,
+        bands: widths.last().expect("a width").bands.clone(),
         widths,
     })
 }
 
-/// `steps` steps of kernel gradient descent with η = 1 on MSE:
-/// f ← f − (1/N) K (f − y) on the training points and f* ← f* − (1/N) K(X*, X) (f − y) on test
-/// points; returns the test outputs.
+/// `steps` steps of kernel gradient descent with learning rate η on MSE:
+/// f ← f − (η/N) K (f − y) on the training points and f* ← f* − (η/N) K(X*, X) (f − y) on test
+/// points; returns the test outputs. (η = 1 multiplies exactly: the paper's bits.)
 pub fn kernel_gradient_descent(
     k_train: &[f64],
     k_test: &[f64],
     y: &[f64],
     f0_train: &[f64],
     f0_test: &[f64],
+    eta: f64,
     steps: usize,
 ) -> Vec<f64> {
     let n = y.len();
@@ -568,10 +896,10 @@ pub fn kernel_gradient_descent(
     for _ in 0..steps {
         let r: Vec<f64> = f.iter().zip(y).map(|(a, b)| a - b).collect();
         for i in 0..n {
-            f[i] -= (0..n).map(|j| k_train[i * n + j] * r[j]).sum::<f64>() / n as f64;
+            f[i] -= eta * ((0..n).map(|j| k_train[i * n + j] * r[j]).sum::<f64>() / n as f64);
         }
         for i in 0..m {
-            ft[i] -= (0..n).map(|j| k_test[i * n + j] * r[j]).sum::<f64>() / n as f64;
+            ft[i] -= eta * ((0..n).map(|j| k_test[i * n + j] * r[j]).sum::<f64>() / n as f64);
         }
     }
     ft
@@ -591,6 +919,8 @@ pub struct ConvergenceRow {
     /// The same gap with the network's own initial kernel Θ_emp(0) instead of Θ_∞: what remains
     /// is only the kernel's motion during training (zero for a linear model, Figure 5).
     pub lazy_gap: f64,
+    /// The learning rate of network and kernel gradient descent ([`Settings::learning_rate`]).
+    pub eta: f64,
 }
 
 #[derive(Clone, Debug)]
@@ -615,10 +945,27 @@ pub fn convergence(s: &Settings, mon: &dyn Monitor) -> Result<Convergence, Stopp
     let xtrain = circle(&angles(21, s.conv_points));
     let ytrain = normals(22, s.conv_points);
     let xtest = circle(&gamma_grid(9));
-    let (_, theta_inf) = limit_kernels(Activation::Relu, depth, &xtrain, &xtrain);
-    let (_, theta_test) = limit_kernels(Activation::Relu, depth, &xtest, &xtrain);
+    let standard = s.arch.parameterization == Parameterization::Standard;
+    // Θ_∞ on (train, train) and (test, train) of a width's architecture: the same for every
+    // width in the NTK parameterization (computed once), per width in the standard one.
+    let limits = |w: usize| {
+        let a = s.arch_for(depth, w, 0);
+        (
+            limit_kernels_arch(&a, &xtrain, &xtrain).1,
+            limit_kernels_arch(&a, &xtest, &xtrain).1,
+        )
+    };
+    let first = limits(s.conv_widths[0]);
     let mut rows = Vec::new();
     for &w in &s.conv_widths {
+        let own;
+        let (theta_inf, theta_test) = if standard {
+            own = limits(w);
+            (&own.0, &own.1)
+        } else {
+            (&first.0, &first.1)
+        };
+        let eta = s.learning_rate(&s.arch_for(depth, w, 0), &xtrain);
         mon.phase(
             &format!("convergence, width {w}, {} networks", s.conv_seeds),
             PASSES,
@@ -629,12 +976,12 @@ pub fn convergence(s: &Settings, mon: &dyn Monitor) -> Result<Convergence, Stopp
             if !mon.work(0) {
                 return Err(Stopped);
             }
-            let mut net = relu_net(hidden(depth, w), 5000 + seed as u64);
+            let mut net = arch_net(s.arch_for(depth, w, 5000 + seed as u64));
             let k0 = empirical_mon(&net, &xtrain, &xtrain, mon)?;
             let k0_test = empirical_mon(&net, &xtest, &xtrain, mon)?;
             let f0_train = outputs(&net, &xtrain);
             let f0_test = outputs(&net, &xtest);
-            train(&mut net, &xtrain, &ytrain, s.conv_steps, mon)?;
+            train(&mut net, &xtrain, &ytrain, eta, s.conv_steps, mon)?;
             let kt = empirical_mon(&net, &xtrain, &xtrain, mon)?;
             let ft_test = outputs(&net, &xtest);
             // Kernel gradient descent with the limit kernel, from the network's own initial
@@ -642,17 +989,25 @@ pub fn convergence(s: &Settings, mon: &dyn Monitor) -> Result<Convergence, Stopp
             // network follows as n → ∞ (the continuous flow differs from both by an
             // η-discretization error that does not shrink with width).
             let pred = kernel_gradient_descent(
-                &theta_inf,
-                &theta_test,
+                theta_inf,
+                theta_test,
                 &ytrain,
                 &f0_train,
                 &f0_test,
+                eta,
                 s.conv_steps,
             );
-            let lazy =
-                kernel_gradient_descent(&k0, &k0_test, &ytrain, &f0_train, &f0_test, s.conv_steps);
+            let lazy = kernel_gradient_descent(
+                &k0,
+                &k0_test,
+                &ytrain,
+                &f0_train,
+                &f0_test,
+                eta,
+                s.conv_steps,
+            );
             Ok([
-                rel_diff(&k0, &theta_inf),
+                rel_diff(&k0, theta_inf),
                 rel_diff(&kt, &k0),
                 relative_gap(&ft_test, &pred, &f0_test),
                 relative_gap(&ft_test, &lazy, &f0_test),
@@ -668,6 +1023,7 @@ pub fn convergence(s: &Settings, mon: &dyn Monitor) -> Result<Convergence, Stopp
             drift: mean(1),
             flow_gap: mean(2),
             lazy_gap: mean(3),
+            eta,
         };
         mon.note(&format!(
             "convergence: width {w}: deviation {:.3e}, drift {:.3e}, flow gap {:.3e}, gap to Θ(0) flow {:.3e}",
@@ -697,6 +1053,8 @@ pub struct Spectra {
     pub identity_rank: usize,
 }
 
+/// Always ReLU and the identity at σ_w = 1, σ_b = β (NTK parameterization), whatever
+/// [`Settings::arch`]: Proposition 5.2 contrasts these two activations, and nothing trains here.
 pub fn spectra(s: &Settings) -> Spectra {
     let pts = circle(
         &(0..s.pd_points)
@@ -747,7 +1105,13 @@ pub struct Fig5 {
     pub slope_kernel_deviation: f64,
 }
 
-/// Figure 5's numbers (see [`Fig5Row`]). Cost O(Σ P · (N + M) · (N + M + steps)).
+/// Figure 5's numbers (see [`Fig5Row`]). The random functions are the units of the first layer
+/// of [`Settings::arch`]: f^(p)(x) = σ_0(σ_w^(0) w_p·x/√n_0 + σ_b^(0) b_p) with its activation σ_0,
+/// and K = E[f^(p) ⊗ f^(p)] is the depth-2 NNGP of that layer followed by a layer with σ_w = 1,
+/// σ_b = 0 (for the default network Σ^(2) − β², as the paper). The parameterization does not
+/// enter: the first layer's pre-activations have the law N(0, σ_w²|x|²/n_0 + σ_b²) in both, and
+/// the model trains only θ under its own 1/√P scaling, so K̃ is O(1) and η = 1 stays stable.
+/// Cost O(Σ P · (N + M) · (N + M + steps)).
 pub fn random_features(s: &Settings, mon: &dyn Monitor) -> Result<Fig5, Stopped> {
     let xtrain = circle(&angles(21, s.conv_points));
     let ytrain = normals(22, s.conv_points);
@@ -755,8 +1119,32 @@ pub fn random_features(s: &Settings, mon: &dyn Monitor) -> Result<Fig5, Stopped>
     let (n, m) = (s.conv_points, 9);
     let all: Vec<f64> = xtrain.iter().chain(&xtest).copied().collect();
     let q = n + m;
-    let (sigma2, _) = limit_kernels(Activation::Relu, 2, &all, &all);
-    let k: Vec<f64> = sigma2.iter().map(|v| v - BETA * BETA).collect();
+    let l0 = s.arch.layers[0].clone();
+    let (sw, sb) = (l0.sigma_w, l0.sigma_b);
+    let act0 = l0.activation.clone().unwrap_or(Activation::Identity);
+    let default = s.default_network();
+    let k: Vec<f64> = if default {
+        let (sigma2, _) = limit_kernels(Activation::Relu, 2, &all, &all);
+        sigma2.iter().map(|v| v - BETA * BETA).collect()
+    } else {
+        let arch2 = Architecture {
+            widths: vec![2, 1, 1],
+            layers: vec![
+                LayerSpec {
+                    activation: Some(act0.clone()),
+                    ..l0.clone()
+                },
+                LayerSpec {
+                    sigma_w: 1.0,
+                    sigma_b: 0.0,
+                    activation: None,
+                },
+            ],
+            parameterization: Parameterization::Ntk,
+            seed: 0,
+        };
+        limit_kernels_arch(&arch2, &all, &all).0
+    };
     mon.phase(
         &format!("figure 5, F^lin, {} values of P", s.fig5_features.len()),
         "feature sets",
@@ -771,8 +1159,14 @@ pub fn random_features(s: &Settings, mon: &dyn Monitor) -> Result<Fig5, Stopped>
             for j in 0..p {
                 let (w0, w1, b) = (rng.normal(), rng.normal(), rng.normal());
                 for i in 0..q {
-                    let pre = (w0 * all[2 * i] + w1 * all[2 * i + 1]) / 2f64.sqrt() + BETA * b;
-                    phi[i * p + j] = pre.max(0.0) / (p as f64).sqrt();
+                    // σ_w = 1 multiplies exactly: the default network's bits.
+                    let pre = sw * ((w0 * all[2 * i] + w1 * all[2 * i + 1]) / 2f64.sqrt()) + sb * b;
+                    let f = if default {
+                        pre.max(0.0)
+                    } else {
+                        act0.sigma(pre)
+                    };
+                    phi[i * p + j] = f / (p as f64).sqrt();
                 }
             }
             let mut kt = vec![0.0; q * q];
@@ -809,6 +1203,7 @@ pub fn random_features(s: &Settings, mon: &dyn Monitor) -> Result<Fig5, Stopped>
                 &ytrain,
                 &f0[..n],
                 &f0[n..],
+                1.0,
                 s.conv_steps,
             );
             let go = mon.work(1);
@@ -870,7 +1265,7 @@ pub fn estimate(s: &Settings, threads: usize) -> (f64, f64) {
         ntk::parallel::install(|| {
             use rayon::prelude::*;
             nets.par_iter_mut().for_each(|net| {
-                train(net, &xc, &yc, steps, &Silent).expect("calibration");
+                train(net, &xc, &yc, 1.0, steps, &Silent).expect("calibration");
             })
         });
         let p = params(cd, width) as f64;

@@ -60,19 +60,35 @@ pub fn figure1(s: &Settings, f: &Fig1) -> Figure {
             v.push(series(&key, &key, &f.gammas, k, c, Style::Dashed));
         }
     }
-    v.push(series(
-        "limit",
-        "limit Θ∞",
-        &f.gammas,
-        &f.limit,
-        plot::BLACK,
-        Style::Line,
-    ));
+    if s.arch.parameterization == ntk::network::Parameterization::Standard {
+        // The standard parameterization's Θ∞ grows with the widths: one limit per width.
+        for w in &f.widths {
+            v.push(series(
+                "limit",
+                &format!("limit Θ∞, n = {}", w.width),
+                &f.gammas,
+                &w.limit,
+                plot::BLACK,
+                Style::Line,
+            ));
+        }
+    } else {
+        v.push(series(
+            "limit",
+            "limit Θ∞",
+            &f.gammas,
+            &f.limit,
+            plot::BLACK,
+            Style::Line,
+        ));
+    }
     Figure {
         panels: vec![Chart {
             title: format!(
-                "Figure 1: NTK of a depth-{} ReLU network, {} initializations per width",
-                s.fig1_depth, s.fig1_inits
+                "Figure 1: NTK of a depth-{} {} network, {} initializations per width",
+                s.fig1_depth,
+                s.network_name(),
+                s.fig1_inits
             ),
             x_label: "γ  (x = (cos γ, sin γ), x₀ = (1, 0))".into(),
             y_label: "Θ(x₀, x)".into(),
@@ -102,9 +118,11 @@ pub fn figure2(s: &Settings, f: &Fig2) -> Figure {
         }
     }
     let b = f.trained_band();
+    // t = steps·η (= steps for η = 1, printed as before).
+    let t = crate::core::fmt_t(b.t);
     v.push(series(
         "mean",
-        &format!("limit mean, t = {}", s.fig2_steps),
+        &format!("limit mean, t = {t}"),
         &f.gammas,
         &b.mean,
         plot::BLACK,
@@ -112,7 +130,7 @@ pub fn figure2(s: &Settings, f: &Fig2) -> Figure {
     ));
     v.push(series(
         "band",
-        &format!("limit 10 % / 90 %, t = {}", s.fig2_steps),
+        &format!("limit 10 % / 90 %, t = {t}"),
         &f.gammas,
         &b.p10,
         plot::BLACK,
@@ -154,10 +172,23 @@ pub fn figure2(s: &Settings, f: &Fig2) -> Figure {
     ));
     Figure {
         panels: vec![Chart {
-            title: format!(
-                "Figure 2: depth-{} ReLU networks trained to t = {} vs the limit law",
-                s.fig2_depth, s.fig2_steps
-            ),
+            title: if s.default_network() {
+                format!(
+                    "Figure 2: depth-{} ReLU networks trained to t = {} vs the limit law",
+                    s.fig2_depth, s.fig2_steps
+                )
+            } else {
+                // η (and in the standard parameterization the law) depends on the width; the
+                // band is the widest width's at t = steps·η.
+                format!(
+                    "Figure 2: depth-{} {} networks, {} steps, vs the limit law (n = {}, η = {:.3e})",
+                    s.fig2_depth,
+                    s.network_name(),
+                    s.fig2_steps,
+                    f.widths.last().map_or(0, |w| w.width),
+                    f.widths.last().map_or(1.0, |w| w.eta)
+                )
+            },
             x_label: "γ  (x = (cos γ, sin γ))".into(),
             y_label: "f(x)".into(),
             log_x: false,

@@ -2,6 +2,16 @@
 //! random-function model of its section 3, with figures, in one command:
 //!
 //!     cargo run --release --example paper -- [--out DIR] [--paper | --quick] [--threads N] [--quiet]
+//!         [--w-std S[,S...]] [--b-std S[,S...]] [--activation A[,A...]]
+//!         [--parameterization ntk|standard] [--lr-fraction C]
+//!
+//! The architecture options (conventions of the MPI program, bindings/c/mpi/ntk_mpi_arch.h: one
+//! value for every layer, or L per weight layer for σ_w / σ_b and L − 1 per hidden layer for the
+//! activation) set the network of every experiment that trains; the default is the paper's
+//! (σ_w = 1, σ_b = β = 0.1, ReLU, NTK parameterization) and gives the same bits as before the
+//! options existed. Learning rate: η = 1 in the NTK parameterization; in the standard one
+//! η = C·2N/λ_max(Θ_∞(X, X)) per width (Θ_∞ grows with the widths there; 2N/λ_max is the
+//! stability bound of f ← f − (η/N)Θ(f − y)), C = --lr-fraction (default 0.5).
 //!
 //! Writes `fig1_kernel`, `fig2_functions`, `fig3_convergence`, `fig4_spectrum` and `fig5_flin`
 //! as `.svg` and `.png`, plus `summary.json` and `convergence.csv`, into DIR (default
@@ -31,6 +41,10 @@ struct Args {
     quiet: bool,
 }
 
+const USAGE: &str = "usage: paper [--out DIR] [--paper | --quick] [--threads N] [--quiet]\n\
+    \x20            [--w-std S[,S...]] [--b-std S[,S...]] [--activation A[,A...]]\n\
+    \x20            [--parameterization ntk|standard] [--lr-fraction C]";
+
 fn parse_args() -> Result<Args, String> {
     let mut args = Args {
         out: PathBuf::from("out/paper"),
@@ -40,8 +54,15 @@ fn parse_args() -> Result<Args, String> {
         quiet: false,
     };
     let mut it = std::env::args().skip(1);
+    let (mut w_std, mut b_std, mut act, mut param, mut lr) = (None, None, None, None, None);
     while let Some(a) = it.next() {
+        let mut value = |name: &str| it.next().ok_or(format!("{name} needs a value"));
         match a.as_str() {
+            "--w-std" => w_std = Some(value("--w-std")?),
+            "--b-std" => b_std = Some(value("--b-std")?),
+            "--activation" => act = Some(value("--activation")?),
+            "--parameterization" => param = Some(value("--parameterization")?),
+            "--lr-fraction" => lr = Some(value("--lr-fraction")?),
             "--out" => args.out = it.next().ok_or("--out needs a directory")?.into(),
             "--paper" => {
                 args.settings = Settings::paper();
@@ -60,15 +81,47 @@ fn parse_args() -> Result<Args, String> {
             }
             "-h" | "--help" => {
                 println!(
-                    "usage: paper [--out DIR] [--paper | --quick] [--threads N] [--quiet]\n\
+                    "{USAGE}\n\
                      Reproduces Jacot et al. (2018), sections 3 and 6; writes SVG and PNG figures,\n\
                      summary.json and convergence.csv into DIR (default out/paper).\n\
-                     Ctrl-C stops cleanly and keeps the figures already written."
+                     Ctrl-C stops cleanly and keeps the figures already written.\n\
+                     \n\
+                     Network of every experiment that trains (default: the paper's, sigma_w = 1,\n\
+                     sigma_b = 0.1, ReLU, NTK parameterization); one value for all layers, or one\n\
+                     per weight layer (L = 4: --w-std/--b-std) / per hidden layer (--activation):\n\
+                     \x20 --w-std S[,S...]          sigma_w > 0\n\
+                     \x20 --b-std S[,S...]          sigma_b >= 0\n\
+                     \x20 --activation A[,A...]     {}\n\
+                     \x20 --parameterization ntk|standard\n\
+                     \x20 --lr-fraction C           learning rate of the standard parameterization\n\
+                     Learning rate eta: 1 in the NTK parameterization; in the standard one\n\
+                     eta = C * 2N / lambda_max of the limit NTK Gram on the N training points, per\n\
+                     width (that NTK grows with the widths; 2N/lambda_max is the stability bound\n\
+                     of gradient descent), C = 0.5 unless --lr-fraction. The limit kernels and\n\
+                     laws are those of the same architecture. Figure 5 uses the first layer\n\
+                     (sigma_w, sigma_b, activation); the positive-definiteness check stays ReLU\n\
+                     vs identity.",
+                    core::ACTIVATION_NAMES
                 );
                 std::process::exit(0);
             }
             other => return Err(format!("unknown argument {other:?} (try --help)")),
         }
+    }
+    let s = &mut args.settings;
+    let depth = s.fig1_depth;
+    if s.fig2_depth != depth || s.conv_depth != depth {
+        return Err("the presets' depths differ; per-layer options need one depth".into());
+    }
+    s.arch = core::arch_from_options(
+        depth,
+        w_std.as_deref(),
+        b_std.as_deref(),
+        act.as_deref(),
+        param.as_deref(),
+    )?;
+    if let Some(v) = lr {
+        s.lr_fraction = core::parse_lr_fraction(&v)?;
     }
     Ok(args)
 }
@@ -120,6 +173,12 @@ fn run(args: &Args) -> Result<(), Box<dyn std::error::Error>> {
             env!("CARGO_PKG_VERSION"),
             args.preset,
             threads
+        );
+        println!(
+            "network: {} (depth {}); learning rate: {}",
+            s.network_name(),
+            s.fig1_depth,
+            learning_rate_rule(s)
         );
         let (secs, bytes) = core::estimate(s, threads);
         println!(
@@ -207,27 +266,22 @@ fn run(args: &Args) -> Result<(), Box<dyn std::error::Error>> {
         .iter()
         .map(|w| {
             let mean_dev = |ks: &Vec<Vec<f64>>| {
-                ks.iter().map(|k| max_abs_diff(k, &fig1.limit)).sum::<f64>() / ks.len() as f64
+                ks.iter().map(|k| max_abs_diff(k, &w.limit)).sum::<f64>() / ks.len() as f64
             };
             format!(
-                "{{\"width\": {}, \"max_dev_init\": {:.6e}, \"max_dev_trained\": {:.6e}}}",
+                "{{\"width\": {}, \"eta\": {}, \"max_dev_init\": {:.6e}, \"max_dev_trained\": {:.6e}}}",
                 w.width,
+                w.eta,
                 mean_dev(&w.at_init),
                 mean_dev(&w.trained)
             )
         })
         .collect();
     let coverage = |w: &core::Fig2Width| -> Vec<(String, f64)> {
-        fig2.bands
+        // Each width against its own law (the same for every width in the NTK parameterization).
+        w.bands
             .iter()
-            .map(|b| {
-                let t = if b.t.is_infinite() {
-                    "inf".to_string()
-                } else {
-                    format!("{}", b.t)
-                };
-                (t, b.coverage(&w.functions))
-            })
+            .map(|b| (core::fmt_t(b.t), b.coverage(&w.functions)))
             .collect()
     };
     let fig2_cov: Vec<String> = fig2
@@ -256,9 +310,10 @@ fn run(args: &Args) -> Result<(), Box<dyn std::error::Error>> {
         })
         .collect();
     let json = format!(
-        "{{\n  \"preset\": \"{}\",\n  \"threads\": {},\n  \"convergence\": {{\"slope_deviation\": {:.4}, \"slope_drift\": {:.4}, \"slope_flow_gap\": {:.4}, \"slope_lazy_gap\": {:.4}, \"rows\": [{}]}},\n  \"figure1\": [{}],\n  \"figure2\": [{}],\n  \"figure5\": {{\"slope_kernel_deviation\": {:.4}, \"rows\": [{}]}},\n  \"spectra\": {{\"relu_min\": {:.6e}, \"relu_max\": {:.6e}, \"identity_rank\": {}, \"points\": {}}},\n  \"seconds\": {{\"spectra\": {:.3}, \"figure1\": {:.3}, \"figure2\": {:.3}, \"convergence\": {:.3}, \"figure5\": {:.3}, \"total\": {:.3}}}\n}}\n",
+        "{{\n  \"preset\": \"{}\",\n  \"threads\": {},\n  \"network\": {},\n  \"convergence\": {{\"slope_deviation\": {:.4}, \"slope_drift\": {:.4}, \"slope_flow_gap\": {:.4}, \"slope_lazy_gap\": {:.4}, \"rows\": [{}]}},\n  \"figure1\": [{}],\n  \"figure2\": [{}],\n  \"figure5\": {{\"slope_kernel_deviation\": {:.4}, \"rows\": [{}]}},\n  \"spectra\": {{\"relu_min\": {:.6e}, \"relu_max\": {:.6e}, \"identity_rank\": {}, \"points\": {}}},\n  \"seconds\": {{\"spectra\": {:.3}, \"figure1\": {:.3}, \"figure2\": {:.3}, \"convergence\": {:.3}, \"figure5\": {:.3}, \"total\": {:.3}}}\n}}\n",
         args.preset,
         threads,
+        network_json(s),
         conv.slope_deviation,
         conv.slope_drift,
         conv.slope_flow_gap,
@@ -266,8 +321,8 @@ fn run(args: &Args) -> Result<(), Box<dyn std::error::Error>> {
         conv.rows
             .iter()
             .map(|r| format!(
-                "{{\"width\": {}, \"deviation_init\": {:.6e}, \"drift\": {:.6e}, \"flow_gap\": {:.6e}, \"lazy_gap\": {:.6e}}}",
-                r.width, r.deviation_init, r.drift, r.flow_gap, r.lazy_gap
+                "{{\"width\": {}, \"eta\": {}, \"deviation_init\": {:.6e}, \"drift\": {:.6e}, \"flow_gap\": {:.6e}, \"lazy_gap\": {:.6e}}}",
+                r.width, r.eta, r.deviation_init, r.drift, r.flow_gap, r.lazy_gap
             ))
             .collect::<Vec<_>>()
             .join(", "),
@@ -332,6 +387,43 @@ fn run(args: &Args) -> Result<(), Box<dyn std::error::Error>> {
     );
     println!("  wrote {}", args.out.display());
     Ok(())
+}
+
+/// The network and the learning-rate rule, as JSON.
+fn network_json(s: &Settings) -> String {
+    let a = &s.arch;
+    let nums = |f: fn(&ntk::network::LayerSpec) -> f64| {
+        a.layers
+            .iter()
+            .map(|l| format!("{}", f(l)))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let acts: Vec<String> = a.layers[..a.layers.len() - 1]
+        .iter()
+        .map(|l| format!("\"{}\"", l.activation.as_ref().map_or("none", |x| x.name())))
+        .collect();
+    let standard = a.parameterization == ntk::network::Parameterization::Standard;
+    format!(
+        "{{\"parameterization\": \"{}\", \"sigma_w\": [{}], \"sigma_b\": [{}], \"activations\": [{}], \"learning_rate\": \"{}\"}}",
+        if standard { "standard" } else { "ntk" },
+        nums(|l| l.sigma_w),
+        nums(|l| l.sigma_b),
+        acts.join(", "),
+        learning_rate_rule(s)
+    )
+}
+
+/// The learning-rate rule in words.
+fn learning_rate_rule(s: &Settings) -> String {
+    if s.arch.parameterization == ntk::network::Parameterization::Standard {
+        format!(
+            "eta = {} * 2N / lambda_max(limit NTK Gram on the N training points), per width",
+            s.lr_fraction
+        )
+    } else {
+        "eta = 1 (NTK parameterization)".into()
+    }
 }
 
 fn max_abs_diff(a: &[f64], b: &[f64]) -> f64 {

@@ -1,5 +1,5 @@
 //! Kernel spectra through the C ABI: eigenvalues and condition number of a symmetric kernel
-//! matrix (see [`crate::spectrum`]).
+//! matrix (see [`mod@crate::spectrum`]).
 
 use super::view::{check_outputs, vector_out};
 use super::{c_enum, ffi_fn, non_null, ntk_matrix, ntk_matrix_mut, ntk_status};

@@ -3,7 +3,7 @@
 //! For a training set (x_1 … x_N) with targets y_i ∈ R^k, outputs follow
 //!   ∂_t f_t(x) = −(1/N)·Σ_j K(x, x_j)·d_j,   d_j = ∂c/∂f (f_t(x_j), y_j),
 //! the gradient flow of C = (1/N)·Σ_i c(f(x_i), y_i) under the kernel K. This is the time scale of
-//! the paper: s steps of gradient descent with learning rate η on θ (see [`crate::train`]) follow the
+//! the paper: s steps of gradient descent with learning rate η on θ (see [`mod@crate::train`]) follow the
 //! flow with K = Θ up to time t = s·η.
 //!
 //! K is given either as an N × N scalar kernel used as K ⊗ Id_k (each output dimension evolves
@@ -15,7 +15,7 @@
 //!   f_t = y + e^{−tK/N}·r_0,  f*_t = f*_0 − K*·φ_t(K)·r_0,  φ_t(λ) = (1 − e^{−tλ/N})/λ
 //!   (φ_t(0) = t/N, so singular K needs no special care at finite t). It is evaluated either
 //!   spectrally (one eigendecomposition K = U·Λ·Uᵀ, ~9·D³ flops, then O(D²·k) per time; see
-//!   [`spectral`]) or by Lanczos ([`krylov`], O(D²) per step, tens of steps), chosen by the cost
+//!   `spectral`) or by Lanczos (`krylov`, O(D²) per step, tens of steps), chosen by the cost
 //!   rule of [`FlowMethod::Auto`]. At t = ∞ the spectral path gives kernel regression with the
 //!   pseudo-inverse: eigenvalues λ ≤ D·ε·λ_max count as 0 (e^{−∞·0} = 1, φ_∞(0) = 0).
 //! - Other costs (softmax cross-entropy) are integrated by the adaptive Dormand–Prince 5(4)
@@ -27,11 +27,11 @@
 //! (checked once at creation by a Cholesky factorization, D³/3 flops; an indefinite K is reported
 //! as `Error::Numerical`). Eigenvalues within that tolerance below 0 are used as 0.
 
-pub mod krylov;
+pub(crate) mod krylov;
 mod mse;
 pub mod ode;
 mod ode_driver;
-pub mod spectral;
+pub(crate) mod spectral;
 
 pub use crate::loss::Cost;
 pub use ode::OdeTolerances;
@@ -64,6 +64,7 @@ pub enum FlowMethod {
 /// Options of a flow.
 #[derive(Clone, Copy, Debug)]
 pub struct FlowOptions {
+    /// How the MSE flow is evaluated (other costs always integrate the ODE).
     pub method: FlowMethod,
     /// Tolerances of the ODE integrator.
     pub ode: OdeTolerances,
@@ -84,7 +85,9 @@ impl Default for FlowOptions {
 /// Outputs at one time: train (N × k) and test (M × k), row-major.
 #[derive(Clone, Debug, PartialEq)]
 pub struct FlowOutputs {
+    /// Training outputs f_t, N × k row-major.
     pub train: Vec<f64>,
+    /// Test outputs f*_t, M × k row-major (empty without test points).
     pub test: Vec<f64>,
 }
 
@@ -134,6 +137,25 @@ impl Flow {
     /// buffers), so that inputs that cannot be afforded — even broadcast views — fail with
     /// `Error::Allocation` in O(1); then the O(D²) scans (finiteness, symmetry); then the D³/3
     /// Cholesky factorization.
+    ///
+    /// Cost: O(D²) copies and scans plus D³/3 flops (D = N, or N·k for a full kernel); each later
+    /// time as in the module documentation.
+    ///
+    /// # Errors
+    /// `InvalidArgument` (shapes, options, K not symmetric: the first asymmetric pair is named),
+    /// `NonFinite` (any input), `Numerical` (K not positive semi-definite), `Allocation`.
+    ///
+    /// ```
+    /// use ntk::{Cost, Flow, FlowOptions, MatRef};
+    ///
+    /// // K = 2·I on N = 2 points, MSE: f_t = y + e^{−tK/N}(f_0 − y) = y + e^{−t}(f_0 − y).
+    /// let (k, y, f0) = ([2.0, 0.0, 0.0, 2.0], [1.0, -1.0], [0.0, 0.0]);
+    /// fn m(v: &[f64], r: usize, c: usize) -> MatRef<'_> { MatRef::from_row_major(v, r, c) }
+    /// let mut flow = Flow::new(m(&k, 2, 2), m(&y, 2, 1), m(&f0, 2, 1), None, Cost::Mse, FlowOptions::default())?;
+    /// flow.set_time(1.0)?;
+    /// assert!((flow.outputs()[1] - (-1.0 + (-1.0f64).exp())).abs() < 1e-14);
+    /// # Ok::<(), ntk::Error>(())
+    /// ```
     pub fn new(
         kernel: MatRef<'_>,
         y: MatRef<'_>,
@@ -285,6 +307,7 @@ impl Flow {
     pub fn num_test(&self) -> usize {
         self.m
     }
+    /// The loss the flow follows.
     pub fn cost(&self) -> Cost {
         self.cost
     }
@@ -314,11 +337,17 @@ impl Flow {
     }
 
     /// Advances the flow by `dt` > 0 (finite). Mutates the flow; on error it is unchanged.
+    ///
+    /// # Errors
+    /// `NonFinite` (dt not finite), `InvalidArgument` (dt ≤ 0), and those of [`Flow::set_time`].
     pub fn step(&mut self, dt: f64) -> Result<()> {
         self.step_with(dt, &mut Progress::none())
     }
 
     /// [`Flow::step`] with progress reporting and cancellation (see [`Flow::set_time_with`]).
+    ///
+    /// # Errors
+    /// As [`Flow::step`], and `Cancelled` (progress).
     pub fn step_with(&mut self, dt: f64, progress: &mut Progress<'_>) -> Result<()> {
         if !dt.is_finite() {
             return Err(Error::NonFinite(format!("dt = {dt}")));
@@ -332,6 +361,13 @@ impl Flow {
     /// Moves the flow to the absolute time `t` ≥ 0 (t = +∞ allowed for MSE: kernel regression).
     /// MSE is evaluated from t = 0 in closed form; ODE methods integrate from the current state
     /// (backwards when t is earlier). Mutates the flow; on error it is unchanged.
+    ///
+    /// Cost: MSE, one Lanczos run (O(D²) per step) or, once, the eigendecomposition (~9·D³) and
+    /// then O(D²·k); ODE, a few D² right-hand sides per step.
+    ///
+    /// # Errors
+    /// `NonFinite` (t = NaN or −∞), `InvalidArgument` (t < 0, t = ∞ for a cost other than MSE),
+    /// `Numerical` (the training outputs overflow, or the ODE exceeds its step budget), `Allocation`.
     pub fn set_time(&mut self, t: f64) -> Result<()> {
         self.set_time_with(t, &mut Progress::none())
     }
@@ -345,6 +381,9 @@ impl Flow {
     /// `Error::Cancelled` at any report, the flow is exactly as before the call (time, outputs and
     /// the cached eigendecomposition / cost-rule state), so a later call gives bit-identical
     /// results to a flow that was never cancelled.
+    ///
+    /// # Errors
+    /// As [`Flow::set_time`], and `Cancelled` (progress).
     pub fn set_time_with(&mut self, t: f64, progress: &mut Progress<'_>) -> Result<()> {
         check_time(t, self.cost)?;
         let out = if self.uses_ode() {
@@ -383,6 +422,9 @@ impl Flow {
     /// Outputs at several absolute times without moving the flow (one eigendecomposition or one
     /// Krylov space per right-hand side serves all the times). For ODE methods the integration
     /// starts from t = 0 and passes through the times in increasing order.
+    ///
+    /// # Errors
+    /// As [`Flow::set_time`] for each time.
     pub fn evaluate(&mut self, times: &[f64]) -> Result<Vec<FlowOutputs>> {
         for &t in times {
             check_time(t, self.cost)?;

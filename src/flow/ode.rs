@@ -20,7 +20,7 @@
 //!   softmax, whose curvature decays) are not stopped.
 //!
 //! # Progress and cancellation
-//! [`integrate`] reports (done, [`PROGRESS_TOTAL`]) with done = the fraction of |t1 − t0| covered,
+//! `integrate` reports (done, [`PROGRESS_TOTAL`]) with done = the fraction of |t1 − t0| covered,
 //! in millionths: (0, total) before the first step, every `report_every` steps, and (total,
 //! total) after the last. A cancel returns `Error::Cancelled`; `y` is then unchanged only if the
 //! caller integrates a copy (as [`crate::flow::Flow`] does).
@@ -31,7 +31,9 @@ use crate::{Error, Result};
 /// Tolerances of the integrator.
 #[derive(Clone, Copy, Debug)]
 pub struct OdeTolerances {
+    /// Relative tolerance of each step's local error estimate.
     pub rtol: f64,
+    /// Absolute tolerance of each step's local error estimate.
     pub atol: f64,
 }
 
@@ -45,13 +47,13 @@ impl Default for OdeTolerances {
     }
 }
 
-/// Maximum number of steps of one [`integrate`] call.
+/// Maximum number of steps of one `integrate` call.
 pub const MAX_STEPS: usize = 10_000_000;
 
 /// Steps (accepted + rejected) per window of the stiffness extrapolation.
 pub const WINDOW: usize = 256;
 
-/// The `total` of the progress reports of [`integrate`]: done/total is the fraction of the time
+/// The `total` of the progress reports of `integrate`: done/total is the fraction of the time
 /// interval covered.
 pub const PROGRESS_TOTAL: u64 = 1_000_000;
 
@@ -99,9 +101,12 @@ const E: [f64; 7] = [
 
 /// Statistics of an integration.
 #[derive(Clone, Copy, Debug, Default)]
-pub struct OdeStats {
+pub(crate) struct OdeStats {
+    /// Accepted steps.
     pub accepted: usize,
+    /// Rejected steps (error estimate above tolerance).
     pub rejected: usize,
+    /// Right-hand-side evaluations (kernel products).
     pub evaluations: usize,
 }
 
@@ -109,7 +114,7 @@ pub struct OdeStats {
 /// `f(t, y, dy)` writes the derivative into `dy`. Progress is reported to `progress` as described
 /// in the module documentation, every `report_every` (≥ 1) steps; on an error or a cancel `y`
 /// holds a partial state.
-pub fn integrate<F>(
+pub(crate) fn integrate<F>(
     f: F,
     t0: f64,
     t1: f64,

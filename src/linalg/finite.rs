@@ -9,7 +9,7 @@
 //!   activation returning NaN): `Error::Numerical` (`NTK_STATUS_NUMERICAL`), with the cause.
 //!
 //! Scalar hyper-parameters (β, per-layer σ_w and σ_b, the leaky-ReLU slope) follow one rule,
-//! implemented once here ([`check_scale`], [`check_activation`]) and called by every path that
+//! implemented once here (`check_scale`, `check_activation`) and called by every path that
 //! takes them (the Rust network config and architecture, the limit spec behind the limit
 //! kernels, tiles and prepared points, and the C layer with its `config.` / `arch.layers[l].`
 //! names):

@@ -1,16 +1,16 @@
 //! Linear algebra: strided matrix views ([`view`]), the GEMM wrappers and matrix–vector product
-//! (this module), finiteness checks ([`finite`]) and dense symmetric factorizations on faer
+//! (this module), finiteness checks (`finite`) and dense symmetric factorizations on faer
 //! ([`symmetric`]: symmetry/PSD checks, eigendecomposition, faer's fixed parallel split).
 //!
 //! A view is (pointer, rows, cols, row stride, column stride) with strides in elements: element
 //! (i, j) lives at `ptr + i*rs + j*cs`. This is the representation that crosses the C boundary, so
 //! row-major C and column-major Julia/R/Fortran matrices are used in place.
 
-pub mod finite;
+pub(crate) mod finite;
 pub mod symmetric;
 pub mod view;
 
-pub use finite::{check_finite, check_finite_result};
+pub(crate) use finite::check_finite;
 pub use view::{MatMut, MatRef};
 
 use rayon::prelude::*;
@@ -61,7 +61,7 @@ pub fn gemm(alpha: f64, a: MatRef<'_>, b: MatRef<'_>, beta: f64, c: MatMut<'_>) 
 
 /// Row-block size of [`par_gemm`]. Fixed (not derived from the thread count) so that the blocks,
 /// and therefore the bits of the result, are the same at any thread count.
-pub const PAR_GEMM_ROW_BLOCK: usize = 128;
+pub(crate) const PAR_GEMM_ROW_BLOCK: usize = 128;
 
 /// Like [`gemm`], but the rows of C are split into fixed blocks computed in parallel on the current
 /// rayon pool. Every element of C is produced by the same sequence of operations as in [`gemm`]

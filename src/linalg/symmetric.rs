@@ -48,6 +48,9 @@ pub(crate) fn try_mat(nrows: usize, ncols: usize, what: &str) -> Result<Mat<f64>
 }
 
 /// Copies a square view into a faer matrix (column-major), allocated fallibly.
+///
+/// # Errors
+/// `Allocation` when the copy cannot be had.
 pub fn to_faer(k: MatRef<'_>) -> Result<Mat<f64>> {
     let n = k.rows();
     let mut m = try_mat(n, k.cols(), "kernel copy")?;
@@ -69,7 +72,7 @@ fn copy_into(k: MatRef<'_>, dst: &mut Mat<f64>) {
 /// workspaces), and only then the O(N²) scans of the view (finiteness, symmetry). An N × N view
 /// that cannot be allocated (even a broadcast one, stride (0, 0)) is therefore rejected with
 /// `Error::Allocation` in O(1), without reading its elements.
-pub fn load_symmetric<W>(
+pub(crate) fn load_symmetric<W>(
     k: MatRef<'_>,
     name: &str,
     extra: impl FnOnce(usize) -> Result<W>,
@@ -97,7 +100,7 @@ pub fn load_symmetric<W>(
 /// there. Each thread does this once (the buffer lives as long as the thread).
 ///
 /// The size reproduces the backend's own estimate ([`gemm_workspace_bytes`]).
-pub fn ensure_gemm_workspace(n: usize) -> Result<()> {
+pub(crate) fn ensure_gemm_workspace(n: usize) -> Result<()> {
     if n <= 16 {
         // Every product inside a factorization of order n has m·n·k ≤ n³ ≤ 16³: faer runs it on
         // nano-gemm, which uses the stack only.
@@ -249,7 +252,7 @@ fn sysfs_cache_bytes() -> Option<[usize; 3]> {
 
 /// Checks that `k` is square, finite and symmetric (relative tolerance [`SYMMETRY_RTOL`]); the
 /// error names the first offending entry or pair.
-pub fn check_symmetric(k: MatRef<'_>, name: &str) -> Result<()> {
+pub(crate) fn check_symmetric(k: MatRef<'_>, name: &str) -> Result<()> {
     let n = k.rows();
     if k.cols() != n {
         return crate::invalid!("{name} is {}x{}, must be square", n, k.cols());
@@ -329,7 +332,7 @@ fn scale_in_place(k: &mut Mat<f64>, e: i32) {
 
 /// The workspace of [`check_psd_with`] (a D × D copy and faer's Cholesky scratch), allocated
 /// fallibly up front so that a kernel whose check cannot be afforded is rejected before it is read.
-pub struct PsdWork {
+pub(crate) struct PsdWork {
     l: Mat<f64>,
     mem: MemBuffer,
 }
@@ -353,9 +356,12 @@ impl PsdWork {
 
 /// Checks λ_min(K) ≥ −PSD_RTOL·max K_ii with one Cholesky factorization (D³/3 flops).
 /// Fails with `Numerical` naming the tolerance when K is indefinite beyond it.
-pub fn check_psd(k: &Mat<f64>, name: &str) -> Result<()> {
+pub(crate) fn check_psd(k: &Mat<f64>, name: &str) -> Result<()> {
     let n = k.nrows();
     let work = PsdWork::try_new(n, name)?;
+    // SAFETY: faer's Mat is column-major with column stride col_stride() ≥ nrows: element (i, j)
+    // at ptr + i + j·col_stride is valid for every i, j < n, and `k` is borrowed (not written)
+    // for the view's lifetime.
     let view = unsafe { MatRef::from_raw(k.as_ptr(), n, n, 1, k.col_stride()) };
     check_psd_with(view, work, name)
 }
@@ -363,7 +369,7 @@ pub fn check_psd(k: &Mat<f64>, name: &str) -> Result<()> {
 /// [`check_psd`] on a symmetric view, with a workspace reserved beforehand ([`PsdWork`]).
 /// The factorization runs on 2^e·K with e from `pow2_scale_exponent` (exact), so kernels of
 /// subnormal or huge scale are checked like any other; messages give the unscaled values.
-pub fn check_psd_with(k: MatRef<'_>, work: PsdWork, name: &str) -> Result<()> {
+pub(crate) fn check_psd_with(k: MatRef<'_>, work: PsdWork, name: &str) -> Result<()> {
     let n = k.rows();
     let PsdWork { mut l, mut mem } = work;
     let maxdiag = (0..n).map(|i| k.at(i, i)).fold(0.0, f64::max);
@@ -412,7 +418,7 @@ pub struct SymEigen {
 /// Everything an n × n symmetric eigendecomposition allocates (faer's scratch, the eigenvalues,
 /// the eigenvectors when asked, faer's per-thread GEMM buffers), reserved fallibly up front:
 /// `Error::Allocation` naming the part that cannot be had, before any matrix is read.
-pub struct EigWork {
+pub(crate) struct EigWork {
     mem: MemBuffer,
     s: Mat<f64>,
     u: Option<Mat<f64>>,
@@ -446,8 +452,11 @@ impl EigWork {
 impl SymEigen {
     /// Eigendecomposition of the symmetric `k` (lower triangle read). With `vectors = false` only
     /// the eigenvalues are computed (about 4/3·D³ flops instead of about 9·D³). All memory is
-    /// reserved fallibly ([`EigWork`]); kernels of extreme scale are decomposed as 2^e·K
+    /// reserved fallibly (`EigWork`); kernels of extreme scale are decomposed as 2^e·K
     /// (`pow2_scale_exponent`; one extra fallible copy of K in that case only).
+    ///
+    /// # Errors
+    /// `Allocation` (workspace or the scaled copy), `Numerical` if the iteration does not converge.
     pub fn new(k: &Mat<f64>, vectors: bool) -> Result<SymEigen> {
         let work = EigWork::try_new(k.nrows(), vectors)?;
         let e = pow2_scale_exponent(max_abs(k));
@@ -456,6 +465,8 @@ impl SymEigen {
         } else {
             let mut c = try_mat(k.nrows(), k.ncols(), "scaled kernel copy")?;
             copy_into(
+                // SAFETY: the column-major layout of faer's Mat (as in check_psd); `k` is only
+                // read, and `c` is a different matrix.
                 unsafe { MatRef::from_raw(k.as_ptr(), k.nrows(), k.ncols(), 1, k.col_stride()) },
                 &mut c,
             );
@@ -466,7 +477,7 @@ impl SymEigen {
 
     /// [`SymEigen::new`] on an owned matrix (scaled in place, no extra copy) with a workspace
     /// reserved beforehand.
-    pub fn from_owned(mut k: Mat<f64>, work: EigWork) -> Result<SymEigen> {
+    pub(crate) fn from_owned(mut k: Mat<f64>, work: EigWork) -> Result<SymEigen> {
         let e = pow2_scale_exponent(max_abs(&k));
         scale_in_place(&mut k, e);
         Self::run(&k, e, work)
@@ -504,6 +515,7 @@ impl SymEigen {
     /// U as a strided view (column-major).
     pub fn u(&self) -> MatRef<'_> {
         let u = self.vectors.as_ref().expect("eigenvectors were computed");
+        // SAFETY: the column-major layout of faer's Mat (as in check_psd), borrowed from &self.
         unsafe { MatRef::from_raw(u.as_ptr(), u.nrows(), u.ncols(), 1, u.col_stride()) }
     }
 }
@@ -532,6 +544,7 @@ mod tests {
         // A broadcast 2^31 x 2^31 view of one element: 32 EiB cannot be reserved, and the view
         // is rejected without being scanned (a scan would take minutes).
         let one = [1.0];
+        // SAFETY: strides (0, 0): every (i, j) reads one[0], valid for the test's duration.
         let k = unsafe { MatRef::from_raw(one.as_ptr(), 1 << 31, 1 << 31, 0, 0) };
         let t0 = std::time::Instant::now();
         let r = load_symmetric(k, "k", |n| EigWork::try_new(n, false));

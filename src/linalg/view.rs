@@ -177,6 +177,9 @@ impl<'a> MatRef<'a> {
 
     /// Row-major copy with fallible allocation (an `Error::Allocation` naming `what` instead of
     /// an abort when a huge view, e.g. a stride-0 broadcast of billions of rows, cannot be had).
+    ///
+    /// # Errors
+    /// `Allocation` (naming `what`) when rows·cols overflows or cannot be allocated.
     pub fn try_to_row_major(&self, what: &str) -> crate::Result<Vec<f64>> {
         let len = crate::error::checked_mul(self.rows, self.cols, what)?;
         let mut v = crate::error::try_zeroed(len, what)?;
@@ -425,8 +428,8 @@ impl<'a> SharedMatMut<'a> {
         unsafe { MatMut::from_raw(ptr, r1 - r0, c1 - c0, self.rs, self.cs) }
     }
 }
-/// Kept at its old path for the C API's callers; defined in [`super::finite`].
-pub use super::finite::check_finite_result;
+/// Kept at its old path for the C API's callers; defined in `linalg::finite`.
+pub(crate) use super::finite::check_finite_result;
 
 #[cfg(test)]
 mod tests {

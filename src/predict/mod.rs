@@ -5,7 +5,7 @@
 //! An infinitely wide network at initialization is a centred Gaussian process f_0 ~ GP(0, Σ)
 //! (Σ = Σ^(L), the NNGP kernel). Trained by gradient flow on the square loss
 //! C = (1/2N)·Σ_i ‖f(x_i) − y_i‖² it follows the linear flow ∂_t f = −Θ·(f_t − y)/N with the
-//! deterministic limit NTK Θ = Θ^(L)_∞ (the time scale of [`crate::flow`] and [`crate::train`]:
+//! deterministic limit NTK Θ = Θ^(L)_∞ (the time scale of [`crate::flow`] and [`mod@crate::train`]:
 //! s steps of learning rate η reach t = s·η). Solving it, with K = Θ_xx + λI (λ the ridge) and
 //! Ψ_t = K^{-1}(I − e^{−K t/N}) = U·diag(φ_t(λ_i))·Uᵀ, φ_t(λ) = (1 − e^{−λt/N})/λ:
 //!   f_t(X*) = f_0(X*) + Θ_*x·Ψ_t·(y − f_0(X)),
@@ -90,7 +90,9 @@ pub enum CovKind {
 /// diagonal entries, or empty), shared by the k outputs.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Gaussian {
+    /// μ_t, M × k row-major.
     pub mean: Vec<f64>,
+    /// Σ_t: M × M row-major ([`CovKind::Full`]), its M diagonal entries ([`CovKind::Diagonal`]) or empty ([`CovKind::None`]).
     pub cov: Vec<f64>,
 }
 
@@ -128,7 +130,7 @@ fn check_square(k: MatRef<'_>, n: usize, name: &str) -> Result<()> {
 }
 
 /// Checks t ≥ 0 (t = +∞ allowed); NaN is `NonFinite`.
-pub fn check_time(t: f64) -> Result<()> {
+pub(crate) fn check_time(t: f64) -> Result<()> {
     if t.is_nan() {
         return Err(Error::NonFinite(format!("t = {t}")));
     }
@@ -146,6 +148,14 @@ impl Predictor {
     /// - `sigma`: Σ_xx (N × N, same checks) for the NTK law's covariance; `None` allows means only.
     ///   Must be `None` for the NNGP law (its prior is `kernel`).
     /// - `y`: N × k targets. `ridge`: λ ≥ 0, finite.
+    ///
+    /// Cost: about 9·N³ flops (eigendecomposition with vectors) plus N³/3 (Cholesky of Σ_xx)
+    /// plus 2·N²·k (Uᵀy).
+    ///
+    /// # Errors
+    /// `InvalidArgument` (shapes, asymmetric kernels, λ < 0, `sigma` with the NNGP law),
+    /// `NonFinite` (inputs, λ), `Numerical` (a kernel not positive semi-definite, or a relative
+    /// ridge that overflows), `Cancelled` (progress), `Allocation`.
     pub fn new(
         law: Law,
         kernel: MatRef<'_>,
@@ -250,6 +260,7 @@ impl Predictor {
         })
     }
 
+    /// Which Gaussian process the predictor trains.
     pub fn law(&self) -> Law {
         self.inner.law
     }
@@ -367,6 +378,12 @@ impl TestSet {
     /// - `sigma`: Σ_*x (M × N), NTK law only, given exactly when `prior` is.
     /// - `prior`: Σ_** (M × M, symmetric) or its diagonal as M × 1 (then only diagonal
     ///   covariances); `None` for means only. Needs a predictor with covariance.
+    ///
+    /// Cost: P = K_*x·U (2·M·N² flops), and Q = Σ_*x·U (2·M·N²) for the NTK law's covariance.
+    ///
+    /// # Errors
+    /// `InvalidArgument` (shapes; `sigma`/`prior` not given together for the NTK law; a covariance
+    /// without a predictor that has one; Σ_** not symmetric), `NonFinite`, `Cancelled`, `Allocation`.
     pub fn new(
         pred: &Predictor,
         kernel: MatRef<'_>,
@@ -511,6 +528,26 @@ impl TestSet {
 
     /// The law at time t ≥ 0 (+∞ allowed): mean (M × k) and the covariance `cov`.
     /// Progress: (0, 3) … (3, 3) between the products (cancel there: `Error::Cancelled`).
+    ///
+    /// Cost: see the module documentation (mean 2·M·N·k flops; covariances up to
+    /// 4·M·N² + 3·M²·N).
+    ///
+    /// # Errors
+    /// `NonFinite` (t = NaN), `InvalidArgument` (t < 0, a covariance this test set cannot give),
+    /// `Cancelled`, `Allocation`.
+    ///
+    /// ```
+    /// use ntk::{CovKind, Law, MatRef, Predictor, Progress, Ridge, TestSet};
+    ///
+    /// // The NNGP law at t = ∞ is the GP posterior: mean Σ_*x Σ_xx⁻¹ y, cov Σ_** − Σ_*x Σ_xx⁻¹ Σ_x*.
+    /// fn m(v: &[f64], r: usize, c: usize) -> MatRef<'_> { MatRef::from_row_major(v, r, c) }
+    /// let (kxx, y, ksx, kss) = ([2.0, 0.0, 0.0, 1.0], [1.0, 3.0], [1.0, 0.5], [2.0]);
+    /// let p = Predictor::new(Law::Nngp, m(&kxx, 2, 2), None, m(&y, 2, 1), Ridge::Absolute(0.0), &mut Progress::none())?;
+    /// let ts = TestSet::new(&p, m(&ksx, 1, 2), None, Some(m(&kss, 1, 1)), &mut Progress::none())?;
+    /// let g = ts.law(f64::INFINITY, CovKind::Full, &mut Progress::none())?;
+    /// assert!((g.mean[0] - 2.0).abs() < 1e-14 && (g.cov[0] - 1.25).abs() < 1e-14);
+    /// # Ok::<(), ntk::Error>(())
+    /// ```
     pub fn law(&self, t: f64, cov: CovKind, progress: &mut Progress<'_>) -> Result<Gaussian> {
         check_time(t)?;
         let available = self.covariance();
@@ -712,6 +749,10 @@ fn symmetrize(c: &mut [f64], m: usize) {
 /// (`CovKind::None`) go through the MSE flow ([`crate::flow::Flow`] from f_0 = 0, method `Auto`:
 /// Lanczos at finite t while cheaper than the eigendecomposition; t = ∞ by the
 /// eigendecomposition).
+///
+/// # Errors
+/// `InvalidArgument` (columns of x_test and x_train, rows of y, t < 0, the spec), `NonFinite`
+/// (inputs, t = NaN), `Numerical` (a kernel not PSD), `Cancelled`, `Allocation`.
 #[allow(clippy::too_many_arguments)]
 pub fn ensemble_law_points(
     spec: &crate::kernel::limit::LimitSpec,

@@ -3,7 +3,7 @@
 //!
 //! K is a limit kernel (NNGP Σ^(L) or NTK Θ^(L)_∞, from [`LimitPoints`]) or the empirical NTK in
 //! trace mode (from [`EmpiricalFeatures`]) of N training points. Every product K·V is assembled
-//! from tiles K(X[r0:r1], X[c0:c1]) of [`ROW_BLOCK`] rows and a fixed number of columns (chosen
+//! from tiles K(X\[r0:r1\], X\[c0:c1\]) of [`ROW_BLOCK`] rows and a fixed number of columns (chosen
 //! from the kernel's per-entry cost, never from the thread count), either
 //! - recomputed on the fly (matrix-free: one tile buffer, O(N·k) memory for the iteration), or
 //! - read from the first rows of K cached at construction, up to a caller-set byte budget
@@ -73,12 +73,18 @@ pub enum SolverKernel {
 
 /// The training points and their per-point data.
 pub enum KernelSource {
+    /// A limit kernel of prepared points.
     Limit {
+        /// The prepared training points.
         points: LimitPoints,
+        /// Σ^(L) (NNGP) when true, else Θ^(L)_∞.
         nngp: bool,
     },
+    /// The empirical NTK (trace) of a network.
     Empirical {
+        /// The network, at the parameters it had when the source was made.
         net: Network,
+        /// The prepared features of the training points.
         features: EmpiricalFeatures,
     },
 }
@@ -92,6 +98,9 @@ enum TestPoints {
 impl KernelSource {
     /// Prepares the N points `x` (N × n_0, finite) for `kernel` of `net`'s architecture
     /// (limit: depth, activation, β; empirical: the network at its current parameters, copied).
+    ///
+    /// # Errors
+    /// `InvalidArgument` (columns of `x`, no rows), `NonFinite` (x), `Cancelled`, `Allocation`.
     pub fn new(
         net: &Network,
         x: MatRef<'_>,
@@ -302,6 +311,13 @@ impl KernelSolver {
     /// Builds the solver: the diagonal of K (N/ROW_BLOCK diagonal tiles), the row cache (its
     /// rows' tiles) and the rank-r pivoted Cholesky factor (r kernel rows, read from the cache
     /// where possible). Progress: (done, total) over these units of work; cancel → Cancelled.
+    ///
+    /// Cost: N diagonal entries, cached·N entries for the row cache, r·N entries and O(N·r²)
+    /// flops for the preconditioner.
+    ///
+    /// # Errors
+    /// `Allocation` (cache, factor, tiles), `Cancelled` (progress), `Numerical` (the trace of K
+    /// is not positive and finite).
     pub fn new(
         source: KernelSource,
         config: SolverConfig,
@@ -589,11 +605,31 @@ impl KernelSolver {
     /// column's true relative residual ‖y_j − (K + λI)α_j‖/‖y_j‖ ≤ `rtol` (columns with y_j = 0
     /// get α_j = 0). At most `max_iterations` CG iterations.
     ///
-    /// Errors: InvalidArgument (shapes, λ < 0 or non-finite, rtol not in (0, 1)), NonFinite (y),
-    /// Allocation, Cancelled (progress), Numerical (K + λI not positive definite along a search
-    /// direction, or rtol not reached within max_iterations: the message gives the residual).
     /// `alpha` is written only on success. Progress: (iteration, max_iterations) after every
     /// tile or cached wave; [`Self::progress_state`] gives the residual of the last iteration.
+    ///
+    /// Cost per iteration: ~N²/2 kernel entries (only uncached rows recomputed) plus 2·N²·k
+    /// flops, plus the preconditioner's 4·N·r·k.
+    ///
+    /// # Errors
+    /// InvalidArgument (shapes, λ < 0 or non-finite, rtol not in (0, 1)), NonFinite (y),
+    /// Allocation, Cancelled (progress), Numerical (K + λI not positive definite along a search
+    /// direction, or rtol not reached within max_iterations: the message gives the residual).
+    ///
+    /// ```
+    /// use ntk::{Activation, KernelSolver, KernelSource, MatMut, MatRef, Network, NetworkConfig, Progress, SolverConfig, SolverKernel};
+    ///
+    /// // L = 1: the limit NTK is xᵀx′/n_0 + β²; on these two points K = [[1.25, 0.25], [0.25, 1.25]].
+    /// let net = Network::new(NetworkConfig { widths: vec![2, 1], activation: Activation::Relu, beta: 0.5, seed: 1 })?;
+    /// let (x, y) = ([1.0, 1.0, 1.0, -1.0], [1.5, 1.0]);
+    /// let src = KernelSource::new(&net, MatRef::from_row_major(&x, 2, 2), SolverKernel::LimitNtk, &mut Progress::none())?;
+    /// let s = KernelSolver::new(src, SolverConfig::default(), &mut Progress::none())?;
+    /// let mut alpha = [0.0; 2];
+    /// s.solve(0.0, MatRef::from_row_major(&y, 2, 1), 1e-14, 10, MatMut::from_row_major(&mut alpha, 2, 1), &mut Progress::none())?;
+    /// // K⁻¹y = (1/1.5)·[[1.25, −0.25], [−0.25, 1.25]]·y = [1.0833…, 0.5833…].
+    /// assert!((alpha[0] - 1.625 / 1.5).abs() < 1e-13 && (alpha[1] - 0.875 / 1.5).abs() < 1e-13);
+    /// # Ok::<(), ntk::Error>(())
+    /// ```
     pub fn solve(
         &self,
         lambda: f64,
@@ -791,6 +827,9 @@ impl KernelSolver {
     /// training points in column blocks, so memory is one tile plus one chunk's per-point data
     /// for any M. Cost: M·N kernel entries plus 2·M·N·k flops. `out` is written only on success;
     /// progress (chunks done, chunks) after every tile.
+    ///
+    /// # Errors
+    /// `InvalidArgument` (shapes), `NonFinite` (x_test, α), `Cancelled`, `Allocation`.
     pub fn predict(
         &self,
         x_test: MatRef<'_>,

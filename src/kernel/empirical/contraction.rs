@@ -1,10 +1,10 @@
 //! Θ by explicit Jacobian contraction, J1·J2ᵀ, a block of parameter columns at a time.
 //!
 //! For each column chunk θ[c0..c1) the chunks J1[:, c0..c1] and J2[:, c0..c1] are built (see
-//! [`super::jacobian`]) and every output tile accumulates its GEMM:
+//! [`super::jacobian()`]) and every output tile accumulates its GEMM:
 //! - full mode: out[(i,a),(j,b)] += Σ_{p∈chunk} J1[(i,a),p]·J2[(j,b),p];
 //! - trace mode: the row-major chunk (N·n_L) × C is viewed as N × (n_L·C), whose row i is
-//!   [J(i,1,chunk) | … | J(i,n_L,chunk)], so out[i,j] += (1/n_L)·(row i of J1)·(row j of J2).
+//!   [J(i,1,chunk) | … | J(i,n_L,chunk)], so out\[i,j\] += (1/n_L)·(row i of J1)·(row j of J2).
 //!
 //! Cost: N·n_L·P to build J plus 2·s·N1·N2·k·P for the GEMMs (see [`super::method`]).
 //! Memory: (rows1 + rows2)·C doubles for the chunks, with C chosen from the problem size only
@@ -32,7 +32,7 @@ pub fn chunk_columns(p: usize, rows: usize) -> usize {
 }
 
 /// Computes the kernel into `out` (shape checked by the caller). `f2 = None`: X2 = X1.
-pub fn kernel(
+pub(crate) fn kernel(
     net: &Network,
     f1: &BatchFeatures<'_>,
     f2: Option<&BatchFeatures<'_>>,

@@ -162,9 +162,33 @@ pub(crate) fn fill_columns(
     })
 }
 
-/// Writes the parameter Jacobian of the batch `x` (N × n_0) into `out` ((N·n_L) × P, row
-/// i·n_L + a, columns in θ order). Everything is checked before `out` is written; on
-/// `Err(Cancelled)` `out` is partially written. Result independent of the thread count.
+/// Writes the parameter Jacobian J[i·n_L + a, p] = ∂f_a(x_i)/∂θ_p of the batch `x` (N × n_0)
+/// into `out` ((N·n_L) × P, columns in θ order), by one forward and n_L backward passes.
+/// Everything is checked before `out` is written; on `Err(Cancelled)` `out` is partially
+/// written. Result independent of the thread count.
+///
+/// Cost: about 2·N·n_L·Σ_l n_l·n_{l+1} flops plus writing N·n_L·P entries.
+///
+/// # Errors
+/// `InvalidArgument` for the wrong number of columns or an `out` that is not (N·n_L) × P,
+/// `NonFinite` for NaN/±Inf in `x`, `Allocation`, `Cancelled` (progress).
+///
+/// ```
+/// use ntk::{Activation, MatMut, MatRef, Network, NetworkConfig, Progress};
+///
+/// // L = 1: f(x) = w·x/√n_0 + β b, so ∂f/∂w_j = x_j/√2 and ∂f/∂b = β, whatever θ is.
+/// let net = Network::new(NetworkConfig { widths: vec![2, 1], activation: Activation::Tanh, beta: 0.5, seed: 9 })?;
+/// let x = [1.0, 0.5];
+/// let mut j = [0.0; 3]; // P = 2 weights + 1 bias
+/// ntk::jacobian(&net, MatRef::from_row_major(&x, 1, 2), MatMut::from_row_major(&mut j, 1, 3), &mut Progress::none())?;
+/// let mut got = j.to_vec();
+/// got.sort_by(f64::total_cmp);
+/// let s = 2f64.sqrt();
+/// let mut want = vec![1.0 / s, 0.5 / s, 0.5];
+/// want.sort_by(f64::total_cmp);
+/// assert!(got.iter().zip(&want).all(|(a, b)| (a - b).abs() < 1e-15));
+/// # Ok::<(), ntk::Error>(())
+/// ```
 pub fn jacobian(
     net: &Network,
     x: MatRef<'_>,

@@ -20,7 +20,7 @@
 //! - [`KernelMethod::JacobianContraction`] forms the Jacobian J (rows i·n_L + a, columns in θ order) a
 //!   block of parameter columns at a time and accumulates J1 · J2ᵀ ([`contraction`]).
 //! - [`KernelMethod::Structured`] never forms J: a dense layer l contributes
-//!   (α^(l)(x)·α^(l)(x′)/n_l + β²) · (δ^(l+1)_a(x) · δ^(l+1)_b(x′)), see [`structured`]
+//!   (α^(l)(x)·α^(l)(x′)/n_l + β²) · (δ^(l+1)_a(x) · δ^(l+1)_b(x′)), see `structured`
 //!   (Novak, Sohl-Dickstein & Schoenholz 2022, "Fast finite width neural tangent kernel").
 //! - [`KernelMethod::Auto`] takes the one with the smaller flop count of [`method::flop_count`].
 //!
@@ -28,12 +28,12 @@
 //! count) and bit-identical at any thread count.
 
 pub mod contraction;
-pub mod features;
-pub mod jacobian;
+pub(crate) mod features;
+pub(crate) mod jacobian;
 pub mod method;
 pub mod prepared;
-pub mod structured;
-pub mod tiles;
+pub(crate) mod structured;
+pub(crate) mod tiles;
 
 pub use jacobian::jacobian;
 pub use method::{choose_method, flop_count, FlopCount};
@@ -64,6 +64,9 @@ pub enum KernelMethod {
 }
 
 /// The shape of the output of [`empirical_ntk`] for N1, N2 points.
+///
+/// # Errors
+/// `Allocation` when N·n_L overflows `usize`.
 pub fn output_shape(
     net: &Network,
     n1: usize,
@@ -82,12 +85,35 @@ pub fn output_shape(
     }
 }
 
-/// Computes the empirical NTK of `net` between the rows of `x1` and of `x2` (`None`: X2 = X1)
-/// into `out` (shape from [`output_shape`]).
+/// Computes the empirical NTK Θ_ab(x, x′) = Σ_p ∂_p f_a(x)·∂_p f_b(x′) of `net` between the rows
+/// of `x1` and of `x2` (`None`: X2 = X1, one triangle computed and mirrored) into `out` (shape
+/// from [`output_shape`]: N1 × N2 of Σ_a Θ_aa in [`KernelMode::Trace`], (N1·n_L) × (N2·n_L) in
+/// [`KernelMode::Full`]).
+///
+/// Cost: the structured per-layer form or the Jacobian contraction (N1·N2·P per output pair),
+/// the cheaper by [`flop_count`] under [`KernelMethod::Auto`].
 ///
 /// All inputs are checked (columns, finite values, output shape) before `out` is written. On
 /// `Err(Cancelled)` from the progress callback, `out` holds a partial result (unspecified).
 /// Runs on the library's thread pool; the result does not depend on the thread count.
+///
+/// # Errors
+/// `InvalidArgument` (columns, no rows, output shape), `NonFinite` (inputs), `Allocation`,
+/// `Cancelled` (progress).
+///
+/// ```
+/// use ntk::{Activation, KernelMethod, KernelMode, MatMut, MatRef, Network, NetworkConfig, Progress};
+///
+/// // L = 1: Θ(x, x′) = x·x′/n_0 + β² exactly, for any θ.
+/// let net = Network::new(NetworkConfig { widths: vec![2, 1], activation: Activation::Relu, beta: 0.5, seed: 4 })?;
+/// let x = [1.0, 2.0, -1.0, 0.5];
+/// let mut k = [0.0; 4];
+/// ntk::empirical_ntk(&net, MatRef::from_row_major(&x, 2, 2), None, KernelMode::Trace, KernelMethod::Auto,
+///     MatMut::from_row_major(&mut k, 2, 2), &mut Progress::none())?;
+/// assert!((k[1] - ((-1.0 + 1.0) / 2.0 + 0.25)).abs() < 1e-15);
+/// assert!((k[0] - (5.0 / 2.0 + 0.25)).abs() < 1e-15);
+/// # Ok::<(), ntk::Error>(())
+/// ```
 pub fn empirical_ntk(
     net: &Network,
     x1: MatRef<'_>,
@@ -138,6 +164,9 @@ pub fn empirical_ntk(
 }
 
 /// Convenience wrapper returning the kernel as a row-major `Vec` with its shape.
+///
+/// # Errors
+/// As [`empirical_ntk`] (the output is allocated fallibly: `Allocation`).
 pub fn empirical_ntk_vec(
     net: &Network,
     x1: MatRef<'_>,

@@ -1,10 +1,10 @@
-//! Prepared points and kernel tiles: any block Θ(X1[i0:i1], X2[j0:j1]) of the empirical NTK,
+//! Prepared points and kernel tiles: any block Θ(X1\[i0:i1\], X2\[j0:j1\]) of the empirical NTK,
 //! computed straight into a caller-provided strided view from per-point features computed once.
 //!
-//! [`EmpiricalFeatures`] owns a copy of the points and their [`BatchFeatures`] (one forward pass
+//! [`EmpiricalFeatures`] owns a copy of the points and their `BatchFeatures` (one forward pass
 //! and n_L backward passes: α^(l)(x) and δ^(l)_a(x) for every point), plus a
-//! [`NetworkFingerprint`] of the network they were computed with. [`empirical_tile`] then evaluates
-//! the structured form (see [`super::structured`])
+//! `NetworkFingerprint` of the network they were computed with. [`empirical_tile`] then evaluates
+//! the structured form (see `structured`)
 //!   Θ_ab(x, x′) = Σ_l (α^(l)(x)·α^(l)(x′)/n_l + β²) · (δ^(l+1)_a(x)·δ^(l+1)_b(x′))
 //! for the requested block only: cost 2·B1·B2·(A + k·H) flops (B1 = i1 − i0, B2 = j1 − j0; A, H,
 //! k as in [`super::method`]), no work outside the block. Peak extra memory: the features,
@@ -30,7 +30,7 @@ use crate::{invalid, Result};
 /// A 64-bit FNV-1a hash of everything that determines the features: widths, activation, β and
 /// the bits of every parameter. Features are only combined with a network of equal fingerprint.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct NetworkFingerprint(pub u64);
+pub(crate) struct NetworkFingerprint(pub u64);
 
 impl NetworkFingerprint {
     /// O(P) to compute.
@@ -71,6 +71,9 @@ pub struct EmpiricalFeatures {
 impl EmpiricalFeatures {
     /// Copies `x` (N × n_0, N ≥ 1, finite) and computes its features on the library pool.
     /// Cost: one forward and n_L backward passes over the N points; memory O(N·n_L·Σ n_l).
+    ///
+    /// # Errors
+    /// `InvalidArgument` (no rows, wrong number of columns), `NonFinite` (x), `Allocation`.
     pub fn new(net: &Network, x: MatRef<'_>) -> Result<EmpiricalFeatures> {
         if x.cols() != net.input_dim() {
             // The column count first (as check_input does), without scanning the values.
@@ -108,11 +111,6 @@ impl EmpiricalFeatures {
     /// Always false (a feature set has at least one point).
     pub fn is_empty(&self) -> bool {
         self.features.n == 0
-    }
-
-    /// The fingerprint of the network the features were computed with.
-    pub fn fingerprint(&self) -> NetworkFingerprint {
-        self.fingerprint
     }
 
     /// The features themselves.
@@ -159,6 +157,10 @@ fn check_range(r0: usize, r1: usize, n: usize, names: [&str; 3]) -> Result<()> {
 }
 
 /// The shape of the block rows i0..i1 × columns j0..j1 in `mode`.
+///
+/// # Errors
+/// `Allocation` when the shape overflows `usize` (the ranges themselves are checked by
+/// [`empirical_tile`]).
 pub fn tile_shape(
     net: &Network,
     i0: usize,
@@ -172,7 +174,7 @@ pub fn tile_shape(
 
 /// Validates everything [`empirical_tile`] validates, without computing.
 #[allow(clippy::too_many_arguments)]
-pub fn check_tile(
+pub(crate) fn check_tile(
     net: &Network,
     f1: &EmpiricalFeatures,
     (i0, i1): (usize, usize),
@@ -198,13 +200,33 @@ pub fn check_tile(
     Ok(())
 }
 
-/// Computes the block Θ(X1[i0:i1], X2[j0:j1]) in `mode` into `out`
+/// Computes the block Θ(X1\[i0:i1\], X2\[j0:j1\]) in `mode` into `out`
 /// ((i1−i0) × (j1−j0) in trace mode, ((i1−i0)·n_L) × ((j1−j0)·n_L) in full mode; entry
 /// (i·n_L + a, j·n_L + b) = Θ_ab(x1_{i0+i}, x2_{j0+j})).
 ///
 /// Everything (features computed with this very network, ranges, shape) is checked before
 /// `out` is written. The block is cut into fixed sub-tiles run in parallel on the library pool;
 /// on `Err(Cancelled)` it holds a mix of finished sub-tiles and old values.
+///
+/// Cost: the structured form on the prepared features, about 2·Σ_l n_l per entry (trace) and
+/// per layer; no forward or backward pass.
+///
+/// # Errors
+/// `InvalidArgument` (features of another network, ranges empty or outside the sets, `out`'s
+/// shape), `Cancelled` (progress).
+///
+/// ```
+/// use ntk::{empirical_tile, Activation, EmpiricalFeatures, KernelMode, MatMut, MatRef, Network, NetworkConfig, Progress};
+///
+/// // L = 1: Θ(x, x′) = x·x′/n_0 + β².
+/// let net = Network::new(NetworkConfig { widths: vec![2, 1], activation: Activation::Relu, beta: 0.5, seed: 4 })?;
+/// let x = [1.0, 2.0, -1.0, 0.5, 3.0, 0.0];
+/// let f = EmpiricalFeatures::new(&net, MatRef::from_row_major(&x, 3, 2))?;
+/// let mut t = [0.0; 2]; // rows 0..1, columns 1..3
+/// empirical_tile(&net, &f, (0, 1), &f, (1, 3), KernelMode::Trace, MatMut::from_row_major(&mut t, 1, 2), &mut Progress::none())?;
+/// assert!((t[0] - (0.0 / 2.0 + 0.25)).abs() < 1e-15 && (t[1] - (3.0 / 2.0 + 0.25)).abs() < 1e-15);
+/// # Ok::<(), ntk::Error>(())
+/// ```
 #[allow(clippy::too_many_arguments)]
 pub fn empirical_tile(
     net: &Network,

@@ -62,10 +62,12 @@ pub fn mirror_lower(out: MatMut<'_>) {
         for i in r0..r1 {
             for j in i + 1..m {
                 let v = full.at(j, i);
+                // SAFETY: i, j < m, so the offset stays inside `full` (the whole m × m view).
                 let p = unsafe {
                     full.as_mut_ptr()
                         .offset(i as isize * full.row_stride() + j as isize * full.col_stride())
                 };
+                // SAFETY: p is (i, j) of the live view, j > i: written by this item only (above).
                 unsafe { *p = v };
             }
         }

@@ -187,6 +187,97 @@ pub fn row(
     }
 }
 
+/// The weight layer that follows a layer map of a per-layer architecture: Σ ← σ_w²·E + σ_b²,
+/// Σ̇ ← σ_w²·Ė, and Θ ← Θ·Σ̇ + Σ (NTK parameterization) or Θ ← Θ·Σ̇ + (n·E + 1) (standard, n
+/// the width the layer reads: the gradients of its W and b).
+#[derive(Clone, Copy)]
+pub struct NextLayer {
+    /// σ_w² of the weight layer.
+    pub w: f64,
+    /// σ_b² of the weight layer.
+    pub b: f64,
+    /// Standard parameterization: Some(n); NTK: None.
+    pub standard: Option<f64>,
+}
+
+/// One layer map of a per-layer architecture fused with the weight layer after it, in one pass
+/// over the row (the general path's counterpart of [`row`]): on entry `s12` holds Σ^(l+1) and
+/// `theta` Θ^(l+1) of the row (r.layers must be 1: r's first layer is this map), on exit `s12`
+/// holds Σ^(l+2), `dot` Σ̇^(l+2) and `theta` Θ^(l+2). Same operations per entry as a pair map
+/// followed by the scaling pass (so the same bits), at one pass instead of three. Returns
+/// false (and touches nothing) for the closed forms without a pair map here.
+#[inline(always)]
+pub fn general_layer(
+    kind: ClosedForm,
+    r: &RowChain<'_>,
+    next: NextLayer,
+    s12: &mut [f64],
+    dot: &mut [f64],
+    theta: &mut [f64],
+) -> bool {
+    match kind {
+        ClosedForm::LeakyRelu(a) => {
+            let (c, h) = relu_constants(a);
+            if r.zero_variance {
+                layer_loop(&LeakyRelu::<true> { c, h }, r, next, s12, dot, theta);
+            } else {
+                layer_loop(&LeakyRelu::<false> { c, h }, r, next, s12, dot, theta);
+            }
+            true
+        }
+        ClosedForm::Erf => {
+            layer_loop(&Erf, r, next, s12, dot, theta);
+            true
+        }
+        ClosedForm::Gelu => {
+            layer_loop(&Gelu, r, next, s12, dot, theta);
+            true
+        }
+        _ => false,
+    }
+}
+
+#[inline(always)]
+fn layer_loop<M: PairMap>(
+    map: &M,
+    r: &RowChain<'_>,
+    next: NextLayer,
+    s12: &mut [f64],
+    dot: &mut [f64],
+    theta: &mut [f64],
+) {
+    let w = s12.len();
+    let (dot, theta) = (&mut dot[..w], &mut theta[..w]);
+    let (si, di, mi) = (r.var_i[0], r.sd_i[0], r.mean_i[0]);
+    let sj = &r.var_j[..w];
+    let dj = &r.sd_j[..w];
+    let mj = &r.mean_j[..w];
+    let NextLayer {
+        w: wn,
+        b: bn,
+        standard,
+    } = next;
+    // The parameterization is a loop-invariant branch: two loops, no test per entry.
+    if let Some(nl) = standard {
+        for k in 0..w {
+            let (e, ed) = map.pair(si, sj[k], di, dj[k], mi, mj[k], s12[k]);
+            let sdot = wn * ed;
+            theta[k] = theta[k].mul_add(sdot, nl * e + 1.0);
+            s12[k] = wn * e + bn;
+            dot[k] = sdot;
+        }
+    } else {
+        for k in 0..w {
+            let (e, ed) = map.pair(si, sj[k], di, dj[k], mi, mj[k], s12[k]);
+            let sdot = wn * ed;
+            let sig = wn * e + bn;
+            theta[k] = theta[k].mul_add(sdot, sig);
+            s12[k] = sig;
+            dot[k] = sdot;
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

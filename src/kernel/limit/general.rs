@@ -67,6 +67,9 @@ impl LimitPlan<'_> {
         for l in 0..layers {
             let si = p1.var[l * p1.n + i];
             let sj = &p2.var[l * p2.n + j0..l * p2.n + j0 + wi];
+            // Weight layer l + 1 after this layer map.
+            let (wn, bn) = self.spec.layer_scales(l + 1);
+            let nl = arch.widths[l + 1] as f64;
             match self.spec.layer_closed_form(l) {
                 Some(kind @ (ClosedForm::LeakyRelu(_) | ClosedForm::Erf | ClosedForm::Gelu)) => {
                     let at = l * p1.n + i;
@@ -82,8 +85,14 @@ impl LimitPlan<'_> {
                         stride: p2.n,
                         zero_variance: p1.has_zero || p2.has_zero,
                     };
-                    // E + 0 and Ė; the chain's own Θ goes to scratch.
-                    chain::row(kind, &rc, s12, dot, tmp);
+                    // Pair map and weight layer l + 1 in one pass (no scaling pass below).
+                    let next = chain::NextLayer {
+                        w: wn,
+                        b: bn,
+                        standard: std.then_some(nl),
+                    };
+                    chain::general_layer(kind, &rc, next, s12, dot, theta);
+                    continue;
                 }
                 Some(ClosedForm::Sin) => {
                     snap_row(si, sj, s12);
@@ -150,19 +159,11 @@ impl LimitPlan<'_> {
                     }
                 }
             }
-            // s12 = E, dot = Ė of this layer map; then weight layer l + 1.
-            let (wn, bn) = self.spec.layer_scales(l + 1);
-            let nl = arch.widths[l + 1] as f64;
+            // s12 = E, dot = Ė of this layer map; then weight layer l + 1 (the diagonal entry
+            // is overwritten after the loop, so no test per entry here).
             for k in 0..wi {
-                let (e, sdot, sig) = if Some(k) == diag {
-                    (
-                        p1.ediag[l * p1.n + i],
-                        p1.ddiag[l * p1.n + i],
-                        p1.var[(l + 1) * p1.n + i],
-                    )
-                } else {
-                    (s12[k], wn * dot[k], wn * s12[k] + bn)
-                };
+                let (e, sdot) = (s12[k], wn * dot[k]);
+                let sig = wn * e + bn;
                 theta[k] = if std {
                     theta[k].mul_add(sdot, nl * e + 1.0)
                 } else {
@@ -171,6 +172,28 @@ impl LimitPlan<'_> {
                 s12[k] = sig;
                 dot[k] = sdot;
             }
+        }
+        if let Some(k) = diag {
+            // The per-point chain: Σ^(l+2)(x_i, x_i), σ_w²E[σ′²] and E[σ²] of the points
+            // (entries of a pair map are independent, so the row's other entries are unchanged
+            // by whatever the diagonal entry held during the loop).
+            let mut th = if std { n0 * g[k] + 1.0 } else { p1.var[i] };
+            for l in 0..layers {
+                let nl = arch.widths[l + 1] as f64;
+                let sdot = p1.ddiag[l * p1.n + i];
+                th = if std {
+                    th.mul_add(sdot, nl * p1.ediag[l * p1.n + i] + 1.0)
+                } else {
+                    th.mul_add(sdot, p1.var[(l + 1) * p1.n + i])
+                };
+            }
+            theta[k] = th;
+            s12[k] = p1.var[layers * p1.n + i];
+            dot[k] = if layers > 0 {
+                p1.ddiag[(layers - 1) * p1.n + i]
+            } else {
+                0.0
+            };
         }
         true
     }

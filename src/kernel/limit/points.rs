@@ -65,7 +65,14 @@ impl PointSet {
         let mut ediag = try_zeroed(n * layers, "per-point activation variances")?;
         let general = spec.arch.is_some();
         let mut mean_d = try_zeroed(n * layers, "per-point mean derivatives")?;
-        let ncoef = if cf.is_none() {
+        // Hermite coefficients only when some layer map is numerical (a per-layer architecture
+        // of closed forms needs none: 2·n·(L−1)·65 doubles written and copied for nothing).
+        let numeric = if general {
+            (0..layers).any(|l| spec.layer_closed_form(l).is_none())
+        } else {
+            cf.is_none()
+        };
+        let ncoef = if numeric {
             checked_mul(
                 checked_mul(n, layers, "Hermite coefficients")?,
                 k1,
@@ -99,8 +106,8 @@ impl PointSet {
                     ddiag: vec![0.0; m * layers],
                     ediag: vec![0.0; m * layers],
                     mean_d: vec![0.0; m * layers],
-                    c: vec![0.0; if cf.is_none() { m * layers * k1 } else { 0 }],
-                    d: vec![0.0; if cf.is_none() { m * layers * k1 } else { 0 }],
+                    c: vec![0.0; if numeric { m * layers * k1 } else { 0 }],
+                    d: vec![0.0; if numeric { m * layers * k1 } else { 0 }],
                 };
                 for (q, i) in (p0..p1).enumerate() {
                     let mut sq = 0.0;
@@ -188,7 +195,7 @@ impl PointSet {
                 ddiag[l * n + p0..l * n + p0 + m].copy_from_slice(&out.ddiag[l * m..(l + 1) * m]);
                 ediag[l * n + p0..l * n + p0 + m].copy_from_slice(&out.ediag[l * m..(l + 1) * m]);
                 mean_d[l * n + p0..l * n + p0 + m].copy_from_slice(&out.mean_d[l * m..(l + 1) * m]);
-                if cf.is_none() {
+                if numeric {
                     for k in 0..k1 {
                         let dst = (l * k1 + k) * n + p0;
                         let src = (l * k1 + k) * m;
