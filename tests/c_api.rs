@@ -253,7 +253,11 @@ fn c_test_programs_are_clean_under_valgrind() {
         eprintln!("NTK_SKIP_VALGRIND set: skipping the valgrind run");
         return;
     }
-    if !require_tool("valgrind", have_valgrind(), "the valgrind run of the C tests") {
+    if !require_tool(
+        "valgrind",
+        have_valgrind(),
+        "the valgrind run of the C tests",
+    ) {
         return;
     }
     for src in c_tests() {

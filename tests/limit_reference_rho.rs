@@ -108,7 +108,10 @@ fn correlated_pairs_match_mpmath() {
         }
     }
     // The set covers the band the Mehler series of degree 64 cannot reach.
-    assert!(rho_min >= 0.59 && rho_max > 1.0 - 1e-7, "|ρ| in [{rho_min}, {rho_max}]");
+    assert!(
+        rho_min >= 0.59 && rho_max > 1.0 - 1e-7,
+        "|ρ| in [{rho_min}, {rho_max}]"
+    );
     eprintln!(
         "{} pairs, |ρ| in [{rho_min:.4}, 1 - {:.1e}]: worst relative error {worst:e} ({worst_at})",
         cases.len(),

@@ -93,7 +93,9 @@ use ntk::ffi::ntk_status as S;
 /// each width `size`: byte 5 → 1 + next % 5), activation code 0, parameter 1.0 (byte ≥ 8, then
 /// (160 − 128) / 32), β = 64/128, the tanh pair for custom slots, a non-NULL widths pointer,
 /// seed 0.
-const NET_2_3: [u8; 20] = [3, 5, 1, 5, 2, 0, 8, 160, 2, 64, 2, 0, 0, 0, 0, 0, 0, 0, 0, 0];
+const NET_2_3: [u8; 20] = [
+    3, 5, 1, 5, 2, 0, 8, 160, 2, 64, 2, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+];
 
 /// A forward-pass input after `NET_2_3`: N = 3 (bytes 1, 2), X of shape `x_shape` (3 → 3×2,
 /// 0 → 4×2) row-major with one padding element, filled with the value bytes `v` (≥ 8 then k:
@@ -128,7 +130,11 @@ fn hand_written_inputs() {
             // spectrum a condition number it computes.
             "flow" => assert_eq!(
                 (zero, ones, empty),
-                (Some(S::NonFinite), Some(S::InvalidArgument), Some(S::NonFinite)),
+                (
+                    Some(S::NonFinite),
+                    Some(S::InvalidArgument),
+                    Some(S::NonFinite)
+                ),
                 "{name}"
             ),
             "spectrum" => assert_eq!(
@@ -136,14 +142,30 @@ fn hand_written_inputs() {
                 (Some(S::NonFinite), Some(S::Ok), Some(S::NonFinite)),
                 "{name}"
             ),
-            "limit" => assert_eq!((zero, ones, empty), (None, Some(S::InvalidArgument), None), "{name}"),
+            "limit" => assert_eq!(
+                (zero, ones, empty),
+                (None, Some(S::InvalidArgument), None),
+                "{name}"
+            ),
             _ => assert_eq!((zero, ones, empty), (None, None, None), "{name}"),
         }
     }
     // A valid network and forward pass: OK; the same with a NULL network, a NaN in X, and X
     // with one row too many.
-    assert_eq!(harness::fuzz_forward(&forward_input(3, [200, 160], 0)), Some(S::Ok));
-    assert_eq!(harness::fuzz_forward(&forward_input(3, [200, 160], 1)), Some(S::NullPointer));
-    assert_eq!(harness::fuzz_forward(&forward_input(3, [0, 0], 0)), Some(S::NonFinite));
-    assert_eq!(harness::fuzz_forward(&forward_input(0, [200, 160], 0)), Some(S::InvalidArgument));
+    assert_eq!(
+        harness::fuzz_forward(&forward_input(3, [200, 160], 0)),
+        Some(S::Ok)
+    );
+    assert_eq!(
+        harness::fuzz_forward(&forward_input(3, [200, 160], 1)),
+        Some(S::NullPointer)
+    );
+    assert_eq!(
+        harness::fuzz_forward(&forward_input(3, [0, 0], 0)),
+        Some(S::NonFinite)
+    );
+    assert_eq!(
+        harness::fuzz_forward(&forward_input(0, [200, 160], 0)),
+        Some(S::InvalidArgument)
+    );
 }
