@@ -9,11 +9,12 @@
 //! (s = 450), its negation (ρ = −1), a near-duplicate (ρ = 1 − 1e-9), ρ = 0.3, s = 1e-6 and the
 //! zero vector. Required: relative error ≤ 1e-10 (exact 0 where the reference is 0).
 
-use ntk::activation::{Activation, FnActivation};
+mod common;
+
+use ntk::activation::Activation;
 use ntk::kernel::limit::{limit_kernel, LimitOutputs, LimitSpec};
 use ntk::linalg::{MatMut, MatRef};
 use ntk::parallel::Progress;
-use std::sync::Arc;
 
 #[rustfmt::skip]
 const REFS: &[(&str, &str, f64, f64, f64, f64, f64, f64)] = &[
@@ -55,21 +56,7 @@ const REFS_DEPTH3: &[(&str, &str, f64, f64, f64, f64, f64, f64, f64)] = &[
 ];
 
 fn activation(name: &str) -> Activation {
-    match name {
-        "tanh" => Activation::Tanh,
-        "sigmoid" => Activation::Sigmoid,
-        "softplus" => Activation::Softplus,
-        "gelu" => Activation::Gelu,
-        // tanh(2x − 1) with σ′ = 2(1 − tanh²(2x − 1)): rounding noise in the tails on purpose.
-        "custom" => Activation::Custom(Arc::new(FnActivation {
-            sigma: |x: f64| (2.0 * x - 1.0).tanh(),
-            dsigma: |x: f64| {
-                let t = (2.0 * x - 1.0).tanh();
-                2.0 * (1.0 - t * t)
-            },
-        })),
-        other => panic!("unknown activation {other}"),
-    }
+    common::reference_activation(name)
 }
 
 #[test]

@@ -11,29 +11,18 @@
 //! inputs. Activations: tanh, sigmoid, softplus and a custom σ = tanh(2x − 1) (a user function).
 //! Required: relative error ≤ 1e-12 on every entry.
 
-use ntk::activation::{Activation, FnActivation};
+mod common;
+
+use ntk::activation::Activation;
 use ntk::kernel::limit::{limit_kernel, LimitOutputs, LimitSpec};
 use ntk::linalg::{MatMut, MatRef};
 use ntk::parallel::Progress;
-use std::sync::Arc;
 
 const DATA: &str = include_str!("data/limit_rho_mpmath.txt");
 const DIM: usize = 8;
 
 fn activation(name: &str) -> Activation {
-    match name {
-        "tanh" => Activation::Tanh,
-        "sigmoid" => Activation::Sigmoid,
-        "softplus" => Activation::Softplus,
-        "custom" => Activation::Custom(Arc::new(FnActivation {
-            sigma: |x: f64| (2.0 * x - 1.0).tanh(),
-            dsigma: |x: f64| {
-                let t = (2.0 * x - 1.0).tanh();
-                2.0 * (1.0 - t * t)
-            },
-        })),
-        other => panic!("unknown activation {other}"),
-    }
+    common::reference_activation(name)
 }
 
 struct Case {

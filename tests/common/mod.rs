@@ -121,3 +121,23 @@ pub fn lib_dir() -> PathBuf {
             )
         })
 }
+
+/// The activations the mpmath reference files name (tools/limit_reference*.py): tanh, sigmoid,
+/// softplus, gelu, and `custom` = tanh(2x − 1) with σ′ = 2(1 − tanh²(2x − 1)), a user function
+/// (rounding noise in the tails on purpose).
+pub fn reference_activation(name: &str) -> Activation {
+    match name {
+        "tanh" => Activation::Tanh,
+        "sigmoid" => Activation::Sigmoid,
+        "softplus" => Activation::Softplus,
+        "gelu" => Activation::Gelu,
+        "custom" => Activation::Custom(std::sync::Arc::new(ntk::activation::FnActivation {
+            sigma: |x: f64| (2.0 * x - 1.0).tanh(),
+            dsigma: |x: f64| {
+                let t = (2.0 * x - 1.0).tanh();
+                2.0 * (1.0 - t * t)
+            },
+        })),
+        other => panic!("unknown activation {other}"),
+    }
+}
