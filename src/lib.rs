@@ -61,6 +61,7 @@ pub mod network;
 pub mod parallel;
 pub mod predict;
 pub mod rng;
+pub mod simd;
 pub mod solve;
 pub mod spectrum;
 pub mod train;

@@ -68,7 +68,7 @@ use crate::parallel::Progress;
 use crate::{invalid, Error, Result};
 use points::PointSet;
 use std::sync::atomic::{AtomicBool, Ordering};
-use tile::{RawOut, Scratch, TileOut};
+use tile::{Scratch, TileOut};
 
 /// Side of the square output tiles (fixed: tile boundaries must not depend on the thread count).
 pub const TILE: usize = 128;
@@ -156,11 +156,7 @@ pub fn limit_kernel(
     let base = (n1 as u64).saturating_add(if plan.symmetric() { 0 } else { n2 as u64 });
     let stop = AtomicBool::new(false);
     let tile_out = TileOut::new(
-        [
-            RawOut::of(&out.nngp),
-            RawOut::of(&out.sigma_dot),
-            RawOut::of(&out.ntk),
-        ],
+        [out.nngp, out.sigma_dot, out.ntk],
         0,
         0,
         plan.symmetric(),
@@ -194,9 +190,5 @@ pub fn limit_kernel(
     if tile_out.stop.load(Ordering::Relaxed) && !tile_out.over_budget.load(Ordering::Relaxed) {
         return Err(Error::Cancelled);
     }
-    tile_out.check([
-        (&out.nngp, "nngp"),
-        (&out.sigma_dot, "sigma_dot"),
-        (&out.ntk, "ntk"),
-    ])
+    tile_out.check()
 }
