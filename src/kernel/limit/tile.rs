@@ -436,7 +436,9 @@ impl LimitPlan<'_> {
             let mut exp_max = 0u64;
             for (q, (raw, vals)) in out.raws.iter().zip([&*s12, &*dot, &*theta]).enumerate() {
                 if let Some(r) = raw {
-                    r.put_row(i - out.row_off, j0 - out.col_off, vals);
+                    // SAFETY: (i, j0..j0 + wi) is an element range of this tile, inside the
+                    // output and written by no other thread (the function's contract).
+                    unsafe { r.put_row(i - out.row_off, j0 - out.col_off, vals) };
                 }
                 let e = vals.iter().fold(0u64, |m, v| m.max(v.to_bits() & EXP));
                 if e == EXP && raw.is_none() {
@@ -457,13 +459,17 @@ impl LimitPlan<'_> {
                 for j in j0..j1 {
                     let i_start = if lower_only { (j + 1).max(i0) } else { i0 };
                     // The same loop twice: the compiler specializes the first to cs = 1.
-                    if r.col_stride() == 1 {
-                        for i in i_start..i1 {
-                            r.put(j, i, r.get(i, j));
-                        }
-                    } else {
-                        for i in i_start..i1 {
-                            r.put(j, i, r.get(i, j));
+                    // SAFETY: (i, j) was written above by this tile and (j, i) is its mirror,
+                    // both inside the output and touched by no other thread (the contract).
+                    unsafe {
+                        if r.col_stride() == 1 {
+                            for i in i_start..i1 {
+                                r.put(j, i, r.get(i, j));
+                            }
+                        } else {
+                            for i in i_start..i1 {
+                                r.put(j, i, r.get(i, j));
+                            }
                         }
                     }
                 }
