@@ -171,19 +171,15 @@ macro_rules! dispatch {
         dispatched($isa, $($arg),*)
     }};
     (@copies $($arg:ident : $ty:ty),*; $($ret:ty)?) => {
+        $crate::simd::dispatch!(@copy avx512, "avx512f,avx2,fma"; $($arg: $ty),*; $($ret)?);
+        $crate::simd::dispatch!(@copy avx2, "avx2,fma"; $($arg: $ty),*; $($ret)?);
+    };
+    (@copy $name:ident, $features:literal; $($arg:ident : $ty:ty),*; $($ret:ty)?) => {
         #[cfg(target_arch = "x86_64")]
-        #[target_feature(enable = "avx512f,avx2,fma")]
+        #[target_feature(enable = $features)]
         #[allow(clippy::too_many_arguments)]
-        unsafe fn avx512($($arg: $ty),*) $(-> $ret)? {
+        unsafe fn $name($($arg: $ty),*) $(-> $ret)? {
             // SAFETY: forwarded: `body`'s contract (if it is an `unsafe fn`) is the caller's.
-            #[allow(unused_unsafe)]
-            unsafe { body($($arg),*) }
-        }
-        #[cfg(target_arch = "x86_64")]
-        #[target_feature(enable = "avx2,fma")]
-        #[allow(clippy::too_many_arguments)]
-        unsafe fn avx2($($arg: $ty),*) $(-> $ret)? {
-            // SAFETY: as in `avx512`.
             #[allow(unused_unsafe)]
             unsafe { body($($arg),*) }
         }
