@@ -71,7 +71,11 @@ impl LimitPlan<'_> {
         // recomputed after the layer maps from the cancellation-free gap ([`neardup`]).
         let near_fix = layers > 0 && (0..layers).all(|l| self.spec.layer_closed_form(l).is_some());
         if near_fix {
-            self.flag_near(i, j0, diag, s12, theta, near);
+            let trig = matches!(
+                self.spec.layer_closed_form(0),
+                Some(ClosedForm::Sin | ClosedForm::Cos)
+            );
+            self.flag_near(i, j0, diag, s12, theta, trig, near);
         }
         for l in 0..layers {
             let si = p1.var[l * p1.n + i];

@@ -52,6 +52,12 @@ use std::f64::consts::PI;
 /// cancellation error ε/(1 − ρ²) is below 1e-13.
 pub const NEAR_REL: f64 = 1e-3;
 
+/// Sin and cos at layer 1 also flag every pair with (s_i + s_j)/2 above this: their E ∝ e^{x − m}
+/// (m the mean variance) turns the absolute rounding ε·m of the covariance into a relative
+/// error ε·m, which the seed's cancellation-free m ∓ x = δ²/2 + gap avoids. Only inputs of
+/// squared norm ≳ 16·n_0 pay for it.
+pub const TRIG_FLAG_MEAN: f64 = 16.0;
+
 /// Whether a layer-1 pair (variances s_i, s_j > 0, covariance x) is flagged for the fix-up.
 #[inline(always)]
 pub fn is_near(si: f64, sj: f64, x: f64) -> bool {
@@ -285,6 +291,99 @@ fn settle(r: f64, gap: f64, xabs: f64) -> (f64, f64) {
     }
 }
 
+/// The next layer's gap as a layer map leaves it.
+enum Next {
+    /// The gap (on the side of the entry's `plus`) and δ′.
+    Gap(f64, f64),
+    /// A smooth map's (F_i + F_j)/2 ∓ E on side `.2` (true: +, −E; false: −, +E), F_i − F_j, and a′ + b′
+    /// ([`smooth_gap`]).
+    Smooth(f64, f64, bool, f64),
+    /// Neither: the gap by subtraction.
+    None,
+}
+
+/// asin X − asin Y for X, Y ∈ [0, 1] given √(1 − X²), √(1 − Y²) and X² − Y² (each accurate):
+/// sin of it is (X² − Y²)/(X√(1 − Y²) + Y√(1 − X²)), cos of it √(1 − X²)√(1 − Y²) + XY, so
+/// nothing cancels.
+#[inline(always)]
+fn asin_sub(x: f64, y: f64, cx: f64, cy: f64, x2_y2: f64) -> f64 {
+    let den = x.mul_add(cy, y * cx);
+    if den == 0.0 {
+        return 0.0;
+    }
+    libm::atan2(x2_y2 / den, cx.mul_add(cy, x * y))
+}
+
+/// For a smooth closed form with F(s) = E[σ(u)²] at variance s: (F_i + F_j)/2 ∓ E(x) on the
+/// side where it is small (`side`: true for + (−E), false for − (+E)), and F_i − F_j, from the
+/// exact pieces of a flagged pair (r = √(s_i s_j), det = s_i s_j − x², ds = s_i − s_j,
+/// u = m − x, v = m + x with m = (s_i + s_j)/2, each free of cancellation), without
+/// subtracting nearly equal numbers. None for GELU (its next gap comes by subtraction).
+#[inline(always)]
+#[allow(clippy::too_many_arguments)]
+fn smooth_gap(
+    kind: ClosedForm,
+    si: f64,
+    sj: f64,
+    r: f64,
+    x: f64,
+    det: f64,
+    ds: f64,
+    u: f64,
+    v: f64,
+) -> Option<(f64, f64, bool)> {
+    let minus = x < 0.0;
+    match kind {
+        ClosedForm::Erf => {
+            // F(s) = (2/π) asin A, A = 2s/(1 + 2s); E = (2/π) asin t, t = 2x/√(q_i q_j),
+            // q = 1 + 2s; with T = 2r/√(q_i q_j) = √(A_i A_j):
+            // (F_i + F_j)/2 ∓ E = (2/π)[(asin A_i − asin T)/2 + (asin A_j − asin T)/2
+            //                          + (asin T − asin |t|)], odd: on the side of x.
+            let (qi, qj) = (2.0f64.mul_add(si, 1.0), 2.0f64.mul_add(sj, 1.0));
+            let q = qi * qj;
+            let sq = q.sqrt();
+            let (ai, aj) = (2.0 * si / qi, 2.0 * sj / qj);
+            let (cai, caj) = (
+                4.0f64.mul_add(si, 1.0).sqrt() / qi,
+                4.0f64.mul_add(sj, 1.0).sqrt() / qj,
+            );
+            let one = 2.0f64.mul_add(si + sj, 1.0); // 1 + 2(s_i + s_j)
+            let (tt, ct) = (2.0 * r / sq, one.sqrt() / sq);
+            let (t, cs) = (2.0 * x.abs() / sq, 4.0f64.mul_add(det, one).sqrt() / sq);
+            let dai = 2.0 * ds / q; // A_i − A_j
+            let ang = asin_sub(tt, t, ct, cs, 4.0 * det / q);
+            let rad = asin_sub(ai, tt, cai, ct, ai * dai) + asin_sub(aj, tt, caj, ct, -aj * dai);
+            let dn = (2.0 / PI) * (0.5f64.mul_add(rad, ang));
+            let d2 = (2.0 / PI) * asin_sub(ai, aj, cai, caj, dai * (ai + aj));
+            Some((dn, d2, !minus))
+        }
+        ClosedForm::Sin | ClosedForm::Cos => {
+            // F_sin(s) = (1 − e^{−2s})/2, F_cos(s) = (1 + e^{−2s})/2, E_sin = (e^{−u} − e^{−v})/2,
+            // E_cos = (e^{−u} + e^{−v})/2, e^{−s_i} ± e^{−s_j} = 2e^{−m}(cosh, −sinh)(ds/2):
+            // (F_i + F_j)/2 − E_cos = [(1 − e^{−u})(1 − e^{−v}) + 2(e^{−m} sinh(ds/2))²]/2 (both
+            // sides: E_cos is even); (F_i + F_j)/2 ∓ E_sin =
+            // [(1 − e^{−w})(1 + e^{−w̄}) − 2(e^{−m} sinh(ds/2))²]/2 with w = u (+) or v (−),
+            // w̄ the other (the subtrahend ≤ 0.37·(δ²/2) ≤ 0.37 w: no catastrophic cancellation).
+            let hs = if ds.abs() < 1.0 {
+                libm::exp(-0.5 * (si + sj)) * libm::sinh(0.5 * ds)
+            } else {
+                0.5 * (libm::exp(-sj) - libm::exp(-si))
+            };
+            let hc = 0.5 * (libm::exp(-sj) + libm::exp(-si));
+            let (em_u, em_v) = (-libm::expm1(-u), -libm::expm1(-v)); // 1 − e^{−u}, 1 − e^{−v}
+            if kind == ClosedForm::Cos {
+                let dn = 0.5 * em_u.mul_add(em_v, 2.0 * hs * hs);
+                Some((dn, -2.0 * hs * hc, true))
+            } else {
+                let (w1, w2) = if minus { (em_v, u) } else { (em_u, v) };
+                let dn = 0.5 * w1.mul_add(1.0 + libm::exp(-w2), -2.0 * hs * hs);
+                Some((dn.max(0.0), 2.0 * hs * hc, !minus))
+            }
+        }
+        ClosedForm::Gelu | ClosedForm::LeakyRelu(_) | ClosedForm::Identity => None,
+    }
+}
+
 /// Layer l of the gap recursion for entry `e` (module docs).
 #[inline(always)]
 fn step(p: &RowData<'_>, l: usize, lay: NearLayer, e: &mut Near) {
@@ -319,7 +418,7 @@ fn step(p: &RowData<'_>, l: usize, lay: NearLayer, e: &mut Near) {
             let h = 0.5 * (1.0 + al * al);
             let kc = (1.0 - al) * (1.0 - al) / (2.0 * PI);
             let sd = (gap * (r + cosr)).sqrt(); // √det = r·sin ψ
-            // ψ ∈ [0, π/2] (≤ 2 ulp; (√det, r cos ψ) ≠ (0, 0) as r > 0)
+                                                // ψ ∈ [0, π/2] (≤ 2 ulp; (√det, r cos ψ) ≠ (0, 0) as r > 0)
             let ang = atan2_upper_nonzero(sd, cosr);
             let rg = if ang <= 1.0 {
                 r * g_series(ang)
@@ -332,7 +431,7 @@ fn step(p: &RowData<'_>, l: usize, lay: NearLayer, e: &mut Near) {
                 ((-al).mul_add(cosr, kc * rg), kc.mul_add(ang, al))
             };
             let next = if last {
-                (0.0, 0.0)
+                Next::None
             } else {
                 let r1 = a1 * b1;
                 let wh = w * h;
@@ -344,31 +443,37 @@ fn step(p: &RowData<'_>, l: usize, lay: NearLayer, e: &mut Near) {
                         + b2
                         + w * (0.5 * (1.0 - al) * (1.0 - al) * r + al * gap + kc * rg)
                 };
-                (g, wh * delta * (a + b) / (a1 + b1))
+                Next::Gap(g, wh * delta * (a + b) / (a1 + b1))
             };
-            (ev, ed, Some(next))
+            (ev, ed, next)
         }
         NearMap::Smooth(kind) => {
             let x = if plus { cosr } else { -cosr };
             let det = gap * (r + cosr);
+            // m ∓ x = (s_i + s_j)/2 − ab + (ab ∓ x) = δ²/2 + gap on the side of `plus`.
+            let m = 0.5 * (si + sj);
+            let near = (0.5 * e.delta).mul_add(e.delta, gap);
+            let (u, v) = if plus { (near, m + x) } else { (m - x, near) };
             let (ev, ed) = match kind {
                 ClosedForm::Erf => erf_pair_det(si, sj, x, det),
                 ClosedForm::Gelu => gelu_pair_det(si, sj, x, det),
                 ClosedForm::Sin | ClosedForm::Cos => {
-                    // m ∓ x = (s_i + s_j)/2 − ab + (ab ∓ x) = δ²/2 + gap.
-                    let m = 0.5 * (si + sj);
-                    let near = -(0.5 * e.delta).mul_add(e.delta, gap);
-                    let (xm, nxm) = if plus {
-                        (near, -x - m)
-                    } else {
-                        (x - m, near)
-                    };
-                    trig_pair(kind == ClosedForm::Cos, m, x, xm, nxm)
+                    trig_pair(kind == ClosedForm::Cos, m, x, -u, -v)
                 }
                 // Not smooth maps (NearMap::of).
                 ClosedForm::LeakyRelu(_) | ClosedForm::Identity => unreachable!(),
             };
-            (ev, ed, None)
+            let next = if last {
+                None
+            } else {
+                let ds = e.delta * (a + b); // s_i − s_j
+                smooth_gap(kind, si, sj, r, x, det, ds, u, v)
+            };
+            let next = match next {
+                Some((dn, d2, side)) => Next::Smooth(dn, d2, side, a1 + b1),
+                None => Next::None,
+            };
+            (ev, ed, next)
         }
     };
     let s = w.mul_add(ev, b2);
@@ -385,9 +490,25 @@ fn step(p: &RowData<'_>, l: usize, lay: NearLayer, e: &mut Near) {
         let (g, d) = match next {
             // The recursion's gap is on the side of `plus`: on the other side when s changed
             // sign (then |s| gives the gap).
-            Some((g, d)) if (s >= 0.0) == plus => (g, d),
-            Some((_, d)) => (f64::INFINITY, d),
-            None => {
+            Next::Gap(g, d) if (s >= 0.0) == plus => (g, d),
+            Next::Gap(_, d) => (f64::INFINITY, d),
+            Next::Smooth(dn, d2, side, ab1) => {
+                // a′b′ ∓ Σ′ = (Σ′_i + Σ′_j)/2 ∓ Σ′ − δ′²/2 with (Σ′_i + Σ′_j)/2 ∓ Σ′ =
+                // w·dn (+ 2σ_b² on the − side), δ′ = w(F_i − F_j)/(a′ + b′).
+                let d = w * d2 / ab1;
+                let g = if (s >= 0.0) == side {
+                    let base = if side {
+                        w * dn
+                    } else {
+                        w.mul_add(dn, 2.0 * b2)
+                    };
+                    (-0.5 * d).mul_add(d, base).max(0.0)
+                } else {
+                    f64::INFINITY
+                };
+                (g, d)
+            }
+            Next::None => {
                 // By subtraction (see NearMap::Smooth), δ from the next layer's variances.
                 let (si1, sj1) = (
                     p.var_i[(l + 1) * p.stride_i],
@@ -444,8 +565,6 @@ pub fn fix_row(
 #[cfg(test)]
 mod tests {
     use super::*;
-    #[cfg(target_arch = "x86_64")]
-    use crate::kernel::limit::fastmath::{has_avx2, has_avx512};
 
     /// The series against sin t − t cos t with libm: at t ∈ [0.5, 1] the direct form cancels by
     /// at most 10× (so agrees to ~1e-15), and for small t against t³/3 − t⁵/30 + t⁷/840.
@@ -527,59 +646,37 @@ mod tests {
             b: beta2,
             standard: None,
         };
-        let lay = move |_| ly;
         let xm = MatRef::from_row_major(&x, 1, n0);
         let ym = MatRef::from_row_major(&ys, w, n0);
-        let run = |wide: bool| {
+        let run = |isa: crate::simd::Isa| {
             let (mut s, mut d, mut t) = (vec![0.0; w], vec![0.0; w], vec![0.0; w]);
             let mut nr = near.clone();
-            #[cfg(target_arch = "x86_64")]
-            {
-                #[target_feature(enable = "avx512f,avx2,fma")]
-                unsafe fn v512(
-                    p: &RowData<'_>,
-                    ly: NearLayer,
-                    x: MatRef<'_>,
-                    y: MatRef<'_>,
-                    nr: &mut [Near],
-                    s: &mut [f64],
-                    d: &mut [f64],
-                    t: &mut [f64],
-                ) {
-                    fix_row(p, move |_| ly, x, 0, y, 0, nr, s, d, t)
-                }
-                #[target_feature(enable = "avx2,fma")]
-                unsafe fn v256(
-                    p: &RowData<'_>,
-                    ly: NearLayer,
-                    x: MatRef<'_>,
-                    y: MatRef<'_>,
-                    nr: &mut [Near],
-                    s: &mut [f64],
-                    d: &mut [f64],
-                    t: &mut [f64],
-                ) {
-                    fix_row(p, move |_| ly, x, 0, y, 0, nr, s, d, t)
-                }
-                if wide && has_avx512() {
-                    // SAFETY: feature checked at run time.
-                    unsafe { v512(&rd, ly, xm, ym, &mut nr, &mut s, &mut d, &mut t) };
-                    return (s, d, t);
-                }
-                if wide && has_avx2() {
-                    // SAFETY: as above.
-                    unsafe { v256(&rd, ly, xm, ym, &mut nr, &mut s, &mut d, &mut t) };
-                    return (s, d, t);
-                }
-            }
-            fix_row(&rd, lay, xm, 0, ym, 0, &mut nr, &mut s, &mut d, &mut t);
+            let (rd, nr_, s_, d_, t_) = (&rd, &mut nr[..], &mut s[..], &mut d[..], &mut t[..]);
+            crate::simd::dispatch!(isa; fn(
+                rd: &RowData<'_>,
+                ly: NearLayer,
+                xm: MatRef<'_>,
+                ym: MatRef<'_>,
+                nr_: &mut [Near],
+                s_: &mut [f64],
+                d_: &mut [f64],
+                t_: &mut [f64]
+            ) {
+                fix_row(rd, move |_| ly, xm, 0, ym, 0, nr_, s_, d_, t_)
+            });
             (s, d, t)
         };
-        let (a, b) = (run(true), run(false));
+        let b = run(crate::simd::Isa::Scalar);
+        for isa in crate::simd::Isa::all() {
+            let a = run(isa);
+            for k in 0..w {
+                assert_eq!(a.0[k].to_bits(), b.0[k].to_bits(), "{isa:?} k={k}");
+                assert_eq!(a.1[k].to_bits(), b.1[k].to_bits(), "{isa:?} k={k}");
+                assert_eq!(a.2[k].to_bits(), b.2[k].to_bits(), "{isa:?} k={k}");
+            }
+        }
+        let a = &b;
         for k in 0..w {
-            assert_eq!(a.0[k].to_bits(), b.0[k].to_bits(), "k={k}");
-            assert_eq!(a.1[k].to_bits(), b.1[k].to_bits(), "k={k}");
-            assert_eq!(a.2[k].to_bits(), b.2[k].to_bits(), "k={k}");
             assert!(a.0[k].is_finite() && a.2[k] != 0.0);
         }
         // The exact copy (last) got the diagonal chain.
