@@ -1,4 +1,4 @@
-//! Compiles the C reliability programs `tests/c/reliability_*.c` against the static library this
+//! Compiles the C reliability programs `bindings/c/tests/reliability_*.c` against the static library this
 //! `cargo test` built and runs them (each exits non-zero on any failed check):
 //! - `reliability_contract.c`: the bad-input contract from C (statuses, messages naming the
 //!   argument, outputs untouched);
@@ -44,7 +44,9 @@ fn compile(name: &str) -> PathBuf {
         ])
         .arg("-I")
         .arg(root.join("include"))
-        .arg(root.join("tests/c").join(format!("{name}.c")))
+        .arg("-I")
+        .arg(root.join("bindings/c/tests"))
+        .arg(root.join("bindings/c/tests").join(format!("{name}.c")))
         .arg("-o")
         .arg(&exe)
         .arg(lib_dir().join("libntk.a"))
