@@ -165,12 +165,7 @@ fn eval_pm(act: &Activation, x: f64) -> [f64; 4] {
                 [x.max(0.0) + l, sp, (-x).max(0.0) + l, sm]
             }
         }
-        _ => [
-            act.sigma(x),
-            act.dsigma(x),
-            act.sigma(-x),
-            act.dsigma(-x),
-        ],
+        _ => [act.sigma(x), act.dsigma(x), act.sigma(-x), act.dsigma(-x)],
     }
 }
 
@@ -271,7 +266,9 @@ fn trapezoid(act: &Activation, s: f64, q: usize) -> Option<PointExpansion> {
         let mut co = [0.0; CHUNK / 2];
         let mut de = [0.0; CHUNK / 2];
         let mut dodd = [0.0; CHUNK / 2];
-        accumulate(&g.psi, rows, &fv, k0, half, &mut ce, &mut co, &mut de, &mut dodd);
+        accumulate(
+            &g.psi, rows, &fv, k0, half, &mut ce, &mut co, &mut de, &mut dodd,
+        );
         // The 2h rule on the first and last even and odd term of the chunk.
         for &t in &[0, hc - 1] {
             let (mut a, mut b, mut x, mut y) = (0.0, 0.0, 0.0, 0.0);
@@ -879,7 +876,13 @@ mod tests {
         let act = Activation::Erf;
         let mut worst: f64 = 0.0;
         let mut by_series = 0;
-        for &(s11, s22) in &[(1e-6, 2.0), (1.0, 4.0), (0.3, 0.7), (180.0, 180.0), (5e3, 20.0)] {
+        for &(s11, s22) in &[
+            (1e-6, 2.0),
+            (1.0, 4.0),
+            (0.3, 0.7),
+            (180.0, 180.0),
+            (5e3, 20.0),
+        ] {
             let pi = point_expansion(&act, s11);
             let pj = point_expansion(&act, s22);
             for &rho in &[-1.0, -0.999_999, -0.3, 0.05, 0.55, 0.9, 0.999, 1.0] {

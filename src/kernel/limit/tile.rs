@@ -5,62 +5,18 @@
 use super::closed_form::{self, ClosedForm};
 use super::general::GeneralRow;
 use super::plan::LimitPlan;
-use super::{chain, fastmath, neardup, numerical, snap_row};
+use super::{chain, neardup, numerical, snap_row};
 use crate::linalg::view::check_finite_result;
+use crate::linalg::view::SharedMatMut;
 use crate::linalg::{gemm, MatMut};
 use crate::{Error, Result};
 use std::sync::atomic::{AtomicBool, Ordering};
 
-/// Raw strided output pointer shared by the tiles (each writes only its own elements).
-#[derive(Clone, Copy)]
-pub(super) struct RawOut {
-    pub(super) ptr: *mut f64,
-    pub(super) rs: isize,
-    pub(super) cs: isize,
-}
-unsafe impl Send for RawOut {}
-unsafe impl Sync for RawOut {}
-
-impl RawOut {
-    pub(super) fn of(m: &Option<MatMut<'_>>) -> Option<RawOut> {
-        m.as_ref().map(|m| RawOut {
-            ptr: m.as_mut_ptr(),
-            rs: m.row_stride(),
-            cs: m.col_stride(),
-        })
-    }
-    /// # Safety
-    /// (i, j) inside the view, and no other thread writes it.
-    #[inline(always)]
-    pub(super) unsafe fn put(&self, i: usize, j: usize, v: f64) {
-        *self.ptr.offset(i as isize * self.rs + j as isize * self.cs) = v;
-    }
-    /// # Safety
-    /// (i, j) inside the view.
-    #[inline(always)]
-    pub(super) unsafe fn get(&self, i: usize, j: usize) -> f64 {
-        *self.ptr.offset(i as isize * self.rs + j as isize * self.cs)
-    }
-    /// Writes `vals` to (i, j), (i, j+1), …
-    /// # Safety
-    /// The elements lie inside the view, and no other thread writes them.
-    #[inline(always)]
-    pub(super) unsafe fn put_row(&self, i: usize, j: usize, vals: &[f64]) {
-        if self.cs == 1 {
-            let dst = self.ptr.offset(i as isize * self.rs + j as isize);
-            std::ptr::copy_nonoverlapping(vals.as_ptr(), dst, vals.len());
-        } else {
-            for (k, &v) in vals.iter().enumerate() {
-                self.put(i, j + k, v);
-            }
-        }
-    }
-}
-
 /// Where a tile writes: element (i, j) goes to (i − row_off, j − col_off) of each present
-/// output, and with `mirror` also to (j, i).
+/// output (nngp, sigma_dot, ntk), and with `mirror` also to (j, i). The outputs are shared
+/// writers: concurrent tiles write disjoint elements (the contract of [`SharedMatMut`]).
 pub(super) struct TileOut<'s> {
-    pub(super) raws: [Option<RawOut>; 3],
+    pub(super) raws: [Option<SharedMatMut<'s>>; 3],
     pub(super) row_off: usize,
     pub(super) col_off: usize,
     pub(super) mirror: bool,
@@ -78,14 +34,14 @@ pub(super) struct TileOut<'s> {
 
 impl<'s> TileOut<'s> {
     pub(super) fn new(
-        raws: [Option<RawOut>; 3],
+        outs: [Option<MatMut<'s>>; 3],
         row_off: usize,
         col_off: usize,
         mirror: bool,
         stop: &'s AtomicBool,
     ) -> TileOut<'s> {
         TileOut {
-            raws,
+            raws: outs.map(|m| m.map(MatMut::into_shared)),
             row_off,
             col_off,
             mirror,
@@ -98,7 +54,8 @@ impl<'s> TileOut<'s> {
 
     /// `Err(Numerical)` naming the first non-finite element when a tile flagged one; when only a
     /// quantity that was not requested went non-finite, naming that quantity.
-    pub(super) fn check(&self, outs: [(&Option<MatMut<'_>>, &str); 3]) -> Result<()> {
+    /// Call after every tile is done (it reads the outputs).
+    pub(super) fn check(&self) -> Result<()> {
         if self.over_budget.load(Ordering::Relaxed) {
             return Err(Error::Numerical(format!(
                 "a pair's Gaussian expectation needs more than {} activation evaluations (the \
@@ -110,12 +67,14 @@ impl<'s> TileOut<'s> {
         if !self.nonfinite.load(Ordering::Relaxed) {
             return Ok(());
         }
-        for (m, name) in outs {
-            if let Some(m) = m {
-                check_finite_result(m.as_ref(), name)?;
+        const NAMES: [&str; 3] = ["nngp", "sigma_dot", "ntk"];
+        for (r, name) in self.raws.iter().zip(NAMES) {
+            if let Some(r) = r {
+                // SAFETY: the whole view, read only, after every tile is done (the caller).
+                check_finite_result(unsafe { r.block(0, r.rows(), 0, r.cols()) }.as_ref(), name)?;
             }
         }
-        for (q, name) in ["nngp", "sigma_dot", "ntk"].into_iter().enumerate() {
+        for (q, name) in NAMES.into_iter().enumerate() {
             if self.hidden_nonfinite[q].load(Ordering::Relaxed) {
                 return Err(Error::Numerical(format!(
                     "{name} (not requested) is not finite: the layer chain overflows the double \
@@ -160,58 +119,49 @@ impl Scratch {
     }
 }
 
-/// A copy of `LimitPlan::tile_impl` compiled with the given target features.
-macro_rules! tile_for_isa {
-    ($name:ident, $features:literal) => {
-        #[cfg(target_arch = "x86_64")]
-        #[target_feature(enable = $features)]
-        #[allow(clippy::too_many_arguments)]
-        unsafe fn $name(
-            &self,
-            i0: usize,
-            i1: usize,
-            j0: usize,
-            j1: usize,
-            lower_only: bool,
-            sc: &mut Scratch,
-            out: &TileOut,
-        ) {
-            self.tile_impl(i0, i1, j0, j1, lower_only, sc, out)
-        }
-    };
-}
-
 impl LimitPlan<'_> {
     /// Collects the entries of row i (columns j0..) that [`neardup::is_near`] flags at layer 1
-    /// (the diagonal entry excluded).
+    /// (the diagonal entry excluded), with their Σ^(1) (`s12`) and Θ^(1) (`th1`); with `trig`
+    /// (sin or cos at layer 1) also every pair whose mean variance passes
+    /// [`neardup::TRIG_FLAG_MEAN`].
     #[inline(always)]
-    fn flag_near(
+    #[allow(clippy::too_many_arguments)]
+    pub(super) fn flag_near(
         &self,
         i: usize,
         j0: usize,
         diag: Option<usize>,
         s12: &[f64],
+        th1: &[f64],
+        trig: bool,
         near: &mut Vec<neardup::Near>,
     ) {
+        let wide = if trig {
+            2.0 * neardup::TRIG_FLAG_MEAN
+        } else {
+            f64::INFINITY
+        };
         near.clear();
         let (p1, p2) = (&*self.p1, self.p2());
         let si = p1.var[i];
         let sj = &p2.var[j0..j0 + s12.len()];
         for (k, (&x, &v)) in s12.iter().zip(sj).enumerate() {
-            if neardup::is_near(si, v, x) && Some(k) != diag {
+            if (neardup::is_near(si, v, x) || si + v > wide) && Some(k) != diag {
                 // Within capacity (≤ TILE entries per row): no allocation.
-                near.push(neardup::Near::new(k, x));
+                near.push(neardup::Near::new(k, x, th1[k]));
             }
         }
     }
 
-    /// Overwrites the flagged entries of row i with [`neardup::fix_row`] (slope `a`).
-    /// Inlined into the per-instruction-set tile loops, so the `mul_add`s are FMA instructions.
+    /// Overwrites the flagged entries of row i with [`neardup::fix_row`] (layer l mapped as
+    /// `layer(l)`, Σ^(1) = w_0 xᵀx′/n_0 + b_0). Inlined into the per-instruction-set tile loops,
+    /// so the `mul_add`s are FMA instructions.
     #[inline(always)]
     #[allow(clippy::too_many_arguments)]
-    fn fix_near(
+    pub(super) fn fix_near(
         &self,
-        a: f64,
+        layer: impl Fn(usize) -> neardup::NearLayer,
+        (w0, b0): (f64, f64),
         i: usize,
         j0: usize,
         s12: &mut [f64],
@@ -224,18 +174,19 @@ impl LimitPlan<'_> {
         }
         let (p1, p2) = (&*self.p1, self.p2());
         let rd = neardup::RowData {
-            slope: a,
-            beta2: self.spec.beta * self.spec.beta,
+            w0,
+            b0,
             layers: self.spec.depth - 1,
             var_i: &p1.var[i..],
             sd_i: &p1.sd[i..],
             ddiag_i: &p1.ddiag[i..],
+            ediag_i: &p1.ediag[i..],
             stride_i: p1.n,
             var_j: &p2.var[j0..],
             sd_j: &p2.sd[j0..],
             stride: p2.n,
         };
-        neardup::fix_row(&rd, self.x1, i, self.x2, j0, near, s12, dot, theta);
+        neardup::fix_row(&rd, layer, self.x1, i, self.x2, j0, near, s12, dot, theta);
     }
 
     /// Computes the tile rows i0..i1 × cols j0..j1 (≤ TILE each) into `out`. With
@@ -254,22 +205,26 @@ impl LimitPlan<'_> {
         sc: &mut Scratch,
         out: &TileOut,
     ) {
-        // One copy of the tile loop per instruction set, chosen per tile: the fused chain is
+        // One copy of the tile loop per instruction set (`crate::simd`): the fused chain is
         // inlined into it (all copies give the same bits, see `chain`).
-        #[cfg(target_arch = "x86_64")]
-        {
-            if fastmath::has_avx512() {
-                return self.tile_avx512(i0, i1, j0, j1, lower_only, sc, out);
-            }
-            if fastmath::has_avx2() {
-                return self.tile_avx2(i0, i1, j0, j1, lower_only, sc, out);
-            }
+        let plan = self;
+        // SAFETY: `tile_impl` has this function's contract, which the caller upholds.
+        unsafe {
+            crate::simd::dispatch!(crate::simd::active(); unsafe fn(
+                plan: &LimitPlan<'_>,
+                i0: usize,
+                i1: usize,
+                j0: usize,
+                j1: usize,
+                lower_only: bool,
+                sc: &mut Scratch,
+                out: &TileOut<'_>
+            ) {
+                // SAFETY: forwarded contract (see `tile`).
+                unsafe { plan.tile_impl(i0, i1, j0, j1, lower_only, sc, out) }
+            })
         }
-        self.tile_impl(i0, i1, j0, j1, lower_only, sc, out)
     }
-
-    tile_for_isa!(tile_avx512, "avx512f,avx2,fma");
-    tile_for_isa!(tile_avx2, "avx2,fma");
 
     #[inline(always)]
     #[allow(clippy::too_many_arguments)]
@@ -334,6 +289,7 @@ impl LimitPlan<'_> {
                     dot: &mut *dot,
                     theta: &mut *theta,
                     row: &mut sc.row,
+                    near: &mut sc.near,
                 };
                 if !self.general_row(arch, i, j0, g, diag, rows, out) {
                     return;
@@ -350,6 +306,18 @@ impl LimitPlan<'_> {
                 };
                 if let Some(k) = diag {
                     s12[k] = p1.var[i];
+                }
+                // Near-duplicate / near-antipodal pairs: flagged from Σ^(1) before the layer
+                // maps overwrite it, recomputed after them (see `neardup`; the identity needs
+                // no fix-up).
+                let near_kind = match self.closed {
+                    Some(ClosedForm::Identity) | None => None,
+                    Some(kind) if layers > 0 => Some(kind),
+                    Some(_) => None,
+                };
+                if near_kind.is_some() {
+                    let trig = matches!(near_kind, Some(ClosedForm::Sin | ClosedForm::Cos));
+                    self.flag_near(i, j0, diag, s12, s12, trig, &mut sc.near);
                 }
                 if let Some(kind) = fused {
                     for l in 0..layers {
@@ -369,19 +337,7 @@ impl LimitPlan<'_> {
                         stride: p2.n,
                         zero_variance: p1.has_zero || p2.has_zero,
                     };
-                    // Near-duplicate / near-antipodal pairs of leaky ReLU: flagged from Σ^(1)
-                    // before the chain overwrites it, recomputed after it (see `neardup`).
-                    let slope = match kind {
-                        ClosedForm::LeakyRelu(a) if layers > 0 => Some(a),
-                        _ => None,
-                    };
-                    if slope.is_some() {
-                        self.flag_near(i, j0, diag, s12, &mut sc.near);
-                    }
                     chain::row(kind, &r, s12, dot, theta);
-                    if let Some(a) = slope {
-                        self.fix_near(a, i, j0, s12, dot, theta, &mut sc.near);
-                    }
                     if let Some(k) = diag {
                         // The per-point chain, with the fused chain's Θ update (one rounding), so
                         // a separate copy of the point gets the same bits.
@@ -442,6 +398,16 @@ impl LimitPlan<'_> {
                         theta[k] = theta[k] * dot[k] + s12[k];
                     }
                 }
+                if let Some(kind) = near_kind {
+                    let lay = neardup::NearLayer {
+                        map: neardup::NearMap::of(kind),
+                        w: 1.0,
+                        b: beta2,
+                        standard: None,
+                    };
+                    let nr = &mut sc.near;
+                    self.fix_near(move |_| lay, (1.0, beta2), i, j0, s12, dot, theta, nr);
+                }
             }
             // The largest exponent field of the row (an integer max, which vectorizes): all ones
             // means NaN or ±Inf.
@@ -451,7 +417,9 @@ impl LimitPlan<'_> {
             let mut exp_max = 0u64;
             for (q, (raw, vals)) in out.raws.iter().zip([&*s12, &*dot, &*theta]).enumerate() {
                 if let Some(r) = raw {
-                    r.put_row(i - out.row_off, j0 - out.col_off, vals);
+                    // SAFETY: (i, j0..j0 + wi) is an element range of this tile, inside the
+                    // output and written by no other thread (the function's contract).
+                    unsafe { r.put_row(i - out.row_off, j0 - out.col_off, vals) };
                 }
                 let e = vals.iter().fold(0u64, |m, v| m.max(v.to_bits() & EXP));
                 if e == EXP && raw.is_none() {
@@ -468,17 +436,21 @@ impl LimitPlan<'_> {
             // block, so the writes are contiguous for row-major outputs (the reads come from
             // the block just written, still in cache). Bound by the stores' memory traffic:
             // 8×8 register-blocked transposes measured no faster.
-            for r in out.raws.iter().flatten() {
+            for r in out.raws.iter().flatten().copied() {
                 for j in j0..j1 {
                     let i_start = if lower_only { (j + 1).max(i0) } else { i0 };
-                    if r.cs == 1 {
-                        let dst = r.ptr.offset(j as isize * r.rs);
-                        for i in i_start..i1 {
-                            *dst.add(i) = r.get(i, j);
-                        }
-                    } else {
-                        for i in i_start..i1 {
-                            r.put(j, i, r.get(i, j));
+                    // The same loop twice: the compiler specializes the first to cs = 1.
+                    // SAFETY: (i, j) was written above by this tile and (j, i) is its mirror,
+                    // both inside the output and touched by no other thread (the contract).
+                    unsafe {
+                        if r.col_stride() == 1 {
+                            for i in i_start..i1 {
+                                r.put(j, i, r.get(i, j));
+                            }
+                        } else {
+                            for i in i_start..i1 {
+                                r.put(j, i, r.get(i, j));
+                            }
                         }
                     }
                 }
