@@ -313,10 +313,8 @@ pub unsafe extern "C" fn ntk_kernel_limit_tile(
         let mut views = Vec::new();
         for (d, (_, name)) in descs.iter().zip(outs.iter()) {
             views.push(match d {
-                // SAFETY: the memory that `m` describes is writable for the whole call and not
-                // accessed by the caller meanwhile (C contract); to_mut checks shape, span and
-                // self-aliasing, and overlaps with the other arguments are rejected before anything
-                // is written.
+                // SAFETY: `m`'s memory is writable and unaccessed by the caller for the call (C
+                // contract); to_mut checks shape, span, self-aliasing; overlaps are rejected first.
                 Some(m) => Some(unsafe { m.to_mut(name) }?),
                 None => None,
             });

@@ -48,10 +48,8 @@ pub unsafe extern "C" fn ntk_network_train(
             None
         } else {
             let hv = super::view::vector_out(loss_history, len);
-            // SAFETY: the memory that `hv` describes is writable for the whole call and not
-            // accessed by the caller meanwhile (C contract); to_mut checks shape, span and
-            // self-aliasing, and overlaps with the other arguments are rejected before anything is
-            // written.
+            // SAFETY: `hv`'s memory is writable and unaccessed by the caller for the call (C
+            // contract); to_mut checks shape, span, self-aliasing; overlaps are rejected first.
             unsafe { hv.to_mut("loss_history") }?;
             super::view::check_outputs(&[(hv, "loss_history")], &[(&x, "x"), (&y, "y")])?;
             // SAFETY: non-NULL with `len` writable doubles (C contract), span checked by to_mut

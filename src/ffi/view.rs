@@ -182,10 +182,9 @@ impl ntk_matrix_mut {
             name,
         )?;
         check_no_self_alias(self.rows, self.cols, self.row_stride, self.col_stride, name)?;
-        // SAFETY: data is non-NULL, the span is inside the address space, distinct (i, j)
-        // address distinct elements (no self-alias, just checked); the caller's C contract
-        // makes the memory writable and not otherwise accessed for 'a (overlap with the call's
-        // other views is rejected by check_outputs before anything is written).
+        // SAFETY: data non-NULL, span inside the address space, no self-alias (all checked);
+        // the C contract makes the memory writable and unaccessed by the caller for 'a (overlap
+        // with the call's other views is rejected by check_outputs before any write).
         Ok(unsafe {
             MatMut::from_raw(
                 self.data,
