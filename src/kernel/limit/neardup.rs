@@ -252,7 +252,10 @@ fn seed(
         for k in 0..x.cols() {
             let (xk, yk) = (x.at(xi, k), y.at(yj, k));
             for l in k + 1..x.cols() {
-                let m = minor(xk, y.at(yj, l), x.at(xi, l), yk);
+                let (xl, yl) = (x.at(xi, l), y.at(yj, l));
+                // Both operand orders, so (x, x′) and (x′, x) give m = ∓ the same bits (the
+                // kernel of X against itself stays symmetric bit for bit).
+                let m = 0.5 * (minor(xk, yl, xl, yk) - minor(xl, yk, xk, yl));
                 m2 = m.mul_add(m, m2);
             }
         }
@@ -307,7 +310,8 @@ enum Next {
 /// nothing cancels.
 #[inline(always)]
 fn asin_sub(x: f64, y: f64, cx: f64, cy: f64, x2_y2: f64) -> f64 {
-    let den = x.mul_add(cy, y * cx);
+    // No FMA here: x·cy + y·cx is then symmetric in (X, Y) bit for bit.
+    let den = x * cy + y * cx;
     if den == 0.0 {
         return 0.0;
     }
@@ -352,7 +356,19 @@ fn smooth_gap(
             let (t, cs) = (2.0 * x.abs() / sq, 4.0f64.mul_add(det, one).sqrt() / sq);
             let dai = 2.0 * ds / q; // A_i − A_j
             let ang = asin_sub(tt, t, ct, cs, 4.0 * det / q);
-            let rad = asin_sub(ai, tt, cai, ct, ai * dai) + asin_sub(aj, tt, caj, ct, -aj * dai);
+            // rad = asin A_i + asin A_j − 2 asin T = φ₁ − φ₂ (φ₁ = asin A_i + asin A_j,
+            // φ₂ = 2 asin T), without the two O(δ) halves cancelling: cos φ₂ − cos φ₁ =
+            // (1 − T²) − c_i c_j = (A_i − A_j)²/((1 − T²) + c_i c_j) (as (1 − T²)² − c_i² c_j² =
+            // (A_i − A_j)², c = √(1 − A²)), = 2 sin((φ₁ + φ₂)/2) sin(rad/2), and the mean angle
+            // (φ₁ + φ₂)/2 ∈ (0, π) directly (absolute error a few ε, not cancelling in its sine).
+            let mean = 0.5 * (libm::asin(ai) + libm::asin(aj)) + libm::asin(tt);
+            let cc = ct.mul_add(ct, cai * caj);
+            let sh = (dai * dai) / (2.0 * cc * libm::sin(mean));
+            let rad = if sh.is_finite() {
+                2.0 * libm::asin(sh.min(1.0))
+            } else {
+                asin_sub(ai, tt, cai, ct, ai * dai) + asin_sub(aj, tt, caj, ct, -aj * dai)
+            };
             let dn = (2.0 / PI) * (0.5f64.mul_add(rad, ang));
             let d2 = (2.0 / PI) * asin_sub(ai, aj, cai, caj, dai * (ai + aj));
             Some((dn, d2, !minus))
