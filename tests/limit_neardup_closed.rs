@@ -140,14 +140,9 @@ pub fn kernels(spec: &LimitSpec, x: &[f64], n: usize, two_sets: bool) -> [Vec<f6
 /// Every entry within `tol` relative (floored at 1e-16·max(s, 1), s the layer-1 variance
 /// scale of x: at x′ ≈ −x ReLU's Σ and Σ̇ tend to 0, below what f64 inputs of size √s
 /// determine), as the off-diagonal entry of a symmetric 2×2 kernel and of a two-set kernel.
-/// Returns the worst error per (path, name, case family).
-/// `residual` (names of architectures): those are checked at `tol_residual` relative to
-/// max(|want|, 1) instead, and the others skipped; without it, the others at `tol`.
-fn check(
-    tol: f64,
-    residual: &[&str],
-    only_residual: bool,
-) -> (usize, BTreeMap<String, f64>, Vec<String>) {
+/// Returns the number of lines, the worst error per (path, name, case family, k) and the
+/// failures.
+fn check(tol: f64) -> (usize, BTreeMap<String, f64>, Vec<String>) {
     let mut n = 0;
     let mut worst = BTreeMap::<String, f64>::new();
     let mut fails = Vec::new();
@@ -159,9 +154,6 @@ fn check(
         let f: Vec<&str> = line.split_whitespace().collect();
         let num = |s: &str| -> f64 { s.parse().unwrap() };
         let (path, name, case) = (f[0], f[1], f[2]);
-        if residual.contains(&name) != only_residual {
-            continue;
-        }
         let depth: usize = f[3].parse().unwrap();
         let beta = num(f[4]);
         let pts: Vec<f64> = f[5..15].iter().map(|s| num(s)).collect();
@@ -181,12 +173,7 @@ fn check(
                 let want = num(f[15 + q]);
                 let v = got[q][1]; // entry (0, 1)
                 assert_eq!(v.to_bits(), got[q][2].to_bits(), "symmetry {line}");
-                let floor = if only_residual {
-                    1.0
-                } else {
-                    1e-16 * s.max(1.0)
-                };
-                let err = (v - want).abs() / want.abs().max(floor);
+                let err = (v - want).abs() / want.abs().max(1e-16 * s.max(1.0));
                 let (fam, k) = case.rsplit_once("_k").unwrap();
                 let key = format!("{path} {name} {fam} k{k:0>2}");
                 let w = worst.entry(key).or_insert(0.0);
@@ -201,25 +188,13 @@ fn check(
     (n, worst, fails)
 }
 
-/// The architectures where a smooth closed form (erf, GELU, sin) feeds a later (leaky) ReLU:
-/// the smooth layer's next gap is formed by subtraction (absolute error ε·s), which the ReLU's
-/// angle θ ≈ √(2c/r) turns into an error ≈ ε/θ, up to ~√ε (tested separately, below).
-const SMOOTH_THEN_RELU: [&str; 1] = ["mixed_ntk"];
-
+/// Every line (uniform identity, ReLU/leaky, erf, GELU, sin, cos; architectures mixing them,
+/// including a smooth layer feeding a ReLU: mixed_ntk) at 1e-13.
 #[test]
 fn closed_forms_near_pairs_5d_against_mpmath() {
-    let (n, worst, fails) = check(1e-13, &SMOOTH_THEN_RELU, false);
-    assert_eq!(n, 6400, "reference lines");
+    let (n, worst, fails) = check(1e-13);
+    assert_eq!(n, 7200, "reference lines");
     report(&worst, &fails, 1e-13);
-}
-
-/// The known residual of [`SMOOTH_THEN_RELU`] (measured 2026-12-03: ≤ 9.5e-9 relative to
-/// max(|want|, 1) at k ≥ 8; a regression past 2e-8 fails).
-#[test]
-fn smooth_then_relu_near_pairs_known_residual() {
-    let (n, worst, fails) = check(2e-8, &SMOOTH_THEN_RELU, true);
-    assert_eq!(n, 800, "reference lines");
-    report(&worst, &fails, 2e-8);
 }
 
 fn report(worst: &BTreeMap<String, f64>, fails: &[String], tol: f64) {

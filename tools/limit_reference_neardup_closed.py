@@ -37,10 +37,14 @@ src/kernel/limit/spec.rs), weight layer l with w_l = sigma_w^2, b_l = sigma_b^2,
 Output, one line per (path, activation or architecture, case, beta, depth):
   path name case depth beta x0..x4 y0..y4 Sigma SigmaDot Theta
 """
-import random
+import os
 import sys
 
 import mpmath as mp
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+# The same pairs (seed 17) and the same leaky-ReLU closed form as the ReLU-only reference.
+from limit_reference_neardup import cases, expect as relu  # noqa: E402
 
 mp.mp.dps = 80
 N0 = 5
@@ -65,16 +69,6 @@ UNIFORM = ["identity", "erf", "gelu", "sin", "cos"]
 
 def cov(x, y):
     return mp.fsum(mp.mpf(a) * mp.mpf(b) for a, b in zip(x, y)) / N0
-
-
-def relu(a, s1, s2, c):
-    p = s1 * s2
-    r = c / mp.sqrt(p)
-    r = min(max(r, mp.mpf(-1)), mp.mpf(1))
-    th = mp.acos(r)
-    k = (1 - a) ** 2 / (2 * mp.pi)
-    ed = (1 + a * a) / 2 - k * th
-    return k * mp.sqrt(max(p - c * c, mp.mpf(0))) + ed * c, ed
 
 
 def gelu(s1, s2, c):
@@ -120,30 +114,6 @@ def gelu_check():
         for a, b in zip(got, want):
             assert abs(a - b) <= mp.mpf(10) ** -35 * abs(b), (s1, s2, rho, a, b)
     mp.mp.dps = old
-
-
-def cases():
-    """As tools/limit_reference_neardup.py (same seed, same points)."""
-    rng = random.Random(17)
-    out = []
-    for bname, scale in (("n1", 1.0), ("n3000", 55.0)):
-        x = [rng.gauss(0, 1) * scale / N0 ** 0.5 for _ in range(N0)]
-        nx = sum(v * v for v in x) ** 0.5
-        xh = [v / nx for v in x]
-        w = [rng.gauss(0, 1) for _ in range(N0)]
-        d = sum(a * b for a, b in zip(w, xh))
-        w = [a - d * b for a, b in zip(w, xh)]
-        nw = sum(v * v for v in w) ** 0.5
-        w = [v / nw for v in w]
-        for aname, al in (("ang", 1.0), ("rad", 1e-3)):
-            u = [mp.cos(al) * a + mp.sin(al) * b for a, b in zip(xh, w)]
-            for sgn, ks in ((1, range(1, 16)), (-1, (2, 5, 8, 11, 14))):
-                for k in ks:
-                    h = 10.0 ** -k * nx
-                    y = [float(sgn * mp.mpf(a) + h * b) for a, b in zip(x, u)]
-                    tag = "neardup" if sgn > 0 else "nearanti"
-                    out.append((f"{bname}_{aname}_{tag}_k{k}", x, y))
-    return out
 
 
 def line(path, name, case, depth, beta, x, y, vals):

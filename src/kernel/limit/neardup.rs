@@ -252,7 +252,10 @@ fn seed(
         for k in 0..x.cols() {
             let (xk, yk) = (x.at(xi, k), y.at(yj, k));
             for l in k + 1..x.cols() {
-                let m = minor(xk, y.at(yj, l), x.at(xi, l), yk);
+                let (xl, yl) = (x.at(xi, l), y.at(yj, l));
+                // Both operand orders, so (x, x′) and (x′, x) give m = ∓ the same bits (the
+                // kernel of X against itself stays symmetric bit for bit).
+                let m = 0.5 * (minor(xk, yl, xl, yk) - minor(xl, yk, xk, yl));
                 m2 = m.mul_add(m, m2);
             }
         }
@@ -307,18 +310,109 @@ enum Next {
 /// nothing cancels.
 #[inline(always)]
 fn asin_sub(x: f64, y: f64, cx: f64, cy: f64, x2_y2: f64) -> f64 {
-    let den = x.mul_add(cy, y * cx);
+    // No FMA here: x·cy + y·cx is then symmetric in (X, Y) bit for bit.
+    let den = x * cy + y * cx;
     if den == 0.0 {
         return 0.0;
     }
     libm::atan2(x2_y2 / den, cx.mul_add(cy, x * y))
 }
 
+/// asin A_i + asin A_j − 2 asin T for T = √(A_i A_j), A ∈ [0, 1), given ᾱ = (asin A_i +
+/// asin A_j)/2, asin T, √(1 − T²), √(1 − A_i²)√(1 − A_j²) and A_i − A_j, without its two
+/// O(A_i − A_j) halves cancelling: with φ₁ = asin A_i + asin A_j, φ₂ = 2 asin T,
+/// cos φ₂ − cos φ₁ = (1 − T²) − c_i c_j = (A_i − A_j)²/((1 − T²) + c_i c_j) (as
+/// (1 − T²)² − c_i² c_j² = (A_i − A_j)²) = 2 sin((φ₁ + φ₂)/2) sin((φ₁ − φ₂)/2), the mean angle
+/// (φ₁ + φ₂)/2 = ᾱ + asin T ∈ (0, π) directly (absolute error a few ε, its sine not cancelling).
+#[inline(always)]
+fn asin_rad(abar: f64, asin_t: f64, ct: f64, cicj: f64, dai: f64) -> f64 {
+    let cc = ct.mul_add(ct, cicj);
+    let sh = (dai * dai) / (2.0 * cc * libm::sin(abar + asin_t));
+    if sh.is_finite() {
+        2.0 * libm::asin(sh.min(1.0))
+    } else {
+        0.0 // A_i = A_j = 0
+    }
+}
+
+/// Double-double arithmetic (value hi + lo, |lo| ≤ ulp(hi)/2; FMA-based, so the same bits on
+/// every instruction set) for GELU's algebraic terms in [`smooth_gap`].
+mod dd {
+    pub type Dd = (f64, f64);
+    #[inline(always)]
+    pub fn from(a: f64) -> Dd {
+        (a, 0.0)
+    }
+    #[inline(always)]
+    pub fn two_sum(a: f64, b: f64) -> Dd {
+        let s = a + b;
+        let bb = s - a;
+        (s, (a - (s - bb)) + (b - bb))
+    }
+    #[inline(always)]
+    fn quick(a: f64, b: f64) -> Dd {
+        let s = a + b;
+        (s, b - (s - a))
+    }
+    #[inline(always)]
+    pub fn add(a: Dd, b: Dd) -> Dd {
+        let (s, e) = two_sum(a.0, b.0);
+        let (t, f) = two_sum(a.1, b.1);
+        let (s, e) = quick(s, e + t);
+        quick(s, e + f)
+    }
+    #[inline(always)]
+    pub fn sub(a: Dd, b: Dd) -> Dd {
+        add(a, (-b.0, -b.1))
+    }
+    #[inline(always)]
+    pub fn mul(a: Dd, b: Dd) -> Dd {
+        let p = a.0 * b.0;
+        let e = a.0.mul_add(b.0, -p);
+        quick(p, e + (a.0 * b.1 + a.1 * b.0))
+    }
+    #[inline(always)]
+    pub fn scale(a: Dd, k: f64) -> Dd {
+        mul(a, from(k))
+    }
+    #[inline(always)]
+    pub fn div(a: Dd, b: Dd) -> Dd {
+        let q1 = a.0 / b.0;
+        let r = sub(a, mul(b, from(q1)));
+        let q2 = r.0 / b.0;
+        let r = sub(r, mul(b, from(q2)));
+        let q3 = r.0 / b.0;
+        add(quick(q1, q2), from(q3))
+    }
+    #[inline(always)]
+    pub fn sqrt(a: Dd) -> Dd {
+        if !(a.0 > 0.0) {
+            return from(a.0.sqrt());
+        }
+        let x = a.0.sqrt();
+        // One Newton step from x: x + (a − x²)/(2x).
+        let r = sub(a, mul(from(x), from(x)));
+        quick(x, r.0 / (2.0 * x))
+    }
+    #[inline(always)]
+    pub fn to_f64(a: Dd) -> f64 {
+        a.0 + a.1
+    }
+    /// GELU's g(s) = 2s²/((1 + s)√(1 + 2s)).
+    #[inline(always)]
+    pub fn gelu_g(s: f64) -> Dd {
+        let s2 = mul(from(s), from(s));
+        let den = mul(two_sum(1.0, s), sqrt(two_sum(1.0, 2.0 * s)));
+        div(scale(s2, 2.0), den)
+    }
+}
+
 /// For a smooth closed form with F(s) = E[σ(u)²] at variance s: (F_i + F_j)/2 ∓ E(x) on the
 /// side where it is small (`side`: true for + (−E), false for − (+E)), and F_i − F_j, from the
 /// exact pieces of a flagged pair (r = √(s_i s_j), det = s_i s_j − x², ds = s_i − s_j,
 /// u = m − x, v = m + x with m = (s_i + s_j)/2, each free of cancellation), without
-/// subtracting nearly equal numbers. None for GELU (its next gap comes by subtraction).
+/// subtracting nearly equal numbers. None where the pair's side gives no small value (GELU
+/// at ρ ≈ −1: its next pair is not near; the gap then comes from |Σ′|).
 #[inline(always)]
 #[allow(clippy::too_many_arguments)]
 fn smooth_gap(
@@ -329,6 +423,7 @@ fn smooth_gap(
     x: f64,
     det: f64,
     ds: f64,
+    (gap, delta): (f64, f64),
     u: f64,
     v: f64,
 ) -> Option<(f64, f64, bool)> {
@@ -352,7 +447,8 @@ fn smooth_gap(
             let (t, cs) = (2.0 * x.abs() / sq, 4.0f64.mul_add(det, one).sqrt() / sq);
             let dai = 2.0 * ds / q; // A_i − A_j
             let ang = asin_sub(tt, t, ct, cs, 4.0 * det / q);
-            let rad = asin_sub(ai, tt, cai, ct, ai * dai) + asin_sub(aj, tt, caj, ct, -aj * dai);
+            let abar = 0.5 * (libm::asin(ai) + libm::asin(aj));
+            let rad = asin_rad(abar, libm::asin(tt), ct, cai * caj, dai);
             let dn = (2.0 / PI) * (0.5f64.mul_add(rad, ang));
             let d2 = (2.0 / PI) * asin_sub(ai, aj, cai, caj, dai * (ai + aj));
             Some((dn, d2, !minus))
@@ -379,6 +475,51 @@ fn smooth_gap(
                 let dn = 0.5 * w1.mul_add(1.0 + libm::exp(-w2), -2.0 * hs * hs);
                 Some((dn.max(0.0), 2.0 * hs * hc, !minus))
             }
+        }
+        ClosedForm::Gelu if !minus => {
+            // 2πE = (π/2)x + x·α(x) + Q(x), α(x) = asin(x/√P), P = (1 + s_i)(1 + s_j),
+            // Q(x) = (s_i s_j (1 + Δ²) − det)/(PΔ), Δ² = 1 + s_i + s_j + det; and F(s) the
+            // same at (s, s, s): α_s = asin A, A = s/(1 + s), Q = g(s) = 2s²/((1 + s)√(1 + 2s)).
+            // 2π[(F_i + F_j)/2 − E] = (π/2)u + [(s_iα_i + s_jα_j)/2 − xα(x)] + [(g_i + g_j)/2 − Q]
+            // with, X = r, ᾱ = (α_i + α_j)/2, T = X/√P = √(A_i A_j):
+            // (s_iα_i + s_jα_j)/2 − xα(x) = (δ²/2)ᾱ + X(ᾱ − asin T) + (ds/2)(α_i − α_j)/2
+            //                               + c·asin T + x(asin T − α(x)),
+            // and the algebraic bracket in double-double arithmetic (it is second order in ds
+            // and first order in c, each term O(1)).
+            let (pi1, pj1) = (1.0 + si, 1.0 + sj);
+            let pp = pi1 * pj1;
+            let sp = pp.sqrt();
+            let (ai, aj) = (si / pi1, sj / pj1);
+            let (cai, caj) = (
+                2.0f64.mul_add(si, 1.0).sqrt() / pi1,
+                2.0f64.mul_add(sj, 1.0).sqrt() / pj1,
+            );
+            let one = 1.0 + (si + sj); // P − s_i s_j = (1 − T²)P
+            let (tt, ct) = (r / sp, one.sqrt() / sp);
+            let (t, cs) = (x / sp, (one + det).sqrt() / sp);
+            let dai = ds / pp; // A_i − A_j
+            let (alpha_i, alpha_j) = (libm::asin(ai), libm::asin(aj));
+            let abar = 0.5 * (alpha_i + alpha_j);
+            let alpha_t = libm::asin(tt);
+            let rad = asin_rad(abar, alpha_t, ct, cai * caj, dai);
+            let da = asin_sub(ai, aj, cai, caj, dai * (ai + aj));
+            let dang = asin_sub(tt, t, ct, cs, det / pp);
+            let hd2 = 0.5 * delta * delta;
+            let asn = hd2 * abar + r * (0.5 * rad) + (0.25 * ds) * da + gap * alpha_t + x * dang;
+            let (gi, gj) = (dd::gelu_g(si), dd::gelu_g(sj));
+            // Q in double-double: (s_i s_j (1 + Δ²) − det)/(P Δ).
+            let sij = dd::mul(dd::from(si), dd::from(sj));
+            let (p1i, p1j) = (dd::two_sum(1.0, si), dd::two_sum(1.0, sj));
+            let d2 = dd::add(dd::add(p1i, dd::from(sj)), dd::from(det)); // Δ², exact
+            let num = dd::sub(dd::mul(sij, dd::add(dd::from(1.0), d2)), dd::from(det));
+            let den = dd::mul(dd::mul(p1i, p1j), dd::sqrt(d2));
+            let q = dd::div(num, den);
+            let alg = dd::to_f64(dd::sub(dd::scale(dd::add(gi, gj), 0.5), q));
+            let dn = (1.0 / (2.0 * PI)) * ((0.5 * PI) * u + asn + alg);
+            // 2π(F_i − F_j) = (π/2)ds + ds·ᾱ + ((s_i + s_j)/2)(α_i − α_j) + (g_i − g_j).
+            let d2f =
+                (0.5 * PI) * ds + ds * abar + (0.5 * (si + sj)) * da + dd::to_f64(dd::sub(gi, gj));
+            Some((dn, (1.0 / (2.0 * PI)) * d2f, true))
         }
         ClosedForm::Gelu | ClosedForm::LeakyRelu(_) | ClosedForm::Identity => None,
     }
@@ -467,7 +608,7 @@ fn step(p: &RowData<'_>, l: usize, lay: NearLayer, e: &mut Near) {
                 None
             } else {
                 let ds = e.delta * (a + b); // s_i − s_j
-                smooth_gap(kind, si, sj, r, x, det, ds, u, v)
+                smooth_gap(kind, si, sj, r, x, det, ds, (gap, e.delta), u, v)
             };
             let next = match next {
                 Some((dn, d2, side)) => Next::Smooth(dn, d2, side, a1 + b1),
