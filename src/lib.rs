@@ -48,10 +48,14 @@
 //! ```
 
 #![warn(missing_docs)]
+#![deny(unsafe_op_in_unsafe_fn)]
 
 pub mod activation;
 pub mod array;
 pub mod error;
+// The C layer is being brought under the crate-wide `deny(unsafe_op_in_unsafe_fn)` separately
+// (its `unsafe fn`s still call unsafe functions without an `unsafe` block of their own).
+#[allow(unsafe_op_in_unsafe_fn)]
 pub mod ffi;
 pub mod flow;
 pub mod kernel;
@@ -61,6 +65,7 @@ pub mod network;
 pub mod parallel;
 pub mod predict;
 pub mod rng;
+pub mod simd;
 pub mod solve;
 pub mod spectrum;
 pub mod train;

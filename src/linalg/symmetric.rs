@@ -121,10 +121,9 @@ pub(crate) fn ensure_gemm_workspace(n: usize) -> Result<FaerPool> {
     }
     #[cfg(target_arch = "x86_64")]
     {
-        if !(std::arch::is_x86_feature_detected!("avx512f")
-            || (std::arch::is_x86_feature_detected!("avx2")
-                && std::arch::is_x86_feature_detected!("fma")))
-        {
+        // faer's own hardware test (not `NTK_SIMD`'s level: faer does not read it).
+        let cpu = crate::simd::cpu();
+        if !(cpu.avx512f || (cpu.avx2 && cpu.fma)) {
             return Ok(pool); // faer falls back to the `gemm` crate (2 MiB L2 slab per thread).
         }
         let need = gemm_workspace_bytes();

@@ -377,7 +377,17 @@ impl<'a> MatMut<'a> {
     }
 }
 
-/// A mutable view that several threads may write through, each to its own disjoint block.
+/// A mutable view that several threads may write through at once: the crate's one shared
+/// writer (parallel GEMM row blocks, empirical and limit kernel tiles).
+///
+/// # Safety contract
+/// A `SharedMatMut` is made from a [`MatMut`] (`into_shared`), so every element (i, j) with
+/// i < rows, j < cols is valid for reads and writes for `'a` and nothing else accesses them
+/// while it lives. It is `Copy`, `Send` and `Sync`; what makes that sound is the contract of
+/// its unsafe writers, [`block`](Self::block), [`put`](Self::put), [`put_row`](Self::put_row)
+/// and [`get`](Self::get): the elements each thread writes are disjoint from those any other
+/// thread reads or writes at the same time (in practice, each thread owns whole rows or tiles,
+/// and reads back only its own elements until the threads are joined).
 #[derive(Clone, Copy, Debug)]
 pub struct SharedMatMut<'a> {
     ptr: *mut f64,
@@ -388,8 +398,9 @@ pub struct SharedMatMut<'a> {
     _marker: PhantomData<&'a mut f64>,
 }
 
-// SAFETY: the only way to write through a SharedMatMut is the unsafe `block`, whose caller
-// guarantees that blocks used concurrently are disjoint; the data is plain f64.
+// SAFETY: every write through a SharedMatMut goes through its unsafe `block`, `put` or
+// `put_row`, whose callers guarantee that elements used concurrently are disjoint (the type's
+// safety contract); the data is plain f64.
 unsafe impl Send for SharedMatMut<'_> {}
 // SAFETY: as above.
 unsafe impl Sync for SharedMatMut<'_> {}
@@ -402,6 +413,65 @@ impl<'a> SharedMatMut<'a> {
     /// Number of columns.
     pub fn cols(&self) -> usize {
         self.cols
+    }
+    /// Distance between consecutive rows, in elements.
+    pub fn row_stride(&self) -> isize {
+        self.rs
+    }
+    /// Distance between consecutive columns, in elements.
+    pub fn col_stride(&self) -> isize {
+        self.cs
+    }
+
+    /// Writes `v` to element (i, j).
+    ///
+    /// # Safety
+    /// i < rows and j < cols (checked only in debug builds), and no other thread reads or writes
+    /// the element meanwhile.
+    #[inline(always)]
+    pub unsafe fn put(&self, i: usize, j: usize, v: f64) {
+        debug_assert!(i < self.rows && j < self.cols, "put out of range");
+        // SAFETY: (i, j) is an element of the view (caller), valid for writes for 'a by the
+        // type's contract, and not accessed concurrently (caller).
+        unsafe { *self.ptr.offset(i as isize * self.rs + j as isize * self.cs) = v }
+    }
+
+    /// Reads element (i, j).
+    ///
+    /// # Safety
+    /// i < rows and j < cols (checked only in debug builds), and no other thread writes the
+    /// element meanwhile.
+    #[inline(always)]
+    pub unsafe fn get(&self, i: usize, j: usize) -> f64 {
+        debug_assert!(i < self.rows && j < self.cols, "get out of range");
+        // SAFETY: as in `put`, for a read.
+        unsafe { *self.ptr.offset(i as isize * self.rs + j as isize * self.cs) }
+    }
+
+    /// Writes `vals` to (i, j), (i, j + 1), … (one copy when the columns are contiguous).
+    ///
+    /// # Safety
+    /// i < rows and j + vals.len() ≤ cols, and no other thread reads or writes those elements
+    /// meanwhile.
+    #[inline(always)]
+    pub unsafe fn put_row(&self, i: usize, j: usize, vals: &[f64]) {
+        debug_assert!(
+            i < self.rows && j + vals.len() <= self.cols,
+            "put_row out of range"
+        );
+        if self.cs == 1 {
+            // SAFETY: the elements (i, j..j+len) are contiguous (cs = 1), inside the view and
+            // not accessed concurrently (caller); `vals` is a distinct borrow, so no overlap.
+            unsafe {
+                let dst = self.ptr.offset(i as isize * self.rs + j as isize);
+                std::ptr::copy_nonoverlapping(vals.as_ptr(), dst, vals.len());
+            }
+        } else {
+            for (k, &v) in vals.iter().enumerate() {
+                // SAFETY: (i, j + k) is inside the view and exclusively this caller's.
+                unsafe { self.put(i, j + k, v) };
+            }
+        }
     }
 
     /// The block rows r0..r1, columns c0..c1.

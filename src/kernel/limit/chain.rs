@@ -24,8 +24,6 @@
 
 use super::closed_form::{gelu_pair, snap, ClosedForm};
 use super::fastmath::{atan2_upper, atan2_upper_nonzero};
-#[cfg(test)]
-use super::fastmath::{has_avx2, has_avx512};
 use std::f64::consts::PI;
 
 /// The per-layer data of one row point i and of the row's column points j0.. (layer stride
@@ -282,46 +280,24 @@ fn layer_loop<M: PairMap>(
 mod tests {
     use super::*;
 
-    /// [`row`] compiled for the widest instruction set this CPU has (as the tile loop is).
-    fn row_dispatched(
+    /// [`row`] compiled for the instruction set `isa` (as the tile loop is), see `crate::simd`.
+    fn row_at(
+        isa: crate::simd::Isa,
         kind: ClosedForm,
         r: &RowChain<'_>,
         s12: &mut [f64],
         dot: &mut [f64],
         theta: &mut [f64],
     ) -> bool {
-        #[cfg(target_arch = "x86_64")]
-        {
-            #[target_feature(enable = "avx512f,avx2,fma")]
-            unsafe fn v512(
-                k: ClosedForm,
-                r: &RowChain<'_>,
-                s: &mut [f64],
-                d: &mut [f64],
-                t: &mut [f64],
-            ) -> bool {
-                row(k, r, s, d, t)
-            }
-            #[target_feature(enable = "avx2,fma")]
-            unsafe fn v256(
-                k: ClosedForm,
-                r: &RowChain<'_>,
-                s: &mut [f64],
-                d: &mut [f64],
-                t: &mut [f64],
-            ) -> bool {
-                row(k, r, s, d, t)
-            }
-            if has_avx512() {
-                // SAFETY: feature checked at run time.
-                return unsafe { v512(kind, r, s12, dot, theta) };
-            }
-            if has_avx2() {
-                // SAFETY: as above.
-                return unsafe { v256(kind, r, s12, dot, theta) };
-            }
-        }
-        row(kind, r, s12, dot, theta)
+        crate::simd::dispatch!(isa; fn(
+            kind: ClosedForm,
+            r: &RowChain<'_>,
+            s12: &mut [f64],
+            dot: &mut [f64],
+            theta: &mut [f64]
+        ) -> bool {
+            row(kind, r, s12, dot, theta)
+        })
     }
 
     /// The layer chain of one pair in plain scalar code with libm (no snap, no FMA): the
@@ -421,15 +397,26 @@ mod tests {
                     stride: w,
                     zero_variance: false,
                 };
-                let (mut a, mut b) = (s12.clone(), s12.clone());
-                let (mut da, mut db) = (vec![0.0; w], vec![0.0; w]);
-                let (mut ta, mut tb) = (vec![0.0; w], vec![0.0; w]);
-                assert!(row_dispatched(kind, &r, &mut a, &mut da, &mut ta));
+                let mut b = s12.clone();
+                let (mut db, mut tb) = (vec![0.0; w], vec![0.0; w]);
                 assert!(row(kind, &r, &mut b, &mut db, &mut tb));
+                // Every instruction-set copy (those this CPU lacks run the highest it has).
+                for isa in crate::simd::Isa::all() {
+                    let mut a = s12.clone();
+                    let (mut da, mut ta) = (vec![0.0; w], vec![0.0; w]);
+                    assert!(row_at(isa, kind, &r, &mut a, &mut da, &mut ta));
+                    for k in 0..w {
+                        assert_eq!(
+                            a[k].to_bits(),
+                            b[k].to_bits(),
+                            "{kind:?} {isa:?} w={w} k={k}"
+                        );
+                        assert_eq!(da[k].to_bits(), db[k].to_bits());
+                        assert_eq!(ta[k].to_bits(), tb[k].to_bits());
+                    }
+                }
+                let (a, da, ta) = (&b, &db, &tb);
                 for k in 0..w {
-                    assert_eq!(a[k].to_bits(), b[k].to_bits(), "{kind:?} w={w} k={k}");
-                    assert_eq!(da[k].to_bits(), db[k].to_bits());
-                    assert_eq!(ta[k].to_bits(), tb[k].to_bits());
                     let vj: Vec<f64> = (0..layers).map(|l| var_j[l * w + k]).collect();
                     let want = reference(kind, beta2, &vi, &vj, s12[k]);
                     let scale = [vi[layers - 1].max(vj[layers - 1]), 1.0, 10.0];

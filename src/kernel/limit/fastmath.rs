@@ -9,8 +9,8 @@
 //! quadrant is restored with (hi, lo) splits of π/2 and π. Every step is a select, so a loop
 //! over these is straight-line code. The error is at most 2 ulp measured against `libm::atan2`.
 //!
-//! The vector loops are compiled for AVX-512F, for AVX2+FMA (chosen at run time with
-//! `is_x86_feature_detected!`) and portably. All evaluate the same operations; the fused
+//! The vector loops are compiled for AVX-512F, for AVX2+FMA and portably (chosen at run time by
+//! [`crate::simd`]). All evaluate the same operations; the fused
 //! multiply-adds are explicit `mul_add` calls (exactly rounded on every path) and the compiler
 //! forms no others, so every path gives the same bits.
 
@@ -124,51 +124,20 @@ fn atan2_loop(y: &[f64], x: &[f64], out: &mut [f64]) {
     }
 }
 
-#[cfg(test)]
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2,fma")]
-unsafe fn atan2_loop_avx2(y: &[f64], x: &[f64], out: &mut [f64]) {
-    atan2_loop(y, x, out)
-}
-
-/// True when the AVX2+FMA versions of the vector loops can run on this CPU.
+/// True when the vector loops run at AVX2+FMA or above: [`crate::simd::active`] (the one
+/// detection, lowered by `NTK_SIMD`), kept for the call sites written before `crate::simd`.
+/// New code uses `crate::simd::dispatch!` instead.
 #[inline]
 pub fn has_avx2() -> bool {
-    #[cfg(target_arch = "x86_64")]
-    {
-        std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma")
-    }
-    #[cfg(not(target_arch = "x86_64"))]
-    {
-        false
-    }
-}
-
-/// True when the AVX-512F versions of the vector loops can run on this CPU (they also use
-/// AVX2 and FMA encodings).
-#[inline]
-pub fn has_avx512() -> bool {
-    #[cfg(target_arch = "x86_64")]
-    {
-        std::is_x86_feature_detected!("avx512f") && has_avx2()
-    }
-    #[cfg(not(target_arch = "x86_64"))]
-    {
-        false
-    }
+    crate::simd::active() >= crate::simd::Isa::Avx2
 }
 
 #[cfg(test)]
-/// out[k] = atan2(y[k], x[k]) over the common length of the slices.
-pub fn atan2_slice(y: &[f64], x: &[f64], out: &mut [f64]) {
-    #[cfg(target_arch = "x86_64")]
-    {
-        if has_avx2() {
-            // SAFETY: the CPU supports the enabled features (checked above).
-            return unsafe { atan2_loop_avx2(y, x, out) };
-        }
-    }
-    atan2_loop(y, x, out)
+/// out[k] = atan2(y[k], x[k]) over the common length of the slices, at the level `isa`.
+pub fn atan2_slice(isa: crate::simd::Isa, y: &[f64], x: &[f64], out: &mut [f64]) {
+    crate::simd::dispatch!(isa; fn(y: &[f64], x: &[f64], out: &mut [f64]) {
+        atan2_loop(y, x, out)
+    })
 }
 
 #[cfg(test)]
@@ -235,10 +204,17 @@ mod tests {
             ys.push(y);
             xs.push(x);
         }
-        let mut out = vec![0.0; xs.len()];
-        atan2_slice(&ys, &xs, &mut out);
         let mut portable = vec![0.0; xs.len()];
         atan2_loop(&ys, &xs, &mut portable);
+        for isa in crate::simd::Isa::all() {
+            let mut other = vec![0.0; xs.len()];
+            atan2_slice(isa, &ys, &xs, &mut other);
+            for k in 0..xs.len() {
+                assert_eq!(other[k].to_bits(), portable[k].to_bits(), "{isa:?} differs");
+            }
+        }
+        let mut out = vec![0.0; xs.len()];
+        atan2_slice(crate::simd::active(), &ys, &xs, &mut out);
         let mut worst: f64 = 0.0;
         let mut worst_rel: f64 = 0.0;
         for k in 0..xs.len() {

@@ -14,25 +14,25 @@
 //!   O(N·L) work, before any pair ([`LimitPlan::new`]).
 //! - Tiles: the N1×N2 output is cut into fixed [`TILE`]×[`TILE`] blocks (the same blocks at any
 //!   thread count, so the bits do not depend on it), run in parallel with
-//!   [`crate::parallel::for_each_item`]. A block gets its Gram entries xᵀx′ from one small GEMM
+//!   `crate::parallel::for_each_item`. A block gets its Gram entries xᵀx′ from one small GEMM
 //!   into per-tile scratch, then runs the L−1 layer maps row by row in L1-resident arrays (for
-//!   ReLU, leaky ReLU and erf one fused vectorized pass per layer, [`chain`]) and writes Σ, Σ̇,
+//!   ReLU, leaky ReLU and erf one fused vectorized pass per layer, in `chain`) and writes Σ, Σ̇,
 //!   Θ straight into the caller's strided outputs (contiguous copies for row-major outputs). No N×N temporary exists: peak
 //!   extra memory is O(N·L·K + threads·TILE²).
 //! - X1 = X2 (`x2 = None`, or a view identical to `x1`): only tiles on and below the diagonal are
 //!   computed (on diagonal tiles only the lower triangle) and mirrored, so the result is exactly
 //!   symmetric; diagonal entries take the per-point chain values, so Σ(x, x) is bit-identical to
 //!   the variance chain.
-//! - Near-duplicate and near-antipodal pairs of (leaky) ReLU (1 − ρ² < [`neardup::NEAR_REL`] at
+//! - Near-duplicate and near-antipodal pairs of (leaky) ReLU (1 − ρ² < `neardup::NEAR_REL` at
 //!   layer 1, flagged from the Gram entries) are recomputed after the fused chain from the
-//!   cancellation-free gap √s_i√s_j ∓ s12 ([`neardup`]); exact copies take the per-point chain.
-//! - [`LimitPlan::compute_block`] computes any block K(X1[i0:i1], X2[j0:j1]) into strided views,
+//!   cancellation-free gap √s_i√s_j ∓ s12 (in `neardup`); exact copies take the per-point chain.
+//! - [`LimitPlan::compute_block`] computes any block K(X1\[i0:i1\], X2\[j0:j1\]) into strided views,
 //!   reusing the per-point data: the core of a tiled or out-of-core caller.
 //!
 //! # Activations
-//! Closed forms ([`closed_form`]): identity, ReLU, leaky ReLU, erf, GELU, sin, cos (GELU checked
+//! Closed forms (in `closed_form`): identity, ReLU, leaky ReLU, erf, GELU, sin, cos (GELU checked
 //! against a 40-digit mpmath recursion at depths 2–6 in tests/limit_reference_gelu.rs). Everything
-//! else (tanh, sigmoid, softplus, user σ; GELU with `LimitMethod::Quadrature`) uses [`numerical`]: per-point Hermite coefficients by
+//! else (tanh, sigmoid, softplus, user σ; GELU with `LimitMethod::Quadrature`) uses `numerical`: per-point Hermite coefficients by
 //! adaptive Gauss–Kronrod with breakpoints in the activation argument's own scale, the Mehler
 //! series for |ρ| ≤ 0.6 (truncation ≤ 4e-15 relative to √(E σ(u)² E σ(v)²)) and nested adaptive
 //! quadrature of the conditional 1-D reduction for |ρ| > 0.6. Checked against 22-digit mpmath
@@ -68,7 +68,7 @@ use crate::parallel::Progress;
 use crate::{invalid, Error, Result};
 use points::PointSet;
 use std::sync::atomic::{AtomicBool, Ordering};
-use tile::{RawOut, Scratch, TileOut};
+use tile::{Scratch, TileOut};
 
 /// Side of the square output tiles (fixed: tile boundaries must not depend on the thread count).
 pub const TILE: usize = 128;
@@ -156,11 +156,7 @@ pub fn limit_kernel(
     let base = (n1 as u64).saturating_add(if plan.symmetric() { 0 } else { n2 as u64 });
     let stop = AtomicBool::new(false);
     let tile_out = TileOut::new(
-        [
-            RawOut::of(&out.nngp),
-            RawOut::of(&out.sigma_dot),
-            RawOut::of(&out.ntk),
-        ],
+        [out.nngp, out.sigma_dot, out.ntk],
         0,
         0,
         plan.symmetric(),
@@ -194,9 +190,5 @@ pub fn limit_kernel(
     if tile_out.stop.load(Ordering::Relaxed) && !tile_out.over_budget.load(Ordering::Relaxed) {
         return Err(Error::Cancelled);
     }
-    tile_out.check([
-        (&out.nngp, "nngp"),
-        (&out.sigma_dot, "sigma_dot"),
-        (&out.ntk, "ntk"),
-    ])
+    tile_out.check()
 }

@@ -303,8 +303,6 @@ pub fn fix_row(
 #[cfg(test)]
 mod tests {
     use super::*;
-    #[cfg(target_arch = "x86_64")]
-    use crate::kernel::limit::fastmath::{has_avx2, has_avx512};
 
     /// The series against sin t − t cos t with libm: at t ∈ [0.5, 1] the direct form cancels by
     /// at most 10× (so agrees to ~1e-15), and for small t against t³/3 − t⁵/30 + t⁷/840.
@@ -381,54 +379,34 @@ mod tests {
         };
         let xm = MatRef::from_row_major(&x, 1, n0);
         let ym = MatRef::from_row_major(&ys, w, n0);
-        let run = |wide: bool| {
+        let run = |isa: crate::simd::Isa| {
             let (mut s, mut d, mut t) = (vec![0.0; w], vec![0.0; w], vec![0.0; w]);
             let mut nr = near.clone();
-            #[cfg(target_arch = "x86_64")]
-            {
-                #[target_feature(enable = "avx512f,avx2,fma")]
-                unsafe fn v512(
-                    p: &RowData<'_>,
-                    x: MatRef<'_>,
-                    y: MatRef<'_>,
-                    nr: &mut [Near],
-                    s: &mut [f64],
-                    d: &mut [f64],
-                    t: &mut [f64],
-                ) {
-                    fix_row(p, x, 0, y, 0, nr, s, d, t)
-                }
-                #[target_feature(enable = "avx2,fma")]
-                unsafe fn v256(
-                    p: &RowData<'_>,
-                    x: MatRef<'_>,
-                    y: MatRef<'_>,
-                    nr: &mut [Near],
-                    s: &mut [f64],
-                    d: &mut [f64],
-                    t: &mut [f64],
-                ) {
-                    fix_row(p, x, 0, y, 0, nr, s, d, t)
-                }
-                if wide && has_avx512() {
-                    // SAFETY: feature checked at run time.
-                    unsafe { v512(&rd, xm, ym, &mut nr, &mut s, &mut d, &mut t) };
-                    return (s, d, t);
-                }
-                if wide && has_avx2() {
-                    // SAFETY: as above.
-                    unsafe { v256(&rd, xm, ym, &mut nr, &mut s, &mut d, &mut t) };
-                    return (s, d, t);
-                }
-            }
-            fix_row(&rd, xm, 0, ym, 0, &mut nr, &mut s, &mut d, &mut t);
+            let (rd, nr_, s_, d_, t_) = (&rd, &mut nr[..], &mut s[..], &mut d[..], &mut t[..]);
+            crate::simd::dispatch!(isa; fn(
+                rd: &RowData<'_>,
+                xm: MatRef<'_>,
+                ym: MatRef<'_>,
+                nr_: &mut [Near],
+                s_: &mut [f64],
+                d_: &mut [f64],
+                t_: &mut [f64]
+            ) {
+                fix_row(rd, xm, 0, ym, 0, nr_, s_, d_, t_)
+            });
             (s, d, t)
         };
-        let (a, b) = (run(true), run(false));
+        let b = run(crate::simd::Isa::Scalar);
+        for isa in crate::simd::Isa::all() {
+            let a = run(isa);
+            for k in 0..w {
+                assert_eq!(a.0[k].to_bits(), b.0[k].to_bits(), "{isa:?} k={k}");
+                assert_eq!(a.1[k].to_bits(), b.1[k].to_bits(), "{isa:?} k={k}");
+                assert_eq!(a.2[k].to_bits(), b.2[k].to_bits(), "{isa:?} k={k}");
+            }
+        }
+        let a = &b;
         for k in 0..w {
-            assert_eq!(a.0[k].to_bits(), b.0[k].to_bits(), "k={k}");
-            assert_eq!(a.1[k].to_bits(), b.1[k].to_bits(), "k={k}");
-            assert_eq!(a.2[k].to_bits(), b.2[k].to_bits(), "k={k}");
             assert!(a.0[k].is_finite() && a.2[k] != 0.0);
         }
         // The exact copy (last) got the diagonal chain.

@@ -4,7 +4,7 @@
 use super::closed_form::ClosedForm;
 use super::outputs::BlockOutputs;
 use super::points::PointSet;
-use super::tile::{RawOut, Scratch, TileOut};
+use super::tile::{Scratch, TileOut};
 use super::{watch, LimitSpec, TILE};
 use crate::linalg::MatRef;
 use crate::parallel::Progress;
@@ -156,17 +156,7 @@ impl<'a> LimitPlan<'a> {
                 }
             }
         }
-        let tile_out = TileOut::new(
-            [
-                RawOut::of(&out.nngp),
-                RawOut::of(&out.sigma_dot),
-                RawOut::of(&out.ntk),
-            ],
-            i0,
-            j0,
-            false,
-            stop,
-        );
+        let tile_out = TileOut::new([out.nngp, out.sigma_dot, out.ntk], i0, j0, false, stop);
         let mut scratch = Scratch::new(TILE.min(i1 - i0), TILE.min(j1 - j0), self.spec.depth - 1);
         let mut a = i0;
         while a < i1 {
@@ -183,17 +173,9 @@ impl<'a> LimitPlan<'a> {
             a = a1;
         }
         if stop.load(Ordering::Relaxed) && !tile_out.over_budget.load(Ordering::Relaxed) {
-            tile_out.check([
-                (&out.nngp, "nngp"),
-                (&out.sigma_dot, "sigma_dot"),
-                (&out.ntk, "ntk"),
-            ])?;
+            tile_out.check()?;
             return Err(Error::Cancelled);
         }
-        tile_out.check([
-            (&out.nngp, "nngp"),
-            (&out.sigma_dot, "sigma_dot"),
-            (&out.ntk, "ntk"),
-        ])
+        tile_out.check()
     }
 }

@@ -1,4 +1,4 @@
-//! Prepared points and tiles of the limit kernels: any block K(X1[i0:i1], X2[j0:j1]) of
+//! Prepared points and tiles of the limit kernels: any block K(X1\[i0:i1\], X2\[j0:j1\]) of
 //! Σ^(L), Σ̇^(L), Θ^(L)_∞ into caller-provided strided views, from per-point data computed once.
 //!
 //! [`LimitPoints`] owns a copy of N points and their per-point chains (Σ^(l)(x, x) for every

@@ -29,9 +29,13 @@ pub enum LimitMethod {
 /// uniform spec, without the fused closed-form chain (one layer map per pass).
 #[derive(Clone, Debug)]
 pub struct LimitSpec {
+    /// The depth L: the number of weight layers (≥ 1); the activation is applied L − 1 times.
     pub depth: usize,
+    /// The activation σ of every hidden layer (uniform spec).
     pub activation: Activation,
+    /// The bias scale β ≥ 0 (σ_b = β, so Σ^(1) = xᵀx′/n_0 + β²; uniform spec).
     pub beta: f64,
+    /// How the Gaussian expectations are evaluated (default [`LimitMethod::Auto`]).
     pub method: LimitMethod,
     /// Per-layer architecture; `None`: the uniform (activation, β) spec above. When set,
     /// `activation` and `beta` are ignored and `depth` must equal its depth.
@@ -39,6 +43,8 @@ pub struct LimitSpec {
 }
 
 impl LimitSpec {
+    /// The uniform spec: depth L = `depth`, activation σ, bias scale β, method
+    /// [`LimitMethod::Auto`], no per-layer architecture. Validated when a kernel is computed.
     pub fn new(depth: usize, activation: Activation, beta: f64) -> Self {
         LimitSpec {
             depth,

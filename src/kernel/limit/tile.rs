@@ -5,62 +5,18 @@
 use super::closed_form::{self, ClosedForm};
 use super::general::GeneralRow;
 use super::plan::LimitPlan;
-use super::{chain, fastmath, neardup, numerical, snap_row, SNAP_REL};
+use super::{chain, neardup, numerical, snap_row, SNAP_REL};
 use crate::linalg::view::check_finite_result;
+use crate::linalg::view::SharedMatMut;
 use crate::linalg::{gemm, MatMut};
 use crate::{Error, Result};
 use std::sync::atomic::{AtomicBool, Ordering};
 
-/// Raw strided output pointer shared by the tiles (each writes only its own elements).
-#[derive(Clone, Copy)]
-pub(super) struct RawOut {
-    pub(super) ptr: *mut f64,
-    pub(super) rs: isize,
-    pub(super) cs: isize,
-}
-unsafe impl Send for RawOut {}
-unsafe impl Sync for RawOut {}
-
-impl RawOut {
-    pub(super) fn of(m: &Option<MatMut<'_>>) -> Option<RawOut> {
-        m.as_ref().map(|m| RawOut {
-            ptr: m.as_mut_ptr(),
-            rs: m.row_stride(),
-            cs: m.col_stride(),
-        })
-    }
-    /// # Safety
-    /// (i, j) inside the view, and no other thread writes it.
-    #[inline(always)]
-    pub(super) unsafe fn put(&self, i: usize, j: usize, v: f64) {
-        *self.ptr.offset(i as isize * self.rs + j as isize * self.cs) = v;
-    }
-    /// # Safety
-    /// (i, j) inside the view.
-    #[inline(always)]
-    pub(super) unsafe fn get(&self, i: usize, j: usize) -> f64 {
-        *self.ptr.offset(i as isize * self.rs + j as isize * self.cs)
-    }
-    /// Writes `vals` to (i, j), (i, j+1), …
-    /// # Safety
-    /// The elements lie inside the view, and no other thread writes them.
-    #[inline(always)]
-    pub(super) unsafe fn put_row(&self, i: usize, j: usize, vals: &[f64]) {
-        if self.cs == 1 {
-            let dst = self.ptr.offset(i as isize * self.rs + j as isize);
-            std::ptr::copy_nonoverlapping(vals.as_ptr(), dst, vals.len());
-        } else {
-            for (k, &v) in vals.iter().enumerate() {
-                self.put(i, j + k, v);
-            }
-        }
-    }
-}
-
 /// Where a tile writes: element (i, j) goes to (i − row_off, j − col_off) of each present
-/// output, and with `mirror` also to (j, i).
+/// output (nngp, sigma_dot, ntk), and with `mirror` also to (j, i). The outputs are shared
+/// writers: concurrent tiles write disjoint elements (the contract of [`SharedMatMut`]).
 pub(super) struct TileOut<'s> {
-    pub(super) raws: [Option<RawOut>; 3],
+    pub(super) raws: [Option<SharedMatMut<'s>>; 3],
     pub(super) row_off: usize,
     pub(super) col_off: usize,
     pub(super) mirror: bool,
@@ -78,14 +34,14 @@ pub(super) struct TileOut<'s> {
 
 impl<'s> TileOut<'s> {
     pub(super) fn new(
-        raws: [Option<RawOut>; 3],
+        outs: [Option<MatMut<'s>>; 3],
         row_off: usize,
         col_off: usize,
         mirror: bool,
         stop: &'s AtomicBool,
     ) -> TileOut<'s> {
         TileOut {
-            raws,
+            raws: outs.map(|m| m.map(MatMut::into_shared)),
             row_off,
             col_off,
             mirror,
@@ -98,7 +54,8 @@ impl<'s> TileOut<'s> {
 
     /// `Err(Numerical)` naming the first non-finite element when a tile flagged one; when only a
     /// quantity that was not requested went non-finite, naming that quantity.
-    pub(super) fn check(&self, outs: [(&Option<MatMut<'_>>, &str); 3]) -> Result<()> {
+    /// Call after every tile is done (it reads the outputs).
+    pub(super) fn check(&self) -> Result<()> {
         if self.over_budget.load(Ordering::Relaxed) {
             return Err(Error::Numerical(format!(
                 "a pair's Gaussian expectation needs more than {} activation evaluations (the \
@@ -110,12 +67,14 @@ impl<'s> TileOut<'s> {
         if !self.nonfinite.load(Ordering::Relaxed) {
             return Ok(());
         }
-        for (m, name) in outs {
-            if let Some(m) = m {
-                check_finite_result(m.as_ref(), name)?;
+        const NAMES: [&str; 3] = ["nngp", "sigma_dot", "ntk"];
+        for (r, name) in self.raws.iter().zip(NAMES) {
+            if let Some(r) = r {
+                // SAFETY: the whole view, read only, after every tile is done (the caller).
+                check_finite_result(unsafe { r.block(0, r.rows(), 0, r.cols()) }.as_ref(), name)?;
             }
         }
-        for (q, name) in ["nngp", "sigma_dot", "ntk"].into_iter().enumerate() {
+        for (q, name) in NAMES.into_iter().enumerate() {
             if self.hidden_nonfinite[q].load(Ordering::Relaxed) {
                 return Err(Error::Numerical(format!(
                     "{name} (not requested) is not finite: the layer chain overflows the double \
@@ -159,27 +118,6 @@ impl Scratch {
             near: Vec::with_capacity(cols),
         }
     }
-}
-
-/// A copy of `LimitPlan::tile_impl` compiled with the given target features.
-macro_rules! tile_for_isa {
-    ($name:ident, $features:literal) => {
-        #[cfg(target_arch = "x86_64")]
-        #[target_feature(enable = $features)]
-        #[allow(clippy::too_many_arguments)]
-        unsafe fn $name(
-            &self,
-            i0: usize,
-            i1: usize,
-            j0: usize,
-            j1: usize,
-            lower_only: bool,
-            sc: &mut Scratch,
-            out: &TileOut,
-        ) {
-            self.tile_impl(i0, i1, j0, j1, lower_only, sc, out)
-        }
-    };
 }
 
 impl LimitPlan<'_> {
@@ -255,22 +193,26 @@ impl LimitPlan<'_> {
         sc: &mut Scratch,
         out: &TileOut,
     ) {
-        // One copy of the tile loop per instruction set, chosen per tile: the fused chain is
+        // One copy of the tile loop per instruction set (`crate::simd`): the fused chain is
         // inlined into it (all copies give the same bits, see `chain`).
-        #[cfg(target_arch = "x86_64")]
-        {
-            if fastmath::has_avx512() {
-                return self.tile_avx512(i0, i1, j0, j1, lower_only, sc, out);
-            }
-            if fastmath::has_avx2() {
-                return self.tile_avx2(i0, i1, j0, j1, lower_only, sc, out);
-            }
+        let plan = self;
+        // SAFETY: `tile_impl` has this function's contract, which the caller upholds.
+        unsafe {
+            crate::simd::dispatch!(crate::simd::active(); unsafe fn(
+                plan: &LimitPlan<'_>,
+                i0: usize,
+                i1: usize,
+                j0: usize,
+                j1: usize,
+                lower_only: bool,
+                sc: &mut Scratch,
+                out: &TileOut<'_>
+            ) {
+                // SAFETY: forwarded contract (see `tile`).
+                unsafe { plan.tile_impl(i0, i1, j0, j1, lower_only, sc, out) }
+            })
         }
-        self.tile_impl(i0, i1, j0, j1, lower_only, sc, out)
     }
-
-    tile_for_isa!(tile_avx512, "avx512f,avx2,fma");
-    tile_for_isa!(tile_avx2, "avx2,fma");
 
     #[inline(always)]
     #[allow(clippy::too_many_arguments)]
@@ -494,7 +436,9 @@ impl LimitPlan<'_> {
             let mut exp_max = 0u64;
             for (q, (raw, vals)) in out.raws.iter().zip([&*s12, &*dot, &*theta]).enumerate() {
                 if let Some(r) = raw {
-                    r.put_row(i - out.row_off, j0 - out.col_off, vals);
+                    // SAFETY: (i, j0..j0 + wi) is an element range of this tile, inside the
+                    // output and written by no other thread (the function's contract).
+                    unsafe { r.put_row(i - out.row_off, j0 - out.col_off, vals) };
                 }
                 let e = vals.iter().fold(0u64, |m, v| m.max(v.to_bits() & EXP));
                 if e == EXP && raw.is_none() {
@@ -511,17 +455,21 @@ impl LimitPlan<'_> {
             // block, so the writes are contiguous for row-major outputs (the reads come from
             // the block just written, still in cache). Bound by the stores' memory traffic:
             // 8×8 register-blocked transposes measured no faster.
-            for r in out.raws.iter().flatten() {
+            for r in out.raws.iter().flatten().copied() {
                 for j in j0..j1 {
                     let i_start = if lower_only { (j + 1).max(i0) } else { i0 };
-                    if r.cs == 1 {
-                        let dst = r.ptr.offset(j as isize * r.rs);
-                        for i in i_start..i1 {
-                            *dst.add(i) = r.get(i, j);
-                        }
-                    } else {
-                        for i in i_start..i1 {
-                            r.put(j, i, r.get(i, j));
+                    // The same loop twice: the compiler specializes the first to cs = 1.
+                    // SAFETY: (i, j) was written above by this tile and (j, i) is its mirror,
+                    // both inside the output and touched by no other thread (the contract).
+                    unsafe {
+                        if r.col_stride() == 1 {
+                            for i in i_start..i1 {
+                                r.put(j, i, r.get(i, j));
+                            }
+                        } else {
+                            for i in i_start..i1 {
+                                r.put(j, i, r.get(i, j));
+                            }
                         }
                     }
                 }
