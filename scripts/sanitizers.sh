@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Memory checking of the C API from C:
-#   1. valgrind memcheck on every C test program (tests/c/reliability_*.c, and
+#   1. valgrind memcheck on every C test program (bindings/c/tests/reliability_*.c, and
 #      bindings/c/tests/test_*.c and bindings/c/example.c when present), linked against
 #      libntk.so: must report 0 errors and 0 bytes definitely/indirectly lost;
 #   2. AddressSanitizer (+ LeakSanitizer) on the same programs, compiled with
@@ -23,7 +23,7 @@ ln -sf "$LIB/libntk.so" "$OUT/lib/libntk.so"
 soname=$(readelf -d "$LIB/libntk.so" 2>/dev/null | sed -n 's/.*(SONAME).*\[\(.*\)\]/\1/p' || true)
 if [ -n "$soname" ]; then ln -sf "$LIB/libntk.so" "$OUT/lib/$soname"; fi
 
-sources=(tests/c/reliability_*.c)
+sources=(bindings/c/tests/reliability_*.c)
 for f in bindings/c/tests/test_*.c bindings/c/example.c; do
     [ -f "$f" ] && sources+=("$f")
 done

@@ -30,6 +30,14 @@
 //!
 //! The matrix products (matrixmultiply, faer) choose their own kernels from the hardware and do
 //! not look at `NTK_SIMD`.
+//!
+//! ```
+//! use ntk::simd::{active, detected, Isa};
+//! // The level in use never exceeds what the CPU has; with NTK_SIMD=scalar it is Scalar.
+//! assert!(active() <= detected());
+//! assert_eq!(Isa::from_name("AVX2"), Some(Isa::Avx2));
+//! println!("limit kernels vectorized at {} ({} detected)", active().name(), detected().name());
+//! ```
 
 use std::sync::OnceLock;
 

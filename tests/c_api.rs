@@ -17,7 +17,7 @@
 //! `ntk_test.h`, end `main` with `return ntk_test_summary("test_<topic>");`).
 
 mod common;
-use common::lib_dir;
+use common::{c_checks_passed, lib_dir};
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -164,7 +164,7 @@ fn c_test_programs_pass_dynamically_linked() {
             &mut Command::new(&exe),
             &format!("running {}", exe.display()),
         );
-        assert!(out.contains("checks passed"), "unexpected output: {out}");
+        c_checks_passed(&out, &src.display().to_string());
     }
 }
 
@@ -174,7 +174,7 @@ fn c_test_program_passes_statically_linked() {
     let exe = exe_path(&src, "-static");
     compile(&src, &exe, Link::Static);
     let out = run(&mut Command::new(&exe), "running the static test_network");
-    assert!(out.contains("checks passed"));
+    c_checks_passed(&out, "the static test_network");
     // Statically linked: no dependency on libntk.so.
     if let Ok(ldd) = Command::new("ldd").arg(&exe).output() {
         assert!(!String::from_utf8_lossy(&ldd.stdout).contains("libntk"));
@@ -274,7 +274,7 @@ fn c_test_programs_are_clean_under_valgrind() {
                 .arg(&exe),
             &format!("valgrind {}", exe.display()),
         );
-        assert!(out.contains("checks passed"));
+        c_checks_passed(&out, &format!("valgrind {}", exe.display()));
     }
 }
 

@@ -1,5 +1,7 @@
-//! Compiles the C reliability programs `tests/c/reliability_*.c` against the static library this
-//! `cargo test` built and runs them (each exits non-zero on any failed check):
+//! Compiles the C reliability programs `bindings/c/tests/reliability_*.c` and `probe_*.c`
+//! against the static library this `cargo test` built and runs them. They use the one harness bindings/c/tests/ntk_test.h: each
+//! exits non-zero on any failed check, and each run must also print `all N checks passed` with
+//! N > 0 (so a program or case that silently checks nothing fails too):
 //! - `reliability_contract.c`: the bad-input contract from C (statuses, messages naming the
 //!   argument, outputs untouched);
 //! - `reliability_threads.c`: 4 pthreads on one shared network get the serial bits; per-thread
@@ -18,7 +20,7 @@
 //! The same programs run under valgrind and AddressSanitizer in scripts/sanitizers.sh.
 
 mod common;
-use common::lib_dir;
+use common::{c_checks_count, c_checks_passed, lib_dir};
 
 use std::path::PathBuf;
 use std::process::Command;
@@ -44,7 +46,9 @@ fn compile(name: &str) -> PathBuf {
         ])
         .arg("-I")
         .arg(root.join("include"))
-        .arg(root.join("tests/c").join(format!("{name}.c")))
+        .arg("-I")
+        .arg(root.join("bindings/c/tests"))
+        .arg(root.join("bindings/c/tests").join(format!("{name}.c")))
         .arg("-o")
         .arg(&exe)
         .arg(lib_dir().join("libntk.a"))
@@ -59,17 +63,32 @@ fn compile(name: &str) -> PathBuf {
     exe
 }
 
+/// Compiles and runs `name`: it must exit 0 and print its `all N checks passed` line, N > 0.
 fn compile_and_run(name: &str) {
     let exe = compile(name);
     let run = Command::new(&exe).output().unwrap();
+    let stdout = String::from_utf8_lossy(&run.stdout);
     assert!(
         run.status.success(),
-        "{name} failed ({}):\n{}\n{}",
+        "{name} failed ({}):\n{stdout}\n{}",
         run.status,
-        String::from_utf8_lossy(&run.stdout),
         String::from_utf8_lossy(&run.stderr)
     );
-    print!("{}", String::from_utf8_lossy(&run.stdout));
+    print!("{stdout}");
+    c_checks_passed(&stdout, name);
+}
+
+#[test]
+fn the_summary_line_is_required() {
+    assert_eq!(c_checks_count("x\nprog: all 12 checks passed\n"), Some(12));
+    for bad in [
+        "prog: all 0 checks passed\n",
+        "prog: ok\n",
+        "prog: 1 of 3 checks FAILED\n",
+        "",
+    ] {
+        assert_eq!(c_checks_count(bad), None, "{bad:?}");
+    }
 }
 
 #[test]
@@ -156,7 +175,7 @@ fn probe_cases_in_their_own_processes() {
     for (args, limit) in cases {
         let (code, secs, text) = run_limited(&exe, args, limit);
         println!("probe {args:?}: exit {code:?} in {secs:.2} s\n{text}");
-        if code != Some(0) {
+        if code != Some(0) || c_checks_count(&text).is_none() {
             failed.push(format!("{args:?}: exit {code:?} after {secs:.2} s\n{text}"));
         }
     }
@@ -200,7 +219,7 @@ fn probe_predict_solve_under_address_space_limits() {
     for args in cases {
         let (code, secs, text) = run_limited(&exe, args, 60.0);
         println!("probe {args:?}: exit {code:?} in {secs:.2} s\n{text}");
-        if code != Some(0) {
+        if code != Some(0) || c_checks_count(&text).is_none() {
             failed.push(format!("{args:?}: exit {code:?} after {secs:.2} s\n{text}"));
         }
     }

@@ -122,6 +122,25 @@ pub fn lib_dir() -> PathBuf {
         })
 }
 
+/// The N of the last `PROGRAM: all N checks passed` line in `out`, the line a C test program's
+/// `ntk_test_summary` prints (bindings/c/tests/ntk_test.h) when every check passed; None when
+/// there is no such line or N is 0 (a program that checked nothing).
+pub fn c_checks_count(out: &str) -> Option<usize> {
+    out.lines()
+        .filter_map(|l| {
+            let rest = &l[l.find(": all ")? + ": all ".len()..];
+            rest.strip_suffix(" checks passed")?.parse::<usize>().ok()
+        })
+        .last()
+        .filter(|&n| n > 0)
+}
+
+/// [`c_checks_count`], panicking (naming `what`, showing `out`) when it is None.
+pub fn c_checks_passed(out: &str, what: &str) -> usize {
+    c_checks_count(out)
+        .unwrap_or_else(|| panic!("{what}: no \"all N checks passed\" line with N > 0 in:\n{out}"))
+}
+
 /// The activations the mpmath reference files name (tools/limit_reference*.py): tanh, sigmoid,
 /// softplus, gelu, and `custom` = tanh(2x − 1) with σ′ = 2(1 − tanh²(2x − 1)), a user function
 /// (rounding noise in the tails on purpose).

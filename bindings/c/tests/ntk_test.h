@@ -2,6 +2,9 @@
  * ntk_test.h -- tiny test harness shared by the C test programs (header-only, C99).
  *
  * CHECK(cond)                    fails the current test (the program exits non-zero at the end).
+ * CHECKF(cond, fmt, ...)         as CHECK, explaining a failure with a printf-style message (and
+ *                                the last error).
+ * FAIL(fmt, ...)                 records a failed check with a printf-style message.
  * CHECK_STATUS(call, status)     runs `call`, expects `status`, and for errors also expects a
  *                                non-empty ntk_last_error() (for success an empty one).
  * CHECK_ERROR(call, status, s)   as CHECK_STATUS, and ntk_last_error() must contain `s`.
@@ -10,7 +13,14 @@
  * ntk_test_close / _same_bits    relative closeness / bitwise equality of arrays.
  * ntk_test_set / _all_bits       sentinel fills and the check that they are untouched.
  *
- * Each program returns ntk_test_summary() from main: 0 when every check passed.
+ * Each program returns ntk_test_summary() from main: 0 when every check passed, after printing
+ * "PROGRAM: all N checks passed" (the line tests/c_api.rs and tests/c_reliability.rs look for,
+ * with N > 0); 1, after "PROGRAM: F of N checks FAILED" on stderr, otherwise.
+ *
+ * The bounded-time contract (docs/bad-input-contract.md): a program that defines
+ * NTK_TEST_ERROR_TIME_LIMIT (seconds) and _POSIX_C_SOURCE >= 199309L before including this header
+ * also fails every CHECK_STATUS / CHECK_ERROR whose expected status is not OK when the call took
+ * longer than that; ntk_test_slowest_error() is the slowest such call so far.
  */
 #ifndef NTK_TEST_H
 #define NTK_TEST_H
@@ -25,6 +35,67 @@
 static int ntk_test_failures = 0;
 static int ntk_test_checks = 0;
 
+#ifdef NTK_TEST_ERROR_TIME_LIMIT
+#include <time.h>
+static double ntk_test_slowest = 0.0;
+static inline double ntk_test_now(void) {
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
+}
+#else
+static inline double ntk_test_now(void) { return 0.0; }
+#endif
+
+/* The slowest call checked to fail so far, in seconds (0 without NTK_TEST_ERROR_TIME_LIMIT). */
+static inline double ntk_test_slowest_error(void) {
+#ifdef NTK_TEST_ERROR_TIME_LIMIT
+    return ntk_test_slowest;
+#else
+    return 0.0;
+#endif
+}
+
+/* The time check of a call expected to return `expected` that took `dt` seconds. */
+static inline void ntk_test_timed(double dt, int expected, const char *call, const char *file, int line) {
+#ifdef NTK_TEST_ERROR_TIME_LIMIT
+    if (expected == NTK_STATUS_OK) return;
+    if (dt > ntk_test_slowest) ntk_test_slowest = dt;
+    ntk_test_checks++;
+    if (!(dt <= (NTK_TEST_ERROR_TIME_LIMIT))) {
+        ntk_test_failures++;
+        fprintf(stderr, "%s:%d: %s took %.3f s (bounded-time contract: %g s)\n", file, line, call,
+                dt, (double)(NTK_TEST_ERROR_TIME_LIMIT));
+    }
+#else
+    (void)dt;
+    (void)expected;
+    (void)call;
+    (void)file;
+    (void)line;
+#endif
+}
+
+#define FAIL(...)                                                                            \
+    do {                                                                                     \
+        ntk_test_checks++;                                                                   \
+        ntk_test_failures++;                                                                 \
+        fprintf(stderr, "%s:%d: FAIL: ", __FILE__, __LINE__);                                \
+        fprintf(stderr, __VA_ARGS__);                                                        \
+        fprintf(stderr, " (last error: \"%s\")\n", ntk_last_error());                        \
+    } while (0)
+
+#define CHECKF(cond, ...)                                                                    \
+    do {                                                                                     \
+        ntk_test_checks++;                                                                   \
+        if (!(cond)) {                                                                       \
+            ntk_test_failures++;                                                             \
+            fprintf(stderr, "%s:%d: CHECK failed: %s: ", __FILE__, __LINE__, #cond);         \
+            fprintf(stderr, __VA_ARGS__);                                                    \
+            fprintf(stderr, " (last error: \"%s\")\n", ntk_last_error());                    \
+        }                                                                                    \
+    } while (0)
+
 #define CHECK(cond)                                                                          \
     do {                                                                                     \
         ntk_test_checks++;                                                                   \
@@ -36,8 +107,10 @@ static int ntk_test_checks = 0;
 
 #define CHECK_STATUS(call, expected)                                                         \
     do {                                                                                     \
+        double t0_ = ntk_test_now();                                                         \
         enum ntk_status st_ = (call);                                                        \
         const char *msg_ = ntk_last_error();                                                 \
+        ntk_test_timed(ntk_test_now() - t0_, (int)(expected), #call, __FILE__, __LINE__);    \
         ntk_test_checks++;                                                                   \
         if (st_ != (expected)) {                                                             \
             ntk_test_failures++;                                                             \

@@ -22,7 +22,7 @@
 //! Diagonal entries of a symmetric kernel are not special here: the caller overwrites them with
 //! the per-point chain.
 
-use super::closed_form::{gelu_pair, snap, ClosedForm};
+use super::closed_form::{erf_pair_det, gelu_pair, snap, ClosedForm};
 use super::fastmath::{atan2_upper, atan2_upper_nonzero};
 use std::f64::consts::PI;
 
@@ -91,11 +91,7 @@ impl PairMap for Erf {
     #[inline(always)]
     fn pair(&self, si: f64, sj: f64, di: f64, dj: f64, _: f64, _: f64, x: f64) -> (f64, f64) {
         let (x, det) = snap(si * sj, di * dj, x);
-        let d = 1.0 + 2.0 * (si + sj) + 4.0 * det;
-        let rd = d.sqrt(); // ≥ 1
-        let th = atan2_upper_nonzero(2.0 * x.abs(), rd);
-        let e = (2.0 / PI) * if x < 0.0 { -th } else { th };
-        (e, (4.0 / PI) / rd)
+        erf_pair_det(si, sj, x, det)
     }
 }
 

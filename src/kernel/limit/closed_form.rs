@@ -51,6 +51,13 @@ pub fn snap(p: f64, sqrt_p: f64, x: f64) -> (f64, f64) {
 #[inline(always)]
 pub fn gelu_pair(si: f64, sj: f64, di: f64, dj: f64, x: f64) -> (f64, f64) {
     let (x, det) = snap(si * sj, di * dj, x);
+    gelu_pair_det(si, sj, x, det)
+}
+
+/// [`gelu_pair`] of a covariance x with det = s_i s_j − x² given (≥ 0, not recomputed): the
+/// near-duplicate pairs of [`super::neardup`] pass a det free of cancellation.
+#[inline(always)]
+pub fn gelu_pair_det(si: f64, sj: f64, x: f64, det: f64) -> (f64, f64) {
     let ui = 1.0 / (1.0 + si);
     let uj = 1.0 / (1.0 + sj);
     let d2 = 1.0 + (si + sj) + det; // Δ² ≥ 1
@@ -101,24 +108,41 @@ pub fn trig_row(cosine: bool, si: f64, sj: &[f64], s12: &mut [f64], dot: &mut [f
     for k in 0..s12.len() {
         let x = s12[k];
         let m = 0.5 * (si + sj[k]);
-        // e^{−m} sinh(x), e^{−m} cosh(x) without overflow (|x| ≤ m by Cauchy–Schwarz) and without
-        // cancellation for small |x|.
-        let (sh, ch) = if x.abs() < 20.0 {
-            let e = libm::exp(-m);
-            (libm::sinh(x) * e, libm::cosh(x) * e)
-        } else {
-            let p = libm::exp(x - m);
-            let q = libm::exp(-x - m);
-            (0.5 * (p - q), 0.5 * (p + q))
-        };
-        if cosine {
-            s12[k] = ch;
-            dot[k] = sh;
-        } else {
-            s12[k] = sh;
-            dot[k] = ch;
-        }
+        let (e, ed) = trig_pair(cosine, m, x, x - m, -x - m);
+        s12[k] = e;
+        dot[k] = ed;
     }
+}
+
+/// (E, E′) of sin or cos for covariance x and m = (s_i + s_j)/2, given x − m and −x − m (the
+/// near-duplicate pairs of [`super::neardup`] pass them free of cancellation: −(c + δ²/2)).
+#[inline(always)]
+pub fn trig_pair(cosine: bool, m: f64, x: f64, x_m: f64, nx_m: f64) -> (f64, f64) {
+    // e^{−m} sinh(x), e^{−m} cosh(x) without overflow (|x| ≤ m by Cauchy–Schwarz) and without
+    // cancellation for small |x|.
+    let (sh, ch) = if x.abs() < 20.0 {
+        let e = libm::exp(-m);
+        (libm::sinh(x) * e, libm::cosh(x) * e)
+    } else {
+        let p = libm::exp(x_m);
+        let q = libm::exp(nx_m);
+        (0.5 * (p - q), 0.5 * (p + q))
+    };
+    if cosine {
+        (ch, sh)
+    } else {
+        (sh, ch)
+    }
+}
+
+/// erf's (E, E′) of a covariance x with det = s_i s_j − x² given (≥ 0; module docs).
+#[inline(always)]
+pub fn erf_pair_det(si: f64, sj: f64, x: f64, det: f64) -> (f64, f64) {
+    let d = 1.0 + 2.0 * (si + sj) + 4.0 * det;
+    let rd = d.sqrt(); // ≥ 1
+    let th = atan2_upper_nonzero(2.0 * x.abs(), rd);
+    let e = (2.0 / PI) * if x < 0.0 { -th } else { th };
+    (e, (4.0 / PI) / rd)
 }
 
 /// Diagonal values (E[σ(u)²], E[σ′(u)²]) at variance s for the closed-form activations.

@@ -4,7 +4,7 @@
 use super::closed_form::{self, ClosedForm};
 use super::plan::LimitPlan;
 use super::tile::TileOut;
-use super::{chain, numerical, snap_row, SNAP_REL};
+use super::{chain, neardup, numerical, snap_row, SNAP_REL};
 use std::sync::atomic::Ordering;
 
 /// The row buffers of [`LimitPlan::general_row`] (each of the row's width).
@@ -14,6 +14,8 @@ pub(super) struct GeneralRow<'r> {
     pub(super) theta: &'r mut [f64],
     pub(super) rho: &'r mut [f64],
     pub(super) tmp: &'r mut [f64],
+    /// Scratch for the near-duplicate entries of the row ([`neardup`]).
+    pub(super) near: &'r mut Vec<neardup::Near>,
 }
 
 impl LimitPlan<'_> {
@@ -44,6 +46,7 @@ impl LimitPlan<'_> {
             theta,
             rho,
             tmp,
+            near,
         } = r;
         let wi = s12.len();
         let std = arch.parameterization == crate::network::Parameterization::Standard;
@@ -63,6 +66,16 @@ impl LimitPlan<'_> {
             if !std {
                 theta[k] = p1.var[i];
             }
+        }
+        // Near-duplicate / near-antipodal pairs (closed-form layers only): flagged from Σ^(1),
+        // recomputed after the layer maps from the cancellation-free gap ([`neardup`]).
+        let near_fix = layers > 0 && (0..layers).all(|l| self.spec.layer_closed_form(l).is_some());
+        if near_fix {
+            let trig = matches!(
+                self.spec.layer_closed_form(0),
+                Some(ClosedForm::Sin | ClosedForm::Cos)
+            );
+            self.flag_near(i, j0, diag, s12, theta, trig, near);
         }
         for l in 0..layers {
             let si = p1.var[l * p1.n + i];
@@ -194,6 +207,23 @@ impl LimitPlan<'_> {
             } else {
                 0.0
             };
+        }
+        if near_fix {
+            let layer = |l: usize| {
+                let (w, b) = self.spec.layer_scales(l + 1);
+                neardup::NearLayer {
+                    // near_fix: every layer has a closed form.
+                    map: neardup::NearMap::of(
+                        self.spec
+                            .layer_closed_form(l)
+                            .unwrap_or(closed_form::ClosedForm::Identity),
+                    ),
+                    w,
+                    b,
+                    standard: std.then(|| arch.widths[l + 1] as f64),
+                }
+            };
+            self.fix_near(layer, (w0, b0), i, j0, s12, dot, theta, near);
         }
         true
     }

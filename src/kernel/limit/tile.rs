@@ -122,35 +122,47 @@ impl Scratch {
 
 impl LimitPlan<'_> {
     /// Collects the entries of row i (columns j0..) that [`neardup::is_near`] flags at layer 1
-    /// (the diagonal entry excluded).
+    /// (the diagonal entry excluded), with their Σ^(1) (`s12`) and Θ^(1) (`th1`); with `trig`
+    /// (sin or cos at layer 1) also every pair whose mean variance passes
+    /// [`neardup::TRIG_FLAG_MEAN`].
     #[inline(always)]
-    fn flag_near(
+    #[allow(clippy::too_many_arguments)]
+    pub(super) fn flag_near(
         &self,
         i: usize,
         j0: usize,
         diag: Option<usize>,
         s12: &[f64],
+        th1: &[f64],
+        trig: bool,
         near: &mut Vec<neardup::Near>,
     ) {
+        let wide = if trig {
+            2.0 * neardup::TRIG_FLAG_MEAN
+        } else {
+            f64::INFINITY
+        };
         near.clear();
         let (p1, p2) = (&*self.p1, self.p2());
         let si = p1.var[i];
         let sj = &p2.var[j0..j0 + s12.len()];
         for (k, (&x, &v)) in s12.iter().zip(sj).enumerate() {
-            if neardup::is_near(si, v, x) && Some(k) != diag {
+            if (neardup::is_near(si, v, x) || si + v > wide) && Some(k) != diag {
                 // Within capacity (≤ TILE entries per row): no allocation.
-                near.push(neardup::Near::new(k, x));
+                near.push(neardup::Near::new(k, x, th1[k]));
             }
         }
     }
 
-    /// Overwrites the flagged entries of row i with [`neardup::fix_row`] (slope `a`).
-    /// Inlined into the per-instruction-set tile loops, so the `mul_add`s are FMA instructions.
+    /// Overwrites the flagged entries of row i with [`neardup::fix_row`] (layer l mapped as
+    /// `layer(l)`, Σ^(1) = w_0 xᵀx′/n_0 + b_0). Inlined into the per-instruction-set tile loops,
+    /// so the `mul_add`s are FMA instructions.
     #[inline(always)]
     #[allow(clippy::too_many_arguments)]
-    fn fix_near(
+    pub(super) fn fix_near(
         &self,
-        a: f64,
+        layer: impl Fn(usize) -> neardup::NearLayer,
+        (w0, b0): (f64, f64),
         i: usize,
         j0: usize,
         s12: &mut [f64],
@@ -163,18 +175,19 @@ impl LimitPlan<'_> {
         }
         let (p1, p2) = (&*self.p1, self.p2());
         let rd = neardup::RowData {
-            slope: a,
-            beta2: self.spec.beta * self.spec.beta,
+            w0,
+            b0,
             layers: self.spec.depth - 1,
             var_i: &p1.var[i..],
             sd_i: &p1.sd[i..],
             ddiag_i: &p1.ddiag[i..],
+            ediag_i: &p1.ediag[i..],
             stride_i: p1.n,
             var_j: &p2.var[j0..],
             sd_j: &p2.sd[j0..],
             stride: p2.n,
         };
-        neardup::fix_row(&rd, self.x1, i, self.x2, j0, near, s12, dot, theta);
+        neardup::fix_row(&rd, layer, self.x1, i, self.x2, j0, near, s12, dot, theta);
     }
 
     /// Computes the tile rows i0..i1 × cols j0..j1 (≤ TILE each) into `out`. With
@@ -281,6 +294,7 @@ impl LimitPlan<'_> {
                     theta: &mut *theta,
                     rho,
                     tmp,
+                    near: &mut sc.near,
                 };
                 if !self.general_row(arch, i, j0, g, diag, rows, out) {
                     return;
@@ -297,6 +311,18 @@ impl LimitPlan<'_> {
                 };
                 if let Some(k) = diag {
                     s12[k] = p1.var[i];
+                }
+                // Near-duplicate / near-antipodal pairs: flagged from Σ^(1) before the layer
+                // maps overwrite it, recomputed after them (see `neardup`; the identity needs
+                // no fix-up).
+                let near_kind = match self.closed {
+                    Some(ClosedForm::Identity) | None => None,
+                    Some(kind) if layers > 0 => Some(kind),
+                    Some(_) => None,
+                };
+                if near_kind.is_some() {
+                    let trig = matches!(near_kind, Some(ClosedForm::Sin | ClosedForm::Cos));
+                    self.flag_near(i, j0, diag, s12, s12, trig, &mut sc.near);
                 }
                 if let Some(kind) = fused {
                     for l in 0..layers {
@@ -316,19 +342,7 @@ impl LimitPlan<'_> {
                         stride: p2.n,
                         zero_variance: p1.has_zero || p2.has_zero,
                     };
-                    // Near-duplicate / near-antipodal pairs of leaky ReLU: flagged from Σ^(1)
-                    // before the chain overwrites it, recomputed after it (see `neardup`).
-                    let slope = match kind {
-                        ClosedForm::LeakyRelu(a) if layers > 0 => Some(a),
-                        _ => None,
-                    };
-                    if slope.is_some() {
-                        self.flag_near(i, j0, diag, s12, &mut sc.near);
-                    }
                     chain::row(kind, &r, s12, dot, theta);
-                    if let Some(a) = slope {
-                        self.fix_near(a, i, j0, s12, dot, theta, &mut sc.near);
-                    }
                     if let Some(k) = diag {
                         // The per-point chain, with the fused chain's Θ update (one rounding), so
                         // a separate copy of the point gets the same bits.
@@ -426,6 +440,16 @@ impl LimitPlan<'_> {
                     for k in 0..wi {
                         theta[k] = theta[k] * dot[k] + s12[k];
                     }
+                }
+                if let Some(kind) = near_kind {
+                    let lay = neardup::NearLayer {
+                        map: neardup::NearMap::of(kind),
+                        w: 1.0,
+                        b: beta2,
+                        standard: None,
+                    };
+                    let nr = &mut sc.near;
+                    self.fix_near(move |_| lay, (1.0, beta2), i, j0, s12, dot, theta, nr);
                 }
             }
             // The largest exponent field of the row (an integer max, which vectorizes): all ones

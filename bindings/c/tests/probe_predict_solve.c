@@ -22,28 +22,22 @@
  * ALLOCATION), "ok" (all OK) or "any"; HEADROOM_MB = 0 sets no limit (the controls).
  */
 #define _POSIX_C_SOURCE 200809L
-#include "ntk.h"
+#include "ntk_test.h"
 
-#include <math.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
 #include <sys/resource.h>
 #include <time.h>
 
-static int failures = 0, allocs = 0, oks = 0;
+static int allocs = 0, oks = 0;
 
+/* A call under the limit: OK or ALLOCATION (counted), never another status. */
 static void seen(ntk_status st, const char *what) {
     printf("%s: %s %s\n", what, ntk_status_str(st), st == NTK_STATUS_OK ? "" : ntk_last_error());
-    if (st == NTK_STATUS_OK) {
+    if (st == NTK_STATUS_OK)
         oks++;
-    } else if (st == NTK_STATUS_ALLOCATION) {
+    else if (st == NTK_STATUS_ALLOCATION)
         allocs++;
-    } else {
-        fprintf(stderr, "FAIL %s: %s (want OK or ALLOCATION): %s\n", what, ntk_status_str(st),
-                ntk_last_error());
-        failures++;
-    }
+    CHECKF(st == NTK_STATUS_OK || st == NTK_STATUS_ALLOCATION, "%s: %s (want OK or ALLOCATION)", what,
+           ntk_status_str(st));
 }
 
 /* The address space in use now (VmSize of /proc/self/status), in bytes; 0 if unknown. */
@@ -89,7 +83,7 @@ static ntk_network *network(size_t n0) {
     c.activation = NTK_ACTIVATION_RELU;
     c.beta = 0.1;
     c.seed = 7;
-    if (ntk_network_create(&c, &net) != NTK_STATUS_OK) return NULL;
+    CHECK_STATUS(ntk_network_create(&c, &net), NTK_STATUS_OK);
     return net;
 }
 
@@ -111,7 +105,7 @@ static int case_predictor(unsigned long long headroom) {
     }
     ntk_matrix xv = ntk_matrix_row_major(x, t, 2);
     ntk_matrix_mut sv = ntk_matrix_row_major_mut(sigma, t, t), tv = ntk_matrix_row_major_mut(theta, t, t);
-    if (ntk_kernel_limit(net, xv, NULL, &sv, NULL, &tv, NULL) != NTK_STATUS_OK) return 1;
+    CHECK_STATUS(ntk_kernel_limit(net, xv, NULL, &sv, NULL, &tv, NULL), NTK_STATUS_OK);
     /* Blocks of the (NP + MP) x (NP + MP) kernels as strided views. */
     ntk_matrix txx = ntk_matrix_strided(theta, NP, NP, (ptrdiff_t)t, 1), sxx = ntk_matrix_strided(sigma, NP, NP, (ptrdiff_t)t, 1);
     ntk_matrix ttx = ntk_matrix_strided(theta + NP * t, MP, NP, (ptrdiff_t)t, 1);
@@ -120,15 +114,13 @@ static int case_predictor(unsigned long long headroom) {
     ntk_matrix yv = ntk_matrix_row_major(y, NP, 1);
     ntk_matrix_mut mv = ntk_matrix_row_major_mut(mean, MP, 1), cv = ntk_matrix_row_major_mut(cov, MP, MP);
     ntk_matrix xtr = ntk_matrix_row_major(x, NP, 2), xte = ntk_matrix_row_major(x + 2 * NP, MP, 2);
-    ntk_status st = ntk_predictor_create(NULL, txx, &sxx, yv, NULL, &p);
-    if (st != NTK_STATUS_OK) {
-        fprintf(stderr, "setup: predictor_create %s %s\n", ntk_status_str(st), ntk_last_error());
-        return 1;
-    }
+    ntk_status st;
+    CHECK_STATUS(ntk_predictor_create(NULL, txx, &sxx, yv, NULL, &p), NTK_STATUS_OK);
+    if (p == NULL) return 1;
     /* A new pool: its threads have not run a faer product yet. They start asynchronously; give
      * them time to finish starting before the limit (a thread that starts under an exhausted
      * address space dies in glibc's TLS-destructor registration, outside the library's reach). */
-    if (ntk_set_num_threads(3) != NTK_STATUS_OK) return 1;
+    CHECK_STATUS(ntk_set_num_threads(3), NTK_STATUS_OK);
     {
         struct timespec pause = {0, 300000000L};
         nanosleep(&pause, NULL);
@@ -175,7 +167,7 @@ static int case_solver(unsigned long long headroom) {
     cfg.cache_bytes = (size_t)64 << 20;
     /* The pool first, its threads started (see case_predictor): the lazy creation of the default
      * pool under an exhausted address space is another matter (src/parallel.rs). */
-    if (ntk_set_num_threads(2) != NTK_STATUS_OK) return 1;
+    CHECK_STATUS(ntk_set_num_threads(2), NTK_STATUS_OK);
     {
         struct timespec pause = {0, 300000000L};
         nanosleep(&pause, NULL);
@@ -204,8 +196,8 @@ int main(int argc, char **argv) {
     if (!strcmp(argv[1], "predictor")) r = case_predictor(headroom);
     else if (!strcmp(argv[1], "solver")) r = case_solver(headroom);
     else return 2;
-    printf("%s +%llu MB: %d OK, %d ALLOCATION, %d other\n", argv[1], headroom, oks, allocs, failures);
-    if (r || failures) return 1;
+    printf("%s +%llu MB: %d OK, %d ALLOCATION\n", argv[1], headroom, oks, allocs);
+    CHECKF(r == 0, "%s: setup failed", argv[1]);
     int expect_alloc = !strcmp(argv[3], "alloc");
 #if defined(__x86_64__) && defined(__GNUC__)
     /* Without AVX2+FMA or AVX-512 faer's products use no per-thread buffer: nothing to refuse. */
@@ -216,13 +208,10 @@ int main(int argc, char **argv) {
         expect_alloc = 0;
     }
 #endif
-    if (expect_alloc && allocs == 0) {
-        fprintf(stderr, "FAIL: no ALLOCATION under a headroom of %llu MB\n", headroom);
-        return 1;
-    }
-    if (!strcmp(argv[3], "ok") && (allocs != 0 || oks == 0)) {
-        fprintf(stderr, "FAIL: not all OK under a headroom of %llu MB\n", headroom);
-        return 1;
-    }
-    return 0;
+    if (expect_alloc) CHECKF(allocs > 0, "no ALLOCATION under a headroom of %llu MB", headroom);
+    if (!strcmp(argv[3], "ok"))
+        CHECKF(allocs == 0 && oks > 0, "not all OK under a headroom of %llu MB", headroom);
+    char name[64];
+    snprintf(name, sizeof name, "probe_predict_solve %s %s", argv[1], argv[2]);
+    return ntk_test_summary(name);
 }

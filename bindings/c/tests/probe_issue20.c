@@ -21,62 +21,34 @@
  *                 exceeds PAIR_EVAL_BUDGET: NUMERICAL naming it, progress as above;
  *   cancel        sigma = sin(100 x), cancelled after 0.3 s: CANCELLED soon after.
  */
-#define _POSIX_C_SOURCE 200809L
-#include "ntk.h"
+#define _POSIX_C_SOURCE 200809L /* clock_gettime, for NTK_TEST_ERROR_TIME_LIMIT */
+/* The bounded-time contract: every bad-input call checked here returns within 1 s. */
+#define NTK_TEST_ERROR_TIME_LIMIT 1.0
+#include "ntk_test.h"
 
-#include <math.h>
 #include <stdint.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
 #include <sys/resource.h>
-#include <time.h>
 
-static double now(void) {
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
-}
-
-static int failures = 0;
-static double slowest = 0.0;
-
-/* A bad-input call: status, message naming `arg`, and at most 1 s. */
-static void bad(ntk_status st, double t0, ntk_status want, const char *arg, const char *what) {
-    double dt = now() - t0;
-    if (dt > slowest) slowest = dt;
-    if (st != want || strstr(ntk_last_error(), arg) == NULL || dt > 1.0) {
-        fprintf(stderr, "FAIL %s: %s in %.3f s (want %s naming %s): %s\n", what,
-                ntk_status_str(st), dt, ntk_status_str(want), arg, ntk_last_error());
-        failures++;
-    }
-}
-
-
-static void kernel_calls(size_t n, const char *what) {
+/* Kernel-taking calls on a broadcast n x n view: ALLOCATION naming the kernel, within 1 s. */
+static void kernel_calls(size_t n) {
     static const double one = 1.0;
     double ev[3] = {0, 0, 0}, lo, hi, c;
     ntk_flow *f = NULL;
-    double t0 = now();
-    bad(ntk_kernel_spectrum(ntk_matrix_strided(&one, n, n, 0, 0), ev, 3, NTK_SPECTRUM_WHICH_LARGEST), t0,
-        NTK_STATUS_ALLOCATION, "k", what);
-    t0 = now();
-    bad(ntk_kernel_spectrum(ntk_matrix_strided(&one, n, n, 0, 0), ev, n < 3 ? n : 3, NTK_SPECTRUM_WHICH_SMALLEST), t0,
-        NTK_STATUS_ALLOCATION, "k", what);
-    t0 = now();
-    bad(ntk_kernel_condition(ntk_matrix_strided(&one, n, n, 0, 0), &lo, &hi, &c), t0, NTK_STATUS_ALLOCATION, "k", what);
-    t0 = now();
-    bad(ntk_flow_create(ntk_matrix_strided(&one, n, n, 0, 0), ntk_matrix_strided(&one, n, 1, 0, 0), ntk_matrix_strided(&one, n, 1, 0, 0), NULL, NULL, 0, NULL, &f),
-        t0, NTK_STATUS_ALLOCATION, "kernel", what);
-    if (f) failures++;
+    CHECK_ERROR(ntk_kernel_spectrum(ntk_matrix_strided(&one, n, n, 0, 0), ev, 3, NTK_SPECTRUM_WHICH_LARGEST),
+                NTK_STATUS_ALLOCATION, "k");
+    CHECK_ERROR(ntk_kernel_spectrum(ntk_matrix_strided(&one, n, n, 0, 0), ev, n < 3 ? n : 3, NTK_SPECTRUM_WHICH_SMALLEST),
+                NTK_STATUS_ALLOCATION, "k");
+    CHECK_ERROR(ntk_kernel_condition(ntk_matrix_strided(&one, n, n, 0, 0), &lo, &hi, &c), NTK_STATUS_ALLOCATION, "k");
+    CHECK_ERROR(ntk_flow_create(ntk_matrix_strided(&one, n, n, 0, 0), ntk_matrix_strided(&one, n, 1, 0, 0), ntk_matrix_strided(&one, n, 1, 0, 0), NULL, NULL, 0, NULL, &f),
+                NTK_STATUS_ALLOCATION, "kernel");
+    CHECKF(f == NULL, "a failed flow_create wrote *out (n = %lu)", (unsigned long)n);
 }
 
-static int case_broadcast(void) {
+static void case_broadcast(void) {
     const size_t ns[] = {(size_t)1 << 14, (size_t)1 << 16, (size_t)1 << 20, (size_t)1 << 32,
                          (size_t)1 << 40, SIZE_MAX / 2};
-    for (int i = 0; i < 6; i++) kernel_calls(ns[i], "broadcast");
-    printf("broadcast: slowest bad-input call %.4f s\n", slowest);
-    return failures != 0;
+    for (int i = 0; i < 6; i++) kernel_calls(ns[i]);
+    printf("broadcast: slowest bad-input call %.4f s\n", ntk_test_slowest_error());
 }
 
 static uint64_t rng = 0x9E3779B97F4A7C15ull;
@@ -87,44 +59,43 @@ static uint64_t next(void) {
     return rng;
 }
 
-static int case_property(void) {
+static void case_property(void) {
     static const double one = 1.0;
     double k2[4] = {2, 1, 1, 2}, y2[2] = {1, 0};
     ntk_matrix k2v = ntk_matrix_row_major(k2, 2, 2), y2v = ntk_matrix_row_major(y2, 2, 1);
     for (int t = 0; t < 200; t++) {
         /* N from 2^15 (8 GiB per copy, beyond the 1 GiB limit) to 2^62. */
         size_t n = ((size_t)1 << (15 + next() % 48)) + (size_t)(next() % 1000);
-        kernel_calls(n, "property");
+        kernel_calls(n);
         /* test_kernel M x 2 with M unallocatable (2^27 x 2 doubles = 2 GiB and beyond), next
          * to a valid 2 x 2 kernel. */
         size_t m = ((size_t)1 << (27 + next() % 36)) + (size_t)(next() % 1000);
         ntk_matrix tk = ntk_matrix_strided(&one, m, 2, 0, 0), tf = ntk_matrix_strided(&one, m, 1, 0, 0);
         ntk_flow *f = NULL;
-        double t0 = now();
-        bad(ntk_flow_create(k2v, y2v, y2v, &tk, &tf, 0, NULL, &f), t0, NTK_STATUS_ALLOCATION,
-            "test_kernel", "property test_kernel");
-        if (f) {
-            failures++;
-            ntk_flow_free(f);
-        }
+        CHECK_ERROR(ntk_flow_create(k2v, y2v, y2v, &tk, &tf, 0, NULL, &f), NTK_STATUS_ALLOCATION,
+                    "test_kernel");
+        CHECKF(f == NULL, "a failed flow_create wrote *out (m = %lu)", (unsigned long)m);
+        ntk_flow_free(f);
     }
-    printf("property: 1000 unallocatable kernel inputs rejected, slowest %.4f s\n", slowest);
-    if (slowest > 0.2) {
-        fprintf(stderr, "FAIL property: a rejection took %.4f s (not O(1))\n", slowest);
-        failures++;
-    }
-    return failures != 0;
+    printf("property: 1000 unallocatable kernel inputs rejected, slowest %.4f s\n",
+           ntk_test_slowest_error());
+    CHECKF(ntk_test_slowest_error() <= 0.2, "property: a rejection took %.4f s (not O(1))",
+           ntk_test_slowest_error());
 }
 
-static int case_gemm(int want_ok) {
+/* OK, or (want_ok = 0) ALLOCATION. */
+#define OK_OR_ALLOC(st) ((st) == NTK_STATUS_OK || (!want_ok && (st) == NTK_STATUS_ALLOCATION))
+
+static void case_gemm(int want_ok) {
     for (int rep = 0; rep < 3; rep++) {
         size_t n = 512;
         double *k = malloc(n * n * sizeof *k), *y = malloc(n * sizeof *y);
         if (!k || !y) {
             printf("gemm: the host itself cannot allocate the kernel under this limit\n");
+            CHECKF(!want_ok, "gemm_ok: no limit, yet malloc failed");
             free(k);
             free(y);
-            return want_ok;
+            return;
         }
         for (size_t i = 0; i < n; i++) {
             y[i] = sin((double)i);
@@ -135,22 +106,21 @@ static int case_gemm(int want_ok) {
         ntk_flow *f = NULL;
         ntk_status st = ntk_flow_create(kv, yv, yv, NULL, NULL, 0, NULL, &f);
         printf("gemm: flow_create 512: %s %s\n", ntk_status_str(st), ntk_last_error());
-        if (!(st == NTK_STATUS_OK || (!want_ok && st == NTK_STATUS_ALLOCATION))) failures++;
+        CHECKF(OK_OR_ALLOC(st), "flow_create 512 gave %s", ntk_status_str(st));
         if (f) {
             st = ntk_flow_set_time(f, 1.0, NULL);
             printf("gemm: flow_set_time: %s %s\n", ntk_status_str(st), ntk_last_error());
-            if (!(st == NTK_STATUS_OK || (!want_ok && st == NTK_STATUS_ALLOCATION))) failures++;
+            CHECKF(OK_OR_ALLOC(st), "flow_set_time gave %s", ntk_status_str(st));
         }
         ntk_flow_free(f);
         ntk_matrix k64 = ntk_matrix_strided(k, 64, 64, (ptrdiff_t)n, 1);
         double ev[64];
         st = ntk_kernel_spectrum(k64, ev, 64, NTK_SPECTRUM_WHICH_ALL);
         printf("gemm: spectrum 64: %s %s\n", ntk_status_str(st), ntk_last_error());
-        if (!(st == NTK_STATUS_OK || (!want_ok && st == NTK_STATUS_ALLOCATION))) failures++;
+        CHECKF(OK_OR_ALLOC(st), "spectrum 64 gave %s", ntk_status_str(st));
         free(k);
         free(y);
     }
-    return failures != 0;
 }
 
 static double freq = 1000.0;
@@ -171,7 +141,7 @@ typedef struct {
 
 static int on_progress(void *u, uint64_t done, uint64_t total) {
     watch *w = (watch *)u;
-    double t = now();
+    double t = ntk_test_now();
     if (w->calls > 0) {
         if (t - w->last > w->max_gap) w->max_gap = t - w->last;
         if (done < w->last_done || total != w->total) w->monotone = 0;
@@ -183,7 +153,7 @@ static int on_progress(void *u, uint64_t done, uint64_t total) {
     return w->cancel_after > 0 && t - w->start > w->cancel_after;
 }
 
-static int case_budget(double cancel_after, double f, const char *want) {
+static void case_budget(double cancel_after, double f, const char *want) {
     freq = f;
     const size_t widths[] = {3, 4, 4, 1};
     ntk_network_config c;
@@ -195,7 +165,8 @@ static int case_budget(double cancel_after, double f, const char *want) {
     c.custom_dsigma = dsin1000;
     c.beta = 0.1;
     ntk_network *net = NULL;
-    if (ntk_network_create(&c, &net) != NTK_STATUS_OK) return 1;
+    CHECK_STATUS(ntk_network_create(&c, &net), NTK_STATUS_OK);
+    if (net == NULL) return;
     /* Two nearly parallel points (a correlated pair) and a third. */
     double x[9] = {1.0, 0.5, 0.2, 1.0, 0.5, 0.21, -0.3, 0.8, 0.1}, o[9], o2[9];
     ntk_matrix xv = ntk_matrix_row_major(x, 3, 3);
@@ -204,21 +175,24 @@ static int case_budget(double cancel_after, double f, const char *want) {
     memset(&w, 0, sizeof w);
     w.monotone = 1;
     w.cancel_after = cancel_after;
-    w.start = w.last = now();
+    w.start = w.last = ntk_test_now();
     ntk_options opt = {on_progress, &w};
     ntk_status st = ntk_kernel_limit(net, xv, NULL, &ov, NULL, &ov2, &opt);
-    double dt = now() - w.start;
+    double dt = ntk_test_now() - w.start;
     printf("%s: %s after %.2f s, %d progress calls, largest gap %.3f s, monotone %d: %s\n",
            cancel_after > 0 ? "cancel" : "budget", ntk_status_str(st), dt, w.calls, w.max_gap,
            w.monotone, ntk_last_error());
     ntk_network_free(net);
     (void)ov;
-    if (!w.monotone || w.calls < 2) return 1;
+    CHECKF(w.monotone && w.calls >= 2, "progress: %d calls, monotone %d", w.calls, w.monotone);
     /* 0.1 s asked; up to 0.5 s tolerated on a machine shared by six sessions (printed above). */
-    if (w.max_gap > 0.5) return 1;
+    CHECKF(w.max_gap <= 0.5, "progress calls %.3f s apart", w.max_gap);
     if (cancel_after > 0)
-        return !(st == NTK_STATUS_CANCELLED && dt < cancel_after + 1.0);
-    return !(st == NTK_STATUS_NUMERICAL && strstr(ntk_last_error(), want) != NULL);
+        CHECKF(st == NTK_STATUS_CANCELLED && dt < cancel_after + 1.0, "cancel: %s after %.2f s",
+               ntk_status_str(st), dt);
+    else
+        CHECKF(st == NTK_STATUS_NUMERICAL && strstr(ntk_last_error(), want) != NULL,
+               "%s, want NUMERICAL naming %s", ntk_status_str(st), want);
 }
 
 int main(int argc, char **argv) {
@@ -232,14 +206,25 @@ int main(int argc, char **argv) {
         }
     }
     const char *c = argv[1];
-    if (!strcmp(c, "broadcast")) return case_broadcast();
-    if (!strcmp(c, "property")) return case_property();
-    if (!strcmp(c, "gemm")) return case_gemm(0);
-    if (!strcmp(c, "gemm_ok")) return case_gemm(1);
+    if (!strcmp(c, "broadcast"))
+        case_broadcast();
+    else if (!strcmp(c, "property"))
+        case_property();
+    else if (!strcmp(c, "gemm"))
+        case_gemm(0);
+    else if (!strcmp(c, "gemm_ok"))
+        case_gemm(1);
     /* sin(1000 x): the per-point expansions already exceed their panel bound (0.1 s). */
-    if (!strcmp(c, "budget")) return case_budget(0.0, 1000.0, "quadrature panels");
+    else if (!strcmp(c, "budget"))
+        case_budget(0.0, 1000.0, "quadrature panels");
     /* sin(100 x): the per-point expansions converge, a correlated pair exceeds its budget. */
-    if (!strcmp(c, "pair_budget")) return case_budget(0.0, 100.0, "PAIR_EVAL_BUDGET");
-    if (!strcmp(c, "cancel")) return case_budget(0.3, 100.0, "");
-    return 2;
+    else if (!strcmp(c, "pair_budget"))
+        case_budget(0.0, 100.0, "PAIR_EVAL_BUDGET");
+    else if (!strcmp(c, "cancel"))
+        case_budget(0.3, 100.0, "");
+    else
+        return 2;
+    char name[64];
+    snprintf(name, sizeof name, "probe_issue20 %s", c);
+    return ntk_test_summary(name);
 }

@@ -9,30 +9,16 @@
  *   next uncancelled call gives the serial bits.
  * Run by tests/c_reliability.rs (and scripts/sanitizers.sh under valgrind and ASan).
  */
-#include "ntk.h"
+#include "ntk_test.h"
 
-#include <math.h>
 #include <pthread.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
 
 #define N 24
 #define D 4
 #define K 3
 #define NTHREADS 4
 
-static int failures = 0;
-#define CHECK(cond, ...)                                                     \
-    do {                                                                     \
-        if (!(cond)) {                                                       \
-            fprintf(stderr, "FAIL %s:%d: ", __FILE__, __LINE__);             \
-            fprintf(stderr, __VA_ARGS__);                                    \
-            fprintf(stderr, " [%s]\n", ntk_last_error());                    \
-            failures++;                                                      \
-        }                                                                    \
-    } while (0)
-
+/* CHECKF (ntk_test.h) is used on the main thread only: the workers report through worker_arg. */
 static const size_t widths[] = {D, 17, 9, K};
 static double x[N * D];
 static ntk_network *net;
@@ -117,23 +103,23 @@ int main(void) {
     cfg.activation = NTK_ACTIVATION_ERF;
     cfg.beta = 0.25;
     cfg.seed = 77;
-    CHECK(ntk_network_create(&cfg, &net) == NTK_STATUS_OK, "create");
-    CHECK(ntk_network_shape(net, NULL, &num_params) == NTK_STATUS_OK, "shape");
-    CHECK(num_params <= 400, "P = %zu", num_params);
+    CHECKF(ntk_network_create(&cfg, &net) == NTK_STATUS_OK, "create");
+    CHECKF(ntk_network_shape(net, NULL, &num_params) == NTK_STATUS_OK, "shape");
+    CHECKF(num_params <= 400, "P = %zu", num_params);
 
     /* Serial reference at 1 thread, then 2 and 8 threads must agree bit for bit. */
-    CHECK(ntk_set_num_threads(1) == NTK_STATUS_OK, "threads 1");
-    CHECK(compute(fwd_ref, ktr_ref, kfull_ref, jac_ref, NULL) == NTK_STATUS_OK, "serial");
+    CHECKF(ntk_set_num_threads(1) == NTK_STATUS_OK, "threads 1");
+    CHECKF(compute(fwd_ref, ktr_ref, kfull_ref, jac_ref, NULL) == NTK_STATUS_OK, "serial");
     static double fwd[N * K], ktr[N * N], kfull[N * K * 8 * K], jac[N * K * 400];
     size_t counts[] = {2, 8};
     for (int t = 0; t < 2; t++) {
-        CHECK(ntk_set_num_threads(counts[t]) == NTK_STATUS_OK, "threads");
-        CHECK(compute(fwd, ktr, kfull, jac, NULL) == NTK_STATUS_OK, "compute");
-        CHECK(compare_all(fwd, ktr, kfull, jac), "bits differ at %zu threads", counts[t]);
+        CHECKF(ntk_set_num_threads(counts[t]) == NTK_STATUS_OK, "threads");
+        CHECKF(compute(fwd, ktr, kfull, jac, NULL) == NTK_STATUS_OK, "compute");
+        CHECKF(compare_all(fwd, ktr, kfull, jac), "bits differ at %zu threads", counts[t]);
     }
 
     /* 4 callers on one shared network, library pool of 2 threads. */
-    CHECK(ntk_set_num_threads(2) == NTK_STATUS_OK, "threads 2");
+    CHECKF(ntk_set_num_threads(2) == NTK_STATUS_OK, "threads 2");
     pthread_t th[NTHREADS];
     worker_arg args[NTHREADS];
     for (int i = 0; i < NTHREADS; i++) {
@@ -142,7 +128,7 @@ int main(void) {
     }
     for (int i = 0; i < NTHREADS; i++) {
         pthread_join(th[i], NULL);
-        CHECK(args[i].ok, "thread %d got different bits or a foreign last error", i);
+        CHECKF(args[i].ok, "thread %d got different bits or a foreign last error", i);
     }
 
     /* Cancel at the k-th progress call, then the same handle gives the reference bits. */
@@ -151,23 +137,19 @@ int main(void) {
         cancel_state c = {0, at};
         ntk_options opts = {cancel_cb, &c};
         ntk_status st = compute(fwd, ktr, kfull, jac, &opts);
-        CHECK(st == NTK_STATUS_CANCELLED || st == NTK_STATUS_OK, "cancel at %d: %d", at, st);
+        CHECKF(st == NTK_STATUS_CANCELLED || st == NTK_STATUS_OK, "cancel at %d: %d", at, st);
         if (st == NTK_STATUS_CANCELLED) {
             cancelled++;
-            CHECK(strstr(ntk_last_error(), "cancelled") != NULL, "cancel message");
+            CHECKF(strstr(ntk_last_error(), "cancelled") != NULL, "cancel message");
         }
-        CHECK(compute(fwd, ktr, kfull, jac, NULL) == NTK_STATUS_OK, "after cancel");
-        CHECK(compare_all(fwd, ktr, kfull, jac), "bits differ after a cancel at %d", at);
+        CHECKF(compute(fwd, ktr, kfull, jac, NULL) == NTK_STATUS_OK, "after cancel");
+        CHECKF(compare_all(fwd, ktr, kfull, jac), "bits differ after a cancel at %d", at);
     }
-    CHECK(cancelled >= 3, "only %d of the cancel points were reached", cancelled);
+    CHECKF(cancelled >= 3, "only %d of the cancel points were reached", cancelled);
 
     ntk_network_free(net);
     ntk_set_num_threads(0);
-    if (failures) {
-        fprintf(stderr, "reliability_threads: %d failure(s)\n", failures);
-        return 1;
-    }
-    printf("reliability_threads: ok (4 callers x 3 rounds, 1/2/8 library threads, %d cancels)\n",
+    printf("reliability_threads: 4 callers x 3 rounds, 1/2/8 library threads, %d cancels\n",
            cancelled);
-    return 0;
+    return ntk_test_summary("reliability_threads");
 }

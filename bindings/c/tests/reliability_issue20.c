@@ -14,57 +14,12 @@
  *  8. progress of the limit kernel is one monotone (done, total) sequence per call;
  *  smaller points: messages print subnormals in %g style.
  */
-#define _POSIX_C_SOURCE 200809L /* clock_gettime */
-#include "ntk.h"
+#define _POSIX_C_SOURCE 200809L /* clock_gettime, for NTK_TEST_ERROR_TIME_LIMIT */
+/* The bounded-time contract: every bad-input call checked here returns within 1 s. */
+#define NTK_TEST_ERROR_TIME_LIMIT 1.0
+#include "ntk_test.h"
 
-#include <math.h>
 #include <stdint.h>
-#include <stdio.h>
-#include <string.h>
-#include <time.h>
-
-static int failures = 0;
-
-static void expect(ntk_status st, ntk_status want, const char *arg, int line) {
-    const char *msg = ntk_last_error();
-    if (st != want || (arg != NULL && strstr(msg, arg) == NULL)) {
-        fprintf(stderr, "FAIL line %d: got %s want %s, message \"%s\" should name \"%s\"\n", line,
-                ntk_status_str(st), ntk_status_str(want), msg, arg ? arg : "");
-        failures++;
-    }
-}
-/* The bounded-time contract (docs/bad-input-contract.md): every bad-input call checked here
- * (expected status other than OK) returns within 1 s. */
-static double now_s(void) {
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
-}
-static double slowest_call = 0.0;
-static ntk_status timed(ntk_status st, double t0, ntk_status want, int line) {
-    double dt = now_s() - t0;
-    if (want == NTK_STATUS_OK) return st;
-    if (dt > slowest_call) slowest_call = dt;
-    if (dt > 1.0) {
-        fprintf(stderr, "FAIL line %d: the call took %.3f s (bounded-time contract: 1 s)\n", line,
-                dt);
-        failures++;
-    }
-    return st;
-}
-#define EXPECT(call, want, arg)                                        \
-    do {                                                               \
-        double t0_ = now_s();                                          \
-        ntk_status st_ = (call);                                       \
-        expect(timed(st_, t0_, (want), __LINE__), (want), (arg), __LINE__); \
-    } while (0)
-#define CHECK(cond)                                                        \
-    do {                                                                   \
-        if (!(cond)) {                                                     \
-            fprintf(stderr, "FAIL line %d: %s\n", __LINE__, #cond);        \
-            failures++;                                                    \
-        }                                                                  \
-    } while (0)
 
 #define SENT (-3.5e7)
 
@@ -77,12 +32,12 @@ static void broadcast_kernels(void) {
         size_t n = sizes[s];
         double ev[2] = {SENT, SENT}, lo = SENT, hi = SENT, c = SENT;
         ntk_matrix k = ntk_matrix_strided(&one, n, n, 0, 0);
-        EXPECT(ntk_kernel_spectrum(k, ev, 2, NTK_SPECTRUM_WHICH_SMALLEST), NTK_STATUS_ALLOCATION,
+        CHECK_ERROR(ntk_kernel_spectrum(k, ev, 2, NTK_SPECTRUM_WHICH_SMALLEST), NTK_STATUS_ALLOCATION,
                "k");
-        EXPECT(ntk_kernel_condition(k, &lo, &hi, &c), NTK_STATUS_ALLOCATION, "k");
+        CHECK_ERROR(ntk_kernel_condition(k, &lo, &hi, &c), NTK_STATUS_ALLOCATION, "k");
         CHECK(ev[0] == SENT && ev[1] == SENT && lo == SENT && hi == SENT && c == SENT);
         ntk_flow *f = NULL;
-        EXPECT(ntk_flow_create(k, ntk_matrix_strided(&one, n, 1, 0, 0), ntk_matrix_strided(&one, n, 1, 0, 0), NULL, NULL, 0, NULL,
+        CHECK_ERROR(ntk_flow_create(k, ntk_matrix_strided(&one, n, 1, 0, 0), ntk_matrix_strided(&one, n, 1, 0, 0), NULL, NULL, 0, NULL,
                                &f),
                NTK_STATUS_ALLOCATION, "kernel");
         CHECK(f == NULL);
@@ -91,7 +46,7 @@ static void broadcast_kernels(void) {
     double k2[4] = {2, 1, 1, 2}, y2[2] = {1, 0};
     ntk_matrix tk = ntk_matrix_strided(&one, (size_t)1 << 40, 2, 0, 0), tf = ntk_matrix_strided(&one, (size_t)1 << 40, 1, 0, 0);
     ntk_flow *f = NULL;
-    EXPECT(ntk_flow_create(ntk_matrix_row_major(k2, 2, 2), ntk_matrix_row_major(y2, 2, 1), ntk_matrix_row_major(y2, 2, 1), &tk, &tf, 0, NULL, &f),
+    CHECK_ERROR(ntk_flow_create(ntk_matrix_row_major(k2, 2, 2), ntk_matrix_row_major(y2, 2, 1), ntk_matrix_row_major(y2, 2, 1), &tk, &tf, 0, NULL, &f),
            NTK_STATUS_ALLOCATION, "test_kernel");
     CHECK(f == NULL);
 }
@@ -121,22 +76,15 @@ static void all_subsets_numerical(ntk_network *net, const double *x, size_t n, s
             ptr[q] = (mask >> q & 1) ? &v[q] : NULL;
         }
         ntk_status st = ntk_kernel_limit(net, ntk_matrix_row_major(x, n, d), NULL, ptr[0], ptr[1], ptr[2], NULL);
-        if (st != NTK_STATUS_NUMERICAL) {
-            fprintf(stderr, "FAIL line %d: kernel_limit outputs mask %d gave %s (%s)\n", line, mask,
-                    ntk_status_str(st), ntk_last_error());
-            failures++;
-        }
+        CHECKF(st == NTK_STATUS_NUMERICAL, "line %d: kernel_limit outputs mask %d gave %s", line,
+               mask, ntk_status_str(st));
         if (pst == NTK_STATUS_OK) {
             st = ntk_kernel_limit_tile(p, 0, n, p, 0, n, ptr[0], ptr[1], ptr[2], NULL);
-            if (st != NTK_STATUS_NUMERICAL) {
-                fprintf(stderr, "FAIL line %d: kernel_limit_tile mask %d gave %s (%s)\n", line,
-                        mask, ntk_status_str(st), ntk_last_error());
-                failures++;
-            }
-        } else if (pst != NTK_STATUS_NUMERICAL) {
-            fprintf(stderr, "FAIL line %d: limit_points_create gave %s\n", line,
-                    ntk_status_str(pst));
-            failures++;
+            CHECKF(st == NTK_STATUS_NUMERICAL, "line %d: kernel_limit_tile mask %d gave %s", line,
+                   mask, ntk_status_str(st));
+        } else {
+            CHECKF(pst == NTK_STATUS_NUMERICAL, "line %d: limit_points_create gave %s", line,
+                   ntk_status_str(pst));
         }
     }
     ntk_limit_points_free(p);
@@ -152,18 +100,16 @@ static void limit_chain_nonfinite(void) {
     c.beta = 0.1;
     c.seed = 1;
     ntk_network *net = NULL;
-    if (ntk_network_create(&c, &net) != NTK_STATUS_OK) {
-        failures++;
-        return;
-    }
+    CHECK_STATUS(ntk_network_create(&c, &net), NTK_STATUS_OK);
+    if (net == NULL) return;
     const double big[6] = {1e200, -1e200, 1e200, -1e200, 1e200, 1e200};
     all_subsets_numerical(net, big, 2, 3, __LINE__);
     /* Control: moderate inputs are OK for every subset (so the above fails for its reason). */
     const double x[6] = {0.3, -0.2, 0.5, 0.1, 0.4, -0.6};
     double o[4];
     ntk_matrix_mut v = ntk_matrix_row_major_mut(o, 2, 2);
-    EXPECT(ntk_kernel_limit(net, ntk_matrix_row_major(x, 2, 3), NULL, &v, NULL, NULL, NULL), NTK_STATUS_OK, "");
-    EXPECT(ntk_kernel_limit(net, ntk_matrix_row_major(x, 2, 3), NULL, NULL, &v, NULL, NULL), NTK_STATUS_OK, "");
+    CHECK_STATUS(ntk_kernel_limit(net, ntk_matrix_row_major(x, 2, 3), NULL, &v, NULL, NULL, NULL), NTK_STATUS_OK);
+    CHECK_STATUS(ntk_kernel_limit(net, ntk_matrix_row_major(x, 2, 3), NULL, NULL, &v, NULL, NULL), NTK_STATUS_OK);
     ntk_network_free(net);
 
     /* A custom sigma returning NaN for |x| > 2, L = 3. */
@@ -173,10 +119,8 @@ static void limit_chain_nonfinite(void) {
     c.custom_sigma = nan_beyond_2;
     c.custom_dsigma = dtanh_;
     c.beta = 0.1;
-    if (ntk_network_create(&c, &net) != NTK_STATUS_OK) {
-        failures++;
-        return;
-    }
+    CHECK_STATUS(ntk_network_create(&c, &net), NTK_STATUS_OK);
+    if (net == NULL) return;
     all_subsets_numerical(net, x, 2, 3, __LINE__);
     ntk_network_free(net);
 }
@@ -185,16 +129,16 @@ static void limit_chain_nonfinite(void) {
 static void subnormal_kernels(void) {
     double k[16], ev[4], lo, hi, cond;
     for (int i = 0; i < 16; i++) k[i] = (i % 5 == 0) ? 1e-310 : 0.0;
-    EXPECT(ntk_kernel_spectrum(ntk_matrix_row_major(k, 4, 4), ev, 4, NTK_SPECTRUM_WHICH_ALL), NTK_STATUS_OK, "");
+    CHECK_STATUS(ntk_kernel_spectrum(ntk_matrix_row_major(k, 4, 4), ev, 4, NTK_SPECTRUM_WHICH_ALL), NTK_STATUS_OK);
     for (int i = 0; i < 4; i++) CHECK(ev[i] == 1e-310);
-    EXPECT(ntk_kernel_condition(ntk_matrix_row_major(k, 4, 4), &lo, &hi, &cond), NTK_STATUS_OK, "");
+    CHECK_STATUS(ntk_kernel_condition(ntk_matrix_row_major(k, 4, 4), &lo, &hi, &cond), NTK_STATUS_OK);
     CHECK(lo == 1e-310 && hi == 1e-310 && cond == 1.0);
 
     /* All entries e: eigenvalues {0, 0, 0, 4e}. */
     const double es[2] = {1e-310, 4.9e-324};
     for (int t = 0; t < 2; t++) {
         for (int i = 0; i < 16; i++) k[i] = es[t];
-        EXPECT(ntk_kernel_spectrum(ntk_matrix_row_major(k, 4, 4), ev, 4, NTK_SPECTRUM_WHICH_ALL), NTK_STATUS_OK, "");
+        CHECK_STATUS(ntk_kernel_spectrum(ntk_matrix_row_major(k, 4, 4), ev, 4, NTK_SPECTRUM_WHICH_ALL), NTK_STATUS_OK);
         CHECK(fabs(ev[3] - 4.0 * es[t]) <= 1e-12 * 4.0 * es[t] + 4.9e-324);
         for (int i = 0; i < 3; i++) CHECK(fabs(ev[i]) <= 1e-12 * 4.0 * es[t] + 4.9e-324);
     }
@@ -205,18 +149,18 @@ static void subnormal_kernels(void) {
     for (int method = 1; method <= 3; method++) {
         ntk_flow_options o = {method, 0, 0, 0};
         ntk_flow *f = NULL;
-        EXPECT(ntk_flow_create(ntk_matrix_row_major(k, 4, 4), ntk_matrix_row_major(y, 4, 1), ntk_matrix_row_major(f0, 4, 1), NULL, NULL, 0, &o, &f),
-               NTK_STATUS_OK, "");
+        CHECK_STATUS(ntk_flow_create(ntk_matrix_row_major(k, 4, 4), ntk_matrix_row_major(y, 4, 1), ntk_matrix_row_major(f0, 4, 1), NULL, NULL, 0, &o, &f),
+               NTK_STATUS_OK);
         if (!f) continue;
-        EXPECT(ntk_flow_set_time(f, 1.0, NULL), NTK_STATUS_OK, "");
-        EXPECT(ntk_flow_outputs(f, ntk_matrix_row_major_mut(out, 4, 1)), NTK_STATUS_OK, "");
+        CHECK_STATUS(ntk_flow_set_time(f, 1.0, NULL), NTK_STATUS_OK);
+        CHECK_STATUS(ntk_flow_outputs(f, ntk_matrix_row_major_mut(out, 4, 1)), NTK_STATUS_OK);
         for (int i = 0; i < 4; i++) CHECK(fabs(out[i] - f0[i]) <= 1e-14);
         ntk_flow_free(f);
     }
 
     /* %g-style numbers in messages: an asymmetric subnormal pair prints as 1e-310. */
     double a[4] = {1e-310, 1e-310, 3e-310, 1e-310};
-    EXPECT(ntk_kernel_spectrum(ntk_matrix_row_major(a, 2, 2), ev, 2, NTK_SPECTRUM_WHICH_ALL),
+    CHECK_ERROR(ntk_kernel_spectrum(ntk_matrix_row_major(a, 2, 2), ev, 2, NTK_SPECTRUM_WHICH_ALL),
            NTK_STATUS_INVALID_ARGUMENT, "= 3e-310 but k[0,1] = 1e-310");
     CHECK(strlen(ntk_last_error()) < 200);
 }
@@ -229,37 +173,37 @@ static void flow_options_and_blame(void) {
     ntk_flow *f = NULL, *sentinel = (ntk_flow *)(uintptr_t)0x10;
     f = sentinel;
     ntk_flow_options o = {-1, 0, 0, 0};
-    EXPECT(ntk_flow_create(ntk_matrix_row_major(k, 4, 4), ntk_matrix_row_major(y, 4, 2), ntk_matrix_row_major(f0, 4, 2), NULL, NULL, 0, &o, &f),
+    CHECK_ERROR(ntk_flow_create(ntk_matrix_row_major(k, 4, 4), ntk_matrix_row_major(y, 4, 2), ntk_matrix_row_major(f0, 4, 2), NULL, NULL, 0, &o, &f),
            NTK_STATUS_INVALID_ARGUMENT, "method");
     o.method = INT32_MIN;
-    EXPECT(ntk_flow_create(ntk_matrix_row_major(k, 4, 4), ntk_matrix_row_major(y, 4, 2), ntk_matrix_row_major(f0, 4, 2), NULL, NULL, 0, &o, &f),
+    CHECK_ERROR(ntk_flow_create(ntk_matrix_row_major(k, 4, 4), ntk_matrix_row_major(y, 4, 2), ntk_matrix_row_major(f0, 4, 2), NULL, NULL, 0, &o, &f),
            NTK_STATUS_INVALID_ARGUMENT, "method");
     CHECK(f == sentinel);
     /* tolerances <= 0 mean their defaults */
     ntk_flow_options neg = {0, -1.0, -5.0, -1e-3};
     f = NULL;
-    EXPECT(ntk_flow_create(ntk_matrix_row_major(k, 4, 4), ntk_matrix_row_major(y, 4, 2), ntk_matrix_row_major(f0, 4, 2), NULL, NULL, 0, &neg, &f),
-           NTK_STATUS_OK, "");
+    CHECK_STATUS(ntk_flow_create(ntk_matrix_row_major(k, 4, 4), ntk_matrix_row_major(y, 4, 2), ntk_matrix_row_major(f0, 4, 2), NULL, NULL, 0, &neg, &f),
+           NTK_STATUS_OK);
     ntk_flow_free(f);
     /* an rtol that double precision cannot meet is blamed by name */
     double targets[8] = {1, 0, 0, 1, 1, 0, 0, 1};
     ntk_flow_options tiny = {NTK_FLOW_METHOD_ODE, 1e-300, 1e-300, 0};
     f = NULL;
-    EXPECT(ntk_flow_create(ntk_matrix_row_major(k, 4, 4), ntk_matrix_row_major(targets, 4, 2), ntk_matrix_row_major(f0, 4, 2), NULL, NULL,
+    CHECK_STATUS(ntk_flow_create(ntk_matrix_row_major(k, 4, 4), ntk_matrix_row_major(targets, 4, 2), ntk_matrix_row_major(f0, 4, 2), NULL, NULL,
                            NTK_COST_CROSS_ENTROPY, &tiny, &f),
-           NTK_STATUS_OK, "");
+           NTK_STATUS_OK);
     if (f) {
-        EXPECT(ntk_flow_set_time(f, 1.0, NULL), NTK_STATUS_NUMERICAL, "rtol");
+        CHECK_ERROR(ntk_flow_set_time(f, 1.0, NULL), NTK_STATUS_NUMERICAL, "rtol");
         ntk_flow_free(f);
     }
 
     /* 7: kernel 4x4, y 3x2, f0 4x2: y disagrees, not f0. */
     f = sentinel;
-    EXPECT(ntk_flow_create(ntk_matrix_row_major(k, 4, 4), ntk_matrix_row_major(y, 3, 2), ntk_matrix_row_major(f0, 4, 2), NULL, NULL, 0, NULL, &f),
+    CHECK_ERROR(ntk_flow_create(ntk_matrix_row_major(k, 4, 4), ntk_matrix_row_major(y, 3, 2), ntk_matrix_row_major(f0, 4, 2), NULL, NULL, 0, NULL, &f),
            NTK_STATUS_INVALID_ARGUMENT, "y is 3x2");
     CHECK(f == sentinel);
     /* y and kernel agree, f0 does not: f0 named. */
-    EXPECT(ntk_flow_create(ntk_matrix_row_major(k, 4, 4), ntk_matrix_row_major(y, 4, 2), ntk_matrix_row_major(f0, 3, 2), NULL, NULL, 0, NULL, &f),
+    CHECK_ERROR(ntk_flow_create(ntk_matrix_row_major(k, 4, 4), ntk_matrix_row_major(y, 4, 2), ntk_matrix_row_major(f0, 3, 2), NULL, NULL, 0, NULL, &f),
            NTK_STATUS_INVALID_ARGUMENT, "f0 is 3x2");
 
     /* network_forward: a SIZE_MAX-row broadcast x is a valid view; the output cannot exist. */
@@ -271,14 +215,12 @@ static void flow_options_and_blame(void) {
     c.activation = NTK_ACTIVATION_TANH;
     c.beta = 0.1;
     ntk_network *net = NULL;
-    if (ntk_network_create(&c, &net) != NTK_STATUS_OK) {
-        failures++;
-        return;
-    }
+    CHECK_STATUS(ntk_network_create(&c, &net), NTK_STATUS_OK);
+    if (net == NULL) return;
     const double row[3] = {0.1, 0.2, 0.3};
     ntk_matrix xb = ntk_matrix_strided(row, SIZE_MAX, 3, 0, 1);
     for (int i = 0; i < 8; i++) out[i] = SENT;
-    EXPECT(ntk_network_forward(net, xb, ntk_matrix_row_major_mut(out, 4, 2)), NTK_STATUS_INVALID_ARGUMENT, "out");
+    CHECK_ERROR(ntk_network_forward(net, xb, ntk_matrix_row_major_mut(out, 4, 2)), NTK_STATUS_INVALID_ARGUMENT, "out");
     CHECK(strstr(ntk_last_error(), "x:") == NULL);
     for (int i = 0; i < 8; i++) CHECK(out[i] == SENT);
     ntk_network_free(net);
@@ -302,13 +244,12 @@ static void check_trace(const trace *t, int line) {
     int ok = t->n >= 2 && t->done[0] == 0 && t->done[t->n - 1] == t->total[t->n - 1];
     for (int i = 1; i < t->n && ok; i++)
         ok = t->total[i] == t->total[0] && t->done[i] >= t->done[i - 1] && t->done[i] <= t->total[i];
+    CHECKF(ok, "line %d: progress not one monotone sequence (%d calls)", line, t->n);
     if (!ok) {
-        fprintf(stderr, "FAIL line %d: progress not one monotone sequence:", line);
         for (int i = 0; i < t->n && i < 12; i++)
             fprintf(stderr, " (%llu,%llu)", (unsigned long long)t->done[i],
                     (unsigned long long)t->total[i]);
         fprintf(stderr, "\n");
-        failures++;
     }
 }
 
@@ -321,10 +262,8 @@ static void limit_progress_monotone(void) {
     c.activation = NTK_ACTIVATION_TANH;
     c.beta = 0.2;
     ntk_network *net = NULL;
-    if (ntk_network_create(&c, &net) != NTK_STATUS_OK) {
-        failures++;
-        return;
-    }
+    CHECK_STATUS(ntk_network_create(&c, &net), NTK_STATUS_OK);
+    if (net == NULL) return;
     /* 5-dimensional points in general position (few highly correlated pairs: the numerical
      * path's pair quadrature is slow, issue #17). */
     static double x1[5 * 14], x2[5 * 10], o[14 * 14];
@@ -335,20 +274,20 @@ static void limit_progress_monotone(void) {
     ntk_matrix x2v = ntk_matrix_row_major(x2, 10, 5);
     ntk_matrix_mut v = ntk_matrix_row_major_mut(o, 14, 10);
     t.n = 0;
-    EXPECT(ntk_kernel_limit(net, ntk_matrix_row_major(x1, 14, 5), &x2v, NULL, NULL, &v, &opt), NTK_STATUS_OK, "");
+    CHECK_STATUS(ntk_kernel_limit(net, ntk_matrix_row_major(x1, 14, 5), &x2v, NULL, NULL, &v, &opt), NTK_STATUS_OK);
     check_trace(&t, __LINE__);
     ntk_matrix_mut vs = ntk_matrix_row_major_mut(o, 14, 14);
     t.n = 0;
-    EXPECT(ntk_kernel_limit(net, ntk_matrix_row_major(x1, 14, 5), NULL, &vs, NULL, NULL, &opt), NTK_STATUS_OK, "");
+    CHECK_STATUS(ntk_kernel_limit(net, ntk_matrix_row_major(x1, 14, 5), NULL, &vs, NULL, NULL, &opt), NTK_STATUS_OK);
     check_trace(&t, __LINE__);
     ntk_limit_points *p = NULL;
     t.n = 0;
-    EXPECT(ntk_limit_points_create(net, ntk_matrix_row_major(x1, 14, 5), &opt, &p), NTK_STATUS_OK, "");
+    CHECK_STATUS(ntk_limit_points_create(net, ntk_matrix_row_major(x1, 14, 5), &opt, &p), NTK_STATUS_OK);
     check_trace(&t, __LINE__);
     if (p) {
         t.n = 0;
         ntk_matrix_mut vt = ntk_matrix_row_major_mut(o, 6, 10);
-        EXPECT(ntk_kernel_limit_tile(p, 4, 10, p, 0, 10, NULL, NULL, &vt, &opt), NTK_STATUS_OK, "");
+        CHECK_STATUS(ntk_kernel_limit_tile(p, 4, 10, p, 0, 10, NULL, NULL, &vt, &opt), NTK_STATUS_OK);
         check_trace(&t, __LINE__);
     }
     ntk_limit_points_free(p);
@@ -361,10 +300,6 @@ int main(void) {
     subnormal_kernels();
     flow_options_and_blame();
     limit_progress_monotone();
-    if (failures) {
-        fprintf(stderr, "reliability_issue20: %d failure(s)\n", failures);
-        return 1;
-    }
-    printf("reliability_issue20: ok (slowest bad-input call %.4f s)\n", slowest_call);
-    return 0;
+    printf("reliability_issue20: slowest bad-input call %.4f s\n", ntk_test_slowest_error());
+    return ntk_test_summary("reliability_issue20");
 }
