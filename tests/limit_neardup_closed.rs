@@ -215,3 +215,48 @@ fn report(worst: &BTreeMap<String, f64>, fails: &[String], tol: f64) {
         fails[..fails.len().min(400)].join("\n")
     );
 }
+
+/// Exact copies take the diagonal chain on both paths: a copy's Σ, Σ̇, Θ equal the diagonal
+/// entry bit for bit (independent value: the per-point chain), for every closed form on the
+/// uniform spec and for every architecture of [`ARCHS`], symmetric and two-set.
+#[test]
+fn exact_copies_keep_the_diagonal_bits_every_closed_form() {
+    let x = [0.3, -1.2, 0.7, 2.5, -0.4];
+    let rows: Vec<f64> = x
+        .iter()
+        .chain(x.iter())
+        .copied()
+        .chain(x.iter().map(|v| -v))
+        .collect();
+    let mut specs = Vec::new();
+    for name in ["identity", "relu", "leaky0.2", "erf", "gelu", "sin", "cos"] {
+        for beta in [0.0, 0.3] {
+            for depth in [2, 4, 6] {
+                specs.push((
+                    format!("{name} {beta} {depth}"),
+                    LimitSpec::new(depth, activation(name), beta),
+                ));
+            }
+        }
+    }
+    for a in &ARCHS {
+        for mult in [0.0, 1.0] {
+            for depth in [2, 4, 6] {
+                specs.push((
+                    format!("{} {mult} {depth}", a.0),
+                    arch_spec(a.0, depth, mult),
+                ));
+            }
+        }
+    }
+    for (what, spec) in &specs {
+        for two_sets in [false, true] {
+            let k = kernels(spec, &rows, 3, two_sets);
+            for (q, m) in k.iter().enumerate() {
+                assert_eq!(m[1].to_bits(), m[0].to_bits(), "{what} {two_sets} {q}");
+                assert_eq!(m[3].to_bits(), m[4].to_bits(), "{what} {two_sets} {q}");
+                assert!(m[0].is_finite() && m[2].is_finite(), "{what}");
+            }
+        }
+    }
+}
