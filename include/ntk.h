@@ -46,11 +46,15 @@ typedef enum ntk_status {
 
 // Activation functions (values of `ntk_network_config.activation`).
 typedef enum ntk_activation {
+  // sigma(x) = x.
   NTK_ACTIVATION_IDENTITY = 0,
+  // max(x, 0).
   NTK_ACTIVATION_RELU = 1,
   // max(x, a x) with a = activation_param.
   NTK_ACTIVATION_LEAKY_RELU = 2,
+  // The error function erf(x).
   NTK_ACTIVATION_ERF = 3,
+  // tanh(x).
   NTK_ACTIVATION_TANH = 4,
   // Logistic 1/(1+exp(-x)).
   NTK_ACTIVATION_SIGMOID = 5,
@@ -58,7 +62,9 @@ typedef enum ntk_activation {
   NTK_ACTIVATION_SOFTPLUS = 6,
   // Exact GELU x*Phi(x).
   NTK_ACTIVATION_GELU = 7,
+  // sin(x).
   NTK_ACTIVATION_SIN = 8,
+  // cos(x).
   NTK_ACTIVATION_COS = 9,
   // User-supplied sigma/dsigma (custom_sigma, custom_dsigma, custom_user_data).
   NTK_ACTIVATION_CUSTOM = 10,
@@ -150,6 +156,7 @@ typedef enum ntk_parameterization {
 // Version of `ntk_architecture` / `ntk_layer` described by this header
 // (NTK_ARCHITECTURE_VERSION_CURRENT; set by ntk_architecture_init).
 typedef enum ntk_architecture_version {
+  // The layout of ntk_architecture and ntk_layer declared by this header.
   NTK_ARCHITECTURE_VERSION_CURRENT = 1,
 } ntk_architecture_version;
 
@@ -183,20 +190,32 @@ typedef struct ntk_solver ntk_solver;
 // A read-only strided matrix: element (i, j) is `data[i*row_stride + j*col_stride]`
 // (strides in elements; any sign; 0 allowed for broadcasting an input).
 typedef struct ntk_matrix {
+  // Address of element (0, 0); must not be NULL. The caller keeps the described memory
+  // readable for the duration of the call.
   const double *data;
+  // Number of rows (>= 1; an empty view is NTK_STATUS_INVALID_ARGUMENT).
   size_t rows;
+  // Number of columns (>= 1).
   size_t cols;
+  // Distance in elements (not bytes) from element (i, j) to (i+1, j); any sign, 0 allowed.
   ptrdiff_t row_stride;
+  // Distance in elements from element (i, j) to (i, j+1); any sign, 0 allowed.
   ptrdiff_t col_stride;
 } ntk_matrix;
 
 // A writable strided matrix. Distinct elements must not share memory (no zero or overlapping
 // strides), and an output must not overlap any input of the same call.
 typedef struct ntk_matrix_mut {
+  // Address of element (0, 0); must not be NULL. The caller keeps the described memory
+  // writable for the duration of the call.
   double *data;
+  // Number of rows (>= 1); must equal the rows the call writes (else INVALID_ARGUMENT).
   size_t rows;
+  // Number of columns (>= 1); must equal the columns the call writes.
   size_t cols;
+  // Distance in elements from element (i, j) to (i+1, j); any sign, non-zero when rows > 1.
   ptrdiff_t row_stride;
+  // Distance in elements from element (i, j) to (i, j+1); any sign, non-zero when cols > 1.
   ptrdiff_t col_stride;
 } ntk_matrix_mut;
 
@@ -237,6 +256,7 @@ typedef double (*ntk_scalar_fn)(double x, void *user_data);
 typedef struct ntk_network_config {
   // Layer widths n_0 (input) ... n_L (output): num_widths >= 2 entries, each >= 1.
   const size_t *widths;
+  // Number of entries of `widths` = L + 1, from 2 to 4096 (else INVALID_ARGUMENT).
   size_t num_widths;
   // One of ntk_activation (an int so that unknown values can be rejected safely).
   int activation;
@@ -248,8 +268,11 @@ typedef struct ntk_network_config {
   uint64_t seed;
   // For NTK_ACTIVATION_CUSTOM: sigma(x) and sigma'(x). They are called concurrently from
   // worker threads and must stay valid (with user_data) until the network is freed.
+  // NULL with NTK_ACTIVATION_CUSTOM is NTK_STATUS_NULL_POINTER; ignored otherwise.
   ntk_scalar_fn custom_sigma;
+  // The derivative sigma'(x) of custom_sigma (same rules).
   ntk_scalar_fn custom_dsigma;
+  // Passed unchanged as `user_data` to custom_sigma and custom_dsigma.
   void *custom_user_data;
 } ntk_network_config;
 
@@ -266,7 +289,9 @@ typedef struct ntk_layer {
   double activation_param;
   // For NTK_ACTIVATION_CUSTOM, as in ntk_network_config.
   ntk_scalar_fn custom_sigma;
+  // The derivative of custom_sigma, as in ntk_network_config.
   ntk_scalar_fn custom_dsigma;
+  // Passed unchanged to custom_sigma and custom_dsigma.
   void *custom_user_data;
 } ntk_layer;
 
@@ -281,9 +306,11 @@ typedef struct ntk_architecture {
   int parameterization;
   // Layer widths n_0 (input) ... n_L (output): num_widths >= 2 entries, each >= 1.
   const size_t *widths;
+  // Number of entries of `widths` = L + 1, from 2 to 4096.
   size_t num_widths;
   // num_layers = num_widths - 1 layer descriptions, `layer_size` bytes apart.
   const struct ntk_layer *layers;
+  // Number of entries of `layers`; must equal num_widths - 1 (else INVALID_ARGUMENT).
   size_t num_layers;
   // sizeof(ntk_layer) in the caller's header (set by ntk_architecture_init).
   size_t layer_size;
@@ -338,19 +365,22 @@ const char *ntk_status_str(int status);
 // The string belongs to the library and is freed (replaced) by the next ntk call on this
 // thread, whatever that call returns: copy it before calling the library again. In particular
 // `printf("%d %s", f(), ntk_last_error())` is safe only because C evaluates both arguments
-// before printf runs; do not keep the pointer across calls.
+// before printf runs; do not keep the pointer across calls. Never fails; never NULL.
 const char *ntk_last_error(void);
 
 // The library version, "MAJOR.MINOR.PATCH" (static string; equals NTK_VERSION_STRING of the
-// header the library was built with).
+// header the library was built with). Never fails; does not change ntk_last_error().
 const char *ntk_version(void);
 
 // Sets the number of worker threads for later calls (0 = one per core). A C code that runs one
 // MPI rank per core should set 1. Not safe to call concurrently with running computations'
 // setup (it is safe with respect to memory, but which pool a racing call uses is unspecified).
+// Errors: num_threads above 1024 (NTK_STATUS_INVALID_ARGUMENT); the threads cannot be started
+// (NTK_STATUS_ALLOCATION). On error the previous pool stays in use.
 enum ntk_status ntk_set_num_threads(size_t num_threads);
 
 // Writes the number of worker threads in use to `*out`.
+// Errors: NULL `out` (NTK_STATUS_NULL_POINTER).
 enum ntk_status ntk_get_num_threads(size_t *out);
 
 // Empirical (finite-width) NTK of the network at its current parameters:
@@ -423,7 +453,8 @@ enum ntk_status ntk_flow_create(struct ntk_matrix kernel,
                                 const struct ntk_flow_options *options,
                                 struct ntk_flow **out);
 
-// Frees a flow. NULL is accepted and ignored.
+// Frees a flow. NULL is accepted and ignored; the handle must not be used afterwards.
+// Never fails (returns nothing); a panic in a destructor is caught and the handle leaked.
 void ntk_flow_free(struct ntk_flow *flow);
 
 // Advances the flow by `dt` (> 0, finite): the same as ntk_flow_set_time(flow, t + dt,
@@ -453,6 +484,7 @@ enum ntk_status ntk_flow_set_time(struct ntk_flow *flow,
                                   const struct ntk_options *options);
 
 // Writes the current time to `*t`. Read-only (safe concurrently with other read-only calls).
+// Errors: NULL `flow` or `t` (NTK_STATUS_NULL_POINTER).
 enum ntk_status ntk_flow_time(const struct ntk_flow *flow, double *t);
 
 // Writes the training outputs f_t(x_i) (N x k) to `out`. Read-only on the handle.
@@ -515,26 +547,40 @@ enum ntk_status ntk_kernel_limit(const struct ntk_network *network,
 
 // Creates a network and draws its parameters. On success `*out` owns the new handle (free it
 // with ntk_network_free); on failure `*out` is left unchanged.
+// Errors (message naming the field): NULL `config`, `out`, `config.widths` or, for
+// NTK_ACTIVATION_CUSTOM, a custom function (NTK_STATUS_NULL_POINTER); num_widths outside
+// 2..=4096, a width of 0 or above NTK_MAX_WIDTH, an unknown or NONE activation, beta < 0
+// (NTK_STATUS_INVALID_ARGUMENT); beta or the leaky slope NaN/+-Inf (NTK_STATUS_NON_FINITE);
+// a parameter count that overflows or cannot be allocated (NTK_STATUS_ALLOCATION).
 enum ntk_status ntk_network_create(const struct ntk_network_config *config,
                                    struct ntk_network **out);
 
-// Frees a network. NULL is accepted and ignored.
+// Frees a network. NULL is accepted and ignored; the handle must not be used afterwards.
+// Never fails (returns nothing); a panic in a destructor is caught and the handle leaked.
 void ntk_network_free(struct ntk_network *network);
 
-// Copies a network (architecture and current parameters) into a new handle `*out`.
+// Copies a network (architecture and current parameters) into a new handle `*out` (free it
+// with ntk_network_free); `*out` is unchanged on failure. Errors: NULL `network` or `out`
+// (NTK_STATUS_NULL_POINTER); the copy cannot be allocated (NTK_STATUS_ALLOCATION).
 enum ntk_status ntk_network_clone(const struct ntk_network *network, struct ntk_network **out);
 
 // Writes the number of weight layers L to `*depth` and the parameter count P to `*num_params`
-// (either pointer may be NULL).
+// (either pointer may be NULL). Errors: NULL `network` (NTK_STATUS_NULL_POINTER).
 enum ntk_status ntk_network_shape(const struct ntk_network *network,
                                   size_t *depth,
                                   size_t *num_params);
 
 // Copies the parameters theta (length P, ordered W^(0) row-major, b^(0), W^(1), b^(1), ...)
 // into `out`, which holds `len` doubles; `len` must equal P.
+// Errors: NULL `network` or `out` (NTK_STATUS_NULL_POINTER); `len` != P
+// (NTK_STATUS_INVALID_ARGUMENT, `out` untouched).
 enum ntk_status ntk_network_get_params(const struct ntk_network *network, double *out, size_t len);
 
-// Replaces the parameters theta (same layout as ntk_network_get_params). Mutates the handle.
+// Replaces the parameters theta (same layout as ntk_network_get_params) with the `len`
+// doubles at `params`. Mutates the handle (exclusive access needed).
+// Errors: NULL `network` or `params` (NTK_STATUS_NULL_POINTER); `len` != P
+// (NTK_STATUS_INVALID_ARGUMENT); a NaN/+-Inf entry (NTK_STATUS_NON_FINITE, naming its index).
+// On any error the parameters are unchanged.
 enum ntk_status ntk_network_set_params(struct ntk_network *network,
                                        const double *params,
                                        size_t len);
@@ -603,7 +649,8 @@ enum ntk_status ntk_predictor_create(const struct ntk_predict_config *config,
                                      struct ntk_predictor **out);
 
 // Frees a predictor. NULL is accepted. Test sets created from it stay valid (they share its
-// data).
+// data). The handle must not be used afterwards.
+// Never fails (returns nothing); a panic in a destructor is caught and the handle leaked.
 void ntk_predictor_free(struct ntk_predictor *predictor);
 
 // Creates the test side of a predictive law for M test points.
@@ -616,6 +663,9 @@ void ntk_predictor_free(struct ntk_predictor *predictor);
 //
 // Cost: 2 M N^2 flops per test-train kernel (projection on the eigenbasis). Inputs are
 // copied; `*out` receives the handle (free with ntk_predictor_test_free), unchanged on failure.
+// Errors: NULL `predictor` or `out` (NTK_STATUS_NULL_POINTER); shapes that disagree with the
+// predictor, or nngp kernels given or missing against its law (NTK_STATUS_INVALID_ARGUMENT,
+// naming the argument); NaN/+-Inf entries (NTK_STATUS_NON_FINITE); ALLOCATION; CANCELLED.
 enum ntk_status ntk_predictor_test_create(const struct ntk_predictor *predictor,
                                           struct ntk_matrix kernel_test_train,
                                           const struct ntk_matrix *nngp_test_train,
@@ -623,7 +673,8 @@ enum ntk_status ntk_predictor_test_create(const struct ntk_predictor *predictor,
                                           const struct ntk_options *options,
                                           struct ntk_predictor_test **out);
 
-// Frees a test set. NULL is accepted.
+// Frees a test set. NULL is accepted; the handle must not be used afterwards.
+// Never fails (returns nothing); a panic in a destructor is caught and the handle leaked.
 void ntk_predictor_test_free(struct ntk_predictor_test *test);
 
 // The law at time `t` (>= 0, INFINITY allowed; NaN is NTK_STATUS_NON_FINITE, t < 0
@@ -655,6 +706,10 @@ enum ntk_status ntk_predictor_law(const struct ntk_predictor_test *test,
 // Cost: the kernels (O((N + M)^2 (n_0 + L)); the M x M prior only for a full covariance) plus
 // those of ntk_predictor_create, ntk_predictor_test_create and ntk_predictor_law. Progress is
 // reported by each phase in its own units. Outputs are written only on success.
+// Errors: NULL `network`, or both outputs NULL (NTK_STATUS_NULL_POINTER); shapes, t < 0, an
+// output overlapping an input, config values (NTK_STATUS_INVALID_ARGUMENT); NaN/+-Inf in
+// the inputs or t (NTK_STATUS_NON_FINITE); NUMERICAL (a kernel that is not PSD, a non-finite
+// law); ALLOCATION; CANCELLED.
 enum ntk_status ntk_ensemble_law(const struct ntk_network *network,
                                  const struct ntk_predict_config *config,
                                  struct ntk_matrix x_train,
@@ -687,12 +742,14 @@ enum ntk_status ntk_solver_create(const struct ntk_network *network,
                                   const struct ntk_options *options,
                                   struct ntk_solver **out);
 
-// Frees a solver. NULL is accepted and ignored.
+// Frees a solver. NULL is accepted and ignored; the handle must not be used afterwards.
+// Never fails (returns nothing); a panic in a destructor is caught and the handle leaked.
 void ntk_solver_free(struct ntk_solver *solver);
 
 // Describes a solver: each output may be NULL. `num_points` = N, `rank` = the rank of the
 // preconditioner actually built, `cached_rows` = rows of K in the cache, `trace` = tr(K),
 // `trace_residual` = tr(K - L L^T) (what the preconditioner's factor leaves out).
+// Errors: NULL `solver` (NTK_STATUS_NULL_POINTER).
 enum ntk_status ntk_solver_describe(const struct ntk_solver *solver,
                                     size_t *num_points,
                                     size_t *rank,
@@ -736,6 +793,7 @@ enum ntk_status ntk_solver_solve(const struct ntk_solver *solver,
 // The latest (iteration, max over unconverged columns of the recursive relative residual) of
 // a solve on this handle; meant for the progress callback of ntk_solver_solve (0 and NaN before
 // the first iteration). Either output may be NULL.
+// Errors: NULL `solver` (NTK_STATUS_NULL_POINTER).
 enum ntk_status ntk_solver_progress(const struct ntk_solver *solver,
                                     size_t *iteration,
                                     double *residual);
@@ -794,10 +852,12 @@ enum ntk_status ntk_empirical_features_create(const struct ntk_network *network,
                                               const struct ntk_options *options,
                                               struct ntk_empirical_features **out);
 
-// Frees features. NULL is accepted and ignored.
+// Frees features. NULL is accepted and ignored; the handle must not be used afterwards.
+// Never fails (returns nothing); a panic in a destructor is caught and the handle leaked.
 void ntk_empirical_features_free(struct ntk_empirical_features *features);
 
 // Writes the number of points N of `features` to `*num_points`.
+// Errors: NULL handle or `num_points` (NTK_STATUS_NULL_POINTER).
 enum ntk_status ntk_empirical_features_len(const struct ntk_empirical_features *features,
                                            size_t *num_points);
 
@@ -849,10 +909,12 @@ enum ntk_status ntk_limit_points_create(const struct ntk_network *network,
                                         const struct ntk_options *options,
                                         struct ntk_limit_points **out);
 
-// Frees prepared limit points. NULL is accepted and ignored.
+// Frees prepared limit points. NULL is accepted and ignored; the handle must not be used afterwards.
+// Never fails (returns nothing); a panic in a destructor is caught and the handle leaked.
 void ntk_limit_points_free(struct ntk_limit_points *points);
 
 // Writes the number of points N of `points` to `*num_points`.
+// Errors: NULL handle or `num_points` (NTK_STATUS_NULL_POINTER).
 enum ntk_status ntk_limit_points_len(const struct ntk_limit_points *points, size_t *num_points);
 
 // One block of the limit kernels: rows i0..i1-1 of the points of `p1` against columns

@@ -53,9 +53,6 @@
 pub mod activation;
 pub mod array;
 pub mod error;
-// The C layer is being brought under the crate-wide `deny(unsafe_op_in_unsafe_fn)` separately
-// (its `unsafe fn`s still call unsafe functions without an `unsafe` block of their own).
-#[allow(unsafe_op_in_unsafe_fn)]
 pub mod ffi;
 pub mod flow;
 pub mod kernel;

@@ -1,7 +1,8 @@
-//! Every `unsafe` block and `unsafe impl` outside src/ffi carries a `// SAFETY:` comment on one
+//! Every `unsafe` block and `unsafe impl` in src/ (src/ffi included) carries a `// SAFETY:` comment on one
 //! of the 3 lines before it (or on its own line), and the crate denies unsafe operations in
 //! `unsafe fn` bodies that are not inside such a block. A source check, so that neither can
-//! regress unnoticed (src/ffi is brought under it separately).
+//! regress unnoticed; src/ffi/mod.rs also repeats the deny (and denies missing_docs) so that
+//! both hold for the C layer whatever the crate root says.
 
 use std::path::{Path, PathBuf};
 
@@ -90,14 +91,13 @@ fn the_check_sees_what_it_should() {
 }
 
 #[test]
-fn every_unsafe_block_outside_ffi_has_a_safety_comment() {
+fn every_unsafe_block_has_a_safety_comment() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let mut files = Vec::new();
     rust_files(&root.join("src"), &mut files);
-    let ffi = root.join("src").join("ffi");
     let mut missing = Vec::new();
     let mut blocks = 0;
-    for f in files.iter().filter(|f| !f.starts_with(&ffi)) {
+    for f in &files {
         let text = std::fs::read_to_string(f).unwrap();
         blocks += text
             .lines()
@@ -127,4 +127,16 @@ fn the_crate_denies_unsafe_operations_outside_unsafe_blocks() {
     assert!(lib
         .lines()
         .any(|l| l.trim() == "#![deny(unsafe_op_in_unsafe_fn)]"));
+}
+
+#[test]
+fn the_c_layer_denies_unsafe_operations_and_missing_docs() {
+    let m =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/src/ffi/mod.rs")).unwrap();
+    for lint in ["#![deny(unsafe_op_in_unsafe_fn)]", "#![deny(missing_docs)]"] {
+        assert!(
+            m.lines().any(|l| l.trim() == lint),
+            "src/ffi/mod.rs lacks {lint}"
+        );
+    }
 }

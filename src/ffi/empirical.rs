@@ -2,7 +2,9 @@
 
 use super::network::network_ref;
 use super::view::{check_disjoint, check_finite_result};
-use super::{c_enum, ffi_fn, ntk_matrix, ntk_matrix_mut, ntk_options, ntk_status, with_progress};
+use super::{
+    c_enum, ffi_fn, ntk_matrix, ntk_matrix_mut, ntk_options, ntk_status, options_ref, with_progress,
+};
 use crate::kernel::empirical::{self, KernelMethod as Method, KernelMode};
 use crate::Result;
 use std::ffi::c_int;
@@ -80,22 +82,33 @@ pub unsafe extern "C" fn ntk_kernel_empirical(
     options: *const ntk_options,
 ) -> ntk_status {
     ffi_fn!("ntk_kernel_empirical", {
+        // SAFETY: `network` is NULL (an error) or a live network handle, only read during the call
+        // (C contract).
         let net = unsafe { network_ref(network) }?;
         let mode = mode_from_c(mode)?;
         let method = method_from_c(method)?;
+        // SAFETY: the memory that `x1` describes is readable for the whole call (C contract);
+        // to_ref checks its shape and span.
         let x1v = unsafe { x1.to_ref("x1") }?;
         let x2m = if x2.is_null() {
             None
         } else {
+            // SAFETY: `x2` is non-NULL (checked just above) and points to a readable ntk_matrix (C
+            // contract).
             Some(unsafe { *x2 })
         };
         let x2v = match &x2m {
+            // SAFETY: the memory that `m` describes is readable for the whole call (C contract);
+            // to_ref checks its shape and span.
             Some(m) => Some(unsafe { m.to_ref("x2") }?),
             None => None,
         };
         let n2 = x2v.map_or(x1v.rows(), |v| v.rows());
         let (rows, cols) = empirical::output_shape(net, x1v.rows(), n2, mode)?;
         out.expect_shape(rows, cols, "out")?;
+        // SAFETY: the memory that `out` describes is writable for the whole call and not accessed
+        // by the caller meanwhile (C contract); to_mut checks shape, span and self-aliasing, and
+        // overlaps with the other arguments are rejected before anything is written.
         let ov = unsafe { out.to_mut("out") }?;
         match &x2m {
             Some(m) => check_disjoint(&out, "out", &[(&x1, "x1"), (m, "x2")])?,
@@ -106,7 +119,9 @@ pub unsafe extern "C" fn ntk_kernel_empirical(
             net.check_input(v, "x2")?;
         }
         let mut ov = ov;
-        with_progress(options, |progress| {
+        // SAFETY: `options` is NULL or a readable ntk_options whose callback may be
+        // called during this call (C contract).
+        with_progress(unsafe { options_ref(options) }, |progress| {
             empirical::empirical_ntk(net, x1v, x2v, mode, method, ov.reborrow(), progress)
         })?;
         check_finite_result(ov.as_ref(), "out")
@@ -130,15 +145,24 @@ pub unsafe extern "C" fn ntk_network_jacobian(
     options: *const ntk_options,
 ) -> ntk_status {
     ffi_fn!("ntk_network_jacobian", {
+        // SAFETY: `network` is NULL (an error) or a live network handle, only read during the call
+        // (C contract).
         let net = unsafe { network_ref(network) }?;
+        // SAFETY: the memory that `x` describes is readable for the whole call (C contract); to_ref
+        // checks its shape and span.
         let xv = unsafe { x.to_ref("x") }?;
         let rows = crate::error::checked_mul(xv.rows(), net.output_dim(), "out rows")?;
         out.expect_shape(rows, net.num_params(), "out")?;
+        // SAFETY: the memory that `out` describes is writable for the whole call and not accessed
+        // by the caller meanwhile (C contract); to_mut checks shape, span and self-aliasing, and
+        // overlaps with the other arguments are rejected before anything is written.
         let ov = unsafe { out.to_mut("out") }?;
         check_disjoint(&out, "out", &[(&x, "x")])?;
         net.check_input(xv, "x")?;
         let mut ov = ov;
-        with_progress(options, |progress| {
+        // SAFETY: `options` is NULL or a readable ntk_options whose callback may be
+        // called during this call (C contract).
+        with_progress(unsafe { options_ref(options) }, |progress| {
             empirical::jacobian(net, xv, ov.reborrow(), progress)
         })?;
         check_finite_result(ov.as_ref(), "out")

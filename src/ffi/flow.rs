@@ -2,7 +2,8 @@
 
 use super::handle::{box_into, free_box, handle_mut, handle_ref, opaque_handle};
 use super::{
-    c_enum, ffi_fn, non_null, ntk_matrix, ntk_matrix_mut, ntk_options, ntk_status, with_progress,
+    c_enum, ffi_fn, non_null, ntk_matrix, ntk_matrix_mut, ntk_options, ntk_status, options_ref,
+    with_progress,
 };
 use crate::flow::{Cost, Flow, FlowMethod as Method, FlowOptions, OdeTolerances};
 use crate::linalg::MatRef;
@@ -78,11 +79,17 @@ pub(crate) fn cost_from_c(cost: c_int) -> Result<Cost> {
     })
 }
 
-fn options_from_c(options: *const ntk_flow_options) -> Result<FlowOptions> {
+/// The flow options behind an `options` argument (the defaults for NULL), checked.
+///
+/// # Safety
+/// `options` is NULL or points to a readable `ntk_flow_options`.
+unsafe fn options_from_c(options: *const ntk_flow_options) -> Result<FlowOptions> {
     let mut o = FlowOptions::default();
     if options.is_null() {
         return Ok(o);
     }
+    // SAFETY: non-NULL (checked above) and readable by the caller's contract; the struct is
+    // Copy and every bit pattern of its fields is a valid value.
     let c = unsafe { *options };
     o.method = match ntk_flow_method::from_c(c.method, "options.method")? {
         ntk_flow_method::Auto => Method::Auto,
@@ -145,15 +152,28 @@ pub unsafe extern "C" fn ntk_flow_create(
     ffi_fn!("ntk_flow_create", {
         non_null(out, "out")?;
         let cost = cost_from_c(cost)?;
-        let opts = options_from_c(options)?;
+        // SAFETY: `options` is NULL or a readable ntk_flow_options (C contract).
+        let opts = unsafe { options_from_c(options) }?;
+        // SAFETY: the memory that `kernel` describes is readable for the whole call (C contract);
+        // to_ref checks its shape and span.
         let kv = unsafe { kernel.to_ref("kernel") }?;
+        // SAFETY: the memory that `y` describes is readable for the whole call (C contract); to_ref
+        // checks its shape and span.
         let yv = unsafe { y.to_ref("y") }?;
+        // SAFETY: the memory that `f0` describes is readable for the whole call (C contract);
+        // to_ref checks its shape and span.
         let fv = unsafe { f0.to_ref("f0") }?;
         let test: Option<(MatRef<'_>, MatRef<'_>)> =
             match (test_kernel.is_null(), test_f0.is_null()) {
                 (true, true) => None,
                 (false, false) => {
+                    // SAFETY: `test_kernel` is non-NULL here and points to a readable ntk_matrix
+                    // whose memory is readable for the whole call (C contract); to_ref checks its
+                    // shape and span.
                     let tk = unsafe { (*test_kernel).to_ref("test_kernel") }?;
+                    // SAFETY: `test_f0` is non-NULL here and points to a readable ntk_matrix whose
+                    // memory is readable for the whole call (C contract); to_ref checks its shape
+                    // and span.
                     let tf = unsafe { (*test_f0).to_ref("test_f0") }?;
                     Some((tk, tf))
                 }
@@ -169,12 +189,14 @@ pub unsafe extern "C" fn ntk_flow_create(
                 }
             };
         let flow = Flow::new(kv, yv, fv, test, cost, opts)?;
+        // SAFETY: `out` was checked non-NULL above and is writable (C contract).
         unsafe { box_into(out, flow) };
         Ok(())
     })
 }
 
-/// Frees a flow. NULL is accepted and ignored.
+/// Frees a flow. NULL is accepted and ignored; the handle must not be used afterwards.
+/// Never fails (returns nothing); a panic in a destructor is caught and the handle leaked.
 #[no_mangle]
 pub unsafe extern "C" fn ntk_flow_free(flow: *mut ntk_flow) {
     // SAFETY: the C contract: NULL or a handle of ours, not used again.
@@ -191,8 +213,14 @@ pub unsafe extern "C" fn ntk_flow_step(
     options: *const ntk_options,
 ) -> ntk_status {
     ffi_fn!("ntk_flow_step", {
+        // SAFETY: `flow` is NULL (an error) or a live handle of its type to which this call has
+        // exclusive access (C contract).
         let f = unsafe { handle_mut(flow, "flow") }?;
-        with_progress(options, |progress| f.step_with(dt, progress))
+        // SAFETY: `options` is NULL or a readable ntk_options whose callback may be
+        // called during this call (C contract).
+        with_progress(unsafe { options_ref(options) }, |progress| {
+            f.step_with(dt, progress)
+        })
     })
 }
 
@@ -220,23 +248,37 @@ pub unsafe extern "C" fn ntk_flow_set_time(
     options: *const ntk_options,
 ) -> ntk_status {
     ffi_fn!("ntk_flow_set_time", {
+        // SAFETY: `flow` is NULL (an error) or a live handle of its type to which this call has
+        // exclusive access (C contract).
         let f = unsafe { handle_mut(flow, "flow") }?;
-        with_progress(options, |progress| f.set_time_with(t, progress))
+        // SAFETY: `options` is NULL or a readable ntk_options whose callback may be
+        // called during this call (C contract).
+        with_progress(unsafe { options_ref(options) }, |progress| {
+            f.set_time_with(t, progress)
+        })
     })
 }
 
 /// Writes the current time to `*t`. Read-only (safe concurrently with other read-only calls).
+/// Errors: NULL `flow` or `t` (NTK_STATUS_NULL_POINTER).
 #[no_mangle]
 pub unsafe extern "C" fn ntk_flow_time(flow: *const ntk_flow, t: *mut f64) -> ntk_status {
     ffi_fn!("ntk_flow_time", {
+        // SAFETY: `flow` is NULL (an error) or a live handle of its type, only read during the call
+        // (C contract).
         let f = unsafe { handle_ref(flow, "flow") }?;
         non_null(t, "t")?;
+        // SAFETY: `t` is non-NULL (checked above) and writable (C contract).
         unsafe { *t = f.time() };
         Ok(())
     })
 }
 
-fn write_rows(
+/// Checks `out` against `rows x cols` and that `data` (row-major) is finite, then copies it.
+///
+/// # Safety
+/// The memory `out` describes is writable and not otherwise accessed during the call.
+unsafe fn write_rows(
     out: &ntk_matrix_mut,
     data: &[f64],
     rows: usize,
@@ -244,6 +286,9 @@ fn write_rows(
     name: &str,
 ) -> Result<()> {
     out.expect_shape(rows, cols, name)?;
+    // SAFETY: the memory that `out` describes is writable for the whole call and not accessed by
+    // the caller meanwhile (C contract); to_mut checks shape, span and self-aliasing, and overlaps
+    // with the other arguments are rejected before anything is written.
     let mut o = unsafe { out.to_mut(name) }?;
     // Finite inputs can still give overflowing outputs (e.g. a huge test kernel times a large
     // gradient); report NUMERICAL instead of OK with Inf/NaN, before writing.
@@ -260,8 +305,11 @@ pub unsafe extern "C" fn ntk_flow_outputs(
     out: ntk_matrix_mut,
 ) -> ntk_status {
     ffi_fn!("ntk_flow_outputs", {
+        // SAFETY: `flow` is NULL (an error) or a live handle of its type, only read during the call
+        // (C contract).
         let f = unsafe { handle_ref(flow, "flow") }?;
-        write_rows(&out, f.outputs(), f.num_train(), f.output_dim(), "out")
+        // SAFETY: the memory `out` describes is writable for this call (C contract).
+        unsafe { write_rows(&out, f.outputs(), f.num_train(), f.output_dim(), "out") }
     })
 }
 
@@ -274,11 +322,14 @@ pub unsafe extern "C" fn ntk_flow_predict(
     out: ntk_matrix_mut,
 ) -> ntk_status {
     ffi_fn!("ntk_flow_predict", {
+        // SAFETY: `flow` is NULL (an error) or a live handle of its type, only read during the call
+        // (C contract).
         let f = unsafe { handle_ref(flow, "flow") }?;
         if f.num_test() == 0 {
             return crate::invalid!("the flow was created without test_kernel / test_f0");
         }
-        write_rows(&out, f.predictions(), f.num_test(), f.output_dim(), "out")
+        // SAFETY: the memory `out` describes is writable for this call (C contract).
+        unsafe { write_rows(&out, f.predictions(), f.num_test(), f.output_dim(), "out") }
     })
 }
 
@@ -287,6 +338,8 @@ pub unsafe extern "C" fn ntk_flow_predict(
 #[no_mangle]
 pub unsafe extern "C" fn ntk_flow_loss(flow: *const ntk_flow, loss: *mut f64) -> ntk_status {
     ffi_fn!("ntk_flow_loss", {
+        // SAFETY: `flow` is NULL (an error) or a live handle of its type, only read during the call
+        // (C contract).
         let f = unsafe { handle_ref(flow, "flow") }?;
         non_null(loss, "loss")?;
         let value = f.loss();
@@ -296,6 +349,7 @@ pub unsafe extern "C" fn ntk_flow_loss(flow: *const ntk_flow, loss: *mut f64) ->
                 "loss = {value}: the cost of the current outputs overflows the double range"
             )));
         }
+        // SAFETY: `loss` is non-NULL (checked above) and writable (C contract).
         unsafe { *loss = value };
         Ok(())
     })

@@ -2,7 +2,9 @@
 
 use super::network::{network_ref, ntk_network};
 use super::view::{check_outputs, optional_out};
-use super::{ffi_fn, ntk_matrix, ntk_matrix_mut, ntk_options, ntk_status, with_progress};
+use super::{
+    ffi_fn, ntk_matrix, ntk_matrix_mut, ntk_options, ntk_status, options_ref, with_progress,
+};
 use crate::kernel::limit::{limit_kernel, LimitOutputs, LimitSpec};
 use crate::Error;
 
@@ -54,14 +56,22 @@ pub unsafe extern "C" fn ntk_kernel_limit(
     options: *const ntk_options,
 ) -> ntk_status {
     ffi_fn!("ntk_kernel_limit", {
+        // SAFETY: `network` is NULL (an error) or a live network handle, only read during the call
+        // (C contract).
         let net = unsafe { network_ref(network) }?;
+        // SAFETY: the memory that `x1` describes is readable for the whole call (C contract);
+        // to_ref checks its shape and span.
         let x1v = unsafe { x1.to_ref("x1") }?;
         let x2c: Option<ntk_matrix> = if x2.is_null() {
             None
         } else {
+            // SAFETY: `x2` is non-NULL (checked just above) and points to a readable ntk_matrix (C
+            // contract).
             Some(unsafe { *x2 })
         };
         let x2v = match &x2c {
+            // SAFETY: the memory that `m` describes is readable for the whole call (C contract);
+            // to_ref checks its shape and span.
             Some(m) => Some(unsafe { m.to_ref("x2") }?),
             None => None,
         };
@@ -85,6 +95,8 @@ pub unsafe extern "C" fn ntk_kernel_limit(
         }
         let mut descs: Vec<(ntk_matrix_mut, &str)> = Vec::new();
         for (p, name) in outs {
+            // SAFETY: `p` is NULL or points to a readable ntk_matrix_mut (C contract of an optional
+            // output).
             if let Some(m) = unsafe { optional_out(p) } {
                 m.expect_shape(n1, n2, name)?;
                 descs.push((m, name));
@@ -96,6 +108,9 @@ pub unsafe extern "C" fn ntk_kernel_limit(
         }
         let mut views = Vec::new();
         for (m, name) in &descs {
+            // SAFETY: the memory that `m` describes is writable for the whole call and not accessed
+            // by the caller meanwhile (C contract); to_mut checks shape, span and self-aliasing,
+            // and overlaps with the other arguments are rejected before anything is written.
             views.push(unsafe { m.to_mut(name) }?);
         }
         check_outputs(&descs, &inputs)?;
@@ -117,7 +132,9 @@ pub unsafe extern "C" fn ntk_kernel_limit(
             ntk: take(ntk),
         };
         let spec = LimitSpec::of_network(net);
-        with_progress(options, |progress| {
+        // SAFETY: `options` is NULL or a readable ntk_options whose callback may be
+        // called during this call (C contract).
+        with_progress(unsafe { options_ref(options) }, |progress| {
             limit_kernel(&spec, x1v, x2v, out, progress)
         })
     })

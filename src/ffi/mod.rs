@@ -6,6 +6,8 @@
 //! Thread safety: functions taking `const ntk_network*` may run concurrently on the same network.
 //! Functions taking a non-const handle mutate it and need exclusive access.
 
+#![deny(unsafe_op_in_unsafe_fn)]
+#![deny(missing_docs)]
 #![allow(non_camel_case_types)]
 #![allow(clippy::missing_safety_doc)]
 
@@ -207,18 +209,28 @@ pub struct ntk_options {
     pub user_data: *mut c_void,
 }
 
-/// Calls `f` with a [`crate::parallel::Progress`] built from the optional C options.
+/// The per-call options behind an `options` argument (None for NULL, the defaults).
+///
+/// # Safety
+/// `options` is NULL or points to an `ntk_options` readable for `'a` whose callback, if any,
+/// may be called with its `user_data` from the calling thread during `'a` (the C contract of
+/// every `options` argument).
+pub(crate) unsafe fn options_ref<'a>(options: *const ntk_options) -> Option<&'a ntk_options> {
+    // SAFETY: NULL gives None; otherwise readable for 'a by the caller's contract.
+    unsafe { options.as_ref() }
+}
+
+/// Calls `f` with a [`crate::parallel::Progress`] built from the optional C options (see
+/// [`options_ref`]); the callback is only ever called on the calling thread.
 pub(crate) fn with_progress<R>(
-    options: *const ntk_options,
+    options: Option<&ntk_options>,
     f: impl FnOnce(&mut crate::parallel::Progress<'_>) -> R,
 ) -> R {
-    let opts = if options.is_null() {
-        None
-    } else {
-        Some(unsafe { *options })
-    };
-    match opts.and_then(|o| o.progress.map(|cb| (cb, o.user_data))) {
+    match options.and_then(|o| o.progress.map(|cb| (cb, o.user_data))) {
         Some((cb, ud)) => {
+            // SAFETY: `cb` and `ud` come from an ntk_options that options_ref's contract makes
+            // callable during this call; the C API documents the callback as called
+            // cb(user_data, done, total) on the calling thread, never unwinding.
             let mut closure = move |done: u64, total: u64| unsafe { cb(ud, done, total) } == 0;
             let mut progress = crate::parallel::Progress::new(&mut closure);
             f(&mut progress)
@@ -249,14 +261,14 @@ pub extern "C" fn ntk_status_str(status: c_int) -> *const c_char {
 /// The string belongs to the library and is freed (replaced) by the next ntk call on this
 /// thread, whatever that call returns: copy it before calling the library again. In particular
 /// `printf("%d %s", f(), ntk_last_error())` is safe only because C evaluates both arguments
-/// before printf runs; do not keep the pointer across calls.
+/// before printf runs; do not keep the pointer across calls. Never fails; never NULL.
 #[no_mangle]
 pub extern "C" fn ntk_last_error() -> *const c_char {
     LAST_ERROR.with(|e| e.borrow().as_ptr())
 }
 
 /// The library version, "MAJOR.MINOR.PATCH" (static string; equals NTK_VERSION_STRING of the
-/// header the library was built with).
+/// header the library was built with). Never fails; does not change ntk_last_error().
 #[no_mangle]
 pub extern "C" fn ntk_version() -> *const c_char {
     const V: &CStr =
@@ -270,6 +282,8 @@ pub extern "C" fn ntk_version() -> *const c_char {
 /// Sets the number of worker threads for later calls (0 = one per core). A C code that runs one
 /// MPI rank per core should set 1. Not safe to call concurrently with running computations'
 /// setup (it is safe with respect to memory, but which pool a racing call uses is unspecified).
+/// Errors: num_threads above 1024 (NTK_STATUS_INVALID_ARGUMENT); the threads cannot be started
+/// (NTK_STATUS_ALLOCATION). On error the previous pool stays in use.
 #[no_mangle]
 pub extern "C" fn ntk_set_num_threads(num_threads: usize) -> ntk_status {
     ffi_fn!("ntk_set_num_threads", {
@@ -278,11 +292,13 @@ pub extern "C" fn ntk_set_num_threads(num_threads: usize) -> ntk_status {
 }
 
 /// Writes the number of worker threads in use to `*out`.
+/// Errors: NULL `out` (NTK_STATUS_NULL_POINTER).
 #[no_mangle]
 pub unsafe extern "C" fn ntk_get_num_threads(out: *mut usize) -> ntk_status {
     ffi_fn!("ntk_get_num_threads", {
         non_null(out, "out")?;
         let n = crate::parallel::num_threads();
+        // SAFETY: `out` is non-NULL (checked above) and writable (C contract).
         unsafe { *out = n };
         Ok(())
     })
@@ -361,6 +377,7 @@ mod tests {
             "{e}"
         );
         let s = |v| {
+            // SAFETY: ntk_status_str returns a static NUL-terminated string.
             unsafe { CStr::from_ptr(ntk_status_str(v)) }
                 .to_str()
                 .unwrap()

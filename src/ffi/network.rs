@@ -13,11 +13,15 @@ use std::sync::Arc;
 #[repr(C)]
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ntk_activation {
+    /// sigma(x) = x.
     Identity = 0,
+    /// max(x, 0).
     Relu = 1,
     /// max(x, a x) with a = activation_param.
     LeakyRelu = 2,
+    /// The error function erf(x).
     Erf = 3,
+    /// tanh(x).
     Tanh = 4,
     /// Logistic 1/(1+exp(-x)).
     Sigmoid = 5,
@@ -25,7 +29,9 @@ pub enum ntk_activation {
     Softplus = 6,
     /// Exact GELU x*Phi(x).
     Gelu = 7,
+    /// sin(x).
     Sin = 8,
+    /// cos(x).
     Cos = 9,
     /// User-supplied sigma/dsigma (custom_sigma, custom_dsigma, custom_user_data).
     Custom = 10,
@@ -56,6 +62,7 @@ pub type ntk_scalar_fn = Option<unsafe extern "C" fn(x: f64, user_data: *mut c_v
 pub struct ntk_network_config {
     /// Layer widths n_0 (input) ... n_L (output): num_widths >= 2 entries, each >= 1.
     pub widths: *const usize,
+    /// Number of entries of `widths` = L + 1, from 2 to 4096 (else INVALID_ARGUMENT).
     pub num_widths: usize,
     /// One of ntk_activation (an int so that unknown values can be rejected safely).
     pub activation: c_int,
@@ -67,8 +74,11 @@ pub struct ntk_network_config {
     pub seed: u64,
     /// For NTK_ACTIVATION_CUSTOM: sigma(x) and sigma'(x). They are called concurrently from
     /// worker threads and must stay valid (with user_data) until the network is freed.
+    /// NULL with NTK_ACTIVATION_CUSTOM is NTK_STATUS_NULL_POINTER; ignored otherwise.
     pub custom_sigma: ntk_scalar_fn,
+    /// The derivative sigma'(x) of custom_sigma (same rules).
     pub custom_dsigma: ntk_scalar_fn,
+    /// Passed unchanged as `user_data` to custom_sigma and custom_dsigma.
     pub custom_user_data: *mut c_void,
 }
 
@@ -84,15 +94,21 @@ struct CActivation {
     user_data: *mut c_void,
 }
 
-// SAFETY: the C API documents that custom activations are called concurrently.
+// SAFETY: the C API documents that custom activations (and their user_data) are called
+// concurrently from worker threads and stay valid until the network is freed, so the pointers
+// may move to and be shared by other threads.
 unsafe impl Send for CActivation {}
+// SAFETY: as for Send: concurrent calls through a shared reference are the documented contract.
 unsafe impl Sync for CActivation {}
 
 impl ScalarActivation for CActivation {
     fn sigma(&self, x: f64) -> f64 {
+        // SAFETY: a non-NULL function of the caller's, valid (with user_data) until the network
+        // is freed and callable concurrently (ntk_network_config.custom_sigma).
         unsafe { (self.sigma)(x, self.user_data) }
     }
     fn dsigma(&self, x: f64) -> f64 {
+        // SAFETY: as for sigma (ntk_network_config.custom_dsigma).
         unsafe { (self.dsigma)(x, self.user_data) }
     }
 }
@@ -143,8 +159,15 @@ pub(crate) fn activation_from_c(cfg: &ntk_network_config) -> Result<Activation> 
 /// Largest accepted width or input dimension, so that sizes stay far from overflow.
 pub const NTK_MAX_WIDTH: usize = 1 << 32;
 
+/// Reads and checks a C network configuration.
+///
+/// # Safety
+/// `config` is NULL or points to a readable `ntk_network_config` whose `widths` (when
+/// non-NULL) holds `num_widths` readable entries and whose custom functions obey the
+/// contract of its fields.
 pub(crate) unsafe fn config_from_c(config: *const ntk_network_config) -> Result<NetworkConfig> {
     non_null(config, "config")?;
+    // SAFETY: non-NULL (checked above) and readable by the caller's contract; read only.
     let cfg = unsafe { &*config };
     if cfg.num_widths < 2 {
         return Err(Error::InvalidArgument(format!(
@@ -159,6 +182,8 @@ pub(crate) unsafe fn config_from_c(config: *const ntk_network_config) -> Result<
         )));
     }
     non_null(cfg.widths, "config.widths")?;
+    // SAFETY: `widths` is non-NULL (checked) with num_widths (2..=4096, checked) readable
+    // entries by the caller's contract; copied at once.
     let widths = unsafe { std::slice::from_raw_parts(cfg.widths, cfg.num_widths) }.to_vec();
     if let Some(l) = widths.iter().position(|&w| w > NTK_MAX_WIDTH) {
         return Err(Error::InvalidArgument(format!(
@@ -177,6 +202,11 @@ pub(crate) unsafe fn config_from_c(config: *const ntk_network_config) -> Result<
 
 /// Creates a network and draws its parameters. On success `*out` owns the new handle (free it
 /// with ntk_network_free); on failure `*out` is left unchanged.
+/// Errors (message naming the field): NULL `config`, `out`, `config.widths` or, for
+/// NTK_ACTIVATION_CUSTOM, a custom function (NTK_STATUS_NULL_POINTER); num_widths outside
+/// 2..=4096, a width of 0 or above NTK_MAX_WIDTH, an unknown or NONE activation, beta < 0
+/// (NTK_STATUS_INVALID_ARGUMENT); beta or the leaky slope NaN/+-Inf (NTK_STATUS_NON_FINITE);
+/// a parameter count that overflows or cannot be allocated (NTK_STATUS_ALLOCATION).
 #[no_mangle]
 pub unsafe extern "C" fn ntk_network_create(
     config: *const ntk_network_config,
@@ -184,30 +214,38 @@ pub unsafe extern "C" fn ntk_network_create(
 ) -> ntk_status {
     ffi_fn!("ntk_network_create", {
         non_null(out, "out")?;
+        // SAFETY: `config` is NULL or a readable configuration (C contract).
         let cfg = unsafe { config_from_c(config) }?;
         let net = Network::new(cfg)?;
+        // SAFETY: `out` was checked non-NULL above and is writable (C contract).
         unsafe { box_into(out, net) };
         Ok(())
     })
 }
 
-/// Frees a network. NULL is accepted and ignored.
+/// Frees a network. NULL is accepted and ignored; the handle must not be used afterwards.
+/// Never fails (returns nothing); a panic in a destructor is caught and the handle leaked.
 #[no_mangle]
 pub unsafe extern "C" fn ntk_network_free(network: *mut ntk_network) {
     // SAFETY: the C contract: NULL or a handle of ours, not used again.
     unsafe { free_box(network) }
 }
 
-/// Copies a network (architecture and current parameters) into a new handle `*out`.
+/// Copies a network (architecture and current parameters) into a new handle `*out` (free it
+/// with ntk_network_free); `*out` is unchanged on failure. Errors: NULL `network` or `out`
+/// (NTK_STATUS_NULL_POINTER); the copy cannot be allocated (NTK_STATUS_ALLOCATION).
 #[no_mangle]
 pub unsafe extern "C" fn ntk_network_clone(
     network: *const ntk_network,
     out: *mut *mut ntk_network,
 ) -> ntk_status {
     ffi_fn!("ntk_network_clone", {
+        // SAFETY: `network` is NULL (an error) or a live network handle, only read during the call
+        // (C contract).
         let net = unsafe { network_ref(network) }?;
         non_null(out, "out")?;
         let copy = net.try_clone()?;
+        // SAFETY: `out` was checked non-NULL above and is writable (C contract).
         unsafe { box_into(out, copy) };
         Ok(())
     })
@@ -226,7 +264,7 @@ pub(crate) unsafe fn network_mut<'a>(network: *mut ntk_network) -> Result<&'a mu
 }
 
 /// Writes the number of weight layers L to `*depth` and the parameter count P to `*num_params`
-/// (either pointer may be NULL).
+/// (either pointer may be NULL). Errors: NULL `network` (NTK_STATUS_NULL_POINTER).
 #[no_mangle]
 pub unsafe extern "C" fn ntk_network_shape(
     network: *const ntk_network,
@@ -234,11 +272,15 @@ pub unsafe extern "C" fn ntk_network_shape(
     num_params: *mut usize,
 ) -> ntk_status {
     ffi_fn!("ntk_network_shape", {
+        // SAFETY: `network` is NULL (an error) or a live network handle, only read during the call
+        // (C contract).
         let net = unsafe { network_ref(network) }?;
         if !depth.is_null() {
+            // SAFETY: non-NULL (checked) and writable (C contract).
             unsafe { *depth = net.depth() };
         }
         if !num_params.is_null() {
+            // SAFETY: non-NULL (checked) and writable (C contract).
             unsafe { *num_params = net.num_params() };
         }
         Ok(())
@@ -247,6 +289,8 @@ pub unsafe extern "C" fn ntk_network_shape(
 
 /// Copies the parameters theta (length P, ordered W^(0) row-major, b^(0), W^(1), b^(1), ...)
 /// into `out`, which holds `len` doubles; `len` must equal P.
+/// Errors: NULL `network` or `out` (NTK_STATUS_NULL_POINTER); `len` != P
+/// (NTK_STATUS_INVALID_ARGUMENT, `out` untouched).
 #[no_mangle]
 pub unsafe extern "C" fn ntk_network_get_params(
     network: *const ntk_network,
@@ -254,6 +298,8 @@ pub unsafe extern "C" fn ntk_network_get_params(
     len: usize,
 ) -> ntk_status {
     ffi_fn!("ntk_network_get_params", {
+        // SAFETY: `network` is NULL (an error) or a live network handle, only read during the call
+        // (C contract).
         let net = unsafe { network_ref(network) }?;
         non_null(out, "out")?;
         if len != net.num_params() {
@@ -262,12 +308,18 @@ pub unsafe extern "C" fn ntk_network_get_params(
                 net.num_params()
             );
         }
+        // SAFETY: `out` is non-NULL (checked) with `len` (= P, checked) writable doubles by the
+        // C contract, not aliased by the network's own parameters (which live in our Box).
         unsafe { std::slice::from_raw_parts_mut(out, len) }.copy_from_slice(net.params());
         Ok(())
     })
 }
 
-/// Replaces the parameters theta (same layout as ntk_network_get_params). Mutates the handle.
+/// Replaces the parameters theta (same layout as ntk_network_get_params) with the `len`
+/// doubles at `params`. Mutates the handle (exclusive access needed).
+/// Errors: NULL `network` or `params` (NTK_STATUS_NULL_POINTER); `len` != P
+/// (NTK_STATUS_INVALID_ARGUMENT); a NaN/+-Inf entry (NTK_STATUS_NON_FINITE, naming its index).
+/// On any error the parameters are unchanged.
 #[no_mangle]
 pub unsafe extern "C" fn ntk_network_set_params(
     network: *mut ntk_network,
@@ -275,6 +327,8 @@ pub unsafe extern "C" fn ntk_network_set_params(
     len: usize,
 ) -> ntk_status {
     ffi_fn!("ntk_network_set_params", {
+        // SAFETY: `network` is NULL (an error) or a live network handle to which this call has
+        // exclusive access (C contract).
         let net = unsafe { network_mut(network) }?;
         non_null(params, "params")?;
         if len != net.num_params() {
@@ -283,6 +337,8 @@ pub unsafe extern "C" fn ntk_network_set_params(
                 net.num_params()
             );
         }
+        // SAFETY: `params` is non-NULL (checked) with `len` (= P, checked) readable doubles by
+        // the C contract; the exclusive `net` borrow is of our own Box, not of this memory.
         let src = unsafe { std::slice::from_raw_parts(params, len) };
         if let Some(i) = src.iter().position(|v| !v.is_finite()) {
             return Err(Error::NonFinite(format!("params[{i}] = {}", src[i])));
@@ -302,9 +358,16 @@ pub unsafe extern "C" fn ntk_network_forward(
     out: ntk_matrix_mut,
 ) -> ntk_status {
     ffi_fn!("ntk_network_forward", {
+        // SAFETY: `network` is NULL (an error) or a live network handle, only read during the call
+        // (C contract).
         let net = unsafe { network_ref(network) }?;
+        // SAFETY: the memory that `x` describes is readable for the whole call (C contract); to_ref
+        // checks its shape and span.
         let xv = unsafe { x.to_ref("x") }?;
         out.expect_shape(xv.rows(), net.output_dim(), "out")?;
+        // SAFETY: the memory that `out` describes is writable for the whole call and not accessed
+        // by the caller meanwhile (C contract); to_mut checks shape, span and self-aliasing, and
+        // overlaps with the other arguments are rejected before anything is written.
         let ov = unsafe { out.to_mut("out") }?;
         super::view::check_disjoint(&out, "out", &[(&x, "x")])?;
         net.check_input(xv, "x")?;
@@ -352,6 +415,7 @@ pub unsafe extern "C" fn ntk_network_forward(
 #[repr(C)]
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ntk_architecture_version {
+    /// The layout of ntk_architecture and ntk_layer declared by this header.
     Current = 1,
 }
 const NTK_ARCHITECTURE_VERSION: u32 = ntk_architecture_version::Current as u32;
@@ -386,7 +450,9 @@ pub struct ntk_layer {
     pub activation_param: f64,
     /// For NTK_ACTIVATION_CUSTOM, as in ntk_network_config.
     pub custom_sigma: ntk_scalar_fn,
+    /// The derivative of custom_sigma, as in ntk_network_config.
     pub custom_dsigma: ntk_scalar_fn,
+    /// Passed unchanged to custom_sigma and custom_dsigma.
     pub custom_user_data: *mut c_void,
 }
 
@@ -403,9 +469,11 @@ pub struct ntk_architecture {
     pub parameterization: c_int,
     /// Layer widths n_0 (input) ... n_L (output): num_widths >= 2 entries, each >= 1.
     pub widths: *const usize,
+    /// Number of entries of `widths` = L + 1, from 2 to 4096.
     pub num_widths: usize,
     /// num_layers = num_widths - 1 layer descriptions, `layer_size` bytes apart.
     pub layers: *const ntk_layer,
+    /// Number of entries of `layers`; must equal num_widths - 1 (else INVALID_ARGUMENT).
     pub num_layers: usize,
     /// sizeof(ntk_layer) in the caller's header (set by ntk_architecture_init).
     pub layer_size: usize,
@@ -427,6 +495,8 @@ pub unsafe extern "C" fn ntk_architecture_init(
     ffi_fn!("ntk_architecture_init", {
         non_null(arch, "arch")?;
         check_arch_size(struct_size)?;
+        // SAFETY: `arch` is non-NULL (checked) and points to struct_size (= ours, checked)
+        // writable bytes (C contract); every field is written.
         unsafe {
             *arch = ntk_architecture {
                 struct_size,
@@ -452,6 +522,8 @@ pub unsafe extern "C" fn ntk_layer_init(layer: *mut ntk_layer, layer_size: usize
     ffi_fn!("ntk_layer_init", {
         non_null(layer, "layer")?;
         check_layer_size(layer_size, "layer_size")?;
+        // SAFETY: `layer` is non-NULL (checked) and points to layer_size (= ours, checked)
+        // writable bytes (C contract); every field is written.
         unsafe {
             *layer = ntk_layer {
                 sigma_w: 1.0,
@@ -493,14 +565,24 @@ fn check_layer_size(layer_size: usize, name: &str) -> Result<()> {
 }
 
 /// Reads and checks a C architecture (every layer's fields named on error).
+///
+/// # Safety
+/// `arch` is NULL or points to a readable `ntk_architecture` of at least `usize` bytes;
+/// when its struct_size is ours the whole struct is readable, `widths` holds num_widths and
+/// `layers` num_layers entries of layer_size bytes, and custom functions obey the contract
+/// of ntk_network_config.
 pub(crate) unsafe fn architecture_from_c(
     arch: *const ntk_architecture,
 ) -> Result<crate::network::Architecture> {
     use crate::network::{Architecture, LayerSpec, Parameterization};
     non_null(arch, "arch")?;
     // Read the size first: only that prefix of the caller's struct may be read.
+    // SAFETY: non-NULL (checked) and, by the contract, at least its first field readable;
+    // read_unaligned tolerates any alignment.
     let struct_size = unsafe { std::ptr::read_unaligned(arch as *const usize) };
     check_arch_size(struct_size)?;
+    // SAFETY: struct_size equals sizeof(ntk_architecture) (checked), so the caller declared
+    // the whole struct, readable by the contract; read only.
     let a = unsafe { &*arch };
     if a.version != NTK_ARCHITECTURE_VERSION {
         return Err(Error::InvalidArgument(format!(
@@ -527,6 +609,8 @@ pub(crate) unsafe fn architecture_from_c(
         )));
     }
     non_null(a.widths, "arch.widths")?;
+    // SAFETY: non-NULL (checked) with num_widths (2..=4096, checked) readable entries by the
+    // caller's contract; copied at once.
     let widths = unsafe { std::slice::from_raw_parts(a.widths, a.num_widths) }.to_vec();
     if let Some(l) = widths.iter().position(|&w| w > NTK_MAX_WIDTH) {
         return Err(Error::InvalidArgument(format!(
@@ -626,8 +710,10 @@ pub unsafe extern "C" fn ntk_network_create_arch(
 ) -> ntk_status {
     ffi_fn!("ntk_network_create_arch", {
         non_null(out, "out")?;
+        // SAFETY: `arch` is NULL or a readable architecture (C contract).
         let a = unsafe { architecture_from_c(arch) }?;
         let net = Network::with_architecture(a)?;
+        // SAFETY: `out` was checked non-NULL above and is writable (C contract).
         unsafe { box_into(out, net) };
         Ok(())
     })

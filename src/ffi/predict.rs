@@ -4,7 +4,8 @@ use super::handle::{box_into, free_box, handle_ref, opaque_handle};
 use super::network::{network_ref, ntk_network};
 use super::view::{check_finite_result, check_outputs, optional_out};
 use super::{
-    c_enum, ffi_fn, non_null, ntk_matrix, ntk_matrix_mut, ntk_options, ntk_status, with_progress,
+    c_enum, ffi_fn, non_null, ntk_matrix, ntk_matrix_mut, ntk_options, ntk_status, options_ref,
+    with_progress,
 };
 use crate::linalg::MatRef;
 use crate::predict::{CovKind, Law, Predictor, Ridge, TestSet};
@@ -49,10 +50,16 @@ pub struct ntk_predictor_test {
 }
 opaque_handle!(ntk_predictor_test { test: TestSet });
 
-fn config_from_c(config: *const ntk_predict_config) -> Result<(Law, Ridge)> {
+/// Law and ridge of a `config` argument (the defaults for NULL), checked.
+///
+/// # Safety
+/// `config` is NULL or points to a readable `ntk_predict_config`.
+unsafe fn config_from_c(config: *const ntk_predict_config) -> Result<(Law, Ridge)> {
     if config.is_null() {
         return Ok((Law::Ntk, Ridge::Absolute(0.0)));
     }
+    // SAFETY: non-NULL (checked above) and readable by the caller's contract; the struct is
+    // Copy and every bit pattern of its fields is a valid value.
     let c = unsafe { *config };
     let law = match ntk_law::from_c(c.law, "config.law")? {
         ntk_law::Ntk => Law::Ntk,
@@ -79,10 +86,16 @@ fn config_from_c(config: *const ntk_predict_config) -> Result<(Law, Ridge)> {
     Ok((law, ridge))
 }
 
+/// The view behind an optional input argument (None for NULL), checked as by `to_ref`.
+///
+/// # Safety
+/// `m` is NULL or points to a readable `ntk_matrix` whose memory is readable for `'a`.
 unsafe fn opt_ref<'a>(m: *const ntk_matrix, name: &str) -> Result<Option<MatRef<'a>>> {
     if m.is_null() {
         Ok(None)
     } else {
+        // SAFETY: `m` is non-NULL here and points to a readable ntk_matrix whose memory is readable
+        // for the whole call (C contract); to_ref checks its shape and span.
         Ok(Some(unsafe { (*m).to_ref(name) }?))
     }
 }
@@ -124,20 +137,30 @@ pub unsafe extern "C" fn ntk_predictor_create(
 ) -> ntk_status {
     ffi_fn!("ntk_predictor_create", {
         non_null(out, "out")?;
-        let (law, ridge) = config_from_c(config)?;
+        // SAFETY: `config` is NULL or a readable ntk_predict_config (C contract).
+        let (law, ridge) = unsafe { config_from_c(config) }?;
+        // SAFETY: the memory that `kernel_train` describes is readable for the whole call (C
+        // contract); to_ref checks its shape and span.
         let kv = unsafe { kernel_train.to_ref("kernel_train") }?;
+        // SAFETY: NULL or a readable ntk_matrix over readable memory (C contract).
         let sv = unsafe { opt_ref(nngp_train, "nngp_train") }?;
+        // SAFETY: the memory that `y` describes is readable for the whole call (C contract); to_ref
+        // checks its shape and span.
         let yv = unsafe { y.to_ref("y") }?;
-        let pred = with_progress(options, |progress| {
+        // SAFETY: `options` is NULL or a readable ntk_options whose callback may be
+        // called during this call (C contract).
+        let pred = with_progress(unsafe { options_ref(options) }, |progress| {
             Predictor::new(law, kv, sv, yv, ridge, progress)
         })?;
+        // SAFETY: `out` was checked non-NULL above and is writable (C contract).
         unsafe { box_into(out, pred) };
         Ok(())
     })
 }
 
 /// Frees a predictor. NULL is accepted. Test sets created from it stay valid (they share its
-/// data).
+/// data). The handle must not be used afterwards.
+/// Never fails (returns nothing); a panic in a destructor is caught and the handle leaked.
 #[no_mangle]
 pub unsafe extern "C" fn ntk_predictor_free(predictor: *mut ntk_predictor) {
     // SAFETY: the C contract: NULL or a handle of ours, not used again.
@@ -154,6 +177,9 @@ pub unsafe extern "C" fn ntk_predictor_free(predictor: *mut ntk_predictor) {
 ///
 /// Cost: 2 M N^2 flops per test-train kernel (projection on the eigenbasis). Inputs are
 /// copied; `*out` receives the handle (free with ntk_predictor_test_free), unchanged on failure.
+/// Errors: NULL `predictor` or `out` (NTK_STATUS_NULL_POINTER); shapes that disagree with the
+/// predictor, or nngp kernels given or missing against its law (NTK_STATUS_INVALID_ARGUMENT,
+/// naming the argument); NaN/+-Inf entries (NTK_STATUS_NON_FINITE); ALLOCATION; CANCELLED.
 #[no_mangle]
 pub unsafe extern "C" fn ntk_predictor_test_create(
     predictor: *const ntk_predictor,
@@ -164,18 +190,30 @@ pub unsafe extern "C" fn ntk_predictor_test_create(
     out: *mut *mut ntk_predictor_test,
 ) -> ntk_status {
     ffi_fn!("ntk_predictor_test_create", {
+        // SAFETY: `predictor` is NULL (an error) or a live handle of its type, only read during the
+        // call (C contract).
         let pred = unsafe { handle_ref(predictor, "predictor") }?;
         non_null(out, "out")?;
+        // SAFETY: the memory that `kernel_test_train` describes is readable for the whole call (C
+        // contract); to_ref checks its shape and span.
         let kv = unsafe { kernel_test_train.to_ref("kernel_test_train") }?;
+        // SAFETY: NULL or a readable ntk_matrix over readable memory (C contract).
         let sv = unsafe { opt_ref(nngp_test_train, "nngp_test_train") }?;
+        // SAFETY: NULL or a readable ntk_matrix over readable memory (C contract).
         let pv = unsafe { opt_ref(nngp_test_test, "nngp_test_test") }?;
-        let test = with_progress(options, |progress| TestSet::new(pred, kv, sv, pv, progress))?;
+        // SAFETY: `options` is NULL or a readable ntk_options whose callback may be
+        // called during this call (C contract).
+        let test = with_progress(unsafe { options_ref(options) }, |progress| {
+            TestSet::new(pred, kv, sv, pv, progress)
+        })?;
+        // SAFETY: `out` was checked non-NULL above and is writable (C contract).
         unsafe { box_into(out, test) };
         Ok(())
     })
 }
 
-/// Frees a test set. NULL is accepted.
+/// Frees a test set. NULL is accepted; the handle must not be used afterwards.
+/// Never fails (returns nothing); a panic in a destructor is caught and the handle leaked.
 #[no_mangle]
 pub unsafe extern "C" fn ntk_predictor_test_free(test: *mut ntk_predictor_test) {
     // SAFETY: the C contract: NULL or a handle of ours, not used again.
@@ -197,7 +235,11 @@ fn cov_kind(cov: &ntk_matrix_mut, m: usize) -> Result<CovKind> {
 }
 
 /// Checks the outputs of a law (shapes, strides, no overlap), returns the covariance kind.
-fn check_law_outputs(
+///
+/// # Safety
+/// `mean` and `cov` are each NULL or point to a readable `ntk_matrix_mut` whose memory is
+/// writable for the call.
+unsafe fn check_law_outputs(
     mean: *mut ntk_matrix_mut,
     cov: *mut ntk_matrix_mut,
     m: usize,
@@ -211,13 +253,23 @@ fn check_law_outputs(
     }
     let mut kind = CovKind::None;
     let mut given = Vec::new();
+    // SAFETY: `mean` is NULL or points to a readable ntk_matrix_mut (C contract of an optional
+    // output).
     if let Some(mv) = unsafe { optional_out(mean) } {
         mv.expect_shape(m, k, "mean")?;
+        // SAFETY: the memory that `mv` describes is writable for the whole call and not accessed by
+        // the caller meanwhile (C contract); to_mut checks shape, span and self-aliasing, and
+        // overlaps with the other arguments are rejected before anything is written.
         unsafe { mv.to_mut("mean") }?;
         given.push((mv, "mean"));
     }
+    // SAFETY: `cov` is NULL or points to a readable ntk_matrix_mut (C contract of an optional
+    // output).
     if let Some(cv) = unsafe { optional_out(cov) } {
         kind = cov_kind(&cv, m)?;
+        // SAFETY: the memory that `cv` describes is writable for the whole call and not accessed by
+        // the caller meanwhile (C contract); to_mut checks shape, span and self-aliasing, and
+        // overlaps with the other arguments are rejected before anything is written.
         unsafe { cv.to_mut("cov") }?;
         given.push((cv, "cov"));
     }
@@ -226,7 +278,10 @@ fn check_law_outputs(
 }
 
 /// Writes a computed law into the (checked) outputs, after checking it is finite.
-fn write_law(
+///
+/// # Safety
+/// As [`check_law_outputs`], which must have accepted `mean` and `cov` first.
+unsafe fn write_law(
     g: &crate::predict::Gaussian,
     mean: *mut ntk_matrix_mut,
     cov: *mut ntk_matrix_mut,
@@ -245,10 +300,16 @@ fn write_law(
         check_finite_result(MatRef::from_row_major(&g.cov, cshape.0, cshape.1), "cov")?;
     }
     if !mean.is_null() {
+        // SAFETY: `mean` is non-NULL here and points to a readable ntk_matrix_mut whose memory is
+        // writable for the whole call and not accessed by the caller meanwhile (C contract); to_mut
+        // checks shape, span and self-aliasing, and the overlap checks ran before this write.
         let mut o = unsafe { (*mean).to_mut("mean") }?;
         o.copy_from(MatRef::from_row_major(&g.mean, m, k));
     }
     if !cov.is_null() {
+        // SAFETY: `cov` is non-NULL here and points to a readable ntk_matrix_mut whose memory is
+        // writable for the whole call and not accessed by the caller meanwhile (C contract); to_mut
+        // checks shape, span and self-aliasing, and the overlap checks ran before this write.
         let mut o = unsafe { (*cov).to_mut("cov") }?;
         o.copy_from(MatRef::from_row_major(&g.cov, cshape.0, cshape.1));
     }
@@ -274,12 +335,20 @@ pub unsafe extern "C" fn ntk_predictor_law(
     options: *const ntk_options,
 ) -> ntk_status {
     ffi_fn!("ntk_predictor_law", {
+        // SAFETY: `test` is NULL (an error) or a live handle of its type, only read during the call
+        // (C contract).
         let ts = unsafe { handle_ref(test, "test") }?;
         crate::predict::check_time(t)?;
         let (m, k) = (ts.num_test(), ts.output_dim());
-        let kind = check_law_outputs(mean, cov, m, k, &[])?;
-        let g = with_progress(options, |progress| ts.law(t, kind, progress))?;
-        write_law(&g, mean, cov, m, k, kind)
+        // SAFETY: `mean` and `cov` are NULL or readable views of writable memory (C contract).
+        let kind = unsafe { check_law_outputs(mean, cov, m, k, &[]) }?;
+        // SAFETY: `options` is NULL or a readable ntk_options whose callback may be
+        // called during this call (C contract).
+        let g = with_progress(unsafe { options_ref(options) }, |progress| {
+            ts.law(t, kind, progress)
+        })?;
+        // SAFETY: as for check_law_outputs above, which accepted them.
+        unsafe { write_law(&g, mean, cov, m, k, kind) }
     })
 }
 
@@ -296,6 +365,10 @@ pub unsafe extern "C" fn ntk_predictor_law(
 /// Cost: the kernels (O((N + M)^2 (n_0 + L)); the M x M prior only for a full covariance) plus
 /// those of ntk_predictor_create, ntk_predictor_test_create and ntk_predictor_law. Progress is
 /// reported by each phase in its own units. Outputs are written only on success.
+/// Errors: NULL `network`, or both outputs NULL (NTK_STATUS_NULL_POINTER); shapes, t < 0, an
+/// output overlapping an input, config values (NTK_STATUS_INVALID_ARGUMENT); NaN/+-Inf in
+/// the inputs or t (NTK_STATUS_NON_FINITE); NUMERICAL (a kernel that is not PSD, a non-finite
+/// law); ALLOCATION; CANCELLED.
 #[no_mangle]
 #[allow(clippy::too_many_arguments)]
 pub unsafe extern "C" fn ntk_ensemble_law(
@@ -310,10 +383,19 @@ pub unsafe extern "C" fn ntk_ensemble_law(
     options: *const ntk_options,
 ) -> ntk_status {
     ffi_fn!("ntk_ensemble_law", {
+        // SAFETY: `network` is NULL (an error) or a live network handle, only read during the call
+        // (C contract).
         let net = unsafe { network_ref(network) }?;
-        let (law, ridge) = config_from_c(config)?;
+        // SAFETY: `config` is NULL or a readable ntk_predict_config (C contract).
+        let (law, ridge) = unsafe { config_from_c(config) }?;
+        // SAFETY: the memory that `x_train` describes is readable for the whole call (C contract);
+        // to_ref checks its shape and span.
         let xv = unsafe { x_train.to_ref("x_train") }?;
+        // SAFETY: the memory that `y` describes is readable for the whole call (C contract); to_ref
+        // checks its shape and span.
         let yv = unsafe { y.to_ref("y") }?;
+        // SAFETY: the memory that `x_test` describes is readable for the whole call (C contract);
+        // to_ref checks its shape and span.
         let tv = unsafe { x_test.to_ref("x_test") }?;
         let (n0, nl) = (net.input_dim(), net.output_dim());
         if xv.cols() != n0 {
@@ -346,13 +428,17 @@ pub unsafe extern "C" fn ntk_ensemble_law(
         crate::predict::check_time(t)?;
         let m = tv.rows();
         let inputs = [(&x_train, "x_train"), (&y, "y"), (&x_test, "x_test")];
-        let kind = check_law_outputs(mean, cov, m, nl, &inputs)?;
+        // SAFETY: `mean` and `cov` are NULL or readable views of writable memory (C contract).
+        let kind = unsafe { check_law_outputs(mean, cov, m, nl, &inputs) }?;
         crate::network::check_finite(xv, "x_train")?;
         crate::network::check_finite(tv, "x_test")?;
         let spec = crate::kernel::limit::LimitSpec::of_network(net);
-        let g = with_progress(options, |progress| {
+        // SAFETY: `options` is NULL or a readable ntk_options whose callback may be
+        // called during this call (C contract).
+        let g = with_progress(unsafe { options_ref(options) }, |progress| {
             crate::predict::ensemble_law_points(&spec, law, xv, yv, tv, &[t], kind, ridge, progress)
         })?;
-        write_law(&g[0], mean, cov, m, nl, kind)
+        // SAFETY: as for check_law_outputs above, which accepted them.
+        unsafe { write_law(&g[0], mean, cov, m, nl, kind) }
     })
 }

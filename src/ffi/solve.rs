@@ -6,7 +6,8 @@ use super::handle::{box_into, free_box, handle_ref, opaque_handle};
 use super::network::{network_ref, ntk_network};
 use super::view::check_disjoint;
 use super::{
-    c_enum, ffi_fn, non_null, ntk_matrix, ntk_matrix_mut, ntk_options, ntk_status, with_progress,
+    c_enum, ffi_fn, non_null, ntk_matrix, ntk_matrix_mut, ntk_options, ntk_status, options_ref,
+    with_progress,
 };
 use crate::solve::{KernelSolver, KernelSource, SolverConfig, SolverKernel};
 use crate::{Error, Result};
@@ -100,29 +101,42 @@ pub unsafe extern "C" fn ntk_solver_create(
     out: *mut *mut ntk_solver,
 ) -> ntk_status {
     ffi_fn!("ntk_solver_create", {
+        // SAFETY: `network` is NULL (an error) or a live network handle, only read during the call
+        // (C contract).
         let net = unsafe { network_ref(network) }?;
         non_null(config, "config")?;
         non_null(out, "out")?;
+        // SAFETY: `config` is non-NULL (checked) and readable (C contract); a Copy struct of
+        // plain integers.
         let cfg = unsafe { *config };
         let kernel = kernel_from_c(cfg.kernel)?;
+        // SAFETY: the memory that `x` describes is readable for the whole call (C contract); to_ref
+        // checks its shape and span.
         let xv = unsafe { x.to_ref("x") }?;
-        let inner = with_progress(options, |progress| -> Result<KernelSolver> {
-            let src = KernelSource::new(net, xv, kernel, progress)?;
-            KernelSolver::new(
-                src,
-                SolverConfig {
-                    cache_bytes: cfg.cache_bytes,
-                    precond_rank: cfg.precond_rank,
-                },
-                progress,
-            )
-        })?;
+        // SAFETY: `options` is NULL or a readable ntk_options whose callback may be
+        // called during this call (C contract).
+        let inner = with_progress(
+            unsafe { options_ref(options) },
+            |progress| -> Result<KernelSolver> {
+                let src = KernelSource::new(net, xv, kernel, progress)?;
+                KernelSolver::new(
+                    src,
+                    SolverConfig {
+                        cache_bytes: cfg.cache_bytes,
+                        precond_rank: cfg.precond_rank,
+                    },
+                    progress,
+                )
+            },
+        )?;
+        // SAFETY: `out` was checked non-NULL above and is writable (C contract).
         unsafe { box_into(out, inner) };
         Ok(())
     })
 }
 
-/// Frees a solver. NULL is accepted and ignored.
+/// Frees a solver. NULL is accepted and ignored; the handle must not be used afterwards.
+/// Never fails (returns nothing); a panic in a destructor is caught and the handle leaked.
 #[no_mangle]
 pub unsafe extern "C" fn ntk_solver_free(solver: *mut ntk_solver) {
     // SAFETY: the C contract: NULL or a handle of ours, not used again.
@@ -132,6 +146,7 @@ pub unsafe extern "C" fn ntk_solver_free(solver: *mut ntk_solver) {
 /// Describes a solver: each output may be NULL. `num_points` = N, `rank` = the rank of the
 /// preconditioner actually built, `cached_rows` = rows of K in the cache, `trace` = tr(K),
 /// `trace_residual` = tr(K - L L^T) (what the preconditioner's factor leaves out).
+/// Errors: NULL `solver` (NTK_STATUS_NULL_POINTER).
 #[no_mangle]
 pub unsafe extern "C" fn ntk_solver_describe(
     solver: *const ntk_solver,
@@ -142,7 +157,10 @@ pub unsafe extern "C" fn ntk_solver_describe(
     trace_residual: *mut f64,
 ) -> ntk_status {
     ffi_fn!("ntk_solver_describe", {
+        // SAFETY: `solver` is NULL (an error) or a live handle of its type, only read during the
+        // call (C contract).
         let s = unsafe { handle_ref(solver, "solver") }?;
+        // SAFETY: each output is written only when non-NULL; writable by the C contract.
         unsafe {
             if !num_points.is_null() {
                 *num_points = s.len();
@@ -201,18 +219,28 @@ pub unsafe extern "C" fn ntk_solver_solve(
     options: *const ntk_options,
 ) -> ntk_status {
     ffi_fn!("ntk_solver_solve", {
+        // SAFETY: `solver` is NULL (an error) or a live handle of its type, only read during the
+        // call (C contract).
         let s = unsafe { handle_ref(solver, "solver") }?;
         if !lambda.is_finite() {
             return Err(Error::NonFinite(format!("lambda = {lambda}")));
         }
+        // SAFETY: the memory that `y` describes is readable for the whole call (C contract); to_ref
+        // checks its shape and span.
         let yv = unsafe { y.to_ref("y") }?;
         alpha.expect_shape(yv.rows(), yv.cols(), "alpha")?;
+        // SAFETY: the memory that `alpha` describes is writable for the whole call and not accessed
+        // by the caller meanwhile (C contract); to_mut checks shape, span and self-aliasing, and
+        // overlaps with the other arguments are rejected before anything is written.
         let av = unsafe { alpha.to_mut("alpha") }?;
         check_disjoint(&alpha, "alpha", &[(&y, "y")])?;
-        let r = with_progress(options, |progress| {
+        // SAFETY: `options` is NULL or a readable ntk_options whose callback may be
+        // called during this call (C contract).
+        let r = with_progress(unsafe { options_ref(options) }, |progress| {
             s.solve(lambda, yv, rtol, max_iterations, av, progress)
         })?;
         if !info.is_null() {
+            // SAFETY: `info` is non-NULL and writable (C contract).
             unsafe {
                 *info = ntk_solve_info {
                     iterations: r.iterations,
@@ -228,6 +256,7 @@ pub unsafe extern "C" fn ntk_solver_solve(
 /// The latest (iteration, max over unconverged columns of the recursive relative residual) of
 /// a solve on this handle; meant for the progress callback of ntk_solver_solve (0 and NaN before
 /// the first iteration). Either output may be NULL.
+/// Errors: NULL `solver` (NTK_STATUS_NULL_POINTER).
 #[no_mangle]
 pub unsafe extern "C" fn ntk_solver_progress(
     solver: *const ntk_solver,
@@ -235,8 +264,11 @@ pub unsafe extern "C" fn ntk_solver_progress(
     residual: *mut f64,
 ) -> ntk_status {
     ffi_fn!("ntk_solver_progress", {
+        // SAFETY: `solver` is NULL (an error) or a live handle of its type, only read during the
+        // call (C contract).
         let s = unsafe { handle_ref(solver, "solver") }?;
         let (it, res) = s.progress_state();
+        // SAFETY: each output is written only when non-NULL; writable by the C contract.
         unsafe {
             if !iteration.is_null() {
                 *iteration = it as usize;
@@ -265,12 +297,25 @@ pub unsafe extern "C" fn ntk_solver_predict(
     options: *const ntk_options,
 ) -> ntk_status {
     ffi_fn!("ntk_solver_predict", {
+        // SAFETY: `solver` is NULL (an error) or a live handle of its type, only read during the
+        // call (C contract).
         let s = unsafe { handle_ref(solver, "solver") }?;
+        // SAFETY: the memory that `x_test` describes is readable for the whole call (C contract);
+        // to_ref checks its shape and span.
         let xv = unsafe { x_test.to_ref("x_test") }?;
+        // SAFETY: the memory that `alpha` describes is readable for the whole call (C contract);
+        // to_ref checks its shape and span.
         let av = unsafe { alpha.to_ref("alpha") }?;
         out.expect_shape(xv.rows(), av.cols(), "out")?;
+        // SAFETY: the memory that `out` describes is writable for the whole call and not accessed
+        // by the caller meanwhile (C contract); to_mut checks shape, span and self-aliasing, and
+        // overlaps with the other arguments are rejected before anything is written.
         let ov = unsafe { out.to_mut("out") }?;
         check_disjoint(&out, "out", &[(&x_test, "x_test"), (&alpha, "alpha")])?;
-        with_progress(options, |progress| s.predict(xv, av, ov, progress))
+        // SAFETY: `options` is NULL or a readable ntk_options whose callback may be
+        // called during this call (C contract).
+        with_progress(unsafe { options_ref(options) }, |progress| {
+            s.predict(xv, av, ov, progress)
+        })
     })
 }

@@ -40,6 +40,8 @@ pub unsafe extern "C" fn ntk_kernel_spectrum(
     which: c_int,
 ) -> ntk_status {
     ffi_fn!("ntk_kernel_spectrum", {
+        // SAFETY: the memory that `k` describes is readable for the whole call (C contract); to_ref
+        // checks its shape and span.
         let kv = unsafe { k.to_ref("k") }?;
         non_null(eigenvalues, "eigenvalues")?;
         let which = match ntk_spectrum_which::from_c(which, "which")? {
@@ -55,6 +57,8 @@ pub unsafe extern "C" fn ntk_kernel_spectrum(
             &[(&k, "k")],
         )?;
         let v = crate::spectrum::spectrum(kv, count, which)?;
+        // SAFETY: `eigenvalues` is non-NULL (checked) with `count` writable doubles (C
+        // contract), not overlapping `k` (check_outputs above); `k` is no longer read.
         unsafe { std::slice::from_raw_parts_mut(eigenvalues, count) }.copy_from_slice(&v);
         Ok(())
     })
@@ -72,6 +76,8 @@ pub unsafe extern "C" fn ntk_kernel_condition(
     condition: *mut f64,
 ) -> ntk_status {
     ffi_fn!("ntk_kernel_condition", {
+        // SAFETY: the memory that `k` describes is readable for the whole call (C contract); to_ref
+        // checks its shape and span.
         let kv = unsafe { k.to_ref("k") }?;
         let outs: Vec<(ntk_matrix_mut, &str)> = [
             (lambda_min, "lambda_min"),
@@ -84,6 +90,7 @@ pub unsafe extern "C" fn ntk_kernel_condition(
         .collect();
         check_outputs(&outs, &[(&k, "k")])?;
         let (lo, hi, c) = crate::spectrum::condition(kv)?;
+        // SAFETY: each output is written only when non-NULL; writable by the C contract.
         unsafe {
             if !lambda_min.is_null() {
                 *lambda_min = lo;

@@ -5,7 +5,10 @@ use super::empirical::mode_from_c;
 use super::handle::{box_into, free_box, handle_ref, opaque_handle};
 use super::network::{network_ref, ntk_network};
 use super::view::check_finite_result;
-use super::{ffi_fn, non_null, ntk_matrix, ntk_matrix_mut, ntk_options, ntk_status, with_progress};
+use super::{
+    ffi_fn, non_null, ntk_matrix, ntk_matrix_mut, ntk_options, ntk_status, options_ref,
+    with_progress,
+};
 use crate::kernel::empirical::prepared::{
     check_tile, empirical_tile, tile_shape, EmpiricalFeatures,
 };
@@ -44,23 +47,34 @@ pub unsafe extern "C" fn ntk_empirical_features_create(
     out: *mut *mut ntk_empirical_features,
 ) -> ntk_status {
     ffi_fn!("ntk_empirical_features_create", {
+        // SAFETY: `network` is NULL (an error) or a live network handle, only read during the call
+        // (C contract).
         let net = unsafe { network_ref(network) }?;
         non_null(out, "out")?;
+        // SAFETY: the memory that `x` describes is readable for the whole call (C contract); to_ref
+        // checks its shape and span.
         let xv = unsafe { x.to_ref("x") }?;
         // Shape and values are checked by EmpiricalFeatures::new (values on its copy, after
         // the allocation: a huge broadcast view fails fast with ALLOCATION).
-        let inner = with_progress(options, |progress| -> Result<EmpiricalFeatures> {
-            progress.report(0, 1)?;
-            let f = EmpiricalFeatures::new(net, xv)?;
-            progress.report(1, 1)?;
-            Ok(f)
-        })?;
+        // SAFETY: `options` is NULL or a readable ntk_options whose callback may be
+        // called during this call (C contract).
+        let inner = with_progress(
+            unsafe { options_ref(options) },
+            |progress| -> Result<EmpiricalFeatures> {
+                progress.report(0, 1)?;
+                let f = EmpiricalFeatures::new(net, xv)?;
+                progress.report(1, 1)?;
+                Ok(f)
+            },
+        )?;
+        // SAFETY: `out` was checked non-NULL above and is writable (C contract).
         unsafe { box_into(out, inner) };
         Ok(())
     })
 }
 
-/// Frees features. NULL is accepted and ignored.
+/// Frees features. NULL is accepted and ignored; the handle must not be used afterwards.
+/// Never fails (returns nothing); a panic in a destructor is caught and the handle leaked.
 #[no_mangle]
 pub unsafe extern "C" fn ntk_empirical_features_free(features: *mut ntk_empirical_features) {
     // SAFETY: the C contract: NULL or a handle of ours, not used again.
@@ -68,14 +82,18 @@ pub unsafe extern "C" fn ntk_empirical_features_free(features: *mut ntk_empirica
 }
 
 /// Writes the number of points N of `features` to `*num_points`.
+/// Errors: NULL handle or `num_points` (NTK_STATUS_NULL_POINTER).
 #[no_mangle]
 pub unsafe extern "C" fn ntk_empirical_features_len(
     features: *const ntk_empirical_features,
     num_points: *mut usize,
 ) -> ntk_status {
     ffi_fn!("ntk_empirical_features_len", {
+        // SAFETY: `features` is NULL (an error) or a live handle of its type, only read during the
+        // call (C contract).
         let f = unsafe { handle_ref(features, "features") }?;
         non_null(num_points, "num_points")?;
+        // SAFETY: `num_points` is non-NULL (checked above) and writable (C contract).
         unsafe { *num_points = f.len() };
         Ok(())
     })
@@ -117,15 +135,26 @@ pub unsafe extern "C" fn ntk_kernel_empirical_tile(
     options: *const ntk_options,
 ) -> ntk_status {
     ffi_fn!("ntk_kernel_empirical_tile", {
+        // SAFETY: `network` is NULL (an error) or a live network handle, only read during the call
+        // (C contract).
         let net = unsafe { network_ref(network) }?;
+        // SAFETY: `f1` is NULL (an error) or a live handle of its type, only read during the call
+        // (C contract).
         let f1 = unsafe { handle_ref(f1, "f1") }?;
+        // SAFETY: `f2` is NULL (an error) or a live handle of its type, only read during the call
+        // (C contract).
         let f2 = unsafe { handle_ref(f2, "f2") }?;
         let mode = mode_from_c(mode)?;
         check_tile(net, f1, (i0, i1), f2, (j0, j1), mode, (out.rows, out.cols))?;
         let (rows, cols) = tile_shape(net, i0, i1, j0, j1, mode)?;
         out.expect_shape(rows, cols, "out")?;
+        // SAFETY: the memory that `out` describes is writable for the whole call and not accessed
+        // by the caller meanwhile (C contract); to_mut checks shape, span and self-aliasing, and
+        // overlaps with the other arguments are rejected before anything is written.
         let mut ov = unsafe { out.to_mut("out") }?;
-        with_progress(options, |progress| {
+        // SAFETY: `options` is NULL or a readable ntk_options whose callback may be
+        // called during this call (C contract).
+        with_progress(unsafe { options_ref(options) }, |progress| {
             empirical_tile(
                 net,
                 f1,
@@ -169,8 +198,12 @@ pub unsafe extern "C" fn ntk_limit_points_create(
     out: *mut *mut ntk_limit_points,
 ) -> ntk_status {
     ffi_fn!("ntk_limit_points_create", {
+        // SAFETY: `network` is NULL (an error) or a live network handle, only read during the call
+        // (C contract).
         let net = unsafe { network_ref(network) }?;
         non_null(out, "out")?;
+        // SAFETY: the memory that `x` describes is readable for the whole call (C contract); to_ref
+        // checks its shape and span.
         let xv = unsafe { x.to_ref("x") }?;
         if xv.cols() != net.input_dim() {
             return crate::invalid!(
@@ -180,15 +213,19 @@ pub unsafe extern "C" fn ntk_limit_points_create(
             );
         }
         let spec = crate::kernel::limit::LimitSpec::of_network(net);
-        let inner = with_progress(options, |progress| {
+        // SAFETY: `options` is NULL or a readable ntk_options whose callback may be
+        // called during this call (C contract).
+        let inner = with_progress(unsafe { options_ref(options) }, |progress| {
             crate::kernel::limit::prepared::LimitPoints::new(&spec, xv, progress)
         })?;
+        // SAFETY: `out` was checked non-NULL above and is writable (C contract).
         unsafe { box_into(out, inner) };
         Ok(())
     })
 }
 
-/// Frees prepared limit points. NULL is accepted and ignored.
+/// Frees prepared limit points. NULL is accepted and ignored; the handle must not be used afterwards.
+/// Never fails (returns nothing); a panic in a destructor is caught and the handle leaked.
 #[no_mangle]
 pub unsafe extern "C" fn ntk_limit_points_free(points: *mut ntk_limit_points) {
     // SAFETY: the C contract: NULL or a handle of ours, not used again.
@@ -196,14 +233,18 @@ pub unsafe extern "C" fn ntk_limit_points_free(points: *mut ntk_limit_points) {
 }
 
 /// Writes the number of points N of `points` to `*num_points`.
+/// Errors: NULL handle or `num_points` (NTK_STATUS_NULL_POINTER).
 #[no_mangle]
 pub unsafe extern "C" fn ntk_limit_points_len(
     points: *const ntk_limit_points,
     num_points: *mut usize,
 ) -> ntk_status {
     ffi_fn!("ntk_limit_points_len", {
+        // SAFETY: `points` is NULL (an error) or a live handle of its type, only read during the
+        // call (C contract).
         let p = unsafe { handle_ref(points, "points") }?;
         non_null(num_points, "num_points")?;
+        // SAFETY: `num_points` is non-NULL (checked above) and writable (C contract).
         unsafe { *num_points = p.len() };
         Ok(())
     })
@@ -247,7 +288,11 @@ pub unsafe extern "C" fn ntk_kernel_limit_tile(
 ) -> ntk_status {
     ffi_fn!("ntk_kernel_limit_tile", {
         use crate::kernel::limit::prepared::{check_limit_tile, limit_tile};
+        // SAFETY: `p1` is NULL (an error) or a live handle of its type, only read during the call
+        // (C contract).
         let a = unsafe { handle_ref(p1, "p1") }?;
+        // SAFETY: `p2` is NULL (an error) or a live handle of its type, only read during the call
+        // (C contract).
         let b = unsafe { handle_ref(p2, "p2") }?;
         let outs: [(*mut ntk_matrix_mut, &str); 3] =
             [(nngp, "nngp"), (sigma_dot, "sigma_dot"), (ntk, "ntk")];
@@ -259,6 +304,8 @@ pub unsafe extern "C" fn ntk_kernel_limit_tile(
         }
         let descs: Vec<Option<ntk_matrix_mut>> = outs
             .iter()
+            // SAFETY: `p` is NULL or points to a readable ntk_matrix_mut (C contract of an optional
+            // output).
             .map(|&(p, _)| unsafe { super::view::optional_out(p) })
             .collect();
         let shapes = [0, 1, 2].map(|k| descs[k].map(|m| (m.rows, m.cols)));
@@ -266,6 +313,8 @@ pub unsafe extern "C" fn ntk_kernel_limit_tile(
         let mut views = Vec::new();
         for (d, (_, name)) in descs.iter().zip(outs.iter()) {
             views.push(match d {
+                // SAFETY: `m`'s memory is writable and unaccessed by the caller for the call (C
+                // contract); to_mut checks shape, span, self-aliasing; overlaps are rejected first.
                 Some(m) => Some(unsafe { m.to_mut(name) }?),
                 None => None,
             });
@@ -284,7 +333,9 @@ pub unsafe extern "C" fn ntk_kernel_limit_tile(
             ntk: take(),
         };
         // Non-finite results come back as Numerical from limit_tile (checked per row).
-        with_progress(options, |progress| {
+        // SAFETY: `options` is NULL or a readable ntk_options whose callback may be
+        // called during this call (C contract).
+        with_progress(unsafe { options_ref(options) }, |progress| {
             limit_tile(a, (i0, i1), b, (j0, j1), out, progress)
         })
     })

@@ -2,7 +2,7 @@
 
 use super::flow::cost_from_c;
 use super::network::{network_mut, ntk_network};
-use super::{ffi_fn, ntk_matrix, ntk_options, ntk_status, with_progress};
+use super::{ffi_fn, ntk_matrix, ntk_options, ntk_status, options_ref, with_progress};
 use std::ffi::c_int;
 
 /// Full-batch gradient descent: `steps` updates theta <- theta - learning_rate * dC/dtheta of
@@ -31,8 +31,14 @@ pub unsafe extern "C" fn ntk_network_train(
     options: *const ntk_options,
 ) -> ntk_status {
     ffi_fn!("ntk_network_train", {
+        // SAFETY: `network` is NULL (an error) or a live network handle to which this call has
+        // exclusive access (C contract).
         let net = unsafe { network_mut(network) }?;
+        // SAFETY: the memory that `x` describes is readable for the whole call (C contract); to_ref
+        // checks its shape and span.
         let xv = unsafe { x.to_ref("x") }?;
+        // SAFETY: the memory that `y` describes is readable for the whole call (C contract); to_ref
+        // checks its shape and span.
         let yv = unsafe { y.to_ref("y") }?;
         let cost = cost_from_c(cost)?;
         let len = steps
@@ -42,11 +48,17 @@ pub unsafe extern "C" fn ntk_network_train(
             None
         } else {
             let hv = super::view::vector_out(loss_history, len);
+            // SAFETY: `hv`'s memory is writable and unaccessed by the caller for the call (C
+            // contract); to_mut checks shape, span, self-aliasing; overlaps are rejected first.
             unsafe { hv.to_mut("loss_history") }?;
             super::view::check_outputs(&[(hv, "loss_history")], &[(&x, "x"), (&y, "y")])?;
+            // SAFETY: non-NULL with `len` writable doubles (C contract), span checked by to_mut
+            // and disjoint from `x` and `y` (check_outputs just above).
             Some(unsafe { std::slice::from_raw_parts_mut(loss_history, len) })
         };
-        with_progress(options, |progress| {
+        // SAFETY: `options` is NULL or a readable ntk_options whose callback may be
+        // called during this call (C contract).
+        with_progress(unsafe { options_ref(options) }, |progress| {
             crate::train::train(net, xv, yv, cost, learning_rate, steps, history, progress)
         })
     })

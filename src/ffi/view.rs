@@ -8,10 +8,16 @@ use crate::{Error, Result};
 #[repr(C)]
 #[derive(Clone, Copy, Debug)]
 pub struct ntk_matrix {
+    /// Address of element (0, 0); must not be NULL. The caller keeps the described memory
+    /// readable for the duration of the call.
     pub data: *const f64,
+    /// Number of rows (>= 1; an empty view is NTK_STATUS_INVALID_ARGUMENT).
     pub rows: usize,
+    /// Number of columns (>= 1).
     pub cols: usize,
+    /// Distance in elements (not bytes) from element (i, j) to (i+1, j); any sign, 0 allowed.
     pub row_stride: isize,
+    /// Distance in elements from element (i, j) to (i, j+1); any sign, 0 allowed.
     pub col_stride: isize,
 }
 
@@ -20,10 +26,16 @@ pub struct ntk_matrix {
 #[repr(C)]
 #[derive(Clone, Copy, Debug)]
 pub struct ntk_matrix_mut {
+    /// Address of element (0, 0); must not be NULL. The caller keeps the described memory
+    /// writable for the duration of the call.
     pub data: *mut f64,
+    /// Number of rows (>= 1); must equal the rows the call writes (else INVALID_ARGUMENT).
     pub rows: usize,
+    /// Number of columns (>= 1); must equal the columns the call writes.
     pub cols: usize,
+    /// Distance in elements from element (i, j) to (i+1, j); any sign, non-zero when rows > 1.
     pub row_stride: isize,
+    /// Distance in elements from element (i, j) to (i, j+1); any sign, non-zero when cols > 1.
     pub col_stride: isize,
 }
 
@@ -106,6 +118,11 @@ fn check_shape(data_null: bool, rows: usize, cols: usize, name: &str) -> Result<
 impl ntk_matrix {
     /// Checks the view and returns it as a [`MatRef`]. Values are not checked here.
     ///
+    /// # Errors
+    /// `name` is named in the message: an empty view ([`Error::InvalidArgument`]), NULL
+    /// `data` ([`Error::NullPointer`]), rows/cols/strides whose span overflows the address
+    /// space ([`Error::Allocation`]).
+    ///
     /// # Safety
     /// The caller of the C function promises that the memory described is readable.
     pub unsafe fn to_ref<'a>(&self, name: &str) -> Result<MatRef<'a>> {
@@ -118,13 +135,18 @@ impl ntk_matrix {
             self.col_stride,
             name,
         )?;
-        Ok(MatRef::from_raw(
-            self.data,
-            self.rows,
-            self.cols,
-            self.row_stride,
-            self.col_stride,
-        ))
+        // SAFETY: data is non-NULL and every element (i, j) lies in the span just checked not
+        // to overflow the address space; the caller's C contract makes that memory readable
+        // for 'a.
+        Ok(unsafe {
+            MatRef::from_raw(
+                self.data,
+                self.rows,
+                self.cols,
+                self.row_stride,
+                self.col_stride,
+            )
+        })
     }
 
     pub(crate) fn byte_span(&self) -> Option<(usize, usize)> {
@@ -143,6 +165,10 @@ impl ntk_matrix {
 impl ntk_matrix_mut {
     /// Checks the view (shape, strides, no self-aliasing) and returns it as a [`MatMut`].
     ///
+    /// # Errors
+    /// As [`ntk_matrix::to_ref`], and [`Error::InvalidArgument`] when distinct elements
+    /// share memory (a zero or overlapping stride).
+    ///
     /// # Safety
     /// The caller of the C function promises that the memory described is writable.
     pub unsafe fn to_mut<'a>(&self, name: &str) -> Result<MatMut<'a>> {
@@ -156,13 +182,18 @@ impl ntk_matrix_mut {
             name,
         )?;
         check_no_self_alias(self.rows, self.cols, self.row_stride, self.col_stride, name)?;
-        Ok(MatMut::from_raw(
-            self.data,
-            self.rows,
-            self.cols,
-            self.row_stride,
-            self.col_stride,
-        ))
+        // SAFETY: data non-NULL, span inside the address space, no self-alias (all checked);
+        // the C contract makes the memory writable and unaccessed by the caller for 'a (overlap
+        // with the call's other views is rejected by check_outputs before any write).
+        Ok(unsafe {
+            MatMut::from_raw(
+                self.data,
+                self.rows,
+                self.cols,
+                self.row_stride,
+                self.col_stride,
+            )
+        })
     }
 
     pub(crate) fn byte_span(&self) -> Option<(usize, usize)> {
@@ -178,6 +209,9 @@ impl ntk_matrix_mut {
     }
 
     /// Checks the shape of the view against what the computation writes.
+    ///
+    /// # Errors
+    /// [`Error::InvalidArgument`] naming `name` and both shapes when they differ.
     pub fn expect_shape(&self, rows: usize, cols: usize, name: &str) -> Result<()> {
         if self.rows != rows || self.cols != cols {
             return Err(Error::InvalidArgument(format!(
