@@ -4,16 +4,15 @@
 use super::closed_form::{self, ClosedForm};
 use super::plan::LimitPlan;
 use super::tile::TileOut;
-use super::{chain, neardup, numerical, snap_row, SNAP_REL};
-use std::sync::atomic::Ordering;
+use super::{chain, neardup, numerical, snap_row};
 
 /// The row buffers of [`LimitPlan::general_row`] (each of the row's width).
 pub(super) struct GeneralRow<'r> {
     pub(super) s12: &'r mut [f64],
     pub(super) dot: &'r mut [f64],
     pub(super) theta: &'r mut [f64],
-    pub(super) rho: &'r mut [f64],
-    pub(super) tmp: &'r mut [f64],
+    /// The row point's Hermite data of one layer (numerical layer maps).
+    pub(super) row: &'r mut numerical::RowPoint,
     /// Scratch for the near-duplicate entries of the row ([`neardup`]).
     pub(super) near: &'r mut Vec<neardup::Near>,
 }
@@ -44,8 +43,7 @@ impl LimitPlan<'_> {
             s12,
             dot,
             theta,
-            rho,
-            tmp,
+            row,
             near,
         } = r;
         let wi = s12.len();
@@ -53,7 +51,6 @@ impl LimitPlan<'_> {
         let n0 = self.x1.cols() as f64;
         let layers = self.spec.depth - 1;
         let (p1, p2) = (&*self.p1, self.p2());
-        let k1 = numerical::DEGREE + 1;
         let (w0, b0) = self.spec.layer_scales(0);
         for k in 0..wi {
             s12[k] = w0 * g[k] + b0;
@@ -123,52 +120,20 @@ impl LimitPlan<'_> {
                     snap_row(si, sj, s12);
                     let ri = p1.sd[l * p1.n + i];
                     let rj = &p2.sd[l * p2.n + j0..l * p2.n + j0 + wi];
-                    for k in 0..wi {
-                        let den = ri * rj[k];
-                        let p = si * sj[k];
-                        rho[k] = if p > 0.0 && s12[k] * s12[k] >= p * (1.0 - SNAP_REL) {
-                            1.0f64.copysign(s12[k])
-                        } else if den > 0.0 {
-                            (s12[k] / den).clamp(-1.0, 1.0)
-                        } else if (s12[k] * den).is_nan() {
-                            f64::NAN
-                        } else {
-                            0.0
-                        };
-                    }
-                    let base = l * k1;
-                    let ci: Vec<f64> = (0..k1).map(|k| p1.c[(base + k) * p1.n + i]).collect();
-                    let di: Vec<f64> = (0..k1).map(|k| p1.d[(base + k) * p1.n + i]).collect();
-                    let cj = &p2.c[base * p2.n + j0..];
-                    let dj = &p2.d[base * p2.n + j0..];
-                    let s12_in: Vec<f64> = s12.to_vec();
-                    numerical::series_row(&ci, cj, p2.n, rho, s12);
-                    numerical::series_row(&di, dj, p2.n, rho, tmp);
-                    dot.copy_from_slice(tmp);
-                    for k in 0..wi {
-                        if rho[k].abs() > numerical::RHO_SERIES_MAX && Some(k) != diag {
-                            match numerical::pair_quadrature_budgeted(
-                                self.spec.layer_activation(l),
-                                si,
-                                sj[k],
-                                s12_in[k],
-                                out.stop,
-                                numerical::PAIR_EVAL_BUDGET,
-                            )
-                            .0
-                            {
-                                numerical::PairOutcome::Done(e, ed) => {
-                                    s12[k] = e;
-                                    dot[k] = ed;
-                                }
-                                numerical::PairOutcome::Stopped => return false,
-                                numerical::PairOutcome::OverBudget => {
-                                    out.over_budget.store(true, Ordering::Relaxed);
-                                    out.stop.store(true, Ordering::Relaxed);
-                                    return false;
-                                }
-                            }
-                        }
+                    row.load(p1, l, i);
+                    if !numerical::pair_row(
+                        self.spec.layer_activation(l),
+                        row,
+                        &numerical::Cols::of(p2, l, j0),
+                        (si, ri),
+                        (sj, rj),
+                        s12,
+                        dot,
+                        diag,
+                        out.stop,
+                        &out.over_budget,
+                    ) {
+                        return false;
                     }
                 }
             }

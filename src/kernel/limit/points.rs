@@ -30,9 +30,14 @@ pub(super) struct PointSet {
     pub(super) ediag: Vec<f64>,
     /// mean derivative E[σ′] at var[l] (leaky ReLU zero-variance rule), l = 0..L−2.
     pub(super) mean_d: Vec<f64>,
-    /// Numerical method: c[(l*(K+1) + k)*n + i] and d[...] Hermite coefficients, l = 0..L−2.
+    /// Numerical method: c[(l*K + k)*n + i] and d[...] Hermite coefficients (K =
+    /// [`numerical::TERMS`]), l = 0..L−2.
     pub(super) c: Vec<f64>,
     pub(super) d: Vec<f64>,
+    /// Numerical method: gc[(l*C + ch)*n + i] and gd[...] log tails of c and d (C =
+    /// [`numerical::NCHECK`], see [`numerical::PointExpansion::gc`]).
+    pub(super) gc: Vec<f64>,
+    pub(super) gd: Vec<f64>,
 }
 
 struct Chunk {
@@ -42,6 +47,8 @@ struct Chunk {
     mean_d: Vec<f64>,
     c: Vec<f64>,
     d: Vec<f64>,
+    gc: Vec<f64>,
+    gd: Vec<f64>,
 }
 
 impl PointSet {
@@ -57,7 +64,8 @@ impl PointSet {
         let n0 = x.cols() as f64;
         let beta2 = spec.beta * spec.beta;
         let cf = spec.closed_form();
-        let k1 = numerical::DEGREE + 1;
+        let k1 = numerical::TERMS;
+        let nch = numerical::NCHECK;
         let layers = depth - 1;
         let total = checked_mul(n, depth, "per-point variances")?;
         let mut var = try_zeroed(total, "per-point variances")?;
@@ -83,6 +91,9 @@ impl PointSet {
         };
         let mut c = try_zeroed(ncoef, "Hermite coefficients")?;
         let mut d = try_zeroed(ncoef, "Hermite coefficients")?;
+        let ntail = ncoef / k1 * nch;
+        let mut gc = try_zeroed(ntail, "Hermite tails")?;
+        let mut gd = try_zeroed(ntail, "Hermite tails")?;
         let nchunks = n.div_ceil(POINT_CHUNK);
         let results: Vec<Mutex<Option<Chunk>>> = (0..nchunks).map(|_| Mutex::new(None)).collect();
         let stop = AtomicBool::new(false);
@@ -108,6 +119,8 @@ impl PointSet {
                     mean_d: vec![0.0; m * layers],
                     c: vec![0.0; if numeric { m * layers * k1 } else { 0 }],
                     d: vec![0.0; if numeric { m * layers * k1 } else { 0 }],
+                    gc: vec![0.0; if numeric { m * layers * nch } else { 0 }],
+                    gd: vec![0.0; if numeric { m * layers * nch } else { 0 }],
                 };
                 for (q, i) in (p0..p1).enumerate() {
                     let mut sq = 0.0;
@@ -148,6 +161,10 @@ impl PointSet {
                                 for k in 0..k1 {
                                     out.c[(l * k1 + k) * m + q] = pe.c[k];
                                     out.d[(l * k1 + k) * m + q] = pe.d[k];
+                                }
+                                for ch in 0..nch {
+                                    out.gc[(l * nch + ch) * m + q] = pe.gc[ch];
+                                    out.gd[(l * nch + ch) * m + q] = pe.gd[ch];
                                 }
                                 (pe.e_ss, pe.e_dd)
                             }
@@ -202,6 +219,12 @@ impl PointSet {
                         c[dst..dst + m].copy_from_slice(&out.c[src..src + m]);
                         d[dst..dst + m].copy_from_slice(&out.d[src..src + m]);
                     }
+                    for ch in 0..nch {
+                        let dst = (l * nch + ch) * n + p0;
+                        let src = (l * nch + ch) * m;
+                        gc[dst..dst + m].copy_from_slice(&out.gc[src..src + m]);
+                        gd[dst..dst + m].copy_from_slice(&out.gd[src..src + m]);
+                    }
                 }
             }
         }
@@ -217,6 +240,8 @@ impl PointSet {
             mean_d,
             c,
             d,
+            gc,
+            gd,
         })
     }
 }

@@ -5,7 +5,7 @@
 use super::closed_form::{self, ClosedForm};
 use super::general::GeneralRow;
 use super::plan::LimitPlan;
-use super::{chain, neardup, numerical, snap_row, SNAP_REL};
+use super::{chain, neardup, numerical, snap_row};
 use crate::linalg::view::check_finite_result;
 use crate::linalg::view::SharedMatMut;
 use crate::linalg::{gemm, MatMut};
@@ -93,14 +93,14 @@ pub(super) struct Scratch {
     pub(super) s12: Vec<f64>,
     pub(super) dot: Vec<f64>,
     pub(super) theta: Vec<f64>,
-    pub(super) rho: Vec<f64>,
-    pub(super) tmp: Vec<f64>,
     /// Per-layer values of the row point (fused closed-form chain).
     pub(super) var_i: Vec<f64>,
     pub(super) sd_i: Vec<f64>,
     pub(super) mean_i: Vec<f64>,
     /// Entries (column offset, Σ^(1)) of the row flagged for the near-duplicate fix-up.
     pub(super) near: Vec<neardup::Near>,
+    /// The row point's Hermite data of one layer (numerical method).
+    pub(super) row: Box<numerical::RowPoint>,
 }
 
 impl Scratch {
@@ -110,12 +110,11 @@ impl Scratch {
             s12: vec![0.0; cols],
             dot: vec![0.0; cols],
             theta: vec![0.0; cols],
-            rho: vec![0.0; cols],
-            tmp: vec![0.0; cols],
             var_i: vec![0.0; layers],
             sd_i: vec![0.0; layers],
             mean_i: vec![0.0; layers],
             near: Vec::with_capacity(cols),
+            row: numerical::RowPoint::new(),
         }
     }
 }
@@ -257,7 +256,6 @@ impl LimitPlan<'_> {
             0.0,
             MatMut::from_row_major(gram, h, w),
         );
-        let k1 = numerical::DEGREE + 1;
         let fused = match self.closed {
             Some(kind @ (ClosedForm::LeakyRelu(_) | ClosedForm::Erf | ClosedForm::Gelu)) => {
                 Some(kind)
@@ -286,14 +284,11 @@ impl LimitPlan<'_> {
                 } else {
                     None
                 };
-                let rho = &mut sc.rho[..wi];
-                let tmp = &mut sc.tmp[..wi];
                 let rows = GeneralRow {
                     s12: &mut *s12,
                     dot: &mut *dot,
                     theta: &mut *theta,
-                    rho,
-                    tmp,
+                    row: &mut sc.row,
                     near: &mut sc.near,
                 };
                 if !self.general_row(arch, i, j0, g, diag, rows, out) {
@@ -373,60 +368,22 @@ impl LimitPlan<'_> {
                         Some(ClosedForm::Cos) => closed_form::trig_row(true, si, sj, s12, dot),
                         Some(ClosedForm::Identity) => dot.fill(1.0),
                         None => {
-                            let rho = &mut sc.rho[..wi];
-                            let tmp = &mut sc.tmp[..wi];
+                            sc.row.load(p1, l, i);
                             let ri = p1.sd[l * p1.n + i];
                             let rj = &p2.sd[l * p2.n + j0..l * p2.n + j0 + wi];
-                            for k in 0..wi {
-                                let den = ri * rj[k];
-                                let p = si * sj[k];
-                                rho[k] = if p > 0.0 && s12[k] * s12[k] >= p * (1.0 - SNAP_REL) {
-                                    1.0f64.copysign(s12[k])
-                                } else if den > 0.0 {
-                                    (s12[k] / den).clamp(-1.0, 1.0)
-                                } else if (s12[k] * den).is_nan() {
-                                    // A NaN covariance or variance stays NaN (it was read as
-                                    // correlation 0, i.e. a zero variance, giving OK with wrong
-                                    // values).
-                                    f64::NAN
-                                } else {
-                                    0.0
-                                };
-                            }
-                            let base = l * k1;
-                            let ci: Vec<f64> =
-                                (0..k1).map(|k| p1.c[(base + k) * p1.n + i]).collect();
-                            let di: Vec<f64> =
-                                (0..k1).map(|k| p1.d[(base + k) * p1.n + i]).collect();
-                            let cj = &p2.c[base * p2.n + j0..];
-                            let dj = &p2.d[base * p2.n + j0..];
-                            let s12_in: Vec<f64> = s12.to_vec();
-                            numerical::series_row(&ci, cj, p2.n, rho, s12);
-                            numerical::series_row(&di, dj, p2.n, rho, tmp);
-                            dot.copy_from_slice(tmp);
-                            for k in 0..wi {
-                                if rho[k].abs() > numerical::RHO_SERIES_MAX && Some(k) != diag {
-                                    let (e, ed) = match numerical::pair_quadrature_budgeted(
-                                        &self.spec.activation,
-                                        si,
-                                        sj[k],
-                                        s12_in[k],
-                                        &out.stop,
-                                        numerical::PAIR_EVAL_BUDGET,
-                                    )
-                                    .0
-                                    {
-                                        numerical::PairOutcome::Done(e, ed) => (e, ed),
-                                        numerical::PairOutcome::Stopped => return,
-                                        numerical::PairOutcome::OverBudget => {
-                                            out.over_budget.store(true, Ordering::Relaxed);
-                                            out.stop.store(true, Ordering::Relaxed);
-                                            return;
-                                        }
-                                    };
-                                    s12[k] = e;
-                                    dot[k] = ed;
-                                }
+                            if !numerical::pair_row(
+                                &self.spec.activation,
+                                &sc.row,
+                                &numerical::Cols::of(p2, l, j0),
+                                (si, ri),
+                                (sj, rj),
+                                s12,
+                                dot,
+                                diag,
+                                out.stop,
+                                &out.over_budget,
+                            ) {
+                                return;
                             }
                         }
                     }
