@@ -358,7 +358,7 @@ extern "C" {
 #endif // __cplusplus
 
 // Name of a status code ("NTK_STATUS_OK", ...); "NTK_STATUS_UNKNOWN" for other values.
-// The string is static.
+// The string is static. Never fails; never NULL; does not change ntk_last_error().
 const char *ntk_status_str(int status);
 
 // Message describing the last failed call on this thread ("" after a successful call).
@@ -489,15 +489,20 @@ enum ntk_status ntk_flow_time(const struct ntk_flow *flow, double *t);
 
 // Writes the training outputs f_t(x_i) (N x k) to `out`. Read-only on the handle.
 // NTK_STATUS_NUMERICAL (`out` untouched) when an output overflowed the double range.
+// Errors (`out` untouched): NULL `flow` or `out.data` (NTK_STATUS_NULL_POINTER); out not
+// N x k or with aliasing strides (NTK_STATUS_INVALID_ARGUMENT).
 enum ntk_status ntk_flow_outputs(const struct ntk_flow *flow, struct ntk_matrix_mut out);
 
 // Writes the test outputs f_t(x*_i) (M x k) to `out`; INVALID_ARGUMENT when the flow has no
 // test kernel; NTK_STATUS_NUMERICAL (`out` untouched) when a prediction overflowed. Read-only
-// on the handle.
+// on the handle. Errors (`out` untouched): NULL `flow` or `out.data`
+// (NTK_STATUS_NULL_POINTER); out not M x k or with aliasing strides
+// (NTK_STATUS_INVALID_ARGUMENT).
 enum ntk_status ntk_flow_predict(const struct ntk_flow *flow, struct ntk_matrix_mut out);
 
 // Writes C(f_t) = (1/N) sum_i c(f_t(x_i), y_i) to `*loss`. Read-only on the handle.
 // NTK_STATUS_NUMERICAL (`*loss` unchanged) when the loss overflows the double range.
+// Errors: NULL `flow` or `loss` (NTK_STATUS_NULL_POINTER).
 enum ntk_status ntk_flow_loss(const struct ntk_flow *flow, double *loss);
 
 // Infinite-width kernels of the network's architecture (Jacot et al. 2018):
@@ -588,6 +593,11 @@ enum ntk_status ntk_network_set_params(struct ntk_network *network,
 // Forward pass: `out` (N x n_L) receives f_theta(x) for the N rows of `x` (N x n_0).
 // A result that overflows to +-Inf/NaN (huge finite inputs, or a custom activation returning
 // NaN) gives NTK_STATUS_NUMERICAL with `out` untouched.
+// Errors (`out` untouched on all): NULL `network`, `x.data` or `out.data`
+// (NTK_STATUS_NULL_POINTER); an empty view, x without n_0 columns, out not N x n_L, aliasing
+// strides in out or out overlapping x (NTK_STATUS_INVALID_ARGUMENT); a NaN/+-Inf in x
+// (NTK_STATUS_NON_FINITE, naming the entry); a view spanning more than the address space or an
+// unallocatable temporary (NTK_STATUS_ALLOCATION).
 enum ntk_status ntk_network_forward(const struct ntk_network *network,
                                     struct ntk_matrix x,
                                     struct ntk_matrix_mut out);
@@ -820,6 +830,11 @@ enum ntk_status ntk_solver_predict(const struct ntk_solver *solver,
 // matrix-multiply buffer) is reserved before k is read: a k that cannot be afforded, even a
 // broadcast view of any N, gives NTK_STATUS_ALLOCATION in O(1). Kernels of any scale
 // (subnormal entries included) are decomposed exactly scaled by a power of two.
+// Errors (`eigenvalues` untouched): NULL `k.data` or `eigenvalues` (NTK_STATUS_NULL_POINTER);
+// an unknown `which`, `count` outside 1..=N (or != N for _ALL), k empty, not square or not
+// symmetric, `eigenvalues` overlapping k (NTK_STATUS_INVALID_ARGUMENT); a NaN/+-Inf in k
+// (NTK_STATUS_NON_FINITE); memory (NTK_STATUS_ALLOCATION); a decomposition that does not
+// converge (NTK_STATUS_NUMERICAL).
 enum ntk_status ntk_kernel_spectrum(struct ntk_matrix k,
                                     double *eigenvalues,
                                     size_t count,

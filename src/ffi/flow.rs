@@ -299,6 +299,8 @@ unsafe fn write_rows(
 
 /// Writes the training outputs f_t(x_i) (N x k) to `out`. Read-only on the handle.
 /// NTK_STATUS_NUMERICAL (`out` untouched) when an output overflowed the double range.
+/// Errors (`out` untouched): NULL `flow` or `out.data` (NTK_STATUS_NULL_POINTER); out not
+/// N x k or with aliasing strides (NTK_STATUS_INVALID_ARGUMENT).
 #[no_mangle]
 pub unsafe extern "C" fn ntk_flow_outputs(
     flow: *const ntk_flow,
@@ -315,7 +317,9 @@ pub unsafe extern "C" fn ntk_flow_outputs(
 
 /// Writes the test outputs f_t(x*_i) (M x k) to `out`; INVALID_ARGUMENT when the flow has no
 /// test kernel; NTK_STATUS_NUMERICAL (`out` untouched) when a prediction overflowed. Read-only
-/// on the handle.
+/// on the handle. Errors (`out` untouched): NULL `flow` or `out.data`
+/// (NTK_STATUS_NULL_POINTER); out not M x k or with aliasing strides
+/// (NTK_STATUS_INVALID_ARGUMENT).
 #[no_mangle]
 pub unsafe extern "C" fn ntk_flow_predict(
     flow: *const ntk_flow,
@@ -335,6 +339,7 @@ pub unsafe extern "C" fn ntk_flow_predict(
 
 /// Writes C(f_t) = (1/N) sum_i c(f_t(x_i), y_i) to `*loss`. Read-only on the handle.
 /// NTK_STATUS_NUMERICAL (`*loss` unchanged) when the loss overflows the double range.
+/// Errors: NULL `flow` or `loss` (NTK_STATUS_NULL_POINTER).
 #[no_mangle]
 pub unsafe extern "C" fn ntk_flow_loss(flow: *const ntk_flow, loss: *mut f64) -> ntk_status {
     ffi_fn!("ntk_flow_loss", {

@@ -240,7 +240,7 @@ pub(crate) fn with_progress<R>(
 }
 
 /// Name of a status code ("NTK_STATUS_OK", ...); "NTK_STATUS_UNKNOWN" for other values.
-/// The string is static.
+/// The string is static. Never fails; never NULL; does not change ntk_last_error().
 #[no_mangle]
 pub extern "C" fn ntk_status_str(status: c_int) -> *const c_char {
     // The names, derived once from the enum (c_enum!), live for the whole program.

@@ -351,6 +351,11 @@ pub unsafe extern "C" fn ntk_network_set_params(
 /// Forward pass: `out` (N x n_L) receives f_theta(x) for the N rows of `x` (N x n_0).
 /// A result that overflows to +-Inf/NaN (huge finite inputs, or a custom activation returning
 /// NaN) gives NTK_STATUS_NUMERICAL with `out` untouched.
+/// Errors (`out` untouched on all): NULL `network`, `x.data` or `out.data`
+/// (NTK_STATUS_NULL_POINTER); an empty view, x without n_0 columns, out not N x n_L, aliasing
+/// strides in out or out overlapping x (NTK_STATUS_INVALID_ARGUMENT); a NaN/+-Inf in x
+/// (NTK_STATUS_NON_FINITE, naming the entry); a view spanning more than the address space or an
+/// unallocatable temporary (NTK_STATUS_ALLOCATION).
 #[no_mangle]
 pub unsafe extern "C" fn ntk_network_forward(
     network: *const ntk_network,

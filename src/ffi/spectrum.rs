@@ -32,6 +32,11 @@ c_enum!(ntk_spectrum_which {
 /// matrix-multiply buffer) is reserved before k is read: a k that cannot be afforded, even a
 /// broadcast view of any N, gives NTK_STATUS_ALLOCATION in O(1). Kernels of any scale
 /// (subnormal entries included) are decomposed exactly scaled by a power of two.
+/// Errors (`eigenvalues` untouched): NULL `k.data` or `eigenvalues` (NTK_STATUS_NULL_POINTER);
+/// an unknown `which`, `count` outside 1..=N (or != N for _ALL), k empty, not square or not
+/// symmetric, `eigenvalues` overlapping k (NTK_STATUS_INVALID_ARGUMENT); a NaN/+-Inf in k
+/// (NTK_STATUS_NON_FINITE); memory (NTK_STATUS_ALLOCATION); a decomposition that does not
+/// converge (NTK_STATUS_NUMERICAL).
 #[no_mangle]
 pub unsafe extern "C" fn ntk_kernel_spectrum(
     k: ntk_matrix,
