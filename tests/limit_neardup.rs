@@ -8,10 +8,10 @@
 //! independent small points at β = 1, depths 2–8, whose correlation β² drives towards 1 in the
 //! deep layers (not flagged at layer 1: the fused chain's accuracy there).
 
+mod common;
+
 use ntk::activation::Activation;
-use ntk::kernel::limit::{limit_kernel, LimitOutputs, LimitSpec};
-use ntk::linalg::{MatMut, MatRef};
-use ntk::parallel::Progress;
+use ntk::kernel::limit::LimitSpec;
 
 const MPMATH: &str = include_str!("data/limit_neardup_mpmath.txt");
 
@@ -23,8 +23,7 @@ fn act(slope: f64) -> Activation {
     }
 }
 
-/// (Σ, Σ̇, Θ) of the n×n kernel of the rows of `x` (symmetric path) or of x against itself
-/// given as a second set (`two_sets`).
+/// (Σ, Σ̇, Θ) of the n×n kernel of the rows of `x` ([`common::limit_kernels`]).
 fn kernels(
     a: Activation,
     depth: usize,
@@ -33,27 +32,7 @@ fn kernels(
     n: usize,
     two_sets: bool,
 ) -> [Vec<f64>; 3] {
-    let d = x.len() / n;
-    let spec = LimitSpec::new(depth, a, beta);
-    let (mut s, mut sd, mut t) = (vec![0.0; n * n], vec![0.0; n * n], vec![0.0; n * n]);
-    let x2 = x.to_vec();
-    limit_kernel(
-        &spec,
-        MatRef::from_row_major(x, n, d),
-        if two_sets {
-            Some(MatRef::from_row_major(&x2, n, d))
-        } else {
-            None
-        },
-        LimitOutputs {
-            nngp: Some(MatMut::from_row_major(&mut s, n, n)),
-            sigma_dot: Some(MatMut::from_row_major(&mut sd, n, n)),
-            ntk: Some(MatMut::from_row_major(&mut t, n, n)),
-        },
-        &mut Progress::none(),
-    )
-    .unwrap();
-    [s, sd, t]
+    common::limit_kernels(&LimitSpec::new(depth, a, beta), x, n, two_sets)
 }
 
 /// Every entry within 1e-13 relative (floored at 1e-16·max(s, 1), s the variance of x: at

@@ -8,11 +8,11 @@
 //! +x, 2, 5, 8, 11, 14 for −x) with u mostly angular or mostly radial, β = 0 and 0.3 (uniform)
 //! or bias multiplier 0 and 1 (architectures, [`ARCHS`]), depths 2–6.
 
+mod common;
+
 use ntk::activation::Activation;
-use ntk::kernel::limit::{limit_kernel, LimitOutputs, LimitSpec};
-use ntk::linalg::{MatMut, MatRef};
+use ntk::kernel::limit::LimitSpec;
 use ntk::network::{Architecture, LayerSpec, Parameterization};
-use ntk::parallel::Progress;
 use std::collections::BTreeMap;
 
 const MPMATH: &str = include_str!("data/limit_neardup_closed_mpmath.txt");
@@ -116,27 +116,6 @@ fn arch_spec(name: &str, depth: usize, mult: f64) -> LimitSpec {
     spec
 }
 
-/// (Σ, Σ̇, Θ) of the n×n kernel of the rows of `x` (symmetric path) or of x against itself given
-/// as a second set (`two_sets`).
-pub fn kernels(spec: &LimitSpec, x: &[f64], n: usize, two_sets: bool) -> [Vec<f64>; 3] {
-    let d = x.len() / n;
-    let (mut s, mut sd, mut t) = (vec![0.0; n * n], vec![0.0; n * n], vec![0.0; n * n]);
-    let x2 = x.to_vec();
-    limit_kernel(
-        spec,
-        MatRef::from_row_major(x, n, d),
-        two_sets.then(|| MatRef::from_row_major(&x2, n, d)),
-        LimitOutputs {
-            nngp: Some(MatMut::from_row_major(&mut s, n, n)),
-            sigma_dot: Some(MatMut::from_row_major(&mut sd, n, n)),
-            ntk: Some(MatMut::from_row_major(&mut t, n, n)),
-        },
-        &mut Progress::none(),
-    )
-    .unwrap();
-    [s, sd, t]
-}
-
 /// Every entry within `tol` relative (floored at 1e-16·max(s, 1), s the layer-1 variance
 /// scale of x: at x′ ≈ −x ReLU's Σ and Σ̇ tend to 0, below what f64 inputs of size √s
 /// determine), as the off-diagonal entry of a symmetric 2×2 kernel and of a two-set kernel.
@@ -168,7 +147,7 @@ fn check(tol: f64) -> (usize, BTreeMap<String, f64>, Vec<String>) {
             });
         let s = pts[..5].iter().map(|v| v * v).sum::<f64>() / 5.0 + beta * beta;
         for two_sets in [false, true] {
-            let got = kernels(spec, &pts, 2, two_sets);
+            let got = common::limit_kernels(spec, &pts, 2, two_sets);
             for q in 0..3 {
                 let want = num(f[15 + q]);
                 let v = got[q][1]; // entry (0, 1)
@@ -214,4 +193,49 @@ fn report(worst: &BTreeMap<String, f64>, fails: &[String], tol: f64) {
         fails.len(),
         fails[..fails.len().min(400)].join("\n")
     );
+}
+
+/// Exact copies take the diagonal chain on both paths: a copy's Σ, Σ̇, Θ equal the diagonal
+/// entry bit for bit (independent value: the per-point chain), for every closed form on the
+/// uniform spec and for every architecture of [`ARCHS`], symmetric and two-set.
+#[test]
+fn exact_copies_keep_the_diagonal_bits_every_closed_form() {
+    let x = [0.3, -1.2, 0.7, 2.5, -0.4];
+    let rows: Vec<f64> = x
+        .iter()
+        .chain(x.iter())
+        .copied()
+        .chain(x.iter().map(|v| -v))
+        .collect();
+    let mut specs = Vec::new();
+    for name in ["identity", "relu", "leaky0.2", "erf", "gelu", "sin", "cos"] {
+        for beta in [0.0, 0.3] {
+            for depth in [2, 4, 6] {
+                specs.push((
+                    format!("{name} {beta} {depth}"),
+                    LimitSpec::new(depth, activation(name), beta),
+                ));
+            }
+        }
+    }
+    for a in &ARCHS {
+        for mult in [0.0, 1.0] {
+            for depth in [2, 4, 6] {
+                specs.push((
+                    format!("{} {mult} {depth}", a.0),
+                    arch_spec(a.0, depth, mult),
+                ));
+            }
+        }
+    }
+    for (what, spec) in &specs {
+        for two_sets in [false, true] {
+            let k = common::limit_kernels(spec, &rows, 3, two_sets);
+            for (q, m) in k.iter().enumerate() {
+                assert_eq!(m[1].to_bits(), m[0].to_bits(), "{what} {two_sets} {q}");
+                assert_eq!(m[3].to_bits(), m[4].to_bits(), "{what} {two_sets} {q}");
+                assert!(m[0].is_finite() && m[2].is_finite(), "{what}");
+            }
+        }
+    }
 }

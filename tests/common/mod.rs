@@ -160,3 +160,32 @@ pub fn reference_activation(name: &str) -> Activation {
         other => panic!("unknown activation {other}"),
     }
 }
+
+/// (Σ, Σ̇, Θ) of the n×n limit kernel of the rows of `x` (row-major, n rows) through
+/// `limit_kernel`: the symmetric path, or with `two_sets` x against a copy of itself given as
+/// the second set.
+pub fn limit_kernels(
+    spec: &ntk::kernel::limit::LimitSpec,
+    x: &[f64],
+    n: usize,
+    two_sets: bool,
+) -> [Vec<f64>; 3] {
+    use ntk::kernel::limit::{limit_kernel, LimitOutputs};
+    use ntk::linalg::{MatMut, MatRef};
+    let d = x.len() / n;
+    let (mut s, mut sd, mut t) = (vec![0.0; n * n], vec![0.0; n * n], vec![0.0; n * n]);
+    let x2 = x.to_vec();
+    limit_kernel(
+        spec,
+        MatRef::from_row_major(x, n, d),
+        two_sets.then(|| MatRef::from_row_major(&x2, n, d)),
+        LimitOutputs {
+            nngp: Some(MatMut::from_row_major(&mut s, n, n)),
+            sigma_dot: Some(MatMut::from_row_major(&mut sd, n, n)),
+            ntk: Some(MatMut::from_row_major(&mut t, n, n)),
+        },
+        &mut ntk::parallel::Progress::none(),
+    )
+    .unwrap();
+    [s, sd, t]
+}

@@ -186,6 +186,7 @@ impl LimitPlan<'_> {
                     w,
                     b,
                     standard: std.then(|| arch.widths[l + 1] as f64),
+                    theta_fma: true,
                 }
             };
             self.fix_near(layer, (w0, b0), i, j0, s12, dot, theta, near);

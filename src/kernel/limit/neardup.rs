@@ -116,6 +116,9 @@ pub struct NearLayer {
     pub b: f64,
     /// Standard parameterization: Some(n_{l+1}) (Θ gets n·E + 1); NTK: None.
     pub standard: Option<f64>,
+    /// Whether the path forms Θ^(l+1) = Θ^(l)·Σ̇ + add with one rounding (FMA) or two: an
+    /// exact copy repeats it, so it gets the diagonal entry's bits.
+    pub theta_fma: bool,
 }
 
 /// How a layer map carries the gap.
@@ -229,11 +232,16 @@ fn seed(
             p.var_i[0]
         };
         for l in 0..p.layers {
-            let add = match layer(l).standard {
+            let lay = layer(l);
+            let add = match lay.standard {
                 Some(nl) => nl * p.ediag_i[l * si] + 1.0,
                 None => p.var_i[(l + 1) * si],
             };
-            th = th.mul_add(p.ddiag_i[l * si], add);
+            th = if lay.theta_fma {
+                th.mul_add(p.ddiag_i[l * si], add)
+            } else {
+                th * p.ddiag_i[l * si] + add
+            };
         }
         e.s = p.var_i[p.layers * si];
         e.ed = p.ddiag_i[(p.layers - 1) * si];
@@ -533,6 +541,7 @@ fn step(p: &RowData<'_>, l: usize, lay: NearLayer, e: &mut Near) {
         w,
         b: b2,
         standard,
+        ..
     } = lay;
     let (gap, plus) = (e.gap, e.plus);
     let (a, b) = (p.sd_i[l * p.stride_i], p.sd_j[l * p.stride + e.k]);
@@ -786,6 +795,7 @@ mod tests {
             w: 1.0,
             b: beta2,
             standard: None,
+            theta_fma: true,
         };
         let xm = MatRef::from_row_major(&x, 1, n0);
         let ym = MatRef::from_row_major(&ys, w, n0);

@@ -404,6 +404,8 @@ impl LimitPlan<'_> {
                         w: 1.0,
                         b: beta2,
                         standard: None,
+                        // Sin, cos: the loop above rounds Θ·Σ̇ and + Σ separately.
+                        theta_fma: fused.is_some(),
                     };
                     let nr = &mut sc.near;
                     self.fix_near(move |_| lay, (1.0, beta2), i, j0, s12, dot, theta, nr);
