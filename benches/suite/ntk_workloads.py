@@ -7,7 +7,7 @@ import os
 import numpy as np
 
 BETA = 0.1
-ACT = {"identity": 0, "relu": 1, "erf": 3, "tanh": 4, "gelu": 7, "custom": 10}
+ACT = {"identity": 0, "relu": 1, "erf": 3, "tanh": 4, "sigmoid": 5, "softplus": 6, "gelu": 7, "custom": 10}
 
 
 class Matrix(C.Structure):

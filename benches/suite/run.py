@@ -43,6 +43,10 @@ WORKLOADS = {
     "limit tanh N=2000": ("limit", {"act": "tanh", "n": 2000}),
     # Low-dimensional inputs (issue #17): large pair correlations at every layer.
     "limit tanh N=2000 d=5": ("limit", {"act": "tanh", "n": 2000, "d": 5}),
+    "limit tanh N=2000 d=2": ("limit", {"act": "tanh", "n": 2000, "d": 2}),
+    # Other σ without a closed form (numerical Mehler path).
+    "limit sigmoid N=2000": ("limit", {"act": "sigmoid", "n": 2000}),
+    "limit softplus N=2000": ("limit", {"act": "softplus", "n": 2000}),
     "limit gelu N=2000": ("limit", {"act": "gelu", "n": 2000}),
     # A user σ (tanh through the C callback, benches/suite/custom_sigma.c).
     "limit custom N=2000": ("limit", {"act": "custom", "n": 2000}),
@@ -58,6 +62,9 @@ WORKLOADS = {
 # neural-tangents' quadrature needs O(N²·deg²) memory: 80 GB at N = 2000 (out of memory here).
 # It has closed forms for Erf, Gelu, Relu, … but none for tanh or a user σ.
 PEER_SKIP = {"limit tanh N=2000": "ElementwiseNumerical needs ~80 GB (N²·deg² doubles)",
+             "limit tanh N=2000 d=2": "no tanh closed form; ElementwiseNumerical needs ~80 GB",
+             "limit sigmoid N=2000": "no sigmoid closed form; ElementwiseNumerical needs ~80 GB",
+             "limit softplus N=2000": "no softplus closed form; ElementwiseNumerical needs ~80 GB",
              "limit tanh N=2000 d=5": "no tanh closed form; ElementwiseNumerical needs ~80 GB",
              "limit custom N=2000": "no closed form for a user σ; ElementwiseNumerical needs ~80 GB"}
 TIMES = [1.0, 10.0, 100.0]
@@ -299,7 +306,7 @@ def main():
         if not args.no_floor and kind in ("limit", "limit_arch", "empirical"):
             row["floor"] = run_worker(sys.executable, "floor", name, top, 1, "", args.timeout)
         for th in threads:
-            slow = kind == "limit" and p["n"] >= 2000 and p.get("act") in ("tanh", "custom")
+            slow = kind == "limit" and p["n"] >= 2000 and p.get("act") in ("tanh", "sigmoid", "softplus", "custom")
             runs = args.runs if not slow else max(3, args.runs // 2)
             r = run_worker(sys.executable, "ntk", name, th, runs, os.path.join(tmp, f"ntk-{len(rows)}-{th}.npz"),
                            args.timeout)
