@@ -665,7 +665,7 @@ impl Network {
                 self.output_dim()
             );
         }
-        let cache = crate::parallel::install(|| self.forward_cache(x))?;
+        let cache = crate::parallel::install(|| self.forward_cache(x))??;
         let f = cache.output();
         out.copy_from(MatRef::from_row_major(f, x.rows(), self.output_dim()));
         Ok(())

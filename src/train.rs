@@ -23,7 +23,8 @@ use crate::{invalid, Error, Result};
 /// filled in entries 0..=s.
 /// If the loss becomes non-finite (divergence) at step s, θ is restored to θ_{s−1} and
 /// `Error::Numerical` is returned; if a parameter becomes non-finite in step s (with a finite
-/// loss), θ is restored to θ_s and `Error::Numerical` is returned.
+/// loss), θ is restored to θ_s and `Error::Numerical` is returned. On `Error::Allocation`, in
+/// whichever step it happens, the network and `loss_history` are exactly as before the call.
 ///
 /// Cost: one forward and one backward pass per step, about 6·N·Σ_l n_l·n_{l+1} flops.
 ///
@@ -54,7 +55,7 @@ pub fn train(
     cost: Cost,
     learning_rate: f64,
     steps: usize,
-    mut loss_history: Option<&mut [f64]>,
+    loss_history: Option<&mut [f64]>,
     progress: &mut Progress<'_>,
 ) -> Result<()> {
     // Every cheap shape check before the O(N·n_0) finiteness scans: a stride-0 view can
@@ -95,50 +96,68 @@ pub fn train(
     let p = net.num_params();
     let mut grad = crate::error::try_zeroed(p, "gradient")?;
     let mut previous = crate::error::try_zeroed(p, "previous parameters")?;
-    for s in 0..=steps {
-        let cache = crate::parallel::install(|| net.forward_cache(x))?;
-        let f = cache.output();
-        let loss = cost.mean(f, &yv, k);
-        if !loss.is_finite() {
-            if s > 0 {
-                net.params_mut().copy_from_slice(&previous);
+    // θ_0 and a private loss history, so that an allocation that fails in a later step (each
+    // step allocates its forward cache and deltas, fallibly) returns ALLOCATION with the network
+    // and `loss_history` exactly as the caller passed them.
+    let mut initial = crate::error::try_zeroed(p, "initial parameters")?;
+    initial.copy_from_slice(net.params());
+    let mut history = match loss_history.as_deref() {
+        Some(h) => crate::error::try_zeroed(h.len(), "loss history")?,
+        None => Vec::new(),
+    };
+    let mut filled = 0usize;
+    let result = (|| -> Result<()> {
+        for s in 0..=steps {
+            let cache = crate::parallel::install(|| net.forward_cache(x))??;
+            let f = cache.output();
+            let loss = cost.mean(f, &yv, k);
+            if !loss.is_finite() {
+                if s > 0 {
+                    net.params_mut().copy_from_slice(&previous);
+                }
+                return Err(Error::Numerical(format!(
+                    "the loss is not finite at step {s} (diverged; learning rate too large?); \
+                     the parameters of step {} are kept",
+                    s.saturating_sub(1)
+                )));
             }
-            return Err(Error::Numerical(format!(
-                "the loss is not finite at step {s} (diverged; learning rate too large?); \
-                 the parameters of step {} are kept",
-                s.saturating_sub(1)
-            )));
+            if !history.is_empty() {
+                history[s] = loss;
+                filled = s + 1;
+            }
+            if s == steps {
+                break;
+            }
+            progress.report(s as u64, steps as u64)?;
+            cost.gradients(f, &yv, k, &mut d);
+            let inv_n = 1.0 / n as f64;
+            d.iter_mut().for_each(|v| *v *= inv_n);
+            crate::parallel::install(|| -> Result<()> {
+                let deltas = net.backward_deltas(&cache, MatRef::from_row_major(&d, n, k))?;
+                net.param_gradient(x, &cache, &deltas, &mut grad);
+                Ok(())
+            })??;
+            previous.copy_from_slice(net.params());
+            for (t, g) in net.params_mut().iter_mut().zip(&grad) {
+                *t -= learning_rate * g;
+            }
+            // The loss can stay finite with non-finite parameters (e.g. a NaN gradient of a unit
+            // that ReLU switches off, from inputs near the double range): restore θ_s.
+            if let Some(i) = net.params().iter().position(|v| !v.is_finite()) {
+                let v = net.params()[i];
+                net.params_mut().copy_from_slice(&previous);
+                return Err(Error::Numerical(format!(
+                    "parameter {i} is {v} after step {s} (the gradient overflowed; inputs or \
+                     learning rate too large?); the parameters of step {s} are kept"
+                )));
+            }
         }
-        if let Some(h) = loss_history.as_deref_mut() {
-            h[s] = loss;
-        }
-        if s == steps {
-            break;
-        }
-        progress.report(s as u64, steps as u64)?;
-        cost.gradients(f, &yv, k, &mut d);
-        let inv_n = 1.0 / n as f64;
-        d.iter_mut().for_each(|v| *v *= inv_n);
-        crate::parallel::install(|| -> Result<()> {
-            let deltas = net.backward_deltas(&cache, MatRef::from_row_major(&d, n, k))?;
-            net.param_gradient(x, &cache, &deltas, &mut grad);
-            Ok(())
-        })?;
-        previous.copy_from_slice(net.params());
-        for (t, g) in net.params_mut().iter_mut().zip(&grad) {
-            *t -= learning_rate * g;
-        }
-        // The loss can stay finite with non-finite parameters (e.g. a NaN gradient of a unit
-        // that ReLU switches off, from inputs near the double range): restore θ_s.
-        if let Some(i) = net.params().iter().position(|v| !v.is_finite()) {
-            let v = net.params()[i];
-            net.params_mut().copy_from_slice(&previous);
-            return Err(Error::Numerical(format!(
-                "parameter {i} is {v} after step {s} (the gradient overflowed; inputs or \
-                 learning rate too large?); the parameters of step {s} are kept"
-            )));
-        }
+        progress.report(steps as u64, steps as u64)
+    })();
+    if let Err(Error::Allocation(_)) = result {
+        net.params_mut().copy_from_slice(&initial);
+    } else if let Some(h) = loss_history {
+        h[..filled].copy_from_slice(&history[..filled]);
     }
-    progress.report(steps as u64, steps as u64)?;
-    Ok(())
+    result
 }

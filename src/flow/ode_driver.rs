@@ -52,7 +52,7 @@ impl Flow {
                         MatMut::from_row_major(dtest, dm, r),
                     );
                 }
-            });
+            })?;
             Ok(())
         };
         ode::integrate(

@@ -48,7 +48,7 @@ impl Spectral {
                 0.0,
                 MatMut::from_row_major(&mut coeffs, d, r),
             )
-        });
+        })?;
         Ok(Spectral { eig, coeffs, d, r })
     }
 
@@ -103,7 +103,7 @@ impl Spectral {
                 1.0,
                 MatMut::from_row_major(&mut train, d, r),
             )
-        });
+        })?;
         let test_out = match test {
             None => Vec::new(),
             Some((tk, dm, tf0)) => {

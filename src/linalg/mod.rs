@@ -98,11 +98,16 @@ pub(crate) fn matvec(a: &[f64], rows: usize, cols: usize, x: &[f64], out: &mut [
     if rows * cols < 1 << 16 {
         out.chunks_mut(MATVEC_ROW_BLOCK).enumerate().for_each(work);
     } else {
-        crate::parallel::install(|| {
-            out.par_chunks_mut(MATVEC_ROW_BLOCK)
-                .enumerate()
-                .for_each(work)
-        });
+        // Sequentially when the pool cannot be started: the same fixed blocks, the same bits.
+        crate::parallel::install_or(
+            out,
+            |out| {
+                out.par_chunks_mut(MATVEC_ROW_BLOCK)
+                    .enumerate()
+                    .for_each(work)
+            },
+            |out| out.chunks_mut(MATVEC_ROW_BLOCK).enumerate().for_each(work),
+        );
     }
 }
 

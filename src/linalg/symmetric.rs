@@ -93,32 +93,57 @@ pub(crate) fn load_symmetric<W>(
 /// product larger than 16³ a packing buffer of 2 × (its L3 estimate) bytes — 960 MiB of address
 /// space on the build machine — allocated on first use with an *infallible* allocation, which
 /// aborts the host process when the address space is limited (RLIMIT_AS). Before any faer
-/// factorization of order n > 16, [`ensure_gemm_workspace`] makes sure every library thread
-/// already has that buffer: a thread that has not yet got it first reserves the same size
-/// fallibly (returning `Error::Allocation` naming the size when it cannot), frees it and at once
-/// runs a 17³ product, which makes the backend allocate its buffer while the memory is known to be
-/// there. Each thread does this once (the buffer lives as long as the thread).
+/// factorization of order n > 16, [`ensure_gemm_workspace`] makes sure every thread of the pool
+/// that will run it ([`FaerPool`]) already has that buffer: a thread that has not yet got it
+/// first reserves the same size fallibly (returning `Error::Allocation` naming the size when it
+/// cannot), frees it and at once runs a 17³ product, which makes the backend allocate its buffer
+/// while the memory is known to be there. Each thread does this once (the buffer lives as long as
+/// the thread).
 ///
-/// The size reproduces the backend's own estimate ([`gemm_workspace_bytes`]).
-pub(crate) fn ensure_gemm_workspace(n: usize) -> Result<()> {
+/// A thread waiting inside a parallel product may run another faer task meanwhile; if that task
+/// multiplies too, the backend allocates a *second* buffer for the nested product, infallibly.
+/// So under a memory limit (`parallel::memory_limited`) faer runs on a pool of one thread
+/// (`parallel::faer_pool`), where no product waits for another thread: that thread's one buffer
+/// is all the backend ever needs, and it is reserved here. faer's split is the fixed
+/// [`FAER_PAR`], so the bits are the same on that pool as on the library pool.
+///
+/// The size reproduces the backend's own estimate ([`gemm_workspace_bytes`]). Every faer call of
+/// the library runs inside the returned pool ([`FaerPool::install`]).
+///
+/// # Errors
+/// `Allocation` when a thread's buffer cannot be reserved or the pool cannot be started.
+pub(crate) fn ensure_gemm_workspace(n: usize) -> Result<FaerPool> {
+    let pool = FaerPool(crate::parallel::faer_pool()?);
     if n <= 16 {
         // Every product inside a factorization of order n has m·n·k ≤ n³ ≤ 16³: faer runs it on
         // nano-gemm, which uses the stack only.
-        return Ok(());
+        return Ok(pool);
     }
     #[cfg(target_arch = "x86_64")]
     {
         // faer's own hardware test (not `NTK_SIMD`'s level: faer does not read it).
         let cpu = crate::simd::cpu();
         if !(cpu.avx512f || (cpu.avx2 && cpu.fma)) {
-            return Ok(()); // faer falls back to the `gemm` crate (2 MiB L2 slab per thread).
+            return Ok(pool); // faer falls back to the `gemm` crate (2 MiB L2 slab per thread).
         }
         let need = gemm_workspace_bytes();
         let results: Vec<Result<()>> =
-            crate::parallel::install(|| rayon::broadcast(|_| warm_gemm_thread(need)));
+            pool.install(|| rayon::broadcast(|_| warm_gemm_thread(need)));
         results.into_iter().collect::<Result<Vec<()>>>()?;
     }
-    Ok(())
+    Ok(pool)
+}
+
+/// The pool on which faer's work runs (see [`ensure_gemm_workspace`], which returns it once its
+/// threads' GEMM buffers are in place).
+#[derive(Clone)]
+pub(crate) struct FaerPool(std::sync::Arc<rayon::ThreadPool>);
+
+impl FaerPool {
+    /// Runs `f` (faer calls) on this pool.
+    pub(crate) fn install<R: Send>(&self, f: impl FnOnce() -> R + Send) -> R {
+        self.0.install(f)
+    }
 }
 
 #[cfg(target_arch = "x86_64")]
@@ -334,6 +359,7 @@ fn scale_in_place(k: &mut Mat<f64>, e: i32) {
 pub(crate) struct PsdWork {
     l: Mat<f64>,
     mem: MemBuffer,
+    pool: FaerPool,
 }
 
 impl PsdWork {
@@ -348,8 +374,8 @@ impl PsdWork {
         );
         let mem = MemBuffer::try_new(req)
             .map_err(|_| Error::Allocation(format!("{name}: Cholesky scratch")))?;
-        ensure_gemm_workspace(n)?;
-        Ok(PsdWork { l, mem })
+        let pool = ensure_gemm_workspace(n)?;
+        Ok(PsdWork { l, mem, pool })
     }
 }
 
@@ -370,7 +396,11 @@ pub(crate) fn check_psd(k: &Mat<f64>, name: &str) -> Result<()> {
 /// subnormal or huge scale are checked like any other; messages give the unscaled values.
 pub(crate) fn check_psd_with(k: MatRef<'_>, work: PsdWork, name: &str) -> Result<()> {
     let n = k.rows();
-    let PsdWork { mut l, mut mem } = work;
+    let PsdWork {
+        mut l,
+        mut mem,
+        pool,
+    } = work;
     let maxdiag = (0..n).map(|i| k.at(i, i)).fold(0.0, f64::max);
     if let Some(i) = (0..n).find(|&i| k.at(i, i) < -PSD_RTOL * maxdiag) {
         return Err(Error::Numerical(format!(
@@ -387,7 +417,7 @@ pub(crate) fn check_psd_with(k: MatRef<'_>, work: PsdWork, name: &str) -> Result
         l[(i, i)] += shift;
     }
     let par = faer_par();
-    let r = crate::parallel::install(|| {
+    let r = pool.install(|| {
         faer::linalg::cholesky::llt::factor::cholesky_in_place(
             l.as_mut(),
             Default::default(),
@@ -421,6 +451,7 @@ pub(crate) struct EigWork {
     mem: MemBuffer,
     s: Mat<f64>,
     u: Option<Mat<f64>>,
+    pool: FaerPool,
 }
 
 impl EigWork {
@@ -443,8 +474,8 @@ impl EigWork {
         } else {
             None
         };
-        ensure_gemm_workspace(n)?;
-        Ok(EigWork { mem, s, u })
+        let pool = ensure_gemm_workspace(n)?;
+        Ok(EigWork { mem, s, u, pool })
     }
 }
 
@@ -490,8 +521,9 @@ impl SymEigen {
             mut mem,
             mut s,
             mut u,
+            pool,
         } = work;
-        let r = crate::parallel::install(|| {
+        let r = pool.install(|| {
             self_adjoint_evd(
                 k.as_ref(),
                 s.as_mut().col_mut(0).as_diagonal_mut(),

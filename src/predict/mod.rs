@@ -44,7 +44,8 @@
 
 use crate::error::{checked_mul, try_zeroed};
 use crate::linalg::symmetric::{
-    check_psd, check_symmetric, ensure_gemm_workspace, faer_par, to_faer, SymEigen, PSD_RTOL,
+    check_psd, check_symmetric, ensure_gemm_workspace, faer_par, to_faer, FaerPool, SymEigen,
+    PSD_RTOL,
 };
 use crate::linalg::{check_finite, MatMut, MatRef};
 use crate::parallel::Progress;
@@ -231,10 +232,10 @@ impl Predictor {
         progress.report(2, 4)?;
         // U^T y is a faer product (N × N by N × k); SymEigen has warmed the GEMM buffers of the
         // pool's threads, this also covers a pool resized since (a no-op otherwise).
-        ensure_gemm_workspace(n.max(k))?;
+        let fp = ensure_gemm_workspace(n.max(k))?;
         let mut coeffs = try_zeroed(checked_mul(n, k, "U^T y")?, "U^T y")?;
         let yv = y.try_to_row_major("copy of y")?;
-        crate::parallel::install(|| {
+        fp.install(|| {
             par_gemm(
                 1.0,
                 eig.u().t(),
@@ -475,10 +476,10 @@ impl TestSet {
         progress.report(0, 2)?;
         // The projections below are faer products of M × N by N × N: make sure every library
         // thread has faer's GEMM buffer (ALLOCATION, not an abort, under an address-space limit).
-        ensure_gemm_workspace(m.max(n))?;
+        let fp = ensure_gemm_workspace(m.max(n))?;
         let project = |x: MatRef<'_>, what: &str| -> Result<Vec<f64>> {
             let mut out = try_zeroed(mn, what)?;
-            crate::parallel::install(|| {
+            fp.install(|| {
                 par_gemm(
                     1.0,
                     x,
@@ -567,7 +568,7 @@ impl TestSet {
         let (n, k, m) = (inner.n, inner.k, self.m);
         let (phi, w) = weights(inner, t);
         // Faer products of sizes up to M × N × max(N, M, k) follow (see ensure_gemm_workspace).
-        ensure_gemm_workspace(m.max(n).max(k))?;
+        let fp = ensure_gemm_workspace(m.max(n).max(k))?;
         progress.report(0, 3)?;
         // A = P·diag(φ) (M × N).
         let mut a = try_zeroed(checked_mul(m, n, "P diag(phi)")?, "P diag(phi)")?;
@@ -577,7 +578,7 @@ impl TestSet {
             }
         }
         let mut mean = try_zeroed(checked_mul(m, k, "mean")?, "mean")?;
-        crate::parallel::install(|| {
+        fp.install(|| {
             par_gemm(
                 1.0,
                 MatRef::from_row_major(&a, m, n),
@@ -592,8 +593,8 @@ impl TestSet {
             _ => {
                 let full = cov == CovKind::Full;
                 match inner.law {
-                    Law::Nngp => self.nngp_cov(&w, full)?,
-                    Law::Ntk => self.ntk_cov(&a, full, progress)?,
+                    Law::Nngp => self.nngp_cov(&w, full, &fp)?,
+                    Law::Ntk => self.ntk_cov(&a, full, &fp, progress)?,
                 }
             }
         };
@@ -610,7 +611,7 @@ impl TestSet {
     }
 
     /// Σ_** − P·diag(w)·Pᵀ.
-    fn nngp_cov(&self, w: &[f64], full: bool) -> Result<Vec<f64>> {
+    fn nngp_cov(&self, w: &[f64], full: bool, fp: &FaerPool) -> Result<Vec<f64>> {
         let (n, m) = (self.pred.inner.n, self.m);
         if !full {
             return Ok((0..m)
@@ -628,7 +629,7 @@ impl TestSet {
             }
         }
         let mut c = self.full_prior()?;
-        crate::parallel::install(|| {
+        fp.install(|| {
             par_gemm(
                 -1.0,
                 MatRef::from_row_major(&pw, m, n),
@@ -653,7 +654,13 @@ impl TestSet {
     }
 
     /// Σ_** + T₁ᵀ·Σ_xx·T₁ − (A·Qᵀ + Q·Aᵀ), T₁ = U·Aᵀ (A = P·diag(φ)).
-    fn ntk_cov(&self, a: &[f64], full: bool, progress: &mut Progress<'_>) -> Result<Vec<f64>> {
+    fn ntk_cov(
+        &self,
+        a: &[f64],
+        full: bool,
+        fp: &FaerPool,
+        progress: &mut Progress<'_>,
+    ) -> Result<Vec<f64>> {
         let inner = &*self.pred.inner;
         let (n, m) = (inner.n, self.m);
         let sigma = inner.sigma.as_ref().expect("checked at test-set creation");
@@ -661,7 +668,7 @@ impl TestSet {
         let av = MatRef::from_row_major(a, m, n);
         // T₁ᵀ = A·Uᵀ (M × N), then S = T₁ᵀ·Σ_xx (M × N; Σ_xx symmetric).
         let mut t1t = try_zeroed(m * n, "T1")?;
-        crate::parallel::install(|| {
+        fp.install(|| {
             par_gemm(
                 1.0,
                 av,
@@ -671,7 +678,7 @@ impl TestSet {
             )
         });
         let mut s = try_zeroed(m * n, "T1^T Sigma_xx")?;
-        crate::parallel::install(|| {
+        fp.install(|| {
             par_gemm(
                 1.0,
                 MatRef::from_row_major(&t1t, m, n),
@@ -696,7 +703,7 @@ impl TestSet {
                 .collect());
         }
         let mut c1 = try_zeroed(m * m, "T1^T Sigma_xx T1")?;
-        crate::parallel::install(|| {
+        fp.install(|| {
             par_gemm(
                 1.0,
                 MatRef::from_row_major(&s, m, n),
@@ -706,7 +713,7 @@ impl TestSet {
             )
         });
         let mut t2 = try_zeroed(m * m, "A Q^T")?;
-        crate::parallel::install(|| {
+        fp.install(|| {
             par_gemm(
                 1.0,
                 av,

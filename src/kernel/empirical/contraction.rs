@@ -114,7 +114,7 @@ pub(crate) fn kernel(
                     ob,
                 );
             })
-        });
+        })?;
         progress.report(chunk as u64 + 1, nchunks as u64)?;
     }
     if symmetric {

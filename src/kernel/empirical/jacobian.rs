@@ -205,6 +205,6 @@ pub fn jacobian(
             net.num_params()
         );
     }
-    let f = crate::parallel::install(|| BatchFeatures::compute(net, x))?;
+    let f = crate::parallel::install(|| BatchFeatures::compute(net, x))??;
     fill_columns(net, &f, 0, net.num_params(), out, progress)
 }

@@ -156,7 +156,7 @@ pub fn empirical_ntk(
             None => None,
         };
         Ok((f1, f2))
-    })?;
+    })??;
     match chosen {
         KernelMethod::Structured => structured::kernel(net, &f1, f2.as_ref(), mode, out, progress),
         _ => contraction::kernel(net, &f1, f2.as_ref(), mode, out, progress),

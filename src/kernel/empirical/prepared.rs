@@ -94,7 +94,7 @@ impl EmpiricalFeatures {
         // features, never written or reallocated, and outlives them (field drop order).
         let view: MatRef<'static> =
             unsafe { MatRef::from_raw(points.as_ptr(), n, n0, n0 as isize, 1) };
-        let features = crate::parallel::install(|| BatchFeatures::compute(net, view))?;
+        let features = crate::parallel::install(|| BatchFeatures::compute(net, view))??;
         Ok(EmpiricalFeatures {
             features,
             _points: points,

@@ -72,5 +72,10 @@ pub fn mirror_lower(out: MatMut<'_>) {
             }
         }
     };
-    crate::parallel::install(|| (0..m.div_ceil(RB)).into_par_iter().for_each(body));
+    let blocks = m.div_ceil(RB);
+    crate::parallel::install_or(
+        &body,
+        |body| (0..blocks).into_par_iter().for_each(body),
+        |body| (0..blocks).for_each(body),
+    );
 }

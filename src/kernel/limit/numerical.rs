@@ -20,8 +20,11 @@
 //!    agrees to 1e-13 of the scale on E[σ²], E[σ′²] and on sampled coefficients (4 of every 64);
 //!    otherwise the next finer grid is tried, and past [`GRID_LEVELS`] grids the adaptive
 //!    Gauss–Kronrod rule of `quadrature` (breakpoints where √s·z crosses the transition region,
-//!    panels ≤ ½) computes the same quantities: σ that vary too fast for it (sin(1000 x)) fail
-//!    there with `converged = false`.
+//!    panels ≤ ¼) computes the same quantities: σ that vary too fast for it (sin(1000 x)) fail
+//!    there with `converged = false`. The trapezoid rule is used for tanh, sigmoid and softplus
+//!    only (analytic in |Im x| < π/2, so their scale in z is known); a user σ always takes
+//!    the adaptive rule, since nested h/2h grids share their alias frequencies 2πm/h and
+//!    cannot detect aliasing of an unknown high-frequency σ (sin(1000 x) passes that test).
 //!    All [`TERMS`] coefficients are computed (in chunks of 64; cutting a point's series where
 //!    its own tail is at the rounding floor is wrong, see `finish`). The tail at every multiple n
 //!    of STEP is kept as g(n) = ln(T(n)/E[σ²]) with T(n) = max(E[σ²] − Σ_{k<n} c_k², 0) +
@@ -49,8 +52,8 @@
 //!    smoothing width τ → 0 is handled exactly (τ = 0 gives G = σ(m)). Costly (~10⁵ σ calls)
 //!    and budgeted ([`PAIR_EVAL_BUDGET`]), so the work per pair is bounded for any σ.
 //!
-//! Memory: 2·[`TERMS`] + 2·[`NCHECK`] doubles per point and layer, independent of the number
-//! of pairs.
+//! Memory: 2·[`TERMS`] + 2·[`NCHECK`] doubles per point and layer twice (k-major for the tile
+//! columns, point-major for the row point), independent of the number of pairs.
 
 use super::quadrature::{adaptive2, adaptive2_checked, breakpoints};
 use crate::activation::Activation;
@@ -63,6 +66,8 @@ pub const TERMS: usize = 256;
 pub const STEP: usize = 8;
 /// Stored tails per point and layer: g[c] = ln(T(n)/E) at n = STEP·(c + 1).
 pub const NCHECK: usize = TERMS / STEP;
+/// Doubles per point and layer in the point-major copy (c, d, gc, gd).
+pub(super) const ROW_LEN: usize = 2 * TERMS + 2 * NCHECK;
 /// ln of the truncation tolerance of a pair's series relative to √(E[σ(u)²]E[σ(v)²]): 1e-14.
 const LN_TOL: f64 = -32.236_191_301_916_64;
 /// Rounding floor of a stored tail, relative to E.
@@ -390,6 +395,17 @@ pub fn point_expansion(act: &Activation, s: f64) -> PointExpansion {
         d[0] = d0;
         return finish(s0 * s0, d0 * d0, c, d, true);
     }
+    // The trapezoid rule only for the built-in activations analytic in a strip |Im x| < π/2
+    // (tanh, sigmoid, softplus), where h ≤ GRID_H0/√s makes its error ~e^{−π²/(2·GRID_H0)}.
+    // For a user σ the scale is unknown, and the h/2h test cannot detect aliasing: the rules
+    // with steps h and 2h share every alias frequency 2πm/h, so sin(1000 x) passes it with
+    // wrong coefficients. A user σ takes the adaptive rule, which fails such σ explicitly.
+    if !matches!(
+        act,
+        Activation::Tanh | Activation::Sigmoid | Activation::Softplus
+    ) {
+        return adaptive_expansion(act, s);
+    }
     // Finest step needed by the scale of σ(√s z): h ≤ GRID_H0/√s.
     let q0 = if s <= 1.0 {
         0
@@ -618,17 +634,16 @@ impl RowPoint {
         })
     }
 
-    /// Loads point `i` of `p` at layer `l`.
+    /// Loads point `i` of `p` at layer `l` (one contiguous read of `p.rm`).
     pub(super) fn load(&mut self, p: &super::points::PointSet, l: usize, i: usize) {
-        let n = p.n;
-        for k in 0..TERMS {
-            self.c[k] = p.c[(l * TERMS + k) * n + i];
-            self.d[k] = p.d[(l * TERMS + k) * n + i];
-        }
-        for ch in 0..NCHECK {
-            self.gc[ch] = p.gc[(l * NCHECK + ch) * n + i];
-            self.gd[ch] = p.gd[(l * NCHECK + ch) * n + i];
-        }
+        let r = &p.rm[(l * p.n + i) * ROW_LEN..(l * p.n + i + 1) * ROW_LEN];
+        let (c, rest) = r.split_at(TERMS);
+        let (d, rest) = rest.split_at(TERMS);
+        let (gc, gd) = rest.split_at(NCHECK);
+        self.c.copy_from_slice(c);
+        self.d.copy_from_slice(d);
+        self.gc.copy_from_slice(gc);
+        self.gd.copy_from_slice(gd);
     }
 }
 

@@ -38,6 +38,9 @@ pub(super) struct PointSet {
     /// [`numerical::NCHECK`], see [`numerical::PointExpansion::gc`]).
     pub(super) gc: Vec<f64>,
     pub(super) gd: Vec<f64>,
+    /// The same data point-major for the row point of a tile row: rm[(l*n + i)*R..][..R] =
+    /// c, d, gc, gd of point i at layer l (R = [`numerical::ROW_LEN`]), one contiguous read.
+    pub(super) rm: Vec<f64>,
 }
 
 struct Chunk {
@@ -49,6 +52,7 @@ struct Chunk {
     d: Vec<f64>,
     gc: Vec<f64>,
     gd: Vec<f64>,
+    rm: Vec<f64>,
 }
 
 impl PointSet {
@@ -94,6 +98,8 @@ impl PointSet {
         let ntail = ncoef / k1 * nch;
         let mut gc = try_zeroed(ntail, "Hermite tails")?;
         let mut gd = try_zeroed(ntail, "Hermite tails")?;
+        let rl = numerical::ROW_LEN;
+        let mut rm = try_zeroed(ncoef / k1 * rl, "Hermite coefficients")?;
         let nchunks = n.div_ceil(POINT_CHUNK);
         let results: Vec<Mutex<Option<Chunk>>> = (0..nchunks).map(|_| Mutex::new(None)).collect();
         let stop = AtomicBool::new(false);
@@ -121,6 +127,7 @@ impl PointSet {
                     d: vec![0.0; if numeric { m * layers * k1 } else { 0 }],
                     gc: vec![0.0; if numeric { m * layers * nch } else { 0 }],
                     gd: vec![0.0; if numeric { m * layers * nch } else { 0 }],
+                    rm: vec![0.0; if numeric { m * layers * rl } else { 0 }],
                 };
                 for (q, i) in (p0..p1).enumerate() {
                     let mut sq = 0.0;
@@ -166,6 +173,14 @@ impl PointSet {
                                     out.gc[(l * nch + ch) * m + q] = pe.gc[ch];
                                     out.gd[(l * nch + ch) * m + q] = pe.gd[ch];
                                 }
+                                let r = &mut out.rm[(l * m + q) * rl..(l * m + q + 1) * rl];
+                                let (rc, rest) = r.split_at_mut(k1);
+                                let (rd, rest) = rest.split_at_mut(k1);
+                                let (rgc, rgd) = rest.split_at_mut(nch);
+                                rc.copy_from_slice(&pe.c);
+                                rd.copy_from_slice(&pe.d);
+                                rgc.copy_from_slice(&pe.gc);
+                                rgd.copy_from_slice(&pe.gd);
                                 (pe.e_ss, pe.e_dd)
                             }
                         };
@@ -225,6 +240,9 @@ impl PointSet {
                         gc[dst..dst + m].copy_from_slice(&out.gc[src..src + m]);
                         gd[dst..dst + m].copy_from_slice(&out.gd[src..src + m]);
                     }
+                    let dst = (l * n + p0) * rl;
+                    let src = l * m * rl;
+                    rm[dst..dst + m * rl].copy_from_slice(&out.rm[src..src + m * rl]);
                 }
             }
         }
@@ -242,6 +260,7 @@ impl PointSet {
             d,
             gc,
             gd,
+            rm,
         })
     }
 }

@@ -71,13 +71,13 @@ where
         })
     };
     if !progress.has_callback() {
-        crate::parallel::install(body);
+        crate::parallel::install(body)?;
         return Ok(());
     }
     let all: u64 = (0..n).map(&units).sum();
     progress.report(phase.base, phase.total)?;
     if rayon::current_thread_index().is_some() {
-        crate::parallel::install(body);
+        crate::parallel::install(body)?;
     } else {
         let finished = AtomicBool::new(false);
         let caller = std::thread::current();
@@ -100,7 +100,7 @@ where
                     break;
                 }
             }
-        });
+        })?;
         if cancelled {
             return Err(Error::Cancelled);
         }
