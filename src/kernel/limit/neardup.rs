@@ -1,4 +1,6 @@
-//! Near-duplicate and near-antipodal pairs of the (leaky) ReLU limit kernels (issue 17, part 1).
+//! Near-duplicate and near-antipodal pairs of the closed-form limit kernels (identity, (leaky)
+//! ReLU, erf, GELU, sin, cos; issue 17, part 1), on the one-kind tile path and the per-layer
+//! general path.
 //!
 //! The fused chain ([`super::chain`]) forms det = s_i s_j − s12² from the covariance, which
 //! cancels when |ρ| → 1 (√det then carries a relative error ≈ ε/(1 − ρ²)), and snaps to ρ = ±1
@@ -31,6 +33,13 @@
 //!
 //! A gap that passes r (ρ changes sign) switches side: c̄ = 2r − c. Θ^(l+1) = Θ^(l)·E′ + Σ^(l+1)
 //! as in the fused chain.
+//!
+//! Smooth closed forms (erf, GELU, sin, cos; [`NearMap::Smooth`]): E, E′ from the exact
+//! covariance and det (sin, cos: also the exact m ∓ x = δ²/2 + gap), and the next gap from
+//! a′b′ ∓ Σ′ = w[(F_i + F_j)/2 ∓ E] (+ 2σ_b² on the − side) − δ′²/2, δ′ = w(F_i − F_j)/(a′ + b′),
+//! with (F_i + F_j)/2 ∓ E and F_i − F_j formed without cancellation ([`smooth_gap`]: erf by
+//! arcsine differences, sin/cos by expm1, GELU by arcsine differences plus double-double
+//! algebraic terms), so a later ReLU gets its angle to full accuracy.
 //!
 //! An exact copy of x (x′ = x bit for bit) gets x's own per-point chain, so it gives the
 //! diagonal value bit for bit (the fused chain's snapped h·(√s_i·√s_j) could differ from
