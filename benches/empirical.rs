@@ -88,6 +88,7 @@ fn main() {
                 MatMut::from_row_major(&mut c, m, n),
             )
         })
+        .expect("the thread pool starts")
     });
     let (rate1, ratep) = (gflop / t1, gflop / tp);
     println!("dgemm 1024x512x1024: 1 thread {rate1:.1} GFLOP/s, par_gemm ({threads} threads) {ratep:.1} GFLOP/s");

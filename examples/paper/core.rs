@@ -601,9 +601,13 @@ fn par_map<T: Send>(n: usize, work: impl Fn(usize) -> T + Sync + Send) -> Vec<T>
     let mut out = Vec::with_capacity(n);
     for start in (0..n).step_by(wave) {
         let end = (start + wave).min(n);
-        out.extend(ntk::parallel::install(|| {
-            (start..end).into_par_iter().map(&work).collect::<Vec<T>>()
-        }));
+        // Without a thread pool (threads refused by the system) the wave runs on this thread:
+        // each item is computed the same way, so the results are the same.
+        match ntk::parallel::install(|| (start..end).into_par_iter().map(&work).collect::<Vec<T>>())
+        {
+            Ok(items) => out.extend(items),
+            Err(_) => out.extend((start..end).map(&work)),
+        }
     }
     out
 }
@@ -1267,7 +1271,8 @@ pub fn estimate(s: &Settings, threads: usize) -> (f64, f64) {
             nets.par_iter_mut().for_each(|net| {
                 train(net, &xc, &yc, 1.0, steps, &Silent).expect("calibration");
             })
-        });
+        })
+        .expect("the thread pool starts (calibration)");
         let p = params(cd, width) as f64;
         (
             p,
