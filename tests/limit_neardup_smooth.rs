@@ -1,0 +1,73 @@
+//! tanh and softplus (no closed form: the numerical path) at near-duplicate pairs in n_0 = 5
+//! against a 40-digit mpmath reference (issue 17, part 1), through the uniform spec, as the
+//! symmetric (X2 = X1) and the two-set kernel.
+//!
+//! `tests/data/limit_neardup_smooth_mpmath.txt` is the output of
+//! `python3 tools/limit_reference_neardup_smooth.py 2`: pairs y = x + 10^-k‖x‖u (k = 4, 8, 12,
+//! 15; u mostly angular or mostly radial), β = 0 and 0.3, depths 2–6, each layer's E and E′ by
+//! the conditional form of tools/limit_reference_rho.py.
+//!
+//! The numerical path has no near-duplicate fix-up of its own (src/kernel/limit/numerical.rs);
+//! measured 2026-12-03: worst 7.7e-15 (tanh) and 6.4e-15 (softplus) over every k.
+
+mod common;
+
+use ntk::activation::Activation;
+use ntk::kernel::limit::LimitSpec;
+use std::collections::BTreeMap;
+
+const MPMATH: &str = include_str!("data/limit_neardup_smooth_mpmath.txt");
+
+/// The bound every entry meets (relative, floored at 1e-16·max(s, 1) as in
+/// tests/limit_neardup_closed.rs): issue 17's 1e-13.
+const BOUND: f64 = 1e-13;
+
+#[test]
+fn tanh_softplus_near_pairs_5d_against_mpmath() {
+    let mut worst = BTreeMap::<String, f64>::new();
+    let mut fails = Vec::new();
+    let mut n = 0;
+    for line in MPMATH
+        .lines()
+        .filter(|l| !l.trim().is_empty() && !l.starts_with('#'))
+    {
+        let f: Vec<&str> = line.split_whitespace().collect();
+        let num = |s: &str| -> f64 { s.parse().unwrap() };
+        let act = match f[0] {
+            "tanh" => Activation::Tanh,
+            "softplus" => Activation::Softplus,
+            other => panic!("activation {other}"),
+        };
+        let depth: usize = f[2].parse().unwrap();
+        let beta = num(f[3]);
+        let pts: Vec<f64> = f[4..14].iter().map(|s| num(s)).collect();
+        let spec = LimitSpec::new(depth, act, beta);
+        let s = pts[..5].iter().map(|v| v * v).sum::<f64>() / 5.0 + beta * beta;
+        let k = f[1].rsplit_once("_k").unwrap().1;
+        for two_sets in [false, true] {
+            let got = common::limit_kernels(&spec, &pts, 2, two_sets);
+            for q in 0..3 {
+                let want = num(f[14 + q]);
+                let v = got[q][1];
+                assert_eq!(v.to_bits(), got[q][2].to_bits(), "symmetry {line}");
+                let err = (v - want).abs() / want.abs().max(1e-16 * s.max(1.0));
+                let w = worst.entry(format!("{} k{k:0>2}", f[0])).or_insert(0.0);
+                *w = w.max(err);
+                if !(err <= BOUND) {
+                    fails.push(format!("{line}: output {q} got {v:e} (rel {err:e})"));
+                }
+            }
+        }
+        n += 1;
+    }
+    for (key, w) in &worst {
+        eprintln!("{key}: worst {w:e}");
+    }
+    assert_eq!(n, 2 * 4 * 2 * 2 * 5, "reference lines");
+    assert!(
+        fails.is_empty(),
+        "{} entries off by more than {BOUND:e}, e.g.\n{}",
+        fails.len(),
+        fails[..fails.len().min(40)].join("\n")
+    );
+}
