@@ -20,47 +20,14 @@
 //! The same programs run under valgrind and AddressSanitizer in scripts/sanitizers.sh.
 
 mod common;
-use common::{c_checks_count, c_checks_passed, lib_dir};
+use common::{c_checks_count, c_checks_passed};
 
 use std::path::PathBuf;
 use std::process::Command;
 
-/// The directory holding libntk.a of this build: cargo test builds the crate's staticlib next to
-/// the test binary (target/<profile>/deps); `cargo build` also copies it one level up.
-
+/// `bindings/c/tests/NAME.c` compiled against this build's libntk.a (`-Werror`).
 fn compile(name: &str) -> PathBuf {
-    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
-    let out_dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("c_reliability");
-    std::fs::create_dir_all(&out_dir).unwrap();
-    let exe = out_dir.join(name);
-    let cc = std::env::var("CC").unwrap_or_else(|_| "cc".into());
-    let out = Command::new(&cc)
-        .args([
-            "-std=c99",
-            "-Wall",
-            "-Wextra",
-            "-Werror",
-            "-pedantic",
-            "-O1",
-            "-g",
-        ])
-        .arg("-I")
-        .arg(root.join("include"))
-        .arg("-I")
-        .arg(root.join("bindings/c/tests"))
-        .arg(root.join("bindings/c/tests").join(format!("{name}.c")))
-        .arg("-o")
-        .arg(&exe)
-        .arg(lib_dir().join("libntk.a"))
-        .args(["-lpthread", "-ldl", "-lm"])
-        .output()
-        .unwrap_or_else(|e| panic!("cannot run {cc}: {e}"));
-    assert!(
-        out.status.success(),
-        "compiling {name}.c failed:\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    exe
+    common::compile_c_test(name, "c_reliability")
 }
 
 /// Compiles and runs `name`: it must exit 0 and print its `all N checks passed` line, N > 0.

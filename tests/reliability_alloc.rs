@@ -10,36 +10,13 @@
 #![cfg(target_os = "linux")]
 
 mod common;
-use common::lib_dir;
 
 use std::path::PathBuf;
 use std::process::Command;
 
+/// `bindings/c/tests/NAME.c` compiled against this build's libntk.a (`-Werror`).
 fn compile(name: &str) -> PathBuf {
-    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
-    let out_dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("reliability_alloc");
-    std::fs::create_dir_all(&out_dir).unwrap();
-    let exe = out_dir.join(name);
-    let cc = std::env::var("CC").unwrap_or_else(|_| "cc".into());
-    let tests = root.join("bindings/c/tests");
-    let out = Command::new(&cc)
-        .args(["-std=c99", "-O1", "-g", "-I"])
-        .arg(root.join("include"))
-        .arg("-I")
-        .arg(&tests)
-        .arg(tests.join(format!("{name}.c")))
-        .arg("-o")
-        .arg(&exe)
-        .arg(lib_dir().join("libntk.a"))
-        .args(["-lpthread", "-ldl", "-lm"])
-        .output()
-        .unwrap_or_else(|e| panic!("cannot run {cc}: {e}"));
-    assert!(
-        out.status.success(),
-        "compiling {name}.c failed:\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    exe
+    common::compile_c_test(name, "reliability_alloc")
 }
 
 /// Runs `exe args` under `timeout 120`; returns a failure description unless it exited 0.

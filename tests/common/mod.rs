@@ -122,6 +122,45 @@ pub fn lib_dir() -> PathBuf {
         })
 }
 
+/// Compiles the C test program `bindings/c/tests/NAME.c` against this build's `libntk.a` with
+/// `-std=c99 -Wall -Wextra -Werror -pedantic` into `CARGO_TARGET_TMPDIR/SUBDIR/NAME` and returns
+/// the executable's path; panics with the compiler's messages when it does not compile.
+pub fn compile_c_test(name: &str, subdir: &str) -> PathBuf {
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    let out_dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(subdir);
+    std::fs::create_dir_all(&out_dir).unwrap();
+    let exe = out_dir.join(name);
+    let cc = std::env::var("CC").unwrap_or_else(|_| "cc".into());
+    let tests = root.join("bindings/c/tests");
+    let out = std::process::Command::new(&cc)
+        .args([
+            "-std=c99",
+            "-Wall",
+            "-Wextra",
+            "-Werror",
+            "-pedantic",
+            "-O1",
+            "-g",
+            "-I",
+        ])
+        .arg(root.join("include"))
+        .arg("-I")
+        .arg(&tests)
+        .arg(tests.join(format!("{name}.c")))
+        .arg("-o")
+        .arg(&exe)
+        .arg(lib_dir().join("libntk.a"))
+        .args(["-lpthread", "-ldl", "-lm"])
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run {cc}: {e}"));
+    assert!(
+        out.status.success(),
+        "compiling {name}.c failed:\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    exe
+}
+
 /// The N of the last `PROGRAM: all N checks passed` line in `out`, the line a C test program's
 /// `ntk_test_summary` prints (bindings/c/tests/ntk_test.h) when every check passed; None when
 /// there is no such line or N is 0 (a program that checked nothing).
