@@ -22,15 +22,7 @@ use common::{c_checks_passed, lib_dir};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-const CFLAGS: &[&str] = &[
-    "-std=c99",
-    "-Wall",
-    "-Wextra",
-    "-Werror",
-    "-pedantic",
-    "-O1",
-    "-g",
-];
+const CFLAGS: &[&str] = common::C_TEST_CFLAGS;
 
 fn repo() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))

@@ -122,8 +122,19 @@ pub fn lib_dir() -> PathBuf {
         })
 }
 
+/// The flags every C test program is compiled with: C99, all warnings as errors.
+pub const C_TEST_CFLAGS: &[&str] = &[
+    "-std=c99",
+    "-Wall",
+    "-Wextra",
+    "-Werror",
+    "-pedantic",
+    "-O1",
+    "-g",
+];
+
 /// Compiles the C test program `bindings/c/tests/NAME.c` against this build's `libntk.a` with
-/// `-std=c99 -Wall -Wextra -Werror -pedantic` into `CARGO_TARGET_TMPDIR/SUBDIR/NAME` and returns
+/// [`C_TEST_CFLAGS`] into `CARGO_TARGET_TMPDIR/SUBDIR/NAME` and returns
 /// the executable's path; panics with the compiler's messages when it does not compile.
 pub fn compile_c_test(name: &str, subdir: &str) -> PathBuf {
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
@@ -133,16 +144,8 @@ pub fn compile_c_test(name: &str, subdir: &str) -> PathBuf {
     let cc = std::env::var("CC").unwrap_or_else(|_| "cc".into());
     let tests = root.join("bindings/c/tests");
     let out = std::process::Command::new(&cc)
-        .args([
-            "-std=c99",
-            "-Wall",
-            "-Wextra",
-            "-Werror",
-            "-pedantic",
-            "-O1",
-            "-g",
-            "-I",
-        ])
+        .args(C_TEST_CFLAGS)
+        .arg("-I")
         .arg(root.join("include"))
         .arg("-I")
         .arg(&tests)
