@@ -4,6 +4,7 @@ numerical path) at near-duplicate pairs in n_0 = 5, for tests/limit_neardup_smoo
 (issue 17, part 1).
 
 Run: python3 tools/limit_reference_neardup_smooth.py [PROCS] > tests/data/limit_neardup_smooth_mpmath.txt
+     python3 tools/limit_reference_neardup_smooth.py --antipodal > tests/data/limit_nearanti_smooth_mpmath.txt
 (deterministic; about 8 minutes on 2 busy cores).
 
 Pairs: the n1 points of tools/limit_reference_neardup.py (x of squared norm ~1,
@@ -18,6 +19,25 @@ E[f(u)^2] by tanh-sinh quadrature split as in that file. Uniform spec: Sigma^(1)
 Sigma^(l+1) = E + beta^2, SigmaDot^(l+1) = E', Theta^(l+1) = Theta^(l) SigmaDot^(l+1) + Sigma^(l+1).
 Output, one line per (activation, case, beta, depth):
   name case depth beta x0..x4 y0..y4 Sigma SigmaDot Theta
+
+Near-antipodal pairs (`--antipodal`, > tests/data/limit_nearanti_smooth_mpmath.txt): the same x,
+y' = -(x + 10^-k |x| u) = -y exactly (negation is exact in f64), same k, u, beta, depths.
+There the layers' pairs are not all near-duplicates (for softplus the second layer's rho is
+~0.8; with beta = 0.3 the first layer's rho is ~-0.4), so every layer's E, E' (and the
+per-point E[f^2] of the next variances) come from Mehler's series with the 40-digit Hermite
+coefficients of tools/limit_reference_rho_wide.py (KMAX_ANTI terms, panels of width 1/2: these
+variances are <= ~1.5, where the coefficients fall fast), accepted only when its
+Cauchy-Schwarz/Parseval truncation bound is below 1e-26 of the scale (asserted). Independent
+check wherever a layer's pair has rho ~ -1 (beta = 0: the first layer, and every layer for the
+odd tanh), by reflection onto the near-duplicate pair (u, -v) of covariance -c, whose
+expectations come from the nested conditional form of limit_reference_rho_wide.py:
+  tanh (odd, tanh' even):  E = -E_dup[tanh tanh],  E' = E_dup[tanh' tanh'];
+  softplus: sp(v) = sp(-v) + v and, by Gaussian integration by parts,
+    E[sp(u) v] = Cov(u, v) E[sp'(u)] = c E[logistic(u)] = c / 2 (logistic(u) - 1/2 is odd), so
+    E = E_dup[sp sp] + c / 2;  logistic(v) = 1 - logistic(-v) gives E' = 1/2 - E_dup[lg lg].
+The two must agree to 1e-25 of the scale (asserted on every such layer; 48 layers, worst
+9.7e-27). 160 lines in 1316 s on one process (nice'd, sharing the 2 cores with another mpmath
+job and a cargo build, 2026-12-03; with gmpy2), no brute-force conditional quadrature per layer.
 """
 import os
 import sys
@@ -167,5 +187,82 @@ def main():
         print("\n".join(lines), flush=True)
 
 
+
+
+# ---------------------------------------------------------------- near-antipodal pairs
+KMAX_ANTI = 240
+PANEL_ANTI = mp.mpf(1) / 2
+
+
+def anti_jobs():
+    out = []
+    for name, case, x, y, beta in jobs():
+        out.append((name, case.replace("neardup", "nearanti"), x, [-v for v in y], beta))
+    return out
+
+
+def mehler_anti(wide, name, which, s1, s2, c):
+    """(E, scale, E[f(u)^2], E[f(v)^2]) by Mehler's series; asserts the bound is reached."""
+    a, ea = wide.coef(name, which, s1, KMAX_ANTI, PANEL_ANTI)
+    b, eb = wide.coef(name, which, s2, KMAX_ANTI, PANEL_ANTI)
+    m = wide.mehler_from(a, ea, b, eb, c / mp.sqrt(s1 * s2))
+    assert m is not None, (name, which, s1, s2, c)
+    return m[0], m[2], ea, eb
+
+
+def reflected(wide, name, s1, s2, c):
+    """(E, E') of a pair with rho ~ -1 from the near-duplicate pair (u, -v)."""
+    d0 = wide.nested(name, 0, s1, s2, -c)
+    d1 = wide.nested(name, 1, s1, s2, -c)
+    if name == "tanh":
+        return -d0, d1
+    assert name == "softplus"
+    return d0 + c / 2, mp.mpf(1) / 2 - d1
+
+
+def lines_anti(job, stats):
+    import limit_reference_rho_wide as wide
+    mp.mp.dps = 40
+    name, case, x, y, beta = job
+    b2 = mp.mpf(beta) ** 2
+    s1, s2, c = cov(x, x) + b2, cov(y, y) + b2, cov(x, y) + b2
+    th = c
+    out = []
+    pts = " ".join(repr(v) for v in list(x) + list(y))
+    for depth in range(2, 7):
+        e, sc0, d1, d2 = mehler_anti(wide, name, 0, s1, s2, c)
+        ed, sc1, _, _ = mehler_anti(wide, name, 1, s1, s2, c)
+        if 1 - c * c / (s1 * s2) <= mp.mpf("1e-6") and c < 0:
+            re, red = reflected(wide, name, s1, s2, c)
+            dev = max(abs(re - e) / sc0, abs(red - ed) / sc1)
+            assert dev < mp.mpf(10) ** -25, (name, case, depth, beta, e, re, ed, red)
+            stats["checked"] += 1
+            stats["worst"] = max(stats["worst"], dev)
+        s1, s2, c = d1 + b2, d2 + b2, e + b2
+        th = th * ed + c
+        vs = " ".join(mp.nstr(v, 30) for v in (c, ed, th))
+        out.append(f"{name} {case} {depth} {beta!r} {pts} {vs}")
+    return out
+
+
+def main_anti():
+    import time
+    t0 = time.time()
+    mp.mp.dps = 40
+    stats = {"checked": 0, "worst": mp.mpf(0)}
+    print("# name case depth beta x0..x4 y0..y4 Sigma SigmaDot Theta "
+          "(tools/limit_reference_neardup_smooth.py --antipodal, mpmath 40 digits)")
+    for job in anti_jobs():
+        print("\n".join(lines_anti(job, stats)), flush=True)
+    msg = (f"# {stats['checked']} layers with rho ~ -1 checked by reflection, worst "
+           f"disagreement {mp.nstr(stats['worst'], 3)} of the scale; generated in "
+           f"{time.time() - t0:.0f} s (one process)")
+    print(msg)
+    print(msg, file=sys.stderr)
+
+
 if __name__ == "__main__":
-    main()
+    if sys.argv[1:] == ["--antipodal"]:
+        main_anti()
+    else:
+        main()
