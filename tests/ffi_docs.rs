@@ -6,7 +6,10 @@
 //! callback CANCELLED, a strided view INVALID_ARGUMENT and ALLOCATION, ...), and every status it
 //! names must exist. A source check, so that a new entry point cannot ship without its errors.
 
-use std::path::{Path, PathBuf};
+mod common;
+
+use common::rust_files;
+use std::path::Path;
 
 /// The statuses of `ntk_status` except OK and INTERNAL (any function can return INTERNAL: a
 /// caught panic, documented once for the whole C layer).
@@ -65,21 +68,6 @@ const EVIDENCE: [(&str, &[&str]); 6] = [
     ("CANCELLED", &["with_progress(", "Cancelled"]),
     ("NUMERICAL", &["check_finite_result(", "Numerical("]),
 ];
-
-fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {
-    let mut entries: Vec<_> = std::fs::read_dir(dir)
-        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
-        .map(|e| e.unwrap().path())
-        .collect();
-    entries.sort();
-    for p in entries {
-        if p.is_dir() {
-            rust_files(&p, out);
-        } else if p.extension().is_some_and(|e| e == "rs") {
-            out.push(p);
-        }
-    }
-}
 
 /// One exported function: its name, doc comment text, signature and body.
 struct Export {

@@ -259,3 +259,20 @@ pub fn exact_copy_kernels(
     }
     k
 }
+
+/// Every `.rs` file below `dir`, in sorted order (the source scans of unsafe_safety and
+/// ffi_docs).
+pub fn rust_files(dir: &std::path::Path, out: &mut Vec<PathBuf>) {
+    let mut entries: Vec<_> = std::fs::read_dir(dir)
+        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
+        .map(|e| e.unwrap().path())
+        .collect();
+    entries.sort();
+    for p in entries {
+        if p.is_dir() {
+            rust_files(&p, out);
+        } else if p.extension().is_some_and(|e| e == "rs") {
+            out.push(p);
+        }
+    }
+}
