@@ -358,18 +358,19 @@ extern "C" {
 #endif // __cplusplus
 
 // Name of a status code ("NTK_STATUS_OK", ...); "NTK_STATUS_UNKNOWN" for other values.
-// The string is static. Never fails; never NULL; does not change ntk_last_error().
+// The string is static. Errors: none (never NULL; does not change ntk_last_error()).
 const char *ntk_status_str(int status);
 
 // Message describing the last failed call on this thread ("" after a successful call).
 // The string belongs to the library and is freed (replaced) by the next ntk call on this
 // thread, whatever that call returns: copy it before calling the library again. In particular
 // `printf("%d %s", f(), ntk_last_error())` is safe only because C evaluates both arguments
-// before printf runs; do not keep the pointer across calls. Never fails; never NULL.
+// before printf runs; do not keep the pointer across calls. Errors: none (never NULL).
 const char *ntk_last_error(void);
 
 // The library version, "MAJOR.MINOR.PATCH" (static string; equals NTK_VERSION_STRING of the
-// header the library was built with). Never fails; does not change ntk_last_error().
+// header the library was built with). Errors: none (never NULL; does not change
+// ntk_last_error()).
 const char *ntk_version(void);
 
 // Sets the number of worker threads for later calls (0 = one per core). A C code that runs one
@@ -401,6 +402,15 @@ enum ntk_status ntk_get_num_threads(size_t *out);
 // inputs, or a custom activation returning NaN) gives NTK_STATUS_NUMERICAL naming the first such
 // element; `out` is then written but unspecified. The result does not depend on the thread count.
 // Thread safety: the network is only read; concurrent calls on one network are safe.
+//
+// Errors (`out` untouched except for CANCELLED and NUMERICAL): NULL `network`, `x1.data`,
+// `x2->data` or `out.data` (NTK_STATUS_NULL_POINTER); an unknown `mode` or `method`, an empty
+// view, x1 or x2 without n_0 columns, `out` not of the shape above, aliasing strides in `out`
+// or `out` overlapping x1 or x2 (NTK_STATUS_INVALID_ARGUMENT); a NaN/+-Inf in x1 or x2
+// (NTK_STATUS_NON_FINITE, naming the entry); an output size that overflows, a view spanning
+// more than the address space or an unallocatable temporary (NTK_STATUS_ALLOCATION); a cancel
+// (NTK_STATUS_CANCELLED, `out` partially written); a non-finite result (NTK_STATUS_NUMERICAL,
+// `out` written but unspecified).
 enum ntk_status ntk_kernel_empirical(const struct ntk_network *network,
                                      struct ntk_matrix x1,
                                      const struct ntk_matrix *x2,
@@ -418,6 +428,14 @@ enum ntk_status ntk_kernel_empirical(const struct ntk_network *network,
 // (`out` written but unspecified).
 // `options`: NULL or a progress callback (cancel -> NTK_STATUS_CANCELLED, `out` partially
 // written). Thread safety: the network is only read; concurrent calls are safe.
+//
+// Errors (`out` untouched except for CANCELLED and NUMERICAL): NULL `network`, `x.data` or
+// `out.data` (NTK_STATUS_NULL_POINTER); an empty view, x without n_0 columns, `out` not
+// (N n_L) x P, aliasing strides in `out` or `out` overlapping x (NTK_STATUS_INVALID_ARGUMENT);
+// a NaN/+-Inf in x (NTK_STATUS_NON_FINITE, naming the entry); N n_L overflowing, a view
+// spanning more than the address space or an unallocatable temporary (NTK_STATUS_ALLOCATION);
+// a cancel (NTK_STATUS_CANCELLED, `out` partially written); a non-finite result
+// (NTK_STATUS_NUMERICAL, `out` written but unspecified).
 enum ntk_status ntk_network_jacobian(const struct ntk_network *network,
                                      struct ntk_matrix x,
                                      struct ntk_matrix_mut out,
@@ -444,6 +462,16 @@ enum ntk_status ntk_network_jacobian(const struct ntk_network *network,
 // broadcast views of any size, give NTK_STATUS_ALLOCATION in O(1) without being read; then the
 // O(D^2) finiteness and symmetry scans; then the D^3/3 Cholesky factorization. Kernels of any
 // scale (subnormal entries included) are factorized exactly scaled by a power of two.
+//
+// Errors (`*out` unchanged): NULL `out`, `kernel.data`, `y.data` or `f0.data`, only one of
+// `test_kernel` and `test_f0`, or a NULL data pointer in them (NTK_STATUS_NULL_POINTER); an
+// unknown `cost` or `options->method`, an empty view, shapes that disagree (y without N rows for
+// a kernel of N or N k rows, a kernel that is not square, f0 not N x k, test_kernel without the
+// kernel's columns or, for a full kernel, with rows not a multiple of k, test_f0 not M x k),
+// rtol or krylov_tol >= 1, a kernel not symmetric to relative 1e-10
+// (NTK_STATUS_INVALID_ARGUMENT); a NaN/+-Inf in an input or in a tolerance of `options`
+// (NTK_STATUS_NON_FINITE); a size that overflows or cannot be allocated
+// (NTK_STATUS_ALLOCATION); a kernel that is not positive semi-definite (NTK_STATUS_NUMERICAL).
 enum ntk_status ntk_flow_create(struct ntk_matrix kernel,
                                 struct ntk_matrix y,
                                 struct ntk_matrix f0,
@@ -454,12 +482,17 @@ enum ntk_status ntk_flow_create(struct ntk_matrix kernel,
                                 struct ntk_flow **out);
 
 // Frees a flow. NULL is accepted and ignored; the handle must not be used afterwards.
-// Never fails (returns nothing); a panic in a destructor is caught and the handle leaked.
+// Errors: none (returns nothing); a panic in a destructor is caught and the handle leaked.
 void ntk_flow_free(struct ntk_flow *flow);
 
 // Advances the flow by `dt` (> 0, finite): the same as ntk_flow_set_time(flow, t + dt,
 // options) at the current time t. Mutates the handle (exclusive access needed); on failure,
 // including NTK_STATUS_CANCELLED, the flow is unchanged.
+// Errors (the flow unchanged): NULL `flow` (NTK_STATUS_NULL_POINTER); dt NaN or +-Inf
+// (NTK_STATUS_NON_FINITE); dt <= 0 (NTK_STATUS_INVALID_ARGUMENT); then those of
+// ntk_flow_set_time at t + dt: training outputs that overflow the double range or an ODE
+// beyond its step budget (NTK_STATUS_NUMERICAL), an unallocatable workspace
+// (NTK_STATUS_ALLOCATION), a cancel (NTK_STATUS_CANCELLED).
 enum ntk_status ntk_flow_step(struct ntk_flow *flow, double dt, const struct ntk_options *options);
 
 // Moves the flow to the absolute time `t` >= 0 (t = INFINITY allowed for MSE: kernel regression
@@ -479,6 +512,12 @@ enum ntk_status ntk_flow_step(struct ntk_flow *flow, double dt, const struct ntk
 // NTK_STATUS_NUMERICAL and a message naming the interval and the step estimate: for MSE before
 // integrating (lambda_max(K) bound), for other costs after a few hundred steps (extrapolated
 // step size).
+//
+// Errors (the flow unchanged): NULL `flow` (NTK_STATUS_NULL_POINTER); t NaN or -INFINITY
+// (NTK_STATUS_NON_FINITE); t < 0, or t = INFINITY for a cost other than MSE
+// (NTK_STATUS_INVALID_ARGUMENT); training outputs that overflow the double range, an ODE
+// beyond its step budget or one that cannot meet its rtol (NTK_STATUS_NUMERICAL); an
+// unallocatable workspace (NTK_STATUS_ALLOCATION); a cancel (NTK_STATUS_CANCELLED).
 enum ntk_status ntk_flow_set_time(struct ntk_flow *flow,
                                   double t,
                                   const struct ntk_options *options);
@@ -490,19 +529,22 @@ enum ntk_status ntk_flow_time(const struct ntk_flow *flow, double *t);
 // Writes the training outputs f_t(x_i) (N x k) to `out`. Read-only on the handle.
 // NTK_STATUS_NUMERICAL (`out` untouched) when an output overflowed the double range.
 // Errors (`out` untouched): NULL `flow` or `out.data` (NTK_STATUS_NULL_POINTER); out not
-// N x k or with aliasing strides (NTK_STATUS_INVALID_ARGUMENT).
+// N x k or with aliasing strides (NTK_STATUS_INVALID_ARGUMENT); a view spanning more than the
+// address space (NTK_STATUS_ALLOCATION); an overflowed output (NTK_STATUS_NUMERICAL).
 enum ntk_status ntk_flow_outputs(const struct ntk_flow *flow, struct ntk_matrix_mut out);
 
 // Writes the test outputs f_t(x*_i) (M x k) to `out`; INVALID_ARGUMENT when the flow has no
 // test kernel; NTK_STATUS_NUMERICAL (`out` untouched) when a prediction overflowed. Read-only
 // on the handle. Errors (`out` untouched): NULL `flow` or `out.data`
-// (NTK_STATUS_NULL_POINTER); out not M x k or with aliasing strides
-// (NTK_STATUS_INVALID_ARGUMENT).
+// (NTK_STATUS_NULL_POINTER); no test kernel, out not M x k or with aliasing strides
+// (NTK_STATUS_INVALID_ARGUMENT); a view spanning more than the address space
+// (NTK_STATUS_ALLOCATION); an overflowed prediction (NTK_STATUS_NUMERICAL).
 enum ntk_status ntk_flow_predict(const struct ntk_flow *flow, struct ntk_matrix_mut out);
 
 // Writes C(f_t) = (1/N) sum_i c(f_t(x_i), y_i) to `*loss`. Read-only on the handle.
 // NTK_STATUS_NUMERICAL (`*loss` unchanged) when the loss overflows the double range.
-// Errors: NULL `flow` or `loss` (NTK_STATUS_NULL_POINTER).
+// Errors: NULL `flow` or `loss` (NTK_STATUS_NULL_POINTER); the overflowing loss
+// (NTK_STATUS_NUMERICAL).
 enum ntk_status ntk_flow_loss(const struct ntk_flow *flow, double *loss);
 
 // Infinite-width kernels of the network's architecture (Jacot et al. 2018):
@@ -542,6 +584,14 @@ enum ntk_status ntk_flow_loss(const struct ntk_flow *flow, double *loss);
 //
 // On NTK_STATUS_CANCELLED the outputs hold a mix of finished tiles and their previous contents.
 // On any other error nothing is written.
+//
+// Errors: NULL `network`, `x1.data`, `x2->data` or an output's data, or all three outputs NULL
+// (NTK_STATUS_NULL_POINTER); an empty view, x1 or x2 without n_0 columns, an output not
+// N1 x N2, with aliasing strides, or overlapping another output or an input
+// (NTK_STATUS_INVALID_ARGUMENT); a NaN/+-Inf in x1 or x2 (NTK_STATUS_NON_FINITE, naming the
+// entry); a view spanning more than the address space or an unallocatable workspace
+// (NTK_STATUS_ALLOCATION); a cancel (NTK_STATUS_CANCELLED); a non-finite result or a work
+// bound exceeded, as above (NTK_STATUS_NUMERICAL).
 enum ntk_status ntk_kernel_limit(const struct ntk_network *network,
                                  struct ntk_matrix x1,
                                  const struct ntk_matrix *x2,
@@ -561,7 +611,7 @@ enum ntk_status ntk_network_create(const struct ntk_network_config *config,
                                    struct ntk_network **out);
 
 // Frees a network. NULL is accepted and ignored; the handle must not be used afterwards.
-// Never fails (returns nothing); a panic in a destructor is caught and the handle leaked.
+// Errors: none (returns nothing); a panic in a destructor is caught and the handle leaked.
 void ntk_network_free(struct ntk_network *network);
 
 // Copies a network (architecture and current parameters) into a new handle `*out` (free it
@@ -597,7 +647,8 @@ enum ntk_status ntk_network_set_params(struct ntk_network *network,
 // (NTK_STATUS_NULL_POINTER); an empty view, x without n_0 columns, out not N x n_L, aliasing
 // strides in out or out overlapping x (NTK_STATUS_INVALID_ARGUMENT); a NaN/+-Inf in x
 // (NTK_STATUS_NON_FINITE, naming the entry); a view spanning more than the address space or an
-// unallocatable temporary (NTK_STATUS_ALLOCATION).
+// unallocatable temporary (NTK_STATUS_ALLOCATION); a result that overflows
+// (NTK_STATUS_NUMERICAL, as above).
 enum ntk_status ntk_network_forward(const struct ntk_network *network,
                                     struct ntk_matrix x,
                                     struct ntk_matrix_mut out);
@@ -611,17 +662,22 @@ enum ntk_status ntk_architecture_init(struct ntk_architecture *arch, size_t stru
 
 // Fills `*layer` with the defaults: sigma_w = 1, sigma_b = 0, NTK_ACTIVATION_NONE,
 // activation_param 0, no custom functions. `layer_size` must be sizeof(ntk_layer).
-// Errors: NULL `layer`; an unknown layer_size (INVALID_ARGUMENT).
+// Errors: NULL `layer` (NTK_STATUS_NULL_POINTER); a layer_size this library does not know
+// (NTK_STATUS_INVALID_ARGUMENT).
 enum ntk_status ntk_layer_init(struct ntk_layer *layer, size_t layer_size);
 
 // Creates a network of per-layer settings and draws its parameters. Every other function
 // taking an `ntk_network` (forward, Jacobian, empirical and limit kernels, tiles, training,
 // flows, the predictive law) then uses its architecture. On success `*out` owns the new
 // handle (free it with ntk_network_free); on failure `*out` is left unchanged.
-// Errors (message naming the layer and field): NULL pointers; struct_size / version /
-// layer_size not this library's (INVALID_ARGUMENT); unknown parameterization or activation;
-// sigma_w <= 0 or sigma_b < 0 (INVALID_ARGUMENT) or NaN/Inf (NON_FINITE); an activation on
-// the output layer or none on a hidden one; widths as for ntk_network_create.
+// Errors (message naming the layer and field): NULL `out`, `arch`, `arch->widths`,
+// `arch->layers` or, for NTK_ACTIVATION_CUSTOM, a custom function (NTK_STATUS_NULL_POINTER);
+// struct_size / version / layer_size not this library's, num_layers != num_widths - 1, an
+// unknown parameterization or activation, sigma_w <= 0 or sigma_b < 0, an activation on the
+// output layer or none on a hidden one, widths as for ntk_network_create
+// (NTK_STATUS_INVALID_ARGUMENT); sigma_w, sigma_b or a leaky slope NaN/+-Inf
+// (NTK_STATUS_NON_FINITE); a parameter count that overflows or cannot be allocated
+// (NTK_STATUS_ALLOCATION).
 enum ntk_status ntk_network_create_arch(const struct ntk_architecture *arch,
                                         struct ntk_network **out);
 
@@ -649,8 +705,18 @@ enum ntk_status ntk_network_create_arch(const struct ntk_architecture *arch,
 //   (the eigendecomposition itself is one uninterruptible unit).
 //
 // Cost: one symmetric eigendecomposition (about 9 N^3 flops; its smallest eigenvalue is the
-// PSD check of kernel_train) and one Cholesky of nngp_train (N^3/3, its PSD check). All inputs are copied; `*out` receives the handle (free with ntk_predictor_free),
-// unchanged on failure. The handle is read-only afterwards: calls on it may run concurrently.
+// PSD check of kernel_train) and one Cholesky of nngp_train (N^3/3, its PSD check). All inputs
+// are copied; `*out` receives the handle (free with ntk_predictor_free), unchanged on failure.
+// The handle is read-only afterwards: calls on it may run concurrently.
+//
+// Errors (`*out` unchanged): NULL `out`, `kernel_train.data`, `nngp_train->data` or `y.data`
+// (NTK_STATUS_NULL_POINTER); an unknown config.law, config.ridge < 0, config.ridge_relative
+// not 0 or 1, an empty view, a kernel not N x N for the N rows of y, nngp_train given for the
+// NNGP law, a kernel not symmetric to relative 1e-10 (NTK_STATUS_INVALID_ARGUMENT); a NaN/+-Inf
+// in an input or in config.ridge (NTK_STATUS_NON_FINITE); a kernel that is not positive
+// semi-definite, an eigendecomposition that does not converge, or a relative ridge that
+// overflows (NTK_STATUS_NUMERICAL); a size that overflows or cannot be allocated
+// (NTK_STATUS_ALLOCATION); a cancel (NTK_STATUS_CANCELLED).
 enum ntk_status ntk_predictor_create(const struct ntk_predict_config *config,
                                      struct ntk_matrix kernel_train,
                                      const struct ntk_matrix *nngp_train,
@@ -660,7 +726,7 @@ enum ntk_status ntk_predictor_create(const struct ntk_predict_config *config,
 
 // Frees a predictor. NULL is accepted. Test sets created from it stay valid (they share its
 // data). The handle must not be used afterwards.
-// Never fails (returns nothing); a panic in a destructor is caught and the handle leaked.
+// Errors: none (returns nothing); a panic in a destructor is caught and the handle leaked.
 void ntk_predictor_free(struct ntk_predictor *predictor);
 
 // Creates the test side of a predictive law for M test points.
@@ -673,9 +739,12 @@ void ntk_predictor_free(struct ntk_predictor *predictor);
 //
 // Cost: 2 M N^2 flops per test-train kernel (projection on the eigenbasis). Inputs are
 // copied; `*out` receives the handle (free with ntk_predictor_test_free), unchanged on failure.
-// Errors: NULL `predictor` or `out` (NTK_STATUS_NULL_POINTER); shapes that disagree with the
-// predictor, or nngp kernels given or missing against its law (NTK_STATUS_INVALID_ARGUMENT,
-// naming the argument); NaN/+-Inf entries (NTK_STATUS_NON_FINITE); ALLOCATION; CANCELLED.
+// Errors (`*out` unchanged): NULL `predictor`, `out` or a view's data
+// (NTK_STATUS_NULL_POINTER); an empty view, shapes that disagree with the predictor, nngp
+// kernels given or missing against its law, an M x M nngp_test_test that is not symmetric
+// (NTK_STATUS_INVALID_ARGUMENT, naming the argument); NaN/+-Inf entries
+// (NTK_STATUS_NON_FINITE); a size that overflows or cannot be allocated
+// (NTK_STATUS_ALLOCATION); a cancel (NTK_STATUS_CANCELLED).
 enum ntk_status ntk_predictor_test_create(const struct ntk_predictor *predictor,
                                           struct ntk_matrix kernel_test_train,
                                           const struct ntk_matrix *nngp_test_train,
@@ -684,7 +753,7 @@ enum ntk_status ntk_predictor_test_create(const struct ntk_predictor *predictor,
                                           struct ntk_predictor_test **out);
 
 // Frees a test set. NULL is accepted; the handle must not be used afterwards.
-// Never fails (returns nothing); a panic in a destructor is caught and the handle leaked.
+// Errors: none (returns nothing); a panic in a destructor is caught and the handle leaked.
 void ntk_predictor_test_free(struct ntk_predictor_test *test);
 
 // The law at time `t` (>= 0, INFINITY allowed; NaN is NTK_STATUS_NON_FINITE, t < 0
@@ -697,6 +766,14 @@ void ntk_predictor_test_free(struct ntk_predictor_test *test);
 // Cost per call: mean 2 M N k flops; NNGP covariance M^2 N (variances: M N); NTK covariance
 // 4 M N^2 + 3 M^2 N (variances: 4 M N^2). `options`: progress (done, 3) between products.
 // Outputs are written only on success. Read-only on the handle (concurrent calls are safe).
+//
+// Errors (outputs untouched): NULL `test`, both outputs NULL, or an output's data NULL
+// (NTK_STATUS_NULL_POINTER); t < 0, `mean` not M x k, `cov` neither M x M nor M x 1, a
+// covariance the test set cannot give (none without nngp_test_test, M x M when it was given as
+// variances), aliasing strides, `mean` and `cov` overlapping (NTK_STATUS_INVALID_ARGUMENT);
+// t = NaN (NTK_STATUS_NON_FINITE); a view spanning more than the address space or an
+// unallocatable temporary (NTK_STATUS_ALLOCATION); a cancel (NTK_STATUS_CANCELLED); a
+// non-finite mean or covariance (NTK_STATUS_NUMERICAL).
 enum ntk_status ntk_predictor_law(const struct ntk_predictor_test *test,
                                   double t,
                                   struct ntk_matrix_mut *mean,
@@ -716,10 +793,12 @@ enum ntk_status ntk_predictor_law(const struct ntk_predictor_test *test,
 // Cost: the kernels (O((N + M)^2 (n_0 + L)); the M x M prior only for a full covariance) plus
 // those of ntk_predictor_create, ntk_predictor_test_create and ntk_predictor_law. Progress is
 // reported by each phase in its own units. Outputs are written only on success.
-// Errors: NULL `network`, or both outputs NULL (NTK_STATUS_NULL_POINTER); shapes, t < 0, an
-// output overlapping an input, config values (NTK_STATUS_INVALID_ARGUMENT); NaN/+-Inf in
-// the inputs or t (NTK_STATUS_NON_FINITE); NUMERICAL (a kernel that is not PSD, a non-finite
-// law); ALLOCATION; CANCELLED.
+// Errors (outputs untouched): NULL `network`, a view's data, or both outputs NULL
+// (NTK_STATUS_NULL_POINTER); an empty view, shapes, t < 0, an output overlapping an input or
+// the other output, config values (NTK_STATUS_INVALID_ARGUMENT); NaN/+-Inf in the inputs, t or
+// config.ridge (NTK_STATUS_NON_FINITE); a kernel that is not PSD or a non-finite law
+// (NTK_STATUS_NUMERICAL); a size that overflows or cannot be allocated
+// (NTK_STATUS_ALLOCATION); a cancel (NTK_STATUS_CANCELLED).
 enum ntk_status ntk_ensemble_law(const struct ntk_network *network,
                                  const struct ntk_predict_config *config,
                                  struct ntk_matrix x_train,
@@ -753,7 +832,7 @@ enum ntk_status ntk_solver_create(const struct ntk_network *network,
                                   struct ntk_solver **out);
 
 // Frees a solver. NULL is accepted and ignored; the handle must not be used afterwards.
-// Never fails (returns nothing); a panic in a destructor is caught and the handle leaked.
+// Errors: none (returns nothing); a panic in a destructor is caught and the handle leaked.
 void ntk_solver_free(struct ntk_solver *solver);
 
 // Describes a solver: each output may be NULL. `num_points` = N, `rank` = the rank of the
@@ -844,6 +923,11 @@ enum ntk_status ntk_kernel_spectrum(struct ntk_matrix k,
 // lambda_max / lambda_min (INFINITY when lambda_min <= 0). Any output pointer may be NULL.
 // Cost: one eigenvalue decomposition (about 4/3 N^3 flops). Reentrant. Memory and scale as
 // for ntk_kernel_spectrum (NTK_STATUS_ALLOCATION in O(1) for a k that cannot be afforded).
+// Errors (outputs untouched): NULL `k.data` (NTK_STATUS_NULL_POINTER); k empty, not square or
+// not symmetric to relative 1e-10, an output overlapping k or another output
+// (NTK_STATUS_INVALID_ARGUMENT); a NaN/+-Inf in k (NTK_STATUS_NON_FINITE); memory, or a view
+// spanning more than the address space (NTK_STATUS_ALLOCATION); a decomposition that does not
+// converge (NTK_STATUS_NUMERICAL).
 enum ntk_status ntk_kernel_condition(struct ntk_matrix k,
                                      double *lambda_min,
                                      double *lambda_max,
@@ -862,13 +946,19 @@ enum ntk_status ntk_kernel_condition(struct ntk_matrix k,
 // NTK_STATUS_CANCELLED and `*out` is untouched. On success `*out` owns a new handle (free it
 // with ntk_empirical_features_free); on failure `*out` is untouched.
 // Thread safety: the network is only read.
+//
+// Errors (`*out` untouched): NULL `network`, `out` or `x.data` (NTK_STATUS_NULL_POINTER); an
+// empty view or x without n_0 columns (NTK_STATUS_INVALID_ARGUMENT); a NaN/+-Inf in x
+// (NTK_STATUS_NON_FINITE, naming the entry); a size that overflows or cannot be allocated, or
+// a view spanning more than the address space (NTK_STATUS_ALLOCATION); a cancel
+// (NTK_STATUS_CANCELLED).
 enum ntk_status ntk_empirical_features_create(const struct ntk_network *network,
                                               struct ntk_matrix x,
                                               const struct ntk_options *options,
                                               struct ntk_empirical_features **out);
 
 // Frees features. NULL is accepted and ignored; the handle must not be used afterwards.
-// Never fails (returns nothing); a panic in a destructor is caught and the handle leaked.
+// Errors: none (returns nothing); a panic in a destructor is caught and the handle leaked.
 void ntk_empirical_features_free(struct ntk_empirical_features *features);
 
 // Writes the number of points N of `features` to `*num_points`.
@@ -897,6 +987,14 @@ enum ntk_status ntk_empirical_features_len(const struct ntk_empirical_features *
 // returning NaN) gives NTK_STATUS_NUMERICAL with `out` written but unspecified.
 // Thread safety: network and features are only read; concurrent calls (e.g. different blocks
 // into disjoint outputs) are safe.
+//
+// Errors (`out` untouched except for CANCELLED and NUMERICAL): NULL `network`, `f1`, `f2` or
+// `out.data` (NTK_STATUS_NULL_POINTER); an unknown `mode`, features prepared for other widths
+// or another state of the network, a range that is empty or outside its point set, `out` not
+// of the block's shape or with aliasing strides (NTK_STATUS_INVALID_ARGUMENT); a block shape
+// that overflows, a view spanning more than the address space or an unallocatable buffer
+// (NTK_STATUS_ALLOCATION); a cancel (NTK_STATUS_CANCELLED, `out` partially written); a
+// non-finite result (NTK_STATUS_NUMERICAL, `out` written but unspecified).
 enum ntk_status ntk_kernel_empirical_tile(const struct ntk_network *network,
                                           const struct ntk_empirical_features *f1,
                                           size_t i0,
@@ -919,13 +1017,20 @@ enum ntk_status ntk_kernel_empirical_tile(const struct ntk_network *network,
 // one monotone sequence in points); cancel -> NTK_STATUS_CANCELLED and
 // `*out` is untouched. On success `*out` owns a new handle (ntk_limit_points_free).
 // Thread safety: the network is only read.
+//
+// Errors (`*out` untouched): NULL `network`, `out` or `x.data` (NTK_STATUS_NULL_POINTER); an
+// empty view or x without n_0 columns (NTK_STATUS_INVALID_ARGUMENT); a NaN/+-Inf in x
+// (NTK_STATUS_NON_FINITE, naming the entry); a size that overflows or cannot be allocated, or
+// a view spanning more than the address space (NTK_STATUS_ALLOCATION); a cancel
+// (NTK_STATUS_CANCELLED); a non-finite variance chain or a point beyond the quadrature-panel
+// bound of ntk_kernel_limit (NTK_STATUS_NUMERICAL).
 enum ntk_status ntk_limit_points_create(const struct ntk_network *network,
                                         struct ntk_matrix x,
                                         const struct ntk_options *options,
                                         struct ntk_limit_points **out);
 
 // Frees prepared limit points. NULL is accepted and ignored; the handle must not be used afterwards.
-// Never fails (returns nothing); a panic in a destructor is caught and the handle leaked.
+// Errors: none (returns nothing); a panic in a destructor is caught and the handle leaked.
 void ntk_limit_points_free(struct ntk_limit_points *points);
 
 // Writes the number of points N of `points` to `*num_points`.
@@ -954,6 +1059,15 @@ enum ntk_status ntk_limit_points_len(const struct ntk_limit_points *points, size
 // returning NaN), whichever outputs are requested, or a pair over the work budget of
 // ntk_kernel_limit gives NTK_STATUS_NUMERICAL with the outputs written but unspecified.
 // Thread safety: the points are only read; concurrent calls are safe.
+//
+// Errors (outputs untouched except for CANCELLED and NUMERICAL): NULL `p1`, `p2` or an
+// output's data, or all three outputs NULL (NTK_STATUS_NULL_POINTER); p1 and p2 prepared for
+// different kernels or n_0, a range that is empty or outside its point set, an output not
+// (i1-i0) x (j1-j0), with aliasing strides or overlapping another output
+// (NTK_STATUS_INVALID_ARGUMENT); a view spanning more than the address space or an
+// unallocatable buffer (NTK_STATUS_ALLOCATION); a cancel (NTK_STATUS_CANCELLED, outputs
+// partially written); a non-finite value or a pair over the work budget
+// (NTK_STATUS_NUMERICAL, outputs written but unspecified).
 enum ntk_status ntk_kernel_limit_tile(const struct ntk_limit_points *p1,
                                       size_t i0,
                                       size_t i1,
@@ -979,6 +1093,14 @@ enum ntk_status ntk_kernel_limit_tile(const struct ntk_limit_points *p1,
 // is filled in entries 0..=s. If the loss becomes non-finite, or a step would make a parameter
 // non-finite, the parameters before that step are restored and NTK_STATUS_NUMERICAL is returned
 // (the parameters are always finite after the call). Cost per step: one forward + backward pass.
+//
+// Errors: NULL `network`, `x.data` or `y.data` (NTK_STATUS_NULL_POINTER); an unknown `cost`,
+// an empty view, x without n_0 columns, y not N x n_L, learning_rate <= 0, steps + 1
+// overflowing, loss_history overlapping x or y (NTK_STATUS_INVALID_ARGUMENT); a NaN/+-Inf in
+// x, y or learning_rate (NTK_STATUS_NON_FINITE); a size that overflows or cannot be allocated,
+// or a view spanning more than the address space (NTK_STATUS_ALLOCATION; the parameters and
+// loss_history untouched); a cancel (NTK_STATUS_CANCELLED, as above); divergence
+// (NTK_STATUS_NUMERICAL, as above). The argument errors change nothing.
 enum ntk_status ntk_network_train(struct ntk_network *network,
                                   struct ntk_matrix x,
                                   struct ntk_matrix y,

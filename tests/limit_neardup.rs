@@ -72,26 +72,17 @@ fn leaky_relu_near_pairs_5d_against_mpmath() {
 }
 
 /// Exact copies take the diagonal chain: a copy's entries equal the diagonal entry bit for bit
-/// (independent value: the per-point chain); an exact negation at β = 0 gives Σ̇ = α exactly.
+/// (independent value: the per-point chain; [`common::exact_copy_kernels`]); an exact negation
+/// at β = 0 gives Σ̇ = α exactly.
 #[test]
 fn exact_copies_keep_the_diagonal_bits() {
-    let x = [0.3, -1.2, 0.7, 2.5, -0.4];
-    let rows: Vec<f64> = x
-        .iter()
-        .chain(x.iter())
-        .copied()
-        .chain(x.iter().map(|v| -v))
-        .collect();
     for a in [Activation::Relu, Activation::LeakyRelu(0.2)] {
         for beta in [0.0, 0.3] {
             for depth in [2, 4, 6] {
                 for two_sets in [false, true] {
-                    let k = kernels(a.clone(), depth, beta, &rows, 3, two_sets);
-                    for q in 0..3 {
-                        let m = &k[q];
-                        assert_eq!(m[1].to_bits(), m[0].to_bits(), "{a:?} {beta} {depth} {q}");
-                        assert_eq!(m[3].to_bits(), m[4].to_bits());
-                    }
+                    let spec = LimitSpec::new(depth, a.clone(), beta);
+                    let what = format!("{a:?} {beta} {depth}");
+                    let k = common::exact_copy_kernels(&spec, two_sets, &what);
                     if beta == 0.0 && depth == 2 {
                         // x′ = −x: ρ = −1 exactly, Σ̇ = α, and for ReLU Σ = 0.
                         let slope = if let Activation::LeakyRelu(s) = a {

@@ -4,22 +4,10 @@
 //! regress unnoticed; src/ffi/mod.rs also repeats the deny (and denies missing_docs) so that
 //! both hold for the C layer whatever the crate root says.
 
-use std::path::{Path, PathBuf};
+mod common;
 
-fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {
-    let mut entries: Vec<_> = std::fs::read_dir(dir)
-        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
-        .map(|e| e.unwrap().path())
-        .collect();
-    entries.sort();
-    for p in entries {
-        if p.is_dir() {
-            rust_files(&p, out);
-        } else if p.extension().is_some_and(|e| e == "rs") {
-            out.push(p);
-        }
-    }
-}
+use common::rust_files;
+use std::path::Path;
 
 /// The lines (1-based) of `text` that open an `unsafe` block or an `unsafe impl` without a
 /// `SAFETY:` comment on that line or one of the 3 before it. Comment lines and the contents of

@@ -71,6 +71,15 @@ fn method_from_c(method: c_int) -> Result<Method> {
 /// inputs, or a custom activation returning NaN) gives NTK_STATUS_NUMERICAL naming the first such
 /// element; `out` is then written but unspecified. The result does not depend on the thread count.
 /// Thread safety: the network is only read; concurrent calls on one network are safe.
+///
+/// Errors (`out` untouched except for CANCELLED and NUMERICAL): NULL `network`, `x1.data`,
+/// `x2->data` or `out.data` (NTK_STATUS_NULL_POINTER); an unknown `mode` or `method`, an empty
+/// view, x1 or x2 without n_0 columns, `out` not of the shape above, aliasing strides in `out`
+/// or `out` overlapping x1 or x2 (NTK_STATUS_INVALID_ARGUMENT); a NaN/+-Inf in x1 or x2
+/// (NTK_STATUS_NON_FINITE, naming the entry); an output size that overflows, a view spanning
+/// more than the address space or an unallocatable temporary (NTK_STATUS_ALLOCATION); a cancel
+/// (NTK_STATUS_CANCELLED, `out` partially written); a non-finite result (NTK_STATUS_NUMERICAL,
+/// `out` written but unspecified).
 #[no_mangle]
 pub unsafe extern "C" fn ntk_kernel_empirical(
     network: *const super::network::ntk_network,
@@ -137,6 +146,14 @@ pub unsafe extern "C" fn ntk_kernel_empirical(
 /// (`out` written but unspecified).
 /// `options`: NULL or a progress callback (cancel -> NTK_STATUS_CANCELLED, `out` partially
 /// written). Thread safety: the network is only read; concurrent calls are safe.
+///
+/// Errors (`out` untouched except for CANCELLED and NUMERICAL): NULL `network`, `x.data` or
+/// `out.data` (NTK_STATUS_NULL_POINTER); an empty view, x without n_0 columns, `out` not
+/// (N n_L) x P, aliasing strides in `out` or `out` overlapping x (NTK_STATUS_INVALID_ARGUMENT);
+/// a NaN/+-Inf in x (NTK_STATUS_NON_FINITE, naming the entry); N n_L overflowing, a view
+/// spanning more than the address space or an unallocatable temporary (NTK_STATUS_ALLOCATION);
+/// a cancel (NTK_STATUS_CANCELLED, `out` partially written); a non-finite result
+/// (NTK_STATUS_NUMERICAL, `out` written but unspecified).
 #[no_mangle]
 pub unsafe extern "C" fn ntk_network_jacobian(
     network: *const super::network::ntk_network,

@@ -138,6 +138,16 @@ unsafe fn options_from_c(options: *const ntk_flow_options) -> Result<FlowOptions
 /// broadcast views of any size, give NTK_STATUS_ALLOCATION in O(1) without being read; then the
 /// O(D^2) finiteness and symmetry scans; then the D^3/3 Cholesky factorization. Kernels of any
 /// scale (subnormal entries included) are factorized exactly scaled by a power of two.
+///
+/// Errors (`*out` unchanged): NULL `out`, `kernel.data`, `y.data` or `f0.data`, only one of
+/// `test_kernel` and `test_f0`, or a NULL data pointer in them (NTK_STATUS_NULL_POINTER); an
+/// unknown `cost` or `options->method`, an empty view, shapes that disagree (y without N rows for
+/// a kernel of N or N k rows, a kernel that is not square, f0 not N x k, test_kernel without the
+/// kernel's columns or, for a full kernel, with rows not a multiple of k, test_f0 not M x k),
+/// rtol or krylov_tol >= 1, a kernel not symmetric to relative 1e-10
+/// (NTK_STATUS_INVALID_ARGUMENT); a NaN/+-Inf in an input or in a tolerance of `options`
+/// (NTK_STATUS_NON_FINITE); a size that overflows or cannot be allocated
+/// (NTK_STATUS_ALLOCATION); a kernel that is not positive semi-definite (NTK_STATUS_NUMERICAL).
 #[no_mangle]
 pub unsafe extern "C" fn ntk_flow_create(
     kernel: ntk_matrix,
@@ -196,7 +206,7 @@ pub unsafe extern "C" fn ntk_flow_create(
 }
 
 /// Frees a flow. NULL is accepted and ignored; the handle must not be used afterwards.
-/// Never fails (returns nothing); a panic in a destructor is caught and the handle leaked.
+/// Errors: none (returns nothing); a panic in a destructor is caught and the handle leaked.
 #[no_mangle]
 pub unsafe extern "C" fn ntk_flow_free(flow: *mut ntk_flow) {
     // SAFETY: the C contract: NULL or a handle of ours, not used again.
@@ -206,6 +216,11 @@ pub unsafe extern "C" fn ntk_flow_free(flow: *mut ntk_flow) {
 /// Advances the flow by `dt` (> 0, finite): the same as ntk_flow_set_time(flow, t + dt,
 /// options) at the current time t. Mutates the handle (exclusive access needed); on failure,
 /// including NTK_STATUS_CANCELLED, the flow is unchanged.
+/// Errors (the flow unchanged): NULL `flow` (NTK_STATUS_NULL_POINTER); dt NaN or +-Inf
+/// (NTK_STATUS_NON_FINITE); dt <= 0 (NTK_STATUS_INVALID_ARGUMENT); then those of
+/// ntk_flow_set_time at t + dt: training outputs that overflow the double range or an ODE
+/// beyond its step budget (NTK_STATUS_NUMERICAL), an unallocatable workspace
+/// (NTK_STATUS_ALLOCATION), a cancel (NTK_STATUS_CANCELLED).
 #[no_mangle]
 pub unsafe extern "C" fn ntk_flow_step(
     flow: *mut ntk_flow,
@@ -241,6 +256,12 @@ pub unsafe extern "C" fn ntk_flow_step(
 /// NTK_STATUS_NUMERICAL and a message naming the interval and the step estimate: for MSE before
 /// integrating (lambda_max(K) bound), for other costs after a few hundred steps (extrapolated
 /// step size).
+///
+/// Errors (the flow unchanged): NULL `flow` (NTK_STATUS_NULL_POINTER); t NaN or -INFINITY
+/// (NTK_STATUS_NON_FINITE); t < 0, or t = INFINITY for a cost other than MSE
+/// (NTK_STATUS_INVALID_ARGUMENT); training outputs that overflow the double range, an ODE
+/// beyond its step budget or one that cannot meet its rtol (NTK_STATUS_NUMERICAL); an
+/// unallocatable workspace (NTK_STATUS_ALLOCATION); a cancel (NTK_STATUS_CANCELLED).
 #[no_mangle]
 pub unsafe extern "C" fn ntk_flow_set_time(
     flow: *mut ntk_flow,
@@ -300,7 +321,8 @@ unsafe fn write_rows(
 /// Writes the training outputs f_t(x_i) (N x k) to `out`. Read-only on the handle.
 /// NTK_STATUS_NUMERICAL (`out` untouched) when an output overflowed the double range.
 /// Errors (`out` untouched): NULL `flow` or `out.data` (NTK_STATUS_NULL_POINTER); out not
-/// N x k or with aliasing strides (NTK_STATUS_INVALID_ARGUMENT).
+/// N x k or with aliasing strides (NTK_STATUS_INVALID_ARGUMENT); a view spanning more than the
+/// address space (NTK_STATUS_ALLOCATION); an overflowed output (NTK_STATUS_NUMERICAL).
 #[no_mangle]
 pub unsafe extern "C" fn ntk_flow_outputs(
     flow: *const ntk_flow,
@@ -318,8 +340,9 @@ pub unsafe extern "C" fn ntk_flow_outputs(
 /// Writes the test outputs f_t(x*_i) (M x k) to `out`; INVALID_ARGUMENT when the flow has no
 /// test kernel; NTK_STATUS_NUMERICAL (`out` untouched) when a prediction overflowed. Read-only
 /// on the handle. Errors (`out` untouched): NULL `flow` or `out.data`
-/// (NTK_STATUS_NULL_POINTER); out not M x k or with aliasing strides
-/// (NTK_STATUS_INVALID_ARGUMENT).
+/// (NTK_STATUS_NULL_POINTER); no test kernel, out not M x k or with aliasing strides
+/// (NTK_STATUS_INVALID_ARGUMENT); a view spanning more than the address space
+/// (NTK_STATUS_ALLOCATION); an overflowed prediction (NTK_STATUS_NUMERICAL).
 #[no_mangle]
 pub unsafe extern "C" fn ntk_flow_predict(
     flow: *const ntk_flow,
@@ -339,7 +362,8 @@ pub unsafe extern "C" fn ntk_flow_predict(
 
 /// Writes C(f_t) = (1/N) sum_i c(f_t(x_i), y_i) to `*loss`. Read-only on the handle.
 /// NTK_STATUS_NUMERICAL (`*loss` unchanged) when the loss overflows the double range.
-/// Errors: NULL `flow` or `loss` (NTK_STATUS_NULL_POINTER).
+/// Errors: NULL `flow` or `loss` (NTK_STATUS_NULL_POINTER); the overflowing loss
+/// (NTK_STATUS_NUMERICAL).
 #[no_mangle]
 pub unsafe extern "C" fn ntk_flow_loss(flow: *const ntk_flow, loss: *mut f64) -> ntk_status {
     ffi_fn!("ntk_flow_loss", {

@@ -45,6 +45,14 @@ use crate::Error;
 ///
 /// On NTK_STATUS_CANCELLED the outputs hold a mix of finished tiles and their previous contents.
 /// On any other error nothing is written.
+///
+/// Errors: NULL `network`, `x1.data`, `x2->data` or an output's data, or all three outputs NULL
+/// (NTK_STATUS_NULL_POINTER); an empty view, x1 or x2 without n_0 columns, an output not
+/// N1 x N2, with aliasing strides, or overlapping another output or an input
+/// (NTK_STATUS_INVALID_ARGUMENT); a NaN/+-Inf in x1 or x2 (NTK_STATUS_NON_FINITE, naming the
+/// entry); a view spanning more than the address space or an unallocatable workspace
+/// (NTK_STATUS_ALLOCATION); a cancel (NTK_STATUS_CANCELLED); a non-finite result or a work
+/// bound exceeded, as above (NTK_STATUS_NUMERICAL).
 #[no_mangle]
 pub unsafe extern "C" fn ntk_kernel_limit(
     network: *const ntk_network,

@@ -240,7 +240,7 @@ pub(crate) fn with_progress<R>(
 }
 
 /// Name of a status code ("NTK_STATUS_OK", ...); "NTK_STATUS_UNKNOWN" for other values.
-/// The string is static. Never fails; never NULL; does not change ntk_last_error().
+/// The string is static. Errors: none (never NULL; does not change ntk_last_error()).
 #[no_mangle]
 pub extern "C" fn ntk_status_str(status: c_int) -> *const c_char {
     // The names, derived once from the enum (c_enum!), live for the whole program.
@@ -261,14 +261,15 @@ pub extern "C" fn ntk_status_str(status: c_int) -> *const c_char {
 /// The string belongs to the library and is freed (replaced) by the next ntk call on this
 /// thread, whatever that call returns: copy it before calling the library again. In particular
 /// `printf("%d %s", f(), ntk_last_error())` is safe only because C evaluates both arguments
-/// before printf runs; do not keep the pointer across calls. Never fails; never NULL.
+/// before printf runs; do not keep the pointer across calls. Errors: none (never NULL).
 #[no_mangle]
 pub extern "C" fn ntk_last_error() -> *const c_char {
     LAST_ERROR.with(|e| e.borrow().as_ptr())
 }
 
 /// The library version, "MAJOR.MINOR.PATCH" (static string; equals NTK_VERSION_STRING of the
-/// header the library was built with). Never fails; does not change ntk_last_error().
+/// header the library was built with). Errors: none (never NULL; does not change
+/// ntk_last_error()).
 #[no_mangle]
 pub extern "C" fn ntk_version() -> *const c_char {
     const V: &CStr =

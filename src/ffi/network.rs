@@ -224,7 +224,7 @@ pub unsafe extern "C" fn ntk_network_create(
 }
 
 /// Frees a network. NULL is accepted and ignored; the handle must not be used afterwards.
-/// Never fails (returns nothing); a panic in a destructor is caught and the handle leaked.
+/// Errors: none (returns nothing); a panic in a destructor is caught and the handle leaked.
 #[no_mangle]
 pub unsafe extern "C" fn ntk_network_free(network: *mut ntk_network) {
     // SAFETY: the C contract: NULL or a handle of ours, not used again.
@@ -355,7 +355,8 @@ pub unsafe extern "C" fn ntk_network_set_params(
 /// (NTK_STATUS_NULL_POINTER); an empty view, x without n_0 columns, out not N x n_L, aliasing
 /// strides in out or out overlapping x (NTK_STATUS_INVALID_ARGUMENT); a NaN/+-Inf in x
 /// (NTK_STATUS_NON_FINITE, naming the entry); a view spanning more than the address space or an
-/// unallocatable temporary (NTK_STATUS_ALLOCATION).
+/// unallocatable temporary (NTK_STATUS_ALLOCATION); a result that overflows
+/// (NTK_STATUS_NUMERICAL, as above).
 #[no_mangle]
 pub unsafe extern "C" fn ntk_network_forward(
     network: *const ntk_network,
@@ -521,7 +522,8 @@ pub unsafe extern "C" fn ntk_architecture_init(
 
 /// Fills `*layer` with the defaults: sigma_w = 1, sigma_b = 0, NTK_ACTIVATION_NONE,
 /// activation_param 0, no custom functions. `layer_size` must be sizeof(ntk_layer).
-/// Errors: NULL `layer`; an unknown layer_size (INVALID_ARGUMENT).
+/// Errors: NULL `layer` (NTK_STATUS_NULL_POINTER); a layer_size this library does not know
+/// (NTK_STATUS_INVALID_ARGUMENT).
 #[no_mangle]
 pub unsafe extern "C" fn ntk_layer_init(layer: *mut ntk_layer, layer_size: usize) -> ntk_status {
     ffi_fn!("ntk_layer_init", {
@@ -704,10 +706,14 @@ pub(crate) unsafe fn architecture_from_c(
 /// taking an `ntk_network` (forward, Jacobian, empirical and limit kernels, tiles, training,
 /// flows, the predictive law) then uses its architecture. On success `*out` owns the new
 /// handle (free it with ntk_network_free); on failure `*out` is left unchanged.
-/// Errors (message naming the layer and field): NULL pointers; struct_size / version /
-/// layer_size not this library's (INVALID_ARGUMENT); unknown parameterization or activation;
-/// sigma_w <= 0 or sigma_b < 0 (INVALID_ARGUMENT) or NaN/Inf (NON_FINITE); an activation on
-/// the output layer or none on a hidden one; widths as for ntk_network_create.
+/// Errors (message naming the layer and field): NULL `out`, `arch`, `arch->widths`,
+/// `arch->layers` or, for NTK_ACTIVATION_CUSTOM, a custom function (NTK_STATUS_NULL_POINTER);
+/// struct_size / version / layer_size not this library's, num_layers != num_widths - 1, an
+/// unknown parameterization or activation, sigma_w <= 0 or sigma_b < 0, an activation on the
+/// output layer or none on a hidden one, widths as for ntk_network_create
+/// (NTK_STATUS_INVALID_ARGUMENT); sigma_w, sigma_b or a leaky slope NaN/+-Inf
+/// (NTK_STATUS_NON_FINITE); a parameter count that overflows or cannot be allocated
+/// (NTK_STATUS_ALLOCATION).
 #[no_mangle]
 pub unsafe extern "C" fn ntk_network_create_arch(
     arch: *const ntk_architecture,

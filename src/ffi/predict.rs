@@ -124,8 +124,18 @@ unsafe fn opt_ref<'a>(m: *const ntk_matrix, name: &str) -> Result<Option<MatRef<
 ///   (the eigendecomposition itself is one uninterruptible unit).
 ///
 /// Cost: one symmetric eigendecomposition (about 9 N^3 flops; its smallest eigenvalue is the
-/// PSD check of kernel_train) and one Cholesky of nngp_train (N^3/3, its PSD check). All inputs are copied; `*out` receives the handle (free with ntk_predictor_free),
-/// unchanged on failure. The handle is read-only afterwards: calls on it may run concurrently.
+/// PSD check of kernel_train) and one Cholesky of nngp_train (N^3/3, its PSD check). All inputs
+/// are copied; `*out` receives the handle (free with ntk_predictor_free), unchanged on failure.
+/// The handle is read-only afterwards: calls on it may run concurrently.
+///
+/// Errors (`*out` unchanged): NULL `out`, `kernel_train.data`, `nngp_train->data` or `y.data`
+/// (NTK_STATUS_NULL_POINTER); an unknown config.law, config.ridge < 0, config.ridge_relative
+/// not 0 or 1, an empty view, a kernel not N x N for the N rows of y, nngp_train given for the
+/// NNGP law, a kernel not symmetric to relative 1e-10 (NTK_STATUS_INVALID_ARGUMENT); a NaN/+-Inf
+/// in an input or in config.ridge (NTK_STATUS_NON_FINITE); a kernel that is not positive
+/// semi-definite, an eigendecomposition that does not converge, or a relative ridge that
+/// overflows (NTK_STATUS_NUMERICAL); a size that overflows or cannot be allocated
+/// (NTK_STATUS_ALLOCATION); a cancel (NTK_STATUS_CANCELLED).
 #[no_mangle]
 pub unsafe extern "C" fn ntk_predictor_create(
     config: *const ntk_predict_config,
@@ -160,7 +170,7 @@ pub unsafe extern "C" fn ntk_predictor_create(
 
 /// Frees a predictor. NULL is accepted. Test sets created from it stay valid (they share its
 /// data). The handle must not be used afterwards.
-/// Never fails (returns nothing); a panic in a destructor is caught and the handle leaked.
+/// Errors: none (returns nothing); a panic in a destructor is caught and the handle leaked.
 #[no_mangle]
 pub unsafe extern "C" fn ntk_predictor_free(predictor: *mut ntk_predictor) {
     // SAFETY: the C contract: NULL or a handle of ours, not used again.
@@ -177,9 +187,12 @@ pub unsafe extern "C" fn ntk_predictor_free(predictor: *mut ntk_predictor) {
 ///
 /// Cost: 2 M N^2 flops per test-train kernel (projection on the eigenbasis). Inputs are
 /// copied; `*out` receives the handle (free with ntk_predictor_test_free), unchanged on failure.
-/// Errors: NULL `predictor` or `out` (NTK_STATUS_NULL_POINTER); shapes that disagree with the
-/// predictor, or nngp kernels given or missing against its law (NTK_STATUS_INVALID_ARGUMENT,
-/// naming the argument); NaN/+-Inf entries (NTK_STATUS_NON_FINITE); ALLOCATION; CANCELLED.
+/// Errors (`*out` unchanged): NULL `predictor`, `out` or a view's data
+/// (NTK_STATUS_NULL_POINTER); an empty view, shapes that disagree with the predictor, nngp
+/// kernels given or missing against its law, an M x M nngp_test_test that is not symmetric
+/// (NTK_STATUS_INVALID_ARGUMENT, naming the argument); NaN/+-Inf entries
+/// (NTK_STATUS_NON_FINITE); a size that overflows or cannot be allocated
+/// (NTK_STATUS_ALLOCATION); a cancel (NTK_STATUS_CANCELLED).
 #[no_mangle]
 pub unsafe extern "C" fn ntk_predictor_test_create(
     predictor: *const ntk_predictor,
@@ -213,7 +226,7 @@ pub unsafe extern "C" fn ntk_predictor_test_create(
 }
 
 /// Frees a test set. NULL is accepted; the handle must not be used afterwards.
-/// Never fails (returns nothing); a panic in a destructor is caught and the handle leaked.
+/// Errors: none (returns nothing); a panic in a destructor is caught and the handle leaked.
 #[no_mangle]
 pub unsafe extern "C" fn ntk_predictor_test_free(test: *mut ntk_predictor_test) {
     // SAFETY: the C contract: NULL or a handle of ours, not used again.
@@ -326,6 +339,14 @@ unsafe fn write_law(
 /// Cost per call: mean 2 M N k flops; NNGP covariance M^2 N (variances: M N); NTK covariance
 /// 4 M N^2 + 3 M^2 N (variances: 4 M N^2). `options`: progress (done, 3) between products.
 /// Outputs are written only on success. Read-only on the handle (concurrent calls are safe).
+///
+/// Errors (outputs untouched): NULL `test`, both outputs NULL, or an output's data NULL
+/// (NTK_STATUS_NULL_POINTER); t < 0, `mean` not M x k, `cov` neither M x M nor M x 1, a
+/// covariance the test set cannot give (none without nngp_test_test, M x M when it was given as
+/// variances), aliasing strides, `mean` and `cov` overlapping (NTK_STATUS_INVALID_ARGUMENT);
+/// t = NaN (NTK_STATUS_NON_FINITE); a view spanning more than the address space or an
+/// unallocatable temporary (NTK_STATUS_ALLOCATION); a cancel (NTK_STATUS_CANCELLED); a
+/// non-finite mean or covariance (NTK_STATUS_NUMERICAL).
 #[no_mangle]
 pub unsafe extern "C" fn ntk_predictor_law(
     test: *const ntk_predictor_test,
@@ -365,10 +386,12 @@ pub unsafe extern "C" fn ntk_predictor_law(
 /// Cost: the kernels (O((N + M)^2 (n_0 + L)); the M x M prior only for a full covariance) plus
 /// those of ntk_predictor_create, ntk_predictor_test_create and ntk_predictor_law. Progress is
 /// reported by each phase in its own units. Outputs are written only on success.
-/// Errors: NULL `network`, or both outputs NULL (NTK_STATUS_NULL_POINTER); shapes, t < 0, an
-/// output overlapping an input, config values (NTK_STATUS_INVALID_ARGUMENT); NaN/+-Inf in
-/// the inputs or t (NTK_STATUS_NON_FINITE); NUMERICAL (a kernel that is not PSD, a non-finite
-/// law); ALLOCATION; CANCELLED.
+/// Errors (outputs untouched): NULL `network`, a view's data, or both outputs NULL
+/// (NTK_STATUS_NULL_POINTER); an empty view, shapes, t < 0, an output overlapping an input or
+/// the other output, config values (NTK_STATUS_INVALID_ARGUMENT); NaN/+-Inf in the inputs, t or
+/// config.ridge (NTK_STATUS_NON_FINITE); a kernel that is not PSD or a non-finite law
+/// (NTK_STATUS_NUMERICAL); a size that overflows or cannot be allocated
+/// (NTK_STATUS_ALLOCATION); a cancel (NTK_STATUS_CANCELLED).
 #[no_mangle]
 #[allow(clippy::too_many_arguments)]
 pub unsafe extern "C" fn ntk_ensemble_law(

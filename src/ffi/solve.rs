@@ -136,7 +136,7 @@ pub unsafe extern "C" fn ntk_solver_create(
 }
 
 /// Frees a solver. NULL is accepted and ignored; the handle must not be used afterwards.
-/// Never fails (returns nothing); a panic in a destructor is caught and the handle leaked.
+/// Errors: none (returns nothing); a panic in a destructor is caught and the handle leaked.
 #[no_mangle]
 pub unsafe extern "C" fn ntk_solver_free(solver: *mut ntk_solver) {
     // SAFETY: the C contract: NULL or a handle of ours, not used again.

@@ -73,6 +73,11 @@ pub unsafe extern "C" fn ntk_kernel_spectrum(
 /// lambda_max / lambda_min (INFINITY when lambda_min <= 0). Any output pointer may be NULL.
 /// Cost: one eigenvalue decomposition (about 4/3 N^3 flops). Reentrant. Memory and scale as
 /// for ntk_kernel_spectrum (NTK_STATUS_ALLOCATION in O(1) for a k that cannot be afforded).
+/// Errors (outputs untouched): NULL `k.data` (NTK_STATUS_NULL_POINTER); k empty, not square or
+/// not symmetric to relative 1e-10, an output overlapping k or another output
+/// (NTK_STATUS_INVALID_ARGUMENT); a NaN/+-Inf in k (NTK_STATUS_NON_FINITE); memory, or a view
+/// spanning more than the address space (NTK_STATUS_ALLOCATION); a decomposition that does not
+/// converge (NTK_STATUS_NUMERICAL).
 #[no_mangle]
 pub unsafe extern "C" fn ntk_kernel_condition(
     k: ntk_matrix,

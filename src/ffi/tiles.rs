@@ -39,6 +39,12 @@ opaque_handle!(ntk_empirical_features {
 /// NTK_STATUS_CANCELLED and `*out` is untouched. On success `*out` owns a new handle (free it
 /// with ntk_empirical_features_free); on failure `*out` is untouched.
 /// Thread safety: the network is only read.
+///
+/// Errors (`*out` untouched): NULL `network`, `out` or `x.data` (NTK_STATUS_NULL_POINTER); an
+/// empty view or x without n_0 columns (NTK_STATUS_INVALID_ARGUMENT); a NaN/+-Inf in x
+/// (NTK_STATUS_NON_FINITE, naming the entry); a size that overflows or cannot be allocated, or
+/// a view spanning more than the address space (NTK_STATUS_ALLOCATION); a cancel
+/// (NTK_STATUS_CANCELLED).
 #[no_mangle]
 pub unsafe extern "C" fn ntk_empirical_features_create(
     network: *const ntk_network,
@@ -74,7 +80,7 @@ pub unsafe extern "C" fn ntk_empirical_features_create(
 }
 
 /// Frees features. NULL is accepted and ignored; the handle must not be used afterwards.
-/// Never fails (returns nothing); a panic in a destructor is caught and the handle leaked.
+/// Errors: none (returns nothing); a panic in a destructor is caught and the handle leaked.
 #[no_mangle]
 pub unsafe extern "C" fn ntk_empirical_features_free(features: *mut ntk_empirical_features) {
     // SAFETY: the C contract: NULL or a handle of ours, not used again.
@@ -120,6 +126,14 @@ pub unsafe extern "C" fn ntk_empirical_features_len(
 /// returning NaN) gives NTK_STATUS_NUMERICAL with `out` written but unspecified.
 /// Thread safety: network and features are only read; concurrent calls (e.g. different blocks
 /// into disjoint outputs) are safe.
+///
+/// Errors (`out` untouched except for CANCELLED and NUMERICAL): NULL `network`, `f1`, `f2` or
+/// `out.data` (NTK_STATUS_NULL_POINTER); an unknown `mode`, features prepared for other widths
+/// or another state of the network, a range that is empty or outside its point set, `out` not
+/// of the block's shape or with aliasing strides (NTK_STATUS_INVALID_ARGUMENT); a block shape
+/// that overflows, a view spanning more than the address space or an unallocatable buffer
+/// (NTK_STATUS_ALLOCATION); a cancel (NTK_STATUS_CANCELLED, `out` partially written); a
+/// non-finite result (NTK_STATUS_NUMERICAL, `out` written but unspecified).
 #[no_mangle]
 #[allow(clippy::too_many_arguments)]
 pub unsafe extern "C" fn ntk_kernel_empirical_tile(
@@ -190,6 +204,13 @@ opaque_handle!(ntk_limit_points {
 /// one monotone sequence in points); cancel -> NTK_STATUS_CANCELLED and
 /// `*out` is untouched. On success `*out` owns a new handle (ntk_limit_points_free).
 /// Thread safety: the network is only read.
+///
+/// Errors (`*out` untouched): NULL `network`, `out` or `x.data` (NTK_STATUS_NULL_POINTER); an
+/// empty view or x without n_0 columns (NTK_STATUS_INVALID_ARGUMENT); a NaN/+-Inf in x
+/// (NTK_STATUS_NON_FINITE, naming the entry); a size that overflows or cannot be allocated, or
+/// a view spanning more than the address space (NTK_STATUS_ALLOCATION); a cancel
+/// (NTK_STATUS_CANCELLED); a non-finite variance chain or a point beyond the quadrature-panel
+/// bound of ntk_kernel_limit (NTK_STATUS_NUMERICAL).
 #[no_mangle]
 pub unsafe extern "C" fn ntk_limit_points_create(
     network: *const ntk_network,
@@ -225,7 +246,7 @@ pub unsafe extern "C" fn ntk_limit_points_create(
 }
 
 /// Frees prepared limit points. NULL is accepted and ignored; the handle must not be used afterwards.
-/// Never fails (returns nothing); a panic in a destructor is caught and the handle leaked.
+/// Errors: none (returns nothing); a panic in a destructor is caught and the handle leaked.
 #[no_mangle]
 pub unsafe extern "C" fn ntk_limit_points_free(points: *mut ntk_limit_points) {
     // SAFETY: the C contract: NULL or a handle of ours, not used again.
@@ -272,6 +293,15 @@ pub unsafe extern "C" fn ntk_limit_points_len(
 /// returning NaN), whichever outputs are requested, or a pair over the work budget of
 /// ntk_kernel_limit gives NTK_STATUS_NUMERICAL with the outputs written but unspecified.
 /// Thread safety: the points are only read; concurrent calls are safe.
+///
+/// Errors (outputs untouched except for CANCELLED and NUMERICAL): NULL `p1`, `p2` or an
+/// output's data, or all three outputs NULL (NTK_STATUS_NULL_POINTER); p1 and p2 prepared for
+/// different kernels or n_0, a range that is empty or outside its point set, an output not
+/// (i1-i0) x (j1-j0), with aliasing strides or overlapping another output
+/// (NTK_STATUS_INVALID_ARGUMENT); a view spanning more than the address space or an
+/// unallocatable buffer (NTK_STATUS_ALLOCATION); a cancel (NTK_STATUS_CANCELLED, outputs
+/// partially written); a non-finite value or a pair over the work budget
+/// (NTK_STATUS_NUMERICAL, outputs written but unspecified).
 #[no_mangle]
 #[allow(clippy::too_many_arguments)]
 pub unsafe extern "C" fn ntk_kernel_limit_tile(

@@ -19,6 +19,14 @@ use std::ffi::c_int;
 /// is filled in entries 0..=s. If the loss becomes non-finite, or a step would make a parameter
 /// non-finite, the parameters before that step are restored and NTK_STATUS_NUMERICAL is returned
 /// (the parameters are always finite after the call). Cost per step: one forward + backward pass.
+///
+/// Errors: NULL `network`, `x.data` or `y.data` (NTK_STATUS_NULL_POINTER); an unknown `cost`,
+/// an empty view, x without n_0 columns, y not N x n_L, learning_rate <= 0, steps + 1
+/// overflowing, loss_history overlapping x or y (NTK_STATUS_INVALID_ARGUMENT); a NaN/+-Inf in
+/// x, y or learning_rate (NTK_STATUS_NON_FINITE); a size that overflows or cannot be allocated,
+/// or a view spanning more than the address space (NTK_STATUS_ALLOCATION; the parameters and
+/// loss_history untouched); a cancel (NTK_STATUS_CANCELLED, as above); divergence
+/// (NTK_STATUS_NUMERICAL, as above). The argument errors change nothing.
 #[no_mangle]
 pub unsafe extern "C" fn ntk_network_train(
     network: *mut ntk_network,

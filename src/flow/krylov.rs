@@ -13,7 +13,7 @@
 
 use crate::linalg::symmetric::SymEigen;
 use crate::linalg::{dot, matvec};
-use crate::Result;
+use crate::{Error, Result};
 use faer::Mat;
 
 /// Result of [`lanczos_apply`].
@@ -119,7 +119,9 @@ fn tridiagonal_functions(
         }
     }
     let e = SymEigen::new(&t, true)?;
-    let s = e.vectors.as_ref().unwrap();
+    let s = e.vectors.as_ref().ok_or_else(|| {
+        Error::Internal("the tridiagonal eigendecomposition returned no eigenvectors".into())
+    })?;
     Ok(g.iter()
         .map(|gf| {
             let gv: Vec<f64> = e.values.iter().map(|&th| gf(th)).collect();

@@ -399,7 +399,12 @@ impl Flow {
             let result = progress
                 .report(0, 1)
                 .and_then(|()| self.evaluate_mse(&[t]))
-                .and_then(|mut outs| check_state(outs.pop().unwrap(), t))
+                .and_then(|mut outs| {
+                    let out = outs.pop().ok_or_else(|| {
+                        Error::Internal("evaluate_mse returned no output for one time".into())
+                    })?;
+                    check_state(out, t)
+                })
                 .and_then(|out| progress.report(1, 1).map(|()| out));
             match result {
                 Ok(out) => out,
@@ -443,7 +448,14 @@ impl Flow {
                 t_prev = times[i];
                 out[i] = Some(state.clone());
             }
-            return Ok(out.into_iter().map(|o| o.unwrap()).collect());
+            return out
+                .into_iter()
+                .map(|o| {
+                    o.ok_or_else(|| {
+                        Error::Internal("a time of the ODE evaluation was not integrated".into())
+                    })
+                })
+                .collect();
         }
         self.evaluate_mse(times)
     }

@@ -9,7 +9,7 @@
 use super::{krylov, spectral, Flow, FlowMethod, FlowOutputs};
 use crate::linalg::matvec;
 use crate::loss::Cost;
-use crate::Result;
+use crate::{Error, Result};
 
 impl Flow {
     /// The closed-form MSE outputs at `times`.
@@ -37,7 +37,9 @@ impl Flow {
             if self.spectral.is_none() {
                 self.spectral = Some(spectral::Spectral::new(&self.kernel, self.d, &r0, self.r)?);
             }
-            let sp = self.spectral.as_ref().unwrap();
+            let sp = self.spectral.as_ref().ok_or_else(|| {
+                Error::Internal("the eigendecomposition of the MSE flow is missing".into())
+            })?;
             times
                 .iter()
                 .map(|&t| {

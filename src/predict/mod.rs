@@ -663,8 +663,13 @@ impl TestSet {
     ) -> Result<Vec<f64>> {
         let inner = &*self.pred.inner;
         let (n, m) = (inner.n, self.m);
-        let sigma = inner.sigma.as_ref().expect("checked at test-set creation");
-        let q = self.q.as_ref().expect("checked at test-set creation");
+        // Both exist whenever TestSet::new accepted a covariance for the NTK law.
+        let sigma = inner.sigma.as_ref().ok_or_else(|| {
+            Error::Internal("NTK covariance without the predictor's nngp_train".into())
+        })?;
+        let q = self.q.as_ref().ok_or_else(|| {
+            Error::Internal("NTK covariance without the test set's nngp_test_train".into())
+        })?;
         let av = MatRef::from_row_major(a, m, n);
         // T₁ᵀ = A·Uᵀ (M × N), then S = T₁ᵀ·Σ_xx (M × N; Σ_xx symmetric).
         let mut t1t = try_zeroed(m * n, "T1")?;

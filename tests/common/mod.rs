@@ -231,3 +231,48 @@ pub fn limit_kernels(
     .unwrap();
     [s, sd, t]
 }
+
+/// The kernels ([`limit_kernels`]) of three rows in R^5: x = (0.3, −1.2, 0.7, 2.5, −0.4), an
+/// exact copy of x and −x, after checking that exact copies take the diagonal chain: the copy's
+/// Σ, Σ̇ and Θ against x (entries 1 and 3) equal the diagonal entries (0 and 4) bit for bit, and
+/// that x's diagonal and its entry against −x are finite. `what` names the case in failures.
+pub fn exact_copy_kernels(
+    spec: &ntk::kernel::limit::LimitSpec,
+    two_sets: bool,
+    what: &str,
+) -> [Vec<f64>; 3] {
+    let x = [0.3, -1.2, 0.7, 2.5, -0.4];
+    let rows: Vec<f64> = x
+        .iter()
+        .chain(x.iter())
+        .copied()
+        .chain(x.iter().map(|v| -v))
+        .collect();
+    let k = limit_kernels(spec, &rows, 3, two_sets);
+    for (q, m) in k.iter().enumerate() {
+        assert_eq!(m[1].to_bits(), m[0].to_bits(), "{what} {two_sets} {q}");
+        assert_eq!(m[3].to_bits(), m[4].to_bits(), "{what} {two_sets} {q}");
+        assert!(
+            m[0].is_finite() && m[2].is_finite(),
+            "{what} {two_sets} {q}"
+        );
+    }
+    k
+}
+
+/// Every `.rs` file below `dir`, in sorted order (the source scans of unsafe_safety and
+/// ffi_docs).
+pub fn rust_files(dir: &std::path::Path, out: &mut Vec<PathBuf>) {
+    let mut entries: Vec<_> = std::fs::read_dir(dir)
+        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
+        .map(|e| e.unwrap().path())
+        .collect();
+    entries.sort();
+    for p in entries {
+        if p.is_dir() {
+            rust_files(&p, out);
+        } else if p.extension().is_some_and(|e| e == "rs") {
+            out.push(p);
+        }
+    }
+}

@@ -3,6 +3,7 @@
 
 use super::closed_form::{self, ClosedForm};
 use super::plan::LimitPlan;
+use super::points::PointSet;
 use super::tile::TileOut;
 use super::{chain, neardup, numerical, snap_row};
 
@@ -15,6 +16,46 @@ pub(super) struct GeneralRow<'r> {
     pub(super) row: &'r mut numerical::RowPoint,
     /// Scratch for the near-duplicate entries of the row ([`neardup`]).
     pub(super) near: &'r mut Vec<neardup::Near>,
+}
+
+/// The numerical pair map of layer `l` (activation `act`) for the row point x1_i against the
+/// `s12.len()` points of X2 from `j0`: loads x1_i's Hermite data of that layer into `row`, then
+/// [`numerical::pair_row`] maps the (snapped) covariances `s12` to E[σ(u)σ(v)] and writes
+/// E[σ′(u)σ′(v)] to `dot`. The one call shared by the single-activation tiles and
+/// [`LimitPlan::general_row`]. Returns false when the call must stop (cancel, or a pair over
+/// its budget, flagged in `out`).
+#[inline(always)]
+#[allow(clippy::too_many_arguments)]
+pub(super) fn numerical_layer_row(
+    act: &crate::activation::Activation,
+    row: &mut numerical::RowPoint,
+    (p1, p2): (&PointSet, &PointSet),
+    l: usize,
+    i: usize,
+    j0: usize,
+    s12: &mut [f64],
+    dot: &mut [f64],
+    diag: Option<usize>,
+    out: &TileOut,
+) -> bool {
+    let wi = s12.len();
+    let si = p1.var[l * p1.n + i];
+    let sj = &p2.var[l * p2.n + j0..l * p2.n + j0 + wi];
+    let ri = p1.sd[l * p1.n + i];
+    let rj = &p2.sd[l * p2.n + j0..l * p2.n + j0 + wi];
+    row.load(p1, l, i);
+    numerical::pair_row(
+        act,
+        row,
+        &numerical::Cols::of(p2, l, j0),
+        (si, ri),
+        (sj, rj),
+        s12,
+        dot,
+        diag,
+        out.stop,
+        &out.over_budget,
+    )
 }
 
 impl LimitPlan<'_> {
@@ -118,21 +159,8 @@ impl LimitPlan<'_> {
                 }
                 None => {
                     snap_row(si, sj, s12);
-                    let ri = p1.sd[l * p1.n + i];
-                    let rj = &p2.sd[l * p2.n + j0..l * p2.n + j0 + wi];
-                    row.load(p1, l, i);
-                    if !numerical::pair_row(
-                        self.spec.layer_activation(l),
-                        row,
-                        &numerical::Cols::of(p2, l, j0),
-                        (si, ri),
-                        (sj, rj),
-                        s12,
-                        dot,
-                        diag,
-                        out.stop,
-                        &out.over_budget,
-                    ) {
+                    let act = self.spec.layer_activation(l);
+                    if !numerical_layer_row(act, row, (p1, p2), l, i, j0, s12, dot, diag, out) {
                         return false;
                     }
                 }

@@ -3,7 +3,7 @@
 //! compiled once per instruction set.
 
 use super::closed_form::{self, ClosedForm};
-use super::general::GeneralRow;
+use super::general::{numerical_layer_row, GeneralRow};
 use super::plan::LimitPlan;
 use super::{chain, neardup, numerical, snap_row};
 use crate::linalg::view::check_finite_result;
@@ -368,21 +368,9 @@ impl LimitPlan<'_> {
                         Some(ClosedForm::Cos) => closed_form::trig_row(true, si, sj, s12, dot),
                         Some(ClosedForm::Identity) => dot.fill(1.0),
                         None => {
-                            sc.row.load(p1, l, i);
-                            let ri = p1.sd[l * p1.n + i];
-                            let rj = &p2.sd[l * p2.n + j0..l * p2.n + j0 + wi];
-                            if !numerical::pair_row(
-                                &self.spec.activation,
-                                &sc.row,
-                                &numerical::Cols::of(p2, l, j0),
-                                (si, ri),
-                                (sj, rj),
-                                s12,
-                                dot,
-                                diag,
-                                out.stop,
-                                &out.over_budget,
-                            ) {
+                            let (act, row) = (&self.spec.activation, &mut sc.row);
+                            let pts = (p1, p2);
+                            if !numerical_layer_row(act, row, pts, l, i, j0, s12, dot, diag, out) {
                                 return;
                             }
                         }
