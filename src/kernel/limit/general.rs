@@ -50,11 +50,22 @@ pub(super) fn numerical_layer_row(
         &numerical::Cols::of(p2, l, j0),
         (si, ri),
         (sj, rj),
+        (
+            &p1.deep[l * p1.n + i],
+            &p2.deep[l * p2.n + j0..l * p2.n + j0 + wi],
+        ),
+        (
+            &p1.ext[l * p1.n + i],
+            &p2.ext[l * p2.n + j0..l * p2.n + j0 + wi],
+        ),
         s12,
         dot,
         diag,
-        out.stop,
-        &out.over_budget,
+        &numerical::PairFlags {
+            stop: out.stop,
+            over_budget: &out.over_budget,
+            unresolved: &out.unresolved,
+        },
     )
 }
 

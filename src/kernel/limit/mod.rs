@@ -32,15 +32,17 @@
 //! # Activations
 //! Closed forms (in `closed_form`): identity, ReLU, leaky ReLU, erf, GELU, sin, cos (GELU checked
 //! against a 40-digit mpmath recursion at depths 2–6 in tests/limit_reference_gelu.rs). Everything
-//! else (tanh, sigmoid, softplus, user σ; GELU with `LimitMethod::Quadrature`) uses `numerical`: per-point Hermite coefficients by
-//! adaptive Gauss–Kronrod with breakpoints in the activation argument's own scale, the Mehler
-//! series for |ρ| ≤ 0.6 (truncation ≤ 4e-15 relative to √(E σ(u)² E σ(v)²)) and nested adaptive
-//! quadrature of the conditional 1-D reduction for |ρ| > 0.6. Checked against 22-digit mpmath
-//! references (tests/limit_reference.rs: L = 2, β = 0; tanh, sigmoid, softplus, GELU and a
-//! custom tanh(2x − 1) at a point of norm 30 (s = 450) vs its copy (ρ = 1), its negation
-//! (ρ = −1) and a near-duplicate (ρ = 1 − 1e-9), s = 1e-6 and the zero vector): worst relative
-//! error measured 9e-14. The Mehler region (|ρ| ≤ 0.6) is checked against the erf closed form
-//! (tests/limit_kernels.rs), not against mpmath.
+//! else (tanh, sigmoid, softplus, user σ; GELU with `LimitMethod::Quadrature`) uses `numerical`:
+//! per-point Hermite coefficients by the trapezoid rule on nested grids (checked by the 2h rule,
+//! and for a user σ by a √2h rule too; the adaptive Gauss–Kronrod rule when no grid passes),
+//! 32 of them up front and 256 or 2048 when a pair needs them, the Mehler series with a
+//! Cauchy–Schwarz bound on its truncation (≤ 1e-14 of √(E σ(u)² E σ(v)²)) for every pair it
+//! reaches, and nested adaptive quadrature of the conditional 1-D reduction for the rest. Checked
+//! against 22–40-digit mpmath references: tests/limit_reference.rs (L = 2, β = 0; tanh,
+//! sigmoid, softplus, GELU and a custom tanh(2x − 1) at a point of norm 30 (s = 450) vs its copy
+//! (ρ = 1), its negation (ρ = −1) and a near-duplicate (ρ = 1 − 1e-9), s = 1e-6 and the zero
+//! vector), tests/limit_reference_rho.rs and limit_reference_rho_wide.rs (ρ ∈ [0.6, 1 − 1e-7]
+//! and near −1, variances 0.05–200), tests/limit_neardup_smooth.rs (near-duplicates).
 //! `LimitMethod::Quadrature` forces the numerical method for any activation (used to validate it
 //! against the erf closed form).
 
@@ -187,7 +189,7 @@ pub fn limit_kernel(
             }
         },
     )?;
-    if tile_out.stop.load(Ordering::Relaxed) && !tile_out.over_budget.load(Ordering::Relaxed) {
+    if tile_out.stop.load(Ordering::Relaxed) && !tile_out.failed() {
         return Err(Error::Cancelled);
     }
     tile_out.check()

@@ -21,12 +21,17 @@
 //!    otherwise the next finer grid is tried, and past [`GRID_LEVELS`] grids the adaptive
 //!    Gauss–Kronrod rule of `quadrature` (breakpoints where √s·z crosses the transition region,
 //!    panels ≤ ¼) computes the same quantities: σ that vary too fast for it (sin(1000 x)) fail
-//!    there with `converged = false`. The trapezoid rule is used for tanh, sigmoid and softplus
-//!    only (analytic in |Im x| < π/2, so their scale in z is known); a user σ always takes
-//!    the adaptive rule, since nested h/2h grids share their alias frequencies 2πm/h and
-//!    cannot detect aliasing of an unknown high-frequency σ (sin(1000 x) passes that test).
-//!    All [`TERMS`] coefficients are computed (in chunks of 64; cutting a point's series where
-//!    its own tail is at the rounding floor is wrong, see `finish`). The tail at every multiple n
+//!    there with `converged = false`. For tanh, sigmoid and softplus (analytic in
+//!    |Im x| < π/2, so their scale in z is known) two grids are tried. A user σ may try every
+//!    grid, each also checked by the rule of step √2·h (a separate table): nested h/2h grids
+//!    share their alias frequencies 2πm/h and cannot detect aliasing of an unknown
+//!    high-frequency σ (sin(1000 x) passes the h/2h test on grid 0 with a wrong c₁ ≈ 1e-6),
+//!    while the √2h rule's aliases are none of those. Coefficients are computed in chunks of
+//!    [`CHUNK`]; every point gets the first [`EAGER`] of them up front (cutting a point's series
+//!    where its own tail is at the rounding floor would be wrong, see `finish`); the full
+//!    [`TERMS`] are computed for a point (by [`point_expansion`], the same sums, so the first
+//!    EAGER are the same bits) when a pair first needs them ([`DeepSlot`]). The tail at every
+//!    multiple n
 //!    of STEP is kept as g(n) = ln(T(n)/E[σ²]) with T(n) = max(E[σ²] − Σ_{k<n} c_k², 0) +
 //!    4ε·E[σ²]: the floor covers the rounding of the (compensated) sums, so T(n) bounds the
 //!    true tail as long as the quadrature is accurate to that level, which the 2h test checks
@@ -35,39 +40,49 @@
 //! 2. **Per pair**: Mehler's formula E[σ(u)σ(v)] = Σ_k c_k(s₁) c_k(s₂) ρ^k truncated after n
 //!    terms. By Cauchy–Schwarz the truncation error is at most
 //!    |ρ|^n √(T₁(n) T₂(n)) (the same for σ′ with d_k); the pair takes the smallest n, a
-//!    multiple of [`STEP`] up to [`TERMS`], with bound ≤ 1e-14·√(E[σ(u)²] E[σ(v)²]) for both
-//!    series (ln|ρ| ≤ −2(1−|ρ|)/(1+|ρ|) replaces the logarithm, so no `ln` per pair). This
-//!    covers every |ρ| ≤ 1, ρ = ±1 included, whenever the coefficients decay fast enough: for
-//!    tanh(√s z), whose poles sit at z = iπ/(2√s), c_k ~ e^{−(π/(2√s))√k}, so at ρ = 1 about
-//!    60 terms are needed at s = 0.4, 150 at s = 1 and all 256 at s ≈ 1.5; at |ρ| ≤ 0.3 16–32
+//!    multiple of [`STEP`], with bound ≤ 1e-14·√(E[σ(u)²] E[σ(v)²]) for both series
+//!    (ln|ρ| ≤ −2(1−|ρ|)/(1+|ρ|) replaces the logarithm, so no `ln` per pair): first from the
+//!    eager parts (n ≤ EAGER, eight columns at once), then from the two points' full expansions
+//!    (n ≤ TERMS), then from their extended expansions (n ≤ [`EXT_TERMS`], see
+//!    [`extension`]). This covers every |ρ| ≤ 1, ρ = ±1 included, whenever the coefficients
+//!    decay fast enough: for tanh(√s z), whose poles sit at z = iπ/(2√s),
+//!    c_k ~ e^{−(π/(2√s))√k}, so at ρ = 1 about 60 terms are needed at s = 0.4, 150 at s = 1,
+//!    all 256 at s ≈ 1.5 and 2048 at s ≈ 19; at |ρ| ≤ 0.3 16–32
 //!    terms suffice at any s. The series of both quantities run in one Horner loop vectorized
 //!    over 8 columns of a tile row; lanes that need fewer terms add exact zeros until their own
 //!    n is reached, so each pair's bits depend on the pair only (tiles, thread counts and
 //!    mirrored entries give the same bits). Cost ≈ 4n flops per pair and layer.
-//! 3. **Pairs whose bound fails at n = TERMS** (large variances with |ρ| near 1, e.g. norm-30
-//!    inputs at layer 1, or rough custom σ): the conditional 1-D reduction
-//!    E[σ(u)σ(v)] = E_{z₁}[σ(√s₁ z₁) G(z₁)] with
+//! 3. **Pairs whose bound fails at n = EXT_TERMS** (large variances with |ρ| near 1, e.g.
+//!    norm-30 inputs at layer 1, points without an extended expansion, or rough custom σ):
+//!    the conditional 1-D reduction E[σ(u)σ(v)] = E_{z₁}[σ(√s₁ z₁) G(z₁)] with
 //!    G(z₁) = E_{z₂}[σ(m + τ z₂)], m = √s₂ ρ z₁, τ = √s₂ √(1−ρ²), both integrals by the adaptive
 //!    rule with breakpoints in the argument's own scale (the inner one at z₂ = (c − m)/τ), so the
 //!    smoothing width τ → 0 is handled exactly (τ = 0 gives G = σ(m)). Costly (~10⁵ σ calls)
 //!    and budgeted ([`PAIR_EVAL_BUDGET`]), so the work per pair is bounded for any σ.
 //!
-//! Memory: 2·[`TERMS`] + 2·[`NCHECK`] doubles per point and layer twice (k-major for the tile
-//! columns, point-major for the row point), independent of the number of pairs.
+//! Memory: 2·([`EAGER`] + EAGER/STEP) doubles per point and layer twice (k-major for the tile
+//! columns, point-major for the row point), plus, for the points some pair needs them for,
+//! 2·(TERMS + TERMS/STEP) for a full and 2·(EXT_TERMS + EXT_TERMS/STEP) for an extended
+//! expansion (at most 37 KB per point and layer), independent of the number of pairs.
 
 use super::quadrature::{adaptive2, adaptive2_checked, breakpoints};
 use crate::activation::Activation;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::OnceLock;
 
-/// Hermite terms stored per point and layer (k < TERMS).
+/// Hermite terms of a point's full expansion (k < TERMS), computed when a pair needs them.
 pub const TERMS: usize = 256;
+/// Hermite terms computed for every point and layer up front (k < EAGER): at small and moderate
+/// correlations (the d = 100 benchmark) pairs need 16–24 terms, so the rest of the expansion
+/// (seven eighths of the per-point work) is computed only for the points of pairs that need it
+/// (see `DeepSlot`).
+pub const EAGER: usize = 32;
 /// Granularity of the number of terms a pair uses (and of the stored tails).
 pub const STEP: usize = 8;
-/// Stored tails per point and layer: g[c] = ln(T(n)/E) at n = STEP·(c + 1).
-pub const NCHECK: usize = TERMS / STEP;
-/// Doubles per point and layer in the point-major copy (c, d, gc, gd).
-pub(super) const ROW_LEN: usize = 2 * TERMS + 2 * NCHECK;
+/// Stored tails of the eager part.
+pub const NCHECK_EAGER: usize = EAGER / STEP;
+/// Doubles per point and layer in the point-major copy of the eager part (c, d, gc, gd).
+pub(super) const ROW_LEN: usize = 2 * EAGER + 2 * NCHECK_EAGER;
 /// ln of the truncation tolerance of a pair's series relative to √(E[σ(u)²]E[σ(v)²]): 1e-14.
 const LN_TOL: f64 = -32.236_191_301_916_64;
 /// Rounding floor of a stored tail, relative to E.
@@ -76,8 +91,8 @@ const TAIL_FLOOR: f64 = 4.0 * f64::EPSILON;
 pub const GRID_LEVELS: usize = 5;
 const GRID_H0: f64 = 0.0625;
 const GRID_Z: f64 = 13.0;
-/// Coefficients per pass over the grid (8 tails).
-const CHUNK: usize = 64;
+/// Coefficients per pass over the grid (4 tails).
+const CHUNK: usize = 32;
 /// Agreement of the h and 2h rules required to accept a grid (relative to the scale).
 const GRID_CHECK: f64 = 1e-13;
 /// Integration range of the adaptive fallback in standard-normal units (the weight e^{−z²/4}
@@ -95,6 +110,17 @@ fn phi(z: f64) -> f64 {
     FRAC_1_SQRT_2PI * libm::exp(-0.5 * z * z)
 }
 
+/// Which rule computed a [`PointExpansion`].
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Rule {
+    /// Zero (or non-finite) variance: σ(0), σ′(0) exactly.
+    Exact,
+    /// The trapezoid rule on grid q (step GRID_H0/2^q).
+    Trapezoid(usize),
+    /// The adaptive Gauss–Kronrod rule.
+    Adaptive,
+}
+
 /// Per-point quantities of one layer at variance s.
 #[derive(Clone, Debug)]
 pub struct PointExpansion {
@@ -102,17 +128,19 @@ pub struct PointExpansion {
     pub e_ss: f64,
     /// E[σ′(√s z)²]
     pub e_dd: f64,
-    /// c_k, k < TERMS (0 past the point's own cutoff)
+    /// c_k, k < c.len() (EAGER or TERMS)
     pub c: Vec<f64>,
-    /// d_k, k < TERMS
+    /// d_k, k < d.len()
     pub d: Vec<f64>,
     /// ln(T(n)/E[σ²]) at n = STEP·(c+1) (see the module docs); −∞ when E[σ²] = 0.
-    pub gc: [f64; NCHECK],
+    pub gc: Vec<f64>,
     /// The same for σ′.
-    pub gd: [f64; NCHECK],
+    pub gd: Vec<f64>,
     /// The quadrature met its tolerance (false: σ varies too fast at this variance, and the
     /// values above are not accurate).
     pub converged: bool,
+    /// The rule that computed it.
+    pub rule: Rule,
 }
 
 /// One trapezoid grid: `rows` nodes z_j = j·h, j = 0..rows, each row holding w_j·h_k(z_j)φ(z_j)
@@ -123,30 +151,39 @@ struct Grid {
     psi: Vec<f64>,
 }
 
+fn build_grid(h: f64) -> Grid {
+    let rows = (GRID_Z / h).floor() as usize + 1;
+    let mut psi = vec![0.0; rows * TERMS];
+    let sqrt_k: Vec<f64> = (0..=TERMS).map(|k| (k as f64).sqrt()).collect();
+    let mut p = vec![0.0; TERMS];
+    for j in 0..rows {
+        let z = j as f64 * h;
+        let w = if j == 0 { 0.5 * h } else { h };
+        p[0] = phi(z);
+        p[1] = z * p[0];
+        for k in 1..TERMS - 1 {
+            p[k + 1] = (z * p[k] - sqrt_k[k] * p[k - 1]) / sqrt_k[k + 1];
+        }
+        let row = &mut psi[j * TERMS..(j + 1) * TERMS];
+        for k in 0..TERMS {
+            let at = if k % 2 == 0 { k / 2 } else { TERMS / 2 + k / 2 };
+            row[at] = w * p[k];
+        }
+    }
+    Grid { h, rows, psi }
+}
+
+/// Grid q: step GRID_H0/2^q.
 fn grid(q: usize) -> &'static Grid {
     static GRIDS: [OnceLock<Grid>; GRID_LEVELS] = [const { OnceLock::new() }; GRID_LEVELS];
-    GRIDS[q].get_or_init(|| {
-        let h = GRID_H0 / (1u64 << q) as f64;
-        let rows = (GRID_Z / h).round() as usize + 1;
-        let mut psi = vec![0.0; rows * TERMS];
-        let sqrt_k: Vec<f64> = (0..=TERMS).map(|k| (k as f64).sqrt()).collect();
-        let mut p = vec![0.0; TERMS];
-        for j in 0..rows {
-            let z = j as f64 * h;
-            let w = if j == 0 { 0.5 * h } else { h };
-            p[0] = phi(z);
-            p[1] = z * p[0];
-            for k in 1..TERMS - 1 {
-                p[k + 1] = (z * p[k] - sqrt_k[k] * p[k - 1]) / sqrt_k[k + 1];
-            }
-            let row = &mut psi[j * TERMS..(j + 1) * TERMS];
-            for k in 0..TERMS {
-                let at = if k % 2 == 0 { k / 2 } else { TERMS / 2 + k / 2 };
-                row[at] = w * p[k];
-            }
-        }
-        Grid { h, rows, psi }
-    })
+    GRIDS[q].get_or_init(|| build_grid(GRID_H0 / (1u64 << q) as f64))
+}
+
+/// The check grid of grid q for a user σ: step √2·GRID_H0/2^q, incommensurate with the steps
+/// h and 2h of the main test (see [`point_expansion`]).
+fn check_grid(q: usize) -> &'static Grid {
+    static GRIDS: [OnceLock<Grid>; GRID_LEVELS] = [const { OnceLock::new() }; GRID_LEVELS];
+    GRIDS[q].get_or_init(|| build_grid(std::f64::consts::SQRT_2 * GRID_H0 / (1u64 << q) as f64))
 }
 
 /// (σ(x), σ′(x), σ(−x), σ′(−x)), with one transcendental call for the built-in activations
@@ -198,31 +235,37 @@ impl Sum {
     }
 }
 
-/// g[ch] = ln(T(n)/E) at n = STEP·(ch+1) (see [`PointExpansion::gc`]).
-fn tails(c: &[f64], e: f64, g: &mut [f64; NCHECK]) {
+/// g[ch] = ln(T(n)/E) at n = STEP·(ch+1), ch < c.len()/STEP (see [`PointExpansion::gc`]).
+fn tails(c: &[f64], e: f64) -> Vec<f64> {
     let mut s = Sum::default();
-    for ch in 0..NCHECK {
-        for &x in &c[ch * STEP..(ch + 1) * STEP] {
-            s.add(x * x);
-        }
-        g[ch] = if e == 0.0 {
-            f64::NEG_INFINITY
-        } else {
-            let t = (e - s.get()).max(0.0);
-            libm::log((t + TAIL_FLOOR * e) / e)
-        };
-    }
+    c.chunks_exact(STEP)
+        .map(|chunk| {
+            for &x in chunk {
+                s.add(x * x);
+            }
+            if e == 0.0 {
+                f64::NEG_INFINITY
+            } else {
+                let t = (e - s.get()).max(0.0);
+                libm::log((t + TAIL_FLOOR * e) / e)
+            }
+        })
+        .collect()
 }
 
-/// Stores the tails of both series. All TERMS coefficients are kept: cutting a point's series
+/// Stores the tails of both series. All coefficients are kept: cutting a point's series
 /// where its own tail reached the rounding floor would drop Σ_{k≥n} c_k(s₁)c_k(s₂)ρ^k terms up
 /// to √(T₁(n)T₂(n)), not small when the other point's coefficients decay slowly (tanh at
 /// s = 0.25 against s = 1 at ρ = 0.995 lost 3e-12 that way).
-fn finish(e_ss: f64, e_dd: f64, c: Vec<f64>, d: Vec<f64>, converged: bool) -> PointExpansion {
-    let mut gc = [0.0; NCHECK];
-    let mut gd = [0.0; NCHECK];
-    tails(&c, e_ss, &mut gc);
-    tails(&d, e_dd, &mut gd);
+fn finish(
+    (e_ss, e_dd): (f64, f64),
+    c: Vec<f64>,
+    d: Vec<f64>,
+    converged: bool,
+    rule: Rule,
+) -> PointExpansion {
+    let gc = tails(&c, e_ss);
+    let gd = tails(&d, e_dd);
     PointExpansion {
         e_ss,
         e_dd,
@@ -231,16 +274,14 @@ fn finish(e_ss: f64, e_dd: f64, c: Vec<f64>, d: Vec<f64>, converged: bool) -> Po
         gc,
         gd,
         converged,
+        rule,
     }
 }
 
-/// The trapezoid rule of step 1 on grid `q`, or None when the h and 2h rules disagree.
-fn trapezoid(act: &Activation, s: f64, q: usize) -> Option<PointExpansion> {
-    let g = grid(q);
-    let r = s.sqrt();
-    let rows = g.rows;
-    // f±(z_j) = f(z_j) ± f(−z_j) for σ and σ′ (the rule folded at z = 0).
-    let mut fv = vec![[0.0f64; 4]; rows];
+/// f±(z_j) = f(z_j) ± f(−z_j) for σ and σ′ on the nodes of `g` (the rule folded at z = 0), and
+/// E[σ²], E[σ′²] by the rule (compensated) and by the rule of step 2h (the even nodes).
+fn folded_values(act: &Activation, r: f64, g: &Grid) -> (Vec<[f64; 4]>, [f64; 2], [f64; 2]) {
+    let mut fv = vec![[0.0f64; 4]; g.rows];
     let (mut ess, mut edd) = (Sum::default(), Sum::default());
     let (mut ess2, mut edd2) = (0.0, 0.0);
     for (j, f) in fv.iter_mut().enumerate() {
@@ -255,17 +296,62 @@ fn trapezoid(act: &Activation, s: f64, q: usize) -> Option<PointExpansion> {
             edd2 += vd;
         }
     }
-    let (e_ss, e_dd) = (ess.get(), edd.get());
-    let (e_ss2, e_dd2) = (2.0 * ess2, 2.0 * edd2);
-    if !((e_ss - e_ss2).abs() <= GRID_CHECK * e_ss && (e_dd - e_dd2).abs() <= GRID_CHECK * e_dd) {
+    (fv, [ess.get(), edd.get()], [2.0 * ess2, 2.0 * edd2])
+}
+
+/// Σ_j f±_j ψ_k(z_j) w_j over the rows of `g` in steps of `by` (times `by`) for the even term k
+/// = 2t and the odd term 2t + 1: (c_2t, c_2t+1, d_2t, d_2t+1).
+fn sampled(g: &Grid, fv: &[[f64; 4]], t: usize, by: usize) -> [f64; 4] {
+    let half = TERMS / 2;
+    let (mut a, mut b, mut x, mut y) = (0.0, 0.0, 0.0, 0.0);
+    for j in (0..g.rows).step_by(by) {
+        let row = &g.psi[j * TERMS..];
+        let f = fv[j];
+        a += f[0] * row[t];
+        b += f[1] * row[half + t];
+        x += f[2] * row[t];
+        y += f[3] * row[half + t];
+    }
+    let m = by as f64;
+    [m * a, m * b, m * x, m * y]
+}
+
+/// The trapezoid rule of step 1 on grid `q` for the first `terms` coefficients (a multiple of
+/// CHUNK), or None when the h and 2h rules disagree (and, with `check` = Some(ψ̃), the rule on
+/// the check grid ψ̃ too).
+fn trapezoid(
+    act: &Activation,
+    s: f64,
+    q: usize,
+    terms: usize,
+    check: Option<&Grid>,
+) -> Option<PointExpansion> {
+    let g = grid(q);
+    let r = s.sqrt();
+    let rows = g.rows;
+    let (fv, [e_ss, e_dd], [e_ss2, e_dd2]) = folded_values(act, r, g);
+    let agree = |a: f64, b: f64, scale: f64| (a - b).abs() <= GRID_CHECK * scale;
+    if !(agree(e_ss, e_ss2, e_ss) && agree(e_dd, e_dd2, e_dd)) {
         return None;
     }
-    let mut c = vec![0.0; TERMS];
-    let mut d = vec![0.0; TERMS];
+    // A user σ: the rule of step √2·h must agree as well (its alias frequencies 2πm/(√2h) are
+    // none of the h rule's, so a σ with spectral content beyond the grid's reach fails here).
+    let checked = match check {
+        Some(cg) => {
+            let (cv, [c_ss, c_dd], _) = folded_values(act, r, cg);
+            if !(agree(e_ss, c_ss, e_ss) && agree(e_dd, c_dd, e_dd)) {
+                return None;
+            }
+            Some((cg, cv))
+        }
+        None => None,
+    };
+    let mut c = vec![0.0; terms];
+    let mut d = vec![0.0; terms];
     let half = TERMS / 2;
     let hc = CHUNK / 2;
     let (sc, sd) = (GRID_CHECK * e_ss.sqrt(), GRID_CHECK * e_dd.sqrt());
-    for k0 in (0..half).step_by(hc) {
+    for k0 in (0..terms / 2).step_by(hc) {
         // Even terms 2(k0..k0+hc), odd terms 2(k0..k0+hc)+1, at once per grid row.
         let mut ce = [0.0; CHUNK / 2];
         let mut co = [0.0; CHUNK / 2];
@@ -274,23 +360,21 @@ fn trapezoid(act: &Activation, s: f64, q: usize) -> Option<PointExpansion> {
         accumulate(
             &g.psi, rows, &fv, k0, half, &mut ce, &mut co, &mut de, &mut dodd,
         );
-        // The 2h rule on the first and last even and odd term of the chunk.
+        // The 2h rule (and the check grid's) on the first and last even and odd term of the
+        // chunk.
         for &t in &[0, hc - 1] {
-            let (mut a, mut b, mut x, mut y) = (0.0, 0.0, 0.0, 0.0);
-            for j in (0..rows).step_by(2) {
-                let row = &g.psi[j * TERMS..];
-                let f = fv[j];
-                a += f[0] * row[k0 + t];
-                b += f[1] * row[half + k0 + t];
-                x += f[2] * row[k0 + t];
-                y += f[3] * row[half + k0 + t];
+            let mut others = vec![sampled(g, &fv, k0 + t, 2)];
+            if let Some((cg, cv)) = &checked {
+                others.push(sampled(cg, cv, k0 + t, 1));
             }
-            if !((2.0 * a - ce[t]).abs() <= sc
-                && (2.0 * b - co[t]).abs() <= sc
-                && (2.0 * x - de[t]).abs() <= sd
-                && (2.0 * y - dodd[t]).abs() <= sd)
-            {
-                return None;
+            for o in others {
+                if !((o[0] - ce[t]).abs() <= sc
+                    && (o[1] - co[t]).abs() <= sc
+                    && (o[2] - de[t]).abs() <= sd
+                    && (o[3] - dodd[t]).abs() <= sd)
+                {
+                    return None;
+                }
             }
         }
         for t in 0..hc {
@@ -300,7 +384,7 @@ fn trapezoid(act: &Activation, s: f64, q: usize) -> Option<PointExpansion> {
             d[2 * (k0 + t) + 1] = dodd[t];
         }
     }
-    Some(finish(e_ss, e_dd, c, d, true))
+    Some(finish((e_ss, e_dd), c, d, true, Rule::Trapezoid(q)))
 }
 
 /// ce[t] += Σ_j f+_j ψ_{2(k0+t)}(z_j) w_j (and the odd / σ′ companions), rows in order.
@@ -371,8 +455,141 @@ fn accumulate(
     accumulate_impl(psi, rows, fv, k0, half, ce, co, de, dodd)
 }
 
-/// Computes [`PointExpansion`] at variance `s` ≥ 0 (step 1 of the module docs).
+/// Hermite terms of a point's extended expansion (k < EXT_TERMS), for the pairs whose bound
+/// fails with TERMS terms (|ρ| near 1 with slowly decaying coefficients: tanh at s ≳ 1.5).
+pub const EXT_TERMS: usize = 2048;
+/// Finest grid on which an extended expansion is computed (its cost is ∝ 2^q·EXT_TERMS).
+const EXT_MAX_GRID: usize = 2;
+/// Coefficients of the extended expansion checked against the rule of the check grid (step
+/// √2·h): the high end of each doubling of k.
+const EXT_SAMPLED: [usize; 8] = [256, 257, 510, 511, 1022, 1023, 2046, 2047];
+
+/// A point's extended expansion at one layer (None when it has none: see [`extension`]),
+/// filled by the first pair that needs it.
+pub(super) type ExtSlot = OnceLock<Option<PointExpansion>>;
+
+/// Nodes per block of [`hermite_block`].
+const NODE_BLOCK: usize = 8;
+
+/// The Hermite functions h_k(z)φ(z), k < p.len(), at up to NODE_BLOCK nodes z at once by the
+/// recurrence of [`build_grid`] (the same operations per node, so the values are the grid
+/// table's bits before its weight; the nodes' chains run side by side, so the division's
+/// latency is paid once per block).
+fn hermite_block(z: &[f64; NODE_BLOCK], sqrt_k: &[f64], p: &mut [[f64; NODE_BLOCK]]) {
+    for l in 0..NODE_BLOCK {
+        p[0][l] = phi(z[l]);
+        p[1][l] = z[l] * p[0][l];
+    }
+    for k in 1..p.len() - 1 {
+        let (a, b) = (sqrt_k[k], sqrt_k[k + 1]);
+        for l in 0..NODE_BLOCK {
+            p[k + 1][l] = (z[l] * p[k][l] - a * p[k - 1][l]) / b;
+        }
+    }
+}
+
+/// Adds the trapezoid rule of grid `g` (nodes j·g.h, weights w_j) to c and d for k < c.len() (all
+/// EXT_TERMS) or, with `only`, for the listed k: c_k += Σ_j f±_j·(w_j·h_k(z_j)φ(z_j)) in node order
+/// (so that, on the main grid, the first TERMS sums are the full expansion's bits).
+fn ext_rule(
+    act: &Activation,
+    r: f64,
+    g: &Grid,
+    sqrt_k: &[f64],
+    p: &mut [[f64; NODE_BLOCK]],
+    (c, d): (&mut [f64], &mut [f64]),
+    only: Option<&[usize]>,
+) {
+    for j0 in (0..g.rows).step_by(NODE_BLOCK) {
+        let nb = NODE_BLOCK.min(g.rows - j0);
+        let mut z = [0.0f64; NODE_BLOCK];
+        let mut w = [0.0f64; NODE_BLOCK];
+        let mut f = [[0.0f64; 4]; NODE_BLOCK];
+        for l in 0..nb {
+            let j = j0 + l;
+            z[l] = j as f64 * g.h;
+            w[l] = if j == 0 { 0.5 * g.h } else { g.h };
+            let [a, da, b, db] = eval_pm(act, r * z[l]);
+            f[l] = [a + b, a - b, da + db, da - db];
+        }
+        hermite_block(&z, sqrt_k, p);
+        let all = c.len();
+        let mut add = |k: usize| {
+            let par = k % 2;
+            for l in 0..nb {
+                let v = w[l] * p[k][l];
+                c[k] += f[l][par] * v;
+                d[k] += f[l][2 + par] * v;
+            }
+        };
+        match only {
+            Some(ks) => ks.iter().for_each(|&k| add(k)),
+            None => (0..all).for_each(add),
+        }
+    }
+}
+
+/// The extended expansion (EXT_TERMS coefficients) of σ at variance s, on the grid that the
+/// full expansion `full` was accepted on, with the Hermite functions computed node by node
+/// (a table of EXT_TERMS columns would take 3.4 MB per 209 nodes). Its first TERMS coefficients
+/// and tails are `full`'s bits. None when `full` did not come from the trapezoid rule on a grid
+/// q ≤ EXT_MAX_GRID, or when the rule of the check grid (step √2·h) disagrees by more than
+/// GRID_CHECK·√E on a sampled coefficient: the pair then takes the quadrature.
+/// Cost: (1 + 1/√2)·(13/h)·EXT_TERMS·~7 flops, about 5 Mflop on grid 0.
+pub fn extension(act: &Activation, s: f64, full: &PointExpansion) -> Option<PointExpansion> {
+    let q = match full.rule {
+        Rule::Trapezoid(q) if q <= EXT_MAX_GRID && full.converged => q,
+        _ => return None,
+    };
+    let g = grid(q);
+    let r = s.sqrt();
+    let sqrt_k: Vec<f64> = (0..=EXT_TERMS).map(|k| (k as f64).sqrt()).collect();
+    let mut p = vec![[0.0f64; NODE_BLOCK]; EXT_TERMS];
+    let mut c = vec![0.0; EXT_TERMS];
+    let mut d = vec![0.0; EXT_TERMS];
+    ext_rule(act, r, g, &sqrt_k, &mut p, (&mut c, &mut d), None);
+    // The check: the rule of step √2·h on sampled coefficients. (Not the 2h rule: its alias
+    // frequency π/h ≈ 50 at h = 1/16 is within reach of h_k(z)φ(z), whose local frequency
+    // reaches √(k + ½) ≈ 45 at k = 2047; the √2h rule's, 71, leaves a margin as the h rule's,
+    // 100, does.)
+    let (sc, sd) = (GRID_CHECK * full.e_ss.sqrt(), GRID_CHECK * full.e_dd.sqrt());
+    let mut cc = vec![0.0; EXT_TERMS];
+    let mut cd = vec![0.0; EXT_TERMS];
+    let sampled = Some(&EXT_SAMPLED[..]);
+    ext_rule(
+        act,
+        r,
+        check_grid(q),
+        &sqrt_k,
+        &mut p,
+        (&mut cc, &mut cd),
+        sampled,
+    );
+    let agree = EXT_SAMPLED
+        .iter()
+        .all(|&k| (cc[k] - c[k]).abs() <= sc && (cd[k] - d[k]).abs() <= sd);
+    if !agree {
+        return None;
+    }
+    Some(finish(
+        (full.e_ss, full.e_dd),
+        c,
+        d,
+        true,
+        Rule::Trapezoid(q),
+    ))
+}
+
+/// Computes the full [`PointExpansion`] (TERMS coefficients) at variance `s` ≥ 0 (step 1 of the
+/// module docs).
 pub fn point_expansion(act: &Activation, s: f64) -> PointExpansion {
+    point_expansion_terms(act, s, TERMS)
+}
+
+/// [`point_expansion`] of the first `terms` coefficients (EAGER or TERMS). The adaptive
+/// fallback computes all TERMS of them whatever `terms` is (its cost is in the σ calls).
+pub fn point_expansion_terms(act: &Activation, s: f64, terms: usize) -> PointExpansion {
+    debug_assert!(terms % CHUNK == 0 && terms <= TERMS);
     if !s.is_finite() {
         // A variance that overflowed (or a NaN from an earlier layer) has no expansion: NaN
         // everywhere, so that it reaches the outputs and fails the call. (NaN used to take the
@@ -380,31 +597,21 @@ pub fn point_expansion(act: &Activation, s: f64) -> PointExpansion {
         return PointExpansion {
             e_ss: f64::NAN,
             e_dd: f64::NAN,
-            c: vec![f64::NAN; TERMS],
-            d: vec![f64::NAN; TERMS],
-            gc: [f64::NAN; NCHECK],
-            gd: [f64::NAN; NCHECK],
+            c: vec![f64::NAN; terms],
+            d: vec![f64::NAN; terms],
+            gc: vec![f64::NAN; terms / STEP],
+            gd: vec![f64::NAN; terms / STEP],
             converged: true,
+            rule: Rule::Exact,
         };
     }
     if !(s > 0.0) {
-        let mut c = vec![0.0; TERMS];
-        let mut d = vec![0.0; TERMS];
+        let mut c = vec![0.0; terms];
+        let mut d = vec![0.0; terms];
         let (s0, d0) = (act.sigma(0.0), act.dsigma(0.0));
         c[0] = s0;
         d[0] = d0;
-        return finish(s0 * s0, d0 * d0, c, d, true);
-    }
-    // The trapezoid rule only for the built-in activations analytic in a strip |Im x| < π/2
-    // (tanh, sigmoid, softplus), where h ≤ GRID_H0/√s makes its error ~e^{−π²/(2·GRID_H0)}.
-    // For a user σ the scale is unknown, and the h/2h test cannot detect aliasing: the rules
-    // with steps h and 2h share every alias frequency 2πm/h, so sin(1000 x) passes it with
-    // wrong coefficients. A user σ takes the adaptive rule, which fails such σ explicitly.
-    if !matches!(
-        act,
-        Activation::Tanh | Activation::Sigmoid | Activation::Softplus
-    ) {
-        return adaptive_expansion(act, s);
+        return finish((s0 * s0, d0 * d0), c, d, true, Rule::Exact);
     }
     // Finest step needed by the scale of σ(√s z): h ≤ GRID_H0/√s.
     let q0 = if s <= 1.0 {
@@ -412,8 +619,25 @@ pub fn point_expansion(act: &Activation, s: f64) -> PointExpansion {
     } else {
         (0.5 * s.log2()).ceil() as usize
     };
-    for q in q0..(q0 + 2).min(GRID_LEVELS) {
-        if let Some(p) = trapezoid(act, s, q) {
+    // The built-in activations (tanh, sigmoid, softplus) are analytic in the strip |Im x| < π/2,
+    // where h ≤ GRID_H0/√s makes the rule's error ~e^{−π²/(2·GRID_H0)}: two grids, checked by
+    // the rule of step 2h. A user σ has no known scale, and the h/2h test alone cannot detect
+    // aliasing (the rules with steps h and 2h share every alias frequency 2πm/h, so sin(1000 x)
+    // passes it with wrong coefficients): its grids are also checked by the rule of step √2·h,
+    // whose alias frequencies are none of those, and it may try every finer grid before the
+    // adaptive rule (which fails such σ explicitly, with `converged = false`).
+    let builtin = matches!(
+        act,
+        Activation::Tanh | Activation::Sigmoid | Activation::Softplus
+    );
+    let q1 = if builtin {
+        (q0 + 2).min(GRID_LEVELS)
+    } else {
+        GRID_LEVELS
+    };
+    for q in q0..q1 {
+        let check = (!builtin).then(|| check_grid(q));
+        if let Some(p) = trapezoid(act, s, q, terms, check) {
             return p;
         }
     }
@@ -463,7 +687,7 @@ fn adaptive_expansion(act: &Activation, s: f64) -> PointExpansion {
         }
     };
     let (_, converged) = adaptive2_checked(&mut f, &breaks, TOL_1D, [0.0; 2], &mut accept);
-    finish(e_ss, e_dd, c, d, converged)
+    finish((e_ss, e_dd), c, d, converged, Rule::Adaptive)
 }
 
 /// RMS values (√E[σ(√s z)²], √E[σ′(√s z)²]) at variance s > 0, by one adaptive 1-D pass.
@@ -616,30 +840,36 @@ pub fn pair_quadrature_budgeted(
 /// Lanes of the vectorized series (columns per Horner loop).
 const LANES: usize = 8;
 
-/// The row point's data of one layer, gathered contiguously.
+/// A point's full expansion at one layer, computed by the first pair that needs more than the
+/// EAGER terms (or up front when the eager part fell back to the adaptive rule, which computes
+/// all terms anyway). The expansion is a function of (σ, s) alone, so whichever thread fills
+/// the slot, every pair reads the same bits.
+pub(super) type DeepSlot = OnceLock<PointExpansion>;
+
+/// The row point's eager data of one layer, gathered contiguously.
 pub(super) struct RowPoint {
-    pub(super) c: [f64; TERMS],
-    pub(super) d: [f64; TERMS],
-    pub(super) gc: [f64; NCHECK],
-    pub(super) gd: [f64; NCHECK],
+    pub(super) c: [f64; EAGER],
+    pub(super) d: [f64; EAGER],
+    pub(super) gc: [f64; NCHECK_EAGER],
+    pub(super) gd: [f64; NCHECK_EAGER],
 }
 
 impl RowPoint {
     pub(super) fn new() -> Box<RowPoint> {
         Box::new(RowPoint {
-            c: [0.0; TERMS],
-            d: [0.0; TERMS],
-            gc: [0.0; NCHECK],
-            gd: [0.0; NCHECK],
+            c: [0.0; EAGER],
+            d: [0.0; EAGER],
+            gc: [0.0; NCHECK_EAGER],
+            gd: [0.0; NCHECK_EAGER],
         })
     }
 
     /// Loads point `i` of `p` at layer `l` (one contiguous read of `p.rm`).
     pub(super) fn load(&mut self, p: &super::points::PointSet, l: usize, i: usize) {
         let r = &p.rm[(l * p.n + i) * ROW_LEN..(l * p.n + i + 1) * ROW_LEN];
-        let (c, rest) = r.split_at(TERMS);
-        let (d, rest) = rest.split_at(TERMS);
-        let (gc, gd) = rest.split_at(NCHECK);
+        let (c, rest) = r.split_at(EAGER);
+        let (d, rest) = rest.split_at(EAGER);
+        let (gc, gd) = rest.split_at(NCHECK_EAGER);
         self.c.copy_from_slice(c);
         self.d.copy_from_slice(d);
         self.gc.copy_from_slice(gc);
@@ -647,7 +877,8 @@ impl RowPoint {
     }
 }
 
-/// The column points' data of one layer from column j0 on: element (k, j) at `k*stride + j`.
+/// The column points' eager data of one layer from column j0 on: element (k, j) at
+/// `k*stride + j`, and their full-expansion slots.
 pub(super) struct Cols<'a> {
     pub(super) c: &'a [f64],
     pub(super) d: &'a [f64],
@@ -660,33 +891,86 @@ impl<'a> Cols<'a> {
     pub(super) fn of(p: &'a super::points::PointSet, l: usize, j0: usize) -> Cols<'a> {
         let n = p.n;
         Cols {
-            c: &p.c[l * TERMS * n + j0..],
-            d: &p.d[l * TERMS * n + j0..],
-            gc: &p.gc[l * NCHECK * n + j0..],
-            gd: &p.gd[l * NCHECK * n + j0..],
+            c: &p.c[l * EAGER * n + j0..],
+            d: &p.d[l * EAGER * n + j0..],
+            gc: &p.gc[l * NCHECK_EAGER * n + j0..],
+            gd: &p.gd[l * NCHECK_EAGER * n + j0..],
             stride: n,
         }
     }
 }
 
-/// Terms the pair (row point, column j) needs at |ρ| = a (step 2 of the module docs): the
-/// smallest n = STEP·(c+1) whose truncation bound is within tolerance for both series, or 0
-/// when none is (the pair takes the quadrature). A NaN ρ gives 0 too (the quadrature returns
-/// NaN for non-finite inputs at once).
+/// Whether n = STEP·(ch+1) terms meet the tolerance at |ρ| = a for both series, given the two
+/// points' log tails (gc_i + gc_j, gd_i + gd_j) at n: |ρ|^n √(T_i T_j) ≤ 1e-14·√(E_i E_j), with
+/// −ln a ≥ q = 2(1 − a)/(1 + a) on (0, 1] (a = 0 only makes the bound smaller).
+#[inline(always)]
+fn bound_ok(q: f64, ch: usize, gc: f64, gd: f64) -> bool {
+    let lead = -q * (STEP * (ch + 1)) as f64;
+    lead + 0.5 * gc <= LN_TOL && lead + 0.5 * gd <= LN_TOL
+}
+
+/// Terms the pair (row point, column j) needs at |ρ| = a from the eager parts (step 2 of the
+/// module docs): the smallest n = STEP·(c+1) ≤ EAGER whose truncation bound is within tolerance
+/// for both series, or 0 when none is (the pair takes the full expansions). A NaN ρ gives 0.
 #[inline(always)]
 fn terms_needed(a: f64, row: &RowPoint, cols: &Cols, j: usize) -> usize {
-    // −ln a ≥ 2(1 − a)/(1 + a) on (0, 1] (and a = 0 only makes the bound smaller).
     let q = 2.0 * (1.0 - a) / (1.0 + a);
     let st = cols.stride;
-    let pass = |ch: usize| {
-        let lead = -q * (STEP * (ch + 1)) as f64;
-        lead + 0.5 * (row.gc[ch] + cols.gc[ch * st + j]) <= LN_TOL
-            && lead + 0.5 * (row.gd[ch] + cols.gd[ch * st + j]) <= LN_TOL
-    };
-    if !pass(NCHECK - 1) {
+    // The bound falls with n (the tails are non-increasing): the first chunk that passes.
+    for ch in 0..NCHECK_EAGER {
+        if bound_ok(
+            q,
+            ch,
+            row.gc[ch] + cols.gc[ch * st + j],
+            row.gd[ch] + cols.gd[ch * st + j],
+        ) {
+            return STEP * (ch + 1);
+        }
+    }
+    0
+}
+
+/// [`terms_needed`] of eight lanes (columns j..j+8) at once: lane l gets the n that
+/// `terms_needed(a[l], row, cols, j + l)` gives.
+#[inline(always)]
+fn terms_needed8(a: &[f64; LANES], row: &RowPoint, cols: &Cols, j: usize) -> [i64; LANES] {
+    let mut q = [0.0f64; LANES];
+    for l in 0..LANES {
+        q[l] = 2.0 * (1.0 - a[l]) / (1.0 + a[l]);
+    }
+    let st = cols.stride;
+    let mut n = [0i64; LANES];
+    for ch in 0..NCHECK_EAGER {
+        let gc: &[f64; LANES] = cols.gc[ch * st + j..ch * st + j + LANES]
+            .try_into()
+            .unwrap();
+        let gd: &[f64; LANES] = cols.gd[ch * st + j..ch * st + j + LANES]
+            .try_into()
+            .unwrap();
+        let mut open = false;
+        for l in 0..LANES {
+            let ok = bound_ok(q[l], ch, row.gc[ch] + gc[l], row.gd[ch] + gd[l]);
+            if n[l] == 0 && ok {
+                n[l] = (STEP * (ch + 1)) as i64;
+            }
+            open |= n[l] == 0;
+        }
+        if !open {
+            break;
+        }
+    }
+    n
+}
+
+/// Terms the pair needs at |ρ| = a from two full expansions, or 0 (the pair quadrature).
+fn terms_needed_full(a: f64, pi: &PointExpansion, pj: &PointExpansion) -> usize {
+    let q = 2.0 * (1.0 - a) / (1.0 + a);
+    let pass = |ch: usize| bound_ok(q, ch, pi.gc[ch] + pj.gc[ch], pi.gd[ch] + pj.gd[ch]);
+    let last = pi.gc.len().min(pj.gc.len()) - 1;
+    if !pass(last) {
         return 0;
     }
-    let (mut lo, mut hi) = (0usize, NCHECK - 1);
+    let (mut lo, mut hi) = (0usize, last);
     while lo < hi {
         let mid = (lo + hi) / 2;
         if pass(mid) {
@@ -698,16 +982,32 @@ fn terms_needed(a: f64, row: &RowPoint, cols: &Cols, j: usize) -> usize {
     STEP * (lo + 1)
 }
 
-/// One lane of the Horner loop: Σ_{k<n} ci[k]cj[k]ρ^k and the same for d (the scalar twin of
-/// [`horner8`], with the same operations in the same order).
+/// Σ_{k<n} ci[k]cj[k]ρ^k and the same for d, by Horner (the scalar twin of [`horner8`], with the
+/// same operations in the same order): `at(k)` gives (ci[k]cj[k] factors for c, then for d).
 #[inline(always)]
-fn horner1(row: &RowPoint, cols: &Cols, j: usize, n: usize, r: f64) -> (f64, f64) {
+fn horner1(n: usize, r: f64, at: impl Fn(usize) -> [f64; 4]) -> (f64, f64) {
     let (mut ac, mut ad) = (0.0f64, 0.0f64);
     for k in (0..n).rev() {
-        ac = ac * r + row.c[k] * cols.c[k * cols.stride + j];
-        ad = ad * r + row.d[k] * cols.d[k * cols.stride + j];
+        let [ci, cj, di, dj] = at(k);
+        ac = ac * r + ci * cj;
+        ad = ad * r + di * dj;
     }
     (ac, ad)
+}
+
+/// The series of one pair from the eager data.
+#[inline(always)]
+fn horner_eager(row: &RowPoint, cols: &Cols, j: usize, n: usize, r: f64) -> (f64, f64) {
+    let st = cols.stride;
+    horner1(n, r, |k| {
+        [row.c[k], cols.c[k * st + j], row.d[k], cols.d[k * st + j]]
+    })
+}
+
+/// The series of one pair from two full expansions, when their tails allow it.
+fn series_full(pi: &PointExpansion, pj: &PointExpansion, r: f64) -> Option<(f64, f64)> {
+    let n = terms_needed_full(r.abs(), pi, pj);
+    (n > 0).then(|| horner1(n, r, |k| [pi.c[k], pj.c[k], pi.d[k], pj.d[k]]))
 }
 
 /// Eight lanes (columns j..j+8) of the Horner loop, lane l using its own n[l] terms: terms
@@ -722,10 +1022,12 @@ fn horner8(
     r: &[f64; LANES],
 ) -> ([f64; LANES], [f64; LANES]) {
     let nmax = n.iter().copied().max().unwrap_or(0).max(0) as usize;
+    let nmin = (n.iter().copied().min().unwrap_or(0).max(0) as usize).min(nmax);
     let mut ac = [0.0f64; LANES];
     let mut ad = [0.0f64; LANES];
     let st = cols.stride;
-    for k in (0..nmax).rev() {
+    // Terms some lanes do not use: masked.
+    for k in (nmin..nmax).rev() {
         let (a, b) = (row.c[k], row.d[k]);
         let rc: &[f64; LANES] = cols.c[k * st + j..k * st + j + LANES].try_into().unwrap();
         let rd: &[f64; LANES] = cols.d[k * st + j..k * st + j + LANES].try_into().unwrap();
@@ -738,14 +1040,35 @@ fn horner8(
             ad[l] = ad[l] * r[l] + td;
         }
     }
+    // Terms every lane uses (the same operations without the mask, so that they vectorize).
+    for k in (0..nmin).rev() {
+        let (a, b) = (row.c[k], row.d[k]);
+        let rc: &[f64; LANES] = cols.c[k * st + j..k * st + j + LANES].try_into().unwrap();
+        let rd: &[f64; LANES] = cols.d[k * st + j..k * st + j + LANES].try_into().unwrap();
+        for l in 0..LANES {
+            ac[l] = ac[l] * r[l] + a * rc[l];
+            ad[l] = ad[l] * r[l] + b * rd[l];
+        }
+    }
     (ac, ad)
+}
+
+/// Flags of a tile row's numerical pairs: the stop flag (cancel, or a failure elsewhere), and
+/// the two failures that stop the call: a pair quadrature over its budget, and a full
+/// expansion that did not converge.
+pub(super) struct PairFlags<'a> {
+    pub(super) stop: &'a AtomicBool,
+    pub(super) over_budget: &'a AtomicBool,
+    pub(super) unresolved: &'a AtomicBool,
 }
 
 /// E[σ(u)σ(v)] and E[σ′(u)σ′(v)] of one tile row at layer `l` (steps 2 and 3 of the module
 /// docs): on entry `s12` holds the covariances of the row point i (variance `si`, deviation
 /// `ri`) with the columns j0.. (variances `sj`, deviations `rj`); on exit `s12` holds E and `dot`
-/// holds E′. The diagonal entry `diag` is left to the caller. Returns false when the call must
-/// stop (cancel, or a pair over its budget: then `over_budget` and `stop` are set).
+/// holds E′. A pair whose bound fails with the eager terms takes the two points' full
+/// expansions (`deep`: the row point's slot and the columns' from j0), and the pair quadrature
+/// when that fails too. The diagonal entry `diag` is left to the caller. Returns false when the
+/// call must stop (cancel, or a failure: then its flag and `stop` are set).
 #[allow(clippy::too_many_arguments)]
 #[inline(always)]
 pub(super) fn pair_row(
@@ -754,11 +1077,12 @@ pub(super) fn pair_row(
     cols: &Cols,
     (si, ri): (f64, f64),
     (sj, rj): (&[f64], &[f64]),
+    (deep_i, deep_j): (&DeepSlot, &[DeepSlot]),
+    (ext_i, ext_j): (&ExtSlot, &[ExtSlot]),
     s12: &mut [f64],
     dot: &mut [f64],
     diag: Option<usize>,
-    stop: &AtomicBool,
-    over_budget: &AtomicBool,
+    flags: &PairFlags,
 ) -> bool {
     let w = s12.len();
     let snap = super::SNAP_REL;
@@ -785,15 +1109,18 @@ pub(super) fn pair_row(
             } else {
                 0.0
             };
-            n[l] = terms_needed(r[l].abs(), row, cols, k) as i64;
+            if lanes < LANES {
+                n[l] = terms_needed(r[l].abs(), row, cols, k) as i64;
+            }
         }
         let (e, ed) = if lanes == LANES {
+            n = terms_needed8(&r.map(f64::abs), row, cols, j);
             horner8(row, cols, j, &n, &r)
         } else {
             let mut e = [0.0; LANES];
             let mut ed = [0.0; LANES];
             for l in 0..lanes {
-                (e[l], ed[l]) = horner1(row, cols, j + l, n[l] as usize, r[l]);
+                (e[l], ed[l]) = horner_eager(row, cols, j + l, n[l] as usize, r[l]);
             }
             (e, ed)
         };
@@ -801,18 +1128,42 @@ pub(super) fn pair_row(
             let k = j + l;
             s12[k] = e[l];
             dot[k] = ed[l];
-            if n[l] == 0 && Some(k) != diag {
-                match pair_quadrature_budgeted(act, si, sj[k], cov[l], stop, PAIR_EVAL_BUDGET).0 {
-                    PairOutcome::Done(a, b) => {
+            if n[l] != 0 || Some(k) == diag {
+                continue;
+            }
+            if !r[l].is_nan() {
+                let pi = deep_i.get_or_init(|| point_expansion(act, si));
+                let pj = deep_j[k].get_or_init(|| point_expansion(act, sj[k]));
+                if !(pi.converged && pj.converged) {
+                    flags.unresolved.store(true, Ordering::Relaxed);
+                    flags.stop.store(true, Ordering::Relaxed);
+                    return false;
+                }
+                if let Some((a, b)) = series_full(pi, pj, r[l]) {
+                    s12[k] = a;
+                    dot[k] = b;
+                    continue;
+                }
+                let xi = ext_i.get_or_init(|| extension(act, si, pi));
+                if let Some(xi) = xi {
+                    let xj = ext_j[k].get_or_init(|| extension(act, sj[k], pj));
+                    if let Some((a, b)) = xj.as_ref().and_then(|xj| series_full(xi, xj, r[l])) {
                         s12[k] = a;
                         dot[k] = b;
+                        continue;
                     }
-                    PairOutcome::Stopped => return false,
-                    PairOutcome::OverBudget => {
-                        over_budget.store(true, Ordering::Relaxed);
-                        stop.store(true, Ordering::Relaxed);
-                        return false;
-                    }
+                }
+            }
+            match pair_quadrature_budgeted(act, si, sj[k], cov[l], flags.stop, PAIR_EVAL_BUDGET).0 {
+                PairOutcome::Done(a, b) => {
+                    s12[k] = a;
+                    dot[k] = b;
+                }
+                PairOutcome::Stopped => return false,
+                PairOutcome::OverBudget => {
+                    flags.over_budget.store(true, Ordering::Relaxed);
+                    flags.stop.store(true, Ordering::Relaxed);
+                    return false;
                 }
             }
         }
@@ -868,22 +1219,140 @@ mod tests {
         )
     }
 
-    /// Series of one pair from two expansions (None: the bound sends it to the quadrature).
+    /// Series of one pair from two full expansions (None: the bound sends it to the quadrature).
     fn series(pi: &PointExpansion, pj: &PointExpansion, rho: f64) -> Option<(f64, f64)> {
-        let mut row = RowPoint::new();
-        row.c.copy_from_slice(&pi.c);
-        row.d.copy_from_slice(&pi.d);
-        row.gc = pi.gc;
-        row.gd = pi.gd;
-        let cols = Cols {
-            c: &pj.c,
-            d: &pj.d,
-            gc: &pj.gc,
-            gd: &pj.gd,
-            stride: 1,
-        };
-        let n = terms_needed(rho.abs(), &row, &cols, 0);
-        (n > 0).then(|| horner1(&row, &cols, 0, n, rho))
+        series_full(pi, pj, rho)
+    }
+
+    /// A user σ takes the trapezoid rule when it is smooth (and then agrees with the built-in
+    /// activation it reimplements); the √2h check grid rejects grids that alias: for
+    /// σ = sin(1000 x) the rules of steps 1/16 and 1/8 agree on wrong coefficients, and the
+    /// accepted grid (q ≥ 2) must give the true values (c_k = 0 to e^{−5·10⁵}, E[σ²] = ½,
+    /// E[σ′²] = 5·10⁵). σ = |x| has a kink, so no trapezoid grid passes and the adaptive rule
+    /// resolves it (c_0 = E|√s z| = √(2s/π), E[σ²] = s).
+    #[test]
+    fn user_sigma_rule_choice() {
+        use crate::activation::FnActivation;
+        use std::sync::Arc;
+        let tanh = Activation::Custom(Arc::new(FnActivation {
+            sigma: |x: f64| x.tanh(),
+            dsigma: |x: f64| 1.0 - x.tanh() * x.tanh(),
+        }));
+        for &s in &[0.3, 1.0, 2.5, 40.0] {
+            let user = point_expansion(&tanh, s);
+            let builtin = point_expansion(&Activation::Tanh, s);
+            assert!(
+                matches!(user.rule, Rule::Trapezoid(_)),
+                "s={s}: {:?}",
+                user.rule
+            );
+            assert!(user.converged);
+            let scale = user.e_ss.sqrt();
+            for k in 0..TERMS {
+                assert!(
+                    (user.c[k] - builtin.c[k]).abs() <= 1e-15 * scale,
+                    "c_{k} s={s}"
+                );
+                assert!((user.d[k] - builtin.d[k]).abs() <= 1e-15, "d_{k} s={s}");
+            }
+            assert!(((user.e_ss - builtin.e_ss) / builtin.e_ss).abs() <= 1e-14);
+        }
+        let fast = Activation::Custom(Arc::new(FnActivation {
+            sigma: |x: f64| (1000.0 * x).sin(),
+            dsigma: |x: f64| 1000.0 * (1000.0 * x).cos(),
+        }));
+        // Steps 1/16 and 1/8 share the alias 1000 − 10·2π·16 ≈ −5.3 of sin(1000 z)h_k(z): both
+        // rules give c_1 ≈ 1e-6 where the true value is ~e^{−5·10⁵}.
+        let unchecked = trapezoid(&fast, 1.0, 0, EAGER, None).expect("h and 2h agree");
+        assert!(unchecked.c[1].abs() > 1e-9, "{}", unchecked.c[1]);
+        let p = point_expansion_terms(&fast, 1.0, EAGER);
+        assert!(
+            matches!(p.rule, Rule::Trapezoid(q) if q >= 2),
+            "{:?}",
+            p.rule
+        );
+        assert!((p.e_ss - 0.5).abs() <= 1e-13, "{}", p.e_ss);
+        assert!((p.e_dd - 5e5).abs() <= 1e-13 * 5e5, "{}", p.e_dd);
+        assert!(p.c.iter().all(|c| c.abs() <= 1e-13), "{:?}", &p.c[..4]);
+        let abs = Activation::Custom(Arc::new(FnActivation {
+            sigma: |x: f64| x.abs(),
+            dsigma: |x: f64| x.signum(),
+        }));
+        let s = 2.0;
+        let p = point_expansion_terms(&abs, s, EAGER);
+        assert_eq!(p.rule, Rule::Adaptive);
+        assert!(p.converged);
+        let c0 = (2.0 * s / std::f64::consts::PI).sqrt();
+        assert!((p.c[0] - c0).abs() <= 1e-13 * c0, "{} vs {c0}", p.c[0]);
+        assert!((p.e_ss - s).abs() <= 1e-13 * s, "{}", p.e_ss);
+    }
+
+    /// The eager part is the full expansion's first EAGER terms (same bits, same tails), so a
+    /// pair gives the same bits whichever part its bound is met with; at correlations where the
+    /// eager bound fails, the full expansions' series matches the pair quadrature.
+    #[test]
+    fn eager_part_and_full_expansion() {
+        let act = Activation::Tanh;
+        let (s1, s2) = (0.8, 1.3);
+        let (e1, f1) = (
+            point_expansion_terms(&act, s1, EAGER),
+            point_expansion(&act, s1),
+        );
+        let f2 = point_expansion(&act, s2);
+        assert_eq!(e1.c[..], f1.c[..EAGER]);
+        assert_eq!(e1.d[..], f1.d[..EAGER]);
+        assert_eq!(e1.gc[..], f1.gc[..NCHECK_EAGER]);
+        assert_eq!(e1.e_ss.to_bits(), f1.e_ss.to_bits());
+        let mut deep = 0;
+        for &rho in &[0.9f64, 0.99, 0.999, -0.995] {
+            let eager = terms_needed_full(rho.abs(), &e1, &point_expansion_terms(&act, s2, EAGER));
+            let (a, b) = series_full(&f1, &f2, rho).expect("the full series converges");
+            let (qa, qb) = pair_quadrature(&act, s1, s2, rho * (s1 * s2).sqrt());
+            let scale = (f1.e_ss * f2.e_ss).sqrt();
+            assert!((a - qa).abs() <= 1e-13 * scale, "rho={rho}: {a} vs {qa}");
+            assert!(
+                (b - qb).abs() <= 1e-13 * (f1.e_dd * f2.e_dd).sqrt(),
+                "rho={rho}"
+            );
+            deep += (eager == 0) as usize;
+        }
+        assert!(
+            deep >= 2,
+            "{deep} of the pairs need more than the eager terms"
+        );
+    }
+
+    /// The extended expansion keeps the full expansion's first TERMS coefficients and tails bit
+    /// for bit, and carries pairs the full series cannot (tanh at s = 3 and 2.5, |ρ| → 1: the
+    /// coefficients decay like e^{−(π/(2√s))√k}, so ρ = 1 needs ~320 terms) to the pair
+    /// quadrature's values.
+    #[test]
+    fn extension_covers_pairs_past_the_full_series() {
+        let act = Activation::Tanh;
+        let (s1, s2) = (3.0, 2.5);
+        let (f1, f2) = (point_expansion(&act, s1), point_expansion(&act, s2));
+        let x1 = extension(&act, s1, &f1).expect("grid 1 or 2");
+        let x2 = extension(&act, s2, &f2).expect("grid 1 or 2");
+        assert_eq!(x1.c[..TERMS], f1.c[..]);
+        assert_eq!(x1.d[..TERMS], f1.d[..]);
+        assert_eq!(x1.gc[..TERMS / STEP], f1.gc[..]);
+        for &rho in &[1.0f64, 1.0 - 1e-9, 0.99999, -0.9999, -1.0] {
+            assert!(
+                series_full(&f1, &f2, rho).is_none(),
+                "rho={rho}: full passes"
+            );
+            let (a, b) = series_full(&x1, &x2, rho).expect("extended series converges");
+            let (qa, qb) = pair_quadrature(&act, s1, s2, rho * (s1 * s2).sqrt());
+            let scale = (f1.e_ss * f2.e_ss).sqrt();
+            assert!((a - qa).abs() <= 1e-13 * scale, "rho={rho}: {a} vs {qa}");
+            assert!(
+                (b - qb).abs() <= 1e-13 * (f1.e_dd * f2.e_dd).sqrt(),
+                "rho={rho}: {b} vs {qb}"
+            );
+        }
+        // Only trapezoid expansions on grids up to EXT_MAX_GRID are extended.
+        let big = point_expansion(&act, 400.0);
+        assert!(extension(&act, 400.0, &big).is_none(), "{:?}", big.rule);
     }
 
     #[test]

@@ -172,7 +172,7 @@ impl<'a> LimitPlan<'a> {
             }
             a = a1;
         }
-        if stop.load(Ordering::Relaxed) && !tile_out.over_budget.load(Ordering::Relaxed) {
+        if stop.load(Ordering::Relaxed) && !tile_out.failed() {
             tile_out.check()?;
             return Err(Error::Cancelled);
         }

@@ -30,17 +30,23 @@ pub(super) struct PointSet {
     pub(super) ediag: Vec<f64>,
     /// mean derivative E[σ′] at var[l] (leaky ReLU zero-variance rule), l = 0..L−2.
     pub(super) mean_d: Vec<f64>,
-    /// Numerical method: c[(l*K + k)*n + i] and d[...] Hermite coefficients (K =
-    /// [`numerical::TERMS`]), l = 0..L−2.
+    /// Numerical method: c[(l*K + k)*n + i] and d[...] the eager Hermite coefficients (K =
+    /// [`numerical::EAGER`]), l = 0..L−2.
     pub(super) c: Vec<f64>,
     pub(super) d: Vec<f64>,
     /// Numerical method: gc[(l*C + ch)*n + i] and gd[...] log tails of c and d (C =
-    /// [`numerical::NCHECK`], see [`numerical::PointExpansion::gc`]).
+    /// [`numerical::NCHECK_EAGER`], see [`numerical::PointExpansion::gc`]).
     pub(super) gc: Vec<f64>,
     pub(super) gd: Vec<f64>,
     /// The same data point-major for the row point of a tile row: rm[(l*n + i)*R..][..R] =
     /// c, d, gc, gd of point i at layer l (R = [`numerical::ROW_LEN`]), one contiguous read.
     pub(super) rm: Vec<f64>,
+    /// Numerical method: deep[l*n + i], the full expansion of point i at layer l, filled by
+    /// the first pair that needs it (or here, when the eager part took the adaptive rule).
+    pub(super) deep: Vec<numerical::DeepSlot>,
+    /// Numerical method: ext[l*n + i], the extended expansion, filled by the first pair that
+    /// needs it.
+    pub(super) ext: Vec<numerical::ExtSlot>,
 }
 
 struct Chunk {
@@ -53,6 +59,8 @@ struct Chunk {
     gc: Vec<f64>,
     gd: Vec<f64>,
     rm: Vec<f64>,
+    /// Full expansions the eager pass computed anyway (adaptive rule), by (layer, point).
+    deep: Vec<(usize, usize, numerical::PointExpansion)>,
 }
 
 impl PointSet {
@@ -68,8 +76,8 @@ impl PointSet {
         let n0 = x.cols() as f64;
         let beta2 = spec.beta * spec.beta;
         let cf = spec.closed_form();
-        let k1 = numerical::TERMS;
-        let nch = numerical::NCHECK;
+        let k1 = numerical::EAGER;
+        let nch = numerical::NCHECK_EAGER;
         let layers = depth - 1;
         let total = checked_mul(n, depth, "per-point variances")?;
         let mut var = try_zeroed(total, "per-point variances")?;
@@ -100,6 +108,21 @@ impl PointSet {
         let mut gd = try_zeroed(ntail, "Hermite tails")?;
         let rl = numerical::ROW_LEN;
         let mut rm = try_zeroed(ncoef / k1 * rl, "Hermite coefficients")?;
+        let nslots = ncoef / k1;
+        let mut deep: Vec<numerical::DeepSlot> = Vec::new();
+        deep.try_reserve_exact(nslots).map_err(|_| {
+            Error::Allocation(format!(
+                "full Hermite expansion slots: cannot allocate {nslots} slots"
+            ))
+        })?;
+        deep.resize_with(nslots, Default::default);
+        let mut ext: Vec<numerical::ExtSlot> = Vec::new();
+        ext.try_reserve_exact(nslots).map_err(|_| {
+            Error::Allocation(format!(
+                "extended Hermite expansion slots: cannot allocate {nslots} slots"
+            ))
+        })?;
+        ext.resize_with(nslots, Default::default);
         let nchunks = n.div_ceil(POINT_CHUNK);
         let results: Vec<Mutex<Option<Chunk>>> = (0..nchunks).map(|_| Mutex::new(None)).collect();
         let stop = AtomicBool::new(false);
@@ -128,6 +151,7 @@ impl PointSet {
                     gc: vec![0.0; if numeric { m * layers * nch } else { 0 }],
                     gd: vec![0.0; if numeric { m * layers * nch } else { 0 }],
                     rm: vec![0.0; if numeric { m * layers * rl } else { 0 }],
+                    deep: Vec::new(),
                 };
                 for (q, i) in (p0..p1).enumerate() {
                     let mut sq = 0.0;
@@ -157,7 +181,11 @@ impl PointSet {
                                 closed_form::diagonal(kind, s)
                             }
                             None => {
-                                let pe = numerical::point_expansion(spec.layer_activation(l), s);
+                                let pe = numerical::point_expansion_terms(
+                                    spec.layer_activation(l),
+                                    s,
+                                    numerical::EAGER,
+                                );
                                 if !pe.converged {
                                     let mut slot =
                                         unresolved.lock().unwrap_or_else(|p| p.into_inner());
@@ -177,11 +205,15 @@ impl PointSet {
                                 let (rc, rest) = r.split_at_mut(k1);
                                 let (rd, rest) = rest.split_at_mut(k1);
                                 let (rgc, rgd) = rest.split_at_mut(nch);
-                                rc.copy_from_slice(&pe.c);
-                                rd.copy_from_slice(&pe.d);
-                                rgc.copy_from_slice(&pe.gc);
-                                rgd.copy_from_slice(&pe.gd);
-                                (pe.e_ss, pe.e_dd)
+                                rc.copy_from_slice(&pe.c[..k1]);
+                                rd.copy_from_slice(&pe.d[..k1]);
+                                rgc.copy_from_slice(&pe.gc[..nch]);
+                                rgd.copy_from_slice(&pe.gd[..nch]);
+                                let e = (pe.e_ss, pe.e_dd);
+                                if pe.c.len() == numerical::TERMS {
+                                    out.deep.push((l, i, pe));
+                                }
+                                e
                             }
                         };
                         out.ediag[l * m + q] = e;
@@ -214,7 +246,7 @@ impl PointSet {
             )));
         }
         for (ch, slot) in results.into_iter().enumerate() {
-            let out = slot
+            let mut out = slot
                 .into_inner()
                 .unwrap_or_else(|p| p.into_inner())
                 .ok_or_else(|| Error::Internal("per-point chunk missing".into()))?;
@@ -245,6 +277,10 @@ impl PointSet {
                     rm[dst..dst + m * rl].copy_from_slice(&out.rm[src..src + m * rl]);
                 }
             }
+            for (l, i, pe) in out.deep.drain(..) {
+                // Each (layer, point) is computed by one chunk only, so the slot is empty.
+                let _ = deep[l * n + i].set(pe);
+            }
         }
         let sd = var.iter().map(|v| v.sqrt()).collect();
         let has_zero = var.contains(&0.0);
@@ -261,6 +297,8 @@ impl PointSet {
             gc,
             gd,
             rm,
+            deep,
+            ext,
         })
     }
 }

@@ -30,6 +30,8 @@ pub(super) struct TileOut<'s> {
     pub(super) stop: &'s AtomicBool,
     /// A pair quadrature exceeded [`numerical::PAIR_EVAL_BUDGET`].
     pub(super) over_budget: AtomicBool,
+    /// A point's full Hermite expansion (computed for a pair) did not converge.
+    pub(super) unresolved: AtomicBool,
 }
 
 impl<'s> TileOut<'s> {
@@ -49,7 +51,14 @@ impl<'s> TileOut<'s> {
             hidden_nonfinite: Default::default(),
             stop,
             over_budget: AtomicBool::new(false),
+            unresolved: AtomicBool::new(false),
         }
+    }
+
+    /// A pair stopped the call by failing (over its budget, or an unresolved expansion), as
+    /// opposed to a cancel.
+    pub(super) fn failed(&self) -> bool {
+        self.over_budget.load(Ordering::Relaxed) || self.unresolved.load(Ordering::Relaxed)
     }
 
     /// `Err(Numerical)` naming the first non-finite element when a tile flagged one; when only a
@@ -62,6 +71,14 @@ impl<'s> TileOut<'s> {
                  work budget per pair and layer, PAIR_EVAL_BUDGET): the activation varies too \
                  fast for the adaptive quadrature of highly correlated pairs (e.g. sin(1000 x))",
                 numerical::PAIR_EVAL_BUDGET
+            )));
+        }
+        if self.unresolved.load(Ordering::Relaxed) {
+            return Err(Error::Numerical(format!(
+                "the full Hermite expansion of the activation at some point and layer (needed by \
+                 a highly correlated pair) did not converge within {} quadrature panels (the \
+                 work bound per point and layer): the activation varies too fast to integrate",
+                super::quadrature::MAX_PANELS
             )));
         }
         if !self.nonfinite.load(Ordering::Relaxed) {
