@@ -124,14 +124,6 @@ fn atan2_loop(y: &[f64], x: &[f64], out: &mut [f64]) {
     }
 }
 
-/// True when the vector loops run at AVX2+FMA or above: [`crate::simd::active`] (the one
-/// detection, lowered by `NTK_SIMD`), kept for the call sites written before `crate::simd`.
-/// New code uses `crate::simd::dispatch!` instead.
-#[inline]
-pub fn has_avx2() -> bool {
-    crate::simd::active() >= crate::simd::Isa::Avx2
-}
-
 #[cfg(test)]
 /// out[k] = atan2(y[k], x[k]) over the common length of the slices, at the level `isa`.
 pub fn atan2_slice(isa: crate::simd::Isa, y: &[f64], x: &[f64], out: &mut [f64]) {

@@ -43,7 +43,7 @@
 //!    multiple of [`STEP`], with bound ≤ 1e-14·√(E[σ(u)²] E[σ(v)²]) for both series
 //!    (ln|ρ| ≤ −2(1−|ρ|)/(1+|ρ|) replaces the logarithm, so no `ln` per pair): first from the
 //!    eager parts (n ≤ EAGER, eight columns at once), then from the two points' full expansions
-//!    (n ≤ TERMS), then from their extended expansions (n ≤ [`EXT_TERMS`], see
+//!    (n ≤ TERMS), then from their extended expansions (n ≤ 512, then 2048: [`EXT_TERMS`], see
 //!    [`extension`]). This covers every |ρ| ≤ 1, ρ = ±1 included, whenever the coefficients
 //!    decay fast enough: for tanh(√s z), whose poles sit at z = iπ/(2√s),
 //!    c_k ~ e^{−(π/(2√s))√k}, so at ρ = 1 about 60 terms are needed at s = 0.4, 150 at s = 1,
@@ -52,7 +52,7 @@
 //!    over 8 columns of a tile row; lanes that need fewer terms add exact zeros until their own
 //!    n is reached, so each pair's bits depend on the pair only (tiles, thread counts and
 //!    mirrored entries give the same bits). Cost ≈ 4n flops per pair and layer.
-//! 3. **Pairs whose bound fails at n = EXT_TERMS** (large variances with |ρ| near 1, e.g.
+//! 3. **Pairs whose bound fails at n = 2048** (large variances with |ρ| near 1, e.g.
 //!    norm-30 inputs at layer 1, points without an extended expansion, or rough custom σ):
 //!    the conditional 1-D reduction E[σ(u)σ(v)] = E_{z₁}[σ(√s₁ z₁) G(z₁)] with
 //!    G(z₁) = E_{z₂}[σ(m + τ z₂)], m = √s₂ ρ z₁, τ = √s₂ √(1−ρ²), both integrals by the adaptive
@@ -62,8 +62,8 @@
 //!
 //! Memory: 2·([`EAGER`] + EAGER/STEP) doubles per point and layer twice (k-major for the tile
 //! columns, point-major for the row point), plus, for the points some pair needs them for,
-//! 2·(TERMS + TERMS/STEP) for a full and 2·(EXT_TERMS + EXT_TERMS/STEP) for an extended
-//! expansion (at most 37 KB per point and layer), independent of the number of pairs.
+//! 2·(TERMS + TERMS/STEP) for a full and 2·(n + n/STEP) for each extended expansion
+//! (n = 512, 2048: at most 46 KB per point and layer in all), independent of the number of pairs.
 
 use super::quadrature::{adaptive2, adaptive2_checked, breakpoints};
 use crate::activation::Activation;
@@ -415,23 +415,8 @@ fn accumulate_impl(
     }
 }
 
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2,fma")]
-#[allow(clippy::too_many_arguments)]
-unsafe fn accumulate_avx2(
-    psi: &[f64],
-    rows: usize,
-    fv: &[[f64; 4]],
-    k0: usize,
-    half: usize,
-    ce: &mut [f64; CHUNK / 2],
-    co: &mut [f64; CHUNK / 2],
-    de: &mut [f64; CHUNK / 2],
-    dodd: &mut [f64; CHUNK / 2],
-) {
-    accumulate_impl(psi, rows, fv, k0, half, ce, co, de, dodd)
-}
-
+/// [`accumulate_impl`] at the process's vector level (`crate::simd`; the same bits at every
+/// level: plain multiplies and adds).
 #[allow(clippy::too_many_arguments)]
 fn accumulate(
     psi: &[f64],
@@ -444,131 +429,178 @@ fn accumulate(
     de: &mut [f64; CHUNK / 2],
     dodd: &mut [f64; CHUNK / 2],
 ) {
-    #[cfg(target_arch = "x86_64")]
-    {
-        if super::fastmath::has_avx2() {
-            // SAFETY: the CPU supports AVX2 and FMA (checked above); the function only reads and
-            // writes the slices it is given.
-            return unsafe { accumulate_avx2(psi, rows, fv, k0, half, ce, co, de, dodd) };
-        }
-    }
-    accumulate_impl(psi, rows, fv, k0, half, ce, co, de, dodd)
+    crate::simd::dispatch!(crate::simd::active(); fn(
+        psi: &[f64],
+        rows: usize,
+        fv: &[[f64; 4]],
+        k0: usize,
+        half: usize,
+        ce: &mut [f64; CHUNK / 2],
+        co: &mut [f64; CHUNK / 2],
+        de: &mut [f64; CHUNK / 2],
+        dodd: &mut [f64; CHUNK / 2],
+    ) {
+        accumulate_impl(psi, rows, fv, k0, half, ce, co, de, dodd)
+    })
 }
 
-/// Hermite terms of a point's extended expansion (k < EXT_TERMS), for the pairs whose bound
-/// fails with TERMS terms (|ρ| near 1 with slowly decaying coefficients: tanh at s ≳ 1.5).
-pub const EXT_TERMS: usize = 2048;
-/// Finest grid on which an extended expansion is computed (its cost is ∝ 2^q·EXT_TERMS).
+/// Hermite terms of a point's extended expansions (k < EXT_TERMS[t]), for the pairs whose bound
+/// fails with TERMS terms (|ρ| near 1 with slowly decaying coefficients: tanh at s ≳ 5). Two
+/// stages, each computed when a pair first needs it: at d = 2 (N = 2000, tanh) 96 % of such
+/// pairs need 257–512 terms and all but 2 of 26 000 at most 1024.
+pub const EXT_TERMS: [usize; 2] = [512, 2048];
+/// Finest grid on which an extended expansion is computed (its cost is ∝ 2^q·n).
 const EXT_MAX_GRID: usize = 2;
-/// Coefficients of the extended expansion checked against the rule of the check grid (step
-/// √2·h): the high end of each doubling of k.
+/// Coefficients of the extended expansions checked against the rule of the check grid (step
+/// √2·h): the high end of each doubling of k (those below the stage's length).
 const EXT_SAMPLED: [usize; 8] = [256, 257, 510, 511, 1022, 1023, 2046, 2047];
 
-/// A point's extended expansion at one layer (None when it has none: see [`extension`]),
-/// filled by the first pair that needs it.
-pub(super) type ExtSlot = OnceLock<Option<PointExpansion>>;
+/// A point's extended expansions at one layer, per stage (None when it has none: see
+/// [`extension`]), each filled by the first pair that needs it.
+pub(super) type ExtSlot = [OnceLock<Option<PointExpansion>>; 2];
 
-/// Nodes per block of [`hermite_block`].
-const NODE_BLOCK: usize = 8;
+/// Vector width (doubles) of the extended expansion's kernel, and its groups of nodes per block.
+const XL: usize = 8;
+const XG: usize = 4;
+/// Nodes per block of [`ext_block`].
+const NODE_BLOCK: usize = XL * XG;
 
-/// The Hermite functions h_k(z)φ(z), k < p.len(), at up to NODE_BLOCK nodes z at once by the
-/// recurrence of [`build_grid`] (the same operations per node, so the values are the grid
-/// table's bits before its weight; the nodes' chains run side by side, so the division's
-/// latency is paid once per block).
-fn hermite_block(z: &[f64; NODE_BLOCK], sqrt_k: &[f64], p: &mut [[f64; NODE_BLOCK]]) {
-    for l in 0..NODE_BLOCK {
-        p[0][l] = phi(z[l]);
-        p[1][l] = z[l] * p[0][l];
-    }
-    for k in 1..p.len() - 1 {
-        let (a, b) = (sqrt_k[k], sqrt_k[k + 1]);
-        for l in 0..NODE_BLOCK {
-            p[k + 1][l] = (z[l] * p[k][l] - a * p[k - 1][l]) / b;
-        }
-    }
-}
-
-/// Adds the trapezoid rule of grid `g` (nodes j·g.h, weights w_j) to c and d for k < c.len() (all
-/// EXT_TERMS) or, with `only`, for the listed k: c_k += Σ_j f±_j·(w_j·h_k(z_j)φ(z_j)) in node order
-/// (so that, on the main grid, the first TERMS sums are the full expansion's bits).
-fn ext_rule(
-    act: &Activation,
-    r: f64,
-    g: &Grid,
-    sqrt_k: &[f64],
-    p: &mut [[f64; NODE_BLOCK]],
-    (c, d): (&mut [f64], &mut [f64]),
-    only: Option<&[usize]>,
+/// One block of NODE_BLOCK trapezoid nodes of an extended expansion: for k < acc_c.len() adds
+/// Σ_{g} fw[q][g][l]·ψ_k(z[g][l]) to the lane partial sums acc[q'][k][l] (c: q' = 0, d: 1;
+/// q = 2·q' + parity of k: f± folded with the weight), where ψ_k = h_k φ comes from the
+/// normalized recurrence ψ_{k+1} = (z ψ_k − √k ψ_{k−1})·(1/√(k+1)), run for all 32 nodes side
+/// by side and never stored. `want[k]` false skips the accumulation of term k (the check grid
+/// needs 8 of them). Plain multiplies and adds in a fixed order: the same bits at every ISA
+/// level. Cost ≈ 7 flops per node and term.
+#[inline(always)]
+fn ext_block(
+    z: &[[f64; XL]; XG],
+    fw: &[[[f64; XL]; XG]; 4],
+    (sqrt_k, inv_sqrt_k): (&[f64], &[f64]),
+    want: &[bool],
+    (acc_c, acc_d): (&mut [[f64; XL]], &mut [[f64; XL]]),
 ) {
-    for j0 in (0..g.rows).step_by(NODE_BLOCK) {
-        let nb = NODE_BLOCK.min(g.rows - j0);
-        let mut z = [0.0f64; NODE_BLOCK];
-        let mut w = [0.0f64; NODE_BLOCK];
-        let mut f = [[0.0f64; 4]; NODE_BLOCK];
-        for l in 0..nb {
-            let j = j0 + l;
-            z[l] = j as f64 * g.h;
-            w[l] = if j == 0 { 0.5 * g.h } else { g.h };
-            let [a, da, b, db] = eval_pm(act, r * z[l]);
-            f[l] = [a + b, a - b, da + db, da - db];
+    let terms = acc_c.len();
+    let mut pm = [[0.0f64; XL]; XG];
+    let mut pc = [[0.0f64; XL]; XG];
+    for g in 0..XG {
+        for l in 0..XL {
+            pc[g][l] = phi(z[g][l]);
         }
-        hermite_block(&z, sqrt_k, p);
-        let all = c.len();
-        let mut add = |k: usize| {
-            let par = k % 2;
-            for l in 0..nb {
-                let v = w[l] * p[k][l];
-                c[k] += f[l][par] * v;
-                d[k] += f[l][2 + par] * v;
+    }
+    for k in 0..terms {
+        if want[k] {
+            let (fc, fd) = (&fw[k & 1], &fw[2 + (k & 1)]);
+            let mut sc = [0.0f64; XL];
+            let mut sd = [0.0f64; XL];
+            for g in 0..XG {
+                for l in 0..XL {
+                    sc[l] += fc[g][l] * pc[g][l];
+                    sd[l] += fd[g][l] * pc[g][l];
+                }
             }
-        };
-        match only {
-            Some(ks) => ks.iter().for_each(|&k| add(k)),
-            None => (0..all).for_each(add),
+            for l in 0..XL {
+                acc_c[k][l] += sc[l];
+                acc_d[k][l] += sd[l];
+            }
+        }
+        let (a, b) = (sqrt_k[k], inv_sqrt_k[k + 1]);
+        for g in 0..XG {
+            for l in 0..XL {
+                let next = (z[g][l] * pc[g][l] - a * pm[g][l]) * b;
+                pm[g][l] = pc[g][l];
+                pc[g][l] = next;
+            }
         }
     }
 }
 
-/// The extended expansion (EXT_TERMS coefficients) of σ at variance s, on the grid that the
+/// The trapezoid rule of grid `g` for the extended expansion: c_k = Σ_j f±_j w_j ψ_k(z_j) and
+/// the same for d, k < c.len() (only the k with `want[k]`, the others are left 0), in blocks of
+/// NODE_BLOCK nodes summed per lane and reduced in lane order at the end (a fixed order, so the
+/// bits depend on (σ, s, grid) only).
+fn ext_rule(act: &Activation, r: f64, g: &Grid, want: &[bool], (c, d): (&mut [f64], &mut [f64])) {
+    let terms = c.len();
+    let sqrt_k: Vec<f64> = (0..=terms).map(|k| (k as f64).sqrt()).collect();
+    let inv_sqrt_k: Vec<f64> = sqrt_k.iter().map(|&x| 1.0 / x).collect();
+    let mut acc_c = vec![[0.0f64; XL]; terms];
+    let mut acc_d = vec![[0.0f64; XL]; terms];
+    let isa = crate::simd::active();
+    for j0 in (0..g.rows).step_by(NODE_BLOCK) {
+        let mut z = [[0.0f64; XL]; XG];
+        let mut fw = [[[0.0f64; XL]; XG]; 4];
+        for t in 0..NODE_BLOCK.min(g.rows - j0) {
+            let (gi, l) = (t / XL, t % XL);
+            let j = j0 + t;
+            let zj = j as f64 * g.h;
+            let w = if j == 0 { 0.5 * g.h } else { g.h };
+            let [a, da, b, db] = eval_pm(act, r * zj);
+            z[gi][l] = zj;
+            fw[0][gi][l] = w * (a + b);
+            fw[1][gi][l] = w * (a - b);
+            fw[2][gi][l] = w * (da + db);
+            fw[3][gi][l] = w * (da - db);
+        }
+        let (ac, ad) = (&mut acc_c[..], &mut acc_d[..]);
+        let roots = (&sqrt_k[..], &inv_sqrt_k[..]);
+        let (z, fw) = (&z, &fw);
+        crate::simd::dispatch!(isa; fn(
+            z: &[[f64; XL]; XG],
+            fw: &[[[f64; XL]; XG]; 4],
+            roots: (&[f64], &[f64]),
+            want: &[bool],
+            ac: &mut [[f64; XL]],
+            ad: &mut [[f64; XL]],
+        ) {
+            ext_block(z, fw, roots, want, (ac, ad))
+        });
+    }
+    for k in 0..terms {
+        c[k] = acc_c[k].iter().fold(0.0, |s, &x| s + x);
+        d[k] = acc_d[k].iter().fold(0.0, |s, &x| s + x);
+    }
+}
+
+/// The extended expansion (`terms` coefficients, a stage of [`EXT_TERMS`]) of σ at variance s,
+/// on the grid that the
 /// full expansion `full` was accepted on, with the Hermite functions computed node by node
-/// (a table of EXT_TERMS columns would take 3.4 MB per 209 nodes). Its first TERMS coefficients
-/// and tails are `full`'s bits. None when `full` did not come from the trapezoid rule on a grid
+/// (a table of 2048 columns would take 3.4 MB per 209 nodes); its first TERMS coefficients
+/// must agree with `full`'s to GRID_CHECK·√E. None when `full` did not come from the trapezoid rule on a grid
 /// q ≤ EXT_MAX_GRID, or when the rule of the check grid (step √2·h) disagrees by more than
 /// GRID_CHECK·√E on a sampled coefficient: the pair then takes the quadrature.
-/// Cost: (1 + 1/√2)·(13/h)·EXT_TERMS·~7 flops, about 5 Mflop on grid 0.
-pub fn extension(act: &Activation, s: f64, full: &PointExpansion) -> Option<PointExpansion> {
+/// Cost: (1 + 1/√2)·(13/h)·terms·~7 flops, about 5 Mflop at 2048 terms on grid 0.
+pub fn extension(
+    act: &Activation,
+    s: f64,
+    full: &PointExpansion,
+    terms: usize,
+) -> Option<PointExpansion> {
     let q = match full.rule {
         Rule::Trapezoid(q) if q <= EXT_MAX_GRID && full.converged => q,
         _ => return None,
     };
-    let g = grid(q);
     let r = s.sqrt();
-    let sqrt_k: Vec<f64> = (0..=EXT_TERMS).map(|k| (k as f64).sqrt()).collect();
-    let mut p = vec![[0.0f64; NODE_BLOCK]; EXT_TERMS];
-    let mut c = vec![0.0; EXT_TERMS];
-    let mut d = vec![0.0; EXT_TERMS];
-    ext_rule(act, r, g, &sqrt_k, &mut p, (&mut c, &mut d), None);
+    let mut c = vec![0.0; terms];
+    let mut d = vec![0.0; terms];
+    ext_rule(act, r, grid(q), &vec![true; terms], (&mut c, &mut d));
+    let (sc, sd) = (GRID_CHECK * full.e_ss.sqrt(), GRID_CHECK * full.e_dd.sqrt());
+    // The first TERMS coefficients are the full expansion's, up to rounding (the same rule
+    // summed in another order): a free consistency check.
+    let same = (0..TERMS).all(|k| (c[k] - full.c[k]).abs() <= sc && (d[k] - full.d[k]).abs() <= sd);
     // The check: the rule of step √2·h on sampled coefficients. (Not the 2h rule: its alias
     // frequency π/h ≈ 50 at h = 1/16 is within reach of h_k(z)φ(z), whose local frequency
     // reaches √(k + ½) ≈ 45 at k = 2047; the √2h rule's, 71, leaves a margin as the h rule's,
     // 100, does.)
-    let (sc, sd) = (GRID_CHECK * full.e_ss.sqrt(), GRID_CHECK * full.e_dd.sqrt());
-    let mut cc = vec![0.0; EXT_TERMS];
-    let mut cd = vec![0.0; EXT_TERMS];
-    let sampled = Some(&EXT_SAMPLED[..]);
-    ext_rule(
-        act,
-        r,
-        check_grid(q),
-        &sqrt_k,
-        &mut p,
-        (&mut cc, &mut cd),
-        sampled,
-    );
-    let agree = EXT_SAMPLED
+    let sampled: Vec<usize> = EXT_SAMPLED.into_iter().filter(|&k| k < terms).collect();
+    let mut want = vec![false; terms];
+    sampled.iter().for_each(|&k| want[k] = true);
+    let mut cc = vec![0.0; terms];
+    let mut cd = vec![0.0; terms];
+    ext_rule(act, r, check_grid(q), &want, (&mut cc, &mut cd));
+    let agree = sampled
         .iter()
         .all(|&k| (cc[k] - c[k]).abs() <= sc && (cd[k] - d[k]).abs() <= sd);
-    if !agree {
+    if !(same && agree) {
         return None;
     }
     Some(finish(
@@ -947,15 +979,17 @@ fn terms_needed8(a: &[f64; LANES], row: &RowPoint, cols: &Cols, j: usize) -> [i6
         let gd: &[f64; LANES] = cols.gd[ch * st + j..ch * st + j + LANES]
             .try_into()
             .unwrap();
-        let mut open = false;
+        // bound_ok without its short-circuit, so that the lanes run as one vector compare.
+        let nn = (STEP * (ch + 1)) as f64;
+        let (rc, rd) = (row.gc[ch], row.gd[ch]);
+        let mut open = 0usize;
         for l in 0..LANES {
-            let ok = bound_ok(q[l], ch, row.gc[ch] + gc[l], row.gd[ch] + gd[l]);
-            if n[l] == 0 && ok {
-                n[l] = (STEP * (ch + 1)) as i64;
-            }
-            open |= n[l] == 0;
+            let lead = -q[l] * nn;
+            let ok = (lead + 0.5 * (rc + gc[l]) <= LN_TOL) & (lead + 0.5 * (rd + gd[l]) <= LN_TOL);
+            n[l] = if n[l] == 0 && ok { nn as i64 } else { n[l] };
+            open += (n[l] == 0) as usize;
         }
-        if !open {
+        if open == 0 {
             break;
         }
     }
@@ -963,6 +997,7 @@ fn terms_needed8(a: &[f64; LANES], row: &RowPoint, cols: &Cols, j: usize) -> [i6
 }
 
 /// Terms the pair needs at |ρ| = a from two full expansions, or 0 (the pair quadrature).
+#[inline(always)]
 fn terms_needed_full(a: f64, pi: &PointExpansion, pj: &PointExpansion) -> usize {
     let q = 2.0 * (1.0 - a) / (1.0 + a);
     let pass = |ch: usize| bound_ok(q, ch, pi.gc[ch] + pj.gc[ch], pi.gd[ch] + pj.gd[ch]);
@@ -1004,10 +1039,36 @@ fn horner_eager(row: &RowPoint, cols: &Cols, j: usize, n: usize, r: f64) -> (f64
     })
 }
 
-/// The series of one pair from two full expansions, when their tails allow it.
+/// Σ_{k<n} a_k b_k ρ^k (n a multiple of 8) as eight interleaved Horner chains in ρ⁸,
+/// Σ_m ρ^m Σ_j a_{8j+m} b_{8j+m} ρ^{8j}, which run side by side in one vector register instead
+/// of one chain of n dependent steps (the long series of the full and extended expansions).
+#[inline(always)]
+fn horner_split(n: usize, r: f64, a: &[f64], b: &[f64]) -> f64 {
+    let r2 = r * r;
+    let r4 = r2 * r2;
+    let r8 = r4 * r4;
+    let mut acc = [0.0f64; 8];
+    for j in (0..n / 8).rev() {
+        let (x, y) = (&a[8 * j..8 * j + 8], &b[8 * j..8 * j + 8]);
+        for m in 0..8 {
+            acc[m] = acc[m] * r8 + x[m] * y[m];
+        }
+    }
+    acc.iter().rev().fold(0.0, |s, &x| s * r + x)
+}
+
+/// The series of one pair from two full (or extended) expansions, when their tails allow it.
+#[inline(always)]
 fn series_full(pi: &PointExpansion, pj: &PointExpansion, r: f64) -> Option<(f64, f64)> {
     let n = terms_needed_full(r.abs(), pi, pj);
-    (n > 0).then(|| horner1(n, r, |k| [pi.c[k], pj.c[k], pi.d[k], pj.d[k]]))
+    if n == 0 {
+        return None;
+    }
+    // (No closure here: it would not be inlined into the caller's vectorized copy.)
+    Some((
+        horner_split(n, r, &pi.c, &pj.c),
+        horner_split(n, r, &pi.d, &pj.d),
+    ))
 }
 
 /// Eight lanes (columns j..j+8) of the Horner loop, lane l using its own n[l] terms: terms
@@ -1144,14 +1205,22 @@ pub(super) fn pair_row(
                     dot[k] = b;
                     continue;
                 }
-                let xi = ext_i.get_or_init(|| extension(act, si, pi));
-                if let Some(xi) = xi {
-                    let xj = ext_j[k].get_or_init(|| extension(act, sj[k], pj));
-                    if let Some((a, b)) = xj.as_ref().and_then(|xj| series_full(xi, xj, r[l])) {
+                let mut done = false;
+                for (t, &terms) in EXT_TERMS.iter().enumerate() {
+                    let xi = ext_i[t].get_or_init(|| extension(act, si, pi, terms));
+                    let xj = ext_j[k][t].get_or_init(|| extension(act, sj[k], pj, terms));
+                    let (Some(xi), Some(xj)) = (xi, xj) else {
+                        break;
+                    };
+                    if let Some((a, b)) = series_full(xi, xj, r[l]) {
                         s12[k] = a;
                         dot[k] = b;
-                        continue;
+                        done = true;
+                        break;
                     }
+                }
+                if done {
+                    continue;
                 }
             }
             match pair_quadrature_budgeted(act, si, sj[k], cov[l], flags.stop, PAIR_EVAL_BUDGET).0 {
@@ -1322,20 +1391,21 @@ mod tests {
         );
     }
 
-    /// The extended expansion keeps the full expansion's first TERMS coefficients and tails bit
-    /// for bit, and carries pairs the full series cannot (tanh at s = 3 and 2.5, |ρ| → 1: the
-    /// coefficients decay like e^{−(π/(2√s))√k}, so ρ = 1 needs ~320 terms) to the pair
-    /// quadrature's values.
+    /// The extended expansions agree with the full expansion's first TERMS coefficients to
+    /// rounding, and carry pairs the full series cannot (tanh at s = 1.5–6, |ρ| ≥ 0.95: the
+    /// coefficients decay like e^{−(π/(2√s))√(2k)}) to the pair quadrature's values: the 2048-term
+    /// stage up to ρ = ±1, the 512-term stage at ρ up to 1 − 1e-4.
     #[test]
     fn extension_covers_pairs_past_the_full_series() {
         let act = Activation::Tanh;
         let (s1, s2) = (3.0, 2.5);
         let (f1, f2) = (point_expansion(&act, s1), point_expansion(&act, s2));
-        let x1 = extension(&act, s1, &f1).expect("grid 1 or 2");
-        let x2 = extension(&act, s2, &f2).expect("grid 1 or 2");
-        assert_eq!(x1.c[..TERMS], f1.c[..]);
-        assert_eq!(x1.d[..TERMS], f1.d[..]);
-        assert_eq!(x1.gc[..TERMS / STEP], f1.gc[..]);
+        let x1 = extension(&act, s1, &f1, 2048).expect("grid 1 or 2");
+        let x2 = extension(&act, s2, &f2, 2048).expect("grid 1 or 2");
+        for k in 0..TERMS {
+            assert!((x1.c[k] - f1.c[k]).abs() <= 1e-15 * f1.e_ss.sqrt(), "c_{k}");
+            assert!((x1.d[k] - f1.d[k]).abs() <= 1e-15 * f1.e_dd.sqrt(), "d_{k}");
+        }
         for &rho in &[1.0f64, 1.0 - 1e-9, 0.99999, -0.9999, -1.0] {
             assert!(
                 series_full(&f1, &f2, rho).is_none(),
@@ -1350,9 +1420,41 @@ mod tests {
                 "rho={rho}: {b} vs {qb}"
             );
         }
+        // The first stage (512 terms) where the full series stops: ρ from 0.95 to 1 − 1e-4.
+        for &(s1, s2, rho) in &[
+            (3.0, 2.5, 0.9999f64),
+            (3.0, 2.5, 0.99),
+            (3.0, 2.5, -0.97),
+            (6.0, 4.5, 0.98),
+            (6.0, 4.5, -0.95),
+            (2.0, 1.5, 0.9999),
+        ] {
+            let (f1, f2) = (point_expansion(&act, s1), point_expansion(&act, s2));
+            let x1 = extension(&act, s1, &f1, EXT_TERMS[0]).expect("grid <= 2");
+            let x2 = extension(&act, s2, &f2, EXT_TERMS[0]).expect("grid <= 2");
+            assert!(
+                series_full(&f1, &f2, rho).is_none(),
+                "s=({s1},{s2}) rho={rho}"
+            );
+            let (a, b) = series_full(&x1, &x2, rho).expect("512 terms suffice");
+            let (qa, qb) = pair_quadrature(&act, s1, s2, rho * (s1 * s2).sqrt());
+            let scale = (f1.e_ss * f2.e_ss).sqrt();
+            assert!(
+                (a - qa).abs() <= 1e-13 * scale,
+                "s=({s1},{s2}) rho={rho}: {a} vs {qa}"
+            );
+            assert!(
+                (b - qb).abs() <= 1e-13 * (f1.e_dd * f2.e_dd).sqrt(),
+                "rho={rho}"
+            );
+        }
         // Only trapezoid expansions on grids up to EXT_MAX_GRID are extended.
         let big = point_expansion(&act, 400.0);
-        assert!(extension(&act, 400.0, &big).is_none(), "{:?}", big.rule);
+        assert!(
+            extension(&act, 400.0, &big, 512).is_none(),
+            "{:?}",
+            big.rule
+        );
     }
 
     #[test]
