@@ -46,4 +46,18 @@ fn bit_identical_at_one_and_three_threads() {
             "{act:?}"
         );
     }
+    // tanh on 2-D inputs: most pairs are highly correlated, and those with the larger
+    // variances take the lazily computed full and extended (512–2048-term) Hermite expansions,
+    // filled by whichever thread needs them first.
+    let (n, d) = (240, 2);
+    let x: Vec<f64> = (0..n * d).map(|_| 1.5 * r.normal()).collect();
+    let spec = LimitSpec::new(5, Activation::Tanh, 0.1);
+    set_num_threads(1).unwrap();
+    let one = run(&spec, &x, n, d);
+    set_num_threads(3).unwrap();
+    let three = run(&spec, &x, n, d);
+    assert!(one
+        .iter()
+        .zip(&three)
+        .all(|(p, q)| p.to_bits() == q.to_bits()));
 }

@@ -43,7 +43,7 @@
 //!    multiple of [`STEP`], with bound ≤ 1e-14·√(E[σ(u)²] E[σ(v)²]) for both series
 //!    (ln|ρ| ≤ −2(1−|ρ|)/(1+|ρ|) replaces the logarithm, so no `ln` per pair): first from the
 //!    eager parts (n ≤ EAGER, eight columns at once), then from the two points' full expansions
-//!    (n ≤ TERMS), then from their extended expansions (n ≤ 512, then 2048: [`EXT_TERMS`], see
+//!    (n ≤ TERMS), then from their extended expansions (n ≤ 512, 1024, 2048: [`EXT_TERMS`], see
 //!    [`extension`]). This covers every |ρ| ≤ 1, ρ = ±1 included, whenever the coefficients
 //!    decay fast enough: for tanh(√s z), whose poles sit at z = iπ/(2√s),
 //!    c_k ~ e^{−(π/(2√s))√k}, so at ρ = 1 about 60 terms are needed at s = 0.4, 150 at s = 1,
@@ -63,7 +63,7 @@
 //! Memory: 2·([`EAGER`] + EAGER/STEP) doubles per point and layer twice (k-major for the tile
 //! columns, point-major for the row point), plus, for the points some pair needs them for,
 //! 2·(TERMS + TERMS/STEP) for a full and 2·(n + n/STEP) for each extended expansion
-//! (n = 512, 2048: at most 46 KB per point and layer in all), independent of the number of pairs.
+//! (n = 512, 1024, 2048: at most 65 KB per point and layer in all), independent of the number of pairs.
 
 use super::quadrature::{adaptive2, adaptive2_checked, breakpoints};
 use crate::activation::Activation;
@@ -445,10 +445,10 @@ fn accumulate(
 }
 
 /// Hermite terms of a point's extended expansions (k < EXT_TERMS[t]), for the pairs whose bound
-/// fails with TERMS terms (|ρ| near 1 with slowly decaying coefficients: tanh at s ≳ 5). Two
+/// fails with TERMS terms (|ρ| near 1 with slowly decaying coefficients: tanh at s ≳ 5). Three
 /// stages, each computed when a pair first needs it: at d = 2 (N = 2000, tanh) 96 % of such
 /// pairs need 257–512 terms and all but 2 of 26 000 at most 1024.
-pub const EXT_TERMS: [usize; 2] = [512, 2048];
+pub const EXT_TERMS: [usize; 3] = [512, 1024, 2048];
 /// Finest grid on which an extended expansion is computed (its cost is ∝ 2^q·n).
 const EXT_MAX_GRID: usize = 2;
 /// Coefficients of the extended expansions checked against the rule of the check grid (step
@@ -457,7 +457,7 @@ const EXT_SAMPLED: [usize; 8] = [256, 257, 510, 511, 1022, 1023, 2046, 2047];
 
 /// A point's extended expansions at one layer, per stage (None when it has none: see
 /// [`extension`]), each filled by the first pair that needs it.
-pub(super) type ExtSlot = [OnceLock<Option<PointExpansion>>; 2];
+pub(super) type ExtSlot = [OnceLock<Option<PointExpansion>>; 3];
 
 /// Vector width (doubles) of the extended expansion's kernel, and its groups of nodes per block.
 const XL: usize = 8;
@@ -470,15 +470,18 @@ const NODE_BLOCK: usize = XL * XG;
 /// q = 2·q' + parity of k: f± folded with the weight), where ψ_k = h_k φ comes from the
 /// normalized recurrence ψ_{k+1} = (z ψ_k − √k ψ_{k−1})·(1/√(k+1)), run for all 32 nodes side
 /// by side and never stored. `want[k]` false skips the accumulation of term k (the check grid
-/// needs 8 of them). Plain multiplies and adds in a fixed order: the same bits at every ISA
-/// level. Cost ≈ 7 flops per node and term.
+/// needs 8 of them). The same is done with the weights `fw2` into `acc2` for the k with
+/// `want2[k]` (the rule of step 2h: the even nodes, weights doubled). Explicit `mul_add`s
+/// (exactly rounded on every level) and plain operations in a fixed order: the same bits at
+/// every ISA level. Cost ≈ 4 fused operations per node and term.
 #[inline(always)]
 fn ext_block(
     z: &[[f64; XL]; XG],
-    fw: &[[[f64; XL]; XG]; 4],
+    (fw, fw2): (&[[[f64; XL]; XG]; 4], &[[[f64; XL]; XG]; 4]),
     (sqrt_k, inv_sqrt_k): (&[f64], &[f64]),
-    want: &[bool],
+    (want, want2): (&[bool], &[bool]),
     (acc_c, acc_d): (&mut [[f64; XL]], &mut [[f64; XL]]),
+    (acc2_c, acc2_d): (&mut [[f64; XL]], &mut [[f64; XL]]),
 ) {
     let terms = acc_c.len();
     let mut pm = [[0.0f64; XL]; XG];
@@ -495,8 +498,8 @@ fn ext_block(
             let mut sd = [0.0f64; XL];
             for g in 0..XG {
                 for l in 0..XL {
-                    sc[l] += fc[g][l] * pc[g][l];
-                    sd[l] += fd[g][l] * pc[g][l];
+                    sc[l] = fc[g][l].mul_add(pc[g][l], sc[l]);
+                    sd[l] = fd[g][l].mul_add(pc[g][l], sd[l]);
                 }
             }
             for l in 0..XL {
@@ -504,10 +507,19 @@ fn ext_block(
                 acc_d[k][l] += sd[l];
             }
         }
+        if want2[k] {
+            let (fc, fd) = (&fw2[k & 1], &fw2[2 + (k & 1)]);
+            for g in 0..XG {
+                for l in 0..XL {
+                    acc2_c[k][l] = fc[g][l].mul_add(pc[g][l], acc2_c[k][l]);
+                    acc2_d[k][l] = fd[g][l].mul_add(pc[g][l], acc2_d[k][l]);
+                }
+            }
+        }
         let (a, b) = (sqrt_k[k], inv_sqrt_k[k + 1]);
         for g in 0..XG {
             for l in 0..XL {
-                let next = (z[g][l] * pc[g][l] - a * pm[g][l]) * b;
+                let next = z[g][l].mul_add(pc[g][l], -a * pm[g][l]) * b;
                 pm[g][l] = pc[g][l];
                 pc[g][l] = next;
             }
@@ -518,9 +530,19 @@ fn ext_block(
 /// The trapezoid rule of grid `g` for the extended expansion: c_k = Σ_j f±_j w_j ψ_k(z_j) and
 /// the same for d, k < c.len() (only the k with `want[k]`, the others are left 0), in blocks of
 /// NODE_BLOCK nodes summed per lane and reduced in lane order at the end (a fixed order, so the
-/// bits depend on (σ, s, grid) only).
-fn ext_rule(act: &Activation, r: f64, g: &Grid, want: &[bool], (c, d): (&mut [f64], &mut [f64])) {
+/// bits depend on (σ, s, grid) only). With `want2`, also the rule of step 2h for those k into
+/// (c2, d2).
+fn ext_rule(
+    act: &Activation,
+    r: f64,
+    g: &Grid,
+    want: &[bool],
+    (c, d): (&mut [f64], &mut [f64]),
+    (want2, c2, d2): (&[bool], &mut [f64], &mut [f64]),
+) {
     let terms = c.len();
+    let mut acc2_c = vec![[0.0f64; XL]; terms];
+    let mut acc2_d = vec![[0.0f64; XL]; terms];
     let sqrt_k: Vec<f64> = (0..=terms).map(|k| (k as f64).sqrt()).collect();
     let inv_sqrt_k: Vec<f64> = sqrt_k.iter().map(|&x| 1.0 / x).collect();
     let mut acc_c = vec![[0.0f64; XL]; terms];
@@ -529,6 +551,7 @@ fn ext_rule(act: &Activation, r: f64, g: &Grid, want: &[bool], (c, d): (&mut [f6
     for j0 in (0..g.rows).step_by(NODE_BLOCK) {
         let mut z = [[0.0f64; XL]; XG];
         let mut fw = [[[0.0f64; XL]; XG]; 4];
+        let mut fw2 = [[[0.0f64; XL]; XG]; 4];
         for t in 0..NODE_BLOCK.min(g.rows - j0) {
             let (gi, l) = (t / XL, t % XL);
             let j = j0 + t;
@@ -540,24 +563,35 @@ fn ext_rule(act: &Activation, r: f64, g: &Grid, want: &[bool], (c, d): (&mut [f6
             fw[1][gi][l] = w * (a - b);
             fw[2][gi][l] = w * (da + db);
             fw[3][gi][l] = w * (da - db);
+            if j % 2 == 0 {
+                for q in 0..4 {
+                    fw2[q][gi][l] = 2.0 * fw[q][gi][l];
+                }
+            }
         }
-        let (ac, ad) = (&mut acc_c[..], &mut acc_d[..]);
+        let acc = (&mut acc_c[..], &mut acc_d[..]);
+        let acc2 = (&mut acc2_c[..], &mut acc2_d[..]);
         let roots = (&sqrt_k[..], &inv_sqrt_k[..]);
-        let (z, fw) = (&z, &fw);
+        let (z, fws, wants) = (&z, (&fw, &fw2), (want, want2));
         crate::simd::dispatch!(isa; fn(
             z: &[[f64; XL]; XG],
-            fw: &[[[f64; XL]; XG]; 4],
+            fws: (&[[[f64; XL]; XG]; 4], &[[[f64; XL]; XG]; 4]),
             roots: (&[f64], &[f64]),
-            want: &[bool],
-            ac: &mut [[f64; XL]],
-            ad: &mut [[f64; XL]],
+            wants: (&[bool], &[bool]),
+            acc: (&mut [[f64; XL]], &mut [[f64; XL]]),
+            acc2: (&mut [[f64; XL]], &mut [[f64; XL]]),
         ) {
-            ext_block(z, fw, roots, want, (ac, ad))
+            ext_block(z, fws, roots, wants, acc, acc2)
         });
     }
+    let sum = |a: &[f64; XL]| a.iter().fold(0.0, |s, &x| s + x);
     for k in 0..terms {
-        c[k] = acc_c[k].iter().fold(0.0, |s, &x| s + x);
-        d[k] = acc_d[k].iter().fold(0.0, |s, &x| s + x);
+        c[k] = sum(&acc_c[k]);
+        d[k] = sum(&acc_d[k]);
+        if want2[k] {
+            c2[k] = sum(&acc2_c[k]);
+            d2[k] = sum(&acc2_d[k]);
+        }
     }
 }
 
@@ -566,9 +600,10 @@ fn ext_rule(act: &Activation, r: f64, g: &Grid, want: &[bool], (c, d): (&mut [f6
 /// full expansion `full` was accepted on, with the Hermite functions computed node by node
 /// (a table of 2048 columns would take 3.4 MB per 209 nodes); its first TERMS coefficients
 /// must agree with `full`'s to GRID_CHECK·√E. None when `full` did not come from the trapezoid rule on a grid
-/// q ≤ EXT_MAX_GRID, or when the rule of the check grid (step √2·h) disagrees by more than
-/// GRID_CHECK·√E on a sampled coefficient: the pair then takes the quadrature.
-/// Cost: (1 + 1/√2)·(13/h)·terms·~7 flops, about 5 Mflop at 2048 terms on grid 0.
+/// q ≤ EXT_MAX_GRID, or when the check rule (step 2h, or √2·h: see the body) disagrees by more
+/// than GRID_CHECK·√E on a sampled coefficient: the pair then takes the quadrature.
+/// Cost: (13/h)·terms·~7 flops (times 1 + 1/√2 with the √2h check), about 5 Mflop at 2048 terms
+/// on grid 0.
 pub fn extension(
     act: &Activation,
     s: f64,
@@ -580,23 +615,48 @@ pub fn extension(
         _ => return None,
     };
     let r = s.sqrt();
-    let mut c = vec![0.0; terms];
-    let mut d = vec![0.0; terms];
-    ext_rule(act, r, grid(q), &vec![true; terms], (&mut c, &mut d));
+    let sampled: Vec<usize> = EXT_SAMPLED.into_iter().filter(|&k| k < terms).collect();
+    let mut want = vec![false; terms];
+    sampled.iter().for_each(|&k| want[k] = true);
+    // The check, on sampled coefficients: the rule of step 2h (the even nodes, in the same pass)
+    // when it resolves h_k(z)φ(z), whose local frequency reaches √(k + ½) (22.6 at k = 511, 45
+    // at 2047): its alias frequency π/h = 50.3·2^q leaves a margin of ≥ 27 (grid 0, k < 512)
+    // or ≥ 55 (grid q ≥ 1, k < 2048) against σ's spectrum, which for the built-in activations
+    // decays like e^{−(π/(2√s))ω} with √s ≤ 2^q, so the 2h rule is itself accurate to e^{−42}.
+    // Otherwise (grid 0 past 512 terms, or a user σ, whose spectrum is unknown) the rule of step
+    // √2·h (the check grid, alias 71·2^q) is run.
+    let builtin = matches!(
+        act,
+        Activation::Tanh | Activation::Sigmoid | Activation::Softplus
+    );
+    let by_2h = builtin && (terms <= 512 || q >= 1);
+    let no = vec![false; terms];
+    let (mut c, mut d) = (vec![0.0; terms], vec![0.0; terms]);
+    let (mut cc, mut cd) = (vec![0.0; terms], vec![0.0; terms]);
+    let want2 = if by_2h { &want[..] } else { &no[..] };
+    ext_rule(
+        act,
+        r,
+        grid(q),
+        &vec![true; terms],
+        (&mut c, &mut d),
+        (want2, &mut cc, &mut cd),
+    );
+    if !by_2h {
+        let (mut x, mut y) = (vec![0.0; terms], vec![0.0; terms]);
+        ext_rule(
+            act,
+            r,
+            check_grid(q),
+            &want,
+            (&mut cc, &mut cd),
+            (&no, &mut x, &mut y),
+        );
+    }
     let (sc, sd) = (GRID_CHECK * full.e_ss.sqrt(), GRID_CHECK * full.e_dd.sqrt());
     // The first TERMS coefficients are the full expansion's, up to rounding (the same rule
     // summed in another order): a free consistency check.
     let same = (0..TERMS).all(|k| (c[k] - full.c[k]).abs() <= sc && (d[k] - full.d[k]).abs() <= sd);
-    // The check: the rule of step √2·h on sampled coefficients. (Not the 2h rule: its alias
-    // frequency π/h ≈ 50 at h = 1/16 is within reach of h_k(z)φ(z), whose local frequency
-    // reaches √(k + ½) ≈ 45 at k = 2047; the √2h rule's, 71, leaves a margin as the h rule's,
-    // 100, does.)
-    let sampled: Vec<usize> = EXT_SAMPLED.into_iter().filter(|&k| k < terms).collect();
-    let mut want = vec![false; terms];
-    sampled.iter().for_each(|&k| want[k] = true);
-    let mut cc = vec![0.0; terms];
-    let mut cd = vec![0.0; terms];
-    ext_rule(act, r, check_grid(q), &want, (&mut cc, &mut cd));
     let agree = sampled
         .iter()
         .all(|&k| (cc[k] - c[k]).abs() <= sc && (cd[k] - d[k]).abs() <= sd);
