@@ -66,6 +66,20 @@ pub(crate) fn try_zeroed(len: usize, what: &str) -> Result<Vec<f64>> {
     Ok(v)
 }
 
+/// `len` default values (slots filled later), or `Error::Allocation` naming `what` when they
+/// cannot be allocated.
+pub(crate) fn try_defaults<T: Default>(len: usize, what: &str) -> Result<Vec<T>> {
+    let mut v: Vec<T> = Vec::new();
+    v.try_reserve_exact(len).map_err(|_| {
+        Error::Allocation(format!(
+            "{what}: cannot allocate {len} slots ({} bytes)",
+            len.saturating_mul(std::mem::size_of::<T>())
+        ))
+    })?;
+    v.resize_with(len, T::default);
+    Ok(v)
+}
+
 /// A number formatted for a message like C's `%g`: the shortest round-trip decimal when
 /// 1e-4 ≤ |x| < 1e16 (or x = 0), scientific otherwise, so that a subnormal prints as "1e-310"
 /// instead of about 330 digits.

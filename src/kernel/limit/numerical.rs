@@ -387,36 +387,9 @@ fn trapezoid(
     Some(finish((e_ss, e_dd), c, d, true, Rule::Trapezoid(q)))
 }
 
-/// ce[t] += Σ_j f+_j ψ_{2(k0+t)}(z_j) w_j (and the odd / σ′ companions), rows in order.
-#[allow(clippy::too_many_arguments)]
-#[inline(always)]
-fn accumulate_impl(
-    psi: &[f64],
-    rows: usize,
-    fv: &[[f64; 4]],
-    k0: usize,
-    half: usize,
-    ce: &mut [f64; CHUNK / 2],
-    co: &mut [f64; CHUNK / 2],
-    de: &mut [f64; CHUNK / 2],
-    dodd: &mut [f64; CHUNK / 2],
-) {
-    for j in 0..rows {
-        let row = &psi[j * TERMS..(j + 1) * TERMS];
-        let ev: &[f64; CHUNK / 2] = row[k0..k0 + CHUNK / 2].try_into().unwrap();
-        let od: &[f64; CHUNK / 2] = row[half + k0..half + k0 + CHUNK / 2].try_into().unwrap();
-        let [sp, sm, dp, dm] = fv[j];
-        for t in 0..CHUNK / 2 {
-            ce[t] += sp * ev[t];
-            co[t] += sm * od[t];
-            de[t] += dp * ev[t];
-            dodd[t] += dm * od[t];
-        }
-    }
-}
-
-/// [`accumulate_impl`] at the process's vector level (`crate::simd`; the same bits at every
-/// level: plain multiplies and adds).
+/// ce[t] += Σ_j f+_j ψ_{2(k0+t)}(z_j) w_j (and the odd / σ′ companions), rows in order, at the
+/// process's vector level (`crate::simd`; the same bits at every level: plain multiplies and
+/// adds).
 #[allow(clippy::too_many_arguments)]
 fn accumulate(
     psi: &[f64],
@@ -429,18 +402,33 @@ fn accumulate(
     de: &mut [f64; CHUNK / 2],
     dodd: &mut [f64; CHUNK / 2],
 ) {
+    let sums = (ce, co, de, dodd);
     crate::simd::dispatch!(crate::simd::active(); fn(
         psi: &[f64],
         rows: usize,
         fv: &[[f64; 4]],
         k0: usize,
         half: usize,
-        ce: &mut [f64; CHUNK / 2],
-        co: &mut [f64; CHUNK / 2],
-        de: &mut [f64; CHUNK / 2],
-        dodd: &mut [f64; CHUNK / 2],
+        sums: (
+            &mut [f64; CHUNK / 2],
+            &mut [f64; CHUNK / 2],
+            &mut [f64; CHUNK / 2],
+            &mut [f64; CHUNK / 2],
+        ),
     ) {
-        accumulate_impl(psi, rows, fv, k0, half, ce, co, de, dodd)
+        let (ce, co, de, dodd) = sums;
+        for j in 0..rows {
+            let row = &psi[j * TERMS..(j + 1) * TERMS];
+            let ev: &[f64; CHUNK / 2] = row[k0..k0 + CHUNK / 2].try_into().unwrap();
+            let od: &[f64; CHUNK / 2] = row[half + k0..half + k0 + CHUNK / 2].try_into().unwrap();
+            let [sp, sm, dp, dm] = fv[j];
+            for t in 0..CHUNK / 2 {
+                ce[t] += sp * ev[t];
+                co[t] += sm * od[t];
+                de[t] += dp * ev[t];
+                dodd[t] += dm * od[t];
+            }
+        }
     })
 }
 
@@ -1348,6 +1336,27 @@ mod tests {
         )
     }
 
+    /// A pair's series values (a, b) = (E, E′) against the pair quadrature, to 1e-13 of the
+    /// Cauchy–Schwarz scales √(E[σ(u)²]E[σ(v)²]) and √(E[σ′(u)²]E[σ′(v)²]).
+    fn assert_matches_quadrature(
+        act: &Activation,
+        (s1, s2, rho): (f64, f64, f64),
+        (a, b): (f64, f64),
+        (f1, f2): (&PointExpansion, &PointExpansion),
+    ) {
+        let (qa, qb) = pair_quadrature(act, s1, s2, rho * (s1 * s2).sqrt());
+        let scale = (f1.e_ss * f2.e_ss).sqrt();
+        assert!(
+            (a - qa).abs() <= 1e-13 * scale,
+            "s=({s1},{s2}) rho={rho}: {a} vs {qa}"
+        );
+        let scale = (f1.e_dd * f2.e_dd).sqrt();
+        assert!(
+            (b - qb).abs() <= 1e-13 * scale,
+            "s=({s1},{s2}) rho={rho}: {b} vs {qb}"
+        );
+    }
+
     /// Series of one pair from two full expansions (None: the bound sends it to the quadrature).
     fn series(pi: &PointExpansion, pj: &PointExpansion, rho: f64) -> Option<(f64, f64)> {
         series_full(pi, pj, rho)
@@ -1435,14 +1444,8 @@ mod tests {
         let mut deep = 0;
         for &rho in &[0.9f64, 0.99, 0.999, -0.995] {
             let eager = terms_needed_full(rho.abs(), &e1, &point_expansion_terms(&act, s2, EAGER));
-            let (a, b) = series_full(&f1, &f2, rho).expect("the full series converges");
-            let (qa, qb) = pair_quadrature(&act, s1, s2, rho * (s1 * s2).sqrt());
-            let scale = (f1.e_ss * f2.e_ss).sqrt();
-            assert!((a - qa).abs() <= 1e-13 * scale, "rho={rho}: {a} vs {qa}");
-            assert!(
-                (b - qb).abs() <= 1e-13 * (f1.e_dd * f2.e_dd).sqrt(),
-                "rho={rho}"
-            );
+            let v = series_full(&f1, &f2, rho).expect("the full series converges");
+            assert_matches_quadrature(&act, (s1, s2, rho), v, (&f1, &f2));
             deep += (eager == 0) as usize;
         }
         assert!(
@@ -1471,14 +1474,8 @@ mod tests {
                 series_full(&f1, &f2, rho).is_none(),
                 "rho={rho}: full passes"
             );
-            let (a, b) = series_full(&x1, &x2, rho).expect("extended series converges");
-            let (qa, qb) = pair_quadrature(&act, s1, s2, rho * (s1 * s2).sqrt());
-            let scale = (f1.e_ss * f2.e_ss).sqrt();
-            assert!((a - qa).abs() <= 1e-13 * scale, "rho={rho}: {a} vs {qa}");
-            assert!(
-                (b - qb).abs() <= 1e-13 * (f1.e_dd * f2.e_dd).sqrt(),
-                "rho={rho}: {b} vs {qb}"
-            );
+            let v = series_full(&x1, &x2, rho).expect("extended series converges");
+            assert_matches_quadrature(&act, (s1, s2, rho), v, (&f1, &f2));
         }
         // The first stage (512 terms) where the full series stops: ρ from 0.95 to 1 − 1e-4.
         for &(s1, s2, rho) in &[
@@ -1496,17 +1493,8 @@ mod tests {
                 series_full(&f1, &f2, rho).is_none(),
                 "s=({s1},{s2}) rho={rho}"
             );
-            let (a, b) = series_full(&x1, &x2, rho).expect("512 terms suffice");
-            let (qa, qb) = pair_quadrature(&act, s1, s2, rho * (s1 * s2).sqrt());
-            let scale = (f1.e_ss * f2.e_ss).sqrt();
-            assert!(
-                (a - qa).abs() <= 1e-13 * scale,
-                "s=({s1},{s2}) rho={rho}: {a} vs {qa}"
-            );
-            assert!(
-                (b - qb).abs() <= 1e-13 * (f1.e_dd * f2.e_dd).sqrt(),
-                "rho={rho}"
-            );
+            let v = series_full(&x1, &x2, rho).expect("512 terms suffice");
+            assert_matches_quadrature(&act, (s1, s2, rho), v, (&f1, &f2));
         }
         // Only trapezoid expansions on grids up to EXT_MAX_GRID are extended.
         let big = point_expansion(&act, 400.0);

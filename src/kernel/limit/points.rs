@@ -4,7 +4,7 @@
 
 use super::closed_form::{self, ClosedForm};
 use super::{numerical, quadrature, watch, LimitSpec};
-use crate::error::{checked_mul, try_zeroed};
+use crate::error::{checked_mul, try_defaults, try_zeroed};
 use crate::linalg::MatRef;
 use crate::parallel::Progress;
 use crate::{Error, Result};
@@ -109,20 +109,9 @@ impl PointSet {
         let rl = numerical::ROW_LEN;
         let mut rm = try_zeroed(ncoef / k1 * rl, "Hermite coefficients")?;
         let nslots = ncoef / k1;
-        let mut deep: Vec<numerical::DeepSlot> = Vec::new();
-        deep.try_reserve_exact(nslots).map_err(|_| {
-            Error::Allocation(format!(
-                "full Hermite expansion slots: cannot allocate {nslots} slots"
-            ))
-        })?;
-        deep.resize_with(nslots, Default::default);
-        let mut ext: Vec<numerical::ExtSlot> = Vec::new();
-        ext.try_reserve_exact(nslots).map_err(|_| {
-            Error::Allocation(format!(
-                "extended Hermite expansion slots: cannot allocate {nslots} slots"
-            ))
-        })?;
-        ext.resize_with(nslots, Default::default);
+        let deep: Vec<numerical::DeepSlot> = try_defaults(nslots, "full Hermite expansion slots")?;
+        let ext: Vec<numerical::ExtSlot> =
+            try_defaults(nslots, "extended Hermite expansion slots")?;
         let nchunks = n.div_ceil(POINT_CHUNK);
         let results: Vec<Mutex<Option<Chunk>>> = (0..nchunks).map(|_| Mutex::new(None)).collect();
         let stop = AtomicBool::new(false);
