@@ -479,38 +479,49 @@ fn ext_block(
             pc[g][l] = phi(z[g][l]);
         }
     }
-    for k in 0..terms {
-        if want[k] {
-            let (fc, fd) = (&fw[k & 1], &fw[2 + (k & 1)]);
-            let mut sc = [0.0f64; XL];
-            let mut sd = [0.0f64; XL];
-            for g in 0..XG {
-                for l in 0..XL {
-                    sc[l] = fc[g][l].mul_add(pc[g][l], sc[l]);
-                    sd[l] = fd[g][l].mul_add(pc[g][l], sd[l]);
-                }
-            }
+    // Σ_g f[g]·ψ_k[g] per lane (a fixed order over the groups).
+    #[inline(always)]
+    fn dot(f: &[[f64; XL]; XG], p: &[[f64; XL]; XG], acc: &mut [f64; XL]) {
+        let mut s = *acc;
+        for g in 0..XG {
             for l in 0..XL {
-                acc_c[k][l] += sc[l];
-                acc_d[k][l] += sd[l];
+                s[l] = f[g][l].mul_add(p[g][l], s[l]);
             }
         }
-        if want2[k] {
-            let (fc, fd) = (&fw2[k & 1], &fw2[2 + (k & 1)]);
-            for g in 0..XG {
-                for l in 0..XL {
-                    acc2_c[k][l] = fc[g][l].mul_add(pc[g][l], acc2_c[k][l]);
-                    acc2_d[k][l] = fd[g][l].mul_add(pc[g][l], acc2_d[k][l]);
-                }
-            }
-        }
-        let (a, b) = (sqrt_k[k], inv_sqrt_k[k + 1]);
+        *acc = s;
+    }
+    // ψ_{k+1} from ψ_k (pc) and ψ_{k−1} (pm).
+    #[inline(always)]
+    fn advance(
+        z: &[[f64; XL]; XG],
+        pm: &mut [[f64; XL]; XG],
+        pc: &mut [[f64; XL]; XG],
+        a: f64,
+        b: f64,
+    ) {
         for g in 0..XG {
             for l in 0..XL {
                 let next = z[g][l].mul_add(pc[g][l], -a * pm[g][l]) * b;
                 pm[g][l] = pc[g][l];
                 pc[g][l] = next;
             }
+        }
+    }
+    // Even and odd k in turn, so that the weights of each are fixed in the loop body.
+    for k in (0..terms).step_by(2) {
+        for (kk, (fc, fd), (gc, gd)) in [
+            (k, (&fw[0], &fw[2]), (&fw2[0], &fw2[2])),
+            (k + 1, (&fw[1], &fw[3]), (&fw2[1], &fw2[3])),
+        ] {
+            if want[kk] {
+                dot(fc, &pc, &mut acc_c[kk]);
+                dot(fd, &pc, &mut acc_d[kk]);
+            }
+            if want2[kk] {
+                dot(gc, &pc, &mut acc2_c[kk]);
+                dot(gd, &pc, &mut acc2_d[kk]);
+            }
+            advance(z, &mut pm, &mut pc, sqrt_k[kk], inv_sqrt_k[kk + 1]);
         }
     }
 }
