@@ -1083,8 +1083,8 @@ fn horner1(n: usize, r: f64, at: impl Fn(usize) -> [f64; 4]) -> (f64, f64) {
     let (mut ac, mut ad) = (0.0f64, 0.0f64);
     for k in (0..n).rev() {
         let [ci, cj, di, dj] = at(k);
-        ac = ac * r + ci * cj;
-        ad = ad * r + di * dj;
+        ac = ac.mul_add(r, ci * cj);
+        ad = ad.mul_add(r, di * dj);
     }
     (ac, ad)
 }
@@ -1098,22 +1098,32 @@ fn horner_eager(row: &RowPoint, cols: &Cols, j: usize, n: usize, r: f64) -> (f64
     })
 }
 
-/// Σ_{k<n} a_k b_k ρ^k (n a multiple of 8) as eight interleaved Horner chains in ρ⁸,
-/// Σ_m ρ^m Σ_j a_{8j+m} b_{8j+m} ρ^{8j}, which run side by side in one vector register instead
-/// of one chain of n dependent steps (the long series of the full and extended expansions).
+/// (Σ_{k<n} a_k b_k ρ^k, Σ_{k<n} c_k d_k ρ^k) (n a multiple of 8), each as eight interleaved
+/// Horner chains in ρ⁸, Σ_m ρ^m Σ_j a_{8j+m} b_{8j+m} ρ^{8j}: the two series' sixteen chains run
+/// side by side in two vector registers, one fused multiply-add deep per eight terms, instead of
+/// one chain of n dependent steps (the long series of the full and extended expansions).
 #[inline(always)]
-fn horner_split(n: usize, r: f64, a: &[f64], b: &[f64]) -> f64 {
+fn horner_split(
+    n: usize,
+    r: f64,
+    (a, b): (&[f64], &[f64]),
+    (c, d): (&[f64], &[f64]),
+) -> (f64, f64) {
     let r2 = r * r;
     let r4 = r2 * r2;
     let r8 = r4 * r4;
     let mut acc = [0.0f64; 8];
+    let mut acd = [0.0f64; 8];
     for j in (0..n / 8).rev() {
         let (x, y) = (&a[8 * j..8 * j + 8], &b[8 * j..8 * j + 8]);
+        let (u, v) = (&c[8 * j..8 * j + 8], &d[8 * j..8 * j + 8]);
         for m in 0..8 {
-            acc[m] = acc[m] * r8 + x[m] * y[m];
+            acc[m] = acc[m].mul_add(r8, x[m] * y[m]);
+            acd[m] = acd[m].mul_add(r8, u[m] * v[m]);
         }
     }
-    acc.iter().rev().fold(0.0, |s, &x| s * r + x)
+    let fold = |acc: [f64; 8]| acc.iter().rev().fold(0.0, |s: f64, &x| s.mul_add(r, x));
+    (fold(acc), fold(acd))
 }
 
 /// The series of one pair from two full (or extended) expansions, when their tails allow it.
@@ -1124,10 +1134,7 @@ fn series_full(pi: &PointExpansion, pj: &PointExpansion, r: f64) -> Option<(f64,
         return None;
     }
     // (No closure here: it would not be inlined into the caller's vectorized copy.)
-    Some((
-        horner_split(n, r, &pi.c, &pj.c),
-        horner_split(n, r, &pi.d, &pj.d),
-    ))
+    Some(horner_split(n, r, (&pi.c, &pj.c), (&pi.d, &pj.d)))
 }
 
 /// Eight lanes (columns j..j+8) of the Horner loop, lane l using its own n[l] terms: terms
@@ -1156,8 +1163,8 @@ fn horner8(
             let on = ki < n[l];
             let tc = if on { a * rc[l] } else { 0.0 };
             let td = if on { b * rd[l] } else { 0.0 };
-            ac[l] = ac[l] * r[l] + tc;
-            ad[l] = ad[l] * r[l] + td;
+            ac[l] = ac[l].mul_add(r[l], tc);
+            ad[l] = ad[l].mul_add(r[l], td);
         }
     }
     // Terms every lane uses (the same operations without the mask, so that they vectorize).
@@ -1166,8 +1173,8 @@ fn horner8(
         let rc: &[f64; LANES] = cols.c[k * st + j..k * st + j + LANES].try_into().unwrap();
         let rd: &[f64; LANES] = cols.d[k * st + j..k * st + j + LANES].try_into().unwrap();
         for l in 0..LANES {
-            ac[l] = ac[l] * r[l] + a * rc[l];
-            ad[l] = ad[l] * r[l] + b * rd[l];
+            ac[l] = ac[l].mul_add(r[l], a * rc[l]);
+            ad[l] = ad[l].mul_add(r[l], b * rd[l]);
         }
     }
     (ac, ad)
