@@ -73,10 +73,13 @@ use std::sync::OnceLock;
 /// Hermite terms of a point's full expansion (k < TERMS), computed when a pair needs them.
 pub const TERMS: usize = 256;
 /// Hermite terms computed for every point and layer up front (k < EAGER): at small and moderate
-/// correlations (the d = 100 benchmark) pairs need 16–24 terms, so the rest of the expansion
-/// (seven eighths of the per-point work) is computed only for the points of pairs that need it
-/// (see `DeepSlot`).
-pub const EAGER: usize = 32;
+/// correlations (the d = 100 benchmark) pairs need 16–24 terms, and at d = 5 most need at most
+/// 64, so the rest of the expansion (three quarters of the per-point work) is computed only for
+/// the points of pairs that need it (see `DeepSlot`). Measured (tanh and a user σ, N = 2000,
+/// 2 threads): 32 terms give 0.13 / 0.35 / 0.53 s for tanh at d = 100 / 5 / 2 and 0.20 / 0.52 s
+/// for the user σ at d = 100 / 5; 64 give 0.15 / 0.28 / 0.47 s and 0.22 / 0.40 s (48 in chunks of
+/// 16 was slower than both).
+pub const EAGER: usize = 64;
 /// Granularity of the number of terms a pair uses (and of the stored tails).
 pub const STEP: usize = 8;
 /// Stored tails of the eager part.
