@@ -23,7 +23,8 @@
 //!    panels ≤ ¼) computes the same quantities: σ that vary too fast for it (sin(1000 x)) fail
 //!    there with `converged = false`. For tanh, sigmoid and softplus (analytic in
 //!    |Im x| < π/2, so their scale in z is known) two grids are tried. A user σ may try every
-//!    grid, each also checked by the rule of step √2·h (a separate table): nested h/2h grids
+//!    grid, each also checked by the rule of step √2·h (a separate table; 2√2·h for the eager
+//!    coefficients, whose Hermite functions are narrow enough for it): nested h/2h grids
 //!    share their alias frequencies 2πm/h and cannot detect aliasing of an unknown
 //!    high-frequency σ (sin(1000 x) passes the h/2h test on grid 0 with a wrong c₁ ≈ 1e-6),
 //!    while the √2h rule's aliases are none of those. Coefficients are computed in chunks of
@@ -187,6 +188,18 @@ fn grid(q: usize) -> &'static Grid {
 fn check_grid(q: usize) -> &'static Grid {
     static GRIDS: [OnceLock<Grid>; GRID_LEVELS] = [const { OnceLock::new() }; GRID_LEVELS];
     GRIDS[q].get_or_init(|| build_grid(std::f64::consts::SQRT_2 * GRID_H0 / (1u64 << q) as f64))
+}
+
+/// The coarse check grid of grid q, for the eager coefficients of a user σ: step
+/// 2√2·GRID_H0/2^q (half the nodes of [`check_grid`], so half its σ calls). Its alias frequency
+/// π/(√2·h) = 35.5·2^q leaves a margin of 27 over the bandwidth √(k + ½) ≤ 8 of the first 64
+/// Hermite functions, enough for the rule itself to be accurate to e^{−42} on a σ analytic in the
+/// strip the grid's h was chosen for; a σ with more high-frequency content fails the comparison
+/// and takes a finer grid (or the adaptive rule), as with [`check_grid`].
+fn coarse_check_grid(q: usize) -> &'static Grid {
+    static GRIDS: [OnceLock<Grid>; GRID_LEVELS] = [const { OnceLock::new() }; GRID_LEVELS];
+    GRIDS[q]
+        .get_or_init(|| build_grid(2.0 * std::f64::consts::SQRT_2 * GRID_H0 / (1u64 << q) as f64))
 }
 
 /// (σ(x), σ′(x), σ(−x), σ′(−x)), with one transcendental call for the built-in activations
@@ -730,7 +743,13 @@ pub fn point_expansion_terms(act: &Activation, s: f64, terms: usize) -> PointExp
         GRID_LEVELS
     };
     for q in q0..q1 {
-        let check = (!builtin).then(|| check_grid(q));
+        let check = (!builtin).then(|| {
+            if terms <= EAGER {
+                coarse_check_grid(q)
+            } else {
+                check_grid(q)
+            }
+        });
         if let Some(p) = trapezoid(act, s, q, terms, check) {
             return p;
         }
