@@ -33,8 +33,9 @@
 //! Closed forms (in `closed_form`): identity, ReLU, leaky ReLU, erf, GELU, sin, cos (GELU checked
 //! against a 40-digit mpmath recursion at depths 2–6 in tests/limit_reference_gelu.rs). Everything
 //! else (tanh, sigmoid, softplus, user σ; GELU with `LimitMethod::Quadrature`) uses `numerical`:
-//! per-point Hermite coefficients by the trapezoid rule on nested grids (checked by the 2h rule,
-//! and for a user σ by a √2h rule too; the adaptive Gauss–Kronrod rule when no grid passes),
+//! per-point Hermite coefficients by the trapezoid rule on nested grids (checked by the 2h rule
+//! and, for a user σ and the eager part, by a rule of incommensurate step; the adaptive
+//! Gauss–Kronrod rule when no grid passes),
 //! 64 of them up front and 256 to 2048 when a pair needs them, the Mehler series with a
 //! Cauchy–Schwarz bound on its truncation (≤ 1e-14 of √(E σ(u)² E σ(v)²)) for every pair it
 //! reaches, and nested adaptive quadrature of the conditional 1-D reduction for the rest. Checked

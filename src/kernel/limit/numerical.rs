@@ -120,7 +120,8 @@ fn phi(z: f64) -> f64 {
 pub enum Rule {
     /// Zero (or non-finite) variance: σ(0), σ′(0) exactly.
     Exact,
-    /// The trapezoid rule on grid q (step GRID_H0/2^q).
+    /// The trapezoid rule at level q: on grid q (step GRID_H0/2^q) for a full expansion, on
+    /// [`eager_grid`] q (twice that step) for the eager part.
     Trapezoid(usize),
     /// The adaptive Gauss–Kronrod rule.
     Adaptive,
@@ -178,39 +179,51 @@ fn build_grid(h: f64) -> Grid {
     Grid { h, rows, psi }
 }
 
-/// Grid q: step GRID_H0/2^q.
+/// The trapezoid table of step GRID_H0·2^−level, times √2 with `sqrt2` (level −1 ..
+/// GRID_LEVELS − 1), built once per process. Every grid below is one of these: the eager grid of
+/// level q is the main grid of level q − 1, and its check grid the check grid of level q − 1.
+fn grid_table(level: isize, sqrt2: bool) -> &'static Grid {
+    static GRIDS: [[OnceLock<Grid>; GRID_LEVELS + 1]; 2] =
+        [const { [const { OnceLock::new() }; GRID_LEVELS + 1] }; 2];
+    GRIDS[sqrt2 as usize][(level + 1) as usize].get_or_init(|| {
+        // Powers of two and √2 times them: the step is exact in binary either way.
+        let h = GRID_H0 * 2f64.powi(-(level as i32));
+        build_grid(if sqrt2 {
+            h * std::f64::consts::SQRT_2
+        } else {
+            h
+        })
+    })
+}
+
+/// Grid q: step h = GRID_H0/2^q.
 fn grid(q: usize) -> &'static Grid {
-    static GRIDS: [OnceLock<Grid>; GRID_LEVELS] = [const { OnceLock::new() }; GRID_LEVELS];
-    GRIDS[q].get_or_init(|| build_grid(GRID_H0 / (1u64 << q) as f64))
+    grid_table(q as isize, false)
 }
 
-/// The check grid of grid q for a user σ: step √2·GRID_H0/2^q, incommensurate with the steps
-/// h and 2h of the main test (see [`point_expansion`]).
+/// The check grid of grid q for a user σ: step √2·h, incommensurate with the steps h and 2h of
+/// the main test (see [`point_expansion`]).
 fn check_grid(q: usize) -> &'static Grid {
-    static GRIDS: [OnceLock<Grid>; GRID_LEVELS] = [const { OnceLock::new() }; GRID_LEVELS];
-    GRIDS[q].get_or_init(|| build_grid(std::f64::consts::SQRT_2 * GRID_H0 / (1u64 << q) as f64))
+    grid_table(q as isize, true)
 }
 
-/// The grid of the eager coefficients at level q: step 2·GRID_H0/2^q, half the nodes (and σ
-/// calls) of [`grid`]. The first 64 Hermite functions have bandwidth √(k + ½) ≤ 8, so its alias
-/// frequency π/h = 50·2^q (h = GRID_H0/2^q) leaves a margin of 42 against a σ analytic in the
-/// strip that h was chosen for (e^{−66}); its own 2h rule (alias 25·2^q) would not be accurate
-/// enough to check it, so [`coarse_check_grid`] does, for every σ.
+/// The grid of the eager coefficients at level q: step 2h, half the nodes (and σ calls) of
+/// [`grid`]. The first 64 Hermite functions have bandwidth √(k + ½) ≤ 8, so its alias
+/// frequency π/h = 50·2^q leaves a margin of 42 against a σ analytic in the strip that h was
+/// chosen for (e^{−66}); its own 2h rule (alias 25·2^q) would not be accurate enough to check
+/// it, so [`eager_check_grid`] does, for every σ.
 fn eager_grid(q: usize) -> &'static Grid {
-    static GRIDS: [OnceLock<Grid>; GRID_LEVELS] = [const { OnceLock::new() }; GRID_LEVELS];
-    GRIDS[q].get_or_init(|| build_grid(2.0 * GRID_H0 / (1u64 << q) as f64))
+    grid_table(q as isize - 1, false)
 }
 
-/// The check grid of the eager coefficients at level q: step 2√2·GRID_H0/2^q, half the nodes of
+/// The check grid of the eager coefficients at level q: step 2√2·h, half the nodes of
 /// [`check_grid`]. Its alias frequency π/(√2·h) = 35.5·2^q leaves a margin of 27 over the
 /// bandwidth ≤ 8 of the first 64 Hermite functions, enough for the rule itself to be accurate to
 /// e^{−42} on a σ analytic in the strip the grid's h was chosen for, and its aliases are none of
 /// [`eager_grid`]'s; a σ with more high-frequency content fails the comparison and takes a finer
 /// grid (or the adaptive rule).
-fn coarse_check_grid(q: usize) -> &'static Grid {
-    static GRIDS: [OnceLock<Grid>; GRID_LEVELS] = [const { OnceLock::new() }; GRID_LEVELS];
-    GRIDS[q]
-        .get_or_init(|| build_grid(2.0 * std::f64::consts::SQRT_2 * GRID_H0 / (1u64 << q) as f64))
+fn eager_check_grid(q: usize) -> &'static Grid {
+    grid_table(q as isize - 1, true)
 }
 
 /// (σ(x), σ′(x), σ(−x), σ′(−x)), with one transcendental call for the built-in activations
@@ -343,9 +356,9 @@ fn sampled(g: &Grid, fv: &[[f64; 4]], t: usize, by: usize) -> [f64; 4] {
     [m * a, m * b, m * x, m * y]
 }
 
-/// The trapezoid rule of step 1 on grid `q` for the first `terms` coefficients (a multiple of
-/// CHUNK), or None when the h and 2h rules disagree (and, with `check` = Some(ψ̃), the rule on
-/// the check grid ψ̃ too).
+/// Step 1's trapezoid rule on grid `g` (selected at level `q`) for the first `terms`
+/// coefficients (a multiple of CHUNK), or None when a check disagrees: with `by_2h`, the rule of
+/// step 2h (the even nodes); with `check` = Some(ψ̃), the rule on the check grid ψ̃.
 fn trapezoid(
     act: &Activation,
     s: f64,
@@ -361,8 +374,8 @@ fn trapezoid(
     if by_2h && !(agree(e_ss, e_ss2, e_ss) && agree(e_dd, e_dd2, e_dd)) {
         return None;
     }
-    // A user σ: the rule of step √2·h must agree as well (its alias frequencies 2πm/(√2h) are
-    // none of the h rule's, so a σ with spectral content beyond the grid's reach fails here).
+    // The check grid's rule must agree as well (its alias frequencies are none of the main
+    // rule's, so a σ with spectral content beyond the grid's reach fails here).
     let checked = match check {
         Some(cg) => {
             let (cv, [c_ss, c_dd], _) = folded_values(act, r, cg);
@@ -559,19 +572,23 @@ fn ext_block(
 /// The trapezoid rule of grid `g` for the extended expansion: c_k = Σ_j f±_j w_j ψ_k(z_j) and
 /// the same for d, k < c.len() (only the k with `want[k]`, the others are left 0), in blocks of
 /// NODE_BLOCK nodes summed per lane and reduced in lane order at the end (a fixed order, so the
-/// bits depend on (σ, s, grid) only). With `want2`, also the rule of step 2h for those k into
-/// (c2, d2).
+/// bits depend on (σ, s, grid) only). With `by_2h` = Some((want2, c2, d2)), also the rule of
+/// step 2h (in the same pass) for the k with `want2[k]` into (c2, d2).
 fn ext_rule(
     act: &Activation,
     r: f64,
     g: &Grid,
     want: &[bool],
     (c, d): (&mut [f64], &mut [f64]),
-    (want2, c2, d2): (&[bool], &mut [f64], &mut [f64]),
+    by_2h: Option<(&[bool], &mut [f64], &mut [f64])>,
 ) {
     let terms = c.len();
-    let mut acc2_c = vec![[0.0f64; XL]; terms];
-    let mut acc2_d = vec![[0.0f64; XL]; terms];
+    // Without the 2h rule nothing reads its sums: all-false wants and empty accumulators.
+    let none = vec![false; if by_2h.is_some() { 0 } else { terms }];
+    let want2 = by_2h.as_ref().map_or(&none[..], |b| b.0);
+    let n2 = if by_2h.is_some() { terms } else { 0 };
+    let mut acc2_c = vec![[0.0f64; XL]; n2];
+    let mut acc2_d = vec![[0.0f64; XL]; n2];
     let sqrt_k: Vec<f64> = (0..=terms).map(|k| (k as f64).sqrt()).collect();
     let inv_sqrt_k: Vec<f64> = sqrt_k.iter().map(|&x| 1.0 / x).collect();
     let mut acc_c = vec![[0.0f64; XL]; terms];
@@ -617,7 +634,9 @@ fn ext_rule(
     for k in 0..terms {
         c[k] = sum(&acc_c[k]);
         d[k] = sum(&acc_d[k]);
-        if want2[k] {
+    }
+    if let Some((want2, c2, d2)) = by_2h {
+        for k in (0..terms).filter(|&k| want2[k]) {
             c2[k] = sum(&acc2_c[k]);
             d2[k] = sum(&acc2_d[k]);
         }
@@ -625,14 +644,13 @@ fn ext_rule(
 }
 
 /// The extended expansion (`terms` coefficients, a stage of [`EXT_TERMS`]) of σ at variance s,
-/// on the grid that the
-/// full expansion `full` was accepted on, with the Hermite functions computed node by node
-/// (a table of 2048 columns would take 3.4 MB per 209 nodes); its first TERMS coefficients
-/// must agree with `full`'s to GRID_CHECK·√E. None when `full` did not come from the trapezoid rule on a grid
-/// q ≤ EXT_MAX_GRID, or when the check rule (step 2h, or √2·h: see the body) disagrees by more
-/// than GRID_CHECK·√E on a sampled coefficient: the pair then takes the quadrature.
-/// Cost: (13/h)·terms·~7 flops (times 1 + 1/√2 with the √2h check), about 5 Mflop at 2048 terms
-/// on grid 0.
+/// on the grid that the full expansion `full` was accepted on, with the Hermite functions
+/// computed node by node (a table of 2048 columns would take 3.4 MB per 209 nodes); its first
+/// TERMS coefficients must agree with `full`'s to GRID_CHECK·√E. None when `full` did not come
+/// from the trapezoid rule on a grid q ≤ EXT_MAX_GRID, or when the check rule (step 2h, or √2·h:
+/// see the body) disagrees by more than GRID_CHECK·√E on a sampled coefficient: the pair then
+/// takes the quadrature. Cost: (13/h)·terms·~4 fused operations (times 1 + 1/√2 with the √2h
+/// check).
 pub fn extension(
     act: &Activation,
     s: f64,
@@ -654,33 +672,17 @@ pub fn extension(
     // decays like e^{−(π/(2√s))ω} with √s ≤ 2^q, so the 2h rule is itself accurate to e^{−42}.
     // Otherwise (grid 0 past 512 terms, or a user σ, whose spectrum is unknown) the rule of step
     // √2·h (the check grid, alias 71·2^q) is run.
-    let builtin = matches!(
-        act,
-        Activation::Tanh | Activation::Sigmoid | Activation::Softplus
-    );
-    let by_2h = builtin && (terms <= 512 || q >= 1);
-    let no = vec![false; terms];
+    let by_2h = has_known_strip(act) && (terms <= 512 || q >= 1);
     let (mut c, mut d) = (vec![0.0; terms], vec![0.0; terms]);
+    // The check rule's sampled coefficients.
     let (mut cc, mut cd) = (vec![0.0; terms], vec![0.0; terms]);
-    let want2 = if by_2h { &want[..] } else { &no[..] };
-    ext_rule(
-        act,
-        r,
-        grid(q),
-        &vec![true; terms],
-        (&mut c, &mut d),
-        (want2, &mut cc, &mut cd),
-    );
-    if !by_2h {
-        let (mut x, mut y) = (vec![0.0; terms], vec![0.0; terms]);
-        ext_rule(
-            act,
-            r,
-            check_grid(q),
-            &want,
-            (&mut cc, &mut cd),
-            (&no, &mut x, &mut y),
-        );
+    let all = vec![true; terms];
+    if by_2h {
+        let check = Some((&want[..], &mut cc[..], &mut cd[..]));
+        ext_rule(act, r, grid(q), &all, (&mut c, &mut d), check);
+    } else {
+        ext_rule(act, r, grid(q), &all, (&mut c, &mut d), None);
+        ext_rule(act, r, check_grid(q), &want, (&mut cc, &mut cd), None);
     }
     let (sc, sd) = (GRID_CHECK * full.e_ss.sqrt(), GRID_CHECK * full.e_dd.sqrt());
     // The first TERMS coefficients are the full expansion's, up to rounding (the same rule
@@ -699,6 +701,16 @@ pub fn extension(
         true,
         Rule::Trapezoid(q),
     ))
+}
+
+/// The built-in activations without a closed form here (tanh, sigmoid, softplus): analytic in
+/// the strip |Im x| < π/2, so the trapezoid rule's accuracy on a grid chosen by the variance is
+/// known. A user σ's is not.
+fn has_known_strip(act: &Activation) -> bool {
+    matches!(
+        act,
+        Activation::Tanh | Activation::Sigmoid | Activation::Softplus
+    )
 }
 
 /// Computes the full [`PointExpansion`] (TERMS coefficients) at variance `s` ≥ 0 (step 1 of the
@@ -747,10 +759,7 @@ pub fn point_expansion_terms(act: &Activation, s: f64, terms: usize) -> PointExp
     // passes it with wrong coefficients): its grids are also checked by the rule of step √2·h,
     // whose alias frequencies are none of those, and it may try every finer grid before the
     // adaptive rule (which fails such σ explicitly, with `converged = false`).
-    let builtin = matches!(
-        act,
-        Activation::Tanh | Activation::Sigmoid | Activation::Softplus
-    );
+    let builtin = has_known_strip(act);
     let q1 = if builtin {
         (q0 + 2).min(GRID_LEVELS)
     } else {
@@ -765,7 +774,7 @@ pub fn point_expansion_terms(act: &Activation, s: f64, terms: usize) -> PointExp
                 s,
                 (eager_grid(q), q),
                 terms,
-                Some(coarse_check_grid(q)),
+                Some(eager_check_grid(q)),
                 false,
             )
         } else {
@@ -1013,7 +1022,7 @@ impl RowPoint {
 }
 
 /// The column points' eager data of one layer from column j0 on: element (k, j) at
-/// `k*stride + j`, and their full-expansion slots.
+/// `k*stride + j`.
 pub(super) struct Cols<'a> {
     pub(super) c: &'a [f64],
     pub(super) d: &'a [f64],
@@ -1224,6 +1233,41 @@ fn horner8(
     (ac, ad)
 }
 
+/// A full expansion that a pair needs did not converge (the call fails).
+struct Unresolved;
+
+/// The series of a pair (correlation r) whose bound fails on the eager terms: from the two points'
+/// full expansions, else from their extended ones stage by stage (each slot computed by the first
+/// pair that needs it); Ok(None) when no stage's bound is met (or a point has no extension), and
+/// the pair takes the quadrature.
+#[inline(always)]
+fn long_series(
+    act: &Activation,
+    (si, deep_i, ext_i): (f64, &DeepSlot, &ExtSlot),
+    (sj, deep_j, ext_j): (f64, &DeepSlot, &ExtSlot),
+    r: f64,
+) -> Result<Option<(f64, f64)>, Unresolved> {
+    let pi = deep_i.get_or_init(|| point_expansion(act, si));
+    let pj = deep_j.get_or_init(|| point_expansion(act, sj));
+    if !(pi.converged && pj.converged) {
+        return Err(Unresolved);
+    }
+    if let Some(v) = series_full(pi, pj, r) {
+        return Ok(Some(v));
+    }
+    for (t, &terms) in EXT_TERMS.iter().enumerate() {
+        let xi = ext_i[t].get_or_init(|| extension(act, si, pi, terms));
+        let xj = ext_j[t].get_or_init(|| extension(act, sj, pj, terms));
+        let (Some(xi), Some(xj)) = (xi, xj) else {
+            return Ok(None);
+        };
+        if let Some(v) = series_full(xi, xj, r) {
+            return Ok(Some(v));
+        }
+    }
+    Ok(None)
+}
+
 /// Flags of a tile row's numerical pairs: the stop flag (cancel, or a failure elsewhere), and
 /// the two failures that stop the call: a pair quadrature over its budget, and a full
 /// expansion that did not converge.
@@ -1236,9 +1280,9 @@ pub(super) struct PairFlags<'a> {
 /// E[σ(u)σ(v)] and E[σ′(u)σ′(v)] of one tile row at layer `l` (steps 2 and 3 of the module
 /// docs): on entry `s12` holds the covariances of the row point i (variance `si`, deviation
 /// `ri`) with the columns j0.. (variances `sj`, deviations `rj`); on exit `s12` holds E and `dot`
-/// holds E′. A pair whose bound fails with the eager terms takes the two points' full
-/// expansions (`deep`: the row point's slot and the columns' from j0), and the pair quadrature
-/// when that fails too. The diagonal entry `diag` is left to the caller. Returns false when the
+/// holds E′. A pair whose bound fails with the eager terms takes the two points' full, then
+/// extended expansions ([`long_series`]; `deep` and `ext`: the row point's slots and the
+/// columns' from j0), and the pair quadrature when those fail too. The diagonal entry `diag` is left to the caller. Returns false when the
 /// call must stop (cancel, or a failure: then its flag and `stop` are set).
 #[allow(clippy::too_many_arguments)]
 #[inline(always)]
@@ -1303,34 +1347,23 @@ pub(super) fn pair_row(
                 continue;
             }
             if !r[l].is_nan() {
-                let pi = deep_i.get_or_init(|| point_expansion(act, si));
-                let pj = deep_j[k].get_or_init(|| point_expansion(act, sj[k]));
-                if !(pi.converged && pj.converged) {
-                    flags.unresolved.store(true, Ordering::Relaxed);
-                    flags.stop.store(true, Ordering::Relaxed);
-                    return false;
-                }
-                if let Some((a, b)) = series_full(pi, pj, r[l]) {
-                    s12[k] = a;
-                    dot[k] = b;
-                    continue;
-                }
-                let mut done = false;
-                for (t, &terms) in EXT_TERMS.iter().enumerate() {
-                    let xi = ext_i[t].get_or_init(|| extension(act, si, pi, terms));
-                    let xj = ext_j[k][t].get_or_init(|| extension(act, sj[k], pj, terms));
-                    let (Some(xi), Some(xj)) = (xi, xj) else {
-                        break;
-                    };
-                    if let Some((a, b)) = series_full(xi, xj, r[l]) {
+                match long_series(
+                    act,
+                    (si, &deep_i, &ext_i),
+                    (sj[k], &deep_j[k], &ext_j[k]),
+                    r[l],
+                ) {
+                    Ok(Some((a, b))) => {
                         s12[k] = a;
                         dot[k] = b;
-                        done = true;
-                        break;
+                        continue;
                     }
-                }
-                if done {
-                    continue;
+                    Ok(None) => {}
+                    Err(Unresolved) => {
+                        flags.unresolved.store(true, Ordering::Relaxed);
+                        flags.stop.store(true, Ordering::Relaxed);
+                        return false;
+                    }
                 }
             }
             match pair_quadrature_budgeted(act, si, sj[k], cov[l], flags.stop, PAIR_EVAL_BUDGET).0 {
